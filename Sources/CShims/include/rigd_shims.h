@@ -1,0 +1,19 @@
+#ifndef RIGD_SHIMS_H
+#define RIGD_SHIMS_H
+
+#include <stdint.h>
+
+/// prctl(PR_SET_TIMERSLACK, ns) for the calling thread; prctl is variadic, so Swift cannot call it.
+/// Returns 0 on success, -1 with errno set.
+int rigd_set_timerslack_ns(unsigned long ns);
+
+/// The calling thread's kernel thread id (gettid), for logs and scheduling.
+int rigd_gettid(void);
+
+/// Sets SCHED_FIFO with the given priority on the calling thread. Returns 0 or an errno value.
+int rigd_set_fifo(int priority);
+
+/// Names the calling thread (at most 15 characters are kept by the kernel).
+void rigd_set_thread_name(const char *name);
+
+#endif

@@ -1,0 +1,183 @@
+import Devices
+
+/// Settings of the heat-rig controller, each with the limits configuration and operator requests are checked
+/// against.
+public struct HeatRigControlConfig: Sendable, Equatable {
+    public static let setpointLimits: ClosedRange<Double> = 0...85
+    public static let fanLimits: ClosedRange<Double> = 0...100
+    /// The alarm must stay below the rig's 90 °C hardware thermostat so the host acts first.
+    public static let alarmLimits: ClosedRange<Double> = 30...89
+    public static let gainLimits: ClosedRange<Double> = 0...1000
+
+    /// Block temperature setpoint, °C.
+    public var setpointC = 60.0
+    /// Fan command during normal operation, % (0 = off).
+    public var fanPercent = 0.0
+    /// Over-temperature alarm (trip: heater off, fan on), °C; it clears 5 °C lower.
+    public var alarmHighC = 85.0
+    /// Heater PID, output in %. Tuned on the standard rig's simulator (virtual 2 h runs, seeds 1–3): from ambient to
+    /// 60 °C it reaches the band at ≈ 445 s, overshoots ≈ 0.25 °C and stays within ±0.5 °C from ≈ 490 s.
+    public var kp = 10.0
+    public var ki = 0.04
+    public var kd = 0.0
+    /// Half-width of the band the block must stay in to count as settled, °C.
+    public var settleBandC = 0.5
+
+    public init() {}
+
+    /// The alarm clears this far below `alarmHighC`.
+    public static let alarmHysteresisC = 5.0
+}
+
+/// The heat-transfer rig's host control (DEVICES.md §C2): heater PID at 2 Hz to a setpoint, over-temperature
+/// alarm, safe state (heater off, fan on) on any fault — lost link, failed block sensor, E-stop, tripped thermostat,
+/// over-temperature.
+public struct HeatRigController: StationController {
+    public typealias Profile = HeatRigProfile
+    public typealias Snapshot = HeatRigProfile.Snapshot
+    public typealias Commands = HeatRigProfile.Commands
+
+    /// 2 Hz; an exact binary fraction of a second keeps virtual runs exactly repeatable.
+    public static let heaterLoop = LoopSpec(name: "heater", period: .milliseconds(500))
+
+    public let loops = [HeatRigController.heaterLoop]
+    public var alarms = AlarmBook()
+    public private(set) var config: HeatRigControlConfig
+    public private(set) var pid: PID
+    public var safeCommands: Commands { .safe }
+    public private(set) var tracker: SettlingTracker
+
+    public var settings: [SettingSpec] {
+        [SettingSpec("setpoint_c", unit: "°C", limits: HeatRigControlConfig.setpointLimits),
+         SettingSpec("fan_pct", unit: "%", limits: HeatRigControlConfig.fanLimits)]
+    }
+
+    public init(config: HeatRigControlConfig = HeatRigControlConfig()) {
+        self.config = config
+        pid = PID(PIDParameters(kp: config.kp, ki: config.ki, kd: config.kd, outputMin: 0, outputMax: 100))
+        tracker = SettlingTracker(setpoint: config.setpointC, band: config.settleBandC)
+    }
+
+    public mutating func step(loop: Int, tick: LoopTick, input: DeviceInput<Snapshot>) -> StepOutput<Commands> {
+        let now = tick.now
+        guard case .snapshot(let s) = input else {
+            if case .unavailable(let reason) = input {
+                alarms.raise("device_unavailable", .trip, "device not answering: \(reason)", now: now)
+            }
+            pid.clear()
+            return StepOutput(commands: .safe)
+        }
+        alarms.clear("device_unavailable", now: now)
+        alarms.set("estop", !s.estopOK, .trip, "E-stop pressed", now: now)
+        alarms.set("thermostat_tripped", s.thermostatTripped, .trip,
+                   "hardware over-temperature thermostat tripped (\(HeatRigProfile.thermostatTripC) °C)", now: now)
+        let watchdogTripped = s.header.status.contains(.watchdogTripped)
+        alarms.set("device_watchdog", watchdogTripped, .warning,
+                   "device watchdog tripped: host heartbeats were missed", now: now)
+
+        let block = s[.blockTemp].value
+        alarms.set("block_sensor_fault", block == nil, .trip,
+                   "block thermocouple failed (quality \(s[.blockTemp].quality))", now: now)
+        if let block {
+            if block >= config.alarmHighC {
+                alarms.raise("block_temp_high", .trip, "block \(rounded(block)) °C ≥ \(config.alarmHighC) °C",
+                             now: now)
+            } else if block < config.alarmHighC - HeatRigControlConfig.alarmHysteresisC {
+                alarms.clear("block_temp_high", now: now)
+            }
+            tracker.observe(block, at: now)
+        }
+        // The device resets its latched watchdog trip once the host is back, unless the E-stop holds it.
+        let reset = watchdogTripped && s.estopOK
+        guard let block, !alarms.isTripped else {
+            pid.clear()
+            return StepOutput(commands: .safe, resetDeviceFaults: reset)
+        }
+        let heater = pid.update(now: now, measurement: block, setpoint: config.setpointC)
+        let fan = Float(config.fanPercent)
+        return StepOutput(commands: Commands(heaterPercent: Float(heater), fanPercent: fan, heaterEnable: true,
+                                             fanEnable: fan > 0),
+                          resetDeviceFaults: reset)
+    }
+
+    public mutating func apply(_ request: OperatorRequest, now: Double) throws(CommandRejection) {
+        switch request {
+        case .set("setpoint_c", let value):
+            try settings[0].validate(value)
+            guard value < config.alarmHighC else {
+                throw CommandRejection("setpoint_c must be below alarm_high_c (\(config.alarmHighC) °C), got \(value)")
+            }
+            pid.changeSetpoint(from: config.setpointC, to: value)
+            config.setpointC = value
+            tracker = SettlingTracker(setpoint: value, band: config.settleBandC, startedAt: now)
+        case .set("fan_pct", let value):
+            try settings[1].validate(value)
+            config.fanPercent = value
+        case .set(let name, _):
+            throw CommandRejection("unknown setting \(name); heat-rig settings are setpoint_c, fan_pct")
+        case .acknowledge(let code, let user):
+            try acknowledgeAlarm(code, by: user, now: now)
+        case .startRun, .stopRun:
+            throw CommandRejection("the heat rig has no run sequence yet; set setpoint_c instead")
+        }
+    }
+
+    public func results() -> [String: ReportValue] {
+        tracker.results()
+    }
+
+    private func rounded(_ v: Double) -> Double { (v * 10).rounded() / 10 }
+}
+
+/// Follows a measurement towards a setpoint: when it first reached the band, when it last entered the band for
+/// good, its overshoot and the worst error since settling.
+public struct SettlingTracker: Sendable, Equatable {
+    public let setpoint: Double
+    public let band: Double
+    public let startedAt: Double
+    public private(set) var reachedAt: Double?
+    public private(set) var settledAt: Double?
+    public private(set) var maxErrorSinceSettled = 0.0
+    public private(set) var overshoot = 0.0
+    public private(set) var last: Double?
+    private var approachFromBelow: Bool?
+
+    public init(setpoint: Double, band: Double, startedAt: Double = 0) {
+        self.setpoint = setpoint
+        self.band = band
+        self.startedAt = startedAt
+    }
+
+    public mutating func observe(_ value: Double, at now: Double) {
+        let error = value - setpoint
+        if approachFromBelow == nil { approachFromBelow = error < 0 }
+        last = value
+        let inBand = abs(error) <= band
+        if inBand && reachedAt == nil { reachedAt = now }
+        if reachedAt != nil, let below = approachFromBelow {
+            overshoot = max(overshoot, below ? error : -error)
+        }
+        if inBand {
+            if settledAt == nil {
+                settledAt = now
+                maxErrorSinceSettled = 0
+            }
+            maxErrorSinceSettled = max(maxErrorSinceSettled, abs(error))
+        } else {
+            settledAt = nil
+        }
+    }
+
+    public func results() -> [String: ReportValue] {
+        [
+            "setpoint_c": .number(setpoint),
+            "settle_band_c": .number(band),
+            "settled": .bool(settledAt != nil),
+            "reached_s": ReportValue(reachedAt.map { $0 - startedAt }),
+            "settled_s": ReportValue(settledAt.map { $0 - startedAt }),
+            "max_abs_error_since_settled_c": ReportValue(settledAt == nil ? nil : maxErrorSinceSettled),
+            "overshoot_c": ReportValue(reachedAt == nil ? nil : overshoot),
+            "final_c": ReportValue(last),
+        ]
+    }
+}

@@ -1,0 +1,94 @@
+import Devices
+
+/// What a controller gets from its device on a tick.
+public enum DeviceInput<Snapshot: Sendable>: Sendable {
+    case snapshot(Snapshot)
+    /// No fresh snapshot: the link is down or the read failed (the reason says which).
+    case unavailable(reason: String)
+}
+
+/// What a controller decides on a tick.
+public struct StepOutput<Commands: Sendable>: Sendable {
+    public var commands: Commands
+    /// Ask the device to reset its latched faults (HR 5 = 0xA5), e.g. after its watchdog tripped while the link
+    /// was down. The station writes it after the commands.
+    public var resetDeviceFaults: Bool
+
+    public init(commands: Commands, resetDeviceFaults: Bool = false) {
+        self.commands = commands
+        self.resetDeviceFaults = resetDeviceFaults
+    }
+}
+
+/// An operator's request, delivered through the station's mailbox and validated before it changes anything.
+public enum OperatorRequest: Sendable, Equatable {
+    /// Sets a named setting (e.g. `setpoint_c`).
+    case set(name: String, value: Double)
+    case startRun(recipe: String?)
+    case stopRun
+    case acknowledge(code: String, by: String)
+}
+
+/// A rejected request: nothing changed, and `reason` says why in terms an operator can act on.
+public struct CommandRejection: Error, Sendable, Equatable, CustomStringConvertible {
+    public let reason: String
+    public init(_ reason: String) { self.reason = reason }
+    public var description: String { reason }
+}
+
+/// A setting an operator may change, with its limits.
+public struct SettingSpec: Sendable, Equatable {
+    public let name: String
+    public let unit: String
+    public let limits: ClosedRange<Double>
+
+    public init(_ name: String, unit: String, limits: ClosedRange<Double>) {
+        self.name = name
+        self.unit = unit
+        self.limits = limits
+    }
+
+    /// Checks `value` against the limits, with a message naming the setting.
+    public func validate(_ value: Double) throws(CommandRejection) {
+        guard value.isFinite, limits.contains(value) else {
+            throw CommandRejection("\(name) must be within \(limits.lowerBound)…\(limits.upperBound) \(unit), "
+                                   + "got \(value)")
+        }
+    }
+}
+
+/// One device kind's control: its loops, interlocks and alarms. Pure: it knows Snapshots and Commands, never a
+/// socket, and is handed `now`.
+///
+/// - Important: `step` must return safe commands whenever its input is unavailable or a trip is active.
+public protocol StationController: Sendable {
+    associatedtype Profile: DeviceProfile
+
+    /// The loops the station runs, fastest first; `step(loop:)` gets an index into this list.
+    var loops: [LoopSpec] { get }
+    var alarms: AlarmBook { get set }
+    /// The commands of the station's safe state.
+    var safeCommands: Profile.Commands { get }
+    /// The settings an operator may change.
+    var settings: [SettingSpec] { get }
+
+    mutating func step(loop: Int, tick: LoopTick, input: DeviceInput<Profile.Snapshot>) -> StepOutput<Profile.Commands>
+    /// Validates and applies a request, or throws and changes nothing.
+    mutating func apply(_ request: OperatorRequest, now: Double) throws(CommandRejection)
+    /// What the controller computed, for the run report's `results`.
+    func results() -> [String: ReportValue]
+}
+
+extension StationController {
+    /// Acknowledges an alarm through the alarm book, with an operator-facing reason when it cannot.
+    public mutating func acknowledgeAlarm(_ code: String, by user: String, now: Double) throws(CommandRejection) {
+        do throws(AlarmBook.AcknowledgeError) {
+            try alarms.acknowledge(code, by: user, now: now)
+        } catch {
+            switch error {
+            case .notActive(let c): throw CommandRejection("alarm \(c) is not active")
+            case .alreadyAcknowledged(let c): throw CommandRejection("alarm \(c) is already acknowledged")
+            }
+        }
+    }
+}

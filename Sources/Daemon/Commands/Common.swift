@@ -1,0 +1,73 @@
+import ArgumentParser
+import Foundation
+import Logging
+
+/// Options every command shares.
+struct LogOptions: ParsableArguments {
+    @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical.")
+    var logLevel: String = "info"
+
+    func bootstrap() throws -> Logger {
+        guard let level = Logger.Level(rawValue: logLevel) else {
+            throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
+        }
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        var logger = Logger(label: "rigd")
+        logger.logLevel = level
+        return logger
+    }
+}
+
+/// Plant-time durations: `90s`, `6h`, `7d`, `1h30m`, `500ms`, or a plain number of seconds.
+struct PlantDuration: ExpressibleByArgument, Sendable, Equatable, CustomStringConvertible {
+    let seconds: Double
+
+    init(seconds: Double) { self.seconds = seconds }
+
+    init?(argument: String) {
+        if let plain = Double(argument) {
+            guard plain > 0, plain.isFinite else { return nil }
+            seconds = plain
+            return
+        }
+        let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600), ("d", 86_400)]
+        var total = 0.0
+        var rest = Substring(argument)
+        while !rest.isEmpty {
+            let digits = rest.prefix { $0.isNumber || $0 == "." }
+            guard let value = Double(digits), !digits.isEmpty else { return nil }
+            rest = rest.dropFirst(digits.count)
+            guard let (unit, scale) = units.first(where: { rest.hasPrefix($0.0) }) else { return nil }
+            rest = rest.dropFirst(unit.count)
+            total += value * scale
+        }
+        guard total > 0 else { return nil }
+        seconds = total
+    }
+
+    var nanoseconds: Int64 { Int64((seconds * 1e9).rounded()) }
+    var description: String { "\(seconds) s" }
+    static var defaultValueDescription: String { "e.g. 90s, 2h, 7d" }
+}
+
+/// Prints to standard output at once (tests and scripts read it line by line).
+func say(_ line: String) {
+    print(line)
+    fflush(nil)
+}
+
+/// Prints configuration errors and exits 78.
+func failConfiguration(_ error: ConfigError) -> ExitCode {
+    for issue in error.issues { FileHandle.standardError.write(Data("rigd: \(issue)\n".utf8)) }
+    FileHandle.standardError.write(Data("rigd: configuration refused; nothing started\n".utf8))
+    return ExitCode(ExitStatus.config)
+}
+
+/// Loads `--config FILE`, or the embedded demo plant.
+func loadConfiguration(_ path: String?) throws(ConfigError) -> Configuration {
+    if let path { try ConfigLoader.load(path: path) } else { try DemoPlant.configuration() }
+}

@@ -1,0 +1,194 @@
+import ArgumentParser
+import Control
+@preconcurrency import Dispatch
+import Foundation
+import Logging
+import ServiceLifecycle
+
+struct RunCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Run the stations of a configuration (or the embedded demo plant).",
+        discussion: """
+        Real clock (default): each device is probed with its probe timeout; one that does not answer runs on the \
+        in-process simulator (fallback = "simulate", the default) and is logged as SIMULATED, or stops rigd with \
+        exit status 69 (fallback = "fail"). SIGINT/SIGTERM: every station drives its safe state, then rigd exits 0.
+
+        Virtual clock (--virtual --for DURATION): every station simulated, on a discrete-event clock that jumps to \
+        the next deadline; writes the run report (JSON) to --report or standard output. The same seed gives the \
+        same report, apart from wall_s.
+        """
+    )
+
+    @Option(name: .long, help: "Configuration file (TOML). Without it, the embedded demo plant.")
+    var config: String?
+
+    @Flag(name: .long, help: "Run every station simulated on the virtual clock.")
+    var virtual = false
+
+    @Option(name: .customLong("for"),
+            help: "Plant time to run (90s, 2h, 7d). Required with --virtual; on the real clock rigd stops after it.")
+    var duration: PlantDuration?
+
+    @Option(name: .long, help: "Seed of the simulators' noise and disturbances.")
+    var seed: UInt64 = 1
+
+    @Option(name: .long, help: "Write the run report (JSON) here; '-' for standard output.")
+    var report: String?
+
+    @Option(name: .long, help: "Real clock: per-thread timer slack in ns (1 helps wake-up lateness).")
+    var timerSlackNs: UInt?
+
+    @Option(name: .long, help: "Real clock: SCHED_FIFO priority 1–99 for loop threads (needs root).")
+    var fifoPriority: Int32?
+
+    @Flag(name: .long, help: "Real clock: lock memory (mlockall) so loops never page-fault.")
+    var mlockall = false
+
+    @Flag(name: .long, help: "Real clock: hold /dev/cpu_dma_latency at 0 while running.")
+    var cpuDmaLatency = false
+
+    @OptionGroup var log: LogOptions
+
+    func validate() throws {
+        if virtual && duration == nil { throw ValidationError("--virtual needs --for DURATION (e.g. --for 2h)") }
+        if let p = fifoPriority, !(1...99).contains(p) { throw ValidationError("--fifo-priority must be 1–99") }
+    }
+
+    func run() async throws {
+        let logger = try log.bootstrap()
+        let configuration: Configuration
+        do {
+            configuration = try loadConfiguration(config)
+        } catch {
+            throw failConfiguration(error)
+        }
+        if virtual {
+            try runVirtual(configuration, logger: logger)
+        } else {
+            try await runReal(configuration, logger: logger)
+        }
+    }
+
+    private func runVirtual(_ configuration: Configuration, logger: Logger) throws {
+        let duration = duration!
+        let clock = VirtualClock()
+        let stations = try Wiring.virtualStations(configuration, clock: clock, seed: seed, logger: logger)
+        let runner = LoopRunner(clock: clock)
+        for station in stations {
+            station.start(now: 0)
+            for loop in station.makeLoops() { runner.add(loop) }
+        }
+        logger.info("virtual run: \(stations.count) station(s), \(duration.seconds) s of plant time, seed \(seed)")
+        let interrupt = StopOnSignal { runner.requestStop() }
+        let wallStart = MonotonicClock.monotonicNanoseconds()
+        let progress = isatty(STDERR_FILENO) == 1
+        let slices: Int64 = progress ? 100 : 1
+        for slice in 1...slices {
+            runner.run(until: duration.nanoseconds * slice / slices)
+            if runner.isStopRequested { break }
+            if progress {
+                let wall = Double(MonotonicClock.monotonicNanoseconds() - wallStart) / 1e9
+                FileHandle.standardError.write(Data(String(
+                    format: "\rvirtual run: %3d%%  plant %.0f s  wall %.1f s", Int(slice), clock.seconds(), wall).utf8))
+            }
+        }
+        if progress { FileHandle.standardError.write(Data("\n".utf8)) }
+        interrupt.cancel()
+        for station in stations { station.driveSafeState(now: clock.seconds()) }
+        let wall = Double(MonotonicClock.monotonicNanoseconds() - wallStart) / 1e9
+        let interrupted = runner.isStopRequested
+        let plant = interrupted ? clock.seconds() : duration.seconds
+        let speed = String(format: "%.0f", plant / max(wall, 1e-9))
+        logger.info("virtual run done: \(plant) s of plant time in \(String(format: "%.2f", wall)) s (\(speed)× real time)")
+        let document = RunReport.document(seed: seed, durationSeconds: plant, wallSeconds: wall, clock: "virtual",
+                                          interrupted: interrupted, stations: stations)
+        try writeReport(document, to: report ?? "-", logger: logger)
+    }
+
+    private func runReal(_ configuration: Configuration, logger: Logger) async throws {
+        let holders = applyProcessOptions(logger: logger)
+        defer { withExtendedLifetime(holders) {} }
+        let clock = MonotonicClock()
+        let stations: [any AnyStation]
+        do {
+            stations = try Wiring.realStations(configuration, clock: clock, seed: seed, logger: logger)
+        } catch let refused as Wiring.RefusedStation {
+            logger.critical("\(refused); nothing started")
+            throw ExitCode(ExitStatus.unavailable)
+        }
+        let options = RealTimeOptions(timerSlackNanoseconds: timerSlackNs, fifoPriority: fifoPriority)
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = stations.map {
+            .init(service: StationService(station: $0, clock: clock, options: options, logger: logger))
+        }
+        if let duration {
+            services.append(.init(service: DurationService(seconds: duration.seconds),
+                                  successTerminationBehavior: .gracefullyShutdownGroup))
+        }
+        var groupConfiguration = ServiceGroupConfiguration(services: services, logger: logger)
+        groupConfiguration.gracefulShutdownSignals = [.sigterm, .sigint]
+        let group = ServiceGroup(configuration: groupConfiguration)
+        logger.notice("rigd running \(stations.count) station(s) from \(configuration.source)")
+        let started = clock.seconds()
+        try await group.run()
+        let elapsed = clock.seconds() - started
+        logger.notice("rigd stopped after \(String(format: "%.1f", elapsed)) s; every station in its safe state")
+        if let report {
+            let document = RunReport.document(seed: seed, durationSeconds: elapsed, wallSeconds: elapsed,
+                                              clock: "real", interrupted: false, stations: stations)
+            try writeReport(document, to: report, logger: logger)
+        }
+    }
+
+    private func writeReport(_ document: ReportValue, to path: String, logger: Logger) throws {
+        do {
+            try RunReport.write(document, to: path)
+            if path != "-" { logger.info("run report written to \(path)") }
+        } catch {
+            logger.error("cannot write the run report to \(path): \(error)")
+            throw ExitCode(ExitStatus.cannotCreate)
+        }
+    }
+
+    /// mlockall and /dev/cpu_dma_latency are per process; each is reported, and a failure is a warning only.
+    private func applyProcessOptions(logger: Logger) -> [FileHandle] {
+        var holders: [FileHandle] = []
+        if mlockall {
+            if Glibc.mlockall(MCL_CURRENT | MCL_FUTURE) == 0 {
+                logger.info("memory locked (mlockall)")
+            } else {
+                logger.warning("mlockall failed: \(String(cString: strerror(errno)))")
+            }
+        }
+        if cpuDmaLatency {
+            if let handle = FileHandle(forWritingAtPath: "/dev/cpu_dma_latency") {
+                var zero: Int32 = 0
+                handle.write(Data(bytes: &zero, count: 4))
+                holders.append(handle)
+                logger.info("holding /dev/cpu_dma_latency at 0")
+            } else {
+                logger.warning("cannot open /dev/cpu_dma_latency; continuing without it")
+            }
+        }
+        return holders
+    }
+}
+
+/// Turns SIGINT/SIGTERM into a callback while a synchronous job runs (the virtual run).
+final class StopOnSignal: @unchecked Sendable {
+    private let sources: [any DispatchSourceSignal]
+
+    init(_ action: @escaping @Sendable () -> Void) {
+        sources = [SIGINT, SIGTERM].map { signalNumber in
+            signal(signalNumber, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
+            source.setEventHandler(handler: action)
+            source.resume()
+            return source
+        }
+    }
+
+    func cancel() {
+        for s in sources { s.cancel() }
+    }
+}

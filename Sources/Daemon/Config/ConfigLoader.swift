@@ -1,0 +1,270 @@
+import Control
+import Devices
+import Foundation
+import Sim
+import TOMLKit
+
+/// Reads a configuration strictly: every key is read when the station is built, unknown keys are errors (they are
+/// typos), values are checked against their limits, and every problem is reported, not just the first.
+struct ConfigLoader {
+    /// Loads `path`; throws `ConfigError` naming the file.
+    static func load(path: String) throws(ConfigError) -> Configuration {
+        let text: String
+        do {
+            text = try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            throw ConfigError(issues: [ConfigIssue(file: path, message: "cannot read: \(Self.reason(error))")])
+        }
+        return try parse(text, source: path)
+    }
+
+    /// Parses configuration text; `source` names it in messages.
+    static func parse(_ text: String, source: String) throws(ConfigError) -> Configuration {
+        let root: TOMLTable
+        do {
+            root = try TOMLTable(string: text)
+        } catch let error as TOMLParseError {
+            throw ConfigError(issues: [ConfigIssue(file: source, line: error.source.begin.line, context: nil,
+                                                   key: nil, message: "malformed TOML: \(error.description)")])
+        } catch {
+            throw ConfigError(issues: [ConfigIssue(file: source, message: "malformed TOML: \(error)")])
+        }
+        let reader = ConfigReader(file: source, lines: SourceLines(text))
+        let top = TableReader(root, path: "", context: nil, reader: reader)
+        var stations: [StationConfig] = []
+        let tables = top.arrayOfTables("station") ?? []
+        for (i, table) in tables.enumerated() {
+            if let station = readStation(table, index: i, reader: reader) { stations.append(station) }
+        }
+        top.finish()
+        if tables.isEmpty && reader.issues.isEmpty {
+            reader.issue(path: nil, context: nil, key: nil, "no [[station]] tables: nothing to run")
+        }
+        // Names are checked over every table, valid or not, so a duplicate is reported with the other problems.
+        var seen: Set<String> = []
+        for (i, table) in tables.enumerated() {
+            guard let name = table.table["name"]?.string, !seen.insert(name).inserted else { continue }
+            reader.issue(path: "station[\(i)].name", context: "station \"\(name)\"", key: "name",
+                         "is used by another station")
+        }
+        guard reader.issues.isEmpty else { throw ConfigError(issues: reader.issues) }
+        return Configuration(source: source, stations: stations)
+    }
+
+    private static func readStation(_ table: TableReader, index: Int, reader: ConfigReader) -> StationConfig? {
+        let name = table.string("name", required: true) ?? "#\(index + 1)"
+        if !name.isEmpty, !name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") })
+            || name.count > 64 {
+            table.fail("name", "must be 1–64 letters, digits, - or _, got \"\(name)\"")
+        }
+        table.context = "station \"\(name)\""
+        let kindName = table.string("kind", required: true)
+        var kind: DeviceKind?
+        if let kindName {
+            if let k = DeviceKind(rawValue: kindName) {
+                if supportedKinds.contains(k) {
+                    kind = k
+                } else {
+                    table.fail("kind", "\"\(kindName)\" is not implemented in this build yet "
+                               + "(implemented: \(supportedKinds.map(\.rawValue).joined(separator: ", ")))")
+                }
+            } else {
+                table.fail("kind", "unknown kind \"\(kindName)\" (kinds: "
+                           + DeviceKind.allCases.map(\.rawValue).joined(separator: ", ") + ")")
+            }
+        }
+        var address: DeviceAddress?
+        if let text = table.string("address", required: true) {
+            do {
+                address = try DeviceAddress(parsing: text)
+            } catch {
+                table.fail("address", "\(error)")
+            }
+        }
+        var fallback = Fallback.simulate
+        if let text = table.string("fallback") {
+            if let f = Fallback(rawValue: text) { fallback = f } else {
+                table.fail("fallback", "must be \"simulate\" or \"fail\", got \"\(text)\"")
+            }
+        }
+        let probe = table.int("probe_timeout_ms", default: 1000, range: 50...10_000)
+        let response = table.int("response_timeout_ms", default: 500, range: 10...10_000)
+
+        var simulator = SimulatorConfig()
+        if let sim = table.table("sim") {
+            simulator.preset = sim.string("preset") ?? simulator.preset
+            if let presets = kind.map(SimulatorCatalog.presets(for:)), !presets.contains(simulator.preset) {
+                sim.fail("preset", "unknown preset \"\(simulator.preset)\" (presets: \(presets.joined(separator: ", ")))")
+            }
+            if sim.has("seed") { simulator.seed = UInt64(sim.int("seed", default: 1, range: 0...Int.max)) }
+            sim.finish()
+        }
+
+        var control: ControlConfig?
+        let controlTable = table.table("control")
+        switch kind {
+        case .heatRig?:
+            control = .heatRig(readHeatRig(controlTable))
+        case nil:
+            break
+        default:
+            break
+        }
+        // Control keys depend on the kind: without a valid kind they cannot be judged, so they are not reported.
+        if kind != nil { controlTable?.finish() }
+        table.finish()
+        guard let kind, let address, let control else { return nil }
+        return StationConfig(name: name, kind: kind, address: address, fallback: fallback, probeTimeoutMs: probe,
+                             responseTimeoutMs: response, control: control, simulator: simulator)
+    }
+
+    private static func readHeatRig(_ t: TableReader?) -> HeatRigControlConfig {
+        var c = HeatRigControlConfig()
+        guard let t else { return c }
+        c.setpointC = t.double("setpoint_c", default: c.setpointC, range: HeatRigControlConfig.setpointLimits)
+        c.fanPercent = t.double("fan_pct", default: c.fanPercent, range: HeatRigControlConfig.fanLimits)
+        c.alarmHighC = t.double("alarm_high_c", default: c.alarmHighC, range: HeatRigControlConfig.alarmLimits)
+        c.kp = t.double("kp", default: c.kp, range: HeatRigControlConfig.gainLimits)
+        c.ki = t.double("ki", default: c.ki, range: HeatRigControlConfig.gainLimits)
+        c.kd = t.double("kd", default: c.kd, range: HeatRigControlConfig.gainLimits)
+        c.settleBandC = t.double("settle_band_c", default: c.settleBandC, range: 0.05...10)
+        if c.setpointC >= c.alarmHighC {
+            t.fail("setpoint_c", "must be below alarm_high_c (\(c.alarmHighC)), got \(c.setpointC)")
+        }
+        return c
+    }
+
+    static func reason(_ error: any Error) -> String {
+        let ns = error as NSError
+        if let underlying = ns.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.domain == NSPOSIXErrorDomain {
+            return String(cString: strerror(Int32(underlying.code)))
+        }
+        return ns.localizedDescription
+    }
+}
+
+/// Collects issues for one file.
+final class ConfigReader {
+    let file: String
+    let lines: SourceLines
+    private(set) var issues: [ConfigIssue] = []
+
+    init(file: String, lines: SourceLines) {
+        self.file = file
+        self.lines = lines
+    }
+
+    func issue(path: String?, context: String?, key: String?, _ message: String) {
+        issues.append(ConfigIssue(file: file, line: path.flatMap(lines.line), context: context, key: key,
+                                  message: message))
+    }
+}
+
+/// One TOML table being read: remembers which keys were read so the rest can be reported as unknown.
+final class TableReader {
+    let table: TOMLTable
+    /// Source path, e.g. "station[0].control".
+    let path: String
+    /// Key prefix shown in messages, e.g. "control.".
+    let prefix: String
+    var context: String?
+    let reader: ConfigReader
+    private var used: Set<String> = []
+
+    init(_ table: TOMLTable, path: String, context: String?, reader: ConfigReader, prefix: String = "") {
+        self.table = table
+        self.path = path
+        self.context = context
+        self.reader = reader
+        self.prefix = prefix
+    }
+
+    private func keyPath(_ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
+
+    func fail(_ key: String, _ message: String) {
+        reader.issue(path: keyPath(key), context: context, key: prefix + key, message)
+    }
+
+    func has(_ key: String) -> Bool { table.contains(key: key) }
+
+    private func value(_ key: String) -> (any TOMLValueConvertible)? {
+        used.insert(key)
+        return table[key]
+    }
+
+    func string(_ key: String, required: Bool = false) -> String? {
+        guard let v = value(key) else {
+            if required { reader.issue(path: path, context: context, key: prefix + key, "is required") }
+            return nil
+        }
+        guard let s = v.string else {
+            fail(key, "must be a string, got \(v.type)")
+            return nil
+        }
+        return s
+    }
+
+    func double(_ key: String, default fallback: Double, range: ClosedRange<Double>) -> Double {
+        guard let v = value(key) else { return fallback }
+        guard let d = v.double ?? v.int.map(Double.init) else {
+            fail(key, "must be a number, got \(v.type)")
+            return fallback
+        }
+        guard d.isFinite, range.contains(d) else {
+            fail(key, "must be within \(Self.format(range.lowerBound))…\(Self.format(range.upperBound)), "
+                 + "got \(Self.format(d))")
+            return fallback
+        }
+        return d
+    }
+
+    func int(_ key: String, default fallback: Int, range: ClosedRange<Int>) -> Int {
+        guard let v = value(key) else { return fallback }
+        guard let i = v.int else {
+            fail(key, "must be an integer, got \(v.type)")
+            return fallback
+        }
+        guard range.contains(i) else {
+            fail(key, "must be within \(range.lowerBound)…\(range.upperBound), got \(i)")
+            return fallback
+        }
+        return i
+    }
+
+    func table(_ key: String) -> TableReader? {
+        guard let v = value(key) else { return nil }
+        guard let t = v.table else {
+            fail(key, "must be a table, got \(v.type)")
+            return nil
+        }
+        return TableReader(t, path: keyPath(key), context: context, reader: reader, prefix: prefix + key + ".")
+    }
+
+    func arrayOfTables(_ key: String) -> [TableReader]? {
+        guard let v = value(key) else { return nil }
+        guard let array = v.array else {
+            fail(key, "must be an array of tables ([[\(key)]]), got \(v.type)")
+            return nil
+        }
+        var out: [TableReader] = []
+        for (i, element) in array.enumerated() {
+            guard let t = element.table else {
+                fail(key, "element \(i + 1) must be a table")
+                continue
+            }
+            out.append(TableReader(t, path: "\(keyPath(key))[\(i)]", context: nil, reader: reader))
+        }
+        return out
+    }
+
+    /// Reports every key that was not read.
+    func finish() {
+        for key in table.keys.sorted() where !used.contains(key) {
+            fail(key, "is not a known key here (a typo?)")
+        }
+    }
+
+    static func format(_ d: Double) -> String {
+        d == d.rounded() && abs(d) < 1e15 ? String(Int(d)) : String(d)
+    }
+}

@@ -1,0 +1,48 @@
+import Control
+import Devices
+
+/// What to do when a configured device does not answer at start.
+enum Fallback: String, Sendable, CaseIterable {
+    /// Wire the in-process simulator and mark the station simulated (the default).
+    case simulate
+    /// Refuse to start, naming the station and the address.
+    case fail
+}
+
+/// Simulator options for a station, used whenever it runs simulated.
+struct SimulatorConfig: Sendable, Equatable {
+    var preset = "standard"
+    /// Overrides the run's seed for this station's simulator.
+    var seed: UInt64?
+}
+
+/// A kind's control settings.
+enum ControlConfig: Sendable, Equatable {
+    case heatRig(HeatRigControlConfig)
+}
+
+/// One `[[station]]` table.
+struct StationConfig: Sendable, Equatable {
+    var name: String
+    var kind: DeviceKind
+    var address: DeviceAddress
+    var fallback: Fallback = .simulate
+    var probeTimeoutMs = 1000
+    var responseTimeoutMs = 500
+    var control: ControlConfig
+    var simulator = SimulatorConfig()
+
+    var timeouts: ModbusTimeouts {
+        ModbusTimeouts(connect: .milliseconds(probeTimeoutMs), response: .milliseconds(responseTimeoutMs))
+    }
+}
+
+/// A whole configuration file (or the embedded demo).
+struct Configuration: Sendable, Equatable {
+    /// The file it came from, for messages.
+    var source: String
+    var stations: [StationConfig]
+}
+
+/// The kinds this build can run. The others are in DEVICES.md and come with their issues.
+let supportedKinds: [DeviceKind] = [.heatRig]

@@ -1,0 +1,54 @@
+import Control
+import Devices
+import Histogram
+
+/// Running statistics of one channel over a run: min, max, mean, last, and p05/p95 from an HDR histogram over the
+/// channel's range (in thousandths of its unit), so memory stays flat however long the run.
+struct ChannelStatistics: Sendable {
+    let spec: ChannelSpec
+    private(set) var samples = 0
+    private(set) var faults = 0
+    private(set) var min = Double.infinity
+    private(set) var max = -Double.infinity
+    private(set) var sum = 0.0
+    private(set) var last: Double?
+    private var histogram: Histogram<UInt64>
+    private static let resolution = 1000.0
+
+    init(spec: ChannelSpec) {
+        self.spec = spec
+        let span = UInt64(((spec.range.upperBound - spec.range.lowerBound) * Self.resolution).rounded()) + 1
+        histogram = Histogram(highestTrackableValue: Swift.max(span, 2), numberOfSignificantValueDigits: .three)
+    }
+
+    mutating func record(_ reading: ChannelReading) {
+        guard let value = reading.value else {
+            faults += 1
+            return
+        }
+        samples += 1
+        min = Swift.min(min, value)
+        max = Swift.max(max, value)
+        sum += value
+        last = value
+        let clamped = Swift.min(Swift.max(value, spec.range.lowerBound), spec.range.upperBound)
+        _ = histogram.record(UInt64(((clamped - spec.range.lowerBound) * Self.resolution).rounded()))
+    }
+
+    func percentile(_ p: Double) -> Double? {
+        guard samples > 0 else { return nil }
+        return Double(histogram.valueAtPercentile(p)) / Self.resolution + spec.range.lowerBound
+    }
+
+    /// The report's channel entry (DESIGN.md "The run report").
+    var summary: [String: ReportValue] {
+        func r(_ v: Double?) -> ReportValue { ReportValue(v.map { ($0 * 1e4).rounded() / 1e4 }) }
+        return [
+            "min": r(samples > 0 ? min : nil), "max": r(samples > 0 ? max : nil),
+            "mean": r(samples > 0 ? sum / Double(samples) : nil),
+            "p05": r(percentile(5)), "p95": r(percentile(95)), "last": r(last),
+            "samples": .number(Double(samples)), "faults": .number(Double(faults)),
+            "unit": .string(spec.unit),
+        ]
+    }
+}

@@ -1,0 +1,309 @@
+import Control
+import Devices
+import Logging
+import Synchronization
+
+/// Whether a station drives its real device or the in-process simulator. Chosen once, at wiring.
+enum StationMode: String, Sendable, Codable {
+    case real, simulated
+}
+
+/// Link health of a station, readable from any thread.
+struct LinkCounters: Sendable, Equatable {
+    var transactions: UInt64 = 0
+    var linkErrors: UInt64 = 0
+    var transactionErrors: UInt64 = 0
+    var reconnects: UInt64 = 0
+    var linkUp = false
+    var lastError: String?
+}
+
+/// What the daemon needs of any station, whatever its kind.
+protocol AnyStation: AnyObject, Sendable {
+    var name: String { get }
+    var kind: DeviceKind { get }
+    var mode: StationMode { get }
+    var endpoint: String { get }
+    var mailbox: Mailbox { get }
+    /// Opens the link (the station is wired already; a failure here leaves it to reconnect with backoff).
+    func start(now: Double)
+    /// The station's loops, to be run by one `LoopRunner` on the station's thread (or the virtual runner).
+    func makeLoops() -> [FixedRateLoop]
+    /// Writes the safe state (if the link is up) and closes the link. Call on the station's thread.
+    func driveSafeState(now: Double)
+    /// The station's entry in the run report.
+    func report(includeLateness: Bool) -> [String: ReportValue]
+}
+
+/// One device: its transport, its profile, its controller and its loops (DESIGN.md). It owns its I/O: nothing else
+/// talks to its device. Operator requests arrive through the mailbox and are applied at the next tick.
+///
+/// - Important: Everything but `mailbox` and `counters` is confined to the thread that runs the station's loops.
+final class Station<Controller: StationController>: AnyStation, @unchecked Sendable {
+    typealias Profile = Controller.Profile
+
+    let name: String
+    let kind: DeviceKind = Profile.kind
+    let mode: StationMode
+    let mailbox = Mailbox()
+    let counters = Mutex(LinkCounters())
+    private let client: any ModbusClient
+    private var controller: Controller
+    private let logger: Logger
+
+    private var order = WordOrder.abcd
+    private var watchdogMs = CommonRegisters.defaultWatchdogMs
+    private var lastCommands: Profile.Commands?
+    private var heartbeat: UInt16 = 0
+    private var lastHeartbeatAt = -Double.infinity
+    private var linkUp = false
+    private var nextReconnectAt = 0.0
+    private var backoff = Station.initialBackoff
+    private var failedReads = 0
+    private var channelStats: [ChannelStatistics]
+    private var loops: [FixedRateLoop] = []
+
+    static var initialBackoff: Double { 0.5 }
+    static var maxBackoff: Double { 30 }
+    /// Transaction failures in a row before the controller is told the device is unavailable.
+    static var failedReadLimit: Int { 3 }
+
+    var endpoint: String { client.endpoint }
+
+    init(name: String, mode: StationMode, client: any ModbusClient, controller: Controller, logger: Logger) {
+        self.name = name
+        self.mode = mode
+        self.client = client
+        self.controller = controller
+        self.logger = logger
+        self.channelStats = Profile.channels.map(ChannelStatistics.init)
+    }
+
+    // MARK: Link
+
+    func start(now: Double) {
+        if !connect(now: now) { scheduleReconnect(now: now) }
+    }
+
+    /// Connects, checks the device is of this station's kind, and learns its word order and watchdog timeout.
+    private func connect(now: Double) -> Bool {
+        do {
+            try client.connect()
+            let header = try client.readHeader()
+            guard header.deviceType == kind.deviceType else {
+                client.close()
+                let found = header.kind.map(\.rawValue) ?? String(header.deviceType, radix: 16)
+                throw WrongDeviceError(expected: kind, found: found, endpoint: endpoint)
+            }
+            order = try client.readWordOrder()
+            watchdogMs = try client.readHoldingRegisters(at: CommonRegisters.watchdogTimeoutMs, count: 1)[0]
+            linkUp = true
+            lastCommands = nil
+            backoff = Self.initialBackoff
+            counters.withLock {
+                $0.linkUp = true
+                $0.transactions += 3
+            }
+            return true
+        } catch {
+            counters.withLock {
+                $0.linkErrors += 1
+                $0.lastError = "\(error)"
+            }
+            logger.debug("station \(name): connect failed: \(error)")
+            return false
+        }
+    }
+
+    private func scheduleReconnect(now: Double) {
+        nextReconnectAt = now + backoff
+        backoff = min(backoff * 2, Self.maxBackoff)
+    }
+
+    private func linkLost(_ error: any Error, now: Double) {
+        client.close()
+        linkUp = false
+        counters.withLock {
+            $0.linkUp = false
+            $0.linkErrors += 1
+            $0.lastError = "\(error)"
+        }
+        logger.error("station \(name): link lost: \(error); reconnecting with backoff")
+        scheduleReconnect(now: now)
+    }
+
+    private func transactionFailed(_ error: any Error) {
+        counters.withLock {
+            $0.transactionErrors += 1
+            $0.lastError = "\(error)"
+        }
+        logger.warning("station \(name): \(error)")
+    }
+
+    // MARK: Loops
+
+    func makeLoops() -> [FixedRateLoop] {
+        loops = controller.loops.enumerated().map { index, spec in
+            FixedRateLoop(spec: spec) { [unowned self] tick in self.tick(loop: index, tick: tick) }
+        }
+        return loops
+    }
+
+    /// One tick: mailbox, read, decide, write.
+    private func tick(loop: Int, tick: LoopTick) {
+        let now = tick.now
+        for envelope in mailbox.drain() {
+            do {
+                try controller.apply(envelope.request, now: now)
+                logger.info("station \(name): accepted \(envelope.request)")
+                envelope.reply(.success(()))
+            } catch {
+                logger.info("station \(name): rejected \(envelope.request): \(error.reason)")
+                envelope.reply(.failure(error))
+            }
+        }
+        if !linkUp, now >= nextReconnectAt {
+            if connect(now: now) {
+                counters.withLock { $0.reconnects += 1 }
+                logger.notice("station \(name): link restored to \(endpoint)")
+            } else {
+                scheduleReconnect(now: now)
+            }
+        }
+        let input: DeviceInput<Profile.Snapshot>
+        if linkUp {
+            do {
+                let snapshot = try Profile.readSnapshot(from: client, order: order)
+                counters.withLock { $0.transactions += 1 }
+                failedReads = 0
+                for (i, reading) in snapshot.channels.enumerated() where i < channelStats.count {
+                    channelStats[i].record(reading)
+                }
+                input = .snapshot(snapshot)
+            } catch let error as ModbusLinkError {
+                linkLost(error, now: now)
+                input = .unavailable(reason: "\(error)")
+            } catch {
+                transactionFailed(error)
+                failedReads += 1
+                // A single failed transaction holds the outputs; repeated ones are a fault.
+                guard failedReads >= Self.failedReadLimit else { return }
+                input = .unavailable(reason: "\(failedReads) reads failed in a row: \(error)")
+            }
+        } else {
+            input = .unavailable(reason: "link down")
+        }
+        let output = controller.step(loop: loop, tick: tick, input: input)
+        logAlarmChanges()
+        guard linkUp else { return }
+        write(output.commands, now: now)
+        if linkUp, output.resetDeviceFaults {
+            do {
+                try client.writeRegister(at: CommonRegisters.command, value: CommonRegisters.resetFaultsCommand)
+                logger.notice("station \(name): reset the device's latched faults (HR 5 = 0xA5)")
+            } catch let error as ModbusLinkError {
+                linkLost(error, now: now)
+            } catch {
+                transactionFailed(error)
+            }
+        }
+    }
+
+    /// Writes what changed, then the host heartbeat when due (at least four per device watchdog timeout).
+    private func write(_ commands: Profile.Commands, now: Double) {
+        do {
+            for write in Profile.writes(for: commands, previous: lastCommands, order: order) {
+                try write.apply(to: client)
+                counters.withLock { $0.transactions += 1 }
+            }
+            lastCommands = commands
+            let interval = watchdogMs == 0 ? 1.0 : min(1.0, Double(watchdogMs) / 4000)
+            if now - lastHeartbeatAt >= interval - 1e-9 {
+                heartbeat &+= 1
+                try client.writeRegister(at: CommonRegisters.hostHeartbeat, value: heartbeat)
+                counters.withLock { $0.transactions += 1 }
+                lastHeartbeatAt = now
+            }
+        } catch let error as ModbusLinkError {
+            linkLost(error, now: now)
+        } catch {
+            lastCommands = nil  // unknown what the device holds: write everything next time
+            transactionFailed(error)
+        }
+    }
+
+    private func logAlarmChanges() {
+        for change in controller.alarms.drainChanges() {
+            switch change {
+            case .raised(let a):
+                logger.log(level: a.severity == .warning ? .warning : .error,
+                           "station \(name): ALARM \(a.code) raised (\(a.severity.rawValue)): \(a.message)")
+            case .cleared(let a):
+                logger.notice("station \(name): alarm \(a.code) cleared")
+            case .acknowledged(let a):
+                logger.notice("station \(name): alarm \(a.code) acknowledged by \(a.acknowledgedBy ?? "?")")
+            }
+        }
+    }
+
+    func driveSafeState(now: Double) {
+        guard linkUp else {
+            logger.warning("station \(name): link down at shutdown; the device's own watchdog drives its safe state")
+            return
+        }
+        do {
+            for write in Profile.writes(for: controller.safeCommands, previous: nil, order: order) {
+                try write.apply(to: client)
+            }
+            logger.notice("station \(name): safe state driven")
+        } catch {
+            logger.error("station \(name): could not drive the safe state: \(error)")
+        }
+        client.close()
+        linkUp = false
+        counters.withLock { $0.linkUp = false }
+    }
+
+    // MARK: Report
+
+    func report(includeLateness: Bool) -> [String: ReportValue] {
+        var channels: [String: ReportValue] = [:]
+        for stats in channelStats { channels[stats.spec.name] = .object(stats.summary) }
+        var loopEntries: [String: ReportValue] = [:]
+        for loop in loops {
+            let s = loop.statistics.snapshot()
+            var entry: [String: ReportValue] = [
+                "period_s": .number(s.period), "ticks": .number(Double(s.ticks)),
+                "overruns": .number(Double(s.overruns)),
+            ]
+            if includeLateness {
+                entry["lateness_p50_s"] = .number(s.lateness(atPercentile: 50))
+                entry["lateness_p99_s"] = .number(s.lateness(atPercentile: 99))
+                entry["lateness_max_s"] = .number(s.maxLateness)
+            }
+            loopEntries[s.name] = .object(entry)
+        }
+        let alarms: [ReportValue] = controller.alarms.history.map { a in
+            .object(["code": .string(a.code), "severity": .string(a.severity.rawValue), "message": .string(a.message),
+                     "raised_s": .number(a.raisedAt), "cleared_s": ReportValue(a.clearedAt)])
+        }
+        let link = counters.withLock { $0 }
+        return [
+            "name": .string(name), "kind": .string(kind.rawValue), "mode": .string(mode.rawValue),
+            "address": .string(endpoint), "channels": .object(channels), "loops": .object(loopEntries),
+            "alarms": .array(alarms), "runs": .array([]), "results": .object(controller.results()),
+            "link": .object(["transactions": .number(Double(link.transactions)),
+                             "link_errors": .number(Double(link.linkErrors)),
+                             "transaction_errors": .number(Double(link.transactionErrors)),
+                             "reconnects": .number(Double(link.reconnects))]),
+        ]
+    }
+}
+
+/// The device at the address is not of the configured kind.
+struct WrongDeviceError: Error, CustomStringConvertible {
+    let expected: DeviceKind
+    let found: String
+    let endpoint: String
+    var description: String { "\(endpoint) is a \(found) device, not \(expected) (IR 0)" }
+}

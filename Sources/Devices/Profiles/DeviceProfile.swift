@@ -1,0 +1,41 @@
+/// What every device's snapshot carries: the common header and its channel readings, in channel order.
+public protocol DeviceSnapshot: Sendable {
+    var header: DeviceHeader { get }
+    var channels: [ChannelReading] { get }
+}
+
+/// One device kind's side of the register contract: which registers to read and how to decode them into a typed
+/// `Snapshot`, and how to encode typed `Commands` into writes. Profiles are stateless.
+///
+/// - Important: The register table at the top of each profile's file is the contract the simulator serves too.
+public protocol DeviceProfile: Sendable {
+    associatedtype Snapshot: DeviceSnapshot
+    associatedtype Commands: Sendable & Equatable
+
+    static var kind: DeviceKind { get }
+    /// The measured channels in block order.
+    static var channels: [ChannelSpec] { get }
+    /// Reads everything the controller needs in one pass.
+    static func readSnapshot(from client: any ModbusClient, order: WordOrder) throws -> Snapshot
+    /// The writes that take the device from `previous` (nil: unknown, write everything) to `commands`.
+    static func writes(for commands: Commands, previous: Commands?, order: WordOrder) -> [RegisterWrite]
+}
+
+extension DeviceProfile {
+    /// Reads all channel blocks of this kind in one transaction.
+    public static func readChannels(from client: any ModbusClient, order: WordOrder) throws -> [ChannelReading] {
+        let registers = try client.readInputRegisters(at: CommonRegisters.channelBase,
+                                                      count: channels.count * CommonRegisters.channelStride)
+        return ChannelBlock.decode(registers, count: channels.count, order: order)
+    }
+
+    /// The spec of the channel called `name`.
+    public static func channel(named name: String) -> ChannelSpec? { channels.first { $0.name == name } }
+}
+
+/// A float holding register write, whole (FC16), in the device's word order.
+extension FloatRegister {
+    public func write(_ value: Float, order: WordOrder) -> RegisterWrite {
+        .registers(address: address, values: RegisterCodec.encode(value, order: order))
+    }
+}

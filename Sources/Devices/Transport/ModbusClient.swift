@@ -1,0 +1,54 @@
+/// A Modbus master's view of one device. Implementations: `ModbusTCPClient` (libmodbus) and, in Sim, an in-memory
+/// client over a simulated firmware image. Addresses are 0-based PDU offsets.
+///
+/// - Important: Every call throws `ModbusLinkError` when the link failed (close and reconnect) or
+///   `ModbusTransactionError` when this one transaction failed (count it, keep the link). A client is confined to the
+///   thread of the station that owns it.
+public protocol ModbusClient: AnyObject {
+    /// Where the device is, for messages (`tcp://127.0.0.1:15020 unit 1`).
+    var endpoint: String { get }
+    var isConnected: Bool { get }
+    func connect() throws
+    func close()
+    func readInputRegisters(at address: Int, count: Int) throws -> [UInt16]
+    func readHoldingRegisters(at address: Int, count: Int) throws -> [UInt16]
+    func readCoils(at address: Int, count: Int) throws -> [Bool]
+    func readDiscreteInputs(at address: Int, count: Int) throws -> [Bool]
+    func writeRegister(at address: Int, value: UInt16) throws
+    func writeRegisters(at address: Int, values: [UInt16]) throws
+    func writeCoil(at address: Int, value: Bool) throws
+    func writeCoils(at address: Int, values: [Bool]) throws
+}
+
+extension ModbusClient {
+    /// Reads and decodes the common header, IR 0…6.
+    public func readHeader() throws -> DeviceHeader {
+        DeviceHeader(registers: try readInputRegisters(at: 0, count: CommonRegisters.headerCount))
+    }
+
+    /// Reads the float word order the device uses (HR 2).
+    public func readWordOrder() throws -> WordOrder {
+        let raw = try readHoldingRegisters(at: CommonRegisters.wordOrder, count: 1)[0]
+        return WordOrder(rawValue: raw) ?? .abcd
+    }
+}
+
+/// A write a profile asks for, applied in order by the station.
+public enum RegisterWrite: Sendable, Equatable {
+    case registers(address: Int, values: [UInt16])
+    case coils(address: Int, values: [Bool])
+
+    /// Sends the write; a single value uses FC05/FC06 only for plain registers and coils, floats always go as FC16.
+    public func apply(to client: any ModbusClient) throws {
+        switch self {
+        case .registers(let address, let values):
+            try client.writeRegisters(at: address, values: values)
+        case .coils(let address, let values):
+            if values.count == 1 {
+                try client.writeCoil(at: address, value: values[0])
+            } else {
+                try client.writeCoils(at: address, values: values)
+            }
+        }
+    }
+}

@@ -1,0 +1,52 @@
+import Devices
+
+/// One device kind's own firmware logic around its plant: what the actuators do to the physics and what the sensors
+/// and switches read. The common parts of every device (header, heartbeat, device watchdog, safe state, word order,
+/// range checks and exceptions, channel blocks, sample ring) live in `SimulatedDevice`.
+public protocol FirmwareModel: Sendable {
+    associatedtype Profile: DeviceProfile
+
+    /// Device tick, s: the plant is stepped and the heartbeat incremented this often.
+    static var tickPeriod: Double { get }
+    /// Float holding registers from HR 100 on, with the limits that answer exception 03.
+    static var holdingFloats: [FloatRegister] { get }
+    static var coilCount: Int { get }
+    static var discreteInputCount: Int { get }
+    static var ring: SampleRingLayout? { get }
+    /// Values the device drives in its safe state: float registers by address, coils by index.
+    static var safeHolding: [Int: Float] { get }
+    static var safeCoils: [Int: Bool] { get }
+
+    /// One device tick of physics with the actuators as the firmware drives them.
+    mutating func tick(dt: Double, actuators: Actuators)
+    /// The channels as the sensors read them (before injected faults), in block order.
+    func channelReadings() -> [ChannelReading]
+    /// The discrete inputs; `estopPressed` is the state of the E-stop button.
+    func discreteInputs(estopPressed: Bool) -> [Bool]
+    /// Status bits the device raises on its own (alarms, warnings, interlocks); the core adds 5, 17, 18 and 19.
+    var statusBits: StatusBits { get }
+}
+
+/// The actuator image a model acts on: float holding registers (in `holdingFloats` order) and coils.
+public struct Actuators: Sendable, Equatable {
+    public var floats: [Float]
+    public var coils: [Bool]
+    let registers: [FloatRegister]
+
+    public func value(_ register: FloatRegister) -> Float {
+        guard let i = registers.firstIndex(of: register) else { preconditionFailure("\(register.name) not mapped") }
+        return floats[i]
+    }
+
+    public func coil(_ index: Int) -> Bool { coils[index] }
+}
+
+/// A fault injected into one channel of a simulated device.
+public enum ChannelFault: Sendable, Equatable {
+    /// NaN with quality 0x80, as a lost sensor reads.
+    case lost
+    /// The value freezes at this number.
+    case stuck(Float)
+    /// A fixed offset is added.
+    case offset(Float)
+}

@@ -1,0 +1,339 @@
+import Devices
+import Synchronization
+
+/// A simulated device: the common firmware of DEVICES.md §0 around one kind's `FirmwareModel`.
+///
+/// It keeps the register image, answers requests with the contract's exceptions (02 for unmapped addresses and for
+/// a float accessed from its second word, 03 for out-of-range values, leaving the image unchanged), increments the
+/// heartbeat on every device tick, and runs the device-side watchdog: when HR 3 > 0 and HR 4 has not changed for
+/// HR 3 ms, it drives its safe state and sets status bits 18 and 19 until the host writes HR 5 = 0xA5.
+/// Thread-safe: a server thread and a plant thread may call it at once.
+public final class SimulatedDevice<Model: FirmwareModel>: ModbusDevice {
+    struct State: Sendable {
+        var model: Model
+        var serial: UInt32
+        var unitId: UInt16 = 1
+        var wordOrder: WordOrder = .abcd
+        var watchdogMs: UInt16 = CommonRegisters.defaultWatchdogMs
+        var hostHeartbeat: UInt16 = 0
+        var lastHeartbeatChange: Double = 0
+        var floats: [Float]
+        var coils: [Bool]
+        /// Device time of tick 0; set by the first `advance`.
+        var origin: Double?
+        var ticks: UInt64 = 0
+        var watchdogTripped = false
+        var safeState = false
+        var estopPressed = false
+        var offline = false
+        var channelFaults: [Int: ChannelFault] = [:]
+        var ring: [Float]
+        var ringWritten: UInt16 = 0
+    }
+
+    private let state: Mutex<State>
+    public let kind: DeviceKind = Model.Profile.kind
+    public let tickPeriod: Double = Model.tickPeriod
+    private let ringEvery: UInt64
+
+    public init(model: Model, serial: UInt32) {
+        state = Mutex(State(model: model, serial: serial,
+                            floats: Model.holdingFloats.map { max(0, $0.limits.lowerBound) },
+                            coils: Array(repeating: false, count: Model.coilCount),
+                            ring: Array(repeating: .nan, count: Model.ring?.capacity ?? 0)))
+        if let ring = Model.ring {
+            ringEvery = max(1, UInt64((Double(ring.periodMicroseconds) / 1e6 / Model.tickPeriod).rounded()))
+        } else {
+            ringEvery = 0
+        }
+    }
+
+    public var unitId: UInt8 { UInt8(truncatingIfNeeded: state.withLock { $0.unitId }) }
+
+    // MARK: Time
+
+    public func advance(to now: Double) {
+        state.withLock { advance(&$0, to: now) }
+    }
+
+    private func advance(_ s: inout State, to now: Double) {
+        guard let origin = s.origin else {
+            s.origin = now
+            s.lastHeartbeatChange = now
+            return
+        }
+        // Tick times are origin + n·period, computed from the count so long runs do not drift.
+        while origin + Double(s.ticks + 1) * tickPeriod <= now {
+            s.ticks += 1
+            let t = origin + Double(s.ticks) * tickPeriod
+            s.model.tick(dt: tickPeriod, actuators: actuators(s))
+            if ringEvery > 0, s.ticks % ringEvery == 0, let ring = Model.ring {
+                let reading = readings(s)[ring.channel]
+                s.ring[Int(s.ringWritten) % ring.capacity] = reading.raw
+                s.ringWritten &+= 1
+            }
+            if s.watchdogMs > 0, !s.watchdogTripped, t - s.lastHeartbeatChange >= Double(s.watchdogMs) / 1000 {
+                s.watchdogTripped = true
+                enterSafeState(&s)
+            }
+        }
+    }
+
+    private func enterSafeState(_ s: inout State) {
+        s.safeState = true
+        for (i, register) in Model.holdingFloats.enumerated() {
+            if let value = Model.safeHolding[register.address] { s.floats[i] = value }
+        }
+        for (index, value) in Model.safeCoils { s.coils[index] = value }
+    }
+
+    /// What the outputs do: the image, except that the safe state overrides it while latched.
+    private func actuators(_ s: State) -> Actuators {
+        var a = Actuators(floats: s.floats, coils: s.coils, registers: Model.holdingFloats)
+        if s.safeState {
+            for (i, register) in Model.holdingFloats.enumerated() {
+                if let value = Model.safeHolding[register.address] { a.floats[i] = value }
+            }
+            for (index, value) in Model.safeCoils { a.coils[index] = value }
+        }
+        return a
+    }
+
+    private func readings(_ s: State) -> [ChannelReading] {
+        var out = s.model.channelReadings()
+        for (index, fault) in s.channelFaults where index < out.count {
+            switch fault {
+            case .lost: out[index] = .lost
+            case .stuck(let value): out[index] = ChannelReading(raw: value, quality: out[index].quality)
+            case .offset(let delta): out[index] = ChannelReading(raw: out[index].raw + delta,
+                                                                  quality: out[index].quality)
+            }
+        }
+        return out
+    }
+
+    private func status(_ s: State, _ readings: [ChannelReading]) -> StatusBits {
+        var bits = s.model.statusBits
+        if readings.contains(where: { $0.quality.contains(.sensorFailure) || !$0.raw.isFinite }) {
+            bits.insert(.sensorMalfunction)
+        }
+        if s.estopPressed { bits.insert(.estopPressed) }
+        if s.watchdogTripped { bits.insert(.watchdogTripped) }
+        if s.safeState { bits.insert(.safeState) }
+        return bits
+    }
+
+    // MARK: Requests
+
+    public func handle(_ request: ModbusRequest, now: Double) -> ModbusResponse? {
+        state.withLock { (s: inout State) -> ModbusResponse? in
+            advance(&s, to: now)
+            if s.offline { return nil }
+            switch request {
+            case .readInputRegisters(let address, let count):
+                return result(inputRegisters(s, address: address, count: count)) { .registers($0) }
+            case .readHoldingRegisters(let address, let count):
+                return result(holdingRegisters(s, address: address, count: count)) { .registers($0) }
+            case .readCoils(let address, let count):
+                guard address >= 0, address + count <= s.coils.count else { return .exception(.illegalDataAddress) }
+                return .bits(Array(s.coils[address..<address + count]))
+            case .readDiscreteInputs(let address, let count):
+                let inputs = s.model.discreteInputs(estopPressed: s.estopPressed)
+                guard address >= 0, address + count <= inputs.count else { return .exception(.illegalDataAddress) }
+                return .bits(Array(inputs[address..<address + count]))
+            case .writeCoil(let address, let value):
+                return writeCoils(&s, address: address, values: [value])
+            case .writeCoils(let address, let values):
+                return writeCoils(&s, address: address, values: values)
+            case .writeRegister(let address, let value):
+                return writeRegisters(&s, address: address, values: [value], now: now)
+            case .writeRegisters(let address, let values):
+                return writeRegisters(&s, address: address, values: values, now: now)
+            }
+        }
+    }
+
+    private func result(_ r: Result<[UInt16], ModbusException>,
+                        _ wrap: ([UInt16]) -> ModbusResponse) -> ModbusResponse {
+        switch r {
+        case .success(let values): wrap(values)
+        case .failure(let code): .exception(code)
+        }
+    }
+
+    /// Input registers: header IR 0–6, channel blocks from IR 100, and the sample ring if the kind has one.
+    private func inputRegisters(_ s: State, address: Int, count: Int) -> Result<[UInt16], ModbusException> {
+        let readings = readings(s)
+        let channelEnd = CommonRegisters.channelBase + CommonRegisters.channelStride * readings.count
+        func isSecondWord(_ a: Int) -> Bool {
+            if a > CommonRegisters.channelBase, a < channelEnd {
+                return (a - CommonRegisters.channelBase) % CommonRegisters.channelStride == 1
+            }
+            if let ring = Model.ring, a > ring.samplesAddress, a < ring.base + ring.registerCount {
+                return (a - ring.samplesAddress) % 2 == 1
+            }
+            return false
+        }
+        guard !isSecondWord(address) else { return .failure(.illegalDataAddress) }
+        let header = DeviceHeader(deviceType: kind.deviceType, profileVersion: CommonRegisters.sheetVersion,
+                                  serialNumber: s.serial, status: status(s, readings),
+                                  heartbeat: UInt16(truncatingIfNeeded: s.ticks)).registers
+        var blocks: [UInt16]?
+        var ringRegisters: [UInt16]?
+        var out: [UInt16] = []
+        out.reserveCapacity(count)
+        for a in address..<address + count {
+            if a >= 0, a < header.count {
+                out.append(header[a])
+            } else if a >= CommonRegisters.channelBase, a < channelEnd {
+                if blocks == nil { blocks = ChannelBlock.encode(readings, order: s.wordOrder) }
+                out.append(blocks![a - CommonRegisters.channelBase])
+            } else if let ring = Model.ring, a >= ring.base, a < ring.base + ring.registerCount {
+                if ringRegisters == nil {
+                    ringRegisters = [s.ringWritten, ring.periodRegister]
+                        + s.ring.flatMap { RegisterCodec.encode($0, order: s.wordOrder) }
+                }
+                out.append(ringRegisters![a - ring.base])
+            } else {
+                return .failure(.illegalDataAddress)
+            }
+        }
+        return .success(out)
+    }
+
+    /// Where a holding register lives: a common one, or word `word` of float register `index`.
+    private enum HoldingSlot { case common(Int), float(index: Int, word: Int) }
+
+    private func slot(_ address: Int) -> HoldingSlot? {
+        if address >= 0, address < CommonRegisters.holdingCount { return .common(address) }
+        for (i, register) in Model.holdingFloats.enumerated()
+        where address == register.address || address == register.address + 1 {
+            return .float(index: i, word: address - register.address)
+        }
+        return nil
+    }
+
+    private func holdingRegisters(_ s: State, address: Int, count: Int) -> Result<[UInt16], ModbusException> {
+        if case .float(_, 1)? = slot(address) { return .failure(.illegalDataAddress) }
+        var out: [UInt16] = []
+        for a in address..<address + count {
+            switch slot(a) {
+            case .common(let r)?:
+                let value: UInt16 = switch r {
+                case CommonRegisters.unitId: s.unitId
+                case CommonRegisters.wordOrder: s.wordOrder.rawValue
+                case CommonRegisters.watchdogTimeoutMs: s.watchdogMs
+                case CommonRegisters.hostHeartbeat: s.hostHeartbeat
+                default: 0  // HR 1 reserved; HR 5 is a command and reads 0
+                }
+                out.append(value)
+            case .float(let i, let word)?:
+                out.append(RegisterCodec.encode(s.floats[i], order: s.wordOrder)[word])
+            case nil:
+                return .failure(.illegalDataAddress)
+            }
+        }
+        return .success(out)
+    }
+
+    /// Validates every register first and applies all or nothing.
+    private func writeRegisters(_ s: inout State, address: Int, values: [UInt16], now: Double) -> ModbusResponse {
+        let end = address + values.count
+        // A float must be written whole: neither word alone, whichever end of the request cuts it.
+        if case .float(_, 1)? = slot(address) { return .exception(.illegalDataAddress) }
+        if case .float(_, 0)? = slot(end - 1) { return .exception(.illegalDataAddress) }
+        var commonWrites: [(Int, UInt16)] = []
+        var floatWrites: [(Int, Float)] = []
+        var a = address
+        while a < end {
+            switch slot(a) {
+            case .common(let r)?:
+                let v = values[a - address]
+                let valid = switch r {
+                case CommonRegisters.unitId: CommonRegisters.unitIdLimits.contains(v)
+                case CommonRegisters.reserved: false
+                case CommonRegisters.wordOrder: WordOrder(rawValue: v) != nil
+                case CommonRegisters.watchdogTimeoutMs: CommonRegisters.watchdogLimits.contains(v)
+                case CommonRegisters.command: v == 0 || v == CommonRegisters.resetFaultsCommand
+                default: true
+                }
+                if r == CommonRegisters.reserved { return .exception(.illegalDataAddress) }
+                guard valid else { return .exception(.illegalDataValue) }
+                commonWrites.append((r, v))
+                a += 1
+            case .float(let i, _)?:
+                // Decoded in the word order in force before this request (a request changing HR 2 and a float
+                // together is decoded with the old order, as a real device parsing sequentially would).
+                let value = RegisterCodec.float32(values, at: a - address, order: s.wordOrder)
+                guard Model.holdingFloats[i].accepts(value) else { return .exception(.illegalDataValue) }
+                floatWrites.append((i, value))
+                a += 2
+            case nil:
+                return .exception(.illegalDataAddress)
+            }
+        }
+        for (i, value) in floatWrites { s.floats[i] = value }
+        for (r, v) in commonWrites {
+            switch r {
+            case CommonRegisters.unitId: s.unitId = v
+            case CommonRegisters.wordOrder: s.wordOrder = WordOrder(rawValue: v) ?? .abcd
+            case CommonRegisters.watchdogTimeoutMs:
+                s.watchdogMs = v
+                s.lastHeartbeatChange = now
+            case CommonRegisters.hostHeartbeat:
+                if v != s.hostHeartbeat { s.lastHeartbeatChange = now }
+                s.hostHeartbeat = v
+            case CommonRegisters.command where v == CommonRegisters.resetFaultsCommand:
+                resetFaults(&s, now: now)
+            default: break
+            }
+        }
+        return .written
+    }
+
+    private func writeCoils(_ s: inout State, address: Int, values: [Bool]) -> ModbusResponse {
+        guard address >= 0, address + values.count <= s.coils.count else { return .exception(.illegalDataAddress) }
+        s.coils.replaceSubrange(address..<address + values.count, with: values)
+        return .written
+    }
+
+    /// HR 5 = 0xA5: clears the watchdog trip and leaves the safe state unless the E-stop is still pressed.
+    private func resetFaults(_ s: inout State, now: Double) {
+        s.watchdogTripped = false
+        s.lastHeartbeatChange = now
+        if !s.estopPressed { s.safeState = false }
+    }
+
+    // MARK: Operator and fault injection
+
+    /// Presses or releases the E-stop. Pressing drives the safe state; releasing leaves it latched until reset.
+    public func setEstop(pressed: Bool) {
+        state.withLock { s in
+            s.estopPressed = pressed
+            if pressed { enterSafeState(&s) }
+        }
+    }
+
+    /// Injects (or, with nil, removes) a fault on one channel.
+    public func setChannelFault(_ fault: ChannelFault?, channel: Int) {
+        state.withLock { $0.channelFaults[channel] = fault }
+    }
+
+    /// An offline device answers nothing: TCP clients time out, the in-memory client reports a link error.
+    public func setOffline(_ offline: Bool) {
+        state.withLock { $0.offline = offline }
+    }
+
+    /// Reads the model (the plant's true state) under the lock, for tests and reports.
+    public func withModel<T>(_ body: (Model) -> T) -> T {
+        state.withLock { body($0.model) }
+    }
+
+    /// The status bits as IR 4–5 would read now.
+    public var status: StatusBits {
+        state.withLock { status($0, readings($0)) }
+    }
+
+    /// Device ticks run so far (the heartbeat is their low 16 bits).
+    public var ticks: UInt64 { state.withLock { $0.ticks } }
+}

@@ -1,0 +1,92 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Devices
+
+/// A `ModbusClient` that talks straight to a simulated device in the same process: the in-process fallback and
+/// the virtual clock's transport. Every request advances the device to `now()` first, so the plant is current.
+///
+/// Errors are the same types a wire gives: an offline device is a `ModbusLinkError` (ETIMEDOUT), an exception
+/// reply a `ModbusTransactionError`.
+public final class InMemoryModbusClient: ModbusClient {
+    public let device: any ModbusDevice
+    public let endpoint: String
+    private let now: @Sendable () -> Double
+    public private(set) var isConnected = false
+
+    /// - Parameter now: the device's clock, seconds (the station's loop clock).
+    public init(device: any ModbusDevice, endpoint: String? = nil, now: @escaping @Sendable () -> Double) {
+        self.device = device
+        self.endpoint = endpoint ?? "sim://\(device.kind)"
+        self.now = now
+    }
+
+    public func connect() throws {
+        // An offline device refuses the link as a dead TCP peer would.
+        if device.handle(.readInputRegisters(address: 0, count: 1), now: now()) == nil {
+            throw ModbusLinkError(endpoint: endpoint, operation: "connect", errno: ETIMEDOUT)
+        }
+        isConnected = true
+    }
+
+    public func close() { isConnected = false }
+
+    private func call(_ request: ModbusRequest, _ operation: @autoclosure () -> String) throws -> ModbusResponse {
+        guard isConnected else { throw ModbusLinkError(endpoint: endpoint, operation: operation(), errno: ENOTCONN) }
+        guard let response = device.handle(request, now: now()) else {
+            isConnected = false
+            throw ModbusLinkError(endpoint: endpoint, operation: operation(), errno: ETIMEDOUT)
+        }
+        if case .exception(let code) = response {
+            throw ModbusTransactionError(endpoint: endpoint, operation: operation(), kind: .exception(code))
+        }
+        return response
+    }
+
+    private func registers(_ request: ModbusRequest, _ operation: String) throws -> [UInt16] {
+        guard case .registers(let values) = try call(request, operation) else {
+            throw ModbusTransactionError(endpoint: endpoint, operation: operation, kind: .badData)
+        }
+        return values
+    }
+
+    private func bits(_ request: ModbusRequest, _ operation: String) throws -> [Bool] {
+        guard case .bits(let values) = try call(request, operation) else {
+            throw ModbusTransactionError(endpoint: endpoint, operation: operation, kind: .badData)
+        }
+        return values
+    }
+
+    public func readInputRegisters(at address: Int, count: Int) throws -> [UInt16] {
+        try registers(.readInputRegisters(address: address, count: count), "read input registers \(address)+\(count)")
+    }
+
+    public func readHoldingRegisters(at address: Int, count: Int) throws -> [UInt16] {
+        try registers(.readHoldingRegisters(address: address, count: count),
+                      "read holding registers \(address)+\(count)")
+    }
+
+    public func readCoils(at address: Int, count: Int) throws -> [Bool] {
+        try bits(.readCoils(address: address, count: count), "read coils \(address)+\(count)")
+    }
+
+    public func readDiscreteInputs(at address: Int, count: Int) throws -> [Bool] {
+        try bits(.readDiscreteInputs(address: address, count: count), "read discrete inputs \(address)+\(count)")
+    }
+
+    public func writeRegister(at address: Int, value: UInt16) throws {
+        _ = try call(.writeRegister(address: address, value: value), "write register \(address)")
+    }
+
+    public func writeRegisters(at address: Int, values: [UInt16]) throws {
+        _ = try call(.writeRegisters(address: address, values: values), "write registers \(address)+\(values.count)")
+    }
+
+    public func writeCoil(at address: Int, value: Bool) throws {
+        _ = try call(.writeCoil(address: address, value: value), "write coil \(address)")
+    }
+
+    public func writeCoils(at address: Int, values: [Bool]) throws {
+        _ = try call(.writeCoils(address: address, values: values), "write coils \(address)+\(values.count)")
+    }
+}

@@ -1,0 +1,95 @@
+import Foundation
+import Testing
+@testable import Control
+
+@Suite struct LoopRunnerTests {
+    @Test func virtualClockRunsDeadlinesInOrderWithoutDrift() {
+        let clock = VirtualClock()
+        var trace: [(String, Double)] = []
+        let fast = FixedRateLoop(spec: LoopSpec(name: "fast", period: .milliseconds(250))) { trace.append(("f", $0.now)) }
+        let slow = FixedRateLoop(spec: LoopSpec(name: "slow", period: .seconds(1))) { trace.append(("s", $0.now)) }
+        let runner = LoopRunner(clock: clock, loops: [fast, slow])
+        let ticks = runner.run(until: 2_000_000_000)
+        #expect(ticks == 9 + 3)  // 0…2 s inclusive
+        #expect(trace.filter { $0.0 == "f" }.map(\.1) == stride(from: 0.0, through: 2.0, by: 0.25).map { $0 })
+        #expect(trace.filter { $0.0 == "s" }.map(\.1) == [0, 1, 2])
+        // Ties go to the loop given first.
+        #expect(trace[0].0 == "f" && trace[1].0 == "s")
+        #expect(fast.statistics.snapshot().lateness.max == 0)
+        #expect(clock.now() == 2_000_000_000)
+        // A long run lands exactly on the grid: no accumulated error.
+        let long = FixedRateLoop(spec: LoopSpec(name: "x", period: .milliseconds(10))) { _ in }
+        let r2 = LoopRunner(clock: VirtualClock(), loops: [long])
+        #expect(r2.run(until: 3_600_000_000_000) == 360_001)
+    }
+
+    @Test func dtIsTheTimeSinceTheLastTick() {
+        var dts: [Double] = []
+        let loop = FixedRateLoop(spec: LoopSpec(name: "l", period: .milliseconds(500))) { dts.append($0.dt) }
+        LoopRunner(clock: VirtualClock(), loops: [loop]).run(until: 1_500_000_000)
+        #expect(dts == [0.5, 0.5, 0.5, 0.5])
+    }
+
+    @Test func overrunsAreCountedAndDeadlinesSkippedOnTheGrid() {
+        // A body that takes 2.5 periods on a virtual clock it advances itself.
+        let clock = VirtualClock()
+        var deadlines: [Double] = []
+        var loop: FixedRateLoop!
+        loop = FixedRateLoop(spec: LoopSpec(name: "l", period: .milliseconds(100))) { tick in
+            deadlines.append(tick.deadline)
+            if tick.index == 1 { clock.sleep(until: clock.now() + 250_000_000) }
+        }
+        LoopRunner(clock: clock, loops: [loop]).run(until: 1_000_000_000)
+        let s = loop.statistics.snapshot()
+        #expect(s.overruns == 1)
+        #expect(s.missedDeadlines == 2)
+        // 0.1 ran until 0.35: 0.2 and 0.3 skipped, the loop resumes on the grid at 0.4 (woken late? no: on time).
+        #expect(deadlines.map { ($0 * 10).rounded() / 10 } == [0, 0.1, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0])
+    }
+
+    @Test func realClockRunnerStopsOnRequestAndRecordsLateness() async throws {
+        let clock = MonotonicClock()
+        let loop = FixedRateLoop(spec: LoopSpec(name: "l", period: .milliseconds(5))) { _ in }
+        let runner = LoopRunner(clock: clock, loops: [loop])
+        let done = DispatchSemaphore(value: 0)
+        let thread = Thread { runner.run(); done.signal() }
+        thread.start()
+        try await Task.sleep(for: .milliseconds(200))
+        runner.requestStop()
+        #expect(done.wait(timeout: .now() + 2) == .success)
+        let s = loop.statistics.snapshot()
+        #expect(s.ticks > 10)
+        #expect(s.lateness.totalCount == s.ticks)
+        #expect(RealTimeOptions(timerSlackNanoseconds: 1).apply() == ["timer slack 1 ns"])
+    }
+}
+
+@Suite struct AlarmBookTests {
+    @Test func raiseIsIdempotentAndHistoryKeepsOccurrences() throws {
+        var book = AlarmBook()
+        book.raise("t", .trip, "hot", now: 1)
+        book.raise("t", .trip, "hot again", now: 2)
+        #expect(book.active.count == 1 && book.isTripped)
+        try book.acknowledge("t", by: "ana", now: 3)
+        #expect(throws: AlarmBook.AcknowledgeError.alreadyAcknowledged("t")) { try book.acknowledge("t", by: "bo", now: 4) }
+        book.clear("t", now: 5)
+        #expect(!book.isTripped && book.active.isEmpty)
+        #expect(throws: AlarmBook.AcknowledgeError.notActive("t")) { try book.acknowledge("t", by: "ana", now: 6) }
+        book.raise("t", .trip, "hot", now: 7)
+        #expect(book.history.count == 2)
+        #expect(book.history[0].acknowledgedBy == "ana" && book.history[0].clearedAt == 5)
+        let changes = book.drainChanges()
+        #expect(changes.count == 4)  // raised, acknowledged, cleared, raised
+        #expect(book.drainChanges().isEmpty)
+    }
+
+    @Test func historyIsBounded() {
+        var book = AlarmBook(historyLimit: 10)
+        for i in 0..<100 {
+            book.raise("a", .warning, "x", now: Double(i))
+            book.clear("a", now: Double(i) + 0.5)
+        }
+        #expect(book.history.count <= 11)
+        #expect(book.dropped >= 89)
+    }
+}

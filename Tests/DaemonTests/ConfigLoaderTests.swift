@@ -1,0 +1,126 @@
+import Control
+import Devices
+import Testing
+@testable import Daemon
+
+@Suite struct ConfigLoaderTests {
+    let good = """
+    [[station]]
+    name = "rig-1"
+    kind = "heat-rig"
+    address = "tcp://127.0.0.1:15020"
+    fallback = "fail"
+    [station.control]
+    setpoint_c = 55
+    kp = 3.5
+    [station.sim]
+    preset = "fast"
+    seed = 9
+    """
+
+    @Test func readsAGoodFile() throws {
+        let c = try ConfigLoader.parse(good, source: "rigd.toml")
+        #expect(c.stations.count == 1)
+        let s = c.stations[0]
+        #expect(s.name == "rig-1" && s.kind == .heatRig && s.fallback == .fail)
+        #expect(s.address == .tcp(host: "127.0.0.1", port: 15020, unit: 1))
+        #expect(s.simulator == SimulatorConfig(preset: "fast", seed: 9))
+        guard case .heatRig(let control) = s.control else { return }
+        #expect(control.setpointC == 55 && control.kp == 3.5 && control.ki == HeatRigControlConfig().ki)
+    }
+
+    @Test func embeddedDemoIsValid() throws {
+        let demo = try DemoPlant.configuration()
+        #expect(demo.stations.map(\.kind) == [.heatRig])
+        #expect(demo.stations.allSatisfy { $0.fallback == .simulate })
+    }
+
+    private func issues(_ text: String) -> [ConfigIssue] {
+        do {
+            _ = try ConfigLoader.parse(text, source: "bad.toml")
+            Issue.record("accepted:\n\(text)")
+            return []
+        } catch {
+            return error.issues
+        }
+    }
+
+    @Test func malformedTOMLNamesTheLine() {
+        let found = issues("[[station]]\nname = \"a\"\nkind = = 3\n")
+        #expect(found.count == 1)
+        #expect(found[0].line == 3)
+        #expect(found[0].description.hasPrefix("bad.toml:3: malformed TOML"))
+    }
+
+    @Test func unknownKeyNamesFileLineAndKey() {
+        let text = good.replacingOccurrences(of: "kp = 3.5", with: "kp = 3.5\nsetpiont_c = 50")
+        let found = issues(text)
+        #expect(found.map(\.description) == ["bad.toml:9: station \"rig-1\": control.setpiont_c is not a known key here (a typo?)"])
+    }
+
+    @Test func outOfRangeValueNamesTheRange() {
+        let found = issues(good.replacingOccurrences(of: "setpoint_c = 55", with: "setpoint_c = 700"))
+        #expect(found.map(\.description) == ["bad.toml:7: station \"rig-1\": control.setpoint_c must be within 0…85, got 700"])
+    }
+
+    @Test func unknownKindListsTheKinds() {
+        let found = issues(good.replacingOccurrences(of: "\"heat-rig\"", with: "\"heat-pump\""))
+        #expect(found.count == 1)
+        #expect(found[0].line == 3 && found[0].key == "kind")
+        #expect(found[0].message.contains("unknown kind \"heat-pump\"") && found[0].message.contains("msd-rig"))
+    }
+
+    @Test func unimplementedKindSaysSo() {
+        let found = issues(good.replacingOccurrences(of: "\"heat-rig\"", with: "\"extraction\""))
+        #expect(found.first?.message.contains("not implemented in this build yet") == true)
+    }
+
+    @Test func badAddress() {
+        let found = issues(good.replacingOccurrences(of: "tcp://127.0.0.1:15020", with: "tcp://127.0.0.1:99999"))
+        #expect(found.map(\.description) == ["bad.toml:4: station \"rig-1\": address bad address "
+                                             + "\"tcp://127.0.0.1:99999\": port must be 1…65535"])
+    }
+
+    @Test func everyProblemIsReportedNotJustTheFirst() {
+        let text = """
+        colour = "blue"
+        [[station]]
+        name = "a"
+        kind = "heat-rig"
+        fallback = "maybe"
+        [station.control]
+        setpoint_c = "hot"
+        [[station]]
+        name = "a"
+        kind = "heat-rig"
+        address = "sim://"
+        """
+        let found = issues(text).map(\.description)
+        #expect(found.contains("bad.toml:2: station \"a\": address is required"))
+        #expect(found.contains("bad.toml:5: station \"a\": fallback must be \"simulate\" or \"fail\", got \"maybe\""))
+        #expect(found.contains("bad.toml:7: station \"a\": control.setpoint_c must be a number, got string"))
+        #expect(found.contains("bad.toml:1: colour is not a known key here (a typo?)"))
+        #expect(found.contains("bad.toml:9: station \"a\": name is used by another station"))
+    }
+
+    @Test func crossFieldCheck() {
+        let found = issues(good.replacingOccurrences(of: "setpoint_c = 55", with: "setpoint_c = 80\nalarm_high_c = 75"))
+        #expect(found.first?.description.contains("setpoint_c must be below alarm_high_c (75.0), got 80.0") == true)
+    }
+
+    @Test func emptyFile() {
+        #expect(issues("").first?.message == "no [[station]] tables: nothing to run")
+    }
+
+    @Test func durations() {
+        #expect(PlantDuration(argument: "90s")?.seconds == 90)
+        #expect(PlantDuration(argument: "2h")?.seconds == 7200)
+        #expect(PlantDuration(argument: "1h30m")?.seconds == 5400)
+        #expect(PlantDuration(argument: "7d")?.seconds == 604_800)
+        #expect(PlantDuration(argument: "250ms")?.seconds == 0.25)
+        #expect(PlantDuration(argument: "12")?.seconds == 12)
+        #expect(PlantDuration(argument: "2x") == nil)
+        #expect(PlantDuration(argument: "-3") == nil)
+        #expect(PlantDuration(argument: "h") == nil)
+    }
+}

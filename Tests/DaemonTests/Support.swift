@@ -1,0 +1,119 @@
+import Foundation
+import Testing
+
+/// Finds the built `rigd` next to the test bundle (.build/debug/rigd).
+func rigdBinary() throws -> String {
+    var dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+    for _ in 0..<4 {
+        let candidate = dir.appendingPathComponent("rigd").path
+        if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+        dir.deleteLastPathComponent()
+    }
+    let exe = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
+    var up = exe
+    for _ in 0..<4 {
+        let candidate = up.appendingPathComponent("rigd").path
+        if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+        up.deleteLastPathComponent()
+    }
+    throw TestFailure("rigd binary not found near \(CommandLine.arguments[0]); build it first (scripts/test does)")
+}
+
+struct TestFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// A child process with its output collected; killed when released if still running.
+final class ChildProcess: @unchecked Sendable {
+    let process = Process()
+    private let outPipe = Pipe()
+    private let errPipe = Pipe()
+    private let lock = NSLock()
+    private var outData = Data()
+    private var errData = Data()
+
+    init(_ executable: String, _ arguments: [String]) throws {
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        process.standardOutput = outPipe
+        process.standardError = errPipe
+        process.standardInput = FileHandle.nullDevice
+        outPipe.fileHandleForReading.readabilityHandler = { [weak self] h in
+            let d = h.availableData
+            guard let self else { return }
+            self.lock.withLock { self.outData.append(d) }
+        }
+        errPipe.fileHandleForReading.readabilityHandler = { [weak self] h in
+            let d = h.availableData
+            guard let self else { return }
+            self.lock.withLock { self.errData.append(d) }
+        }
+        try process.run()
+    }
+
+    deinit {
+        if process.isRunning {
+            process.terminate()
+            process.waitUntilExit()
+        }
+    }
+
+    var stdout: String { lock.withLock { String(decoding: outData, as: UTF8.self) } }
+    var stderr: String { lock.withLock { String(decoding: errData, as: UTF8.self) } }
+
+    /// Waits up to `timeout` s for `predicate` over (stdout, stderr).
+    func wait(for timeout: Double, until predicate: (String, String) -> Bool) -> Bool {
+        let end = Date().addingTimeInterval(timeout)
+        while Date() < end {
+            if predicate(stdout, stderr) { return true }
+            Thread.sleep(forTimeInterval: 0.02)
+        }
+        return predicate(stdout, stderr)
+    }
+
+    /// Waits for exit up to `timeout` s; returns the status, or nil if still running.
+    func waitForExit(timeout: Double) -> Int32? {
+        let end = Date().addingTimeInterval(timeout)
+        while process.isRunning && Date() < end { Thread.sleep(forTimeInterval: 0.02) }
+        if process.isRunning { return nil }
+        // Let the readability handlers drain the pipes.
+        Thread.sleep(forTimeInterval: 0.05)
+        return process.terminationStatus
+    }
+
+    func signal(_ sig: Int32) { kill(process.processIdentifier, sig) }
+}
+
+/// Runs a command to completion and returns (status, stdout, stderr).
+@discardableResult
+func runToCompletion(_ executable: String, _ arguments: [String], timeout: Double = 60) throws
+    -> (status: Int32, stdout: String, stderr: String) {
+    let child = try ChildProcess(executable, arguments)
+    guard let status = child.waitForExit(timeout: timeout) else {
+        throw TestFailure("\(executable) \(arguments.joined(separator: " ")) did not finish in \(timeout) s")
+    }
+    return (status, child.stdout, child.stderr)
+}
+
+/// Starts `rigd simulate` on a free port and returns it with the port it bound.
+func startSimulator(_ extra: [String] = [], kind: String = "heat-rig") throws -> (ChildProcess, Int) {
+    let sim = try ChildProcess(try rigdBinary(), ["simulate", "--kind", kind, "--listen", "127.0.0.1:0"] + extra)
+    var port: Int?
+    _ = sim.wait(for: 15) { out, _ in
+        if let line = out.split(separator: "\n").first(where: { $0.hasPrefix("serving") }),
+           let portText = line.split(separator: ":").dropFirst().first?.split(separator: " ").first {
+            port = Int(portText)
+        }
+        return port != nil
+    }
+    guard let port else { throw TestFailure("rigd simulate did not start: \(sim.stderr)") }
+    return (sim, port)
+}
+
+/// A temporary file with `contents`.
+func temporaryFile(_ contents: String, suffix: String = ".toml") throws -> String {
+    let path = NSTemporaryDirectory() + "rigd-test-\(UUID().uuidString)\(suffix)"
+    try contents.write(toFile: path, atomically: true, encoding: .utf8)
+    return path
+}

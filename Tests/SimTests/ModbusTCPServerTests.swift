@@ -1,0 +1,104 @@
+import Control
+import Devices
+import Foundation
+import Testing
+@testable import Sim
+
+@Suite struct ModbusTCPServerTests {
+    @Test func servesSeveralLibmodbusClientsAtOnce() throws {
+        let clock = MonotonicClock()
+        let device = makeHeatRig()
+        let server = try ModbusTCPServer(device: device, host: "127.0.0.1", port: 0) { clock.seconds() }
+        server.start()
+        defer { server.stop() }
+        #expect(server.port > 0)
+        let clients = (0..<4).map { _ in ModbusTCPClient(host: "127.0.0.1", port: server.port) }
+        for c in clients { try c.connect() }
+        // Interleave requests from all clients.
+        var heartbeats: [UInt16] = []
+        for _ in 0..<5 {
+            for c in clients {
+                let header = try c.readHeader()
+                #expect(header.kind == .heatRig)
+                heartbeats.append(header.heartbeat)
+            }
+            Thread.sleep(forTimeInterval: 0.03)
+        }
+        #expect(Set(heartbeats).count > 1)
+        // Exceptions come back as transaction errors carrying the code, and the link stays up.
+        do {
+            try clients[0].writeRegisters(at: 100, values: RegisterCodec.encode(Float(150), order: .abcd))
+            Issue.record("out-of-range write accepted")
+        } catch let error as ModbusTransactionError {
+            #expect(error.exception == .illegalDataValue)
+        }
+        do {
+            _ = try clients[1].readInputRegisters(at: 101, count: 2)
+            Issue.record("read from a float's second word accepted")
+        } catch let error as ModbusTransactionError {
+            #expect(error.exception == .illegalDataAddress)
+        }
+        #expect(clients[0].isConnected && clients[1].isConnected)
+        try clients[2].writeCoils(at: 0, values: [false, true])
+        #expect(try clients[3].readCoils(at: 0, count: 2) == [false, true])
+        for c in clients { c.close() }
+    }
+
+    @Test func otherUnitIdsGetGatewayException() throws {
+        let clock = MonotonicClock()
+        let server = try ModbusTCPServer(device: makeHeatRig(), host: "127.0.0.1", port: 0) { clock.seconds() }
+        server.start()
+        defer { server.stop() }
+        let client = ModbusTCPClient(host: "127.0.0.1", port: server.port, unit: 9)
+        try client.connect()
+        do {
+            _ = try client.readHeader()
+            Issue.record("unit 9 answered")
+        } catch let error as ModbusTransactionError {
+            #expect(error.exception == .gatewayTargetFailed)
+        }
+    }
+
+    @Test func offlineDeviceTimesOutAsALinkError() throws {
+        let clock = MonotonicClock()
+        let device = makeHeatRig()
+        let server = try ModbusTCPServer(device: device, host: "127.0.0.1", port: 0) { clock.seconds() }
+        server.start()
+        defer { server.stop() }
+        let client = ModbusTCPClient(host: "127.0.0.1", port: server.port,
+                                     timeouts: ModbusTimeouts(connect: .milliseconds(500), response: .milliseconds(200)))
+        try client.connect()
+        device.setOffline(true)
+        #expect(throws: ModbusLinkError.self) { _ = try client.readHeader() }
+        #expect(!client.isConnected)
+    }
+
+    @Test func busyPortIsAClearError() throws {
+        let clock = MonotonicClock()
+        let first = try ModbusTCPServer(device: makeHeatRig(), host: "127.0.0.1", port: 0) { clock.seconds() }
+        defer { first.start(); first.stop() }
+        #expect(throws: ModbusServerError.self) {
+            _ = try ModbusTCPServer(device: makeHeatRig(), host: "127.0.0.1", port: first.port) { clock.seconds() }
+        }
+    }
+}
+
+@Suite struct InMemoryClientTests {
+    @Test func mapsResponsesToTheWireErrorTypes() throws {
+        let device = makeHeatRig()
+        let client = InMemoryModbusClient(device: device) { 0 }
+        #expect(throws: ModbusLinkError.self) { _ = try client.readHeader() }  // not connected
+        try client.connect()
+        #expect(try client.readHeader().kind == .heatRig)
+        do {
+            try client.writeRegister(at: 2, value: 7)
+            Issue.record("bad word order accepted")
+        } catch let e as ModbusTransactionError {
+            #expect(e.exception == .illegalDataValue)
+        }
+        device.setOffline(true)
+        #expect(throws: ModbusLinkError.self) { _ = try client.readHeader() }
+        #expect(!client.isConnected)
+        #expect(throws: ModbusLinkError.self) { try client.connect() }
+    }
+}
