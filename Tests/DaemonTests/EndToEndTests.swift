@@ -192,6 +192,28 @@ import Testing
         #expect(try client.readCoils(at: 0, count: 2) == [false, true])
     }
 
+    @Test func lostDeviceAlarmsAndReconnectsWithoutFallingBackToTheSimulator() throws {
+        var (sim, port) = try startSimulator()
+        let config = try temporaryFile("[[station]]\nname = \"r\"\nkind = \"heat-rig\"\n"
+                                       + "address = \"tcp://127.0.0.1:\(port)\"\nresponse_timeout_ms = 200\n")
+        defer { unlink(config) }
+        let rigd = try ChildProcess(try rigdBinary(), ["run", "--config", config])
+        #expect(rigd.wait(for: 10) { _, err in err.contains("REAL device") && err.contains("running 1 station") })
+        sim.signal(SIGKILL)
+        _ = sim.waitForExit(timeout: 5)
+        #expect(rigd.wait(for: 10) { _, err in err.contains("ALARM device_unavailable raised") })
+        #expect(rigd.stderr.contains("station r: link lost"))
+        #expect(!rigd.stderr.contains("SIMULATED"))
+        // The device comes back on the same port: the station reconnects and the alarm clears.
+        sim = try ChildProcess(try rigdBinary(), ["simulate", "--kind", "heat-rig", "--listen", "127.0.0.1:\(port)"])
+        defer { sim.signal(SIGTERM); _ = sim.waitForExit(timeout: 5) }
+        #expect(rigd.wait(for: 40) { _, err in err.contains("alarm device_unavailable cleared") },
+                "\(rigd.stderr)")
+        #expect(rigd.stderr.contains("link restored to tcp://127.0.0.1:\(port)"))
+        rigd.signal(SIGTERM)
+        #expect(rigd.waitForExit(timeout: 10) == 0)
+    }
+
     @Test func simulateRejectsBadArguments() throws {
         let rigd = try rigdBinary()
         let unpaired = try runToCompletion(rigd, ["simulate", "--kind", "heat-rig"])

@@ -42,6 +42,9 @@ struct RunCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Real clock: SCHED_FIFO priority 1–99 for loop threads (needs root).")
     var fifoPriority: Int32?
 
+    @Option(name: .long, help: "Real clock: seconds between each station's status line in the log (0: none).")
+    var statusEvery: Double = 10
+
     @Flag(name: .long, help: "Real clock: lock memory (mlockall) so loops never page-fault.")
     var mlockall = false
 
@@ -53,6 +56,7 @@ struct RunCommand: AsyncParsableCommand {
     func validate() throws {
         if virtual && duration == nil { throw ValidationError("--virtual needs --for DURATION (e.g. --for 2h)") }
         if let p = fifoPriority, !(1...99).contains(p) { throw ValidationError("--fifo-priority must be 1–99") }
+        if !(statusEvery >= 0) { throw ValidationError("--status-every must be 0 or more seconds") }
     }
 
     func run() async throws {
@@ -112,7 +116,8 @@ struct RunCommand: AsyncParsableCommand {
         let clock = MonotonicClock()
         let stations: [any AnyStation]
         do {
-            stations = try Wiring.realStations(configuration, clock: clock, seed: seed, logger: logger)
+            stations = try Wiring.realStations(configuration, clock: clock, seed: seed, statusInterval: statusEvery,
+                                               logger: logger)
         } catch let refused as Wiring.RefusedStation {
             logger.critical("\(refused); nothing started")
             throw ExitCode(ExitStatus.unavailable)

@@ -35,9 +35,12 @@ struct ChannelStatistics: Sendable {
         _ = histogram.record(UInt64(((clamped - spec.range.lowerBound) * Self.resolution).rounded()))
     }
 
+    /// The value at percentile `p`, to the histogram's resolution (3 significant digits of value − range minimum,
+    /// e.g. ≈ 0.06 °C at 22 °C on a −50 °C range), kept within the recorded min and max.
     func percentile(_ p: Double) -> Double? {
         guard samples > 0 else { return nil }
-        return Double(histogram.valueAtPercentile(p)) / Self.resolution + spec.range.lowerBound
+        let value = Double(histogram.valueAtPercentile(p)) / Self.resolution + spec.range.lowerBound
+        return Swift.min(Swift.max(value, min), max)
     }
 
     /// The report's channel entry (DESIGN.md "The run report").

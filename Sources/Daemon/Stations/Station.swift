@@ -1,5 +1,6 @@
 import Control
 import Devices
+import Foundation
 import Logging
 import Synchronization
 
@@ -62,6 +63,9 @@ final class Station<Controller: StationController>: AnyStation, @unchecked Senda
     private var failedReads = 0
     private var channelStats: [ChannelStatistics]
     private var loops: [FixedRateLoop] = []
+    /// Seconds between status lines in the log; 0 for none.
+    private let statusInterval: Double
+    private var lastStatusAt = -Double.infinity
 
     static var initialBackoff: Double { 0.5 }
     static var maxBackoff: Double { 30 }
@@ -70,8 +74,10 @@ final class Station<Controller: StationController>: AnyStation, @unchecked Senda
 
     var endpoint: String { client.endpoint }
 
-    init(name: String, mode: StationMode, client: any ModbusClient, controller: Controller, logger: Logger) {
+    init(name: String, mode: StationMode, client: any ModbusClient, controller: Controller, logger: Logger,
+         statusInterval: Double = 0) {
         self.name = name
+        self.statusInterval = statusInterval
         self.mode = mode
         self.client = client
         self.controller = controller
@@ -180,6 +186,10 @@ final class Station<Controller: StationController>: AnyStation, @unchecked Senda
                     channelStats[i].record(reading)
                 }
                 input = .snapshot(snapshot)
+                if statusInterval > 0, now - lastStatusAt >= statusInterval {
+                    lastStatusAt = now
+                    logStatus(snapshot)
+                }
             } catch let error as ModbusLinkError {
                 linkLost(error, now: now)
                 input = .unavailable(reason: "\(error)")
@@ -230,6 +240,17 @@ final class Station<Controller: StationController>: AnyStation, @unchecked Senda
             lastCommands = nil  // unknown what the device holds: write everything next time
             transactionFailed(error)
         }
+    }
+
+    /// One line with every channel and the active alarms, so a long run shows it is alive.
+    private func logStatus(_ snapshot: Profile.Snapshot) {
+        let values = zip(Profile.channels, snapshot.channels).map { spec, reading in
+            let value = reading.value.map { String(format: "%.2f", $0) } ?? "FAULT"
+            return "\(spec.name) \(value)"
+        }.joined(separator: ", ")
+        let active = controller.alarms.active.map(\.code)
+        let alarms = active.isEmpty ? "none" : active.joined(separator: ", ")
+        logger.info("station \(name) [\(mode.rawValue)]: \(values); alarms: \(alarms)")
     }
 
     private func logAlarmChanges() {

@@ -57,7 +57,7 @@ enum Wiring {
     /// Builds the stations of a real-clock run, probing each device. Throws `RefusedStation` for a device with
     /// `fallback = "fail"` that did not answer, or any device that answers as another kind.
     static func realStations(_ configuration: Configuration, clock: any LoopClock, seed: UInt64,
-                             logger: Logger) throws -> [any AnyStation] {
+                             statusInterval: Double = 0, logger: Logger) throws -> [any AnyStation] {
         let probes = probe(configuration.stations)
         var refused: [RefusedStation] = []
         var stations: [any AnyStation] = []
@@ -67,7 +67,8 @@ enum Wiring {
                 guard case .tcp(let host, let port, let unit) = config.address else { continue }
                 let client = ModbusTCPClient(host: host, port: port, unit: unit, timeouts: config.timeouts)
                 logger.notice("station \(config.name) (\(config.kind)): REAL device at \(config.address)")
-                stations.append(makeStation(config, mode: .real, client: client, logger: logger))
+                stations.append(makeStation(config, mode: .real, client: client, statusInterval: statusInterval,
+                                            logger: logger))
             case .wrongDevice(let reason):
                 refused.append(RefusedStation(station: config.name, address: "\(config.address)", reason: reason))
             case .silent(let reason):
@@ -81,7 +82,8 @@ enum Wiring {
                     station \(config.name) (\(config.kind)): SIMULATED — no device at \(config.address) \
                     (\(reason)); running the in-process simulator
                     """)
-                stations.append(makeStation(config, mode: .simulated, client: client, logger: logger))
+                stations.append(makeStation(config, mode: .simulated, client: client,
+                                            statusInterval: statusInterval, logger: logger))
             }
         }
         if let first = refused.first {
@@ -110,11 +112,11 @@ enum Wiring {
     }
 
     static func makeStation(_ config: StationConfig, mode: StationMode, client: any ModbusClient,
-                            logger: Logger) -> any AnyStation {
+                            statusInterval: Double = 0, logger: Logger) -> any AnyStation {
         switch config.control {
         case .heatRig(let control):
             Station(name: config.name, mode: mode, client: client, controller: HeatRigController(config: control),
-                    logger: logger)
+                    logger: logger, statusInterval: statusInterval)
         }
     }
 }
