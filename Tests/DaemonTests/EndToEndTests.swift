@@ -198,7 +198,8 @@ import Testing
                                        + "address = \"tcp://127.0.0.1:\(port)\"\nresponse_timeout_ms = 200\n")
         defer { unlink(config) }
         let rigd = try ChildProcess(try rigdBinary(), ["run", "--config", config])
-        #expect(rigd.wait(for: 10) { _, err in err.contains("REAL device") && err.contains("running 1 station") })
+        // The first status line comes with the station's first snapshot: the link is up.
+        #expect(rigd.wait(for: 10) { _, err in err.contains("station r [real]:") })
         sim.signal(SIGKILL)
         _ = sim.waitForExit(timeout: 5)
         #expect(rigd.wait(for: 10) { _, err in err.contains("ALARM device_unavailable raised") })
@@ -212,6 +213,31 @@ import Testing
         #expect(rigd.stderr.contains("link restored to tcp://127.0.0.1:\(port)"))
         rigd.signal(SIGTERM)
         #expect(rigd.waitForExit(timeout: 10) == 0)
+    }
+
+    @Test func signalDuringStartUpIsNotLost() throws {
+        // A listening socket that never answers: the probe's header read waits for its response timeout.
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) } }
+        _ = listen(fd, 4)
+        _ = withUnsafeMutablePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) }
+        }
+        let port = Int(UInt16(bigEndian: addr.sin_port))
+        let config = try temporaryFile("[[station]]\nname = \"r\"\nkind = \"heat-rig\"\n"
+                                       + "address = \"tcp://127.0.0.1:\(port)\"\nresponse_timeout_ms = 3000\n")
+        defer { unlink(config) }
+        let rigd = try ChildProcess(try rigdBinary(), ["run", "--config", config])
+        Thread.sleep(forTimeInterval: 0.5)
+        rigd.signal(SIGTERM)  // still probing
+        #expect(rigd.waitForExit(timeout: 15) == 0, "\(rigd.stderr)")
+        #expect(rigd.stderr.contains("received SIGTERM"))
+        #expect(rigd.stderr.contains("safe state driven"))
     }
 
     @Test func simulateRejectsBadArguments() throws {

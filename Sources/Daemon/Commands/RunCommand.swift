@@ -1,6 +1,5 @@
 import ArgumentParser
 import Control
-@preconcurrency import Dispatch
 import Foundation
 import Logging
 import ServiceLifecycle
@@ -60,6 +59,7 @@ struct RunCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        let signals = ShutdownSignal()
         let logger = try log.bootstrap()
         let configuration: Configuration
         do {
@@ -68,13 +68,13 @@ struct RunCommand: AsyncParsableCommand {
             throw failConfiguration(error)
         }
         if virtual {
-            try runVirtual(configuration, logger: logger)
+            try runVirtual(configuration, signals: signals, logger: logger)
         } else {
-            try await runReal(configuration, logger: logger)
+            try await runReal(configuration, signals: signals, logger: logger)
         }
     }
 
-    private func runVirtual(_ configuration: Configuration, logger: Logger) throws {
+    private func runVirtual(_ configuration: Configuration, signals: ShutdownSignal, logger: Logger) throws {
         let duration = duration!
         let clock = VirtualClock()
         let stations = try Wiring.virtualStations(configuration, clock: clock, seed: seed, logger: logger)
@@ -84,7 +84,7 @@ struct RunCommand: AsyncParsableCommand {
             for loop in station.makeLoops() { runner.add(loop) }
         }
         logger.info("virtual run: \(stations.count) station(s), \(duration.seconds) s of plant time, seed \(seed)")
-        let interrupt = StopOnSignal { runner.requestStop() }
+        signals.onSignal { _ in runner.requestStop() }
         let wallStart = MonotonicClock.monotonicNanoseconds()
         let progress = isatty(STDERR_FILENO) == 1
         let slices: Int64 = progress ? 100 : 1
@@ -98,7 +98,6 @@ struct RunCommand: AsyncParsableCommand {
             }
         }
         if progress { FileHandle.standardError.write(Data("\n".utf8)) }
-        interrupt.cancel()
         for station in stations { station.driveSafeState(now: clock.seconds()) }
         let wall = Double(MonotonicClock.monotonicNanoseconds() - wallStart) / 1e9
         let interrupted = runner.isStopRequested
@@ -110,7 +109,7 @@ struct RunCommand: AsyncParsableCommand {
         try writeReport(document, to: report ?? "-", logger: logger)
     }
 
-    private func runReal(_ configuration: Configuration, logger: Logger) async throws {
+    private func runReal(_ configuration: Configuration, signals: ShutdownSignal, logger: Logger) async throws {
         let holders = applyProcessOptions(logger: logger)
         defer { withExtendedLifetime(holders) {} }
         let clock = MonotonicClock()
@@ -126,12 +125,16 @@ struct RunCommand: AsyncParsableCommand {
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = stations.map {
             .init(service: StationService(station: $0, clock: clock, options: options, logger: logger))
         }
+        services.append(.init(service: SignalService(signals: signals),
+                              successTerminationBehavior: .gracefullyShutdownGroup))
+        signals.onSignal { number in
+            logger.notice("received \(number == SIGINT ? "SIGINT" : "SIGTERM"): stopping; stations drive their safe state")
+        }
         if let duration {
             services.append(.init(service: DurationService(seconds: duration.seconds),
                                   successTerminationBehavior: .gracefullyShutdownGroup))
         }
-        var groupConfiguration = ServiceGroupConfiguration(services: services, logger: logger)
-        groupConfiguration.gracefulShutdownSignals = [.sigterm, .sigint]
+        let groupConfiguration = ServiceGroupConfiguration(services: services, logger: logger)
         let group = ServiceGroup(configuration: groupConfiguration)
         logger.notice("rigd running \(stations.count) station(s) from \(configuration.source)")
         let started = clock.seconds()
@@ -176,24 +179,5 @@ struct RunCommand: AsyncParsableCommand {
             }
         }
         return holders
-    }
-}
-
-/// Turns SIGINT/SIGTERM into a callback while a synchronous job runs (the virtual run).
-final class StopOnSignal: @unchecked Sendable {
-    private let sources: [any DispatchSourceSignal]
-
-    init(_ action: @escaping @Sendable () -> Void) {
-        sources = [SIGINT, SIGTERM].map { signalNumber in
-            signal(signalNumber, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
-            source.setEventHandler(handler: action)
-            source.resume()
-            return source
-        }
-    }
-
-    func cancel() {
-        for s in sources { s.cancel() }
     }
 }

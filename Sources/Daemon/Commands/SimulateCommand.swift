@@ -53,6 +53,7 @@ struct SimulateCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        let signals = ShutdownSignal()
         let logger = try log.bootstrap()
         var plan: [Served] = []
         for (i, (kindName, address)) in zip(kind, listen).enumerated() {
@@ -96,10 +97,9 @@ struct SimulateCommand: AsyncParsableCommand {
                 throw ExitCode(ExitStatus.unavailable)
             }
         }
-        var configuration = ServiceGroupConfiguration(
-            services: servers.map { ServerService(server: $0) }, logger: logger)
-        configuration.gracefulShutdownSignals = [.sigterm, .sigint]
-        try await ServiceGroup(configuration: configuration).run()
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = servers.map { .init(service: ServerService(server: $0)) }
+        services.append(.init(service: SignalService(signals: signals), successTerminationBehavior: .gracefullyShutdownGroup))
+        try await ServiceGroup(configuration: ServiceGroupConfiguration(services: services, logger: logger)).run()
         logger.notice("simulator stopped")
     }
 }

@@ -88,7 +88,11 @@ final class Station<Controller: StationController>: AnyStation, @unchecked Senda
     // MARK: Link
 
     func start(now: Double) {
-        if !connect(now: now) { scheduleReconnect(now: now) }
+        if !connect(now: now) {
+            let reason = counters.withLock { $0.lastError } ?? "no answer"
+            logger.warning("station \(name): cannot reach \(endpoint) (\(reason)); retrying with backoff")
+            scheduleReconnect(now: now)
+        }
     }
 
     /// Connects, checks the device is of this station's kind, and learns its word order and watchdog timeout.
