@@ -29,7 +29,7 @@ let package = Package(
 
         .target(
             name: "Devices",
-            dependencies: ["CModbus", "CShims"],
+            dependencies: ["CModbus", "CGPIOD", "CShims"],
             swiftSettings: strict
         ),
         .target(

@@ -16,7 +16,7 @@ private func tick(_ t: Double) -> LoopTick { LoopTick(now: t, dt: 0.5, deadline:
 @Suite struct HeatRigControllerTests {
     @Test func heatsWhenColdAndEnablesTheHeater() {
         var c = HeatRigController()
-        let out = c.step(loop: 0, tick: tick(0), input: .snapshot(snapshot(block: .ok(25))))
+        let out = c.step(loop: 0, tick: tick(0), input: .snapshot(snapshot(block: .ok(25))), host: HostSignals())
         #expect(out.commands.heaterEnable && out.commands.heaterPercent == 100)  // kp·35 K saturates
         #expect(!out.commands.fanEnable)
         #expect(c.alarms.active.isEmpty)
@@ -24,23 +24,23 @@ private func tick(_ t: Double) -> LoopTick { LoopTick(now: t, dt: 0.5, deadline:
 
     @Test func unavailableDeviceDrivesSafeStateAndAlarm() {
         var c = HeatRigController()
-        _ = c.step(loop: 0, tick: tick(0), input: .snapshot(snapshot()))
-        let out = c.step(loop: 0, tick: tick(0.5), input: .unavailable(reason: "link down"))
+        _ = c.step(loop: 0, tick: tick(0), input: .snapshot(snapshot()), host: HostSignals())
+        let out = c.step(loop: 0, tick: tick(0.5), input: .unavailable(reason: "link down"), host: HostSignals())
         #expect(out.commands == .safe)
         #expect(c.alarms.isActive("device_unavailable"))
-        let back = c.step(loop: 0, tick: tick(1), input: .snapshot(snapshot()))
+        let back = c.step(loop: 0, tick: tick(1), input: .snapshot(snapshot()), host: HostSignals())
         #expect(!c.alarms.isActive("device_unavailable") && back.commands.heaterEnable)
     }
 
     @Test func lostSensorIsAFaultNotANumber() {
         var c = HeatRigController()
-        let out = c.step(loop: 0, tick: tick(0), input: .snapshot(snapshot(block: .lost)))
+        let out = c.step(loop: 0, tick: tick(0), input: .snapshot(snapshot(block: .lost)), host: HostSignals())
         #expect(out.commands == .safe)
         #expect(c.alarms.isActive("block_sensor_fault"))
         // A finite value flagged 0x80 too.
         var d = HeatRigController()
-        let out2 = d.step(loop: 0, tick: tick(0), input: .snapshot(snapshot(block: ChannelReading(raw: 25,
-                                                                                              quality: .sensorFailure))))
+        let flagged = snapshot(block: ChannelReading(raw: 25, quality: .sensorFailure))
+        let out2 = d.step(loop: 0, tick: tick(0), input: .snapshot(flagged), host: HostSignals())
         #expect(out2.commands == .safe)
     }
 
@@ -49,30 +49,37 @@ private func tick(_ t: Double) -> LoopTick { LoopTick(now: t, dt: 0.5, deadline:
         config.alarmHighC = 70
         config.setpointC = 60
         var c = HeatRigController(config: config)
-        #expect(c.step(loop: 0, tick: tick(0), input: .snapshot(snapshot(block: .ok(70.2)))).commands == .safe)
+        #expect(c.step(loop: 0, tick: tick(0), input: .snapshot(snapshot(block: .ok(70.2))), host: HostSignals()).commands == .safe)
         #expect(c.alarms.isActive("block_temp_high"))
         // Still tripped between the clear point and the limit.
-        #expect(c.step(loop: 0, tick: tick(1), input: .snapshot(snapshot(block: .ok(66)))).commands == .safe)
-        let out = c.step(loop: 0, tick: tick(2), input: .snapshot(snapshot(block: .ok(64.9))))
+        #expect(c.step(loop: 0, tick: tick(1), input: .snapshot(snapshot(block: .ok(66))), host: HostSignals()).commands == .safe)
+        let out = c.step(loop: 0, tick: tick(2), input: .snapshot(snapshot(block: .ok(64.9))), host: HostSignals())
         #expect(!c.alarms.isActive("block_temp_high") && out.commands.heaterEnable)
+    }
+
+    @Test func hostEstopLineTrips() {
+        var c = HeatRigController()
+        let out = c.step(loop: 0, tick: tick(0), input: .snapshot(snapshot()), host: HostSignals(estopPressed: true))
+        #expect(out.commands == .safe)
+        #expect(c.alarms.active.first?.message == "host E-stop line asserted")
     }
 
     @Test func estopAndThermostatTrip() {
         var c = HeatRigController()
-        #expect(c.step(loop: 0, tick: tick(0), input: .snapshot(snapshot(estopOK: false))).commands == .safe)
+        #expect(c.step(loop: 0, tick: tick(0), input: .snapshot(snapshot(estopOK: false)), host: HostSignals()).commands == .safe)
         #expect(c.alarms.isActive("estop"))
         var d = HeatRigController()
-        #expect(d.step(loop: 0, tick: tick(0), input: .snapshot(snapshot(thermostat: true))).commands == .safe)
+        #expect(d.step(loop: 0, tick: tick(0), input: .snapshot(snapshot(thermostat: true)), host: HostSignals()).commands == .safe)
         #expect(d.alarms.isActive("thermostat_tripped"))
     }
 
     @Test func asksForDeviceResetAfterWatchdogTripUnlessEstop() {
         var c = HeatRigController()
-        let out = c.step(loop: 0, tick: tick(0), input: .snapshot(snapshot(status: [.watchdogTripped, .safeState])))
+        let out = c.step(loop: 0, tick: tick(0), input: .snapshot(snapshot(status: [.watchdogTripped, .safeState])), host: HostSignals())
         #expect(out.resetDeviceFaults)
         #expect(c.alarms.isActive("device_watchdog"))
-        let held = c.step(loop: 0, tick: tick(1), input: .snapshot(snapshot(estopOK: false,
-                                                                             status: [.watchdogTripped, .estopPressed])))
+        let pressed = snapshot(estopOK: false, status: [.watchdogTripped, .estopPressed])
+        let held = c.step(loop: 0, tick: tick(1), input: .snapshot(pressed), host: HostSignals())
         #expect(!held.resetDeviceFaults && held.commands == .safe)
     }
 
@@ -86,7 +93,7 @@ private func tick(_ t: Double) -> LoopTick { LoopTick(now: t, dt: 0.5, deadline:
         try c.apply(.set(name: "setpoint_c", value: 45), now: 10)
         try c.apply(.set(name: "fan_pct", value: 30), now: 10)
         #expect(c.config.setpointC == 45 && c.config.fanPercent == 30)
-        let out = c.step(loop: 0, tick: tick(11), input: .snapshot(snapshot(block: .ok(45))))
+        let out = c.step(loop: 0, tick: tick(11), input: .snapshot(snapshot(block: .ok(45))), host: HostSignals())
         #expect(out.commands.fanEnable && out.commands.fanPercent == 30)
         do {
             try c.apply(.set(name: "setpoint_c", value: 90), now: 0)

@@ -58,7 +58,8 @@ public struct HeatRigController: StationController {
         tracker = SettlingTracker(setpoint: config.setpointC, band: config.settleBandC)
     }
 
-    public mutating func step(loop: Int, tick: LoopTick, input: DeviceInput<Snapshot>) -> StepOutput<Commands> {
+    public mutating func step(loop: Int, tick: LoopTick, input: DeviceInput<Snapshot>,
+                              host: HostSignals) -> StepOutput<Commands> {
         let now = tick.now
         guard case .snapshot(let s) = input else {
             if case .unavailable(let reason) = input {
@@ -68,7 +69,8 @@ public struct HeatRigController: StationController {
             return StepOutput(commands: .safe)
         }
         alarms.clear("device_unavailable", now: now)
-        alarms.set("estop", !s.estopOK, .trip, "E-stop pressed", now: now)
+        alarms.set("estop", !s.estopOK || host.estopPressed, .trip,
+                   host.estopPressed ? "host E-stop line asserted" : "E-stop pressed", now: now)
         alarms.set("thermostat_tripped", s.thermostatTripped, .trip,
                    "hardware over-temperature thermostat tripped (\(HeatRigProfile.thermostatTripC) °C)", now: now)
         let watchdogTripped = s.header.status.contains(.watchdogTripped)

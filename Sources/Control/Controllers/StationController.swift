@@ -7,16 +7,68 @@ public enum DeviceInput<Snapshot: Sendable>: Sendable {
     case unavailable(reason: String)
 }
 
+/// What the host's own lines say on a tick (GPIO on the host, not on the device).
+public struct HostSignals: Sendable, Equatable {
+    /// The host E-stop line is asserted (or could not be read: a broken E-stop circuit counts as pressed).
+    public var estopPressed: Bool
+
+    public init(estopPressed: Bool = false) {
+        self.estopPressed = estopPressed
+    }
+}
+
 /// What a controller decides on a tick.
 public struct StepOutput<Commands: Sendable>: Sendable {
     public var commands: Commands
     /// Ask the device to reset its latched faults (HR 5 = 0xA5), e.g. after its watchdog tripped while the link
     /// was down. The station writes it after the commands.
     public var resetDeviceFaults: Bool
+    /// The host's beacon output, if the station has one.
+    public var beacon: Bool
 
-    public init(commands: Commands, resetDeviceFaults: Bool = false) {
+    public init(commands: Commands, resetDeviceFaults: Bool = false, beacon: Bool = false) {
         self.commands = commands
         self.resetDeviceFaults = resetDeviceFaults
+        self.beacon = beacon
+    }
+}
+
+/// A run's recipe: a name and numeric parameters (booleans as 0/1), validated by the controller that runs it.
+public struct RunRecipe: Sendable, Equatable {
+    public var name: String
+    public var parameters: [String: Double]
+
+    public init(name: String, parameters: [String: Double] = [:]) {
+        self.name = name
+        self.parameters = parameters
+    }
+}
+
+/// How a run ended.
+public enum RunOutcome: String, Sendable, Codable {
+    case running, completed, aborted
+}
+
+/// One run of a station's sequence, for the report (and later the database).
+public struct RunRecord: Sendable, Equatable {
+    public var recipe: String
+    public var outcome: RunOutcome
+    public var reason: String?
+    public var startedAt: Double
+    public var endedAt: Double?
+    public var results: [String: ReportValue]
+
+    public init(recipe: String, startedAt: Double) {
+        self.recipe = recipe
+        self.outcome = .running
+        self.startedAt = startedAt
+        self.results = [:]
+    }
+
+    public var report: ReportValue {
+        .object(["recipe": .string(recipe), "outcome": .string(outcome.rawValue),
+                 "reason": reason.map { .string($0) } ?? .null, "started_s": .number(startedAt),
+                 "ended_s": ReportValue(endedAt), "results": .object(results)])
     }
 }
 
@@ -24,7 +76,8 @@ public struct StepOutput<Commands: Sendable>: Sendable {
 public enum OperatorRequest: Sendable, Equatable {
     /// Sets a named setting (e.g. `setpoint_c`).
     case set(name: String, value: Double)
-    case startRun(recipe: String?)
+    /// Starts a run; nil: the station's default recipe.
+    case startRun(RunRecipe?)
     case stopRun
     case acknowledge(code: String, by: String)
 }
@@ -72,11 +125,18 @@ public protocol StationController: Sendable {
     /// The settings an operator may change.
     var settings: [SettingSpec] { get }
 
-    mutating func step(loop: Int, tick: LoopTick, input: DeviceInput<Profile.Snapshot>) -> StepOutput<Profile.Commands>
+    mutating func step(loop: Int, tick: LoopTick, input: DeviceInput<Profile.Snapshot>,
+                       host: HostSignals) -> StepOutput<Profile.Commands>
     /// Validates and applies a request, or throws and changes nothing.
     mutating func apply(_ request: OperatorRequest, now: Double) throws(CommandRejection)
     /// What the controller computed, for the run report's `results`.
     func results() -> [String: ReportValue]
+    /// The runs so far, oldest first (the current one last, outcome `running`).
+    var runs: [RunRecord] { get }
+}
+
+extension StationController {
+    public var runs: [RunRecord] { [] }
 }
 
 extension StationController {

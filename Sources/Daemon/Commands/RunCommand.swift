@@ -1,5 +1,6 @@
 import ArgumentParser
 import Control
+import Devices
 import Foundation
 import Logging
 import ServiceLifecycle
@@ -32,6 +33,12 @@ struct RunCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Seed of the simulators' noise and disturbances.")
     var seed: UInt64 = 1
 
+    @Option(name: .long, help: "Start a run with this recipe file ([recipe] table) on every station that runs recipes.")
+    var recipe: String?
+
+    @Flag(name: .long, help: "Start a run with each station's default recipe (as `start_run = true` does).")
+    var startRun = false
+
     @Option(name: .long, help: "Write the run report (JSON) here; '-' for standard output.")
     var report: String?
 
@@ -62,19 +69,34 @@ struct RunCommand: AsyncParsableCommand {
         let signals = ShutdownSignal()
         let logger = try log.bootstrap()
         let configuration: Configuration
+        let runRecipe: RunRecipe?
         do {
             configuration = try loadConfiguration(config)
+            runRecipe = try recipe.map { path throws(ConfigError) in try RecipeLoader.load(path: path) }
         } catch {
             throw failConfiguration(error)
         }
+        let start = runRecipe != nil || startRun
+        let startRequests: ([any AnyStation]) -> Void = { stations in
+            guard start else { return }
+            for station in stations where station.kind == .extraction {
+                let name = station.name
+                station.mailbox.post(.startRun(runRecipe)) { result in
+                    if case .failure(let rejection) = result {
+                        logger.error("station \(name): run not started: \(rejection.reason)")
+                    }
+                }
+            }
+        }
         if virtual {
-            try runVirtual(configuration, signals: signals, logger: logger)
+            try runVirtual(configuration, signals: signals, startRequests: startRequests, logger: logger)
         } else {
-            try await runReal(configuration, signals: signals, logger: logger)
+            try await runReal(configuration, signals: signals, startRequests: startRequests, logger: logger)
         }
     }
 
-    private func runVirtual(_ configuration: Configuration, signals: ShutdownSignal, logger: Logger) throws {
+    private func runVirtual(_ configuration: Configuration, signals: ShutdownSignal,
+                            startRequests: ([any AnyStation]) -> Void, logger: Logger) throws {
         let duration = duration!
         let clock = VirtualClock()
         let stations = try Wiring.virtualStations(configuration, clock: clock, seed: seed, logger: logger)
@@ -83,6 +105,7 @@ struct RunCommand: AsyncParsableCommand {
             station.start(now: 0)
             for loop in station.makeLoops() { runner.add(loop) }
         }
+        startRequests(stations)
         logger.info("virtual run: \(stations.count) station(s), \(duration.seconds) s of plant time, seed \(seed)")
         signals.onSignal { _ in runner.requestStop() }
         let wallStart = MonotonicClock.monotonicNanoseconds()
@@ -109,7 +132,8 @@ struct RunCommand: AsyncParsableCommand {
         try writeReport(document, to: report ?? "-", logger: logger)
     }
 
-    private func runReal(_ configuration: Configuration, signals: ShutdownSignal, logger: Logger) async throws {
+    private func runReal(_ configuration: Configuration, signals: ShutdownSignal,
+                         startRequests: ([any AnyStation]) -> Void, logger: Logger) async throws {
         let holders = applyProcessOptions(logger: logger)
         defer { withExtendedLifetime(holders) {} }
         let clock = MonotonicClock()
@@ -120,7 +144,11 @@ struct RunCommand: AsyncParsableCommand {
         } catch let refused as Wiring.RefusedStation {
             logger.critical("\(refused); nothing started")
             throw ExitCode(ExitStatus.unavailable)
+        } catch let error as GPIOError {
+            logger.critical("\(error); nothing started")
+            throw ExitCode(ExitStatus.unavailable)
         }
+        startRequests(stations)
         let options = RealTimeOptions(timerSlackNanoseconds: timerSlackNs, fifoPriority: fifoPriority)
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = stations.map {
             .init(service: StationService(station: $0, clock: clock, options: options, logger: logger))

@@ -100,13 +100,18 @@ struct ConfigLoader {
             sim.finish()
         }
 
+        let estop = table.table("estop").flatMap(readLine)
+        let beacon = table.table("beacon").flatMap(readLine)
+        if let estop, let beacon, estop.chip == beacon.chip, estop.line == beacon.line {
+            table.fail("beacon", "uses the same line as estop (\(estop))")
+        }
         var control: ControlConfig?
         let controlTable = table.table("control")
         switch kind {
         case .heatRig?:
             control = .heatRig(readHeatRig(controlTable))
-        case nil:
-            break
+        case .extraction?:
+            control = .extraction(readExtraction(controlTable))
         default:
             break
         }
@@ -115,7 +120,45 @@ struct ConfigLoader {
         table.finish()
         guard let kind, let address, let control else { return nil }
         return StationConfig(name: name, kind: kind, address: address, fallback: fallback, probeTimeoutMs: probe,
-                             responseTimeoutMs: response, control: control, simulator: simulator)
+                             responseTimeoutMs: response, control: control, simulator: simulator, estop: estop,
+                             beacon: beacon)
+    }
+
+    /// `{ chip = "gpiochip0", line = 17, active_low = true }`
+    private static func readLine(_ t: TableReader) -> GPIOLineAddress? {
+        let chip = t.string("chip", required: true)
+        let line = t.int("line", default: -1, range: 0...1023)
+        if !t.has("line") { t.fail("line", "is required") }
+        var activeLow = false
+        if t.has("active_low") {
+            if let b = t.bool("active_low") { activeLow = b }
+        }
+        t.finish()
+        guard let chip, line >= 0 else { return nil }
+        if chip.isEmpty { t.fail("chip", "must name a chip (gpiochip0, 0, or its label)") }
+        return GPIOLineAddress(chip: chip, line: line, activeLow: activeLow)
+    }
+
+    /// The default recipe and start-up behaviour of an extraction station.
+    private static func readExtraction(_ t: TableReader?) -> ExtractionControlConfig {
+        var c = ExtractionControlConfig()
+        guard let t else { return c }
+        var parameters: [String: Double] = [:]
+        for spec in ExtractionRecipe.specs {
+            if spec.name == "fixed_nozzle" {
+                if t.has("fixed_nozzle"), let b = t.bool("fixed_nozzle") { parameters["fixed_nozzle"] = b ? 1 : 0 }
+            } else if t.has(spec.name) {
+                parameters[spec.name] = t.double(spec.name, default: 0, range: spec.limits)
+            }
+        }
+        if t.has("start_run"), let b = t.bool("start_run") { c.startRun = b }
+        do {
+            c.defaultRecipe = try ExtractionRecipe.make(RunRecipe(name: "default", parameters: parameters),
+                                                        base: c.defaultRecipe)
+        } catch {
+            t.fail("residue_duration_s", error.reason)
+        }
+        return c
     }
 
     private static func readHeatRig(_ t: TableReader?) -> HeatRigControlConfig {
@@ -229,6 +272,15 @@ final class TableReader {
             return fallback
         }
         return i
+    }
+
+    func bool(_ key: String) -> Bool? {
+        guard let v = value(key) else { return nil }
+        guard let b = v.bool else {
+            fail(key, "must be true or false, got \(v.type)")
+            return nil
+        }
+        return b
     }
 
     func table(_ key: String) -> TableReader? {

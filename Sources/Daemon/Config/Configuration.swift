@@ -17,12 +17,13 @@ struct SimulatorConfig: Sendable, Equatable {
 }
 
 /// A kind's control settings.
-enum ControlConfig: Sendable, Equatable {
+enum ControlConfig: Sendable {
     case heatRig(HeatRigControlConfig)
+    case extraction(ExtractionControlConfig)
 }
 
 /// One `[[station]]` table.
-struct StationConfig: Sendable, Equatable {
+struct StationConfig: Sendable {
     var name: String
     var kind: DeviceKind
     var address: DeviceAddress
@@ -31,6 +32,9 @@ struct StationConfig: Sendable, Equatable {
     var responseTimeoutMs = 500
     var control: ControlConfig
     var simulator = SimulatorConfig()
+    /// Host E-stop input (asserted = pressed) and beacon output, on the host's GPIO.
+    var estop: GPIOLineAddress?
+    var beacon: GPIOLineAddress?
 
     var timeouts: ModbusTimeouts {
         ModbusTimeouts(connect: .milliseconds(probeTimeoutMs), response: .milliseconds(responseTimeoutMs))
@@ -38,11 +42,11 @@ struct StationConfig: Sendable, Equatable {
 }
 
 /// A whole configuration file (or the embedded demo).
-struct Configuration: Sendable, Equatable {
+struct Configuration: Sendable {
     /// The file it came from, for messages.
     var source: String
     var stations: [StationConfig]
 }
 
 /// The kinds this build can run. The others are in DEVICES.md and come with their issues.
-let supportedKinds: [DeviceKind] = [.heatRig]
+let supportedKinds: [DeviceKind] = [.extraction, .heatRig]

@@ -7,6 +7,16 @@ enum DemoPlant {
     static let toml = """
     # rigd embedded demo plant
     [[station]]
+    name = "extractor-1"
+    kind = "extraction"
+    address = "tcp://127.0.0.1:15021"
+    fallback = "simulate"
+    probe_timeout_ms = 500
+
+    [station.control]
+    start_run = true        # a 6 h run with the paper's settings starts once the station is up
+
+    [[station]]
     name = "heat-rig-1"
     kind = "heat-rig"
     address = "tcp://127.0.0.1:15020"

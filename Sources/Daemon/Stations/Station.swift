@@ -2,6 +2,7 @@ import Control
 import Devices
 import Foundation
 import Logging
+import Sim
 import Synchronization
 
 /// Whether a station drives its real device or the in-process simulator. Chosen once, at wiring.
@@ -19,6 +20,20 @@ struct LinkCounters: Sendable, Equatable {
     var lastError: String?
 }
 
+/// For a simulated station: its device and GPIO chips, so tests and the fault injector can reach them. Nothing in
+/// a station's own logic looks at this.
+struct SimulationHandles: @unchecked Sendable {
+    let device: any ModbusDevice
+    /// Simulated chips by name.
+    let gpio: [String: SimulatedGPIOChip]
+}
+
+/// A station's host GPIO lines.
+struct HostLines {
+    var estop: (any GPIOLine)?
+    var beacon: (any GPIOLine)?
+}
+
 /// What the daemon needs of any station, whatever its kind.
 protocol AnyStation: AnyObject, Sendable {
     var name: String { get }
@@ -26,6 +41,7 @@ protocol AnyStation: AnyObject, Sendable {
     var mode: StationMode { get }
     var endpoint: String { get }
     var mailbox: Mailbox { get }
+    var simulation: SimulationHandles? { get }
     /// Opens the link (the station is wired already; a failure here leaves it to reconnect with backoff).
     func start(now: Double)
     /// The station's loops, to be run by one `LoopRunner` on the station's thread (or the virtual runner).
@@ -48,9 +64,13 @@ final class Station<Controller: StationController>: AnyStation, @unchecked Senda
     let mode: StationMode
     let mailbox = Mailbox()
     let counters = Mutex(LinkCounters())
+    let simulation: SimulationHandles?
     private let client: any ModbusClient
     private var controller: Controller
     private let logger: Logger
+    private let lines: HostLines
+    private var estopLineError: String?
+    private var beaconState: Bool?
 
     private var order = WordOrder.abcd
     private var watchdogMs = CommonRegisters.defaultWatchdogMs
@@ -75,8 +95,10 @@ final class Station<Controller: StationController>: AnyStation, @unchecked Senda
     var endpoint: String { client.endpoint }
 
     init(name: String, mode: StationMode, client: any ModbusClient, controller: Controller, logger: Logger,
-         statusInterval: Double = 0) {
+         statusInterval: Double = 0, lines: HostLines = HostLines(), simulation: SimulationHandles? = nil) {
         self.name = name
+        self.lines = lines
+        self.simulation = simulation
         self.statusInterval = statusInterval
         self.mode = mode
         self.client = client
@@ -207,8 +229,9 @@ final class Station<Controller: StationController>: AnyStation, @unchecked Senda
         } else {
             input = .unavailable(reason: "link down")
         }
-        let output = controller.step(loop: loop, tick: tick, input: input)
+        let output = controller.step(loop: loop, tick: tick, input: input, host: readHostLines())
         logAlarmChanges()
+        driveBeacon(output.beacon)
         guard linkUp else { return }
         write(output.commands, now: now)
         if linkUp, output.resetDeviceFaults {
@@ -246,6 +269,35 @@ final class Station<Controller: StationController>: AnyStation, @unchecked Senda
         }
     }
 
+    /// The host's own lines. A line that cannot be read counts as a pressed E-stop: a broken E-stop circuit must stop
+    /// the device, not be ignored.
+    private func readHostLines() -> HostSignals {
+        guard let line = lines.estop else { return HostSignals() }
+        do {
+            let pressed = try line.read()
+            if estopLineError != nil {
+                estopLineError = nil
+                logger.notice("station \(name): E-stop line \(line.address) readable again")
+            }
+            return HostSignals(estopPressed: pressed)
+        } catch {
+            if estopLineError == nil { logger.error("station \(name): cannot read the E-stop line: \(error)") }
+            estopLineError = "\(error)"
+            return HostSignals(estopPressed: true)
+        }
+    }
+
+    private func driveBeacon(_ on: Bool) {
+        guard let line = lines.beacon, beaconState != on else { return }
+        do {
+            try line.write(on)
+            beaconState = on
+        } catch {
+            logger.error("station \(name): cannot drive the beacon: \(error)")
+            beaconState = nil
+        }
+    }
+
     /// One line with every channel and the active alarms, so a long run shows it is alive.
     private func logStatus(_ snapshot: Profile.Snapshot) {
         let values = zip(Profile.channels, snapshot.channels).map { spec, reading in
@@ -272,6 +324,7 @@ final class Station<Controller: StationController>: AnyStation, @unchecked Senda
     }
 
     func driveSafeState(now: Double) {
+        driveBeacon(false)
         guard linkUp else {
             logger.warning("station \(name): link down at shutdown; the device's own watchdog drives its safe state")
             return
@@ -316,7 +369,8 @@ final class Station<Controller: StationController>: AnyStation, @unchecked Senda
         return [
             "name": .string(name), "kind": .string(kind.rawValue), "mode": .string(mode.rawValue),
             "address": .string(endpoint), "channels": .object(channels), "loops": .object(loopEntries),
-            "alarms": .array(alarms), "runs": .array([]), "results": .object(controller.results()),
+            "alarms": .array(alarms), "runs": .array(controller.runs.map(\.report)),
+            "results": .object(controller.results()),
             "link": .object(["transactions": .number(Double(link.transactions)),
                              "link_errors": .number(Double(link.linkErrors)),
                              "transaction_errors": .number(Double(link.transactionErrors)),

@@ -329,6 +329,11 @@ public final class SimulatedDevice<Model: FirmwareModel>: ModbusDevice {
         state.withLock { body($0.model) }
     }
 
+    /// Changes the model under the lock: plant faults and disturbances (a stuck fan, a clogging filter).
+    public func mutateModel(_ body: (inout Model) -> Void) {
+        state.withLock { body(&$0.model) }
+    }
+
     /// The status bits as IR 4–5 would read now.
     public var status: StatusBits {
         state.withLock { status($0, readings($0)) }

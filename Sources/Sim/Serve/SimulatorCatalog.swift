@@ -16,12 +16,13 @@ public enum SimulatorCatalog {
     }
 
     /// Kinds this build can simulate.
-    public static let kinds: [DeviceKind] = [.heatRig]
+    public static let kinds: [DeviceKind] = [.extraction, .heatRig]
 
     /// Plant presets of a kind ("standard" first).
     public static func presets(for kind: DeviceKind) -> [String] {
         switch kind {
         case .heatRig: HeatRigPlant.Parameters.presetNames
+        case .extraction: ExtractionPlant.Parameters.presetNames
         default: []
         }
     }
@@ -36,6 +37,12 @@ public enum SimulatorCatalog {
                 throw UnknownPreset(kind: kind, preset: preset)
             }
             return SimulatedDevice(model: HeatRigFirmware(plant: HeatRigPlant(parameters: parameters, seed: seed)),
+                                   serial: serial)
+        case .extraction:
+            guard let parameters = ExtractionPlant.Parameters.preset(named: preset) else {
+                throw UnknownPreset(kind: kind, preset: preset)
+            }
+            return SimulatedDevice(model: ExtractionFirmware(plant: ExtractionPlant(parameters: parameters, seed: seed)),
                                    serial: serial)
         default:
             throw UnsupportedKind(kind: kind)

@@ -1,0 +1,61 @@
+import Control
+import Foundation
+import TOMLKit
+
+/// Reads a recipe file strictly:
+///
+/// ```toml
+/// [recipe]
+/// name = "trial-7"
+/// circulation_s = 21600
+/// height_mm = 200
+/// fixed_nozzle = false
+/// ```
+///
+/// Parameters are checked against the extraction device's limits when the file is read, so a bad recipe stops rigd
+/// before anything starts (exit 78), naming the file, line and key.
+enum RecipeLoader {
+    static func load(path: String) throws(ConfigError) -> RunRecipe {
+        let text: String
+        do {
+            text = try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            throw ConfigError(issues: [ConfigIssue(file: path, message: "cannot read: \(ConfigLoader.reason(error))")])
+        }
+        let root: TOMLTable
+        do {
+            root = try TOMLTable(string: text)
+        } catch let error as TOMLParseError {
+            throw ConfigError(issues: [ConfigIssue(file: path, line: error.source.begin.line, context: nil, key: nil,
+                                                   message: "malformed TOML: \(error.description)")])
+        } catch {
+            throw ConfigError(issues: [ConfigIssue(file: path, message: "malformed TOML: \(error)")])
+        }
+        let reader = ConfigReader(file: path, lines: SourceLines(text))
+        let top = TableReader(root, path: "", context: nil, reader: reader)
+        var recipe = RunRecipe(name: "recipe")
+        if let table = top.table("recipe") {
+            table.context = "recipe"
+            recipe.name = table.string("name") ?? URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
+            for spec in ExtractionRecipe.specs where table.has(spec.name) {
+                if spec.name == "fixed_nozzle" {
+                    if let b = table.bool("fixed_nozzle") { recipe.parameters["fixed_nozzle"] = b ? 1 : 0 }
+                } else {
+                    let value = table.double(spec.name, default: .nan, range: spec.limits)
+                    if value.isFinite { recipe.parameters[spec.name] = value }
+                }
+            }
+            table.finish()
+            do {
+                _ = try ExtractionRecipe.make(recipe, base: ExtractionRecipe())
+            } catch {
+                table.fail("", error.reason)
+            }
+        } else {
+            reader.issue(path: nil, context: nil, key: nil, "no [recipe] table")
+        }
+        top.finish()
+        guard reader.issues.isEmpty else { throw ConfigError(issues: reader.issues) }
+        return recipe
+    }
+}
