@@ -240,6 +240,33 @@ import Testing
         #expect(rigd.stderr.contains("safe state driven"))
     }
 
+    @Test func mbpollReadsAndWritesTheSimulatedExtractionDevice() throws {
+        let (sim, port) = try startSimulator(kind: "extraction")
+        defer { sim.signal(SIGTERM); _ = sim.waitForExit(timeout: 5) }
+        func mbpoll(_ args: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
+            try runToCompletion("/usr/bin/mbpoll", ["-m", "tcp", "-p", "\(port)"] + args)
+        }
+        let header = try mbpoll(["-t", "3", "-r", "1", "-c", "7", "-1", "127.0.0.1"])
+        #expect(header.stdout.contains("[1]: \t2561"))  // 0x0A01
+        // Every channel, by its Modicon number (IR 100 + 4·i → 30101 + 4·i), high word first (-B).
+        let plausible: [ClosedRange<Double>] = [690...710, 0...1, 490...510, 15...35, 15...35, 0...0.5, 0...0.2, 0...0.1,
+                                                0...1, 0...0.01, 0...1]
+        for (i, range) in plausible.enumerated() {
+            let r = try mbpoll(["-t", "3:float", "-B", "-r", "\(101 + 4 * i)", "-c", "1", "-1", "127.0.0.1"])
+            let value = r.stdout.split(separator: "\n").first { $0.hasPrefix("[\(101 + 4 * i)]:") }
+                .flatMap { Double($0.split(separator: ":")[1].trimmingCharacters(in: .whitespaces)) }
+            #expect(value.map(range.contains) == true, "channel \(i): \(r.stdout)")
+        }
+        let write = try mbpoll(["-t", "4:float", "-B", "-r", "101", "-1", "127.0.0.1", "25"])
+        #expect(write.status == 0, "\(write.stderr)")
+        let back = try mbpoll(["-t", "4:float", "-B", "-r", "101", "-c", "1", "-1", "127.0.0.1"])
+        #expect(back.stdout.contains("[101]: \t25"))
+        let refused = try mbpoll(["-t", "4:float", "-B", "-r", "101", "-1", "127.0.0.1", "150"])
+        #expect(refused.status != 0 && refused.stderr.contains("Illegal data value"), "\(refused.stderr)")
+        let still = try mbpoll(["-t", "4:float", "-B", "-r", "101", "-c", "1", "-1", "127.0.0.1"])
+        #expect(still.stdout.contains("[101]: \t25"))
+    }
+
     @Test func simulateRejectsBadArguments() throws {
         let rigd = try rigdBinary()
         let unpaired = try runToCompletion(rigd, ["simulate", "--kind", "heat-rig"])

@@ -53,9 +53,12 @@ final class ChildProcess: @unchecked Sendable {
     }
 
     deinit {
-        if process.isRunning {
-            process.terminate()
-            process.waitUntilExit()
+        // Bounded: Foundation's waitUntilExit can block forever inside the test runner.
+        guard process.isRunning else { return }
+        process.terminate()
+        if waitForExit(timeout: 5) == nil {
+            kill(process.processIdentifier, SIGKILL)
+            _ = waitForExit(timeout: 5)
         }
     }
 
@@ -116,4 +119,24 @@ func temporaryFile(_ contents: String, suffix: String = ".toml") throws -> Strin
     let path = NSTemporaryDirectory() + "rigd-test-\(UUID().uuidString)\(suffix)"
     try contents.write(toFile: path, atomically: true, encoding: .utf8)
     return path
+}
+
+/// The release build of rigd (long virtual runs are ten times faster there). `scripts/test` builds it.
+func rigdReleaseBinary() throws -> String {
+    let debug = URL(fileURLWithPath: try rigdBinary()).resolvingSymlinksInPath().deletingLastPathComponent()
+    let release = debug.deletingLastPathComponent().appendingPathComponent("release/rigd").path
+    guard FileManager.default.isExecutableFile(atPath: release) else {
+        throw TestFailure("no release build at \(release): run `swift build -c release --product rigd` "
+                          + "(scripts/test does)")
+    }
+    return release
+}
+
+/// Parses a report file written by `rigd run --report`.
+func readReport(_ path: String) throws -> [String: Any] {
+    let data = try Data(contentsOf: URL(fileURLWithPath: path))
+    guard let json = try JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+        throw TestFailure("report \(path) is not a JSON object")
+    }
+    return json
 }
