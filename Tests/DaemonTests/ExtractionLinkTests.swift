@@ -60,5 +60,22 @@ import Testing
         #expect(run["outcome"] as? String == "aborted")
         #expect((run["reason"] as? String)?.hasPrefix("device_unavailable") == true, "\(run)")
     }
-}
 
+    @Test func realStationWithAMissingEstopChipRefusesToStart() throws {
+        let (sim, port) = try startSimulator(kind: "extraction")
+        defer { sim.signal(SIGTERM); _ = sim.waitForExit(timeout: 5) }
+        let config = try temporaryFile("""
+        [[station]]
+        name = "ex"
+        kind = "extraction"
+        address = "tcp://127.0.0.1:\(port)"
+        estop = { chip = "gpiochip7", line = 17, active_low = true }
+        """)
+        defer { unlink(config) }
+        let r = try runToCompletion(try rigdBinary(), ["run", "--config", config], timeout: 20)
+        #expect(r.status == 69)
+        #expect(r.stderr.contains("station \"ex\""))
+        #expect(r.stderr.contains("gpiochip7"), "\(r.stderr)")
+        #expect(r.stderr.contains("nothing started"))
+    }
+}

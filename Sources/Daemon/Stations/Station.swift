@@ -71,6 +71,8 @@ final class Station<Controller: StationController>: AnyStation, @unchecked Senda
     private let lines: HostLines
     private var estopLineError: String?
     private var beaconState: Bool?
+    /// Runs already logged: (count, outcome of the last).
+    private var loggedRuns: (Int, RunOutcome?) = (0, nil)
 
     private var order = WordOrder.abcd
     private var watchdogMs = CommonRegisters.defaultWatchdogMs
@@ -231,6 +233,7 @@ final class Station<Controller: StationController>: AnyStation, @unchecked Senda
         }
         let output = controller.step(loop: loop, tick: tick, input: input, host: readHostLines())
         logAlarmChanges()
+        logRunChanges()
         driveBeacon(output.beacon)
         guard linkUp else { return }
         write(output.commands, now: now)
@@ -306,7 +309,26 @@ final class Station<Controller: StationController>: AnyStation, @unchecked Senda
         }.joined(separator: ", ")
         let active = controller.alarms.active.map(\.code)
         let alarms = active.isEmpty ? "none" : active.joined(separator: ", ")
-        logger.info("station \(name) [\(mode.rawValue)]: \(values); alarms: \(alarms)")
+        var phase = ""
+        if case .string(let p)? = controller.results()["phase"] { phase = "phase \(p); " }
+        logger.info("station \(name) [\(mode.rawValue)]: \(phase)\(values); alarms: \(alarms)")
+    }
+
+    private func logRunChanges() {
+        let runs = controller.runs
+        guard let last = runs.last, (runs.count, last.outcome) != loggedRuns else { return }
+        loggedRuns = (runs.count, last.outcome)
+        switch last.outcome {
+        case .running:
+            logger.notice("station \(name): run \(runs.count) started with recipe \"\(last.recipe)\"")
+        case .completed:
+            let figures = ["yield", "energy_kwh", "in_position_fraction", "backflushes"].compactMap { key in
+                last.results[key]?.number.map { "\(key) \($0)" }
+            }.joined(separator: ", ")
+            logger.notice("station \(name): run \(runs.count) completed: \(figures)")
+        case .aborted:
+            logger.error("station \(name): run \(runs.count) ABORTED: \(last.reason ?? "no reason recorded")")
+        }
     }
 
     private func logAlarmChanges() {
