@@ -31,7 +31,7 @@ import Testing
 
     @Test func embeddedDemoIsValid() throws {
         let demo = try DemoPlant.configuration()
-        #expect(demo.stations.map(\.kind) == [.heatRig])
+        #expect(demo.stations.map(\.kind) == [.extraction, .heatRig])
         #expect(demo.stations.allSatisfy { $0.fallback == .simulate })
     }
 
@@ -71,7 +71,7 @@ import Testing
     }
 
     @Test func unimplementedKindSaysSo() {
-        let found = issues(good.replacingOccurrences(of: "\"heat-rig\"", with: "\"extraction\""))
+        let found = issues(good.replacingOccurrences(of: "\"heat-rig\"", with: "\"aqua-sonde\""))
         #expect(found.first?.message.contains("not implemented in this build yet") == true)
     }
 

@@ -217,18 +217,8 @@ import Testing
 
     @Test func signalDuringStartUpIsNotLost() throws {
         // A listening socket that never answers: the probe's header read waits for its response timeout.
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        let (fd, port) = loopbackSocket(listening: true)
         defer { close(fd) }
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) } }
-        _ = listen(fd, 4)
-        _ = withUnsafeMutablePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) }
-        }
-        let port = Int(UInt16(bigEndian: addr.sin_port))
         let config = try temporaryFile("[[station]]\nname = \"r\"\nkind = \"heat-rig\"\n"
                                        + "address = \"tcp://127.0.0.1:\(port)\"\nresponse_timeout_ms = 3000\n")
         defer { unlink(config) }

@@ -10,26 +10,13 @@ final class SocatProxy {
 
     init(upstreamPort: Int) throws {
         self.upstreamPort = upstreamPort
-        port = try Self.freePort()
+        let (fd, free) = loopbackSocket(listening: false)
+        close(fd)
+        port = free
         try restore()
     }
 
     deinit { cut() }
-
-    /// A port nobody listens on right now.
-    private static func freePort() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) } }
-        _ = withUnsafeMutablePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) }
-        }
-        return Int(UInt16(bigEndian: addr.sin_port))
-    }
 
     /// Kills socat and every connection it forked: both ends see the link drop.
     func cut() {

@@ -1,4 +1,5 @@
 import Foundation
+import Glibc
 import Testing
 
 /// Finds the built `rigd` next to the test bundle (.build/debug/rigd).
@@ -139,4 +140,19 @@ func readReport(_ path: String) throws -> [String: Any] {
         throw TestFailure("report \(path) is not a JSON object")
     }
     return json
+}
+
+/// A TCP socket bound to a free loopback port (listening if asked): (descriptor, port). The caller closes it.
+func loopbackSocket(listening: Bool) -> (fd: Int32, port: Int) {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    var addr = sockaddr_in()
+    addr.sin_family = sa_family_t(AF_INET)
+    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+    var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+    _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) } }
+    if listening { _ = listen(fd, 4) }
+    _ = withUnsafeMutablePointer(to: &addr) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) }
+    }
+    return (fd, Int(UInt16(bigEndian: addr.sin_port)))
 }

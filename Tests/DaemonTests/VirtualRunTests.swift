@@ -3,11 +3,21 @@ import Glibc
 import Testing
 
 @Suite struct VirtualRunTests {
-    /// Runs a virtual run; returns the parsed report and its text without the `wall_s` line.
+    /// Runs the heat rig alone on the virtual clock (release build, as a lab would run it); returns the parsed
+    /// report and its text without the `wall_s` line.
     private func run(_ args: [String]) throws -> ([String: Any], String) {
         let report = NSTemporaryDirectory() + "rigd-virtual-\(UUID().uuidString).json"
-        defer { unlink(report) }
-        let r = try runToCompletion(try rigdBinary(), ["run", "--virtual", "--report", report] + args, timeout: 60)
+        let config = try temporaryFile("""
+        [[station]]
+        name = "heat-rig-1"
+        kind = "heat-rig"
+        address = "sim://"
+        [station.control]
+        setpoint_c = 60
+        """)
+        defer { unlink(report); unlink(config) }
+        let r = try runToCompletion(try rigdReleaseBinary(),
+                                    ["run", "--virtual", "--config", config, "--report", report] + args, timeout: 60)
         #expect(r.status == 0, "\(r.stderr)")
         let data = try Data(contentsOf: URL(fileURLWithPath: report))
         let text = String(decoding: data, as: UTF8.self).split(separator: "\n")
