@@ -34,7 +34,10 @@ public struct Actuators: Sendable, Equatable {
     let registers: [FloatRegister]
 
     public func value(_ register: FloatRegister) -> Float {
-        guard let i = registers.firstIndex(of: register) else { preconditionFailure("\(register.name) not mapped") }
+        // By address: this runs every device tick, and the address is what identifies a register.
+        guard let i = registers.firstIndex(where: { $0.address == register.address }) else {
+            preconditionFailure("\(register.name) is not one of this model's holding registers")
+        }
         return floats[i]
     }
 
