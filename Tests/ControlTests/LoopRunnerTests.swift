@@ -83,6 +83,19 @@ import Testing
         #expect(book.drainChanges().isEmpty)
     }
 
+    @Test func highLimitHasHysteresis() {
+        var book = AlarmBook()
+        book.highLimit("hot", .alarm, value: 35.0, raiseAt: 35, clearBelow: 34.5, "hot", now: 0)
+        #expect(book.isActive("hot"))
+        book.highLimit("hot", .alarm, value: 34.7, raiseAt: 35, clearBelow: 34.5, "hot", now: 1)
+        #expect(book.isActive("hot"))  // between the limits: still raised
+        book.highLimit("hot", .alarm, value: 34.4, raiseAt: 35, clearBelow: 34.5, "hot", now: 2)
+        #expect(!book.isActive("hot"))
+        book.highLimit("hot", .alarm, value: 34.9, raiseAt: 35, clearBelow: 34.5, "hot", now: 3)
+        #expect(!book.isActive("hot"))  // below the raise point: stays clear
+        #expect(book.history.count == 1)
+    }
+
     @Test func historyIsBounded() {
         var book = AlarmBook(historyLimit: 10)
         for i in 0..<100 {

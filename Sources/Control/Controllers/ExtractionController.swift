@@ -278,17 +278,11 @@ public struct ExtractionController: StationController {
     /// 1 Hz: box temperature on the fan, high alarm and trip.
     private mutating func temperatureLoop(_ s: Snapshot, now: Double) {
         guard let box = s[.boxTemp].value else { return }
-        if box >= config.boxTripC {
-            alarms.raise("box_temp_trip", .trip, "box \(round1(box)) °C ≥ \(config.boxTripC) °C: pump off", now: now)
-        } else if box < config.boxHighAlarmC {
-            alarms.clear("box_temp_trip", now: now)
-        }
-        if box >= config.boxHighAlarmC {
-            alarms.raise("box_temp_high", .alarm, "box \(round1(box)) °C ≥ \(config.boxHighAlarmC) °C: fan forced to 100 %",
-                         now: now)
-        } else if box < config.boxHighAlarmC - 0.5 {
-            alarms.clear("box_temp_high", now: now)
-        }
+        let (trip, high) = (config.boxTripC, config.boxHighAlarmC)
+        alarms.highLimit("box_temp_trip", .trip, value: box, raiseAt: trip, clearBelow: high,
+                         "box \(rounded(box, 1)) °C ≥ \(trip) °C: pump off", now: now)
+        alarms.highLimit("box_temp_high", .alarm, value: box, raiseAt: high, clearBelow: high - 0.5,
+                         "box \(rounded(box, 1)) °C ≥ \(high) °C: fan forced to 100 %", now: now)
         // Reverse acting: more fan for a hotter box, so the law sees the negated temperature.
         let fan = fanPID.update(now: now, measurement: -box, setpoint: -recipe.boxTempC)
         out.fanSpeed = alarms.isActive("box_temp_high") ? 100 : Float(fan)
@@ -298,11 +292,9 @@ public struct ExtractionController: StationController {
     /// 1 Hz: filter supervisor, residue returns, circulation time.
     private mutating func filterLoop(_ s: Snapshot, now: Double) {
         guard let dp = s[.filterDP].value else { return }
-        if dp >= config.filterTripBar {
-            alarms.raise("filter_dp_trip", .trip, "filter ΔP \(round2(dp)) bar ≥ \(config.filterTripBar) bar", now: now)
-        } else if dp < config.backflushAtBar {
-            alarms.clear("filter_dp_trip", now: now)
-        }
+        let (trip, backflushAt) = (config.filterTripBar, config.backflushAtBar)
+        alarms.highLimit("filter_dp_trip", .trip, value: dp, raiseAt: trip, clearBelow: backflushAt,
+                         "filter ΔP \(rounded(dp, 2)) bar ≥ \(trip) bar", now: now)
         if let started = backflushStartedAt, now - started >= config.backflushDurationS {
             backflushStartedAt = nil
             out.backflush = false

@@ -81,12 +81,10 @@ public struct HeatRigController: StationController {
         alarms.set("block_sensor_fault", block == nil, .trip,
                    "block thermocouple failed (quality \(s[.blockTemp].quality))", now: now)
         if let block {
-            if block >= config.alarmHighC {
-                alarms.raise("block_temp_high", .trip, "block \(rounded(block)) °C ≥ \(config.alarmHighC) °C",
-                             now: now)
-            } else if block < config.alarmHighC - HeatRigControlConfig.alarmHysteresisC {
-                alarms.clear("block_temp_high", now: now)
-            }
+            let limit = config.alarmHighC
+            alarms.highLimit("block_temp_high", .trip, value: block, raiseAt: limit,
+                             clearBelow: limit - HeatRigControlConfig.alarmHysteresisC,
+                             "block \(Control.rounded(block, 1)) °C ≥ \(limit) °C", now: now)
             tracker.observe(block, at: now)
         }
         // The device resets its latched watchdog trip once the host is back, unless the E-stop holds it.
@@ -127,8 +125,6 @@ public struct HeatRigController: StationController {
     public func results() -> [String: ReportValue] {
         tracker.results()
     }
-
-    private func rounded(_ v: Double) -> Double { (v * 10).rounded() / 10 }
 }
 
 /// Follows a measurement towards a setpoint: when it first reached the band, when it last entered the band for

@@ -74,6 +74,17 @@ public struct AlarmBook: Sendable {
         if condition { raise(code, severity, message(), now: now) } else { clear(code, now: now) }
     }
 
+    /// A high limit with hysteresis: raises `code` when `value` reaches `raiseAt` and clears it only once `value` is
+    /// below `clearBelow`, so a value hovering at the limit does not make the alarm flap.
+    public mutating func highLimit(_ code: String, _ severity: AlarmSeverity, value: Double, raiseAt: Double,
+                                   clearBelow: Double, _ message: @autoclosure () -> String, now: Double) {
+        if value >= raiseAt {
+            raise(code, severity, message(), now: now)
+        } else if value < clearBelow {
+            clear(code, now: now)
+        }
+    }
+
     public enum AcknowledgeError: Error, Sendable, Equatable { case notActive(String), alreadyAcknowledged(String) }
 
     /// Acknowledges the active occurrence of `code`.
