@@ -23,6 +23,19 @@ import Testing
         #expect(r2.run(until: 3_600_000_000_000) == 360_001)
     }
 
+    @Test func timeBeforeTheRunnerStartsIsNotLateness() {
+        // The clock has run 5.03 s before the runner starts (probing, thread start-up).
+        let clock = VirtualClock(start: 5_030_000_000)
+        var first: Double?
+        let loop = FixedRateLoop(spec: LoopSpec(name: "l", period: .milliseconds(100))) { tick in
+            if first == nil { first = tick.deadline }
+        }
+        LoopRunner(clock: clock, loops: [loop]).run(until: 6_000_000_000)
+        #expect(first.map { abs($0 - 5.1) < 1e-9 } == true)  // on the grid, not at 0 and not at 5.03
+        #expect(loop.statistics.snapshot().lateness.max == 0)
+        #expect(loop.statistics.snapshot().ticks == 10)
+    }
+
     @Test func dtIsTheTimeSinceTheLastTick() {
         var dts: [Double] = []
         let loop = FixedRateLoop(spec: LoopSpec(name: "l", period: .milliseconds(500))) { dts.append($0.dt) }

@@ -42,6 +42,7 @@ public final class LoopRunner: @unchecked Sendable {
     public let clock: any LoopClock
     public private(set) var loops: [FixedRateLoop]
     private let stopRequested = Atomic<Bool>(false)
+    private var started = false
 
     public init(clock: any LoopClock, loops: [FixedRateLoop] = []) {
         self.clock = clock
@@ -59,6 +60,16 @@ public final class LoopRunner: @unchecked Sendable {
     public func run(until end: Int64 = .max) -> UInt64 {
         var ticks: UInt64 = 0
         guard !loops.isEmpty else { return 0 }
+        if !started {
+            // The first deadline is the first point of each loop's grid at or after now: time spent before the
+            // runner starts (probing devices, starting threads) is not wake-up lateness.
+            started = true
+            let now = clock.now()
+            for loop in loops where loop.nextDeadline < now {
+                let period = loop.spec.periodNanoseconds
+                loop.nextDeadline += (now - loop.nextDeadline + period - 1) / period * period
+            }
+        }
         while !isStopRequested {
             var chosen = loops[0]
             for loop in loops.dropFirst() where loop.nextDeadline < chosen.nextDeadline { chosen = loop }
