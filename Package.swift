@@ -29,7 +29,7 @@ let package = Package(
 
         .target(
             name: "Devices",
-            dependencies: ["CModbus", "CGPIOD", "CShims"],
+            dependencies: ["CModbus", "CGPIOD", "CSerialPort", "CShims"],
             swiftSettings: strict
         ),
         .target(

@@ -257,6 +257,16 @@ import Testing
         #expect(still.stdout.contains("[101]: \t25"))
     }
 
+    @Test func portsListsSerialPortsOrSaysThereAreNone() throws {
+        let r = try runToCompletion(try rigdBinary(), ["ports"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let lines = r.stdout.split(separator: "\n")
+        #expect(!lines.isEmpty)
+        let none = lines == ["no serial ports found (libserialport lists native, USB and Bluetooth ports; "
+                             + "is the adapter plugged in?)"]
+        #expect(none || lines.allSatisfy { $0.hasPrefix("/dev/") }, "\(r.stdout)")
+    }
+
     @Test func simulateRejectsBadArguments() throws {
         let rigd = try rigdBinary()
         let unpaired = try runToCompletion(rigd, ["simulate", "--kind", "heat-rig"])

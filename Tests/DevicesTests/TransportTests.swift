@@ -89,3 +89,18 @@ import Testing
         #expect(safe.count == 2)
     }
 }
+
+@Suite struct SerialPortTests {
+    @Test func usbIDIsHexLikeLsusb() {
+        var port = SerialPortInfo(name: "/dev/ttyUSB0", description: "FT232R", transport: .usb)
+        #expect(port.usbID == nil)
+        port.usbVendorID = 0x0403
+        port.usbProductID = 0x6001
+        #expect(port.usbID == "0403:6001")
+    }
+
+    @Test func listingWorksWithoutAdapters() throws {
+        // Whatever this machine has, listing must not fail, and every entry names a device path.
+        for port in try SerialPorts.list() { #expect(port.name.hasPrefix("/dev/")) }
+    }
+}

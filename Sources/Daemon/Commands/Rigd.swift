@@ -13,7 +13,7 @@ struct Rigd: AsyncParsableCommand {
         78 configuration error.
         """,
         version: "0.1.0",
-        subcommands: [RunCommand.self, SimulateCommand.self, CheckCommand.self],
+        subcommands: [RunCommand.self, SimulateCommand.self, CheckCommand.self, PortsCommand.self],
         defaultSubcommand: nil
     )
 }
