@@ -257,7 +257,7 @@ public struct ExtractionController: StationController {
                     if dryRunSince == nil { dryRunSince = now }
                     if now - (dryRunSince ?? now) >= config.dryRunSeconds {
                         alarms.raise("dry_run", .trip, s[.lowLevel] ? "low liquid level with the pump on"
-                                     : "flow \(round1(flow)) L/min < \(config.dryRunFlowLPM) with the pump on", now: now)
+                                     : "flow \(rounded(flow, 1)) L/min < \(config.dryRunFlowLPM) with the pump on", now: now)
                     }
                 } else {
                     dryRunSince = nil
@@ -305,7 +305,7 @@ public struct ExtractionController: StationController {
         if let check = replaceCheckAt, now >= check {
             replaceCheckAt = nil
             if dp >= config.replaceElementBar {
-                alarms.raise("replace_element", .alarm, "filter ΔP \(round2(dp)) bar ≥ \(config.replaceElementBar) bar "
+                alarms.raise("replace_element", .alarm, "filter ΔP \(rounded(dp, 2)) bar ≥ \(config.replaceElementBar) bar "
                              + "\(Int(config.replaceCheckDelayS)) s after a backflush: replace the element", now: now)
             } else {
                 alarms.clear("replace_element", now: now)
@@ -449,9 +449,6 @@ public struct ExtractionController: StationController {
         return ["phase": .string(phase.rawValue), "runs_completed": .number(Double(completed)),
                 "runs_aborted": .number(Double(aborted))]
     }
-
-    private func round1(_ v: Double) -> Double { rounded(v, 1) }
-    private func round2(_ v: Double) -> Double { rounded(v, 2) }
 }
 
 func rounded(_ v: Double, _ digits: Int) -> Double {

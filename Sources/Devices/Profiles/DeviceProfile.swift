@@ -32,10 +32,3 @@ extension DeviceProfile {
     /// The spec of the channel called `name`.
     public static func channel(named name: String) -> ChannelSpec? { channels.first { $0.name == name } }
 }
-
-/// A float holding register write, whole (FC16), in the device's word order.
-extension FloatRegister {
-    public func write(_ value: Float, order: WordOrder) -> RegisterWrite {
-        .registers(address: address, values: RegisterCodec.encode(value, order: order))
-    }
-}

@@ -407,42 +407,36 @@ public struct ExtractionPlant: Sendable {
             liftTarget = -p.liftCreep * (1 + 0.5 * levelMM / Self.maxLevelMM)
         }
         let pushTarget = Self.axisTarget(command: pushCommand, parameters: p)
-        let h = axisH
-        let decay = axisDecay
-        let liftLow = p.liftRange.lowerBound
-        let liftHigh = p.liftRange.upperBound
-        let pushLow = p.pushRange.lowerBound
-        let pushHigh = p.pushRange.upperBound
         var lift = liftMM
         var liftV = liftVelocity
         var push = pushMM
         var pushV = pushVelocity
         for _ in 0..<axisSubsteps {
-            // Exact lag for the velocity, then the position with the new velocity (semi-implicit Euler).
-            liftV = liftTarget + (liftV - liftTarget) * decay
-            lift += liftV * h
-            // A hard stop takes the cylinder's momentum: the velocity has to build up again from rest.
-            if lift < liftLow {
-                lift = liftLow
-                liftV = 0
-            } else if lift > liftHigh {
-                lift = liftHigh
-                liftV = 0
-            }
-            pushV = pushTarget + (pushV - pushTarget) * decay
-            push += pushV * h
-            if push < pushLow {
-                push = pushLow
-                pushV = 0
-            } else if push > pushHigh {
-                push = pushHigh
-                pushV = 0
-            }
+            Self.substep(position: &lift, velocity: &liftV, target: liftTarget, decay: axisDecay, h: axisH,
+                         range: p.liftRange)
+            Self.substep(position: &push, velocity: &pushV, target: pushTarget, decay: axisDecay, h: axisH,
+                         range: p.pushRange)
         }
         liftMM = lift
         liftVelocity = liftV
         pushMM = push
         pushVelocity = pushV
+    }
+
+    /// One axis sub-step: exact lag for the velocity, then the position with the new velocity (semi-implicit Euler).
+    /// A hard stop takes the cylinder's momentum: the velocity has to build up again from rest.
+    @inline(__always)
+    private static func substep(position: inout Double, velocity: inout Double, target: Double, decay: Double,
+                                h: Double, range: ClosedRange<Double>) {
+        velocity = target + (velocity - target) * decay
+        position += velocity * h
+        if position < range.lowerBound {
+            position = range.lowerBound
+            velocity = 0
+        } else if position > range.upperBound {
+            position = range.upperBound
+            velocity = 0
+        }
     }
 
     /// Pump flow, cake growth or backflush, filtered volume and pump power over one dt.
