@@ -31,7 +31,9 @@ import Testing
 
     @Test func embeddedDemoIsValid() throws {
         let demo = try DemoPlant.configuration()
-        #expect(demo.stations.map(\.kind) == [.extraction, .heatRig])
+        #expect(demo.stations.map(\.kind) == [.extraction, .heatRig, .aquaSonde, .aquaSonde])
+        // The two sondes share one serial line.
+        #expect(demo.stations.compactMap(\.bus) == ["/dev/ttyUSB0", "/dev/ttyUSB0"])
         #expect(demo.stations.allSatisfy { $0.fallback == .simulate })
     }
 
@@ -71,8 +73,81 @@ import Testing
     }
 
     @Test func unimplementedKindSaysSo() {
-        let found = issues(good.replacingOccurrences(of: "\"heat-rig\"", with: "\"aqua-sonde\""))
+        let found = issues(good.replacingOccurrences(of: "\"heat-rig\"", with: "\"cnc-mill\""))
         #expect(found.first?.message.contains("not implemented in this build yet") == true)
+    }
+
+    @Test func aquacultureStationWithRelays() throws {
+        let text = """
+        [[station]]
+        name = "pond-1"
+        kind = "aqua-sonde"
+        address = "rtu:///dev/ttyUSB1?baud=19200&parity=E&unit=4"
+        [station.relays]
+        aerators = [{ chip = "gpiochip0", line = 5 }, { chip = "gpiochip0", line = 6 }]
+        feeder = { chip = "gpiochip0", line = 19, active_low = true }
+        [station.control]
+        aerators = 2
+        feed_times = ["06:30", "18:00"]
+        aerator_min_run_min = 20
+        """
+        let s = try ConfigLoader.parse(text, source: "pond.toml").stations[0]
+        #expect(s.address == .rtu(SerialSettings(path: "/dev/ttyUSB1", baud: 19200, parity: .even), unit: 4))
+        #expect(s.bus == "/dev/ttyUSB1")
+        #expect(s.relays["aerator-2"] == GPIOLineAddress(chip: "gpiochip0", line: 6))
+        #expect(s.relays["feeder"] == GPIOLineAddress(chip: "gpiochip0", line: 19, activeLow: true))
+        #expect(s.relays["exchange"] == nil)
+        guard case .aquaculture(let c) = s.control else {
+            Issue.record("not an aquaculture control")
+            return
+        }
+        #expect(c.feedTimes == [6.5, 18] && c.aeratorMinRun == 1200)
+    }
+
+    @Test func aquacultureMistakesAreNamed() {
+        let base = """
+        [[station]]
+        name = "pond-1"
+        kind = "aqua-sonde"
+        address = "rtu:///dev/ttyUSB1?unit=4"
+        [station.relays]
+        aerators = [{ chip = "gpiochip0", line = 5 }]
+        exchange = { chip = "gpiochip0", line = 5 }
+        [station.control]
+        aerators = 2
+        feed_times = ["7h"]
+        aerator_off_above_mgl = 3.5
+        """
+        let found = issues(base).map(\.description)
+        #expect(found.contains { $0.contains("relays.aerators lists 1 line(s) but control.aerators is 2") }, "\(found)")
+        #expect(found.contains { $0.contains("uses line gpiochip0:5") || $0.contains("which another output") }, "\(found)")
+        #expect(found.contains { $0.contains("control.feed_times \"7h\" is not a time of day HH:MM") }, "\(found)")
+        #expect(found.contains { $0.contains("control.aerator_off_above_mgl must be above aerator_on_below_mgl") },
+                "\(found)")
+        let badUnit = issues(base.replacingOccurrences(of: "unit=4", with: "unit=250"))
+        #expect(badUnit.contains { $0.message.contains("unit must be 1…247 on RTU") })
+    }
+
+    @Test func stationsOnOneLineMustAgree() throws {
+        let text = """
+        [[station]]
+        name = "a"
+        kind = "aqua-sonde"
+        address = "rtu:///dev/ttyUSB1?unit=1"
+        [[station]]
+        name = "b"
+        kind = "aqua-sonde"
+        address = "rtu:///dev/ttyUSB1?baud=19200&unit=2"
+        [[station]]
+        name = "c"
+        kind = "aqua-sonde"
+        address = "rtu:///dev/ttyUSB1?unit=1"
+        """
+        let config = try ConfigLoader.parse(text, source: "line.toml")
+        let conflicts = Wiring.lineConflicts(config.stations).map(\.description)
+        #expect(conflicts.count == 2, "\(conflicts)")
+        #expect(conflicts.contains { $0.contains("station \"b\"") && $0.contains("19200 8N1 vs 9600 8N1") })
+        #expect(conflicts.contains { $0.contains("station \"c\"") && $0.contains("same unit id as station \"a\"") })
     }
 
     @Test func badAddress() {

@@ -12,8 +12,24 @@ import Testing
         #expect(DeviceAddress.tcp(host: "::1", port: 1502, unit: 3).description == "tcp://[::1]:1502?unit=3")
     }
 
+    @Test func parsesRTU() throws {
+        let plain = try DeviceAddress(parsing: "rtu:///dev/ttyUSB0")
+        #expect(plain == .rtu(SerialSettings(path: "/dev/ttyUSB0"), unit: 1))
+        #expect(plain.description == "rtu:///dev/ttyUSB0?baud=9600&parity=N&data=8&stop=1&unit=1")
+        let full = try DeviceAddress(parsing: "rtu:///dev/ttyUSB0?baud=19200&parity=e&data=7&stop=2&unit=3")
+        #expect(full == .rtu(SerialSettings(path: "/dev/ttyUSB0", baud: 19200, parity: .even, dataBits: 7, stopBits: 2),
+                             unit: 3))
+        #expect(full.unit == 3)
+        // The description parses back to the same address.
+        #expect(try DeviceAddress(parsing: full.description) == full)
+        #expect(SerialSettings(path: "/dev/x", parity: .odd).summary == "9600 8O1")
+    }
+
     @Test(arguments: ["udp://1.2.3.4:5", "tcp://", "tcp://h:0", "tcp://h:70000", "tcp://h:12x", "tcp://h:1?unit=300",
-                      "tcp://h:1?slave=2", "127.0.0.1:502", "tcp://bad host:1"])
+                      "tcp://h:1?slave=2", "127.0.0.1:502", "tcp://bad host:1", "rtu://", "rtu://ttyUSB0",
+                      "rtu:///dev/ttyUSB0?unit=0", "rtu:///dev/ttyUSB0?unit=248", "rtu:///dev/ttyUSB0?baud=1000",
+                      "rtu:///dev/ttyUSB0?parity=X", "rtu:///dev/ttyUSB0?stop=3", "rtu:///dev/ttyUSB0?data=9",
+                      "rtu:///dev/ttyUSB0?speed=9600", "rtu:///dev/ttyUSB0?unit"])
     func rejects(_ text: String) {
         #expect(throws: DeviceAddress.ParseError.self) { try DeviceAddress(parsing: text) }
     }

@@ -25,11 +25,14 @@ public struct StepOutput<Commands: Sendable>: Sendable {
     public var resetDeviceFaults: Bool
     /// The host's beacon output, if the station has one.
     public var beacon: Bool
+    /// The host's relay outputs, in the order of the controller's `relayNames` (empty for a kind without relays).
+    public var relays: [Bool]
 
-    public init(commands: Commands, resetDeviceFaults: Bool = false, beacon: Bool = false) {
+    public init(commands: Commands, resetDeviceFaults: Bool = false, beacon: Bool = false, relays: [Bool] = []) {
         self.commands = commands
         self.resetDeviceFaults = resetDeviceFaults
         self.beacon = beacon
+        self.relays = relays
     }
 }
 
@@ -133,10 +136,16 @@ public protocol StationController: Sendable {
     func results() -> [String: ReportValue]
     /// The runs so far, oldest first (the current one last, outcome `running`).
     var runs: [RunRecord] { get }
+    /// The host relay outputs the controller drives (aerators, pumps, feeders on the host's GPIO), in output order.
+    var relayNames: [String] { get }
+    /// The relays' safe state, driven when the host stops or loses its device.
+    var safeRelays: [Bool] { get }
 }
 
 extension StationController {
     public var runs: [RunRecord] { [] }
+    public var relayNames: [String] { [] }
+    public var safeRelays: [Bool] { [] }
 }
 
 extension StationController {

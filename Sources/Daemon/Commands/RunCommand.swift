@@ -140,7 +140,7 @@ struct RunCommand: AsyncParsableCommand {
         let stations: [any AnyStation]
         do {
             stations = try Wiring.realStations(configuration, clock: clock, seed: seed, statusInterval: statusEvery,
-                                               logger: logger)
+                                               startHourOfDay: Self.localHourOfDay(), logger: logger)
         } catch let refused as Wiring.RefusedStation {
             logger.critical("\(refused); nothing started")
             throw ExitCode(ExitStatus.unavailable)
@@ -150,8 +150,8 @@ struct RunCommand: AsyncParsableCommand {
         }
         startRequests(stations)
         let options = RealTimeOptions(timerSlackNanoseconds: timerSlackNs, fifoPriority: fifoPriority)
-        var services: [ServiceGroupConfiguration.ServiceConfiguration] = stations.map {
-            .init(service: StationService(station: $0, clock: clock, options: options, logger: logger))
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = StationService.groups(stations).map {
+            .init(service: StationService(stations: $0, clock: clock, options: options, logger: logger))
         }
         services.append(.init(service: SignalService(signals: signals),
                               successTerminationBehavior: .gracefullyShutdownGroup))
@@ -174,6 +174,14 @@ struct RunCommand: AsyncParsableCommand {
                                               clock: "real", interrupted: false, stations: stations)
             try writeReport(document, to: report, logger: logger)
         }
+    }
+
+    /// The local time of day now, in hours: a pond's day cycle follows the wall clock on a real-clock run.
+    static func localHourOfDay() -> Double {
+        var now = time(nil)
+        var local = tm()
+        localtime_r(&now, &local)
+        return Double(local.tm_hour) + Double(local.tm_min) / 60 + Double(local.tm_sec) / 3600
     }
 
     private func writeReport(_ document: ReportValue, to path: String, logger: Logger) throws {

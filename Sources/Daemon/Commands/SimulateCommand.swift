@@ -8,13 +8,21 @@ import Sim
 struct SimulateCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "simulate",
-        abstract: "Serve simulated devices over real Modbus TCP (for mbpoll, pymodbus, a second rigd, HIL).",
+        abstract: "Serve simulated devices over real Modbus TCP or RTU (for mbpoll, pymodbus, a second rigd, HIL).",
         discussion: """
-        Each --kind is paired with the --listen at the same position:
+        TCP: each --kind is paired with the --listen at the same position:
           rigd simulate --kind heat-rig --listen 127.0.0.1:15020
           rigd simulate --kind heat-rig --listen 127.0.0.1:15020 --kind heat-rig --listen 127.0.0.1:15021
         or --config FILE serves every tcp:// station of a configuration at its address. Port 0 picks a free port. \
-        Prints one line per device: "serving KIND on HOST:PORT (unit N, seed S)". Stops on SIGINT/SIGTERM.
+        Prints one line per device: "serving KIND on HOST:PORT (unit N, seed S)".
+
+        RTU: one serial line with several units of one kind, answered by one server (so a request for one unit never \
+        costs another its frame):
+          socat -d -d pty,raw,echo=0,link=/tmp/rtuA pty,raw,echo=0,link=/tmp/rtuB &
+          rigd simulate --kind aqua-sonde --rtu /tmp/rtuA --units 1,2,3
+        then poll /tmp/rtuB (mbpoll -m rtu -b 9600 -P none -a 2 -t 3 -r 1 -c 1 /tmp/rtuB reads 2817). \
+        --offline UNIT@SECONDS makes a unit silent that many seconds after start, as a dead sonde (until issue 8's \
+        fault interface, the one run-time fault available here). Stops on SIGINT/SIGTERM.
         """
     )
 
@@ -30,8 +38,23 @@ struct SimulateCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Base seed; each device's seed is derived from it and its position.")
     var seed: UInt64 = 1
 
-    @Option(name: .long, help: "Plant preset (standard, fast: a 10× faster heat rig for short tests).")
-    var preset: String = "standard"
+    @Option(name: .long, help: "Plant preset (default: the kind's first; heat-rig: standard, fast; aqua-sonde: pond, nursery).")
+    var preset: String?
+
+    @Option(name: .long, help: "RTU: serve --units of the one --kind on this serial device (e.g. one end of a socat pty pair).")
+    var rtu: String?
+
+    @Option(name: .long, help: "RTU: unit ids to serve, comma-separated (1–247).")
+    var units: String = "1"
+
+    @Option(name: .long, help: "RTU: baud rate.")
+    var baud: Int = 9600
+
+    @Option(name: .long, help: "RTU: parity N, E or O.")
+    var parity: String = "N"
+
+    @Option(name: .long, help: "RTU: make UNIT silent SECONDS after start (UNIT@SECONDS, repeatable).")
+    var offline: [String] = []
 
     @OptionGroup var log: LogOptions
 
@@ -44,6 +67,21 @@ struct SimulateCommand: AsyncParsableCommand {
     }
 
     func validate() throws {
+        if rtu != nil {
+            if kind.count != 1 || !listen.isEmpty || config != nil {
+                throw ValidationError("--rtu serves one --kind on one line: give exactly one --kind and no --listen or --config")
+            }
+            _ = try rtuUnits()
+            _ = try offlineSchedule()
+            guard SerialSettings.baudRates.contains(baud) else {
+                throw ValidationError("--baud must be one of \(SerialSettings.baudRates.map(String.init).joined(separator: ", "))")
+            }
+            guard SerialSettings.Parity(rawValue: parity.uppercased()) != nil else {
+                throw ValidationError("--parity must be N, E or O")
+            }
+            return
+        }
+        if !offline.isEmpty { throw ValidationError("--offline needs --rtu") }
         if kind.count != listen.count {
             throw ValidationError("give one --listen for each --kind (got \(kind.count) kinds, \(listen.count) addresses)")
         }
@@ -52,9 +90,38 @@ struct SimulateCommand: AsyncParsableCommand {
         }
     }
 
+    func rtuUnits() throws -> [UInt8] {
+        var out: [UInt8] = []
+        for item in units.split(separator: ",") {
+            guard let u = UInt8(item.trimmingCharacters(in: .whitespaces)), (1...247).contains(u) else {
+                throw ValidationError("--units: \"\(item)\" is not a unit id 1–247")
+            }
+            guard !out.contains(u) else { throw ValidationError("--units: unit \(u) is listed twice") }
+            out.append(u)
+        }
+        guard !out.isEmpty else { throw ValidationError("--units: give at least one unit id") }
+        return out
+    }
+
+    func offlineSchedule() throws -> [(unit: UInt8, after: Double)] {
+        let served = try rtuUnits()
+        return try offline.map { item in
+            let parts = item.split(separator: "@")
+            guard parts.count == 2, let u = UInt8(parts[0]), let t = Double(parts[1]), t >= 0 else {
+                throw ValidationError("--offline \(item): expected UNIT@SECONDS, e.g. 2@30")
+            }
+            guard served.contains(u) else { throw ValidationError("--offline \(item): unit \(u) is not in --units") }
+            return (u, t)
+        }
+    }
+
     func run() async throws {
         let signals = ShutdownSignal()
         let logger = try log.bootstrap()
+        if let rtu {
+            try await serveRTU(path: rtu, signals: signals, logger: logger)
+            return
+        }
         var plan: [Served] = []
         for (i, (kindName, address)) in zip(kind, listen).enumerated() {
             guard let k = DeviceKind(rawValue: kindName), SimulatorCatalog.kinds.contains(k) else {
@@ -66,7 +133,8 @@ struct SimulateCommand: AsyncParsableCommand {
                       parsing: "tcp://" + address[..<colon] + ":1") else {
                 throw ValidationError("--listen \(address): expected HOST:PORT (port 0…65535; 0 picks a free one)")
             }
-            plan.append(Served(kind: k, host: host, port: port, seed: seed &+ UInt64(i), preset: preset))
+            plan.append(Served(kind: k, host: host, port: port, seed: seed &+ UInt64(i),
+                               preset: preset ?? SimulatorCatalog.defaultPreset(for: k)))
         }
         if let config {
             let configuration: Configuration
@@ -79,7 +147,7 @@ struct SimulateCommand: AsyncParsableCommand {
                 guard case .tcp(let host, let port, _) = station.address else { continue }
                 plan.append(Served(kind: station.kind, host: host, port: port,
                                    seed: station.simulator.seed ?? SimulatorCatalog.seed(run: seed, name: station.name),
-                                   preset: station.simulator.preset))
+                                   preset: station.simulator.preset ?? SimulatorCatalog.defaultPreset(for: station.kind)))
             }
         }
         let clock = MonotonicClock()
@@ -101,6 +169,87 @@ struct SimulateCommand: AsyncParsableCommand {
         services.append(.init(service: SignalService(signals: signals), successTerminationBehavior: .gracefullyShutdownGroup))
         try await ServiceGroup(configuration: ServiceGroupConfiguration(services: services, logger: logger)).run()
         logger.notice("simulator stopped")
+    }
+
+    /// One RTU line with several units of one kind.
+    private func serveRTU(path: String, signals: ShutdownSignal, logger: Logger) async throws {
+        guard let k = DeviceKind(rawValue: kind[0]), SimulatorCatalog.kinds.contains(k) else {
+            throw ValidationError("--kind \(kind[0]): no simulator for it (have: "
+                                  + SimulatorCatalog.kinds.map(\.rawValue).joined(separator: ", ") + ")")
+        }
+        let presetName = preset ?? SimulatorCatalog.defaultPreset(for: k)
+        let clock = MonotonicClock()
+        var devices: [UInt8: any ModbusDevice] = [:]
+        for (i, unit) in try rtuUnits().enumerated() {
+            do {
+                devices[unit] = try SimulatorCatalog.device(kind: k, seed: seed &+ UInt64(i), preset: presetName,
+                                                            unit: unit, startHourOfDay: RunCommand.localHourOfDay())
+            } catch {
+                logger.critical("cannot simulate \(k): \(error)")
+                throw ExitCode(ExitStatus.usage)
+            }
+        }
+        let settings = SerialSettings(path: path, baud: baud, parity: SerialSettings.Parity(rawValue: parity.uppercased())!)
+        let server: ModbusRTUServer
+        do {
+            server = try ModbusRTUServer(devices: devices, settings: settings) { clock.seconds() }
+        } catch {
+            logger.critical("cannot serve on \(path): \(error)")
+            throw ExitCode(ExitStatus.unavailable)
+        }
+        for (i, unit) in devices.keys.sorted().enumerated() {
+            say("serving \(k) on rtu://\(path)?\(settings.query) (unit \(unit), seed \(seed &+ UInt64(i)), "
+                + "preset \(presetName))")
+        }
+        let schedule = try offlineSchedule()
+        let started = clock.seconds()
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: RTUServerService(server: server))]
+        if !schedule.isEmpty {
+            services.append(.init(service: OfflineScheduleService(schedule: schedule, devices: devices, started: started,
+                                                                  clock: clock, logger: logger)))
+        }
+        services.append(.init(service: SignalService(signals: signals), successTerminationBehavior: .gracefullyShutdownGroup))
+        try await ServiceGroup(configuration: ServiceGroupConfiguration(services: services, logger: logger)).run()
+        let counts = server.counts
+        let perUnit = counts.requests.keys.sorted().map { "unit \($0): \(counts.requests[$0]!)" }.joined(separator: ", ")
+        logger.notice("simulator stopped; requests \(perUnit); other units \(counts.foreign), rejected frames \(counts.rejected)")
+    }
+}
+
+/// Runs the RTU server's loop on its own thread until graceful shutdown.
+struct RTUServerService: Service {
+    let server: ModbusRTUServer
+
+    func run() async throws {
+        server.start()
+        try? await gracefulShutdown()
+        server.stop()
+    }
+}
+
+/// Takes units offline at their times (`rigd simulate --offline UNIT@SECONDS`).
+struct OfflineScheduleService: Service {
+    let schedule: [(unit: UInt8, after: Double)]
+    let devices: [UInt8: any ModbusDevice]
+    let started: Double
+    let clock: MonotonicClock
+    let logger: Logger
+
+    func run() async throws {
+        for item in schedule.sorted(by: { $0.after < $1.after }) {
+            let wait = item.after - (clock.seconds() - started)
+            if wait > 0 {
+                do {
+                    try await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(wait)) }
+                } catch {
+                    return
+                }
+            }
+            guard let device = devices[item.unit] as? any FaultInjectable else { continue }
+            device.setOffline(true)
+            logger.notice("unit \(item.unit) is now silent (--offline)")
+        }
+        try? await gracefulShutdown()
     }
 }
 

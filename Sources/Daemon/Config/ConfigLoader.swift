@@ -92,9 +92,10 @@ struct ConfigLoader {
 
         var simulator = SimulatorConfig()
         if let sim = table.table("sim") {
-            simulator.preset = sim.string("preset") ?? simulator.preset
-            if let presets = kind.map(SimulatorCatalog.presets(for:)), !presets.contains(simulator.preset) {
-                sim.fail("preset", "unknown preset \"\(simulator.preset)\" (presets: \(presets.joined(separator: ", ")))")
+            simulator.preset = sim.string("preset")
+            if let preset = simulator.preset, let presets = kind.map(SimulatorCatalog.presets(for:)),
+               !presets.contains(preset) {
+                sim.fail("preset", "unknown preset \"\(preset)\" (presets: \(presets.joined(separator: ", ")))")
             }
             if sim.has("seed") { simulator.seed = UInt64(sim.int("seed", default: 1, range: 0...Int.max)) }
             sim.finish()
@@ -106,12 +107,22 @@ struct ConfigLoader {
             table.fail("beacon", "uses the same line as estop (\(estop))")
         }
         var control: ControlConfig?
+        var relays: [String: GPIOLineAddress] = [:]
         let controlTable = table.table("control")
         switch kind {
         case .heatRig?:
             control = .heatRig(readHeatRig(controlTable))
         case .extraction?:
             control = .extraction(readExtraction(controlTable))
+        case .aquaSonde?:
+            let aqua = readAquaculture(controlTable, station: table)
+            control = .aquaculture(aqua)
+            relays = table.table("relays").map { readRelays($0, aerators: aqua.aerators) } ?? [:]
+            let used = [estop, beacon].compactMap { $0 } + relays.values
+            for (name, address) in relays.sorted(by: { $0.key < $1.key })
+                where used.filter({ $0.chip == address.chip && $0.line == address.line }).count > 1 {
+                table.fail("relays", "\(name) uses line \(address), which another output or input uses too")
+            }
         default:
             break
         }
@@ -121,7 +132,7 @@ struct ConfigLoader {
         guard let kind, let address, let control else { return nil }
         return StationConfig(name: name, kind: kind, address: address, fallback: fallback, probeTimeoutMs: probe,
                              responseTimeoutMs: response, control: control, simulator: simulator, estop: estop,
-                             beacon: beacon)
+                             beacon: beacon, relays: relays)
     }
 
     /// `{ chip = "gpiochip0", line = 17, active_low = true }`
@@ -158,6 +169,72 @@ struct ConfigLoader {
         } catch {
             t.fail("residue_duration_s", error.reason)
         }
+        return c
+    }
+
+    /// `[station.relays]`: `aerators = [{ chip, line }, …]` (one per aerator), `exchange = { … }`, `feeder = { … }`.
+    private static func readRelays(_ t: TableReader, aerators: Int) -> [String: GPIOLineAddress] {
+        var out: [String: GPIOLineAddress] = [:]
+        if let list = t.arrayOfTables("aerators") {
+            if list.count != aerators {
+                t.fail("aerators", "lists \(list.count) line(s) but control.aerators is \(aerators)")
+            }
+            for (i, line) in list.enumerated() {
+                line.context = t.context
+                if let address = readLine(line) { out["aerator-\(i + 1)"] = address }
+            }
+        }
+        for name in ["exchange", "feeder"] {
+            if let address = t.table(name).flatMap(readLine) { out[name] = address }
+        }
+        t.finish()
+        return out
+    }
+
+    /// A pond's or tank's control keys (DEVICES.md §B).
+    private static func readAquaculture(_ t: TableReader?, station: TableReader) -> AquacultureControlConfig {
+        var c = AquacultureControlConfig()
+        guard let t else { return c }
+        let doLimits = AquacultureControlConfig.doLimits
+        c.sampleEvery = t.double("sample_every_s", default: c.sampleEvery, range: 0.5...3600)
+        c.logEvery = t.double("log_every_s", default: c.logEvery, range: 1...86400)
+        if t.has("aeration"), let b = t.bool("aeration") { c.aeration = b }
+        c.aerators = t.int("aerators", default: c.aerators, range: 1...8)
+        c.aeratorOnBelowMgL = t.double("aerator_on_below_mgl", default: c.aeratorOnBelowMgL, range: doLimits)
+        c.aeratorOffAboveMgL = t.double("aerator_off_above_mgl", default: c.aeratorOffAboveMgL, range: doLimits)
+        c.aeratorMinRun = 60 * t.double("aerator_min_run_min", default: c.aeratorMinRun / 60, range: 0...240)
+        c.criticalDOMgL = t.double("critical_do_mgl", default: c.criticalDOMgL, range: doLimits)
+        if t.has("feed_times") {
+            c.feedTimes = t.stringArray("feed_times")?.compactMap { text in
+                let parts = text.split(separator: ":")
+                guard parts.count == 2, let h = Int(parts[0]), let m = Int(parts[1]), (0..<24).contains(h),
+                      (0..<60).contains(m) else {
+                    t.fail("feed_times", "\"\(text)\" is not a time of day HH:MM")
+                    return nil
+                }
+                return Double(h) + Double(m) / 60
+            } ?? c.feedTimes
+        }
+        c.feedDuration = 60 * t.double("feed_minutes", default: c.feedDuration / 60, range: 0...240)
+        c.feedMinDOMgL = t.double("feed_min_do_mgl", default: c.feedMinDOMgL, range: doLimits)
+        let feedLow = t.double("feed_temp_min_c", default: c.feedTempC.lowerBound, range: 0...40)
+        let feedHigh = t.double("feed_temp_max_c", default: c.feedTempC.upperBound, range: 0...40)
+        if feedLow < feedHigh { c.feedTempC = feedLow...feedHigh } else {
+            t.fail("feed_temp_max_c", "must be above feed_temp_min_c (\(feedLow))")
+        }
+        c.nh3MaxMgL = t.double("nh3_max_mgl", default: c.nh3MaxMgL, range: AquacultureControlConfig.nh3Limits)
+        let salinityLow = t.double("salinity_min_ppt", default: c.salinityPpt.lowerBound, range: 0...45)
+        let salinityHigh = t.double("salinity_max_ppt", default: c.salinityPpt.upperBound, range: 0...45)
+        if salinityLow < salinityHigh { c.salinityPpt = salinityLow...salinityHigh } else {
+            t.fail("salinity_max_ppt", "must be above salinity_min_ppt (\(salinityLow))")
+        }
+        c.exchangeMinRun = 60 * t.double("exchange_min_run_min", default: c.exchangeMinRun / 60, range: 0...1440)
+        c.stuckSamples = t.int("stuck_samples", default: c.stuckSamples, range: 2...100_000)
+        c.driftToleranceMgL = t.double("drift_tolerance_mgl", default: c.driftToleranceMgL, range: 0.05...10)
+        c.driftWindow = 60 * t.double("drift_window_min", default: c.driftWindow / 60, range: 1...1440)
+        c.nightStartHour = t.double("night_start_hour", default: c.nightStartHour, range: 12...23.99)
+        c.nightEndHour = t.double("night_end_hour", default: c.nightEndHour, range: 0...12)
+        for problem in c.problems() { t.fail(problem.key, problem.message) }
         return c
     }
 
@@ -272,6 +349,23 @@ final class TableReader {
             return fallback
         }
         return i
+    }
+
+    func stringArray(_ key: String) -> [String]? {
+        guard let v = value(key) else { return nil }
+        guard let array = v.array else {
+            fail(key, "must be an array of strings, got \(v.type)")
+            return nil
+        }
+        var out: [String] = []
+        for (i, element) in array.enumerated() {
+            guard let s = element.string else {
+                fail(key, "element \(i + 1) must be a string, got \(element.type)")
+                return nil
+            }
+            out.append(s)
+        }
+        return out
     }
 
     func bool(_ key: String) -> Bool? {

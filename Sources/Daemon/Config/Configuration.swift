@@ -11,7 +11,8 @@ enum Fallback: String, Sendable, CaseIterable {
 
 /// Simulator options for a station, used whenever it runs simulated.
 struct SimulatorConfig: Sendable, Equatable {
-    var preset = "standard"
+    /// Plant preset; nil: the kind's default (the first of `SimulatorCatalog.presets(for:)`).
+    var preset: String?
     /// Overrides the run's seed for this station's simulator.
     var seed: UInt64?
 }
@@ -20,6 +21,7 @@ struct SimulatorConfig: Sendable, Equatable {
 enum ControlConfig: Sendable {
     case heatRig(HeatRigControlConfig)
     case extraction(ExtractionControlConfig)
+    case aquaculture(AquacultureControlConfig)
 }
 
 /// One `[[station]]` table.
@@ -35,6 +37,13 @@ struct StationConfig: Sendable {
     /// Host E-stop input (asserted = pressed) and beacon output, on the host's GPIO.
     var estop: GPIOLineAddress?
     var beacon: GPIOLineAddress?
+    /// Host relay outputs by the controller's relay name ("aerator-1", "exchange", "feeder"), on the host's GPIO.
+    var relays: [String: GPIOLineAddress] = [:]
+
+    /// The serial line the device is on, if any: every station on one line shares one bus thread.
+    var bus: String? {
+        if case .rtu(let settings, _) = address { settings.path } else { nil }
+    }
 
     var timeouts: ModbusTimeouts {
         ModbusTimeouts(connect: .milliseconds(probeTimeoutMs), response: .milliseconds(responseTimeoutMs))
@@ -49,4 +58,4 @@ struct Configuration: Sendable {
 }
 
 /// The kinds this build can run. The others are in DEVICES.md and come with their issues.
-let supportedKinds: [DeviceKind] = [.extraction, .heatRig]
+let supportedKinds: [DeviceKind] = [.extraction, .aquaSonde, .heatRig]

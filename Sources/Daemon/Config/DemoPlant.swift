@@ -25,6 +25,38 @@ enum DemoPlant {
 
     [station.control]
     setpoint_c = 60.0
+
+    # Two sondes on one RS-485 line: a 1 ha earthen pond and a 2 m³ nursery tank. With no adapter at that path both
+    # run on the in-process simulator, on one bus thread as they would on the wire.
+    [[station]]
+    name = "pond-1"
+    kind = "aqua-sonde"
+    address = "rtu:///dev/ttyUSB0?baud=9600&parity=N&unit=1"
+    fallback = "simulate"
+    response_timeout_ms = 300
+
+    [station.sim]
+    preset = "pond"
+
+    [station.control]
+    aerators = 2
+
+    [[station]]
+    name = "nursery-1"
+    kind = "aqua-sonde"
+    address = "rtu:///dev/ttyUSB0?baud=9600&parity=N&unit=2"
+    fallback = "simulate"
+    response_timeout_ms = 300
+
+    [station.sim]
+    preset = "nursery"
+
+    [station.control]
+    aerators = 2
+    feed_times = ["06:00", "09:00", "12:00", "15:00", "18:00"]
+    feed_minutes = 5
+    feed_temp_min_c = 24
+    feed_temp_max_c = 30
     """
 
     static func configuration() throws(ConfigError) -> Configuration {

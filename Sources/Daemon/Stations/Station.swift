@@ -12,7 +12,6 @@ enum StationMode: String, Sendable, Codable {
 
 /// Link health of a station, readable from any thread.
 struct LinkCounters: Sendable, Equatable {
-    var transactions: UInt64 = 0
     var linkErrors: UInt64 = 0
     var transactionErrors: UInt64 = 0
     var reconnects: UInt64 = 0
@@ -32,6 +31,9 @@ struct SimulationHandles: @unchecked Sendable {
 struct HostLines {
     var estop: (any GPIOLine)?
     var beacon: (any GPIOLine)?
+    /// Relay outputs in the controller's `relayNames` order; nil where none is wired (the decision is still made,
+    /// logged and reported).
+    var relays: [(any GPIOLine)?] = []
 }
 
 /// What the daemon needs of any station, whatever its kind.
@@ -40,6 +42,8 @@ protocol AnyStation: AnyObject, Sendable {
     var kind: DeviceKind { get }
     var mode: StationMode { get }
     var endpoint: String { get }
+    /// The serial line the station's device is on (stations on one line share a thread), nil for TCP and sim.
+    var bus: String? { get }
     var mailbox: Mailbox { get }
     var simulation: SimulationHandles? { get }
     /// Opens the link (the station is wired already; a failure here leaves it to reconnect with backoff).
@@ -62,8 +66,11 @@ final class Station<Controller: StationController>: AnyStation, @unchecked Senda
     let name: String
     let kind: DeviceKind = Profile.kind
     let mode: StationMode
+    let bus: String?
     let mailbox = Mailbox()
     let counters = Mutex(LinkCounters())
+    /// Modbus transactions attempted (each request, answered or not), counted by the station's client.
+    let transactions = TransactionTally()
     let simulation: SimulationHandles?
     private let client: any ModbusClient
     private var controller: Controller
@@ -71,6 +78,8 @@ final class Station<Controller: StationController>: AnyStation, @unchecked Senda
     private let lines: HostLines
     private var estopLineError: String?
     private var beaconState: Bool?
+    /// What each relay line was last driven to (nil: unknown, drive it next time).
+    private var relayStates: [Bool?]
     /// Runs already logged: (count, outcome of the last).
     private var loggedRuns: (Int, RunOutcome?) = (0, nil)
 
@@ -97,13 +106,17 @@ final class Station<Controller: StationController>: AnyStation, @unchecked Senda
     var endpoint: String { client.endpoint }
 
     init(name: String, mode: StationMode, client: any ModbusClient, controller: Controller, logger: Logger,
-         statusInterval: Double = 0, lines: HostLines = HostLines(), simulation: SimulationHandles? = nil) {
+         statusInterval: Double = 0, lines: HostLines = HostLines(), simulation: SimulationHandles? = nil,
+         bus: String? = nil) {
         self.name = name
+        self.bus = bus
+        // Relay lines are requested in the safe state (Wiring), so that is what they hold until the first decision.
+        self.relayStates = controller.safeRelays.map(Optional.some)
         self.lines = lines
         self.simulation = simulation
         self.statusInterval = statusInterval
         self.mode = mode
-        self.client = client
+        self.client = CountingClient(client, tally: transactions)
         self.controller = controller
         self.logger = logger
         self.channelStats = Profile.channels.map(ChannelStatistics.init)
@@ -134,10 +147,7 @@ final class Station<Controller: StationController>: AnyStation, @unchecked Senda
             linkUp = true
             lastCommands = nil
             backoff = Self.initialBackoff
-            counters.withLock {
-                $0.linkUp = true
-                $0.transactions += 3
-            }
+            counters.withLock { $0.linkUp = true }
             return true
         } catch {
             counters.withLock {
@@ -208,7 +218,6 @@ final class Station<Controller: StationController>: AnyStation, @unchecked Senda
         if linkUp {
             do {
                 let snapshot = try Profile.readSnapshot(from: client, order: order)
-                counters.withLock { $0.transactions += 1 }
                 failedReads = 0
                 for (i, reading) in snapshot.channels.enumerated() where i < channelStats.count {
                     channelStats[i].record(reading)
@@ -235,6 +244,7 @@ final class Station<Controller: StationController>: AnyStation, @unchecked Senda
         logAlarmChanges()
         logRunChanges()
         driveBeacon(output.beacon)
+        driveRelays(output.relays)
         guard linkUp else { return }
         write(output.commands, now: now)
         if linkUp, output.resetDeviceFaults {
@@ -254,14 +264,12 @@ final class Station<Controller: StationController>: AnyStation, @unchecked Senda
         do {
             for write in Profile.writes(for: commands, previous: lastCommands, order: order) {
                 try write.apply(to: client)
-                counters.withLock { $0.transactions += 1 }
             }
             lastCommands = commands
             let interval = watchdogMs == 0 ? 1.0 : min(1.0, Double(watchdogMs) / 4000)
-            if now - lastHeartbeatAt >= interval - 1e-9 {
+            if Profile.usesHostWatchdog, now - lastHeartbeatAt >= interval - 1e-9 {
                 heartbeat &+= 1
                 try client.writeRegister(at: CommonRegisters.hostHeartbeat, value: heartbeat)
-                counters.withLock { $0.transactions += 1 }
                 lastHeartbeatAt = now
             }
         } catch let error as ModbusLinkError {
@@ -298,6 +306,29 @@ final class Station<Controller: StationController>: AnyStation, @unchecked Senda
         } catch {
             logger.error("station \(name): cannot drive the beacon: \(error)")
             beaconState = nil
+        }
+    }
+
+    /// Drives the relay lines that changed; logs every change, wired or not, since it is a decision about the plant.
+    private func driveRelays(_ wanted: [Bool]) {
+        let names = controller.relayNames
+        for (i, on) in wanted.enumerated() where i < names.count {
+            let line = i < lines.relays.count ? lines.relays[i] : nil
+            guard relayStates.indices.contains(i), relayStates[i] != on else { continue }
+            let previous = relayStates[i]
+            if let line {
+                do {
+                    try line.write(on)
+                } catch {
+                    logger.error("station \(name): cannot drive relay \(names[i]) (\(line.address)): \(error)")
+                    relayStates[i] = nil
+                    continue
+                }
+            }
+            relayStates[i] = on
+            if previous != nil || line == nil {
+                logger.info("station \(name): \(names[i]) \(on ? "ON" : "OFF")\(line == nil ? " (no line wired)" : "")")
+            }
         }
     }
 
@@ -347,6 +378,13 @@ final class Station<Controller: StationController>: AnyStation, @unchecked Senda
 
     func driveSafeState(now: Double) {
         driveBeacon(false)
+        if !controller.safeRelays.isEmpty {
+            driveRelays(controller.safeRelays)
+            let states: [String] = zip(controller.relayNames, controller.safeRelays).map { name, on in
+                name + (on ? " ON" : " OFF")
+            }
+            logger.notice("station \(name): relays in their safe state (\(states.joined(separator: ", ")))")
+        }
         guard linkUp else {
             logger.warning("station \(name): link down at shutdown; the device's own watchdog drives its safe state")
             return
@@ -393,7 +431,7 @@ final class Station<Controller: StationController>: AnyStation, @unchecked Senda
             "address": .string(endpoint), "channels": .object(channels), "loops": .object(loopEntries),
             "alarms": .array(alarms), "runs": .array(controller.runs.map(\.report)),
             "results": .object(controller.results()),
-            "link": .object(["transactions": .number(Double(link.transactions)),
+            "link": .object(["transactions": .number(Double(transactions.count)),
                              "link_errors": .number(Double(link.linkErrors)),
                              "transaction_errors": .number(Double(link.transactionErrors)),
                              "reconnects": .number(Double(link.reconnects))]),
@@ -407,4 +445,57 @@ struct WrongDeviceError: Error, CustomStringConvertible {
     let found: String
     let endpoint: String
     var description: String { "\(endpoint) is a \(found) device, not \(expected) (IR 0)" }
+}
+
+/// A transaction count readable from any thread.
+final class TransactionTally: Sendable {
+    private let value = Atomic<UInt64>(0)
+    var count: UInt64 { value.load(ordering: .relaxed) }
+    func add() { value.add(1, ordering: .relaxed) }
+}
+
+/// Counts every transaction a station's client attempts, whatever the transport.
+final class CountingClient: ModbusClient {
+    private let base: any ModbusClient
+    private let tally: TransactionTally
+
+    init(_ base: any ModbusClient, tally: TransactionTally) {
+        self.base = base
+        self.tally = tally
+    }
+
+    var endpoint: String { base.endpoint }
+    var isConnected: Bool { base.isConnected }
+    func connect() throws { try base.connect() }
+    func close() { base.close() }
+
+    private func counted<T>(_ body: () throws -> T) rethrows -> T {
+        tally.add()
+        return try body()
+    }
+
+    func readInputRegisters(at address: Int, count: Int) throws -> [UInt16] {
+        try counted { try base.readInputRegisters(at: address, count: count) }
+    }
+    func readHoldingRegisters(at address: Int, count: Int) throws -> [UInt16] {
+        try counted { try base.readHoldingRegisters(at: address, count: count) }
+    }
+    func readCoils(at address: Int, count: Int) throws -> [Bool] {
+        try counted { try base.readCoils(at: address, count: count) }
+    }
+    func readDiscreteInputs(at address: Int, count: Int) throws -> [Bool] {
+        try counted { try base.readDiscreteInputs(at: address, count: count) }
+    }
+    func writeRegister(at address: Int, value: UInt16) throws {
+        try counted { try base.writeRegister(at: address, value: value) }
+    }
+    func writeRegisters(at address: Int, values: [UInt16]) throws {
+        try counted { try base.writeRegisters(at: address, values: values) }
+    }
+    func writeCoil(at address: Int, value: Bool) throws {
+        try counted { try base.writeCoil(at: address, value: value) }
+    }
+    func writeCoils(at address: Int, values: [Bool]) throws {
+        try counted { try base.writeCoils(at: address, values: values) }
+    }
 }

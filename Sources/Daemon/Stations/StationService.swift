@@ -3,25 +3,53 @@ import Foundation
 import Logging
 import ServiceLifecycle
 
-/// A station on the real clock: its loops run on a dedicated thread (blocking libmodbus calls never touch Swift's
-/// cooperative pool). On graceful shutdown the loops stop, the station drives its safe state, and `run` returns.
+/// Stations on the real clock: their loops run on one dedicated thread (blocking libmodbus calls never touch Swift's
+/// cooperative pool). A station has a thread of its own, except that every station of one serial line shares the
+/// line's thread: the bus is serial, so its units are polled in turn and a silent unit costs only its own timeout.
+/// On graceful shutdown the loops stop, each station drives its safe state, and `run` returns.
 struct StationService: Service {
-    let station: any AnyStation
+    let stations: [any AnyStation]
     let clock: MonotonicClock
     let options: RealTimeOptions
     let logger: Logger
 
+    /// The stations grouped by thread: one group per serial line, one per other station, in configuration order.
+    static func groups(_ stations: [any AnyStation]) -> [[any AnyStation]] {
+        var groups: [[any AnyStation]] = []
+        var byBus: [String: Int] = [:]
+        for station in stations {
+            if let bus = station.bus {
+                if let i = byBus[bus] { groups[i].append(station) } else {
+                    byBus[bus] = groups.count
+                    groups.append([station])
+                }
+            } else {
+                groups.append([station])
+            }
+        }
+        return groups
+    }
+
+    var threadName: String {
+        if let bus = stations.first?.bus { return "bus-" + (bus.split(separator: "/").last.map(String.init) ?? bus) }
+        return "st-\(stations.first?.name ?? "?")"
+    }
+
     func run() async throws {
         let runner = LoopRunner(clock: clock)
-        for loop in station.makeLoops() { runner.add(loop) }
-        let (station, clock, options, logger) = (self.station, self.clock, self.options, self.logger)
+        for station in stations {
+            for loop in station.makeLoops() { runner.add(loop) }
+        }
+        let (stations, clock, options, logger) = (self.stations, self.clock, self.options, self.logger)
+        let names = stations.map(\.name).joined(separator: ", ")
+        if stations.count > 1 { logger.info("stations \(names) share the thread of serial line \(stations[0].bus ?? "?")") }
         await withGracefulShutdownHandler {
             await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
-                startThread(name: "st-\(station.name)") {
-                    for line in options.apply() { logger.info("station \(station.name): \(line)") }
-                    station.start(now: clock.seconds())
+                startThread(name: String(threadName.prefix(15))) {
+                    for line in options.apply() { logger.info("stations \(names): \(line)") }
+                    for station in stations { station.start(now: clock.seconds()) }
                     runner.run()
-                    station.driveSafeState(now: clock.seconds())
+                    for station in stations { station.driveSafeState(now: clock.seconds()) }
                     done.resume()
                 }
             }

@@ -24,34 +24,88 @@ enum Wiring {
         var description: String { "station \"\(station)\": device at \(address) \(reason)" }
     }
 
-    /// Probes every TCP device concurrently with its probe timeout, so start-up costs one timeout, not one each.
-    static func probe(_ stations: [StationConfig]) -> [Probe] {
-        let results = Mutex([Probe](repeating: .silent(reason: "not probed"), count: stations.count))
-        DispatchQueue.concurrentPerform(iterations: stations.count) { i in
-            let station = stations[i]
-            let outcome: Probe
-            switch station.address {
-            case .simulated:
-                outcome = .silent(reason: "sim:// address")
-            case .tcp(let host, let port, let unit):
-                let client = ModbusTCPClient(host: host, port: port, unit: unit, timeouts: station.timeouts)
-                do {
-                    try client.connect()
-                    let header = try client.readHeader()
-                    if header.deviceType == station.kind.deviceType {
-                        outcome = .answered
-                    } else {
-                        let found = header.kind.map(\.rawValue) ?? "0x" + String(header.deviceType, radix: 16)
-                        outcome = .wrongDevice("answers as \(found), not \(station.kind) (IR 0)")
-                    }
-                } catch {
-                    outcome = .silent(reason: "\(error)")
+    /// Probes every device with its probe timeout: TCP devices concurrently, so start-up costs one timeout, not one
+    /// each; the units of one serial line one after another on that line, as the bus is serial.
+    /// `lines`: the serial lines by path (by default, one per path with its first station's settings).
+    static func probe(_ stations: [StationConfig], lines: [String: SerialLine]? = nil) -> [Probe] {
+        let lines = lines ?? serialLines(stations)
+        var jobs: [[Int]] = []
+        var lineJobs: [String: Int] = [:]
+        for (i, station) in stations.enumerated() {
+            if let bus = station.bus {
+                if let j = lineJobs[bus] { jobs[j].append(i) } else {
+                    lineJobs[bus] = jobs.count
+                    jobs.append([i])
                 }
-                client.close()
+            } else {
+                jobs.append([i])
             }
-            results.withLock { $0[i] = outcome }
+        }
+        let results = Mutex([Probe](repeating: .silent(reason: "not probed"), count: stations.count))
+        let plan = jobs
+        DispatchQueue.concurrentPerform(iterations: plan.count) { j in
+            for i in plan[j] {
+                let outcome = probe(stations[i], lines: lines)
+                results.withLock { $0[i] = outcome }
+            }
         }
         return results.withLock { $0 }
+    }
+
+    private static func probe(_ station: StationConfig, lines: [String: SerialLine]) -> Probe {
+        let client: any ModbusClient
+        switch station.address {
+        case .simulated:
+            return .silent(reason: "sim:// address")
+        case .tcp(let host, let port, let unit):
+            client = ModbusTCPClient(host: host, port: port, unit: unit, timeouts: station.timeouts)
+        case .rtu(let settings, let unit):
+            client = ModbusRTUClient(line: lines[settings.path]!, unit: unit)
+        }
+        defer { client.close() }
+        do {
+            try client.connect()
+            let header = try client.readHeader()
+            if header.deviceType == station.kind.deviceType { return .answered }
+            let found = header.kind.map(\.rawValue) ?? "0x" + String(header.deviceType, radix: 16)
+            return .wrongDevice("answers as \(found), not \(station.kind) (IR 0)")
+        } catch {
+            return .silent(reason: "\(error)")
+        }
+    }
+
+    /// One `SerialLine` per serial path, with the settings and response timeout of the first station on it.
+    static func serialLines(_ stations: [StationConfig]) -> [String: SerialLine] {
+        var lines: [String: SerialLine] = [:]
+        for station in stations {
+            guard case .rtu(let settings, _) = station.address, lines[settings.path] == nil else { continue }
+            lines[settings.path] = SerialLine(settings: settings,
+                                              responseTimeout: .milliseconds(station.responseTimeoutMs))
+        }
+        return lines
+    }
+
+    /// Settings that must agree across the stations of one serial line.
+    static func lineConflicts(_ stations: [StationConfig]) -> [RefusedStation] {
+        var first: [String: (String, SerialSettings)] = [:]
+        var out: [RefusedStation] = []
+        var units: [String: [Int: String]] = [:]
+        for station in stations {
+            guard case .rtu(let settings, let unit) = station.address else { continue }
+            if let (name, other) = first[settings.path], other != settings {
+                out.append(RefusedStation(station: station.name, address: "\(station.address)",
+                                          reason: "is on the line of station \"\(name)\" with other serial settings "
+                                              + "(\(settings.summary) vs \(other.summary))"))
+            } else if first[settings.path] == nil {
+                first[settings.path] = (station.name, settings)
+            }
+            if let other = units[settings.path]?[unit] {
+                out.append(RefusedStation(station: station.name, address: "\(station.address)",
+                                          reason: "has the same unit id as station \"\(other)\" on that line"))
+            }
+            units[settings.path, default: [:]][unit] = station.name
+        }
+        return out
     }
 
     /// Builds the stations of a real-clock run, probing each device. Throws `RefusedStation` for a device with
@@ -59,15 +113,19 @@ enum Wiring {
     /// host GPIO lines cannot be had (an E-stop that is configured but missing must stop the start).
     static func realStations(_ configuration: Configuration, clock: any LoopClock, seed: UInt64,
                              statusInterval: Double = 0, gpio: (any GPIOProvider)? = nil,
-                             logger: Logger) throws -> [any AnyStation] {
-        let probes = probe(configuration.stations)
-        var refused: [RefusedStation] = []
+                             startHourOfDay: Double = 0, logger: Logger) throws -> [any AnyStation] {
+        var refused = lineConflicts(configuration.stations)
+        if let first = refused.first {
+            for r in refused.dropFirst() { logger.critical("\(r)") }
+            throw first
+        }
+        let serialLines = serialLines(configuration.stations)
+        let probes = probe(configuration.stations, lines: serialLines)
         var stations: [any AnyStation] = []
         let hostGPIO = gpio ?? LibGPIODProvider()
         for (config, probe) in zip(configuration.stations, probes) {
             switch probe {
             case .answered:
-                guard case .tcp(let host, let port, let unit) = config.address else { continue }
                 let lines: HostLines
                 do {
                     lines = try requestLines(config, providers: { _ in hostGPIO })
@@ -76,10 +134,19 @@ enum Wiring {
                                                   reason: "answers, but its host GPIO line failed: \(error)"))
                     continue
                 }
-                let client = ModbusTCPClient(host: host, port: port, unit: unit, timeouts: config.timeouts)
+                let client: any ModbusClient
+                switch config.address {
+                case .tcp(let host, let port, let unit):
+                    client = ModbusTCPClient(host: host, port: port, unit: unit, timeouts: config.timeouts)
+                case .rtu(let settings, let unit):
+                    client = ModbusRTUClient(line: serialLines[settings.path]!, unit: unit)
+                case .simulated:
+                    continue
+                }
                 logger.notice("station \(config.name) (\(config.kind)): REAL device at \(config.address)")
-                stations.append(makeStation(config, mode: .real, client: client, statusInterval: statusInterval,
-                                            lines: lines, simulation: nil, logger: logger))
+                stations.append(makeStation(config.at(hour: startHourOfDay), mode: .real, client: client,
+                                            statusInterval: statusInterval, lines: lines, simulation: nil,
+                                            logger: logger))
             case .wrongDevice(let reason):
                 refused.append(RefusedStation(station: config.name, address: "\(config.address)", reason: reason))
             case .silent(let reason):
@@ -92,8 +159,8 @@ enum Wiring {
                     station \(config.name) (\(config.kind)): SIMULATED — no device at \(config.address) \
                     (\(reason)); running the in-process simulator
                     """)
-                stations.append(try simulatedStation(config, seed: seed, clock: clock, statusInterval: statusInterval,
-                                                     logger: logger))
+                stations.append(try simulatedStation(config.at(hour: startHourOfDay), seed: seed, clock: clock,
+                                                     statusInterval: statusInterval, logger: logger))
             }
         }
         if let first = refused.first {
@@ -109,24 +176,51 @@ enum Wiring {
         try configuration.stations.map { try simulatedStation($0, seed: seed, clock: clock, logger: logger) }
     }
 
-    /// A station on the in-process simulator, with simulated GPIO chips for its host lines.
+    /// A station on the in-process simulator, with simulated GPIO chips for its host lines. A sonde's relays always
+    /// reach its water: on the configured lines, or on a simulated chip "sim-relays" when none are configured.
     static func simulatedStation(_ config: StationConfig, seed: UInt64, clock: any LoopClock,
                                  statusInterval: Double = 0, logger: Logger) throws -> any AnyStation {
+        var config = config
         let deviceSeed = config.simulator.seed ?? SimulatorCatalog.seed(run: seed, name: config.name)
-        let device = try SimulatorCatalog.device(kind: config.kind, seed: deviceSeed, preset: config.simulator.preset)
-        let client = InMemoryModbusClient(device: device, endpoint: "sim://\(config.kind)/\(config.name)") {
-            clock.seconds()
+        if case .aquaculture(let control) = config.control, config.relays.isEmpty {
+            let names = AquacultureController(config: control).relayNames
+            for (i, name) in names.enumerated() {
+                config.relays[name] = GPIOLineAddress(chip: "sim-relays", line: i)
+            }
         }
         var chips: [String: SimulatedGPIOChip] = [:]
-        for address in [config.estop, config.beacon].compactMap({ $0 }) where chips[address.chip] == nil {
+        for address in ([config.estop, config.beacon].compactMap { $0 } + config.relays.values)
+        where chips[address.chip] == nil {
             chips[address.chip] = SimulatedGPIOChip(name: address.chip)
+        }
+        var startHour = 0.0
+        var relays: @Sendable () -> PondPlant.Inputs = { .init() }
+        if case .aquaculture(let control) = config.control {
+            startHour = control.startHourOfDay
+            let wired = config.relays.map { (name: $0.key, chip: chips[$0.value.chip]!, address: $0.value) }
+            relays = {
+                func on(_ r: (name: String, chip: SimulatedGPIOChip, address: GPIOLineAddress)) -> Bool {
+                    r.chip.physicalLevel(r.address.line) != r.address.activeLow
+                }
+                return PondPlant.Inputs(
+                    aeratorsOn: wired.filter { $0.name.hasPrefix("aerator-") && on($0) }.count,
+                    exchange: wired.contains { $0.name == "exchange" && on($0) },
+                    feeding: wired.contains { $0.name == "feeder" && on($0) })
+            }
+        }
+        let device = try SimulatorCatalog.device(kind: config.kind, seed: deviceSeed, preset: config.simulator.preset,
+                                                 unit: UInt8(config.address.unit ?? 1), startHourOfDay: startHour,
+                                                 relays: relays)
+        let client = InMemoryModbusClient(device: device, endpoint: "sim://\(config.kind)/\(config.name)") {
+            clock.seconds()
         }
         let lines = try requestLines(config) { chips[$0]! }
         return makeStation(config, mode: .simulated, client: client, statusInterval: statusInterval, lines: lines,
                            simulation: SimulationHandles(device: device, gpio: chips), logger: logger)
     }
 
-    /// Requests the station's E-stop (input) and beacon (output, off) lines.
+    /// Requests the station's E-stop (input), beacon (output, off) and relay lines (outputs, in their safe state:
+    /// aerators on, everything else off).
     static func requestLines(_ config: StationConfig,
                              providers: (String) -> any GPIOProvider) throws -> HostLines {
         var lines = HostLines()
@@ -138,6 +232,14 @@ enum Wiring {
             lines.beacon = try providers(beacon.chip).request(beacon, direction: .output(initial: false),
                                                               consumer: "rigd:\(config.name):beacon")
         }
+        if case .aquaculture(let control) = config.control {
+            let controller = AquacultureController(config: control)
+            lines.relays = try zip(controller.relayNames, controller.safeRelays).map { name, safe in
+                guard let address = config.relays[name] else { return nil }
+                return try providers(address.chip).request(address, direction: .output(initial: safe),
+                                                           consumer: "rigd:\(config.name):\(name)")
+            }
+        }
         return lines
     }
 
@@ -147,10 +249,28 @@ enum Wiring {
         switch config.control {
         case .heatRig(let control):
             Station(name: config.name, mode: mode, client: client, controller: HeatRigController(config: control),
-                    logger: logger, statusInterval: statusInterval, lines: lines, simulation: simulation)
+                    logger: logger, statusInterval: statusInterval, lines: lines, simulation: simulation,
+                    bus: config.bus)
         case .extraction(let control):
             Station(name: config.name, mode: mode, client: client, controller: ExtractionController(config: control),
-                    logger: logger, statusInterval: statusInterval, lines: lines, simulation: simulation)
+                    logger: logger, statusInterval: statusInterval, lines: lines, simulation: simulation,
+                    bus: config.bus)
+        case .aquaculture(let control):
+            Station(name: config.name, mode: mode, client: client, controller: AquacultureController(config: control),
+                    logger: logger, statusInterval: statusInterval, lines: lines, simulation: simulation,
+                    bus: config.bus)
         }
+    }
+}
+
+extension StationConfig {
+    /// This station with its local time of day at time 0 set (a pond's day cycle, nights and feeding times).
+    func at(hour: Double) -> StationConfig {
+        var copy = self
+        if case .aquaculture(var control) = control {
+            control.startHourOfDay = hour
+            copy.control = .aquaculture(control)
+        }
+        return copy
     }
 }

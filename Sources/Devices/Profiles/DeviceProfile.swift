@@ -13,6 +13,9 @@ public protocol DeviceProfile: Sendable {
     associatedtype Commands: Sendable & Equatable
 
     static var kind: DeviceKind { get }
+    /// Whether the host feeds the device's watchdog (HR 4). A device with nothing to switch (a sonde) needs no
+    /// heartbeat; polling it slowly must not look like a dead host.
+    static var usesHostWatchdog: Bool { get }
     /// The measured channels in block order.
     static var channels: [ChannelSpec] { get }
     /// Reads everything the controller needs in one pass.
@@ -22,6 +25,8 @@ public protocol DeviceProfile: Sendable {
 }
 
 extension DeviceProfile {
+    public static var usesHostWatchdog: Bool { true }
+
     /// Reads all channel blocks of this kind in one transaction.
     public static func readChannels(from client: any ModbusClient, order: WordOrder) throws -> [ChannelReading] {
         let registers = try client.readInputRegisters(at: CommonRegisters.channelBase,

@@ -18,11 +18,17 @@ public struct ModbusTimeouts: Sendable, Equatable {
 /// Owns a libmodbus context: `modbus_t*` imports as an OpaquePointer, which is neither Sendable nor freed for us.
 package final class ModbusContext {
     package let pointer: OpaquePointer
+    /// Whether freeing the context also closes its socket or serial port. A context that borrows another's file
+    /// descriptor (`modbus_set_socket`) must not close it.
+    private let ownsLink: Bool
 
-    package init(_ pointer: OpaquePointer) { self.pointer = pointer }
+    package init(_ pointer: OpaquePointer, ownsLink: Bool = true) {
+        self.pointer = pointer
+        self.ownsLink = ownsLink
+    }
 
     deinit {
-        modbus_close(pointer)
+        if ownsLink { modbus_close(pointer) }
         modbus_free(pointer)
     }
 

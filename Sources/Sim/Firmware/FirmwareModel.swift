@@ -52,4 +52,6 @@ public enum ChannelFault: Sendable, Equatable {
     case stuck(Float)
     /// A fixed offset is added.
     case offset(Float)
+    /// An offset that grows by this much per hour from the moment the fault is injected (a drifting calibration).
+    case drift(perHour: Float)
 }

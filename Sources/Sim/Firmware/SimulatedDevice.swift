@@ -8,7 +8,7 @@ import Synchronization
 /// heartbeat on every device tick, and runs the device-side watchdog: when HR 3 > 0 and HR 4 has not changed for
 /// HR 3 ms, it drives its safe state and sets status bits 18 and 19 until the host writes HR 5 = 0xA5.
 /// Thread-safe: a server thread and a plant thread may call it at once.
-public final class SimulatedDevice<Model: FirmwareModel>: ModbusDevice {
+public final class SimulatedDevice<Model: FirmwareModel>: ModbusDevice, FaultInjectable {
     struct State: Sendable {
         var model: Model
         var serial: UInt32
@@ -27,6 +27,8 @@ public final class SimulatedDevice<Model: FirmwareModel>: ModbusDevice {
         var estopPressed = false
         var offline = false
         var channelFaults: [Int: ChannelFault] = [:]
+        /// Device time each channel fault was injected (drift grows from it).
+        var faultSince: [Int: Double] = [:]
         var ring: [Float]
         var ringWritten: UInt16 = 0
     }
@@ -36,8 +38,8 @@ public final class SimulatedDevice<Model: FirmwareModel>: ModbusDevice {
     public let tickPeriod: Double = Model.tickPeriod
     private let ringEvery: UInt64
 
-    public init(model: Model, serial: UInt32) {
-        state = Mutex(State(model: model, serial: serial,
+    public init(model: Model, serial: UInt32, unitId: UInt16 = 1) {
+        state = Mutex(State(model: model, serial: serial, unitId: unitId,
                             floats: Model.holdingFloats.map { max(0, $0.limits.lowerBound) },
                             coils: Array(repeating: false, count: Model.coilCount),
                             ring: Array(repeating: .nan, count: Model.ring?.capacity ?? 0)))
@@ -107,6 +109,9 @@ public final class SimulatedDevice<Model: FirmwareModel>: ModbusDevice {
             case .stuck(let value): out[index] = ChannelReading(raw: value, quality: out[index].quality)
             case .offset(let delta): out[index] = ChannelReading(raw: out[index].raw + delta,
                                                                   quality: out[index].quality)
+            case .drift(let perHour):
+                let hours = (deviceTime(s) - (s.faultSince[index] ?? deviceTime(s))) / 3600
+                out[index] = ChannelReading(raw: out[index].raw + perHour * Float(hours), quality: out[index].quality)
             }
         }
         return out
@@ -316,7 +321,15 @@ public final class SimulatedDevice<Model: FirmwareModel>: ModbusDevice {
 
     /// Injects (or, with nil, removes) a fault on one channel.
     public func setChannelFault(_ fault: ChannelFault?, channel: Int) {
-        state.withLock { $0.channelFaults[channel] = fault }
+        state.withLock { s in
+            s.channelFaults[channel] = fault
+            s.faultSince[channel] = deviceTime(s)
+        }
+    }
+
+    /// The device's own time: its last tick.
+    private func deviceTime(_ s: State) -> Double {
+        (s.origin ?? 0) + Double(s.ticks) * tickPeriod
     }
 
     /// An offline device answers nothing: TCP clients time out, the in-memory client reports a link error.
@@ -341,4 +354,12 @@ public final class SimulatedDevice<Model: FirmwareModel>: ModbusDevice {
 
     /// Device ticks run so far (the heartbeat is their low 16 bits).
     public var ticks: UInt64 { state.withLock { $0.ticks } }
+}
+
+/// The faults any simulated device takes, whatever its kind (DEVICES.md §0), for code that holds `any ModbusDevice`.
+public protocol FaultInjectable: AnyObject, Sendable {
+    /// Injects (or, with nil, removes) a fault on one channel.
+    func setChannelFault(_ fault: ChannelFault?, channel: Int)
+    /// An offline device answers nothing.
+    func setOffline(_ offline: Bool)
 }

@@ -16,19 +16,30 @@ public enum SimulatorCatalog {
     }
 
     /// Kinds this build can simulate.
-    public static let kinds: [DeviceKind] = [.extraction, .heatRig]
+    public static let kinds: [DeviceKind] = [.extraction, .aquaSonde, .heatRig]
 
     /// Plant presets of a kind ("standard" first).
     public static func presets(for kind: DeviceKind) -> [String] {
         switch kind {
         case .heatRig: HeatRigPlant.Parameters.presetNames
         case .extraction: ExtractionPlant.Parameters.presetNames
+        case .aquaSonde: PondPlant.Parameters.presetNames
         default: []
         }
     }
 
-    /// A device of `kind`, seeded, with the serial number the seed implies.
-    public static func device(kind: DeviceKind, seed: UInt64, preset: String = "standard") throws -> any ModbusDevice {
+    /// The preset a kind runs when none is configured.
+    public static func defaultPreset(for kind: DeviceKind) -> String {
+        presets(for: kind).first ?? "standard"
+    }
+
+    /// A device of `kind`, seeded, with the serial number the seed implies. `preset` nil: the kind's default.
+    /// For a sonde, `relays` reads the host relays acting on its water and `startHourOfDay` sets its local time.
+    public static func device(kind: DeviceKind, seed: UInt64, preset: String? = nil, unit: UInt8 = 1,
+                              startHourOfDay: Double = 0,
+                              relays: @escaping @Sendable () -> PondPlant.Inputs = { .init() }) throws
+        -> any ModbusDevice {
+        let preset = preset ?? defaultPreset(for: kind)
         var serialSource = SeededRandom(seed: seed ^ 0x5E71A1)
         let serial = UInt32(truncatingIfNeeded: serialSource.next()) % 90_000_000 + 10_000_000
         switch kind {
@@ -44,6 +55,13 @@ public enum SimulatorCatalog {
             }
             return SimulatedDevice(model: ExtractionFirmware(plant: ExtractionPlant(parameters: parameters, seed: seed)),
                                    serial: serial)
+        case .aquaSonde:
+            guard let parameters = PondPlant.Parameters.preset(named: preset) else {
+                throw UnknownPreset(kind: kind, preset: preset)
+            }
+            let plant = PondPlant(parameters: parameters, seed: seed, startHourOfDay: startHourOfDay)
+            return SimulatedDevice(model: AquaSondeFirmware(plant: plant, seed: seed, relays: relays), serial: serial,
+                                   unitId: UInt16(unit))
         default:
             throw UnsupportedKind(kind: kind)
         }

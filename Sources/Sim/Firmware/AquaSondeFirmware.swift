@@ -1,0 +1,66 @@
+import Devices
+
+/// The aquaculture sonde's firmware around its pond or tank (DEVICES.md §B).
+///
+/// The sonde only measures: its plant is the water body it hangs in, and the aerators, exchange pump and feeder that
+/// act on that water are the host's GPIO relays, which the simulation reads through `relays` (in-process: the
+/// simulated GPIO chip the station drives; over a serial line from `rigd simulate`: nothing, so all off). Sensors are
+/// sampled once per device tick (1 s), so two reads within a tick return the same values, as a real sonde's output
+/// registers do; the noise of a tick's sample is drawn from the seed and the tick number when it is read, so ticks
+/// nobody reads cost nothing. Rainfall counts from local midnight. Status: low warning (bit 2) below 4 mg/L DO and low alarm
+/// (bit 3) below 3 mg/L, the vendor's factory thresholds.
+public struct AquaSondeFirmware: FirmwareModel {
+    public typealias Profile = AquaSondeProfile
+
+    public static let tickPeriod = 1.0
+    public static let holdingFloats: [FloatRegister] = []
+    public static let coilCount = 0
+    public static let discreteInputCount = 0
+    public static let ring: SampleRingLayout? = nil
+    public static let safeHolding: [Int: Float] = [:]
+    public static let safeCoils: [Int: Bool] = [:]
+    public static let lowWarningMgL = 4.0
+    public static let lowAlarmMgL = 3.0
+
+    public private(set) var plant: PondPlant
+    /// What the host's relays do to this water body now.
+    public var relays: @Sendable () -> PondPlant.Inputs
+    private let noiseSeed: UInt64
+    private var ticks: UInt64 = 0
+
+    public init(plant: PondPlant, seed: UInt64, relays: @escaping @Sendable () -> PondPlant.Inputs = { .init() }) {
+        self.plant = plant
+        self.relays = relays
+        noiseSeed = seed ^ 0x50DE
+    }
+
+    public mutating func tick(dt: Double, actuators: Actuators) {
+        let before = plant.hourOfDay
+        plant.step(dt: dt, inputs: relays())
+        if plant.hourOfDay < before { plant.resetRain() }
+        ticks += 1
+    }
+
+    public func channelReadings() -> [ChannelReading] {
+        var rng = SeededRandom(seed: noiseSeed ^ (ticks &* 0x9E37_79B9_7F4A_7C15))
+        return plant.reading(rng: &rng).values.enumerated().map { i, value in
+            let spec = AquaSondeProfile.channels[i]
+            var quality = ChannelQuality.ok
+            if value < spec.range.lowerBound { quality.insert(.underRange) }
+            if value > spec.range.upperBound { quality.insert(.overRange) }
+            return ChannelReading(raw: Float(value), quality: quality)
+        }
+    }
+
+    public func discreteInputs(estopPressed: Bool) -> [Bool] { [] }
+
+    public var statusBits: StatusBits {
+        var bits: StatusBits = []
+        if plant.doMgL < Self.lowWarningMgL { bits.insert(.lowWarning) }
+        if plant.doMgL < Self.lowAlarmMgL { bits.insert(.lowAlarm) }
+        return bits
+    }
+
+    /// Changes the plant (disturbances, fault injection) — used through `SimulatedDevice.mutateModel`.
+    public mutating func withPlant(_ body: (inout PondPlant) -> Void) { body(&plant) }
+}
