@@ -115,6 +115,19 @@ struct PondHarness {
         #expect(h.controller.results()["safe_state"] == .bool(false))
     }
 
+    @Test func hostEStopDrivesTheSafeState() {
+        var h = PondHarness()
+        h.setDO(7)
+        h.sample()
+        _ = h.controller.step(loop: 0, tick: LoopTick(now: h.now, dt: 10, deadline: h.now, index: 99),
+                              input: .snapshot(AquaSondeProfile.Snapshot(
+                                  header: DeviceHeader(registers: [0x0B01, 100, 0, 1, 0, 0, 0]), channels: h.readings)),
+                              host: HostSignals(estopPressed: true))
+        #expect(h.active("estop"))
+        #expect(h.controller.aeratorsOn && !h.controller.feederOn)
+        #expect(h.controller.results()["safe_state"] == .bool(true))
+    }
+
     @Test func lostSondeHoldsARunningExchange() {
         var h = PondHarness()
         h.readings[AquaSondeProfile.Channel.nh3.rawValue] = .ok(0.08)

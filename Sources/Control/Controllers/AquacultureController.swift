@@ -65,7 +65,8 @@ public struct AquacultureControlConfig: Sendable, Equatable {
 
 /// A pond's or nursery tank's host control (DEVICES.md §B): aeration hysteresis with a minimum run time, critical
 /// low-DO alarm, scheduled feeding inhibited on low DO or a bad temperature, water exchange on ammonia or salinity,
-/// bad-sensor detection, and the safe state on a lost sonde (aerators ON, feeder OFF, exchange held).
+/// bad-sensor detection, and the safe state on a lost sonde or a pressed host E-stop (aerators ON, feeder OFF,
+/// exchange held).
 ///
 /// Two loops: `sample` (every `sampleEvery`, reads and decides) and `log` (every `logEvery`, records a logged sample).
 /// Relays, in `relayNames` order: the aerators, then exchange, then feeder.
@@ -167,6 +168,12 @@ public struct AquacultureController: StationController {
             return StepOutput(commands: Commands(), relays: relays)
         }
         alarms.clear("sonde_lost", now: now)
+        alarms.set("estop", host.estopPressed, .trip, "host E-stop line asserted: aerators ON, feeder OFF, exchange held",
+                   now: now)
+        if host.estopPressed {
+            enterSafeState(now: now)
+            return StepOutput(commands: Commands(), relays: relays)
+        }
         inSafeState = false
         if loop == 1 {
             // A logged sample closes a logging interval: the first is due one interval after the start.

@@ -342,7 +342,14 @@ final class Station<Controller: StationController>: AnyStation, @unchecked Senda
         let alarms = active.isEmpty ? "none" : active.joined(separator: ", ")
         var phase = ""
         if case .string(let p)? = controller.results()["phase"] { phase = "phase \(p); " }
-        logger.info("station \(name) [\(mode.rawValue)]: \(phase)\(values); alarms: \(alarms)")
+        var relays = ""
+        if !controller.relayNames.isEmpty {
+            let states: [String] = zip(controller.relayNames, relayStates).map { name, on in
+                name + (on.map { $0 ? " ON" : " OFF" } ?? " ?")
+            }
+            relays = "; relays: " + states.joined(separator: ", ")
+        }
+        logger.info("station \(name) [\(mode.rawValue)]: \(phase)\(values); alarms: \(alarms)\(relays)")
     }
 
     private func logRunChanges() {
@@ -386,7 +393,10 @@ final class Station<Controller: StationController>: AnyStation, @unchecked Senda
             logger.notice("station \(name): relays in their safe state (\(states.joined(separator: ", ")))")
         }
         guard linkUp else {
-            logger.warning("station \(name): link down at shutdown; the device's own watchdog drives its safe state")
+            if Profile.usesHostWatchdog {
+                logger.warning("station \(name): link down at shutdown; the device's own watchdog drives its safe state")
+            }
+            logLinkCounters()
             return
         }
         do {
@@ -400,6 +410,15 @@ final class Station<Controller: StationController>: AnyStation, @unchecked Senda
         client.close()
         linkUp = false
         counters.withLock { $0.linkUp = false }
+        logLinkCounters()
+    }
+
+    /// The link's counters, once at the end: a unit on a shared line shows here what it cost the bus.
+    private func logLinkCounters() {
+        let link = counters.withLock { $0 }
+        let summary = "\(transactions.count) transactions, \(link.linkErrors) link errors, "
+            + "\(link.transactionErrors) transaction errors, \(link.reconnects) reconnects"
+        logger.info("station \(name): \(summary)")
     }
 
     // MARK: Report
