@@ -31,7 +31,8 @@ import Testing
 
     @Test func embeddedDemoIsValid() throws {
         let demo = try DemoPlant.configuration()
-        #expect(demo.stations.map(\.kind) == [.extraction, .heatRig, .aquaSonde, .aquaSonde])
+        #expect(demo.stations.map(\.kind) == [.extraction, .heatRig, .cncMill, .msdRig, .streamStation, .aquaSonde,
+                                              .aquaSonde])
         // The two sondes share one serial line.
         #expect(demo.stations.compactMap(\.bus) == ["/dev/ttyUSB0", "/dev/ttyUSB0"])
         #expect(demo.stations.allSatisfy { $0.fallback == .simulate })
@@ -72,9 +73,13 @@ import Testing
         #expect(found[0].message.contains("unknown kind \"heat-pump\"") && found[0].message.contains("msd-rig"))
     }
 
-    @Test func unimplementedKindSaysSo() {
-        let found = issues(good.replacingOccurrences(of: "\"heat-rig\"", with: "\"cnc-mill\""))
-        #expect(found.first?.message.contains("not implemented in this build yet") == true)
+    @Test(arguments: DeviceKind.allCases)
+    func everyKindOfTheSheetIsAccepted(kind: DeviceKind) throws {
+        let text = good.replacingOccurrences(of: "\"heat-rig\"", with: "\"\(kind.rawValue)\"")
+            .replacingOccurrences(of: "[station.control]\nsetpoint_c = 55\nkp = 3.5", with: "")
+            .replacingOccurrences(of: "preset = \"fast\"", with: "")
+        let config = try ConfigLoader.parse(text, source: "kinds.toml")
+        #expect(config.stations.first?.kind == kind)
     }
 
     @Test func aquacultureStationWithRelays() throws {

@@ -140,12 +140,19 @@ public protocol StationController: Sendable {
     var relayNames: [String] { get }
     /// The relays' safe state, driven when the host stops or loses its device.
     var safeRelays: [Bool] { get }
+    /// The loop on whose ticks the station reads the device's sample ring and hands the new samples to `receive`
+    /// just before `step` (nil: the controller does not use the ring).
+    var streamLoop: Int? { get }
+    /// New ring samples (and any gap before them), in order, before the `step` of `streamLoop`.
+    mutating func receive(_ chunk: SampleRingReader.Chunk, now: Double)
 }
 
 extension StationController {
     public var runs: [RunRecord] { [] }
     public var relayNames: [String] { [] }
     public var safeRelays: [Bool] { [] }
+    public var streamLoop: Int? { nil }
+    public mutating func receive(_ chunk: SampleRingReader.Chunk, now: Double) {}
 }
 
 extension StationController {

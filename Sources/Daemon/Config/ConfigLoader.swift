@@ -62,12 +62,7 @@ struct ConfigLoader {
         var kind: DeviceKind?
         if let kindName {
             if let k = DeviceKind(rawValue: kindName) {
-                if supportedKinds.contains(k) {
-                    kind = k
-                } else {
-                    table.fail("kind", "\"\(kindName)\" is not implemented in this build yet "
-                               + "(implemented: \(supportedKinds.map(\.rawValue).joined(separator: ", ")))")
-                }
+                kind = k
             } else {
                 table.fail("kind", "unknown kind \"\(kindName)\" (kinds: "
                            + DeviceKind.allCases.map(\.rawValue).joined(separator: ", ") + ")")
@@ -114,6 +109,12 @@ struct ConfigLoader {
             control = .heatRig(readHeatRig(controlTable))
         case .extraction?:
             control = .extraction(readExtraction(controlTable))
+        case .cncMill?:
+            control = .mill(readMill(controlTable))
+        case .msdRig?:
+            control = .massSpringDamper(readMassSpringDamper(controlTable))
+        case .streamStation?:
+            control = .stream(readStream(controlTable))
         case .aquaSonde?:
             let aqua = readAquaculture(controlTable, station: table)
             control = .aquaculture(aqua)
@@ -189,6 +190,60 @@ struct ConfigLoader {
         }
         t.finish()
         return out
+    }
+
+    /// The CNC mill's cut and supervision (DEVICES.md §C1).
+    private static func readMill(_ t: TableReader?) -> MillControlConfig {
+        var c = MillControlConfig()
+        guard let t else { return c }
+        c.spindleRPM = t.double("spindle_rpm", default: c.spindleRPM, range: MillControlConfig.rpmLimits)
+        c.feedOverridePercent = t.double("feed_override_pct", default: c.feedOverridePercent,
+                                         range: MillControlConfig.overrideLimits)
+        c.cutDuration = t.double("cut_duration_s", default: c.cutDuration, range: 1...86400)
+        if t.has("start_run"), let b = t.bool("start_run") { c.startRun = b }
+        c.overloadNm = t.double("overload_nm", default: c.overloadNm, range: 0.01...50)
+        c.overloadSamples = t.int("overload_ms", default: c.overloadSamples, range: 1...1000)
+        c.spindleStopDelay = t.double("spindle_stop_delay_ms", default: c.spindleStopDelay * 1000, range: 0...10_000)
+            / 1000
+        c.breakageFraction = t.double("breakage_fraction", default: c.breakageFraction, range: 0.01...0.9)
+        c.statisticsWindow = t.int("statistics_window_samples", default: c.statisticsWindow, range: 10...600_000)
+        return c
+    }
+
+    /// The mass-spring-damper experiment (DEVICES.md §C3).
+    private static func readMassSpringDamper(_ t: TableReader?) -> MassSpringDamperControlConfig {
+        var c = MassSpringDamperControlConfig()
+        guard let t else { return c }
+        let f = MassSpringDamperControlConfig.frequencyLimits
+        let a = MassSpringDamperControlConfig.amplitudeLimits
+        c.exciteFrequencyHz = t.double("excite_frequency_hz", default: c.exciteFrequencyHz, range: f)
+        c.exciteAmplitudeN = t.double("excite_amplitude_n", default: c.exciteAmplitudeN, range: a)
+        c.exciteDuration = t.double("excite_s", default: c.exciteDuration, range: 0.5...600)
+        c.decayDuration = t.double("decay_s", default: c.decayDuration, range: 1...600)
+        if t.has("sweep"), let b = t.bool("sweep") { c.sweep = b }
+        c.sweepFromHz = t.double("sweep_from_hz", default: c.sweepFromHz, range: f)
+        c.sweepToHz = t.double("sweep_to_hz", default: c.sweepToHz, range: f)
+        c.sweepSteps = t.int("sweep_steps", default: c.sweepSteps, range: 3...200)
+        c.sweepAmplitudeN = t.double("sweep_amplitude_n", default: c.sweepAmplitudeN, range: a)
+        c.sweepDwell = t.double("sweep_dwell_s", default: c.sweepDwell, range: 1...600)
+        c.sweepMeasure = t.double("sweep_measure_s", default: c.sweepMeasure, range: 0.5...600)
+        if t.has("start_run"), let b = t.bool("start_run") { c.startRun = b }
+        if c.sweepToHz <= c.sweepFromHz { t.fail("sweep_to_hz", "must be above sweep_from_hz (\(c.sweepFromHz))") }
+        if c.sweepMeasure >= c.sweepDwell { t.fail("sweep_measure_s", "must be shorter than sweep_dwell_s (\(c.sweepDwell))") }
+        return c
+    }
+
+    /// The stream station's sampling and accounting (DEVICES.md §D).
+    private static func readStream(_ t: TableReader?) -> StreamControlConfig {
+        var c = StreamControlConfig()
+        guard let t else { return c }
+        c.sampleEvery = t.double("sample_every_s", default: c.sampleEvery, range: 1...3600)
+        c.logEvery = t.double("log_every_s", default: c.logEvery, range: 1...86400)
+        c.logEveryInEvent = t.double("log_every_event_s", default: c.logEveryInEvent, range: 1...86400)
+        c.autosamplerEvery = 60 * t.double("autosampler_every_min", default: c.autosamplerEvery / 60, range: 1...1440)
+        c.areaHa = t.double("area_ha", default: c.areaHa, range: 1...10_000_000)
+        c.startDayOfYear = t.double("start_day_of_year", default: c.startDayOfYear, range: 0...364)
+        return c
     }
 
     /// A pond's or tank's control keys (DEVICES.md §B).

@@ -22,6 +22,9 @@ enum ControlConfig: Sendable {
     case heatRig(HeatRigControlConfig)
     case extraction(ExtractionControlConfig)
     case aquaculture(AquacultureControlConfig)
+    case mill(MillControlConfig)
+    case massSpringDamper(MassSpringDamperControlConfig)
+    case stream(StreamControlConfig)
 }
 
 /// One `[[station]]` table.
@@ -56,6 +59,3 @@ struct Configuration: Sendable {
     var source: String
     var stations: [StationConfig]
 }
-
-/// The kinds this build can run. The others are in DEVICES.md and come with their issues.
-let supportedKinds: [DeviceKind] = [.extraction, .aquaSonde, .heatRig]

@@ -26,6 +26,34 @@ enum DemoPlant {
     [station.control]
     setpoint_c = 60.0
 
+    [[station]]
+    name = "mill-1"
+    kind = "cnc-mill"
+    address = "tcp://127.0.0.1:15022"
+    fallback = "simulate"
+    probe_timeout_ms = 500
+
+    [station.control]
+    start_run = true        # an hour's cut in aluminium at 8000 rpm, torque supervised from the 1 kHz ring
+    cut_duration_s = 3600
+
+    [[station]]
+    name = "msd-1"
+    kind = "msd-rig"
+    address = "tcp://127.0.0.1:15023"
+    fallback = "simulate"
+    probe_timeout_ms = 500
+
+    [station.control]
+    start_run = true        # the students' experiment: free decay, then a stepped-sine sweep (about 3 min)
+
+    [[station]]
+    name = "stream-1"
+    kind = "stream-station"
+    address = "tcp://127.0.0.1:15024"
+    fallback = "simulate"
+    probe_timeout_ms = 500
+
     # Two sondes on one RS-485 line: a 1 ha earthen pond and a 2 m³ nursery tank. With no adapter at that path both
     # run on the in-process simulator, on one bus thread as they would on the wire.
     [[station]]

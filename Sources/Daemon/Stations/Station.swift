@@ -93,6 +93,8 @@ final class Station<Controller: StationController>: AnyStation, @unchecked Senda
     private var backoff = Station.initialBackoff
     private var failedReads = 0
     private var channelStats: [ChannelStatistics]
+    /// The device's sample ring, read on the controller's stream loop.
+    private let ringReader: SampleRingReader?
     private var loops: [FixedRateLoop] = []
     /// Seconds between status lines in the log; 0 for none.
     private let statusInterval: Double
@@ -120,6 +122,7 @@ final class Station<Controller: StationController>: AnyStation, @unchecked Senda
         self.controller = controller
         self.logger = logger
         self.channelStats = Profile.channels.map(ChannelStatistics.init)
+        self.ringReader = controller.streamLoop == nil ? nil : Profile.sampleRing.map(SampleRingReader.init)
     }
 
     // MARK: Link
@@ -146,6 +149,7 @@ final class Station<Controller: StationController>: AnyStation, @unchecked Senda
             watchdogMs = try client.readHoldingRegisters(at: CommonRegisters.watchdogTimeoutMs, count: 1)[0]
             linkUp = true
             lastCommands = nil
+            ringReader?.reset()
             backoff = Self.initialBackoff
             counters.withLock { $0.linkUp = true }
             return true
@@ -218,6 +222,13 @@ final class Station<Controller: StationController>: AnyStation, @unchecked Senda
         if linkUp {
             do {
                 let snapshot = try Profile.readSnapshot(from: client, order: order)
+                if let ringReader, loop == controller.streamLoop {
+                    let chunk = try ringReader.read(from: client, order: order)
+                    if let gap = chunk.gap {
+                        logger.warning("station \(name): sample ring: \(gap) (read too slowly or the link stalled)")
+                    }
+                    controller.receive(chunk, now: now)
+                }
                 failedReads = 0
                 for (i, reading) in snapshot.channels.enumerated() where i < channelStats.count {
                     channelStats[i].record(reading)
@@ -450,6 +461,13 @@ final class Station<Controller: StationController>: AnyStation, @unchecked Senda
             "address": .string(endpoint), "channels": .object(channels), "loops": .object(loopEntries),
             "alarms": .array(alarms), "runs": .array(controller.runs.map(\.report)),
             "results": .object(controller.results()),
+            "ring": ringReader.map { r in
+                .object(["received": .number(Double(r.received)), "lost": .number(Double(r.lost)),
+                         "gaps": .number(Double(r.gapCount)),
+                         "first_gaps": .array(r.gaps.prefix(20).map {
+                             .object(["first": .number(Double($0.first)), "count": .number(Double($0.count))])
+                         })])
+            } ?? .null,
             "link": .object(["transactions": .number(Double(transactions.count)),
                              "link_errors": .number(Double(link.linkErrors)),
                              "transaction_errors": .number(Double(link.transactionErrors)),

@@ -259,6 +259,18 @@ enum Wiring {
             Station(name: config.name, mode: mode, client: client, controller: AquacultureController(config: control),
                     logger: logger, statusInterval: statusInterval, lines: lines, simulation: simulation,
                     bus: config.bus)
+        case .mill(let control):
+            Station(name: config.name, mode: mode, client: client, controller: MillController(config: control),
+                    logger: logger, statusInterval: statusInterval, lines: lines, simulation: simulation,
+                    bus: config.bus)
+        case .massSpringDamper(let control):
+            Station(name: config.name, mode: mode, client: client,
+                    controller: MassSpringDamperController(config: control), logger: logger,
+                    statusInterval: statusInterval, lines: lines, simulation: simulation, bus: config.bus)
+        case .stream(let control):
+            Station(name: config.name, mode: mode, client: client, controller: StreamStationController(config: control),
+                    logger: logger, statusInterval: statusInterval, lines: lines, simulation: simulation,
+                    bus: config.bus)
         }
     }
 }

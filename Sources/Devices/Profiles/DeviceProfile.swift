@@ -16,6 +16,8 @@ public protocol DeviceProfile: Sendable {
     /// Whether the host feeds the device's watchdog (HR 4). A device with nothing to switch (a sonde) needs no
     /// heartbeat; polling it slowly must not look like a dead host.
     static var usesHostWatchdog: Bool { get }
+    /// The device's sample ring (DEVICES.md §C), if it keeps one.
+    static var sampleRing: SampleRingLayout? { get }
     /// The measured channels in block order.
     static var channels: [ChannelSpec] { get }
     /// Reads everything the controller needs in one pass.
@@ -26,6 +28,7 @@ public protocol DeviceProfile: Sendable {
 
 extension DeviceProfile {
     public static var usesHostWatchdog: Bool { true }
+    public static var sampleRing: SampleRingLayout? { nil }
 
     /// Reads all channel blocks of this kind in one transaction.
     public static func readChannels(from client: any ModbusClient, order: WordOrder) throws -> [ChannelReading] {

@@ -39,6 +39,7 @@ public enum HeatRigProfile: DeviceProfile {
     public enum Coil: Int, CaseIterable, Sendable { case heaterEnable = 0, fanEnable = 1 }
     public enum DiscreteInput: Int, CaseIterable, Sendable { case estopOK = 0, thermostatTripped = 1 }
 
+    public static var sampleRing: SampleRingLayout? { ring }
     public static let ring = SampleRingLayout(base: 200, capacity: 64, periodMicroseconds: 100_000,
                                               channel: Channel.blockTemp.rawValue)
     /// The hardware thermostat's trip point.

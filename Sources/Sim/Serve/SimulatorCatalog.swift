@@ -10,13 +10,8 @@ public enum SimulatorCatalog {
         }
     }
 
-    public struct UnsupportedKind: Error, Sendable, CustomStringConvertible {
-        public let kind: DeviceKind
-        public var description: String { "no simulator for \(kind) in this build yet" }
-    }
-
     /// Kinds this build can simulate.
-    public static let kinds: [DeviceKind] = [.extraction, .aquaSonde, .heatRig]
+    public static let kinds: [DeviceKind] = DeviceKind.allCases
 
     /// Plant presets of a kind ("standard" first).
     public static func presets(for kind: DeviceKind) -> [String] {
@@ -24,7 +19,9 @@ public enum SimulatorCatalog {
         case .heatRig: HeatRigPlant.Parameters.presetNames
         case .extraction: ExtractionPlant.Parameters.presetNames
         case .aquaSonde: PondPlant.Parameters.presetNames
-        default: []
+        case .cncMill: MillPlant.Parameters.presetNames
+        case .msdRig: MassSpringDamperPlant.Parameters.presetNames
+        case .streamStation: StreamPlant.Parameters.presetNames
         }
     }
 
@@ -36,7 +33,7 @@ public enum SimulatorCatalog {
     /// A device of `kind`, seeded, with the serial number the seed implies. `preset` nil: the kind's default.
     /// For a sonde, `relays` reads the host relays acting on its water and `startHourOfDay` sets its local time.
     public static func device(kind: DeviceKind, seed: UInt64, preset: String? = nil, unit: UInt8 = 1,
-                              startHourOfDay: Double = 0,
+                              startHourOfDay: Double = 0, startDayOfYear: Double = 0,
                               relays: @escaping @Sendable () -> PondPlant.Inputs = { .init() }) throws
         -> any ModbusDevice {
         let preset = preset ?? defaultPreset(for: kind)
@@ -62,8 +59,26 @@ public enum SimulatorCatalog {
             let plant = PondPlant(parameters: parameters, seed: seed, startHourOfDay: startHourOfDay)
             return SimulatedDevice(model: AquaSondeFirmware(plant: plant, seed: seed, relays: relays), serial: serial,
                                    unitId: UInt16(unit))
-        default:
-            throw UnsupportedKind(kind: kind)
+        case .cncMill:
+            guard let parameters = MillPlant.Parameters.preset(named: preset) else {
+                throw UnknownPreset(kind: kind, preset: preset)
+            }
+            return SimulatedDevice(model: MillFirmware(plant: MillPlant(parameters: parameters, seed: seed)),
+                                   serial: serial, unitId: UInt16(unit))
+        case .msdRig:
+            guard let parameters = MassSpringDamperPlant.Parameters.preset(named: preset) else {
+                throw UnknownPreset(kind: kind, preset: preset)
+            }
+            let plant = MassSpringDamperPlant(parameters: parameters, seed: seed)
+            return SimulatedDevice(model: MassSpringDamperFirmware(plant: plant, seed: seed), serial: serial,
+                                   unitId: UInt16(unit))
+        case .streamStation:
+            guard let parameters = StreamPlant.Parameters.preset(named: preset) else {
+                throw UnknownPreset(kind: kind, preset: preset)
+            }
+            let plant = StreamPlant(parameters: parameters, seed: seed, startDayOfYear: startDayOfYear)
+            return SimulatedDevice(model: StreamStationFirmware(plant: plant, seed: seed), serial: serial,
+                                   unitId: UInt16(unit))
         }
     }
 

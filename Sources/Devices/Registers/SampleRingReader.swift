@@ -1,0 +1,107 @@
+/// Reassembles a device's sample ring (DEVICES.md §C) into a gap-free stream of numbered samples.
+///
+/// Each `read` takes the write index, then only the slots written since the last read, in at most two block reads
+/// per wrap, then the write index again: samples the device may have overwritten while they were being read are
+/// dropped and counted as a gap, never passed on. When more than `capacity` samples were written between two reads,
+/// the oldest ones are gone: the chunk says how many, from which sample number. Nothing is ever filled in or skipped
+/// silently. Sample numbers are absolute (the u16 write index unwrapped), so more than 65 535 samples between two
+/// reads (65 s at 1 kHz) cannot be told from fewer; a reader that falls that far behind has bigger problems.
+///
+/// - Important: Not thread-safe; confined to the station that owns it.
+public final class SampleRingReader {
+    /// Samples that were lost: `count` samples from sample number `first`.
+    public struct Gap: Sendable, Equatable, CustomStringConvertible {
+        public let first: UInt64
+        public let count: UInt64
+        public var description: String { "\(count) sample(s) lost from #\(first)" }
+    }
+
+    /// What one read brought: samples numbered from `first`, and the gap before them, if any.
+    public struct Chunk: Sendable, Equatable {
+        public let first: UInt64
+        public let samples: [Float]
+        public let gap: Gap?
+        /// Sample period, s, as the device reports it.
+        public let period: Double
+    }
+
+    public let layout: SampleRingLayout
+    /// The next sample number expected (nil before the first read).
+    public private(set) var next: UInt64?
+    public private(set) var received: UInt64 = 0
+    public private(set) var lost: UInt64 = 0
+    /// The most recent gaps, oldest first (at most `gapLimit`; `gapCount` counts them all).
+    public private(set) var gaps: [Gap] = []
+    public private(set) var gapCount = 0
+    public let gapLimit = 1000
+    private var lastIndex: UInt16?
+    private var lastAbsolute: UInt64 = 0
+
+    /// The largest block of floats one read transaction carries (125 registers).
+    static let floatsPerRead = 62
+
+    public init(layout: SampleRingLayout) {
+        self.layout = layout
+    }
+
+    /// Forgets the position (after a reconnect the device may have restarted its index).
+    public func reset() {
+        next = nil
+        lastIndex = nil
+    }
+
+    /// Reads what was written since the last call. The first read returns what the ring holds.
+    public func read(from client: any ModbusClient, order: WordOrder) throws -> Chunk {
+        let head = try client.readInputRegisters(at: layout.writeIndexAddress, count: 2)
+        let period = Double(SampleRingLayout.periodMicroseconds(fromRegister: head[1])) / 1e6
+        let end = unwrap(head[0])
+        let capacity = UInt64(layout.capacity)
+        let expected = next ?? (end - min(end, capacity))
+        var from = max(expected, end >= capacity ? end - capacity : 0)
+        var samples = try readSlots(from: from, to: end, client: client, order: order)
+        // Whatever the device wrote meanwhile may have overwritten the oldest slots just read.
+        let after = unwrap(try client.readInputRegisters(at: layout.writeIndexAddress, count: 1)[0])
+        if after > from + capacity {
+            let overwritten = Int(min(UInt64(samples.count), after - capacity - from))
+            samples.removeFirst(overwritten)
+            from += UInt64(overwritten)
+        }
+        var gap: Gap?
+        if from > expected {
+            gap = Gap(first: expected, count: from - expected)
+            lost += from - expected
+            gapCount += 1
+            gaps.append(gap!)
+            if gaps.count > gapLimit { gaps.removeFirst(gaps.count - gapLimit) }
+        }
+        next = from + UInt64(samples.count)
+        received += UInt64(samples.count)
+        return Chunk(first: from, samples: samples, gap: gap, period: period)
+    }
+
+    /// Absolute sample number of a write index, from the previous one.
+    private func unwrap(_ index: UInt16) -> UInt64 {
+        if let last = lastIndex {
+            lastAbsolute += UInt64(index &- last)
+        } else {
+            lastAbsolute = UInt64(index)
+        }
+        lastIndex = index
+        return lastAbsolute
+    }
+
+    /// Samples `from..<to` (at most `capacity` of them), in block reads that never cross the ring's end.
+    private func readSlots(from: UInt64, to: UInt64, client: any ModbusClient, order: WordOrder) throws -> [Float] {
+        var out: [Float] = []
+        out.reserveCapacity(Int(to - from))
+        var n = from
+        while n < to {
+            let slot = Int(n % UInt64(layout.capacity))
+            let count = min(Int(to - n), layout.capacity - slot, Self.floatsPerRead)
+            let registers = try client.readInputRegisters(at: layout.samplesAddress + 2 * slot, count: 2 * count)
+            for i in 0..<count { out.append(RegisterCodec.float32(registers, at: 2 * i, order: order)) }
+            n += UInt64(count)
+        }
+        return out
+    }
+}
