@@ -85,3 +85,30 @@ import Testing
         #expect((results["autosamples"] as? Double ?? 0) >= Double(events.count))
     }
 }
+
+@Suite struct HeatRigProfileRunTests {
+    @Test func rampSoakRecipeRunsToCompletionAndTracksItsSetpoint() throws {
+        let rig = try VirtualRig<HeatRigFirmware>(kind: .heatRig, toml: """
+            [station.sim]
+            preset = "fast"
+            [station.control]
+            setpoint_c = 25
+            ki = 0.4
+            """)
+        rig.run(until: 60)
+        rig.station.mailbox.post(.startRun(RunRecipe(name: "anneal", parameters: [
+            "ramp1_c_per_min": 30, "target1_c": 55, "soak1_s": 60,
+            "ramp2_c_per_min": 20, "target2_c": 40, "soak2_s": 60,
+        ]))) { result in
+            if case .failure(let rejection) = result { Issue.record("run refused: \(rejection.reason)") }
+        }
+        rig.run(until: 60 + 60 + 60 + 45 + 60 + 30)
+        let run = rig.run0
+        #expect(run["recipe"] == .string("anneal"))
+        #expect(run["outcome"] == .string("completed"), "\(run)")
+        guard case .object(let results)? = run["results"] else { Issue.record("no results"); return }
+        print("heat rig ramp/soak: \(results)")
+        #expect(results["final_setpoint_c"] == .number(40))
+        #expect((results["max_abs_soak_error_c"]?.number ?? 99) < 3, "the block follows the soaks")
+    }
+}

@@ -46,6 +46,12 @@ public struct HeatRigController: StationController {
     public private(set) var pid: PID
     public var safeCommands: Commands { .safe }
     public private(set) var tracker: SettlingTracker
+    public private(set) var runs: [RunRecord] = []
+    /// The ramp/soak profile being run, when it started and from which block temperature.
+    private var profile: (profile: RampSoakProfile, startedAt: Double, fromC: Double)?
+    private var pendingProfile: RampSoakProfile?
+    private var maxTrackingError = 0.0
+    private var maxSoakError = 0.0
 
     public var settings: [SettingSpec] {
         [SettingSpec("setpoint_c", unit: "°C", limits: HeatRigControlConfig.setpointLimits),
@@ -91,7 +97,29 @@ public struct HeatRigController: StationController {
         let reset = watchdogTripped && s.estopOK
         guard let block, !alarms.isTripped else {
             pid.clear()
+            if profile != nil || pendingProfile != nil {
+                pendingProfile = nil
+                let trips = alarms.active.filter { $0.severity == .trip }.map(\.code).joined(separator: ", ")
+                finishRun(.aborted, reason: trips.isEmpty ? "block sensor failed" : trips, now: now)
+            }
             return StepOutput(commands: .safe, resetDeviceFaults: reset)
+        }
+        if let pending = pendingProfile {
+            pendingProfile = nil
+            profile = (pending, now, block)
+            maxTrackingError = 0
+            maxSoakError = 0
+        }
+        if let running = profile {
+            let point = running.profile.point(at: now - running.startedAt, from: running.fromC)
+            let error = abs(block - point.setpointC)
+            maxTrackingError = max(maxTrackingError, error)
+            if point.soaking { maxSoakError = max(maxSoakError, error) }
+            if point.setpointC != config.setpointC { config.setpointC = point.setpointC }
+            if point.done {
+                tracker = SettlingTracker(setpoint: point.setpointC, band: config.settleBandC, startedAt: now)
+                finishRun(.completed, reason: nil, now: now)
+            }
         }
         let heater = pid.update(now: now, measurement: block, setpoint: config.setpointC)
         let fan = Float(config.fanPercent)
@@ -117,13 +145,41 @@ public struct HeatRigController: StationController {
             throw CommandRejection("unknown setting \(name); heat-rig settings are setpoint_c, fan_pct")
         case .acknowledge(let code, let user):
             try acknowledgeAlarm(code, by: user, now: now)
-        case .startRun, .stopRun:
-            throw CommandRejection("the heat rig has no run sequence yet; set setpoint_c instead")
+        case .startRun(let recipe):
+            guard let recipe else {
+                throw CommandRejection("a heat-rig run needs a ramp/soak recipe (ramp1_c_per_min, target1_c, soak1_s, …)")
+            }
+            guard profile == nil, pendingProfile == nil else { throw CommandRejection("a profile is already running") }
+            guard !alarms.isTripped else { throw CommandRejection("cannot start while a trip is active") }
+            let limit = min(HeatRigControlConfig.setpointLimits.upperBound, config.alarmHighC - 1)
+            let made = try RampSoakProfile.make(from: recipe, targetLimits: HeatRigControlConfig.setpointLimits.lowerBound...limit)
+            pendingProfile = made
+            runs.append(RunRecord(recipe: recipe.name, startedAt: now))
+        case .stopRun:
+            guard profile != nil || pendingProfile != nil else { throw CommandRejection("no profile running") }
+            pendingProfile = nil
+            finishRun(.aborted, reason: "stopped by the operator", now: now)
         }
     }
 
+    /// Ends the running profile; the setpoint stays where the profile left it.
+    private mutating func finishRun(_ outcome: RunOutcome, reason: String?, now: Double) {
+        let segments = profile?.profile.segments.count ?? 0
+        profile = nil
+        guard var run = runs.popLast() else { return }
+        run.outcome = outcome
+        run.reason = reason
+        run.endedAt = now
+        run.results = ["segments": .number(Double(segments)), "final_setpoint_c": .number(config.setpointC),
+                       "max_abs_tracking_error_c": .number(maxTrackingError),
+                       "max_abs_soak_error_c": .number(maxSoakError)]
+        runs.append(run)
+    }
+
     public func results() -> [String: ReportValue] {
-        tracker.results()
+        var out = tracker.results()
+        if profile != nil { out["profile_running"] = .bool(true) }
+        return out
     }
 }
 

@@ -33,7 +33,7 @@ struct RunCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Seed of the simulators' noise and disturbances.")
     var seed: UInt64 = 1
 
-    @Option(name: .long, help: "Start a run with this recipe file ([recipe] table) on every station that runs recipes.")
+    @Option(name: .long, help: "Start a run with this recipe file ([recipe] table): extraction keys run on every extraction station, a ramp/soak profile (ramp1_c_per_min, target1_c, soak1_s, …) on every heat rig.")
     var recipe: String?
 
     @Flag(name: .long, help: "Start a run with each station's default recipe (as `start_run = true` does).")
@@ -79,7 +79,9 @@ struct RunCommand: AsyncParsableCommand {
         let start = runRecipe != nil || startRun
         let startRequests: ([any AnyStation]) -> Void = { stations in
             guard start else { return }
-            for station in stations where station.kind == .extraction {
+            // A ramp/soak recipe is the heat rig's; any other recipe (or none) the extraction device's.
+            let kind: DeviceKind = runRecipe.map(RampSoakProfile.describes) == true ? .heatRig : .extraction
+            for station in stations where station.kind == kind {
                 let name = station.name
                 station.mailbox.post(.startRun(runRecipe)) { result in
                     if case .failure(let rejection) = result {

@@ -12,8 +12,21 @@ import TOMLKit
 /// fixed_nozzle = false
 /// ```
 ///
-/// Parameters are checked against the extraction device's limits when the file is read, so a bad recipe stops rigd
-/// before anything starts (exit 78), naming the file, line and key.
+/// or, for the heat rig, a ramp/soak profile:
+///
+/// ```toml
+/// [recipe]
+/// name = "anneal"
+/// ramp1_c_per_min = 5
+/// target1_c = 60
+/// soak1_s = 600
+/// ramp2_c_per_min = 2
+/// target2_c = 40
+/// soak2_s = 300
+/// ```
+///
+/// Parameters are checked against the device's limits when the file is read, so a bad recipe stops rigd before
+/// anything starts (exit 78), naming the file, line and key.
 enum RecipeLoader {
     static func load(path: String) throws(ConfigError) -> RunRecipe {
         let text: String
@@ -37,6 +50,22 @@ enum RecipeLoader {
         if let table = top.table("recipe") {
             table.context = "recipe"
             recipe.name = table.string("name") ?? URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
+            let keys = table.table.keys.filter { $0 != "name" }
+            if RampSoakProfile.describes(RunRecipe(name: "", parameters: Dictionary(uniqueKeysWithValues: keys.map { ($0, 0) }))) {
+                for key in keys {
+                    let value = table.double(key, default: .nan, range: -1e9...1e9)
+                    if value.isFinite { recipe.parameters[key] = value }
+                }
+                do {
+                    _ = try RampSoakProfile.make(from: recipe, targetLimits: HeatRigControlConfig.setpointLimits)
+                } catch {
+                    table.fail("", error.reason)
+                }
+                table.finish()
+                top.finish()
+                guard reader.issues.isEmpty else { throw ConfigError(issues: reader.issues) }
+                return recipe
+            }
             for spec in ExtractionRecipe.specs where table.has(spec.name) {
                 if spec.name == "fixed_nozzle" {
                     if let b = table.bool("fixed_nozzle") { recipe.parameters["fixed_nozzle"] = b ? 1 : 0 }

@@ -44,11 +44,7 @@ public struct AquaSondeFirmware: FirmwareModel {
     public func channelReadings() -> [ChannelReading] {
         var rng = SeededRandom(seed: noiseSeed ^ (ticks &* 0x9E37_79B9_7F4A_7C15))
         return plant.reading(rng: &rng).values.enumerated().map { i, value in
-            let spec = AquaSondeProfile.channels[i]
-            var quality = ChannelQuality.ok
-            if value < spec.range.lowerBound { quality.insert(.underRange) }
-            if value > spec.range.upperBound { quality.insert(.overRange) }
-            return ChannelReading(raw: Float(value), quality: quality)
+            ChannelReading.checked(value, AquaSondeProfile.channels[i])
         }
     }
 

@@ -55,3 +55,13 @@ public enum ChannelFault: Sendable, Equatable {
     /// An offset that grows by this much per hour from the moment the fault is injected (a drifting calibration).
     case drift(perHour: Float)
 }
+
+extension ChannelReading {
+    /// A reading of `value` with the under/over-range quality bits its channel's range implies.
+    static func checked(_ value: Double, _ spec: ChannelSpec) -> ChannelReading {
+        var quality = ChannelQuality.ok
+        if value < spec.range.lowerBound { quality.insert(.underRange) }
+        if value > spec.range.upperBound { quality.insert(.overRange) }
+        return ChannelReading(raw: Float(value), quality: quality)
+    }
+}

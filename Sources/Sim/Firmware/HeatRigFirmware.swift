@@ -46,11 +46,7 @@ public struct HeatRigFirmware: FirmwareModel {
         return values.enumerated().map { i, value in
             if openThermocouples.contains(i) { return ChannelReading(raw: Self.openThermocoupleC,
                                                                      quality: .sensorFailure) }
-            let spec = HeatRigProfile.channels[i]
-            var quality = ChannelQuality.ok
-            if value < spec.range.lowerBound { quality.insert(.underRange) }
-            if value > spec.range.upperBound { quality.insert(.overRange) }
-            return ChannelReading(raw: Float(value), quality: quality)
+            return ChannelReading.checked(value, HeatRigProfile.channels[i])
         }
     }
 

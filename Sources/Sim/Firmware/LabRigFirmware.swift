@@ -151,13 +151,3 @@ public struct StreamStationFirmware: FirmwareModel {
 
     public var statusBits: StatusBits { [] }
 }
-
-extension ChannelReading {
-    /// A reading of `value` with the under/over-range quality bits its channel's range implies.
-    static func checked(_ value: Double, _ spec: ChannelSpec) -> ChannelReading {
-        var quality = ChannelQuality.ok
-        if value < spec.range.lowerBound { quality.insert(.underRange) }
-        if value > spec.range.upperBound { quality.insert(.overRange) }
-        return ChannelReading(raw: Float(value), quality: quality)
-    }
-}
