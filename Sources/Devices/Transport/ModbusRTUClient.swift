@@ -97,7 +97,7 @@ public final class SerialLine: Sendable {
 ///
 /// A timeout means this unit did not answer: it is a link error for this unit's station (which goes safe and retries
 /// with backoff), while the line stays open for the other units.
-public final class ModbusRTUClient: ModbusClient {
+public final class ModbusRTUClient: LibmodbusClient, ModbusClient {
     public let line: SerialLine
     public let unit: Int
     public let endpoint: String
@@ -107,6 +107,7 @@ public final class ModbusRTUClient: ModbusClient {
         self.line = line
         self.unit = unit
         self.endpoint = DeviceAddress.rtu(line.settings, unit: unit).description
+        super.init()
     }
 
     public func connect() throws {
@@ -121,64 +122,13 @@ public final class ModbusRTUClient: ModbusClient {
         isConnected = false
     }
 
-    private func transact(_ operation: String, _ body: (OpaquePointer) -> Int32) throws {
+    override func transact(_ operation: String, _ body: (OpaquePointer) -> Int32) throws {
         guard isConnected else { throw ModbusLinkError(endpoint: endpoint, operation: operation, errno: ENOTCONN) }
         do {
             try line.transact(unit: unit, endpoint: endpoint, operation, body)
         } catch let error as ModbusLinkError {
             close()
             throw error
-        }
-    }
-
-    public func readInputRegisters(at address: Int, count: Int) throws -> [UInt16] {
-        var out = [UInt16](repeating: 0, count: count)
-        try transact("read input registers \(address)+\(count)") {
-            modbus_read_input_registers($0, Int32(address), Int32(count), &out)
-        }
-        return out
-    }
-
-    public func readHoldingRegisters(at address: Int, count: Int) throws -> [UInt16] {
-        var out = [UInt16](repeating: 0, count: count)
-        try transact("read holding registers \(address)+\(count)") {
-            modbus_read_registers($0, Int32(address), Int32(count), &out)
-        }
-        return out
-    }
-
-    public func readCoils(at address: Int, count: Int) throws -> [Bool] {
-        var out = [UInt8](repeating: 0, count: count)
-        try transact("read coils \(address)+\(count)") { modbus_read_bits($0, Int32(address), Int32(count), &out) }
-        return out.map { $0 != 0 }
-    }
-
-    public func readDiscreteInputs(at address: Int, count: Int) throws -> [Bool] {
-        var out = [UInt8](repeating: 0, count: count)
-        try transact("read discrete inputs \(address)+\(count)") {
-            modbus_read_input_bits($0, Int32(address), Int32(count), &out)
-        }
-        return out.map { $0 != 0 }
-    }
-
-    public func writeRegister(at address: Int, value: UInt16) throws {
-        try transact("write register \(address)") { modbus_write_register($0, Int32(address), value) }
-    }
-
-    public func writeRegisters(at address: Int, values: [UInt16]) throws {
-        try transact("write registers \(address)+\(values.count)") {
-            modbus_write_registers($0, Int32(address), Int32(values.count), values)
-        }
-    }
-
-    public func writeCoil(at address: Int, value: Bool) throws {
-        try transact("write coil \(address)") { modbus_write_bit($0, Int32(address), value ? 1 : 0) }
-    }
-
-    public func writeCoils(at address: Int, values: [Bool]) throws {
-        let bytes = values.map { UInt8($0 ? 1 : 0) }
-        try transact("write coils \(address)+\(values.count)") {
-            modbus_write_bits($0, Int32(address), Int32(values.count), bytes)
         }
     }
 }

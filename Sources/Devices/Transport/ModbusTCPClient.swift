@@ -43,7 +43,7 @@ package final class ModbusContext {
 /// Modbus TCP master over libmodbus.
 ///
 /// - Important: Not thread-safe; confined to the thread of the station that owns it.
-public final class ModbusTCPClient: ModbusClient {
+public final class ModbusTCPClient: LibmodbusClient, ModbusClient {
     public let host: String
     public let port: Int
     public let unit: Int
@@ -58,6 +58,7 @@ public final class ModbusTCPClient: ModbusClient {
         self.unit = unit
         self.timeouts = timeouts
         self.endpoint = DeviceAddress.tcp(host: host, port: port, unit: unit).description
+        super.init()
     }
 
     public func connect() throws {
@@ -91,64 +92,13 @@ public final class ModbusTCPClient: ModbusClient {
     }
 
     /// Runs one libmodbus call; a negative result becomes a link or transaction error.
-    private func transact(_ operation: String, _ body: (OpaquePointer) -> Int32) throws {
+    override func transact(_ operation: String, _ body: (OpaquePointer) -> Int32) throws {
         let pointer = try live(operation)
         if body(pointer) < 0 {
             let code = errno
             let error = modbusError(errno: code, endpoint: endpoint, operation: operation)
             if error is ModbusLinkError { close() }
             throw error
-        }
-    }
-
-    public func readInputRegisters(at address: Int, count: Int) throws -> [UInt16] {
-        var out = [UInt16](repeating: 0, count: count)
-        try transact("read input registers \(address)+\(count)") {
-            modbus_read_input_registers($0, Int32(address), Int32(count), &out)
-        }
-        return out
-    }
-
-    public func readHoldingRegisters(at address: Int, count: Int) throws -> [UInt16] {
-        var out = [UInt16](repeating: 0, count: count)
-        try transact("read holding registers \(address)+\(count)") {
-            modbus_read_registers($0, Int32(address), Int32(count), &out)
-        }
-        return out
-    }
-
-    public func readCoils(at address: Int, count: Int) throws -> [Bool] {
-        var out = [UInt8](repeating: 0, count: count)
-        try transact("read coils \(address)+\(count)") { modbus_read_bits($0, Int32(address), Int32(count), &out) }
-        return out.map { $0 != 0 }
-    }
-
-    public func readDiscreteInputs(at address: Int, count: Int) throws -> [Bool] {
-        var out = [UInt8](repeating: 0, count: count)
-        try transact("read discrete inputs \(address)+\(count)") {
-            modbus_read_input_bits($0, Int32(address), Int32(count), &out)
-        }
-        return out.map { $0 != 0 }
-    }
-
-    public func writeRegister(at address: Int, value: UInt16) throws {
-        try transact("write register \(address)") { modbus_write_register($0, Int32(address), value) }
-    }
-
-    public func writeRegisters(at address: Int, values: [UInt16]) throws {
-        try transact("write registers \(address)+\(values.count)") {
-            modbus_write_registers($0, Int32(address), Int32(values.count), values)
-        }
-    }
-
-    public func writeCoil(at address: Int, value: Bool) throws {
-        try transact("write coil \(address)") { modbus_write_bit($0, Int32(address), value ? 1 : 0) }
-    }
-
-    public func writeCoils(at address: Int, values: [Bool]) throws {
-        let bytes = values.map { UInt8($0 ? 1 : 0) }
-        try transact("write coils \(address)+\(values.count)") {
-            modbus_write_bits($0, Int32(address), Int32(values.count), bytes)
         }
     }
 }

@@ -193,21 +193,7 @@ public final class ModbusRTUServer: Sendable {
         guard let device = devices[unit] else { return }
         counters.withLock { $0.requests[unit, default: 0] += 1 }
         guard let response = device.handle(request, now: now) else { return }  // offline: a dead sonde is silent
-        switch (request, response) {
-        case (_, .exception(let code)):
-            _ = modbus_reply_exception(pointer, query, UInt32(code.rawValue))
-            return
-        case (.readInputRegisters(let address, _), .registers(let values)):
-            for (i, v) in values.enumerated() { mapping.pointee.tab_input_registers[address + i] = v }
-        case (.readHoldingRegisters(let address, _), .registers(let values)):
-            for (i, v) in values.enumerated() { mapping.pointee.tab_registers[address + i] = v }
-        case (.readCoils(let address, _), .bits(let values)):
-            for (i, v) in values.enumerated() { mapping.pointee.tab_bits[address + i] = v ? 1 : 0 }
-        case (.readDiscreteInputs(let address, _), .bits(let values)):
-            for (i, v) in values.enumerated() { mapping.pointee.tab_input_bits[address + i] = v ? 1 : 0 }
-        default:
-            break
-        }
-        _ = modbus_reply(pointer, query, Int32(length), mapping)
+        replyThroughLibmodbus(pointer, query: query, length: length, request: request, response: response,
+                              mapping: mapping)
     }
 }
