@@ -1,5 +1,6 @@
 import Control
 import Devices
+import Foundation
 import Testing
 @testable import Daemon
 
@@ -202,5 +203,20 @@ import Testing
         #expect(PlantDuration(argument: "2x") == nil)
         #expect(PlantDuration(argument: "-3") == nil)
         #expect(PlantDuration(argument: "h") == nil)
+    }
+}
+
+@Suite struct ExampleConfigurationTests {
+    /// Every file in `examples/` is a valid configuration (the README points people at them).
+    @Test func everyExampleLoads() throws {
+        var dir = URL(fileURLWithPath: #filePath)
+        for _ in 0..<3 { dir.deleteLastPathComponent() }
+        let examples = dir.appendingPathComponent("examples")
+        let files = try FileManager.default.contentsOfDirectory(atPath: examples.path).filter { $0.hasSuffix(".toml") }
+        #expect(files.count >= 4)
+        for file in files {
+            let config = try ConfigLoader.load(path: examples.appendingPathComponent(file).path)
+            #expect(!config.stations.isEmpty, "\(file)")
+        }
     }
 }
