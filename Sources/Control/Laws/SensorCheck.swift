@@ -29,9 +29,6 @@ public struct SensorCheck: Sendable, Equatable {
         self.driftWindow = driftWindow
     }
 
-    /// How many identical samples in a row have been seen (1 after a change).
-    public var identicalSamples: Int { identical }
-
     /// Judges the next sample. `plausible`: the band a real value must lie in now (nil: no check). `residual`: the
     /// consistency residual now (nil: cannot be computed this sample, e.g. a reference sensor is bad; the drift timer
     /// is then held, neither advanced nor reset).

@@ -194,6 +194,8 @@ enum Wiring {
             chips[address.chip] = SimulatedGPIOChip(name: address.chip)
         }
         var startHour = 0.0
+        var startDay = 0.0
+        if case .stream(let control) = config.control { startDay = control.startDayOfYear }
         var relays: @Sendable () -> PondPlant.Inputs = { .init() }
         if case .aquaculture(let control) = config.control {
             startHour = control.startHourOfDay
@@ -210,7 +212,7 @@ enum Wiring {
         }
         let device = try SimulatorCatalog.device(kind: config.kind, seed: deviceSeed, preset: config.simulator.preset,
                                                  unit: UInt8(config.address.unit ?? 1), startHourOfDay: startHour,
-                                                 relays: relays)
+                                                 startDayOfYear: startDay, relays: relays)
         let client = InMemoryModbusClient(device: device, endpoint: "sim://\(config.kind)/\(config.name)") {
             clock.seconds()
         }
@@ -246,31 +248,17 @@ enum Wiring {
     static func makeStation(_ config: StationConfig, mode: StationMode, client: any ModbusClient,
                             statusInterval: Double = 0, lines: HostLines = HostLines(),
                             simulation: SimulationHandles? = nil, logger: Logger) -> any AnyStation {
-        switch config.control {
-        case .heatRig(let control):
-            Station(name: config.name, mode: mode, client: client, controller: HeatRigController(config: control),
-                    logger: logger, statusInterval: statusInterval, lines: lines, simulation: simulation,
-                    bus: config.bus)
-        case .extraction(let control):
-            Station(name: config.name, mode: mode, client: client, controller: ExtractionController(config: control),
-                    logger: logger, statusInterval: statusInterval, lines: lines, simulation: simulation,
-                    bus: config.bus)
-        case .aquaculture(let control):
-            Station(name: config.name, mode: mode, client: client, controller: AquacultureController(config: control),
-                    logger: logger, statusInterval: statusInterval, lines: lines, simulation: simulation,
-                    bus: config.bus)
-        case .mill(let control):
-            Station(name: config.name, mode: mode, client: client, controller: MillController(config: control),
-                    logger: logger, statusInterval: statusInterval, lines: lines, simulation: simulation,
-                    bus: config.bus)
-        case .massSpringDamper(let control):
-            Station(name: config.name, mode: mode, client: client,
-                    controller: MassSpringDamperController(config: control), logger: logger,
+        func station<Controller: StationController>(_ controller: Controller) -> any AnyStation {
+            Station(name: config.name, mode: mode, client: client, controller: controller, logger: logger,
                     statusInterval: statusInterval, lines: lines, simulation: simulation, bus: config.bus)
-        case .stream(let control):
-            Station(name: config.name, mode: mode, client: client, controller: StreamStationController(config: control),
-                    logger: logger, statusInterval: statusInterval, lines: lines, simulation: simulation,
-                    bus: config.bus)
+        }
+        return switch config.control {
+        case .heatRig(let control): station(HeatRigController(config: control))
+        case .extraction(let control): station(ExtractionController(config: control))
+        case .aquaculture(let control): station(AquacultureController(config: control))
+        case .mill(let control): station(MillController(config: control))
+        case .massSpringDamper(let control): station(MassSpringDamperController(config: control))
+        case .stream(let control): station(StreamStationController(config: control))
         }
     }
 }

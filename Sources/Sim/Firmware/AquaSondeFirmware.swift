@@ -57,6 +57,4 @@ public struct AquaSondeFirmware: FirmwareModel {
         return bits
     }
 
-    /// Changes the plant (disturbances, fault injection) — used through `SimulatedDevice.mutateModel`.
-    public mutating func withPlant(_ body: (inout PondPlant) -> Void) { body(&plant) }
 }

@@ -48,9 +48,8 @@ public struct MillFirmware: FirmwareModel {
         plant.trueTorqueNm > plant.parameters.ratedTorqueNm ? .highWarning : []
     }
 
-    /// Plant events and the door, for the fault injector (through `SimulatedDevice.mutateModel`).
+    /// A plant event, for the fault injector (through `SimulatedDevice.mutateModel`).
     public mutating func inject(_ event: MillPlant.Event) { plant.inject(event) }
-    public mutating func clearEvents() { plant.clearEvents() }
 }
 
 /// The mass-spring-damper rig's firmware around its plant (DEVICES.md §C3).
@@ -99,8 +98,6 @@ public struct MassSpringDamperFirmware: FirmwareModel {
 
     public var statusBits: StatusBits { plant.atEndStop ? [.highWarning] : [] }
 
-    /// A pluck for a free-decay test by hand (through `SimulatedDevice.mutateModel`).
-    public mutating func displace(toMm position: Double) { plant.displace(toMm: position) }
 }
 
 /// The stream station's firmware around its watershed (DEVICES.md §D).
