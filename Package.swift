@@ -18,6 +18,12 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
         // Histogram's own dependency, named so test targets that import Control can see its C shim module.
         .package(url: "https://github.com/apple/swift-numerics", from: "1.0.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.0"),
+        .package(url: "https://github.com/yaslab/CSV.swift", from: "2.5.0"),
+        // Tests only: an independent CSV parser for the export round trip.
+        .package(url: "https://github.com/swiftcsv/SwiftCSV", from: "0.10.0"),
     ],
     targets: [
         // System libraries from Debian (apt providers are listed for `swift build` hints).
@@ -54,6 +60,10 @@ let package = Package(
                 .product(name: "TOMLKit", package: "TOMLKit"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "CSV", package: "CSV.swift"),
             ],
             swiftSettings: strict
         ),
@@ -70,6 +80,10 @@ let package = Package(
         .testTarget(name: "DaemonTests", dependencies: [
             "Daemon", "Sim", "Devices", "Control", .product(name: "Histogram", package: "hdrhistogram-swift"),
             .product(name: "Numerics", package: "swift-numerics"),
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "HummingbirdTesting", package: "hummingbird"),
+            .product(name: "GRDB", package: "GRDB.swift"),
+            .product(name: "SwiftCSV", package: "SwiftCSV"),
         ]),
     ]
 )

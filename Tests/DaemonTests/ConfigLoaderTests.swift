@@ -220,3 +220,58 @@ import Testing
         }
     }
 }
+
+@Suite("[daemon] settings")
+struct DaemonSettingsTests {
+    @Test func onlyADaemonTableRunsTheDemoPlantWithThoseSettings() throws {
+        let c = try ConfigLoader.parse("""
+        [daemon]
+        http = "127.0.0.1:9090"
+        data_dir = "/var/lib/rigd-test"
+        token_file = "/etc/rigd/token"
+        retention_days = 30
+        record_interval_s = 0.5
+        watchdog_stall_s = 20
+        """, source: "daemon.toml")
+        let demo = try DemoPlant.configuration()
+        #expect(c.stations.map(\.name) == demo.stations.map(\.name))
+        #expect(c.daemon.http == ListenAddress(host: "127.0.0.1", port: 9090))
+        #expect(c.daemon.resolvedDataDirectory == "/var/lib/rigd-test")
+        #expect(c.daemon.resolvedTokenFile == "/etc/rigd/token")
+        #expect(c.daemon.retentionDays == 30)
+        #expect(c.daemon.recordInterval == 0.5)
+        #expect(c.daemon.watchdogStall == 20)
+        #expect(c.source.contains("daemon.toml"))
+    }
+
+    @Test func defaultsAndOff() throws {
+        let c = try ConfigLoader.parse("[daemon]\nhttp = \"off\"\n", source: "x.toml")
+        #expect(c.daemon.http == nil)
+        #expect(c.daemon.retentionDays == 90)
+        #expect(c.daemon.resolvedTokenFile == c.daemon.resolvedDataDirectory + "/api-token")
+        #expect(DaemonConfig.defaultDataDirectory(environment: ["STATE_DIRECTORY": "/var/lib/rigd:/x"]) == "/var/lib/rigd")
+        #expect(DaemonConfig.defaultDataDirectory(environment: ["HOME": "/home/ann"]) == "/home/ann/.local/state/rigd")
+        #expect(try ListenAddress(parsing: "[::1]:8080") == ListenAddress(host: "::1", port: 8080))
+        #expect(try ListenAddress(parsing: "[::1]:8080").isLoopback)
+        #expect(try !ListenAddress(parsing: "0.0.0.0:80").isLoopback)
+    }
+
+    @Test func badValuesAreReportedWithTheirKeys() {
+        do {
+            _ = try ConfigLoader.parse("""
+            [daemon]
+            http = "localhost"
+            retention_days = -1
+            record_interval_s = 0
+            colour = "blue"
+            """, source: "bad.toml")
+            Issue.record("accepted a bad [daemon] table")
+        } catch {
+            let text = "\(error)"
+            for key in ["daemon.http", "daemon.retention_days", "daemon.record_interval_s", "daemon.colour"] {
+                #expect(text.contains(key), "\(key) not named in: \(text)")
+            }
+            #expect(text.contains("bad.toml"))
+        }
+    }
+}

@@ -34,8 +34,29 @@ final class ChildProcess: @unchecked Sendable {
     private var outData = Data()
     private var errData = Data()
 
-    init(_ executable: String, _ arguments: [String]) throws {
+    /// The data directory given to a real-clock `rigd run` (see `init`).
+    private(set) var dataDirectory: String?
+
+    /// A real-clock `rigd run` gets a data directory of its own and an HTTP port the kernel picks, unless the
+    /// arguments say otherwise: tests run in parallel and must not share the default data directory or port 8080.
+    /// `NOTIFY_SOCKET` and `WATCHDOG_*` are not inherited; pass them in `environment` to test systemd integration.
+    init(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) throws {
         process.executableURL = URL(fileURLWithPath: executable)
+        var arguments = arguments
+        if arguments.first == "run", !arguments.contains("--virtual") {
+            if !arguments.contains("--http") { arguments += ["--http", "127.0.0.1:0"] }
+            if !arguments.contains("--data-dir") {
+                let dir = NSTemporaryDirectory() + "rigd-data-\(UUID().uuidString)"
+                arguments += ["--data-dir", dir]
+                dataDirectory = dir
+            } else if let i = arguments.firstIndex(of: "--data-dir"), i + 1 < arguments.count {
+                dataDirectory = arguments[i + 1]
+            }
+        }
+        var env = ProcessInfo.processInfo.environment
+        for key in ["NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID"] { env[key] = nil }
+        env.merge(environment) { _, new in new }
+        process.environment = env
         process.arguments = arguments
         process.standardOutput = outPipe
         process.standardError = errPipe
@@ -87,6 +108,18 @@ final class ChildProcess: @unchecked Sendable {
     }
 
     func signal(_ sig: Int32) { kill(process.processIdentifier, sig) }
+
+    /// The API's base URL from rigd's "HTTP API listening on http://HOST:PORT" line, waiting up to `timeout` s.
+    func apiBase(timeout: Double = 30) throws -> String {
+        var base: String?
+        _ = wait(for: timeout) { _, err in
+            guard let range = err.range(of: "HTTP API listening on ") else { return false }
+            base = err[range.upperBound...].split(whereSeparator: { $0 == " " || $0 == "\n" }).first.map(String.init)
+            return base != nil
+        }
+        guard let base else { throw TestFailure("rigd's API did not start listening: \(stderr.suffix(3000))") }
+        return base
+    }
 }
 
 /// Runs a command to completion and returns (status, stdout, stderr).

@@ -42,6 +42,9 @@ public final class FixedRateLoop {
     public let spec: LoopSpec
     public let statistics: LoopStatistics
     let body: (LoopTick) -> Void
+    /// Called on the loop's thread after each tick with its wake-up lateness (ns), e.g. to feed a metrics histogram.
+    /// Set it before the loop runs.
+    public var latenessObserver: ((Int64) -> Void)?
     var nextDeadline: Int64
     var lastTick: Int64?
     var index: UInt64 = 0
@@ -72,5 +75,6 @@ public final class FixedRateLoop {
         }
         nextDeadline = next
         statistics.record(latenessNanoseconds: wake - deadline, overran: missed > 0, missed: missed)
+        latenessObserver?(max(0, wake - deadline))
     }
 }

@@ -43,11 +43,20 @@ public final class LoopRunner: @unchecked Sendable {
     public private(set) var loops: [FixedRateLoop]
     private let stopRequested = Atomic<Bool>(false)
     private var started = false
+    /// The deadline the runner waits for or is serving now (ns on its clock); set when the runner is made, so the
+    /// time its thread takes to start counts too.
+    private let pendingDeadline: Atomic<Int64>
 
     public init(clock: any LoopClock, loops: [FixedRateLoop] = []) {
         self.clock = clock
         self.loops = loops
+        self.pendingDeadline = Atomic(clock.now())
     }
+
+    /// How long (ns) the runner is behind its pending deadline: negative while it sleeps towards a deadline still to
+    /// come, small while a tick runs, and growing without bound when a tick hangs. Safe from any thread; the
+    /// systemd watchdog pets only while every runner's lag is below its limit.
+    public func lag(now: Int64) -> Int64 { now - pendingDeadline.load(ordering: .relaxed) }
 
     public func add(_ loop: FixedRateLoop) { loops.append(loop) }
 
@@ -75,6 +84,7 @@ public final class LoopRunner: @unchecked Sendable {
             for loop in loops.dropFirst() where loop.nextDeadline < chosen.nextDeadline { chosen = loop }
             let deadline = chosen.nextDeadline
             if deadline > end { break }
+            pendingDeadline.store(deadline, ordering: .relaxed)
             // Sleep in chunks so a stop is noticed; the last sleep is to the exact absolute deadline.
             while !isStopRequested {
                 let now = clock.now()

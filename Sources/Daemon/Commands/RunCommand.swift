@@ -14,6 +14,11 @@ struct RunCommand: AsyncParsableCommand {
         in-process simulator (fallback = "simulate", the default) and is logged as SIMULATED, or stops rigd with \
         exit status 69 (fallback = "fail"). SIGINT/SIGTERM: every station drives its safe state, then rigd exits 0.
 
+        Real clock, operations: the HTTP API listens on [daemon] http (default 127.0.0.1:8080; --http overrides, \
+        "off" for none), every station's samples, events, alarms and runs go to the SQLite data log in the data \
+        directory ([daemon] data_dir, --data-dir; default $STATE_DIRECTORY, else ~/.local/state/rigd), and under \
+        systemd (Type=notify) rigd reports READY, STATUS, STOPPING and pets the watchdog while every loop is alive.
+
         Virtual clock (--virtual --for DURATION): every station simulated, on a discrete-event clock that jumps to \
         the next deadline; writes the run report (JSON) to --report or standard output. The same seed gives the \
         same report, apart from wall_s.
@@ -57,12 +62,29 @@ struct RunCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Real clock: hold /dev/cpu_dma_latency at 0 while running.")
     var cpuDmaLatency = false
 
+    @Option(name: .long, help: "Real clock: HTTP API listen address host:port (port 0: any free port), or \"off\"; overrides [daemon] http.")
+    var http: String?
+
+    @Option(name: .long, help: "Real clock: data directory (data log, API token, lock); overrides [daemon] data_dir.")
+    var dataDir: String?
+
+    @Option(name: .long, help: .hidden)
+    var debugHang: String?
+
     @OptionGroup var log: LogOptions
 
     func validate() throws {
         if virtual && duration == nil { throw ValidationError("--virtual needs --for DURATION (e.g. --for 2h)") }
         if let p = fifoPriority, !(1...99).contains(p) { throw ValidationError("--fifo-priority must be 1–99") }
         if !(statusEvery >= 0) { throw ValidationError("--status-every must be 0 or more seconds") }
+        if let http, http != "off" {
+            do throws(ConfigMessage) { _ = try ListenAddress(parsing: http) } catch {
+                throw ValidationError("--http \(error)")
+            }
+        }
+        if let debugHang, Self.parseHang(debugHang) == nil {
+            throw ValidationError("--debug-hang takes STATION@SECONDS")
+        }
     }
 
     func run() async throws {
@@ -134,8 +156,57 @@ struct RunCommand: AsyncParsableCommand {
         try writeReport(document, to: report ?? "-", logger: logger)
     }
 
+    /// `STATION@SECONDS`.
+    static func parseHang(_ text: String) -> (station: String, after: Double)? {
+        let parts = text.split(separator: "@")
+        guard parts.count == 2, let seconds = Double(parts[1]), seconds >= 0 else { return nil }
+        return (String(parts[0]), seconds)
+    }
+
+    /// The `[daemon]` settings with the command line's overrides.
+    private func daemonSettings(_ configuration: Configuration) -> DaemonConfig {
+        var daemon = configuration.daemon
+        if let http { daemon.http = http == "off" ? nil : try? ListenAddress(parsing: http) }
+        if let dataDir { daemon.dataDirectory = dataDir }
+        return daemon
+    }
+
     private func runReal(_ configuration: Configuration, signals: ShutdownSignal,
                          startRequests: ([any AnyStation]) -> Void, logger: Logger) async throws {
+        let daemon = daemonSettings(configuration)
+        let dataDirectory = daemon.resolvedDataDirectory
+        // The data directory, its lock, the data log and the API token come first: nothing is wired if any fails.
+        let lock: DataDirectoryLock
+        let recorder: Recorder
+        var token: APIToken?
+        do {
+            lock = try DataDirectoryLock(directory: dataDirectory)
+            recorder = try Recorder(dataDirectory: dataDirectory, retentionDays: daemon.retentionDays, logger: logger)
+            if let address = daemon.http {
+                let (loaded, created) = try APIToken.load(file: daemon.resolvedTokenFile, mayCreate: address.isLoopback,
+                                                          address: address.description)
+                token = loaded
+                if created {
+                    logger.notice("created the API token file \(loaded.file) (mode 0600): writes need Authorization: Bearer <its contents>")
+                } else if APIToken.isTooOpen(file: loaded.file) {
+                    logger.warning("the API token file \(loaded.file) is readable by others; chmod 600 it")
+                }
+            }
+        } catch {
+            logger.critical("\(error); nothing started")
+            switch error {
+            case is DataDirectoryLock.Held: throw ExitCode(ExitStatus.unavailable)
+            case APIToken.LoadError.missingForNetwork, APIToken.LoadError.tooShort: throw ExitCode(ExitStatus.config)
+            default: throw ExitCode(ExitStatus.cannotCreate)
+            }
+        }
+        defer { withExtendedLifetime(lock) {} }
+        let retention = daemon.retentionDays > 0 ? "\(daemon.retentionDays) days" : "off"
+        logger.info("data log: \(recorder.path) (a sample every \(daemon.recordInterval) s; retention \(retention))")
+        let recovery = recorder.recovery
+        if recovery.uncleanSessions > 0 {
+            logger.warning("data log: the last rigd did not stop cleanly; \(recovery.abortedRuns) run(s) recorded as aborted (unclean stop), \(recovery.closedAlarms) open alarm(s) closed")
+        }
         let holders = applyProcessOptions(logger: logger)
         defer { withExtendedLifetime(holders) {} }
         let clock = MonotonicClock()
@@ -145,16 +216,36 @@ struct RunCommand: AsyncParsableCommand {
                                                startHourOfDay: Self.localHourOfDay(), logger: logger)
         } catch let refused as Wiring.RefusedStation {
             logger.critical("\(refused); nothing started")
+            recorder.close(reason: "refused to start")
             throw ExitCode(ExitStatus.unavailable)
         } catch let error as GPIOError {
             logger.critical("\(error); nothing started")
+            recorder.close(reason: "refused to start")
             throw ExitCode(ExitStatus.unavailable)
         }
+        let metrics = MetricsExporter()
+        let outputs = StationOutputs(recorder: recorder, epoch: Date().timeIntervalSince1970 - clock.seconds(),
+                                     recordInterval: daemon.recordInterval,
+                                     latenessObserver: { station, loop in metrics.latenessObserver(station: station,
+                                                                                                   loop: loop) })
+        for station in stations { station.attach(outputs) }
+        if let debugHang, let (name, after) = Self.parseHang(debugHang) {
+            guard let station = stations.first(where: { $0.name == name }) else {
+                logger.critical("--debug-hang: no station named \(name)")
+                throw ExitCode(ExitStatus.usage)
+            }
+            logger.warning("--debug-hang: station \(name) will hang \(after) s after start (test aid)")
+            station.hang(after: clock.seconds() + after)
+        }
+        recorder.start()
+        recorder.record(.event(station: nil, t: Date().timeIntervalSince1970, kind: "daemon_started",
+                               message: "rigd started: \(stations.count) station(s) from \(configuration.source)"))
         startRequests(stations)
         let options = RealTimeOptions(timerSlackNanoseconds: timerSlackNs, fifoPriority: fifoPriority)
-        var services: [ServiceGroupConfiguration.ServiceConfiguration] = StationService.groups(stations).map {
-            .init(service: StationService(stations: $0, clock: clock, options: options, logger: logger))
+        let stationServices = StationService.groups(stations).map {
+            StationService(stations: $0, clock: clock, options: options, logger: logger)
         }
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = stationServices.map { .init(service: $0) }
         services.append(.init(service: SignalService(signals: signals),
                               successTerminationBehavior: .gracefullyShutdownGroup))
         signals.onSignal { number in
@@ -164,18 +255,45 @@ struct RunCommand: AsyncParsableCommand {
             services.append(.init(service: DurationService(seconds: duration.seconds),
                                   successTerminationBehavior: .gracefullyShutdownGroup))
         }
+        if let address = daemon.http, let token {
+            let api = API(stations: stations, recorder: recorder, metrics: metrics, token: token,
+                          readsNeedToken: !address.isLoopback)
+            let app = APIServer.application(api: api, address: address, logger: logger) { bound in
+                logger.notice("HTTP API listening on http://\(bound) (reads \(address.isLoopback ? "open on loopback" : "need the token"); writes need the token)")
+            }
+            services.append(.init(service: app))
+        }
+        if let notifier = SystemdNotifier() {
+            logger.info("systemd notify socket \(notifier.socketPath)")
+            services.append(.init(service: SystemdService(
+                notifier: notifier,
+                runners: stationServices.map { ($0.stations.map(\.name).joined(separator: ", "), $0.runner) },
+                stations: stations, clock: clock, stallLimit: daemon.watchdogStall, logger: logger)))
+        }
         let groupConfiguration = ServiceGroupConfiguration(services: services, logger: logger)
         let group = ServiceGroup(configuration: groupConfiguration)
         logger.notice("rigd running \(stations.count) station(s) from \(configuration.source)")
         let started = clock.seconds()
-        try await group.run()
+        var failure: (any Error)?
+        do {
+            try await group.run()
+        } catch {
+            failure = error
+            logger.critical("rigd stopping: \(error)")
+        }
         let elapsed = clock.seconds() - started
+        let reason = failure.map { "error: \($0)" } ?? (signals.signalReceived.map { $0 == SIGINT ? "SIGINT" : "SIGTERM" }
+                                                        ?? "end of --for")
+        recorder.record(.event(station: nil, t: Date().timeIntervalSince1970, kind: "daemon_stopped",
+                               message: "rigd stopped (\(reason)) after \(String(format: "%.1f", elapsed)) s"))
+        recorder.close(reason: reason)
         logger.notice("rigd stopped after \(String(format: "%.1f", elapsed)) s; every station in its safe state")
         if let report {
             let document = RunReport.document(seed: seed, durationSeconds: elapsed, wallSeconds: elapsed,
                                               clock: "real", interrupted: false, stations: stations)
             try writeReport(document, to: report, logger: logger)
         }
+        if failure != nil { throw ExitCode(ExitStatus.software) }
     }
 
     /// The local time of day now, in hours: a pond's day cycle follows the wall clock on a real-clock run.

@@ -32,13 +32,16 @@ struct ConfigLoader {
         let reader = ConfigReader(file: source, lines: SourceLines(text))
         let top = TableReader(root, path: "", context: nil, reader: reader)
         var stations: [StationConfig] = []
+        let daemonTable = top.table("daemon")
+        var daemon = daemonTable.map(readDaemon) ?? DaemonConfig()
         let tables = top.arrayOfTables("station") ?? []
         for (i, table) in tables.enumerated() {
             if let station = readStation(table, index: i, reader: reader) { stations.append(station) }
         }
         top.finish()
-        if tables.isEmpty && reader.issues.isEmpty {
-            reader.issue(path: nil, context: nil, key: nil, "no [[station]] tables: nothing to run")
+        if tables.isEmpty && daemonTable == nil && reader.issues.isEmpty {
+            reader.issue(path: nil, context: nil, key: nil,
+                         "no [[station]] tables: nothing to run (a file with only a [daemon] table runs the demo plant)")
         }
         // Names are checked over every table, valid or not, so a duplicate is reported with the other problems.
         var seen: Set<String> = []
@@ -48,7 +51,51 @@ struct ConfigLoader {
                          "is used by another station")
         }
         guard reader.issues.isEmpty else { throw ConfigError(issues: reader.issues) }
-        return Configuration(source: source, stations: stations)
+        // Relative paths in [daemon] are relative to the configuration file, not to wherever rigd was started.
+        let base = (source as NSString).deletingLastPathComponent
+        func anchored(_ path: String?) -> String? {
+            guard let path, !path.hasPrefix("/"), FileManager.default.fileExists(atPath: source) else { return path }
+            return ((base.isEmpty ? "." : base) as NSString).appendingPathComponent(path)
+        }
+        daemon.dataDirectory = anchored(daemon.dataDirectory)
+        daemon.tokenFile = anchored(daemon.tokenFile)
+        if tables.isEmpty {
+            // Only a [daemon] table: the embedded demo plant, run with these settings.
+            var demo = try DemoPlant.configuration()
+            demo.source = "embedded demo plant, with [daemon] from \(source)"
+            demo.daemon = daemon
+            return demo
+        }
+        return Configuration(source: source, stations: stations, daemon: daemon)
+    }
+
+    /// `[daemon]`: http, data_dir, token_file, retention_days, record_interval_s, watchdog_stall_s.
+    private static func readDaemon(_ t: TableReader) -> DaemonConfig {
+        var c = DaemonConfig()
+        if let http = t.string("http") {
+            if http == "off" {
+                c.http = nil
+            } else {
+                do throws(ConfigMessage) {
+                    c.http = try ListenAddress(parsing: http)
+                } catch {
+                    t.fail("http", "\(error) (or \"off\" for no HTTP server)")
+                }
+            }
+        }
+        if let dir = t.string("data_dir") {
+            if dir.isEmpty { t.fail("data_dir", "must name a directory") } else { c.dataDirectory = dir }
+        }
+        if let file = t.string("token_file") {
+            if file.isEmpty { t.fail("token_file", "must name a file") } else { c.tokenFile = file }
+        }
+        c.retentionDays = t.double("retention_days", default: c.retentionDays, range: DaemonConfig.retentionLimits)
+        c.recordInterval = t.double("record_interval_s", default: c.recordInterval,
+                                    range: DaemonConfig.recordIntervalLimits)
+        c.watchdogStall = t.double("watchdog_stall_s", default: c.watchdogStall,
+                                   range: DaemonConfig.watchdogStallLimits)
+        t.finish()
+        return c
     }
 
     private static func readStation(_ table: TableReader, index: Int, reader: ConfigReader) -> StationConfig? {

@@ -17,6 +17,48 @@ struct LinkCounters: Sendable, Equatable {
     var reconnects: UInt64 = 0
     var linkUp = false
     var lastError: String?
+    /// Failures by kind (`timeout`, `connection`, `exception_02`, `crc`, …), link and transaction errors together.
+    var errorsByKind: [String: UInt64] = [:]
+
+    mutating func count(_ error: any Error) {
+        errorsByKind[Self.kind(of: error), default: 0] += 1
+    }
+
+    /// A short, stable name for the kind of a failure (metrics labels, the API).
+    static func kind(of error: any Error) -> String {
+        switch error {
+        case let link as ModbusLinkError:
+            switch link.errno {
+            case ETIMEDOUT: return "timeout"
+            case ECONNREFUSED: return "connection_refused"
+            case ECONNRESET, EPIPE, ENOTCONN: return "connection_lost"
+            default: return "link_other"
+            }
+        case let transaction as ModbusTransactionError:
+            switch transaction.kind {
+            case .exception(let code): return String(format: "exception_%02x", code.rawValue)
+            case .unknownException: return "unknown_exception"
+            case .badCRC: return "crc"
+            case .badData: return "bad_data"
+            case .badSlave: return "bad_unit"
+            case .other: return "transaction_other"
+            }
+        case is WrongDeviceError: return "wrong_device"
+        default: return "other"
+        }
+    }
+}
+
+/// Where a station sends what it measured and decided besides its log: the data log, and the metrics histograms.
+/// Attached once, after wiring and before the station's thread starts.
+struct StationOutputs: Sendable {
+    var recorder: Recorder?
+    /// Unix time of the station clock's zero (Unix time = clock seconds + epoch).
+    var epoch: Double
+    /// Seconds of station clock between recorded samples.
+    var recordInterval: Double = 1
+    /// Per loop, a lateness observer (metrics); nil for none.
+    var latenessObserver: (@Sendable (_ station: String, _ loop: String) -> @Sendable (Int64) -> Void)?
 }
 
 /// For a simulated station: its device and GPIO chips, so tests and the fault injector can reach them. Nothing in
@@ -54,6 +96,12 @@ protocol AnyStation: AnyObject, Sendable {
     func driveSafeState(now: Double)
     /// The station's entry in the run report.
     func report(includeLateness: Bool) -> [String: ReportValue]
+    /// Sends records to the data log and lateness to metrics from now on. Call before the station's thread starts.
+    func attach(_ outputs: StationOutputs)
+    /// The station as the API shows it; safe from any thread.
+    func status() -> StationStatus
+    /// Test aid (`rigd run --debug-hang`): the station's tick blocks for good once its clock passes `seconds`.
+    func hang(after seconds: Double)
 }
 
 /// One device: its transport, its profile, its controller and its loops (DESIGN.md). It owns its I/O: nothing else
@@ -80,8 +128,8 @@ final class Station<Controller: StationController>: AnyStation, @unchecked Senda
     private var beaconState: Bool?
     /// What each relay line was last driven to (nil: unknown, drive it next time).
     private var relayStates: [Bool?]
-    /// Runs already logged: (count, outcome of the last).
-    private var loggedRuns: (Int, RunOutcome?) = (0, nil)
+    /// The outcome of each run as last logged and recorded.
+    private var loggedRuns: [RunOutcome] = []
 
     private var order = WordOrder.abcd
     private var watchdogMs = CommonRegisters.defaultWatchdogMs
@@ -96,6 +144,17 @@ final class Station<Controller: StationController>: AnyStation, @unchecked Senda
     /// The device's sample ring, read on the controller's stream loop.
     private let ringReader: SampleRingReader?
     private var loops: [FixedRateLoop] = []
+    /// The loops' statistics, for `status()` from other threads.
+    private let loopStatistics = Mutex<[LoopStatistics]>([])
+    private var outputs = StationOutputs(epoch: 0)
+    private var lastRecordAt = -Double.infinity
+    private var lastPublishAt = -Double.infinity
+    private var lastResultsAt = -Double.infinity
+    /// What `status()` shows besides the live counters, published by the station's thread.
+    private let published: Mutex<StationStatus>
+    private let hangAt = Mutex<Double>(.infinity)
+    /// Seconds of station clock between status publications (channel values for the API and metrics).
+    static var publishInterval: Double { 0.1 }
     /// Seconds between status lines in the log; 0 for none.
     private let statusInterval: Double
     private var lastStatusAt = -Double.infinity
@@ -123,6 +182,35 @@ final class Station<Controller: StationController>: AnyStation, @unchecked Senda
         self.logger = logger
         self.channelStats = Profile.channels.map(ChannelStatistics.init)
         self.ringReader = controller.streamLoop == nil ? nil : Profile.sampleRing.map(SampleRingReader.init)
+        self.published = Mutex(StationStatus(
+            name: name, kind: Profile.kind.rawValue, mode: mode.rawValue, address: client.endpoint, updatedAt: nil,
+            link: StationStatus.Link(up: false, transactions: 0, linkErrors: 0, transactionErrors: 0,
+                                     errorsByKind: [:], reconnects: 0, lastError: nil),
+            loops: [],
+            channels: Profile.channels.map { StationStatus.Channel(name: $0.name, unit: $0.unit, value: nil,
+                                                                   quality: ChannelQuality.notAvailable.rawValue) },
+            alarms: [], run: nil, phase: nil,
+            relays: Dictionary(uniqueKeysWithValues: zip(controller.relayNames,
+                                                         controller.safeRelays.map(Optional.some))),
+            settings: controller.settings.map {
+                StationStatus.Setting(name: $0.name, unit: $0.unit, min: $0.limits.lowerBound, max: $0.limits.upperBound)
+            },
+            results: [:]))
+    }
+
+    func attach(_ outputs: StationOutputs) {
+        self.outputs = outputs
+    }
+
+    func hang(after seconds: Double) {
+        hangAt.withLock { $0 = seconds }
+    }
+
+    /// Unix time of a station-clock time.
+    private func unix(_ t: Double) -> Double { t + outputs.epoch }
+
+    private func event(_ kind: String, _ message: String, now: Double) {
+        outputs.recorder?.record(.event(station: name, t: unix(now), kind: kind, message: message))
     }
 
     // MARK: Link
@@ -157,6 +245,7 @@ final class Station<Controller: StationController>: AnyStation, @unchecked Senda
             counters.withLock {
                 $0.linkErrors += 1
                 $0.lastError = "\(error)"
+                $0.count(error)
             }
             logger.debug("station \(name): connect failed: \(error)")
             return false
@@ -175,8 +264,10 @@ final class Station<Controller: StationController>: AnyStation, @unchecked Senda
             $0.linkUp = false
             $0.linkErrors += 1
             $0.lastError = "\(error)"
+            $0.count(error)
         }
         logger.error("station \(name): link lost: \(error); reconnecting with backoff")
+        event("link_lost", "link lost: \(error)", now: now)
         scheduleReconnect(now: now)
     }
 
@@ -184,6 +275,7 @@ final class Station<Controller: StationController>: AnyStation, @unchecked Senda
         counters.withLock {
             $0.transactionErrors += 1
             $0.lastError = "\(error)"
+            $0.count(error)
         }
         logger.warning("station \(name): \(error)")
     }
@@ -192,21 +284,34 @@ final class Station<Controller: StationController>: AnyStation, @unchecked Senda
 
     func makeLoops() -> [FixedRateLoop] {
         loops = controller.loops.enumerated().map { index, spec in
-            FixedRateLoop(spec: spec) { [unowned self] tick in self.tick(loop: index, tick: tick) }
+            let loop = FixedRateLoop(spec: spec) { [unowned self] tick in self.tick(loop: index, tick: tick) }
+            if let observe = outputs.latenessObserver {
+                let record = observe(name, spec.name)
+                loop.latenessObserver = { record($0) }
+            }
+            return loop
         }
+        loopStatistics.withLock { $0 = loops.map(\.statistics) }
         return loops
     }
 
     /// One tick: mailbox, read, decide, write.
     private func tick(loop: Int, tick: LoopTick) {
         let now = tick.now
-        for envelope in mailbox.drain() {
+        if now >= hangAt.withLock({ $0 }) {
+            logger.critical("station \(name): hanging on purpose (--debug-hang); its loops stop here")
+            while true { sleep(3600) }
+        }
+        let envelopes = mailbox.drain()
+        for envelope in envelopes {
             do {
                 try controller.apply(envelope.request, now: now)
                 logger.info("station \(name): accepted \(envelope.request)")
+                event("request_accepted", "\(envelope.request)", now: now)
                 envelope.reply(.success(()))
             } catch {
                 logger.info("station \(name): rejected \(envelope.request): \(error.reason)")
+                event("request_rejected", "\(envelope.request): \(error.reason)", now: now)
                 envelope.reply(.failure(error))
             }
         }
@@ -214,6 +319,7 @@ final class Station<Controller: StationController>: AnyStation, @unchecked Senda
             if connect(now: now) {
                 counters.withLock { $0.reconnects += 1 }
                 logger.notice("station \(name): link restored to \(endpoint)")
+                event("link_restored", "link restored to \(endpoint)", now: now)
             } else {
                 scheduleReconnect(now: now)
             }
@@ -234,6 +340,7 @@ final class Station<Controller: StationController>: AnyStation, @unchecked Senda
                     channelStats[i].record(reading)
                 }
                 input = .snapshot(snapshot)
+                recordAndPublish(snapshot, now: now)
                 if statusInterval > 0, now - lastStatusAt >= statusInterval {
                     lastStatusAt = now
                     logStatus(snapshot)
@@ -252,8 +359,11 @@ final class Station<Controller: StationController>: AnyStation, @unchecked Senda
             input = .unavailable(reason: "link down")
         }
         let output = controller.step(loop: loop, tick: tick, input: input, host: readHostLines())
-        logAlarmChanges()
-        logRunChanges()
+        let alarmsChanged = logAlarmChanges(now: now)
+        let runsChanged = logRunChanges(now: now)
+        if alarmsChanged || runsChanged || !envelopes.isEmpty || now - lastPublishAt >= Self.publishInterval {
+            publishState(now: now, withResults: !envelopes.isEmpty || runsChanged || now - lastResultsAt >= 1)
+        }
         driveBeacon(output.beacon)
         driveRelays(output.relays)
         guard linkUp else { return }
@@ -363,35 +473,125 @@ final class Station<Controller: StationController>: AnyStation, @unchecked Senda
         logger.info("station \(name) [\(mode.rawValue)]: \(phase)\(values); alarms: \(alarms)\(relays)")
     }
 
-    private func logRunChanges() {
+    /// Logs and records each run's start and end (a run may start and end between two looks). Returns whether
+    /// anything changed.
+    private func logRunChanges(now: Double) -> Bool {
         let runs = controller.runs
-        guard let last = runs.last, (runs.count, last.outcome) != loggedRuns else { return }
-        loggedRuns = (runs.count, last.outcome)
-        switch last.outcome {
-        case .running:
-            logger.notice("station \(name): run \(runs.count) started with recipe \"\(last.recipe)\"")
-        case .completed:
-            let figures = ["yield", "energy_kwh", "in_position_fraction", "backflushes"].compactMap { key in
-                last.results[key]?.number.map { "\(key) \($0)" }
-            }.joined(separator: ", ")
-            logger.notice("station \(name): run \(runs.count) completed: \(figures)")
-        case .aborted:
-            logger.error("station \(name): run \(runs.count) ABORTED: \(last.reason ?? "no reason recorded")")
+        guard runs.count != loggedRuns.count || runs.last?.outcome != loggedRuns.last else { return false }
+        for (i, run) in runs.enumerated() {
+            let number = i + 1
+            if i >= loggedRuns.count {
+                loggedRuns.append(.running)
+                logger.notice("station \(name): run \(number) started with recipe \"\(run.recipe)\"")
+                outputs.recorder?.record(.runStarted(station: name, number: number, recipe: run.recipe,
+                                                     t: unix(run.startedAt)))
+            }
+            guard run.outcome != loggedRuns[i] else { continue }
+            loggedRuns[i] = run.outcome
+            switch run.outcome {
+            case .running:
+                continue
+            case .completed:
+                let figures = ["yield", "energy_kwh", "in_position_fraction", "backflushes"].compactMap { key in
+                    run.results[key]?.number.map { "\(key) \($0)" }
+                }.joined(separator: ", ")
+                logger.notice("station \(name): run \(number) completed: \(figures)")
+            case .aborted:
+                logger.error("station \(name): run \(number) ABORTED: \(run.reason ?? "no reason recorded")")
+            }
+            let results = (try? StationStatus.encoder().encode(run.results)).flatMap { String(data: $0, encoding: .utf8) }
+            outputs.recorder?.record(.runEnded(station: name, number: number, outcome: run.outcome.rawValue,
+                                               reason: run.reason, t: unix(run.endedAt ?? now),
+                                               results: results ?? "{}"))
         }
+        return true
     }
 
-    private func logAlarmChanges() {
-        for change in controller.alarms.drainChanges() {
+    /// Logs and records alarm changes. Returns whether there were any.
+    private func logAlarmChanges(now: Double) -> Bool {
+        let changes = controller.alarms.drainChanges()
+        for change in changes {
             switch change {
             case .raised(let a):
                 logger.log(level: a.severity == .warning ? .warning : .error,
                            "station \(name): ALARM \(a.code) raised (\(a.severity.rawValue)): \(a.message)")
+                outputs.recorder?.record(.alarmRaised(station: name, alarm: a, t: unix(a.raisedAt)))
             case .cleared(let a):
                 logger.notice("station \(name): alarm \(a.code) cleared")
+                outputs.recorder?.record(.alarmCleared(station: name, code: a.code, t: unix(a.clearedAt ?? now)))
             case .acknowledged(let a):
-                logger.notice("station \(name): alarm \(a.code) acknowledged by \(a.acknowledgedBy ?? "?")")
+                let by = a.acknowledgedBy ?? "?"
+                logger.notice("station \(name): alarm \(a.code) acknowledged by \(by)")
+                outputs.recorder?.record(.alarmAcknowledged(station: name, code: a.code, by: by,
+                                                            t: unix(a.acknowledgedAt ?? now)))
             }
         }
+        return !changes.isEmpty
+    }
+
+    // MARK: Data log and status
+
+    /// Records the channels every `recordInterval` and refreshes the published values every `publishInterval`.
+    private func recordAndPublish(_ snapshot: Profile.Snapshot, now: Double) {
+        let dueRecord = outputs.recorder != nil && now - lastRecordAt >= outputs.recordInterval - 1e-9
+        let duePublish = now - lastPublishAt >= Self.publishInterval
+        guard dueRecord || duePublish else { return }
+        let channels = zip(Profile.channels, snapshot.channels).map { spec, reading in
+            StationStatus.Channel(name: spec.name, unit: spec.unit, value: reading.value,
+                                  quality: reading.quality.rawValue)
+        }
+        if dueRecord {
+            lastRecordAt = now
+            outputs.recorder?.record(.samples(station: name, t: unix(now), channels: channels))
+        }
+        if duePublish { published.withLock { $0.channels = channels } }
+    }
+
+    /// Publishes alarms, the run and the relays for `status()`.
+    private func publishState(now: Double, withResults: Bool) {
+        lastPublishAt = now
+        let results: [String: ReportValue]? = withResults ? controller.results() : nil
+        if withResults { lastResultsAt = now }
+        let alarms = controller.alarms.active.map { a in
+            StationStatus.Alarm(code: a.code, severity: a.severity.rawValue, message: a.message,
+                                raisedAt: unix(a.raisedAt), acknowledgedAt: a.acknowledgedAt.map(unix),
+                                acknowledgedBy: a.acknowledgedBy)
+        }
+        let runs = controller.runs
+        let run = runs.last.map { r in
+            StationStatus.Run(number: runs.count, recipe: r.recipe, outcome: r.outcome.rawValue, reason: r.reason,
+                              startedAt: unix(r.startedAt), endedAt: r.endedAt.map(unix), results: r.results)
+        }
+        var phase: String?
+        if case .string(let p)? = results?["phase"] { phase = p }
+        let relays = Dictionary(uniqueKeysWithValues: zip(controller.relayNames, relayStates))
+        let updated = unix(now)
+        published.withLock { s in
+            s.alarms = alarms
+            s.run = run
+            if let results {
+                s.results = results
+                s.phase = phase
+            }
+            s.relays = relays
+            s.updatedAt = updated
+        }
+    }
+
+    func status() -> StationStatus {
+        var s = published.withLock { $0 }
+        let link = counters.withLock { $0 }
+        s.link = StationStatus.Link(up: link.linkUp, transactions: transactions.count, linkErrors: link.linkErrors,
+                                    transactionErrors: link.transactionErrors, errorsByKind: link.errorsByKind,
+                                    reconnects: link.reconnects, lastError: link.lastError)
+        s.loops = loopStatistics.withLock { $0 }.map { statistics in
+            let l = statistics.snapshot()
+            return StationStatus.Loop(name: l.name, periodS: l.period, ticks: l.ticks, overruns: l.overruns,
+                                      missedDeadlines: l.missedDeadlines,
+                                      latenessP50S: l.lateness(atPercentile: 50),
+                                      latenessP99S: l.lateness(atPercentile: 99), latenessMaxS: l.maxLateness)
+        }
+        return s
     }
 
     func driveSafeState(now: Double) {
@@ -415,6 +615,7 @@ final class Station<Controller: StationController>: AnyStation, @unchecked Senda
                 try write.apply(to: client)
             }
             logger.notice("station \(name): safe state driven")
+            event("safe_state", "safe state driven at shutdown", now: now)
         } catch {
             logger.error("station \(name): could not drive the safe state: \(error)")
         }

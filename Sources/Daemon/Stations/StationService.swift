@@ -12,6 +12,16 @@ struct StationService: Service {
     let clock: MonotonicClock
     let options: RealTimeOptions
     let logger: Logger
+    /// The group's loop runner; its lag tells the systemd watchdog whether the group's loops are alive.
+    let runner: LoopRunner
+
+    init(stations: [any AnyStation], clock: MonotonicClock, options: RealTimeOptions, logger: Logger) {
+        self.stations = stations
+        self.clock = clock
+        self.options = options
+        self.logger = logger
+        self.runner = LoopRunner(clock: clock)
+    }
 
     /// The stations grouped by thread: one group per serial line, one per other station, in configuration order.
     static func groups(_ stations: [any AnyStation]) -> [[any AnyStation]] {
@@ -36,7 +46,7 @@ struct StationService: Service {
     }
 
     func run() async throws {
-        let runner = LoopRunner(clock: clock)
+        let runner = self.runner
         for station in stations {
             for loop in station.makeLoops() { runner.add(loop) }
         }

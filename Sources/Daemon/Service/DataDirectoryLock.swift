@@ -1,0 +1,46 @@
+import Foundation
+
+/// One rigd per data directory: two daemons writing one log would each take the other's running runs for an unclean
+/// stop. Held with flock(2) on `rigd.lock` for the life of the process (the kernel drops it when the process dies, so
+/// a kill -9 leaves no stale lock).
+final class DataDirectoryLock: Sendable {
+    let path: String
+    private let fd: Int32
+
+    struct Held: Error, CustomStringConvertible {
+        let directory: String
+        let holder: String
+        var description: String {
+            "another rigd (\(holder)) is using the data directory \(directory); stop it or give this one "
+                + "another data_dir ([daemon] data_dir or --data-dir)"
+        }
+    }
+
+    struct Failed: Error, CustomStringConvertible {
+        let description: String
+    }
+
+    init(directory: String) throws {
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        } catch {
+            throw Failed(description: "cannot create the data directory \(directory): \(ConfigLoader.reason(error))")
+        }
+        path = (directory as NSString).appendingPathComponent("rigd.lock")
+        fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else {
+            throw Failed(description: "cannot open \(path): \(String(cString: strerror(errno)))")
+        }
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+            let holder = (try? String(contentsOfFile: path, encoding: .utf8))?
+                .trimmingCharacters(in: .whitespacesAndNewlines)
+            close(fd)
+            throw Held(directory: directory, holder: holder.map { "pid \($0)" } ?? "pid unknown")
+        }
+        ftruncate(fd, 0)
+        let pid = Array("\(getpid())\n".utf8)
+        _ = pid.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
+    }
+
+    deinit { close(fd) }
+}

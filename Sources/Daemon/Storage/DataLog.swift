@@ -1,0 +1,125 @@
+import Foundation
+import GRDB
+
+/// rigd's SQLite data log (DESIGN.md "recorder"): samples per station and channel, events, alarms, runs and daemon
+/// sessions, in WAL mode so readers (the API, `rigd export`) never block the writer.
+///
+/// Times are Unix seconds (REAL). Schema changes are migrations (`migrator`), applied in order when the log opens.
+enum DataLog {
+    /// The file inside the data directory.
+    static let fileName = "rigd.sqlite"
+
+    static func path(in dataDirectory: String) -> String {
+        (dataDirectory as NSString).appendingPathComponent(fileName)
+    }
+
+    static var migrator: DatabaseMigrator {
+        var m = DatabaseMigrator()
+        m.registerMigration("v1: samples, events, alarms, runs, sessions") { db in
+            try db.execute(sql: """
+                CREATE TABLE session (
+                    id INTEGER PRIMARY KEY,
+                    pid INTEGER NOT NULL,
+                    started_at REAL NOT NULL,
+                    -- updated on every commit: the last moment this process is known to have been alive
+                    alive_at REAL NOT NULL,
+                    stopped_at REAL,
+                    -- 'clean' (SIGINT/SIGTERM or --for), 'unclean' (found unfinished by the next start)
+                    ending TEXT
+                );
+                CREATE TABLE channel (
+                    id INTEGER PRIMARY KEY,
+                    station TEXT NOT NULL,
+                    name TEXT NOT NULL,
+                    unit TEXT NOT NULL,
+                    UNIQUE (station, name)
+                );
+                CREATE TABLE sample (
+                    channel_id INTEGER NOT NULL REFERENCES channel(id),
+                    t REAL NOT NULL,
+                    -- NULL when the reading was a fault (NaN or quality 0x80)
+                    value REAL,
+                    quality INTEGER NOT NULL,
+                    PRIMARY KEY (channel_id, t)
+                ) WITHOUT ROWID;
+                CREATE INDEX sample_t ON sample(t);
+                CREATE TABLE event (
+                    id INTEGER PRIMARY KEY,
+                    t REAL NOT NULL,
+                    station TEXT,
+                    kind TEXT NOT NULL,
+                    message TEXT NOT NULL
+                );
+                CREATE INDEX event_t ON event(t);
+                CREATE TABLE alarm (
+                    id INTEGER PRIMARY KEY,
+                    session_id INTEGER NOT NULL REFERENCES session(id),
+                    station TEXT NOT NULL,
+                    code TEXT NOT NULL,
+                    severity TEXT NOT NULL,
+                    message TEXT NOT NULL,
+                    raised_at REAL NOT NULL,
+                    acknowledged_at REAL,
+                    acknowledged_by TEXT,
+                    cleared_at REAL,
+                    -- 'condition' (the cause went away), 'rigd stopped', 'unclean stop'
+                    cleared_by TEXT
+                );
+                CREATE INDEX alarm_station ON alarm(station, raised_at);
+                CREATE TABLE run (
+                    id INTEGER PRIMARY KEY,
+                    session_id INTEGER NOT NULL REFERENCES session(id),
+                    station TEXT NOT NULL,
+                    -- the run's number on its station within the session (1 = first)
+                    number INTEGER NOT NULL,
+                    recipe TEXT NOT NULL,
+                    outcome TEXT NOT NULL,
+                    reason TEXT,
+                    started_at REAL NOT NULL,
+                    ended_at REAL,
+                    -- JSON object of the controller's results
+                    results TEXT NOT NULL DEFAULT '{}',
+                    UNIQUE (session_id, station, number)
+                );
+                CREATE INDEX run_station ON run(station, started_at);
+                """)
+        }
+        return m
+    }
+
+    /// Opens (creating if needed) the log for writing, and migrates it.
+    static func openForWriting(path: String) throws -> DatabasePool {
+        var configuration = GRDB.Configuration()
+        configuration.busyMode = .timeout(5)
+        configuration.prepareDatabase { db in
+            // WAL with synchronous=NORMAL: a committed transaction survives a crash or kill -9 of rigd; a power
+            // loss may lose the last commits but never corrupts the file.
+            try db.execute(sql: "PRAGMA synchronous = NORMAL")
+            try db.execute(sql: "PRAGMA foreign_keys = ON")
+        }
+        let pool = try DatabasePool(path: path, configuration: configuration)
+        try migrator.migrate(pool)
+        return pool
+    }
+
+    /// Opens an existing log read-only (export, tests). Works while rigd writes to it.
+    static func openForReading(path: String) throws -> DatabasePool {
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw DataLogError("no data log at \(path) (rigd writes it under its data directory)")
+        }
+        var configuration = GRDB.Configuration()
+        configuration.readonly = true
+        configuration.busyMode = .timeout(5)
+        let pool = try DatabasePool(path: path, configuration: configuration)
+        let applied = try pool.read { db in try migrator.hasCompletedMigrations(db) }
+        if !applied {
+            throw DataLogError("\(path) has a schema this rigd does not know (written by an older or newer rigd?)")
+        }
+        return pool
+    }
+}
+
+struct DataLogError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
