@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 
 struct CheckCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -14,11 +15,25 @@ struct CheckCommand: ParsableCommand {
     func run() throws {
         do {
             let configuration = try ConfigLoader.load(path: config)
-            say("\(config): ok, \(configuration.stations.count) station(s)")
+            let daemon = configuration.daemon
+            // What `rigd run` would refuse although every key is valid: a network listener without a token file.
+            if let http = daemon.http, !http.isLoopback,
+               !FileManager.default.fileExists(atPath: daemon.resolvedTokenFile) {
+                throw ConfigError(issues: [ConfigIssue(
+                    file: config, line: nil, context: nil, key: "daemon.http",
+                    message: "\(http) is reachable from other machines and the token file \(daemon.resolvedTokenFile) "
+                        + "does not exist; rigd run would refuse to start (create the token file first)")])
+            }
+            say("\(config): ok, \(configuration.stations.count) station(s)"
+                + (configuration.source == config ? "" : " (\(configuration.source))"))
             for s in configuration.stations {
                 say("  \(s.name): \(s.kind) at \(s.address), fallback \(s.fallback.rawValue)")
             }
-        } catch {
+            let retention = daemon.retentionDays > 0 ? "\(daemon.retentionDays) days" : "forever"
+            say("  daemon: http \(daemon.http?.description ?? "off"), data log in \(daemon.resolvedDataDirectory) "
+                + "(a sample every \(daemon.recordInterval) s, kept \(retention)), token \(daemon.resolvedTokenFile), "
+                + "watchdog stall \(daemon.watchdogStall) s")
+        } catch let error as ConfigError {
             throw failConfiguration(error)
         }
     }

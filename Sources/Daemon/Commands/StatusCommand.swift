@@ -86,7 +86,8 @@ struct StatusCommand: AsyncParsableCommand {
             var run = "-"
             if let r = s.run { run = "#\(r.number) \(r.outcome)" + (s.phase.map { " (\($0))" } ?? "") }
             let values = s.channels.prefix(3).map { c in
-                "\(c.name)=" + (c.value.map { String(format: "%.2f", $0) } ?? "FAULT")
+                // Quality 0x01 alone: not available (not read yet, or the device has no value), not a fault.
+                "\(c.name)=" + (c.value.map { String(format: "%.2f", $0) } ?? (c.quality == 0x01 ? "n/a" : "FAULT"))
             }.joined(separator: " ")
             rows.append([s.name, s.kind, s.mode == "simulated" ? "SIMULATED" : s.mode, link, alarms, run, values])
         }

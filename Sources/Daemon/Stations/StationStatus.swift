@@ -34,14 +34,27 @@ struct StationStatus: Sendable, Codable, Equatable {
         var latenessP99S: Double
         var latenessMaxS: Double
 
-        /// Spelled out: the snake_case conversion would make `lateness_p50s` of `latenessP50S`.
-        enum CodingKeys: String, CodingKey {
+        /// Encoded with keys spelled out: the encoder's snake_case conversion would make `lateness_p50s` of
+        /// `latenessP50S`. (Decoding with `convertFromSnakeCase` maps `lateness_p50_s` back to `latenessP50S`.)
+        private enum EncodingKeys: String, CodingKey {
             case name, ticks, overruns
             case periodS = "period_s"
             case missedDeadlines = "missed_deadlines"
             case latenessP50S = "lateness_p50_s"
             case latenessP99S = "lateness_p99_s"
             case latenessMaxS = "lateness_max_s"
+        }
+
+        func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: EncodingKeys.self)
+            try c.encode(name, forKey: .name)
+            try c.encode(periodS, forKey: .periodS)
+            try c.encode(ticks, forKey: .ticks)
+            try c.encode(overruns, forKey: .overruns)
+            try c.encode(missedDeadlines, forKey: .missedDeadlines)
+            try c.encode(latenessP50S, forKey: .latenessP50S)
+            try c.encode(latenessP99S, forKey: .latenessP99S)
+            try c.encode(latenessMaxS, forKey: .latenessMaxS)
         }
     }
 

@@ -42,6 +42,7 @@ final class Recorder: Sendable {
     private let queue = Mutex<[Record]>([])
     private let dropped = Atomic<UInt64>(0)
     private let stopping = Atomic<Bool>(false)
+    private let started = Atomic<Bool>(false)
     private let stopped = DispatchSemaphore(value: 0)
     private let lastRetention = Mutex<Double>(0)
     private let failing = Atomic<Bool>(false)
@@ -127,6 +128,7 @@ final class Recorder: Sendable {
 
     /// Starts the writer thread.
     func start() {
+        guard !started.exchange(true, ordering: .relaxed) else { return }
         startThread(name: "data-log") { [self] in
             while !stopping.load(ordering: .relaxed) {
                 Thread.sleep(forTimeInterval: Self.commitInterval)
@@ -189,7 +191,7 @@ final class Recorder: Sendable {
     /// alarms as cleared by it. Call once, after every station stopped.
     func close(reason: String) {
         stopping.store(true, ordering: .relaxed)
-        _ = stopped.wait(timeout: .now() + 10)
+        if started.load(ordering: .relaxed) { _ = stopped.wait(timeout: .now() + 10) }
         commit()
         let now = Date().timeIntervalSince1970
         do {
