@@ -232,3 +232,19 @@ struct OperationsTests {
         #expect(rigd.waitForExit(timeout: 15) == 0)
     }
 }
+
+@Suite("Operations: start-up refusals")
+struct OperationsStartupTests {
+    @Test func aTakenHTTPPortStopsRigdInOrder() throws {
+        let (fd, port) = loopbackSocket(listening: true)
+        defer { close(fd) }
+        let config = try temporaryFile(OperationsTests.heatRigConfig)
+        defer { unlink(config) }
+        let r = try runToCompletion(try rigdBinary(), ["run", "--config", config, "--http", "127.0.0.1:\(port)",
+                                                       "--for", "30s"], timeout: 30)
+        #expect(r.status == ExitStatus.software)
+        #expect(r.stderr.contains("HTTP API on 127.0.0.1:\(port) failed"), "\(r.stderr.suffix(2000))")
+        #expect(r.stderr.contains("Address already in use"))
+        #expect(r.stderr.contains("station rig-ops: safe state driven"))
+    }
+}

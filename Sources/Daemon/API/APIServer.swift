@@ -417,12 +417,30 @@ private final class ReplyBox: Sendable {
     }
 }
 
-/// Runs the API's HTTP server as a service of rigd's service group.
-enum APIServer {
-    /// Builds the application; `onListening` gets the bound address (port 0 picks a free port).
-    static func application(api: API, address: ListenAddress, logger: Logger,
-                            onListening: @escaping @Sendable (String) -> Void) -> some Service {
-        Application(
+/// Runs the API's HTTP server as a service of rigd's service group; a failure (the port is taken) names the address.
+struct APIServer: Service {
+    let app: any Service
+    let address: ListenAddress
+
+    struct Failed: Error, CustomStringConvertible {
+        let address: ListenAddress
+        let underlying: any Error
+        var description: String { "HTTP API on \(address) failed: \(underlying)" }
+    }
+
+    func run() async throws {
+        do {
+            try await app.run()
+        } catch {
+            throw Failed(address: address, underlying: error)
+        }
+    }
+}
+
+extension APIServer {
+    /// Builds the server; `onListening` gets the bound address (port 0 picks a free port).
+    init(api: API, address: ListenAddress, logger: Logger, onListening: @escaping @Sendable (String) -> Void) {
+        let app = Application(
             router: api.router(),
             configuration: ApplicationConfiguration(address: .hostname(address.host, port: address.port),
                                                     serverName: "rigd"),
@@ -431,5 +449,6 @@ enum APIServer {
                 onListening(ListenAddress(host: address.host, port: port).description)
             },
             logger: logger)
+        self.init(app: app, address: address)
     }
 }

@@ -258,10 +258,11 @@ struct RunCommand: AsyncParsableCommand {
         if let address = daemon.http, let token {
             let api = API(stations: stations, recorder: recorder, metrics: metrics, token: token,
                           readsNeedToken: !address.isLoopback)
-            let app = APIServer.application(api: api, address: address, logger: logger) { bound in
+            let app = APIServer(api: api, address: address, logger: logger) { bound in
                 logger.notice("HTTP API listening on http://\(bound) (reads \(address.isLoopback ? "open on loopback" : "need the token"); writes need the token)")
             }
-            services.append(.init(service: app))
+            // A server that cannot listen (port taken) stops rigd in order: stations go safe, then exit 70.
+            services.append(.init(service: app, failureTerminationBehavior: .gracefullyShutdownGroup))
         }
         if let notifier = SystemdNotifier() {
             logger.info("systemd notify socket \(notifier.socketPath)")

@@ -53,17 +53,23 @@ struct StationService: Service {
         let (stations, clock, options, logger) = (self.stations, self.clock, self.options, self.logger)
         let names = stations.map(\.name).joined(separator: ", ")
         if stations.count > 1 { logger.info("stations \(names) share the thread of serial line \(stations[0].bus ?? "?")") }
-        await withGracefulShutdownHandler {
-            await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
-                startThread(name: String(threadName.prefix(15))) {
-                    for line in options.apply() { logger.info("stations \(names): \(line)") }
-                    for station in stations { station.start(now: clock.seconds()) }
-                    runner.run()
-                    for station in stations { station.driveSafeState(now: clock.seconds()) }
-                    done.resume()
+        // Stops on graceful shutdown and on cancellation alike (the group cancels its services when one fails): the
+        // loops end and every station drives its safe state before `run` returns.
+        await withTaskCancellationHandler {
+            await withGracefulShutdownHandler {
+                await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+                    startThread(name: String(threadName.prefix(15))) {
+                        for line in options.apply() { logger.info("stations \(names): \(line)") }
+                        for station in stations { station.start(now: clock.seconds()) }
+                        runner.run()
+                        for station in stations { station.driveSafeState(now: clock.seconds()) }
+                        done.resume()
+                    }
                 }
+            } onGracefulShutdown: {
+                runner.requestStop()
             }
-        } onGracefulShutdown: {
+        } onCancel: {
             runner.requestStop()
         }
     }
