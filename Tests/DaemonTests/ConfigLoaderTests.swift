@@ -190,7 +190,8 @@ import Testing
     }
 
     @Test func emptyFile() {
-        #expect(issues("").first?.message == "no [[station]] tables: nothing to run")
+        #expect(issues("").first?.message
+                == "no [[station]] tables: nothing to run (a file with only a [daemon] table runs the demo plant)")
     }
 
     @Test func durations() {

@@ -81,7 +81,12 @@ struct API: Sendable {
             let q = Query(request)
             let stationName = q.get("station").map { String($0) }
             if let stationName, station(named: stationName) == nil { return Self.unknownStation(stationName) }
-            let active = q.get("active").map { $0 == "true" || $0 == "1" } ?? false
+            let activeText = q.get("active") ?? "false"
+            guard ["true", "1", "false", "0"].contains(activeText) else {
+                return Self.error(.unprocessableContent, "invalid_value",
+                                  "active must be true, false, 1 or 0, got \"\(activeText)\"")
+            }
+            let active = activeText == "true" || activeText == "1"
             let window: (Double, Double)
             let limit: Int
             switch (Self.timeWindow(q, defaultSpan: 30 * 86_400), Self.limit(q, default: 1000)) {
@@ -168,6 +173,9 @@ struct API: Sendable {
                 if let p = r["parameters"], !(p is [String: Any]) {
                     return .invalid("recipe.parameters must be an object of numbers")
                 }
+                if let name = r["name"], !(name is String) {
+                    return .invalid("recipe.name must be a string")
+                }
                 return .request(.startRun(RunRecipe(name: (r["name"] as? String) ?? "api", parameters: parameters)))
             }
         }
@@ -186,6 +194,7 @@ struct API: Sendable {
                 return .request(.acknowledge(code: code, by: by))
             }
         }
+        addDashboard(to: router)
         return router
     }
 
@@ -265,7 +274,8 @@ struct API: Sendable {
                 id += 1
                 try await writer.write(ByteBuffer(string: "id: \(id)\nevent: values\ndata: "
                                                   + String(decoding: data, as: UTF8.self) + "\n\n"))
-                try? await Task.sleep(for: .seconds(interval))
+                // Wakes at once when rigd shuts down, so an open stream never holds up the shutdown.
+                try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(interval)) }
             }
             try await writer.finish(nil)
         }

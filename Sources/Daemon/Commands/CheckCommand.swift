@@ -24,6 +24,14 @@ struct CheckCommand: ParsableCommand {
                     message: "\(http) is reachable from other machines and the token file \(daemon.resolvedTokenFile) "
                         + "does not exist; rigd run would refuse to start (create the token file first)")])
             }
+            // Stations that share a serial line must agree on it (rigd run refuses them otherwise).
+            let conflicts = Wiring.lineConflicts(configuration.stations)
+            if !conflicts.isEmpty {
+                throw ConfigError(issues: conflicts.map {
+                    ConfigIssue(file: config, line: nil, context: "station \"\($0.station)\"", key: "address",
+                                message: $0.reason)
+                })
+            }
             say("\(config): ok, \(configuration.stations.count) station(s)"
                 + (configuration.source == config ? "" : " (\(configuration.source))"))
             for s in configuration.stations {

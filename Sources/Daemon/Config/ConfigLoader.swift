@@ -20,6 +20,13 @@ struct ConfigLoader {
 
     /// Parses configuration text; `source` names it in messages.
     static func parse(_ text: String, source: String) throws(ConfigError) -> Configuration {
+        try parseReportingAbsent(text, source: source).0
+    }
+
+    /// `parse`, also returning the path of every key the loader asked for that the text does not have
+    /// (`daemon.retention_days`, `station[2].control.kp`): a file that sets every key returns an empty set.
+    static func parseReportingAbsent(_ text: String, source: String) throws(ConfigError)
+        -> (Configuration, absent: Set<String>) {
         let root: TOMLTable
         do {
             root = try TOMLTable(string: text)
@@ -64,9 +71,9 @@ struct ConfigLoader {
             var demo = try DemoPlant.configuration()
             demo.source = "embedded demo plant, with [daemon] from \(source)"
             demo.daemon = daemon
-            return demo
+            return (demo, reader.absent)
         }
-        return Configuration(source: source, stations: stations, daemon: daemon)
+        return (Configuration(source: source, stations: stations, daemon: daemon), reader.absent)
     }
 
     /// `[daemon]`: http, data_dir, token_file, retention_days, record_interval_s, watchdog_stall_s.
@@ -100,7 +107,9 @@ struct ConfigLoader {
 
     private static func readStation(_ table: TableReader, index: Int, reader: ConfigReader) -> StationConfig? {
         let name = table.string("name", required: true) ?? "#\(index + 1)"
-        if !name.isEmpty, !name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") })
+        if name.isEmpty {
+            table.fail("name", "must be 1–64 letters, digits, - or _, got an empty name")
+        } else if !name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") })
             || name.count > 64 {
             table.fail("name", "must be 1–64 letters, digits, - or _, got \"\(name)\"")
         }
@@ -370,6 +379,8 @@ final class ConfigReader {
     let file: String
     let lines: SourceLines
     private(set) var issues: [ConfigIssue] = []
+    /// Paths of keys that were asked for but are not in the file.
+    private(set) var absent: Set<String> = []
 
     init(file: String, lines: SourceLines) {
         self.file = file
@@ -379,6 +390,10 @@ final class ConfigReader {
     func issue(path: String?, context: String?, key: String?, _ message: String) {
         issues.append(ConfigIssue(file: file, line: path.flatMap(lines.line), context: context, key: key,
                                   message: message))
+    }
+
+    func noteAbsent(_ path: String) {
+        absent.insert(path)
     }
 }
 
@@ -407,11 +422,19 @@ final class TableReader {
         reader.issue(path: keyPath(key), context: context, key: prefix + key, message)
     }
 
-    func has(_ key: String) -> Bool { table.contains(key: key) }
+    func has(_ key: String) -> Bool {
+        let present = table.contains(key: key)
+        if !present { reader.noteAbsent(keyPath(key)) }
+        return present
+    }
 
     private func value(_ key: String) -> (any TOMLValueConvertible)? {
         used.insert(key)
-        return table[key]
+        guard let v = table[key] else {
+            reader.noteAbsent(keyPath(key))
+            return nil
+        }
+        return v
     }
 
     func string(_ key: String, required: Bool = false) -> String? {

@@ -268,6 +268,13 @@ final class Station<Controller: StationController>: AnyStation, @unchecked Senda
         }
         logger.error("station \(name): link lost: \(error); reconnecting with backoff")
         event("link_lost", "link lost: \(error)", now: now)
+        // What the API shows must not pass for current: the values are unknown until the link is back.
+        published.withLock { s in
+            for i in s.channels.indices {
+                s.channels[i].value = nil
+                s.channels[i].quality = ChannelQuality.notAvailable.rawValue
+            }
+        }
         scheduleReconnect(now: now)
     }
 

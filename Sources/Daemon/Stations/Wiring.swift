@@ -188,10 +188,13 @@ enum Wiring {
                 config.relays[name] = GPIOLineAddress(chip: "sim-relays", line: i)
             }
         }
+        // A simulated chip is as wide as the configuration needs (at least 32 lines, like a small real chip): any
+        // line the loader accepts must exist when the station falls back to simulation.
+        let used = [config.estop, config.beacon].compactMap { $0 } + config.relays.values
         var chips: [String: SimulatedGPIOChip] = [:]
-        for address in ([config.estop, config.beacon].compactMap { $0 } + config.relays.values)
-        where chips[address.chip] == nil {
-            chips[address.chip] = SimulatedGPIOChip(name: address.chip)
+        for address in used where chips[address.chip] == nil {
+            let widest = used.filter { $0.chip == address.chip }.map(\.line).max() ?? 0
+            chips[address.chip] = SimulatedGPIOChip(name: address.chip, lineCount: max(32, widest + 1))
         }
         var startHour = 0.0
         var startDay = 0.0

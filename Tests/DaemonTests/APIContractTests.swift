@@ -1,0 +1,121 @@
+import Foundation
+import Glibc
+import Testing
+@testable import Daemon
+
+/// The HTTP API against its contract, `OpenAPIDocument` (served at /api/openapi.json). The running server is checked
+/// by `openapi_check.py` (next to this file: openapi-spec-validator for the document, jsonschema for every answer);
+/// `scripts/test` pip-installs what it needs.
+@Suite("API contract: rigd against its OpenAPI document")
+struct APIContractTests {
+    /// Every route `API.router()` serves, as "METHOD PATH" (the router keeps no list to ask).
+    static let routes: Set<String> = [
+        "GET /api/openapi.json", "GET /metrics", "GET /api/health", "GET /api/stations", "GET /api/stations/{name}",
+        "GET /api/stations/{name}/samples", "GET /api/alarms", "GET /api/runs", "GET /api/events", "GET /api/stream",
+        "POST /api/stations/{name}/setpoints", "POST /api/stations/{name}/run/start",
+        "POST /api/stations/{name}/run/stop", "POST /api/stations/{name}/alarms/{code}/acknowledge",
+    ]
+
+    static let checker = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .appendingPathComponent("openapi_check.py").path
+
+    /// `rigd run` on the embedded demo plant with the API on a free loopback port: (rigd, base URL, token file).
+    static func startDemoPlant() throws -> (rigd: ChildProcess, base: String, tokenFile: String) {
+        let dataDir = NSTemporaryDirectory() + "rigd-api-contract-\(UUID().uuidString)"
+        let rigd = try ChildProcess(try rigdBinary(), ["run", "--http", "127.0.0.1:0", "--data-dir", dataDir,
+                                                       "--status-every", "0", "--for", "120s"])
+        let base = try rigd.apiBase()
+        return (rigd, base, dataDir + "/api-token")
+    }
+
+    /// Runs openapi_check.py: its exit status and everything it printed.
+    static func runChecker(_ arguments: [String]) throws -> (status: Int32, output: String) {
+        let r = try runToCompletion("/usr/bin/env", ["python3", checker] + arguments, timeout: 100)
+        return (r.status, r.stdout + (r.stderr.isEmpty ? "" : "\nstderr:\n" + r.stderr))
+    }
+
+    static func document() throws -> [String: Any] {
+        let object = try JSONSerialization.jsonObject(with: Data(OpenAPIDocument.json.utf8))
+        guard let doc = object as? [String: Any] else { throw TestFailure("OpenAPIDocument.json is not a JSON object") }
+        return doc
+    }
+
+    /// `object` with `change` applied to the object at `path` (keys of nested objects).
+    static func edit(_ object: [String: Any], at path: ArraySlice<String>,
+                     _ change: (inout [String: Any]) -> Void) -> [String: Any] {
+        var object = object
+        if let key = path.first {
+            object[key] = edit(object[key] as? [String: Any] ?? [:], at: path.dropFirst(), change)
+        } else {
+            change(&object)
+        }
+        return object
+    }
+
+    @Test func theServerConformsToItsOpenAPIDocument() throws {
+        let (rigd, base, tokenFile) = try Self.startDemoPlant()
+        defer { try? FileManager.default.removeItem(atPath: rigd.dataDirectory ?? "/nonexistent") }
+        let check = try Self.runChecker([base, tokenFile])
+        #expect(check.status == 0, "openapi_check.py \(base): rigd and its OpenAPI document disagree\n\(check.output)")
+        rigd.signal(SIGTERM)
+        let status = rigd.waitForExit(timeout: 20)
+        let outcome = status.map { "exit \($0)" } ?? "still running after 20 s"
+        #expect(status == 0, "rigd after SIGTERM: \(outcome)\n\(rigd.stderr.suffix(3000))")
+    }
+
+    /// The checker is not vacuous: against a document the server does not match, it fails and says where.
+    @Test func theCheckerFailsOnADocumentTheServerDoesNotMatch() throws {
+        var doc = try Self.document()
+        // /api/health's `stations` is a number; documented as a string, the answer breaks its schema.
+        doc = Self.edit(doc, at: ["components", "schemas", "Health", "properties", "stations"]) { $0["type"] = "string" }
+        // An unknown station gets 404; without 404 documented, that status is a mismatch.
+        doc = Self.edit(doc, at: ["paths", "/api/stations/{name}", "get", "responses"]) { $0["404"] = nil }
+        let file = try temporaryFile(String(decoding: try JSONSerialization.data(withJSONObject: doc), as: UTF8.self),
+                                     suffix: ".json")
+        defer { unlink(file) }
+        let (rigd, base, tokenFile) = try Self.startDemoPlant()
+        defer { try? FileManager.default.removeItem(atPath: rigd.dataDirectory ?? "/nonexistent") }
+        let check = try Self.runChecker([base, tokenFile, "--document", file])
+        #expect(check.status == 1, "\(check.output)")
+        #expect(check.output.contains("body does not match #/components/schemas/Health"), "\(check.output)")
+        #expect(check.output.contains("status 404 is not documented for GET /api/stations/{name}"), "\(check.output)")
+        rigd.signal(SIGTERM)
+        _ = rigd.waitForExit(timeout: 20)
+    }
+
+    @Test func theDocumentParsesAndListsEveryRoute() throws {
+        let doc = try Self.document()
+        #expect((doc["openapi"] as? String)?.hasPrefix("3.1") == true, "openapi: \(String(describing: doc["openapi"]))")
+        let paths = try #require(doc["paths"] as? [String: Any], "the document has no paths")
+        let methods: Set<String> = ["get", "put", "post", "delete", "options", "head", "patch", "trace"]
+        var documented = Set<String>()
+        for (path, item) in paths {
+            for (method, operation) in item as? [String: Any] ?? [:] where methods.contains(method) {
+                documented.insert("\(method.uppercased()) \(path)")
+                let responses = (operation as? [String: Any])?["responses"] as? [String: Any] ?? [:]
+                #expect(!responses.isEmpty, "\(method.uppercased()) \(path) documents no responses")
+            }
+        }
+        let missing = Self.routes.subtracting(documented).sorted()
+        let extra = documented.subtracting(Self.routes).sorted()
+        #expect(missing.isEmpty, "routes rigd serves that the document does not list: \(missing)")
+        #expect(extra.isEmpty, "operations the document lists that rigd does not serve: \(extra)")
+
+        // Every local reference points at something.
+        func refs(_ node: Any) -> [String] {
+            if let object = node as? [String: Any] {
+                let own = (object["$ref"] as? String).map { [$0] } ?? []
+                return own + object.values.flatMap(refs)
+            }
+            return (node as? [Any])?.flatMap(refs) ?? []
+        }
+        for ref in Set(refs(doc)).sorted() {
+            var node: Any? = doc
+            for key in ref.split(separator: "/").dropFirst() {
+                let key = key.replacingOccurrences(of: "~1", with: "/").replacingOccurrences(of: "~0", with: "~")
+                node = (node as? [String: Any])?[key]
+            }
+            #expect(ref.hasPrefix("#/") && node != nil, "$ref \(ref) points at nothing")
+        }
+    }
+}
