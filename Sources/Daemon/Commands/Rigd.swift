@@ -18,7 +18,7 @@ struct Rigd: AsyncParsableCommand {
         78 configuration error.
         """,
         version: "0.1.0",
-        subcommands: [RunCommand.self, SimulateCommand.self, CheckCommand.self, StatusCommand.self, ExportCommand.self,
+        subcommands: [RunCommand.self, SimulateCommand.self, CheckCommand.self, StatusCommand.self, ExportCommand.self, FaultCommand.self,
                       PortsCommand.self],
         defaultSubcommand: nil
     )

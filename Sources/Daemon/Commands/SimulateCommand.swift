@@ -1,6 +1,7 @@
 import ArgumentParser
 import Control
 import Devices
+import Hummingbird
 import Logging
 import ServiceLifecycle
 import Sim
@@ -21,8 +22,13 @@ struct SimulateCommand: AsyncParsableCommand {
           socat -d -d pty,raw,echo=0,link=/tmp/rtuA pty,raw,echo=0,link=/tmp/rtuB &
           rigd simulate --kind aqua-sonde --rtu /tmp/rtuA --units 1,2,3
         then poll /tmp/rtuB (mbpoll -m rtu -b 9600 -P none -a 2 -t 3 -r 1 -c 1 /tmp/rtuB reads 2817). \
-        --offline UNIT@SECONDS makes a unit silent that many seconds after start, as a dead sonde (until issue 8's \
-        fault interface, the one run-time fault available here). Stops on SIGINT/SIGTERM.
+        --offline UNIT@SECONDS makes a unit silent that many seconds after start, as a dead sonde.
+
+        Faults at run time: --control 127.0.0.1:PORT (loopback only; port 0 picks one, printed as "control on \
+        http://HOST:PORT") opens the fault interface that `rigd fault` and the HIL runner use: channel faults \
+        (lost, stuck, offset, drift, noise, spikes), device faults (offline, answer delay, exception replies) and \
+        plant disturbances (fan_failure, filter_clog, bad_night, storm, …). Devices are named by their station \
+        (--config), KIND-N (--kind, in order) or unit-N (--rtu). Stops on SIGINT/SIGTERM.
         """
     )
 
@@ -56,9 +62,13 @@ struct SimulateCommand: AsyncParsableCommand {
     @Option(name: .long, help: "RTU: make UNIT silent SECONDS after start (UNIT@SECONDS, repeatable).")
     var offline: [String] = []
 
+    @Option(name: .long, help: "Open the fault interface on this loopback HOST:PORT (see `rigd fault`).")
+    var control: String?
+
     @OptionGroup var log: LogOptions
 
     struct Served {
+        let name: String
         let kind: DeviceKind
         let host: String
         let port: Int
@@ -67,6 +77,15 @@ struct SimulateCommand: AsyncParsableCommand {
     }
 
     func validate() throws {
+        if let control {
+            let address: ListenAddress
+            do throws(ConfigMessage) { address = try ListenAddress(parsing: control) } catch {
+                throw ValidationError("--control \(error)")
+            }
+            guard address.isLoopback else {
+                throw ValidationError("--control must be a loopback address (127.0.0.1, ::1): faults are not for the network")
+            }
+        }
         if rtu != nil {
             if kind.count != 1 || !listen.isEmpty || config != nil {
                 throw ValidationError("--rtu serves one --kind on one line: give exactly one --kind and no --listen or --config")
@@ -133,7 +152,7 @@ struct SimulateCommand: AsyncParsableCommand {
                       parsing: "tcp://" + address[..<colon] + ":1") else {
                 throw ValidationError("--listen \(address): expected HOST:PORT (port 0…65535; 0 picks a free one)")
             }
-            plan.append(Served(kind: k, host: host, port: port, seed: seed &+ UInt64(i),
+            plan.append(Served(name: "\(k)-\(i + 1)", kind: k, host: host, port: port, seed: seed &+ UInt64(i),
                                preset: preset ?? SimulatorCatalog.defaultPreset(for: k)))
         }
         if let config {
@@ -145,20 +164,24 @@ struct SimulateCommand: AsyncParsableCommand {
             }
             for station in configuration.stations {
                 guard case .tcp(let host, let port, _) = station.address else { continue }
-                plan.append(Served(kind: station.kind, host: host, port: port,
+                plan.append(Served(name: station.name, kind: station.kind, host: host, port: port,
                                    seed: station.simulator.seed ?? SimulatorCatalog.seed(run: seed, name: station.name),
                                    preset: station.simulator.preset ?? SimulatorCatalog.defaultPreset(for: station.kind)))
             }
         }
         let clock = MonotonicClock()
         var servers: [ModbusTCPServer] = []
+        var targets: [FaultTarget] = []
         for item in plan {
             do {
                 let device = try SimulatorCatalog.device(kind: item.kind, seed: item.seed, preset: item.preset)
                 let server = try ModbusTCPServer(device: device, host: item.host, port: item.port) { clock.seconds() }
                 servers.append(server)
+                if let injectable = device as? any FaultInjectable {
+                    targets.append(FaultTarget(name: item.name, unit: Int(device.unitId), device: injectable))
+                }
                 say("serving \(item.kind) on \(item.host):\(server.port) (unit \(device.unitId), seed \(item.seed), "
-                    + "preset \(item.preset))")
+                    + "preset \(item.preset), name \(item.name))")
             } catch {
                 for s in servers { s.stop() }
                 logger.critical("cannot serve \(item.kind) on \(item.host):\(item.port): \(error)")
@@ -166,9 +189,26 @@ struct SimulateCommand: AsyncParsableCommand {
             }
         }
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = servers.map { .init(service: ServerService(server: $0)) }
+        services += controlService(targets: targets, logger: logger)
         services.append(.init(service: SignalService(signals: signals), successTerminationBehavior: .gracefullyShutdownGroup))
         try await ServiceGroup(configuration: ServiceGroupConfiguration(services: services, logger: logger)).run()
         logger.notice("simulator stopped")
+    }
+
+    /// The fault interface, when --control is given: a failure to listen stops the simulator.
+    private func controlService(targets: [FaultTarget], logger: Logger)
+        -> [ServiceGroupConfiguration.ServiceConfiguration] {
+        guard let control, let address = try? ListenAddress(parsing: control) else { return [] }
+        let app = Application(
+            router: FaultControl(targets: targets, logger: logger).router(),
+            configuration: ApplicationConfiguration(address: .hostname(address.host, port: address.port),
+                                                    serverName: "rigd-simulate"),
+            onServerRunning: { channel in
+                let port = channel.localAddress?.port ?? address.port
+                say("control on http://\(ListenAddress(host: address.host, port: port))")
+            },
+            logger: logger)
+        return [.init(service: APIServer(app: app, address: address), failureTerminationBehavior: .gracefullyShutdownGroup)]
     }
 
     /// One RTU line with several units of one kind.
@@ -204,6 +244,9 @@ struct SimulateCommand: AsyncParsableCommand {
         let schedule = try offlineSchedule()
         let started = clock.seconds()
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: RTUServerService(server: server))]
+        services += controlService(targets: devices.keys.sorted().compactMap { unit in
+            (devices[unit] as? any FaultInjectable).map { FaultTarget(name: "unit-\(unit)", unit: Int(unit), device: $0) }
+        }, logger: logger)
         if !schedule.isEmpty {
             services.append(.init(service: OfflineScheduleService(schedule: schedule, devices: devices, started: started,
                                                                   clock: clock, logger: logger)))

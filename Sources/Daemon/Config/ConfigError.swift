@@ -27,6 +27,7 @@ struct ConfigError: Error, Sendable, CustomStringConvertible {
 /// Exit statuses (sysexits.h).
 enum ExitStatus {
     static let usage: Int32 = 64
+    static let dataError: Int32 = 65
     static let unavailable: Int32 = 69
     static let software: Int32 = 70
     static let cannotCreate: Int32 = 73

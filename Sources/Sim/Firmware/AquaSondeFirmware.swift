@@ -34,9 +34,33 @@ public struct AquaSondeFirmware: FirmwareModel {
         noiseSeed = seed ^ 0x50DE
     }
 
+    /// Plant disturbances: a bad night for oxygen (community respiration ×2 and photosynthesis ×0.3, as after a
+    /// plankton die-off under overcast skies), and aerators that do nothing whatever their relays say.
+    public static let disturbances = ["bad_night", "aerator_failure"]
+    private var aeratorsFailed = false
+    private var normalParameters: PondPlant.Parameters?
+
+    public mutating func setDisturbance(_ name: String, active: Bool) {
+        switch name {
+        case "bad_night":
+            if active, normalParameters == nil {
+                normalParameters = plant.parameters
+                plant.parameters.respirationAt20MgLPerHour *= 2
+                plant.parameters.photosynthesisNoonMgLPerHour *= 0.3
+            } else if !active, let normal = normalParameters {
+                plant.parameters = normal
+                normalParameters = nil
+            }
+        case "aerator_failure": aeratorsFailed = active
+        default: break
+        }
+    }
+
     public mutating func tick(dt: Double, actuators: Actuators) {
         let before = plant.hourOfDay
-        plant.step(dt: dt, inputs: relays())
+        var inputs = relays()
+        if aeratorsFailed { inputs.aeratorsOn = 0 }
+        plant.step(dt: dt, inputs: inputs)
         if plant.hourOfDay < before { plant.resetRain() }
         ticks += 1
     }

@@ -35,6 +35,18 @@ public struct ExtractionFirmware: FirmwareModel {
 
     private var pumpInterlocked: Bool { plant.leakDetected || plant.lowLevel }
 
+    /// Plant disturbances: the fan stops producing air, the feed clogs the filter 25× faster, a leak.
+    public static let disturbances = ["fan_failure", "filter_clog", "leak"]
+
+    public mutating func setDisturbance(_ name: String, active: Bool) {
+        switch name {
+        case "fan_failure": plant.faults.fanStuck = active
+        case "filter_clog": plant.faults.foulingMultiplier = active ? 25 : 1
+        case "leak": plant.faults.leak = active
+        default: break
+        }
+    }
+
     public mutating func tick(dt: Double, actuators: Actuators) {
         typealias P = ExtractionProfile
         let axes = actuators.coil(P.Coil.axesEnable.rawValue)

@@ -1,4 +1,5 @@
 import Devices
+import Foundation
 
 /// One device kind's own firmware logic around its plant: what the actuators do to the physics and what the sensors
 /// and switches read. The common parts of every device (header, heartbeat, device watchdog, safe state, word order,
@@ -25,6 +26,16 @@ public protocol FirmwareModel: Sendable {
     func discreteInputs(estopPressed: Bool) -> [Bool]
     /// Status bits the device raises on its own (alarms, warnings, interlocks); the core adds 5, 17, 18 and 19.
     var statusBits: StatusBits { get }
+
+    /// Plant disturbances this kind can be put through (fault injection, HIL scenarios), e.g. `fan_failure`.
+    static var disturbances: [String] { get }
+    /// Starts or ends a disturbance of `disturbances`; unknown names are refused by the caller first.
+    mutating func setDisturbance(_ name: String, active: Bool)
+}
+
+extension FirmwareModel {
+    public static var disturbances: [String] { [] }
+    public mutating func setDisturbance(_ name: String, active: Bool) {}
 }
 
 /// The actuator image a model acts on: float holding registers (in `holdingFloats` order) and coils.
@@ -54,6 +65,29 @@ public enum ChannelFault: Sendable, Equatable {
     case offset(Float)
     /// An offset that grows by this much per hour from the moment the fault is injected (a drifting calibration).
     case drift(perHour: Float)
+    /// Gaussian noise of this standard deviation is added to every reading.
+    case noise(sigma: Float)
+    /// Spikes of ± this size, on average this many per hour (each lasts one device tick).
+    case spikes(size: Float, perHour: Double)
+}
+
+/// Deterministic pseudo-random numbers for injected faults: the same device, tick and channel give the same draw,
+/// so a faulted virtual run is repeatable from its seed.
+enum FaultNoise {
+    static func uniform(_ a: UInt64, _ b: UInt64, _ c: UInt64) -> Double {
+        var z = a &* 0x9E37_79B9_7F4A_7C15 ^ b &* 0xBF58_476D_1CE4_E5B9 ^ c &* 0x94D0_49BB_1331_11EB
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        z ^= z >> 31
+        return (Double(z >> 11) + 0.5) / Double(1 << 53)
+    }
+
+    /// A standard normal draw (Box–Muller).
+    static func normal(_ a: UInt64, _ b: UInt64, _ c: UInt64) -> Double {
+        let u1 = uniform(a, b, c &* 2)
+        let u2 = uniform(a, b, c &* 2 &+ 1)
+        return (-2 * log(u1)).squareRoot() * cos(2 * Double.pi * u2)
+    }
 }
 
 extension ChannelReading {

@@ -32,9 +32,25 @@ public struct HeatRigFirmware: FirmwareModel {
         self.plant = plant
     }
 
+    /// Plant disturbances: the heater element or the fan gives nothing whatever its command; the block
+    /// thermocouple goes open.
+    public static let disturbances = ["heater_failure", "fan_failure", "open_thermocouple"]
+    private var heaterFailed = false
+    private var fanFailed = false
+
+    public mutating func setDisturbance(_ name: String, active: Bool) {
+        switch name {
+        case "heater_failure": heaterFailed = active
+        case "fan_failure": fanFailed = active
+        case "open_thermocouple":
+            if active { openThermocouples.insert(0) } else { openThermocouples.remove(0) }
+        default: break
+        }
+    }
+
     public mutating func tick(dt: Double, actuators: Actuators) {
-        let heaterOn = actuators.coil(HeatRigProfile.Coil.heaterEnable.rawValue)
-        let fanOn = actuators.coil(HeatRigProfile.Coil.fanEnable.rawValue)
+        let heaterOn = actuators.coil(HeatRigProfile.Coil.heaterEnable.rawValue) && !heaterFailed
+        let fanOn = actuators.coil(HeatRigProfile.Coil.fanEnable.rawValue) && !fanFailed
         let heater = heaterOn ? Double(actuators.value(HeatRigProfile.heaterPercent)) / 100 : 0
         let fan = fanOn ? Double(actuators.value(HeatRigProfile.fanPercent)) / 100 : 0
         plant.step(dt: dt, inputs: HeatRigPlant.Inputs(heaterFraction: heater, fanFraction: fan))

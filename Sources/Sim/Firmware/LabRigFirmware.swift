@@ -50,6 +50,20 @@ public struct MillFirmware: FirmwareModel {
 
     /// A plant event, for the fault injector (through `SimulatedDevice.mutateModel`).
     public mutating func inject(_ event: MillPlant.Event) { plant.inject(event) }
+
+    /// Plant disturbances: a broken tool (until it ends: the tool is replaced), chatter (ripple ×5), an overload
+    /// (cutting torque ×4: a hard spot), and an open guard door.
+    public static let disturbances = ["tool_breakage", "chatter", "overload", "guard_open"]
+
+    public mutating func setDisturbance(_ name: String, active: Bool) {
+        switch name {
+        case "tool_breakage": if active { plant.inject(.toolBreakage) } else { plant.replaceTool() }
+        case "chatter": if active { plant.inject(.chatter(gain: 5)) } else { plant.clearEvents() }
+        case "overload": if active { plant.inject(.overload(factor: 4)) } else { plant.clearEvents() }
+        case "guard_open": guardClosed = !active
+        default: break
+        }
+    }
 }
 
 /// The mass-spring-damper rig's firmware around its plant (DEVICES.md §C3).
@@ -114,6 +128,13 @@ public struct StreamStationFirmware: FirmwareModel {
     public static let ring: SampleRingLayout? = nil
     public static let safeHolding: [Int: Float] = [:]
     public static let safeCoils: [Int: Bool] = [0: false]
+
+    /// Plant disturbances: a storm of 12 mm/h on top of the weather, for as long as it is active.
+    public static let disturbances = ["storm"]
+
+    public mutating func setDisturbance(_ name: String, active: Bool) {
+        if name == "storm" { plant.imposedRainMmH = active ? 12 : 0 }
+    }
 
     public private(set) var plant: StreamPlant
     /// Bottles the autosampler filled.

@@ -26,6 +26,10 @@ public final class SimulatedDevice<Model: FirmwareModel>: ModbusDevice, FaultInj
         var safeState = false
         var estopPressed = false
         var offline = false
+        /// Injected device faults: every request answered after this delay, or with this exception.
+        var answerDelay: Double = 0
+        var exceptionReplies: ModbusException?
+        var disturbances: Set<String> = []
         var channelFaults: [Int: ChannelFault] = [:]
         /// Device time each channel fault was injected (drift grows from it).
         var faultSince: [Int: Double] = [:]
@@ -112,6 +116,16 @@ public final class SimulatedDevice<Model: FirmwareModel>: ModbusDevice, FaultInj
             case .drift(let perHour):
                 let hours = (deviceTime(s) - (s.faultSince[index] ?? deviceTime(s))) / 3600
                 out[index] = ChannelReading(raw: out[index].raw + perHour * Float(hours), quality: out[index].quality)
+            case .noise(let sigma):
+                let draw = FaultNoise.normal(UInt64(s.serial), s.ticks, UInt64(index))
+                out[index] = ChannelReading(raw: out[index].raw + sigma * Float(draw), quality: out[index].quality)
+            case .spikes(let size, let perHour):
+                let chance = perHour * tickPeriod / 3600
+                let draw = FaultNoise.uniform(UInt64(s.serial), s.ticks, UInt64(index) &+ 1000)
+                if draw < chance {
+                    let sign: Float = FaultNoise.uniform(UInt64(s.serial), s.ticks, UInt64(index) &+ 2000) < 0.5 ? -1 : 1
+                    out[index] = ChannelReading(raw: out[index].raw + sign * size, quality: out[index].quality)
+                }
             }
         }
         return out
@@ -134,6 +148,7 @@ public final class SimulatedDevice<Model: FirmwareModel>: ModbusDevice, FaultInj
         state.withLock { (s: inout State) -> ModbusResponse? in
             advance(&s, to: now)
             if s.offline { return nil }
+            if let code = s.exceptionReplies { return .exception(code) }
             switch request {
             case .readInputRegisters(let address, let count):
                 return result(inputRegisters(s, address: address, count: count)) { .registers($0) }
@@ -337,6 +352,40 @@ public final class SimulatedDevice<Model: FirmwareModel>: ModbusDevice, FaultInj
         state.withLock { $0.offline = offline }
     }
 
+    /// Every request is answered this many seconds late (a slow or overloaded device); 0 for none. Servers apply it.
+    public func setAnswerDelay(_ seconds: Double) {
+        state.withLock { $0.answerDelay = max(0, seconds) }
+    }
+
+    public var answerDelay: Double { state.withLock { $0.answerDelay } }
+
+    /// Every request is answered with this exception (nil: normal answers), e.g. 04 server device failure.
+    public func setExceptionReplies(_ code: ModbusException?) {
+        state.withLock { $0.exceptionReplies = code }
+    }
+
+    public var disturbanceNames: [String] { Model.disturbances }
+    public var channelSpecs: [ChannelSpec] { Model.Profile.channels }
+
+    /// Starts or ends a plant disturbance by name; throws for a name this kind does not have.
+    public func setDisturbance(_ name: String, active: Bool) throws(UnknownDisturbance) {
+        guard Model.disturbances.contains(name) else {
+            throw UnknownDisturbance(name: name, kind: kind, known: Model.disturbances)
+        }
+        state.withLock { s in
+            s.model.setDisturbance(name, active: active)
+            if active { s.disturbances.insert(name) } else { s.disturbances.remove(name) }
+        }
+    }
+
+    /// What is injected now, for the control interface's listing.
+    public var injected: InjectedFaults {
+        state.withLock { s in
+            InjectedFaults(offline: s.offline, answerDelay: s.answerDelay, exceptionReplies: s.exceptionReplies,
+                           disturbances: s.disturbances.sorted(), channels: s.channelFaults)
+        }
+    }
+
     /// Reads the model (the plant's true state) under the lock, for tests and reports.
     public func withModel<T>(_ body: (Model) -> T) -> T {
         state.withLock { body($0.model) }
@@ -358,8 +407,35 @@ public final class SimulatedDevice<Model: FirmwareModel>: ModbusDevice, FaultInj
 
 /// The faults any simulated device takes, whatever its kind (DEVICES.md §0), for code that holds `any ModbusDevice`.
 public protocol FaultInjectable: AnyObject, Sendable {
+    var kind: DeviceKind { get }
     /// Injects (or, with nil, removes) a fault on one channel.
     func setChannelFault(_ fault: ChannelFault?, channel: Int)
     /// An offline device answers nothing.
     func setOffline(_ offline: Bool)
+    func setAnswerDelay(_ seconds: Double)
+    func setExceptionReplies(_ code: ModbusException?)
+    var disturbanceNames: [String] { get }
+    /// The device's channels, in block order (fault targets by name).
+    var channelSpecs: [ChannelSpec] { get }
+    func setDisturbance(_ name: String, active: Bool) throws(UnknownDisturbance)
+    var injected: InjectedFaults { get }
+}
+
+/// What is injected into a simulated device now.
+public struct InjectedFaults: Sendable, Equatable {
+    public var offline: Bool
+    public var answerDelay: Double
+    public var exceptionReplies: ModbusException?
+    public var disturbances: [String]
+    /// Channel faults by channel index.
+    public var channels: [Int: ChannelFault]
+}
+
+public struct UnknownDisturbance: Error, CustomStringConvertible {
+    public let name: String
+    public let kind: DeviceKind
+    public let known: [String]
+    public var description: String {
+        "\(kind) has no disturbance \"\(name)\" (" + (known.isEmpty ? "it has none" : "known: " + known.joined(separator: ", ")) + ")"
+    }
 }

@@ -343,8 +343,8 @@ public struct PondPlant: Sendable {
         }
     }
 
-    /// The water body's constants.
-    public let parameters: Parameters
+    /// The water body's constants (a disturbance may change them for a while: a bad night for oxygen).
+    public var parameters: Parameters
     /// Plant time since the start, s.
     public private(set) var time: Double
 

@@ -289,6 +289,9 @@ public struct StreamPlant: Sendable {
     public private(set) var turbidityNTU: Double
     /// Rain since the start, mm.
     public private(set) var rainTotalMm: Double
+    /// Rain imposed on top of the stochastic series, mm/h (a storm injected by a test or the fault injector); 0
+    /// normally. It runs off with the day's runoff coefficient like any rain.
+    public var imposedRainMmH = 0.0
     /// Water in the quick reservoir, mm over the catchment.
     public private(set) var quickStorageMm: Double
     /// Water in the slow reservoir, mm over the catchment.
@@ -435,8 +438,10 @@ public struct StreamPlant: Sendable {
             if time >= rain.segmentEnd { rain.advance(parameters: parameters, startDay: startDayOfYear) }
             let pieceEnd = min(end, rain.segmentEnd)
             let piece = pieceEnd - time
-            integrate(piece, effectiveMmS: rain.effectiveMmS)
-            rainMm += rain.intensity * piece / 3600
+            let imposed = imposedRainMmH > 0
+                ? StreamPlant.runoffCoefficient(parameters, day: dayOfYear) * imposedRainMmH / 3600 : 0
+            integrate(piece, effectiveMmS: rain.effectiveMmS + imposed)
+            rainMm += (rain.intensity + max(0, imposedRainMmH)) * piece / 3600
             time = pieceEnd
         }
         if time >= rain.segmentEnd { rain.advance(parameters: parameters, startDay: startDayOfYear) }

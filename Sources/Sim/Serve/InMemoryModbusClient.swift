@@ -12,12 +12,17 @@ public final class InMemoryModbusClient: ModbusClient {
     public let device: any ModbusDevice
     public let endpoint: String
     private let now: @Sendable () -> Double
+    /// An injected answer delay longer than this is a timeout (no time passes in the call: it may run on the
+    /// virtual clock); a shorter one is not felt.
+    public let responseTimeout: Double
     public private(set) var isConnected = false
 
     /// - Parameter now: the device's clock, seconds (the station's loop clock).
-    public init(device: any ModbusDevice, endpoint: String? = nil, now: @escaping @Sendable () -> Double) {
+    public init(device: any ModbusDevice, endpoint: String? = nil, responseTimeout: Double = 0.5,
+                now: @escaping @Sendable () -> Double) {
         self.device = device
         self.endpoint = endpoint ?? "sim://\(device.kind)"
+        self.responseTimeout = responseTimeout
         self.now = now
     }
 
@@ -33,7 +38,7 @@ public final class InMemoryModbusClient: ModbusClient {
 
     private func call(_ request: ModbusRequest, _ operation: @autoclosure () -> String) throws -> ModbusResponse {
         guard isConnected else { throw ModbusLinkError(endpoint: endpoint, operation: operation(), errno: ENOTCONN) }
-        guard let response = device.handle(request, now: now()) else {
+        guard let response = device.handle(request, now: now()), device.answerDelay <= responseTimeout else {
             isConnected = false
             throw ModbusLinkError(endpoint: endpoint, operation: operation(), errno: ETIMEDOUT)
         }

@@ -193,6 +193,8 @@ public final class ModbusRTUServer: Sendable {
         guard let device = devices[unit] else { return }
         counters.withLock { $0.requests[unit, default: 0] += 1 }
         guard let response = device.handle(request, now: now) else { return }  // offline: a dead sonde is silent
+        // An injected slow device: the answer leaves late (the server's other clients wait too, as on a real one).
+        if device.answerDelay > 0 { usleep(UInt32(min(device.answerDelay, 60) * 1_000_000)) }
         replyThroughLibmodbus(pointer, query: query, length: length, request: request, response: response,
                               mapping: mapping)
     }

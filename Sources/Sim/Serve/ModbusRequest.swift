@@ -78,4 +78,10 @@ public protocol ModbusDevice: AnyObject, Sendable {
     func advance(to now: Double)
     /// Advances to `now`, then answers. Nil means silence: the device is offline and the caller must time out.
     func handle(_ request: ModbusRequest, now: Double) -> ModbusResponse?
+    /// Seconds a server waits before sending each answer (an injected slow device); 0 normally.
+    var answerDelay: Double { get }
+}
+
+extension ModbusDevice {
+    public var answerDelay: Double { 0 }
 }

@@ -157,6 +157,8 @@ public final class ModbusTCPServer: Sendable {
             request = decoded
         }
         guard let response = device.handle(request, now: clock()) else { return }  // offline: silence
+        // An injected slow device: the answer leaves late (the server's other clients wait too, as on a real one).
+        if device.answerDelay > 0 { usleep(UInt32(min(device.answerDelay, 60) * 1_000_000)) }
         replyThroughLibmodbus(pointer, query: query, length: length, request: request, response: response,
                               mapping: mapping)
     }
