@@ -11,7 +11,7 @@ struct APIContractTests {
     /// Every route `API.router()` serves, as "METHOD PATH" (the router keeps no list to ask).
     static let routes: Set<String> = [
         "GET /api/openapi.json", "GET /metrics", "GET /api/health", "GET /api/stations", "GET /api/stations/{name}",
-        "GET /api/stations/{name}/samples", "GET /api/alarms", "GET /api/runs", "GET /api/events", "GET /api/stream",
+        "GET /api/stations/{name}/samples", "GET /api/stations/{name}/export.csv", "GET /api/alarms", "GET /api/runs", "GET /api/events", "GET /api/stream",
         "POST /api/stations/{name}/setpoints", "POST /api/stations/{name}/run/start",
         "POST /api/stations/{name}/run/stop", "POST /api/stations/{name}/alarms/{code}/acknowledge",
     ]

@@ -237,7 +237,7 @@ private func simulatedHeatRig() -> StationStatus {
         name: "sim-heat", kind: "heat-rig", mode: "simulated", address: "sim://heat-rig", updatedAt: 1_700_000_100,
         link: .init(up: true, transactions: 200, linkErrors: 0, transactionErrors: 0, errorsByKind: [:],
                     reconnects: 0, lastError: nil),
-        loops: [loopStatus("control", period: 0.1, ticks: 1000)],
+        loops: [loopStatus("control", period: 0.1, ticks: 1000)], deviceStatus: [],
         channels: [.init(name: "temperature", unit: "°C", value: 42.5, quality: 0)],
         alarms: [], run: nil, phase: nil, relays: ["heater": true], settings: [], results: [:])
 }
@@ -251,7 +251,7 @@ private func realExtractor() -> StationStatus {
                     errorsByKind: ["timeout": 7, "crc": 2, "exception_02": 1], reconnects: 3,
                     lastError: "timeout"),
         loops: [loopStatus("fast", period: 0.001, ticks: 90000, overruns: 12, missed: 15),
-                loopStatus("slow", period: 1, ticks: 90)],
+                loopStatus("slow", period: 1, ticks: 90)], deviceStatus: ["high_alarm"],
         channels: [
             .init(name: "pressure", unit: "bar", value: nil, quality: 0x80),
             .init(name: "flow", unit: "L/min", value: 1.25, quality: 0),
@@ -268,7 +268,7 @@ private func realPond() -> StationStatus {
         name: "pond", kind: "aquaculture", mode: "real", address: "tcp://127.0.0.1:1502", updatedAt: nil,
         link: .init(up: true, transactions: 10, linkErrors: 0, transactionErrors: 0, errorsByKind: [:],
                     reconnects: 0, lastError: nil),
-        loops: [], channels: [], alarms: [], run: nil, phase: nil, relays: [:], settings: [], results: [:])
+        loops: [], deviceStatus: [], channels: [], alarms: [], run: nil, phase: nil, relays: [:], settings: [], results: [:])
 }
 
 // MARK: - Reading the exposition text

@@ -57,7 +57,7 @@ enum OpenAPIDocument {
         "results": {"type": "object"}}},
       "Setting": {"type": "object", "required": ["name", "unit", "min", "max"], "properties": {
         "name": {"type": "string"}, "unit": {"type": "string"}, "min": {"type": "number"}, "max": {"type": "number"}}},
-      "Station": {"type": "object", "required": ["name", "kind", "mode", "address", "link", "loops", "channels", "alarms", "relays", "settings", "results"], "properties": {
+      "Station": {"type": "object", "required": ["name", "kind", "mode", "address", "link", "loops", "channels", "device_status", "alarms", "relays", "settings", "results"], "properties": {
         "name": {"type": "string"},
         "kind": {"type": "string", "enum": ["heat-rig", "extraction", "aqua-sonde", "cnc-mill", "msd-rig", "stream-station"]},
         "mode": {"type": "string", "enum": ["real", "simulated"]},
@@ -66,6 +66,7 @@ enum OpenAPIDocument {
         "link": {"$ref": "#/components/schemas/Link"},
         "loops": {"type": "array", "items": {"$ref": "#/components/schemas/Loop"}},
         "channels": {"type": "array", "items": {"$ref": "#/components/schemas/Channel"}},
+        "device_status": {"type": "array", "items": {"type": "string"}, "description": "The device's own status bits as last read: high_alarm, high_warning, low_warning, low_alarm, sensor_malfunction, interlock, estop, watchdog_tripped, safe_state."},
         "alarms": {"type": "array", "items": {"$ref": "#/components/schemas/ActiveAlarm"}},
         "run": {"oneOf": [{"$ref": "#/components/schemas/Run"}, {"type": "null"}]},
         "phase": {"type": ["string", "null"]},
@@ -130,6 +131,16 @@ enum OpenAPIDocument {
         {"name": "channel", "in": "query", "schema": {"type": "string"}, "description": "Only this channel."}],
       "responses": {
         "200": {"description": "Samples.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/SampleList"}}}},
+        "401": {"$ref": "#/components/responses/Unauthorized"},
+        "404": {"$ref": "#/components/responses/UnknownStation"},
+        "422": {"$ref": "#/components/responses/Invalid"},
+        "503": {"$ref": "#/components/responses/NotAnswering"}}}},
+    "/api/stations/{name}/export.csv": {"get": {"summary": "The data log of a station as CSV (RFC 4180, CRLF, a header row; the same columns as `rigd export`), as a download. Default window: the last hour.",
+      "parameters": [{"$ref": "#/components/parameters/station"}, {"$ref": "#/components/parameters/from"}, {"$ref": "#/components/parameters/to"},
+        {"name": "what", "in": "query", "schema": {"type": "string", "enum": ["samples", "alarms", "runs", "events"]}, "description": "What to export (default samples)."},
+        {"name": "layout", "in": "query", "schema": {"type": "string", "enum": ["wide", "long"]}, "description": "Samples: a column per channel (wide, default) or a row per reading (long)."}],
+      "responses": {
+        "200": {"description": "CSV.", "content": {"text/csv": {"schema": {"type": "string"}}}},
         "401": {"$ref": "#/components/responses/Unauthorized"},
         "404": {"$ref": "#/components/responses/UnknownStation"},
         "422": {"$ref": "#/components/responses/Invalid"},

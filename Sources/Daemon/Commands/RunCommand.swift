@@ -4,6 +4,7 @@ import Devices
 import Foundation
 import Logging
 import ServiceLifecycle
+import Sim
 
 struct RunCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -37,6 +38,9 @@ struct RunCommand: AsyncParsableCommand {
 
     @Option(name: .long, help: "Seed of the simulators' noise and disturbances.")
     var seed: UInt64 = 1
+
+    @Option(name: .long, help: "Virtual clock: a fault timeline ([[fault]] tables with at = plant time, station, and a channel fault, device fault or plant disturbance; see docs/faults.md).")
+    var faults: String?
 
     @Option(name: .long, help: "Start a run with this recipe file ([recipe] table): extraction keys run on every extraction station, a ramp/soak profile (ramp1_c_per_min, target1_c, soak1_s, …) on every heat rig.")
     var recipe: String?
@@ -75,6 +79,9 @@ struct RunCommand: AsyncParsableCommand {
 
     func validate() throws {
         if virtual && duration == nil { throw ValidationError("--virtual needs --for DURATION (e.g. --for 2h)") }
+        if faults != nil && !virtual {
+            throw ValidationError("--faults needs --virtual (on the real clock, use rigd simulate --control and rigd fault)")
+        }
         if let p = fifoPriority, !(1...99).contains(p) { throw ValidationError("--fifo-priority must be 1–99") }
         if !(statusEvery >= 0) { throw ValidationError("--status-every must be 0 or more seconds") }
         if let http, http != "off" {
@@ -92,9 +99,11 @@ struct RunCommand: AsyncParsableCommand {
         let logger = try log.bootstrap()
         let configuration: Configuration
         let runRecipe: RunRecipe?
+        let timeline: FaultTimeline?
         do {
             configuration = try loadConfiguration(config)
             runRecipe = try recipe.map { path throws(ConfigError) in try RecipeLoader.load(path: path) }
+            timeline = try faults.map { path throws(ConfigError) in try FaultTimeline.load(path: path) }
         } catch {
             throw failConfiguration(error)
         }
@@ -113,17 +122,25 @@ struct RunCommand: AsyncParsableCommand {
             }
         }
         if virtual {
-            try runVirtual(configuration, signals: signals, startRequests: startRequests, logger: logger)
+            try runVirtual(configuration, timeline: timeline, signals: signals, startRequests: startRequests,
+                           logger: logger)
         } else {
             try await runReal(configuration, signals: signals, startRequests: startRequests, logger: logger)
         }
     }
 
-    private func runVirtual(_ configuration: Configuration, signals: ShutdownSignal,
+    private func runVirtual(_ configuration: Configuration, timeline: FaultTimeline?, signals: ShutdownSignal,
                             startRequests: ([any AnyStation]) -> Void, logger: Logger) throws {
         let duration = duration!
         let clock = VirtualClock()
         let stations = try Wiring.virtualStations(configuration, clock: clock, seed: seed, logger: logger)
+        do {
+            try timeline?.validate(against: stations)
+        } catch {
+            throw failConfiguration(error)
+        }
+        var pending = timeline?.entries ?? []
+        var applied: [ReportValue] = []
         let runner = LoopRunner(clock: clock)
         for station in stations {
             station.start(now: 0)
@@ -136,7 +153,26 @@ struct RunCommand: AsyncParsableCommand {
         let progress = isatty(STDERR_FILENO) == 1
         let slices: Int64 = progress ? 100 : 1
         for slice in 1...slices {
-            runner.run(until: duration.nanoseconds * slice / slices)
+            let sliceEnd = duration.nanoseconds * slice / slices
+            // Faults land between ticks at their plant time: every tick due by then has run, none after it.
+            while let next = pending.first, Int64((next.at * 1e9).rounded()) <= sliceEnd, !runner.isStopRequested {
+                runner.run(until: Int64((next.at * 1e9).rounded()))
+                pending.removeFirst()
+                let name = next.request.station ?? ""
+                if let device = stations.first(where: { $0.name == name })?.simulation?.device as? any FaultInjectable {
+                    var what = next.request
+                    what.station = nil
+                    do throws(FaultRequest.Invalid) {
+                        try next.request.apply(to: device)
+                        logger.notice("fault at \(next.at) s: \(name): \(what)")
+                        applied.append(.object(["at_s": .number(next.at), "station": .string(name),
+                                                 "fault": .string("\(what)")]))
+                    } catch {
+                        logger.error("fault at \(next.at) s not applied to \(name): \(error)")
+                    }
+                }
+            }
+            runner.run(until: sliceEnd)
             if runner.isStopRequested { break }
             if progress {
                 let wall = Double(MonotonicClock.monotonicNanoseconds() - wallStart) / 1e9
@@ -151,8 +187,12 @@ struct RunCommand: AsyncParsableCommand {
         let plant = interrupted ? clock.seconds() : duration.seconds
         let speed = String(format: "%.0f", plant / max(wall, 1e-9))
         logger.info("virtual run done: \(plant) s of plant time in \(String(format: "%.2f", wall)) s (\(speed)× real time)")
-        let document = RunReport.document(seed: seed, durationSeconds: plant, wallSeconds: wall, clock: "virtual",
+        var document = RunReport.document(seed: seed, durationSeconds: plant, wallSeconds: wall, clock: "virtual",
                                           interrupted: interrupted, stations: stations)
+        if timeline != nil, case .object(var fields) = document {
+            fields["faults"] = .array(applied)
+            document = .object(fields)
+        }
         try writeReport(document, to: report ?? "-", logger: logger)
     }
 

@@ -528,6 +528,9 @@ final class TableReader {
         return out
     }
 
+    /// Marks a key read by hand (from `table`), so `finish` does not report it.
+    func markRead(_ key: String) { used.insert(key) }
+
     /// Reports every key that was not read.
     func finish() {
         for key in table.keys.sorted() where !used.contains(key) {

@@ -186,7 +186,7 @@ final class Station<Controller: StationController>: AnyStation, @unchecked Senda
             name: name, kind: Profile.kind.rawValue, mode: mode.rawValue, address: client.endpoint, updatedAt: nil,
             link: StationStatus.Link(up: false, transactions: 0, linkErrors: 0, transactionErrors: 0,
                                      errorsByKind: [:], reconnects: 0, lastError: nil),
-            loops: [],
+            loops: [], deviceStatus: [],
             channels: Profile.channels.map { StationStatus.Channel(name: $0.name, unit: $0.unit, value: nil,
                                                                    quality: ChannelQuality.notAvailable.rawValue) },
             alarms: [], run: nil, phase: nil,
@@ -216,7 +216,14 @@ final class Station<Controller: StationController>: AnyStation, @unchecked Senda
     // MARK: Link
 
     func start(now: Double) {
-        if !connect(now: now) {
+        if connect(now: now) {
+            // One read at once, so the API and the data log have values before the first tick of a slow loop
+            // (a stream station samples every minute).
+            if let snapshot = try? Profile.readSnapshot(from: client, order: order) {
+                recordAndPublish(snapshot, now: now)
+                published.withLock { $0.updatedAt = unix(now) }
+            }
+        } else {
             let reason = counters.withLock { $0.lastError } ?? "no answer"
             logger.warning("station \(name): cannot reach \(endpoint) (\(reason)); retrying with backoff")
             scheduleReconnect(now: now)
@@ -551,7 +558,13 @@ final class Station<Controller: StationController>: AnyStation, @unchecked Senda
             lastRecordAt = now
             outputs.recorder?.record(.samples(station: name, t: unix(now), channels: channels))
         }
-        if duePublish { published.withLock { $0.channels = channels } }
+        if duePublish {
+            let status = snapshot.header.status.names
+            published.withLock { s in
+                s.channels = channels
+                s.deviceStatus = status
+            }
+        }
     }
 
     /// Publishes alarms, the run and the relays for `status()`.

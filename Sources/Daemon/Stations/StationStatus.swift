@@ -94,6 +94,9 @@ struct StationStatus: Sendable, Codable, Equatable {
     var updatedAt: Double?
     var link: Link
     var loops: [Loop]
+    /// The device's own status bits as last read (IR 4–5: `high_alarm`, `interlock`, `estop`, `watchdog_tripped`,
+    /// `safe_state`, …).
+    var deviceStatus: [String]
     var channels: [Channel]
     /// Active alarms only (the history is in the data log).
     var alarms: [Alarm]

@@ -1,0 +1,125 @@
+import Foundation
+import Sim
+import TOMLKit
+
+/// Faults at plant times, for `rigd run --virtual --faults FILE` (HIL scenarios use the same `[[fault]]` tables):
+///
+/// ```toml
+/// [[fault]]
+/// at = "2h"              # plant time from the start (90s, 2h, 1d12h, or seconds)
+/// station = "pond-1"
+/// channel = "do_mgl"
+/// fault = "stuck"
+/// value = 7.5
+///
+/// [[fault]]
+/// at = "30h"
+/// station = "extractor-1"
+/// disturbance = "filter_clog"
+/// active = true
+/// ```
+///
+/// Every key of a `FaultRequest` may appear (`channel`/`fault`/`value`/`per_hour`/`sigma`/`size`, `device`/`ms`/
+/// `code`, `disturbance`/`active`, `clear_all`). Read strictly: unknown keys and bad values stop rigd (exit 78).
+struct FaultTimeline: Sendable {
+    struct Entry: Sendable {
+        var at: Double
+        var request: FaultRequest
+    }
+
+    var entries: [Entry]
+    var source: String
+
+    static func load(path: String) throws(ConfigError) -> FaultTimeline {
+        let text: String
+        do {
+            text = try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            throw ConfigError(issues: [ConfigIssue(file: path, message: "cannot read: \(ConfigLoader.reason(error))")])
+        }
+        return try parse(text, source: path)
+    }
+
+    static func parse(_ text: String, source: String) throws(ConfigError) -> FaultTimeline {
+        let root: TOMLTable
+        do {
+            root = try TOMLTable(string: text)
+        } catch let error as TOMLParseError {
+            throw ConfigError(issues: [ConfigIssue(file: source, line: error.source.begin.line, context: nil,
+                                                   key: nil, message: "malformed TOML: \(error.description)")])
+        } catch {
+            throw ConfigError(issues: [ConfigIssue(file: source, message: "malformed TOML: \(error)")])
+        }
+        let reader = ConfigReader(file: source, lines: SourceLines(text))
+        let top = TableReader(root, path: "", context: nil, reader: reader)
+        var entries: [Entry] = []
+        for t in top.arrayOfTables("fault") ?? [] {
+            var at: Double?
+            if let v = t.table["at"] {
+                if let text = v.string, let d = PlantDuration(argument: text) {
+                    at = d.seconds
+                } else if let n = v.double ?? v.int.map(Double.init), n >= 0, n.isFinite {
+                    at = n
+                }
+            }
+            var r = FaultRequest()
+            r.station = t.string("station", required: true)
+            r.unit = t.has("unit") ? t.int("unit", default: 1, range: 1...247) : nil
+            r.channel = t.string("channel")
+            r.fault = t.string("fault")
+            if t.has("value") { r.value = t.double("value", default: 0, range: -1e12...1e12) }
+            if t.has("per_hour") { r.perHour = t.double("per_hour", default: 0, range: -1e9...1e9) }
+            if t.has("sigma") { r.sigma = t.double("sigma", default: 0, range: 0...1e9) }
+            if t.has("size") { r.size = t.double("size", default: 0, range: -1e12...1e12) }
+            r.device = t.string("device")
+            if t.has("ms") { r.ms = t.double("ms", default: 0, range: 0...60_000) }
+            if t.has("code") { r.code = t.int("code", default: 4, range: 1...255) }
+            r.disturbance = t.string("disturbance")
+            r.active = t.bool("active")
+            r.clearAll = t.bool("clear_all")
+            if at == nil {
+                t.fail("at", "is required: a plant time such as \"90s\", \"2h\" or a number of seconds")
+                at = 0
+            }
+            markUsed(t, "at")
+            t.finish()
+            entries.append(Entry(at: at ?? 0, request: r))
+        }
+        top.finish()
+        guard reader.issues.isEmpty else { throw ConfigError(issues: reader.issues) }
+        // Stable: faults at the same time apply in file order.
+        let sorted = entries.enumerated().sorted { ($0.element.at, $0.offset) < ($1.element.at, $1.offset) }.map(\.element)
+        return FaultTimeline(entries: sorted, source: source)
+    }
+
+    /// Checks every entry against the stations (a simulated device of that name, and a fault it can take).
+    func validate(against stations: [any AnyStation]) throws(ConfigError) {
+        var issues: [ConfigIssue] = []
+        for (i, entry) in entries.enumerated() {
+            let name = entry.request.station ?? ""
+            guard let station = stations.first(where: { $0.name == name }) else {
+                issues.append(ConfigIssue(file: source, line: nil, context: nil, key: "fault[\(i)].station",
+                                          message: "no station named \"\(name)\" (stations: "
+                                              + stations.map(\.name).joined(separator: ", ") + ")"))
+                continue
+            }
+            guard let device = station.simulation?.device as? any FaultInjectable else {
+                issues.append(ConfigIssue(file: source, line: nil, context: "station \"\(name)\"", key: "fault[\(i)]",
+                                          message: "the station is not simulated: faults go into simulated devices only"))
+                continue
+            }
+            do throws(FaultRequest.Invalid) {
+                try entry.request.validate(for: device)
+            } catch {
+                issues.append(ConfigIssue(file: source, line: nil, context: "station \"\(name)\"", key: "fault[\(i)]",
+                                          message: error.description))
+            }
+        }
+        if !issues.isEmpty { throw ConfigError(issues: issues) }
+    }
+
+    /// `at` is read by hand (a string or a number); this tells the reader it was read.
+    private static func markUsed(_ t: TableReader, _ key: String) {
+        t.markRead(key)
+    }
+}

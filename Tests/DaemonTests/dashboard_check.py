@@ -1,0 +1,377 @@
+#!/usr/bin/env python3
+"""Checks rigd's web dashboard in a real browser: Debian's headless Chromium driven through chromedriver by
+Selenium (PyPI), at a 1280x800 window, against a running rigd with the embedded demo plant.
+
+usage: dashboard_check.py BASE_URL TOKEN_FILE ARTIFACT_DIR
+
+Checks, each printed as PASS or FAIL:
+  - / leads to the overview (/dashboard), which shows every station of /api/stations (the demo plant's seven) with its mode;
+  - a live value on the overview changes within a few seconds (Server-Sent Events);
+  - heat-rig-1's page without the token is read-only (write controls disabled, the token asked for);
+  - with the token entered in the page's dialog, a new setpoint_c takes effect (the page shows the API's new value);
+  - an out-of-range setpoint_c (999) shows the server's reason, and the value stays;
+  - the token is kept for the session (another page load keeps the controls enabled);
+  - the plots drew history and live points (Chart.js from Debian's libjs-chart.js);
+  - the CSV export answers with CSV;
+  - at a tablet's 820x1180 the pages fit the width (no sideways scrolling);
+  - the browser console has no SEVERE entry. The one exception is the network entry Chromium logs for the 422
+    answer this script provokes on purpose (the rejected 999): Chromium reports every 4xx response as a console
+    error, and a rejected value must be a 4xx. Any other SEVERE entry, of any source, fails.
+Screenshots: ARTIFACT_DIR/overview.png, ARTIFACT_DIR/station-heat-rig-1.png (the 1280x800 window), with
+overview-full.png and station-heat-rig-1-full.png (the whole page at 1280 wide) and *-tablet.png (820x1180).
+Exit status 0 only when every check passed; 2 for a usage or set-up problem.
+"""
+
+import json
+import os
+import shutil
+import sys
+import time
+import urllib.error
+import urllib.request
+
+try:
+    from selenium import webdriver
+    from selenium.common.exceptions import WebDriverException
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+except ImportError as error:
+    print(f"dashboard_check: {error}; install Selenium with: python3 -m pip install selenium", file=sys.stderr)
+    sys.exit(2)
+
+EXPECTED_STATIONS = ["extractor-1", "heat-rig-1", "mill-1", "msd-1", "stream-1", "pond-1", "nursery-1"]
+STATION = "heat-rig-1"
+SETTING = "setpoint_c"
+REJECTED_VALUE = 999
+
+
+class Checks:
+    def __init__(self):
+        self.results = []
+
+    def record(self, name, passed, detail=""):
+        self.results.append((name, passed))
+        print(f"{'PASS' if passed else 'FAIL'}  {name}" + (f": {detail}" if detail else ""), flush=True)
+        return passed
+
+    @property
+    def failed(self):
+        return [name for name, passed in self.results if not passed]
+
+
+def http(method, url, token=None, body=None):
+    """(status, headers, bytes) of one request; HTTP errors are answers too."""
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, method=method)
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    if data is not None:
+        request.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(request, timeout=15) as response:
+            return response.status, response.headers, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.headers, error.read()
+
+
+def api_json(base, path, token=None):
+    status, _, body = http("GET", base + path, token)
+    if status != 200:
+        raise RuntimeError(f"GET {path}: HTTP {status}: {body[:300]!r}")
+    return json.loads(body)
+
+
+def wait_for(predicate, timeout, interval=0.25):
+    """The predicate's first truthy value within `timeout` s, else None (exceptions count as falsy)."""
+    end = time.monotonic() + timeout
+    while True:
+        try:
+            value = predicate()
+            if value:
+                return value
+        except (WebDriverException, KeyError, ValueError, TypeError):
+            pass
+        if time.monotonic() >= end:
+            return None
+        time.sleep(interval)
+
+
+def find_binary(names, fallbacks):
+    for name in names:
+        path = shutil.which(name)
+        if path:
+            return path
+    for path in fallbacks:
+        if os.path.exists(path):
+            return path
+    return None
+
+
+def make_driver():
+    chromium = find_binary(["chromium", "chromium-browser"], ["/usr/lib/chromium/chromium"])
+    chromedriver = find_binary(["chromedriver"], ["/usr/lib/chromium/chromedriver"])
+    if not chromium or not chromedriver:
+        print("dashboard_check: Debian's chromium and chromium-driver are needed: "
+              "apt-get install -y --no-install-recommends chromium chromium-driver", file=sys.stderr)
+        sys.exit(2)
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for argument in ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                     "--window-size=1280,800", "--hide-scrollbars", "--force-device-scale-factor=1",
+                     "--no-first-run", "--disable-extensions", "--disable-background-networking",
+                     "--disable-component-update", "--disable-sync", "--lang=en-GB"]:
+        options.add_argument(argument)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(options=options, service=Service(executable_path=chromedriver))
+    driver.set_window_size(1280, 800)
+    driver.set_page_load_timeout(60)
+    driver.set_script_timeout(30)
+    return driver
+
+
+def page_values(driver):
+    """{station/channel: text} of the value cells on the page."""
+    return driver.execute_script(
+        "const o = {}; for (const e of document.querySelectorAll('[data-value]')) o[e.dataset.value] = e.textContent;"
+        " return o;")
+
+
+def write_controls(driver):
+    """[(description, disabled)] of the page's write controls, less those that do not apply now (data-idle: Stop
+    without a run, Start during one)."""
+    return driver.execute_script(
+        "return Array.from(document.querySelectorAll('[data-write]')).filter(e => e.dataset.idle !== '1').map(e =>"
+        " [(e.id || e.textContent || e.tagName).trim(), e.disabled]);")
+
+
+def current_setting_text(driver):
+    return driver.execute_script(
+        f"const e = document.getElementById('current-{SETTING}'); return e ? e.textContent.trim() : null;")
+
+
+def full_page_screenshot(driver, path, width=1280):
+    """The whole page at `width`: the window grows to the page's height for the picture, then comes back."""
+    size = driver.get_window_size()
+    height = driver.execute_script("return document.documentElement.scrollHeight")
+    chrome = size["height"] - driver.execute_script("return window.innerHeight")
+    driver.set_window_size(width, min(6000, height + chrome))
+    time.sleep(0.8)
+    driver.save_screenshot(path)
+    driver.set_window_size(size["width"], size["height"])
+    time.sleep(0.3)
+
+
+def horizontal_overflow(driver):
+    return driver.execute_script(
+        "return Math.max(0, document.documentElement.scrollWidth - document.documentElement.clientWidth)")
+
+
+def close_to(text, value):
+    try:
+        return abs(float(text) - value) < 1e-6 * max(1.0, abs(value)) + 0.005
+    except (TypeError, ValueError):
+        return False
+
+
+def main():
+    if len(sys.argv) != 4:
+        print(next(line for line in __doc__.splitlines() if line.startswith("usage:")), file=sys.stderr)
+        return 2
+    base, token_file, artifacts = sys.argv[1].rstrip("/"), sys.argv[2], sys.argv[3]
+    try:
+        with open(token_file, encoding="utf-8") as f:
+            token = f.read().strip()
+    except OSError as error:
+        print(f"dashboard_check: cannot read the token file: {error}", file=sys.stderr)
+        return 2
+    os.makedirs(artifacts, exist_ok=True)
+    checks = Checks()
+    severe = []
+    expected_rejections = 0
+    driver = make_driver()
+
+    def collect_console():
+        for entry in driver.get_log("browser"):
+            if entry.get("level") == "SEVERE":
+                severe.append(entry)
+
+    try:
+        # ---- overview ----
+        stations = api_json(base, "/api/stations")["stations"]
+        api_modes = {s["name"]: s["mode"] for s in stations}
+        checks.record("the API lists the demo plant's stations",
+                      sorted(api_modes) == sorted(EXPECTED_STATIONS), ", ".join(sorted(api_modes)))
+        driver.get(base + "/")
+        checks.record("/ leads to the overview", driver.current_url == base + "/dashboard", driver.current_url)
+        cards = wait_for(lambda: (lambda c: c if len(c) >= len(api_modes) else None)(
+            driver.find_elements(By.CSS_SELECTOR, "[data-station]")), 20)
+        shown = {}
+        for card in cards or []:
+            badge = card.find_element(By.CSS_SELECTOR, ".badge-mode")
+            shown[card.get_attribute("data-station")] = (badge.text.strip(), badge.get_attribute("data-mode"))
+        missing = [name for name in EXPECTED_STATIONS if name not in shown]
+        checks.record("the overview shows every station", not missing and len(shown) == len(EXPECTED_STATIONS),
+                      f"shown: {', '.join(shown)}" + (f"; missing: {', '.join(missing)}" if missing else ""))
+        wrong_modes = [f"{name}: page {shown.get(name)}, API {mode}" for name, mode in api_modes.items()
+                       if shown.get(name, ("", ""))[1] != mode
+                       or shown.get(name, ("", ""))[0] != ("SIMULATED" if mode == "simulated" else "REAL DEVICE")]
+        checks.record("the overview shows each station's mode", not wrong_modes and bool(shown),
+                      "; ".join(wrong_modes) or ", ".join(f"{n} {t}" for n, (t, _) in shown.items()))
+        simulated = [n for n, m in api_modes.items() if m == "simulated"]
+        banner = driver.find_element(By.ID, "sim-banner")
+        checks.record("a simulated plant is announced by a banner",
+                      (not simulated) or (banner.is_displayed() and "SIMULATED" in banner.text), banner.text)
+
+        wait_for(lambda: any(v not in ("—", "") for v in page_values(driver).values()), 15)
+        before = page_values(driver)
+        changed = wait_for(lambda: [k for k, v in page_values(driver).items() if k in before and before[k] != v
+                                    and before[k] not in ("—", "")], 20)
+        checks.record("a live value changes on the overview", bool(changed),
+                      (f"{changed[0]}: {before[changed[0]]} → {page_values(driver)[changed[0]]}" if changed
+                       else f"values stayed: {before}"))
+        live = driver.find_element(By.ID, "live").text
+        checks.record("the overview is connected to the live stream", live == "live", live)
+        wait_for(lambda: all(v not in ("—", "") for k, v in page_values(driver).items()
+                             if k.split("/")[0] in ("extractor-1", "heat-rig-1", "mill-1", "msd-1")), 5)
+        driver.save_screenshot(os.path.join(artifacts, "overview.png"))
+        full_page_screenshot(driver, os.path.join(artifacts, "overview-full.png"))
+        collect_console()
+
+        # ---- station page, read-only ----
+        driver.get(f"{base}/dashboard/station/{STATION}")
+        wait_for(lambda: driver.execute_script("return document.body.dataset.ready === '1'"), 20)
+        controls = wait_for(lambda: (lambda c: c if c else None)(write_controls(driver)), 10) or []
+        enabled = [name for name, disabled in controls if not disabled]
+        note = driver.find_element(By.CSS_SELECTOR, "#setpoints-card .readonly-note")
+        checks.record("without the token the station page is read-only",
+                      bool(controls) and not enabled and note.is_displayed()
+                      and driver.find_element(By.ID, "token-button").text == "Enter token",
+                      f"{len(controls)} write controls, enabled: {enabled or 'none'}; note: {note.text!r}")
+        mode_badge = driver.find_element(By.ID, "station-mode")
+        checks.record("the station page shows the mode", mode_badge.text == (
+            "SIMULATED" if api_modes.get(STATION) == "simulated" else "REAL DEVICE"), mode_badge.text)
+
+        # ---- enter the token ----
+        driver.find_element(By.ID, "token-button").click()
+        wait_for(lambda: driver.find_element(By.ID, "token-dialog").is_displayed(), 5)
+        driver.find_element(By.ID, "token-input").send_keys(token)
+        driver.find_element(By.ID, "operator-input").send_keys("dashboard-check")
+        driver.find_element(By.ID, "token-save").click()
+        accepted = wait_for(lambda: not driver.find_element(By.ID, "token-dialog").is_displayed()
+                            and all(not disabled for _, disabled in write_controls(driver)), 10)
+        checks.record("the token entered in the dialog enables the write controls", bool(accepted),
+                      driver.find_element(By.ID, "token-state").text)
+
+        # ---- a valid setpoint takes effect ----
+        status = api_json(base, f"/api/stations/{STATION}")
+        limits = next(s for s in status["settings"] if s["name"] == SETTING)
+        old = float(status["results"][SETTING])
+        new = 45.0 if abs(old - 45.0) > 1 else 55.0
+        assert limits["min"] <= new <= limits["max"]
+        shown_before = wait_for(lambda: (lambda t: t if close_to(t, old) else None)(current_setting_text(driver)), 10)
+        limits_text = driver.find_element(By.ID, f"limits-{SETTING}").text
+        checks.record("the setpoint form shows the limits and the current value",
+                      shown_before is not None and str(int(limits["max"])) in limits_text,
+                      f"{limits_text}; current {current_setting_text(driver)} (API {old})")
+        field = driver.find_element(By.ID, f"set-{SETTING}")
+        field.clear()
+        field.send_keys(str(new))
+        driver.find_element(By.CSS_SELECTOR, f"form[data-setting='{SETTING}'] button[type=submit]").click()
+        took = wait_for(lambda: close_to(current_setting_text(driver), new), 15)
+        api_now = float(api_json(base, f"/api/stations/{STATION}")["results"][SETTING])
+        message = driver.find_element(By.ID, f"message-{SETTING}").text
+        checks.record(f"{SETTING} = {new:g} takes effect", bool(took) and close_to(str(api_now), new),
+                      f"page shows {current_setting_text(driver)}, API {api_now}; message {message!r}")
+
+        # ---- an out-of-range value shows the server's reason and changes nothing ----
+        field = driver.find_element(By.ID, f"set-{SETTING}")
+        field.clear()
+        field.send_keys(str(REJECTED_VALUE))
+        driver.find_element(By.CSS_SELECTOR, f"form[data-setting='{SETTING}'] button[type=submit]").click()
+        expected_rejections += 1
+        shown_reason = wait_for(lambda: (lambda e: e.text if "Rejected" in e.text else None)(
+            driver.find_element(By.ID, f"message-{SETTING}")), 15)
+        # The server's reason for the same request (rejected again, nothing changes).
+        code, _, body = http("POST", f"{base}/api/stations/{STATION}/setpoints", token,
+                             {"name": SETTING, "value": REJECTED_VALUE})
+        reason = json.loads(body).get("reason", "") if code == 422 else ""
+        checks.record(f"{SETTING} = {REJECTED_VALUE} shows the server's reason",
+                      bool(shown_reason) and bool(reason) and reason in shown_reason,
+                      f"page: {shown_reason!r}; API {code}: {reason!r}")
+        time.sleep(1.5)
+        api_after = float(api_json(base, f"/api/stations/{STATION}")["results"][SETTING])
+        checks.record(f"the rejected value leaves {SETTING} unchanged",
+                      close_to(current_setting_text(driver), new) and close_to(str(api_after), new),
+                      f"page {current_setting_text(driver)}, API {api_after}")
+
+        # ---- plots: history, then live points ----
+        points = wait_for(lambda: (lambda n: n if n and n > 5 else None)(driver.execute_script(
+            "return (window.rigdCharts || []).reduce((n, c) => n + c.chart.data.datasets.reduce("
+            "(m, d) => m + d.data.filter(p => p.y !== null).length, 0), 0)")), 15)
+        chart_count = driver.execute_script("return (window.rigdCharts || []).length")
+        checks.record("the plots show history and live points (Chart.js)", bool(points) and chart_count > 0,
+                      f"{chart_count} chart(s), {points} points")
+
+        # ---- the token stays for the session ----
+        driver.get(f"{base}/dashboard/station/{STATION}")
+        wait_for(lambda: driver.execute_script("return document.body.dataset.ready === '1'"), 20)
+        kept = wait_for(lambda: (lambda c: c and all(not d for _, d in c))(write_controls(driver)), 10)
+        checks.record("the token is kept for the session", bool(kept),
+                      driver.find_element(By.ID, "token-state").text)
+        wait_for(lambda: close_to(current_setting_text(driver), new), 10)
+        # Let the plots gather some live points over the history before the picture.
+        time.sleep(3)
+        driver.save_screenshot(os.path.join(artifacts, f"station-{STATION}.png"))
+        full_page_screenshot(driver, os.path.join(artifacts, f"station-{STATION}-full.png"))
+        collect_console()
+
+        # ---- a tablet ----
+        driver.set_window_size(820, 1180)
+        overflows = {}
+        for label, path in [("overview", "/dashboard"), (f"station-{STATION}", f"/dashboard/station/{STATION}")]:
+            driver.get(base + path)
+            wait_for(lambda: driver.execute_script("return document.body.dataset.ready === '1'"), 20)
+            time.sleep(1.5)
+            overflows[label] = horizontal_overflow(driver)
+            driver.save_screenshot(os.path.join(artifacts, f"{label}-tablet.png"))
+        checks.record("at 820x1180 (a tablet) the pages fit the width", not any(overflows.values()),
+                      ", ".join(f"{k}: {v} px too wide" for k, v in overflows.items()))
+        driver.set_window_size(1280, 800)
+        collect_console()
+
+        # ---- CSV export ----
+        code, headers, body = http("GET", f"{base}/api/stations/{STATION}/export.csv?from=-5m")
+        text = body.decode("utf-8", "replace")
+        first = text.split("\r\n", 1)[0]
+        checks.record("the CSV export answers with CSV",
+                      code == 200 and headers.get("Content-Type", "").startswith("text/csv")
+                      and first.startswith("time_utc,unix_s,block_temp_c") and text.count("\r\n") > 2,
+                      f"HTTP {code}, {first!r}, {text.count(chr(13) + chr(10))} lines")
+    except Exception as error:  # noqa: BLE001 — every failure is a failed check with its reason
+        checks.record("the checks ran to the end", False, f"{type(error).__name__}: {error}")
+        try:
+            driver.save_screenshot(os.path.join(artifacts, "failure.png"))
+        except WebDriverException:
+            pass
+    finally:
+        try:
+            collect_console()
+        except WebDriverException:
+            pass
+        driver.quit()
+
+    provoked = [e for e in severe if e.get("source") == "network"
+                and f"/api/stations/{STATION}/setpoints" in e.get("message", "") and "status of 422" in e.get("message", "")]
+    unexpected = [e for e in severe if e not in provoked]
+    checks.record("no SEVERE console entries", not unexpected and len(provoked) <= expected_rejections,
+                  "; ".join(f"[{e.get('source')}] {e.get('message')}" for e in unexpected)
+                  or f"{len(provoked)} network entry for the 422 provoked on purpose, none else")
+    print(f"screenshots: {os.path.join(artifacts, 'overview.png')}, "
+          f"{os.path.join(artifacts, f'station-{STATION}.png')}")
+    total, failed = len(checks.results), checks.failed
+    print(f"dashboard_check: {total} checks, {len(failed)} failed" + (f": {'; '.join(failed)}" if failed else ""))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
