@@ -53,7 +53,8 @@ struct FaultTimeline: Sendable {
         let reader = ConfigReader(file: source, lines: SourceLines(text))
         let top = TableReader(root, path: "", context: nil, reader: reader)
         var entries: [Entry] = []
-        for t in top.arrayOfTables("fault") ?? [] {
+        for (i, t) in (top.arrayOfTables("fault") ?? []).enumerated() {
+            t.context = "fault \(i + 1)"
             var at: Double?
             if let v = t.table["at"] {
                 if let text = v.string, let d = PlantDuration(argument: text) {
