@@ -91,6 +91,9 @@ public struct DeviceHeader: Sendable, Equatable {
         heartbeat = registers[CommonRegisters.heartbeat]
     }
 
+    /// IR 0…6: seven registers.
+    public static let registerCount = 7
+
     /// The header as IR 0…6.
     public var registers: [UInt16] {
         [deviceType, profileVersion] + RegisterCodec.encode(serialNumber) + RegisterCodec.encode(status.rawValue)

@@ -26,8 +26,7 @@ public final class SimulatedDevice<Model: FirmwareModel>: ModbusDevice, FaultInj
         var safeState = false
         var estopPressed = false
         var offline = false
-        /// Injected device faults: every request answered after this delay, or with this exception.
-        var answerDelay: Double = 0
+        /// Injected device fault: every request answered with this exception.
         var exceptionReplies: ModbusException?
         var disturbances: Set<String> = []
         var channelFaults: [Int: ChannelFault] = [:]
@@ -38,6 +37,8 @@ public final class SimulatedDevice<Model: FirmwareModel>: ModbusDevice, FaultInj
     }
 
     private let state: Mutex<State>
+    /// Injected answer delay, s, as a bit pattern: read on every request, kept out of the generic state's lock.
+    private let delayBits = Atomic<UInt64>(0)
     public let kind: DeviceKind = Model.Profile.kind
     public let tickPeriod: Double = Model.tickPeriod
     private let ringEvery: UInt64
@@ -58,6 +59,14 @@ public final class SimulatedDevice<Model: FirmwareModel>: ModbusDevice, FaultInj
 
     // MARK: Time
 
+    // Specialized per device kind: the device is reached through `any ModbusDevice`, and the unspecialized body
+    // spends most of a virtual run looking up its generic metadata.
+    @_specialize(where Model == MillFirmware)
+    @_specialize(where Model == MassSpringDamperFirmware)
+    @_specialize(where Model == ExtractionFirmware)
+    @_specialize(where Model == HeatRigFirmware)
+    @_specialize(where Model == AquaSondeFirmware)
+    @_specialize(where Model == StreamStationFirmware)
     public func advance(to now: Double) {
         state.withLock { advance(&$0, to: now) }
     }
@@ -144,6 +153,14 @@ public final class SimulatedDevice<Model: FirmwareModel>: ModbusDevice, FaultInj
 
     // MARK: Requests
 
+    // Specialized per device kind: the device is reached through `any ModbusDevice`, and the unspecialized body
+    // spends most of a virtual run looking up its generic metadata.
+    @_specialize(where Model == MillFirmware)
+    @_specialize(where Model == MassSpringDamperFirmware)
+    @_specialize(where Model == ExtractionFirmware)
+    @_specialize(where Model == HeatRigFirmware)
+    @_specialize(where Model == AquaSondeFirmware)
+    @_specialize(where Model == StreamStationFirmware)
     public func handle(_ request: ModbusRequest, now: Double) -> ModbusResponse? {
         state.withLock { (s: inout State) -> ModbusResponse? in
             advance(&s, to: now)
@@ -183,8 +200,9 @@ public final class SimulatedDevice<Model: FirmwareModel>: ModbusDevice, FaultInj
 
     /// Input registers: header IR 0–6, channel blocks from IR 100, and the sample ring if the kind has one.
     private func inputRegisters(_ s: State, address: Int, count: Int) -> Result<[UInt16], ModbusException> {
-        let readings = readings(s)
-        let channelEnd = CommonRegisters.channelBase + CommonRegisters.channelStride * readings.count
+        // The channel readings (and the header, whose status bits come from them) are made only when the request
+        // touches them: a sample-ring read at 200 Hz needs neither.
+        let channelEnd = CommonRegisters.channelBase + CommonRegisters.channelStride * Model.Profile.channels.count
         func isSecondWord(_ a: Int) -> Bool {
             if a > CommonRegisters.channelBase, a < channelEnd {
                 return (a - CommonRegisters.channelBase) % CommonRegisters.channelStride == 1
@@ -195,25 +213,35 @@ public final class SimulatedDevice<Model: FirmwareModel>: ModbusDevice, FaultInj
             return false
         }
         guard !isSecondWord(address) else { return .failure(.illegalDataAddress) }
-        let header = DeviceHeader(deviceType: kind.deviceType, profileVersion: CommonRegisters.sheetVersion,
-                                  serialNumber: s.serial, status: status(s, readings),
-                                  heartbeat: UInt16(truncatingIfNeeded: s.ticks)).registers
+        var readings: [ChannelReading]?
+        var header: [UInt16]?
         var blocks: [UInt16]?
-        var ringRegisters: [UInt16]?
         var out: [UInt16] = []
         out.reserveCapacity(count)
         for a in address..<address + count {
-            if a >= 0, a < header.count {
-                out.append(header[a])
+            if a >= 0, a < DeviceHeader.registerCount {
+                if header == nil {
+                    if readings == nil { readings = self.readings(s) }
+                    header = DeviceHeader(deviceType: kind.deviceType, profileVersion: CommonRegisters.sheetVersion,
+                                          serialNumber: s.serial, status: status(s, readings!),
+                                          heartbeat: UInt16(truncatingIfNeeded: s.ticks)).registers
+                }
+                out.append(header![a])
             } else if a >= CommonRegisters.channelBase, a < channelEnd {
-                if blocks == nil { blocks = ChannelBlock.encode(readings, order: s.wordOrder) }
+                if blocks == nil {
+                    if readings == nil { readings = self.readings(s) }
+                    blocks = ChannelBlock.encode(readings!, order: s.wordOrder)
+                }
                 out.append(blocks![a - CommonRegisters.channelBase])
             } else if let ring = Model.ring, a >= ring.base, a < ring.base + ring.registerCount {
-                if ringRegisters == nil {
-                    ringRegisters = [s.ringWritten, ring.periodRegister]
-                        + s.ring.flatMap { RegisterCodec.encode($0, order: s.wordOrder) }
+                // Only the words asked for are encoded (a reader takes a few new slots at a time).
+                switch a - ring.base {
+                case 0: out.append(s.ringWritten)
+                case 1: out.append(ring.periodRegister)
+                case let offset:
+                    let words = RegisterCodec.encode(s.ring[(offset - 2) / 2], order: s.wordOrder)
+                    out.append(words[(offset - 2) % 2])
                 }
-                out.append(ringRegisters![a - ring.base])
             } else {
                 return .failure(.illegalDataAddress)
             }
@@ -354,10 +382,10 @@ public final class SimulatedDevice<Model: FirmwareModel>: ModbusDevice, FaultInj
 
     /// Every request is answered this many seconds late (a slow or overloaded device); 0 for none. Servers apply it.
     public func setAnswerDelay(_ seconds: Double) {
-        state.withLock { $0.answerDelay = max(0, seconds) }
+        delayBits.store(max(0, seconds).bitPattern, ordering: .relaxed)
     }
 
-    public var answerDelay: Double { state.withLock { $0.answerDelay } }
+    public var answerDelay: Double { Double(bitPattern: delayBits.load(ordering: .relaxed)) }
 
     /// Every request is answered with this exception (nil: normal answers), e.g. 04 server device failure.
     public func setExceptionReplies(_ code: ModbusException?) {
@@ -381,7 +409,7 @@ public final class SimulatedDevice<Model: FirmwareModel>: ModbusDevice, FaultInj
     /// What is injected now, for the control interface's listing.
     public var injected: InjectedFaults {
         state.withLock { s in
-            InjectedFaults(offline: s.offline, answerDelay: s.answerDelay, exceptionReplies: s.exceptionReplies,
+            InjectedFaults(offline: s.offline, answerDelay: answerDelay, exceptionReplies: s.exceptionReplies,
                            disturbances: s.disturbances.sorted(), channels: s.channelFaults)
         }
     }

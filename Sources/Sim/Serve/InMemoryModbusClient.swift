@@ -48,16 +48,17 @@ public final class InMemoryModbusClient: ModbusClient {
         return response
     }
 
-    private func registers(_ request: ModbusRequest, _ operation: String) throws -> [UInt16] {
-        guard case .registers(let values) = try call(request, operation) else {
-            throw ModbusTransactionError(endpoint: endpoint, operation: operation, kind: .badData)
+    // The operation's name is built only for an error: a virtual run makes millions of these calls.
+    private func registers(_ request: ModbusRequest, _ operation: @autoclosure () -> String) throws -> [UInt16] {
+        guard case .registers(let values) = try call(request, operation()) else {
+            throw ModbusTransactionError(endpoint: endpoint, operation: operation(), kind: .badData)
         }
         return values
     }
 
-    private func bits(_ request: ModbusRequest, _ operation: String) throws -> [Bool] {
-        guard case .bits(let values) = try call(request, operation) else {
-            throw ModbusTransactionError(endpoint: endpoint, operation: operation, kind: .badData)
+    private func bits(_ request: ModbusRequest, _ operation: @autoclosure () -> String) throws -> [Bool] {
+        guard case .bits(let values) = try call(request, operation()) else {
+            throw ModbusTransactionError(endpoint: endpoint, operation: operation(), kind: .badData)
         }
         return values
     }
