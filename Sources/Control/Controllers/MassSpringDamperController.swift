@@ -102,6 +102,12 @@ public struct MassSpringDamperController: StationController {
         alarms.set("estop", !s.estopOK || host.estopPressed, .trip,
                    host.estopPressed ? "host E-stop line asserted" : "E-stop pressed", now: now)
         alarms.set("end_stop", s.atEndStop, .warning, "mass at an end stop (±25 mm)", now: now)
+        // A device whose own watchdog tripped (the host was away longer than HR 3) holds its safe state until told
+        // otherwise: reset it once the link is back, unless the E-stop holds it.
+        let watchdogTripped = s.header.status.contains(.watchdogTripped)
+        alarms.set("device_watchdog", watchdogTripped, .warning,
+                   "the rig's watchdog tripped (host silent too long); resetting it", now: now)
+        let reset = watchdogTripped && s.estopOK && !host.estopPressed
         if alarms.isTripped { abort("E-stop") }
         if s.atEndStop, phase == .exciting || phase == .sweeping {
             abort("mass hit an end stop: lower the excitation amplitude")
@@ -111,7 +117,7 @@ public struct MassSpringDamperController: StationController {
             start()
         }
         advance()
-        return StepOutput(commands: commands)
+        return StepOutput(commands: commands, resetDeviceFaults: reset)
     }
 
     private mutating func start() {

@@ -127,6 +127,12 @@ public struct MillController: StationController {
         alarms.set("estop", !s.estopOK || host.estopPressed, .trip,
                    host.estopPressed ? "host E-stop line asserted" : "E-stop pressed", now: now)
         alarms.set("guard_open", !s.guardClosed, .trip, "guard door open: spindle stopped", now: now)
+        // A device whose own watchdog tripped holds its safe state until told otherwise: reset it once the link is
+        // back, unless the E-stop holds it.
+        let watchdogTripped = s.header.status.contains(.watchdogTripped)
+        alarms.set("device_watchdog", watchdogTripped, .warning,
+                   "the mill's watchdog tripped (host silent too long); resetting it", now: now)
+        let reset = watchdogTripped && s.estopOK && !host.estopPressed
         if overloadSeen {
             overloadSeen = false
             if !alarms.isActive("torque_overload") { overloads += 1 }
@@ -158,7 +164,7 @@ public struct MillController: StationController {
             startCut(now: now)
         }
         runCut(s, now: now)
-        return StepOutput(commands: commands)
+        return StepOutput(commands: commands, resetDeviceFaults: reset)
     }
 
     private mutating func startCut(now: Double) {

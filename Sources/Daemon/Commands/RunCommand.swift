@@ -328,7 +328,7 @@ struct RunCommand: AsyncParsableCommand {
         recorder.record(.event(station: nil, t: Date().timeIntervalSince1970, kind: "daemon_stopped",
                                message: "rigd stopped (\(reason)) after \(String(format: "%.1f", elapsed)) s"))
         recorder.close(reason: reason)
-        logger.notice("rigd stopped after \(String(format: "%.1f", elapsed)) s; every station in its safe state")
+        logger.notice("rigd stopped after \(String(format: "%.1f", elapsed)) s; every station was told to drive its safe state (any that could not says so above)")
         if let report {
             let document = RunReport.document(seed: seed, durationSeconds: elapsed, wallSeconds: elapsed,
                                               clock: "real", interrupted: false, stations: stations)

@@ -149,6 +149,8 @@ final class Station<Controller: StationController>: AnyStation, @unchecked Senda
     private var outputs = StationOutputs(epoch: 0)
     private var lastRecordAt = -Double.infinity
     private var lastPublishAt = -Double.infinity
+    private var lastTransactionWarning: Int64 = .min / 2
+    private var suppressedWarnings = 0
     private var lastResultsAt = -Double.infinity
     /// What `status()` shows besides the live counters, published by the station's thread.
     private let published: Mutex<StationStatus>
@@ -275,13 +277,7 @@ final class Station<Controller: StationController>: AnyStation, @unchecked Senda
         }
         logger.error("station \(name): link lost: \(error); reconnecting with backoff")
         event("link_lost", "link lost: \(error)", now: now)
-        // What the API shows must not pass for current: the values are unknown until the link is back.
-        published.withLock { s in
-            for i in s.channels.indices {
-                s.channels[i].value = nil
-                s.channels[i].quality = ChannelQuality.notAvailable.rawValue
-            }
-        }
+        markValuesUnknown()
         scheduleReconnect(now: now)
     }
 
@@ -291,7 +287,17 @@ final class Station<Controller: StationController>: AnyStation, @unchecked Senda
             $0.lastError = "\(error)"
             $0.count(error)
         }
-        logger.warning("station \(name): \(error)")
+        // One line per 5 s at most: a device answering every request with an exception must not flood the log (the
+        // counters and the metrics have every one).
+        let now = MonotonicClock.monotonicNanoseconds()
+        if now - lastTransactionWarning >= 5_000_000_000 {
+            let more = suppressedWarnings > 0 ? " (and \(suppressedWarnings) more transaction errors since the last line)" : ""
+            logger.warning("station \(name): \(error)\(more)")
+            lastTransactionWarning = now
+            suppressedWarnings = 0
+        } else {
+            suppressedWarnings += 1
+        }
     }
 
     // MARK: Loops
@@ -368,6 +374,7 @@ final class Station<Controller: StationController>: AnyStation, @unchecked Senda
                 // A single failed transaction holds the outputs; repeated ones are a fault.
                 guard failedReads >= Self.failedReadLimit else { return }
                 input = .unavailable(reason: "\(failedReads) reads failed in a row: \(error)")
+                markValuesUnknown()
             }
         } else {
             input = .unavailable(reason: "link down")
@@ -544,6 +551,16 @@ final class Station<Controller: StationController>: AnyStation, @unchecked Senda
     }
 
     // MARK: Data log and status
+
+    /// What the API shows must not pass for current: the values are unknown until a read succeeds again.
+    private func markValuesUnknown() {
+        published.withLock { s in
+            for i in s.channels.indices {
+                s.channels[i].value = nil
+                s.channels[i].quality = ChannelQuality.notAvailable.rawValue
+            }
+        }
+    }
 
     /// Records the channels every `recordInterval` and refreshes the published values every `publishInterval`.
     private func recordAndPublish(_ snapshot: Profile.Snapshot, now: Double) {

@@ -103,7 +103,8 @@ public final class ModbusTCPServer: Sendable {
     public func run() {
         var clients: [Int32] = []
         var query = [UInt8](repeating: 0, count: Int(MODBUS_TCP_MAX_ADU_LENGTH))
-        let timeoutMs = Int32(max(1, (device.tickPeriod * 1000).rounded()))
+        // At most 100 ms, so a stop is noticed promptly even for a device that ticks once a minute.
+        let timeoutMs = Int32(min(100, max(1, (device.tickPeriod * 1000).rounded())))
         defer {
             for client in clients { Glibc.close(client) }
             Glibc.close(listenSocket)
