@@ -251,7 +251,7 @@ struct FaultInjectionTests {
         [[fault]]
         at = "60h"
         station = "msd-1"
-        device = "exception"
+        device_fault = "exception"
         code = 4
         """)
         defer { unlink(faults) }

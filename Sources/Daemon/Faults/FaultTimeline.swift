@@ -19,8 +19,10 @@ import TOMLKit
 /// active = true
 /// ```
 ///
-/// Every key of a `FaultRequest` may appear (`channel`/`fault`/`value`/`per_hour`/`sigma`/`size`, `device`/`ms`/
-/// `code`, `disturbance`/`active`, `clear_all`). Read strictly: unknown keys and bad values stop rigd (exit 78).
+/// Every key of a `FaultRequest` may appear (`channel`/`fault`/`value`/`per_hour`/`sigma`/`size`,
+/// `device_fault` (or `device`)/`ms`/`code`, `disturbance`/`active`, `clear_all`) — the `[[fault]]` tables of a HIL
+/// scenario, with `station` (a station of the plant) where a scenario names its `device`. Read strictly: unknown keys
+/// and bad values stop rigd (exit 78).
 struct FaultTimeline: Sendable {
     struct Entry: Sendable {
         var at: Double
@@ -72,7 +74,8 @@ struct FaultTimeline: Sendable {
             if t.has("per_hour") { r.perHour = t.double("per_hour", default: 0, range: -1e9...1e9) }
             if t.has("sigma") { r.sigma = t.double("sigma", default: 0, range: 0...1e9) }
             if t.has("size") { r.size = t.double("size", default: 0, range: -1e12...1e12) }
-            r.device = t.string("device")
+            // `device_fault` as in HIL scenarios (where `device` names the scenario's device); `device` also works.
+            r.device = t.string("device_fault") ?? t.string("device")
             if t.has("ms") { r.ms = t.double("ms", default: 0, range: 0...60_000) }
             if t.has("code") { r.code = t.int("code", default: 4, range: 1...255) }
             r.disturbance = t.string("disturbance")
