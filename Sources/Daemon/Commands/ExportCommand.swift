@@ -23,8 +23,8 @@ struct ExportCommand: ParsableCommand {
         """
     )
 
-    enum Table: String, ExpressibleByArgument, CaseIterable { case samples, alarms, runs, events }
-    enum Layout: String, ExpressibleByArgument, CaseIterable { case wide, long }
+    typealias Table = CSVExport.Table
+    typealias Layout = CSVExport.Layout
     enum Format: String, ExpressibleByArgument, CaseIterable { case csv }
 
     @Option(name: .long, help: "The station to export.")
@@ -119,74 +119,9 @@ struct ExportCommand: ParsableCommand {
 
     /// Writes the header and rows; returns the number of data rows.
     private func write(_ csv: CSVWriter, db: Database, from: Double, to: Double) throws -> Int {
-        func number(_ value: Double?) -> String { value.map { String($0) } ?? "" }
-        var count = 0
-        switch what {
-        case .samples where layout == .wide:
-            let channels = try LogQueries.channels(db, station: station).map(\.name)
-            try csv.write(row: ["time_utc", "unix_s"] + channels)
-            let column = Dictionary(uniqueKeysWithValues: channels.enumerated().map { ($1, $0) })
-            let cursor = try Row.fetchCursor(db, sql: """
-                SELECT s.t, c.name, s.value FROM sample s JOIN channel c ON c.id = s.channel_id
-                WHERE c.station = ? AND s.t >= ? AND s.t <= ? ORDER BY s.t, c.id
-                """, arguments: [station, from, to])
-            var time: Double?
-            var cells = [String](repeating: "", count: channels.count)
-            func flush() throws {
-                guard let t = time else { return }
-                try csv.write(row: [TimeArgument.format(t), String(t)] + cells)
-                count += 1
-                cells = [String](repeating: "", count: channels.count)
-            }
-            while let row = try cursor.next() {
-                let t: Double = row[0]
-                if t != time {
-                    try flush()
-                    time = t
-                }
-                if let i = column[row[1] as String] { cells[i] = number(row[2]) }
-            }
-            try flush()
-        case .samples:
-            try csv.write(row: ["time_utc", "unix_s", "channel", "unit", "value", "quality"])
-            let cursor = try Row.fetchCursor(db, sql: """
-                SELECT s.t, c.name, c.unit, s.value, s.quality FROM sample s JOIN channel c ON c.id = s.channel_id
-                WHERE c.station = ? AND s.t >= ? AND s.t <= ? ORDER BY s.t, c.id
-                """, arguments: [station, from, to])
-            while let row = try cursor.next() {
-                let t: Double = row[0]
-                try csv.write(row: [TimeArgument.format(t), String(t), row[1], row[2], number(row[3]),
-                                    String(row[4] as Int)])
-                count += 1
-            }
-        case .alarms:
-            try csv.write(row: ["station", "code", "severity", "message", "raised_utc", "acknowledged_utc",
-                                "acknowledged_by", "cleared_utc", "cleared_by"])
-            for a in try LogQueries.alarms(db, station: station, from: from, to: to, activeOnly: false,
-                                           limit: .max).reversed() {
-                try csv.write(row: [a.station, a.code, a.severity, a.message, TimeArgument.format(a.raisedAt),
-                                    a.acknowledgedAt.map(TimeArgument.format) ?? "", a.acknowledgedBy ?? "",
-                                    a.clearedAt.map(TimeArgument.format) ?? "", a.clearedBy ?? ""])
-                count += 1
-            }
-        case .runs:
-            try csv.write(row: ["station", "number", "recipe", "outcome", "reason", "started_utc", "ended_utc",
-                                "results"])
-            let encoder = StationStatus.encoder()
-            for r in try LogQueries.runs(db, station: station, from: from, to: to, limit: .max).reversed() {
-                let results = String(decoding: try encoder.encode(r.results), as: UTF8.self)
-                try csv.write(row: [r.station, String(r.number), r.recipe, r.outcome, r.reason ?? "",
-                                    TimeArgument.format(r.startedAt), r.endedAt.map(TimeArgument.format) ?? "",
-                                    results])
-                count += 1
-            }
-        case .events:
-            try csv.write(row: ["time_utc", "unix_s", "station", "kind", "message"])
-            for e in try LogQueries.events(db, station: station, from: from, to: to, limit: .max) {
-                try csv.write(row: [TimeArgument.format(e.t), String(e.t), e.station ?? "", e.kind, e.message])
-                count += 1
-            }
-        }
-        return count
+        try CSVExport.write(csv, db: db, station: station, from: from, to: to, what: what, layout: layout)
     }
 }
+
+extension CSVExport.Table: ExpressibleByArgument {}
+extension CSVExport.Layout: ExpressibleByArgument {}

@@ -27,15 +27,7 @@ struct ConfigLoader {
     /// (`daemon.retention_days`, `station[2].control.kp`): a file that sets every key returns an empty set.
     static func parseReportingAbsent(_ text: String, source: String) throws(ConfigError)
         -> (Configuration, absent: Set<String>) {
-        let root: TOMLTable
-        do {
-            root = try TOMLTable(string: text)
-        } catch let error as TOMLParseError {
-            throw ConfigError(issues: [ConfigIssue(file: source, line: error.source.begin.line, context: nil,
-                                                   key: nil, message: "malformed TOML: \(error.description)")])
-        } catch {
-            throw ConfigError(issues: [ConfigIssue(file: source, message: "malformed TOML: \(error)")])
-        }
+        let root = try ConfigLoader.parseTOML(text, source: source)
         let reader = ConfigReader(file: source, lines: SourceLines(text))
         let top = TableReader(root, path: "", context: nil, reader: reader)
         var stations: [StationConfig] = []
@@ -363,6 +355,18 @@ struct ConfigLoader {
             t.fail("setpoint_c", "must be below alarm_high_c (\(c.alarmHighC)), got \(c.setpointC)")
         }
         return c
+    }
+
+    /// Parses TOML text; a syntax error names the file and line.
+    static func parseTOML(_ text: String, source: String) throws(ConfigError) -> TOMLTable {
+        do {
+            return try TOMLTable(string: text)
+        } catch let error as TOMLParseError {
+            throw ConfigError(issues: [ConfigIssue(file: source, line: error.source.begin.line, context: nil,
+                                                   key: nil, message: "malformed TOML: \(error.description)")])
+        } catch {
+            throw ConfigError(issues: [ConfigIssue(file: source, message: "malformed TOML: \(error)")])
+        }
     }
 
     static func reason(_ error: any Error) -> String {

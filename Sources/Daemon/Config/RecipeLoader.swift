@@ -35,15 +35,7 @@ enum RecipeLoader {
         } catch {
             throw ConfigError(issues: [ConfigIssue(file: path, message: "cannot read: \(ConfigLoader.reason(error))")])
         }
-        let root: TOMLTable
-        do {
-            root = try TOMLTable(string: text)
-        } catch let error as TOMLParseError {
-            throw ConfigError(issues: [ConfigIssue(file: path, line: error.source.begin.line, context: nil, key: nil,
-                                                   message: "malformed TOML: \(error.description)")])
-        } catch {
-            throw ConfigError(issues: [ConfigIssue(file: path, message: "malformed TOML: \(error)")])
-        }
+        let root = try ConfigLoader.parseTOML(text, source: path)
         let reader = ConfigReader(file: path, lines: SourceLines(text))
         let top = TableReader(root, path: "", context: nil, reader: reader)
         var recipe = RunRecipe(name: "recipe")

@@ -17,10 +17,9 @@ import Hummingbird
 extension API {
     static let maximumExportRows = 1_000_000
 
-    enum ExportTable: String, CaseIterable { case samples, alarms, runs, events }
-    enum ExportLayout: String, CaseIterable { case wide, long }
-
-    struct ExportTooLarge: Error {}
+    typealias ExportTable = CSVExport.Table
+    typealias ExportLayout = CSVExport.Layout
+    typealias ExportTooLarge = CSVExport.TooLarge
 
     func exportCSV(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
         if readsNeedToken, !token.accepts(authorization: request.headers[.authorization]) { return Self.unauthorized() }
@@ -72,80 +71,8 @@ extension API {
                            layout: ExportLayout) throws -> Data {
         let stream = OutputStream(toMemory: ())
         let csv = try CSVWriter(stream: stream, newline: .crlf)
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        func time(_ t: Double) -> String { formatter.string(from: Date(timeIntervalSince1970: t)) }
-        func number(_ value: Double?) -> String { value.map { String($0) } ?? "" }
-        var count = 0
-        func counted() throws {
-            count += 1
-            if count > maximumExportRows { throw ExportTooLarge() }
-        }
-        switch what {
-        case .samples where layout == .wide:
-            let channels = try LogQueries.channels(db, station: station).map(\.name)
-            try csv.write(row: ["time_utc", "unix_s"] + channels)
-            let column = Dictionary(channels.enumerated().map { ($1, $0) }, uniquingKeysWith: { first, _ in first })
-            let cursor = try Row.fetchCursor(db, sql: """
-                SELECT s.t, c.name, s.value FROM sample s JOIN channel c ON c.id = s.channel_id
-                WHERE c.station = ? AND s.t >= ? AND s.t <= ? ORDER BY s.t, c.id
-                """, arguments: [station, from, to])
-            var current: Double?
-            var cells = [String](repeating: "", count: channels.count)
-            func flush() throws {
-                guard let t = current else { return }
-                try counted()
-                try csv.write(row: [time(t), String(t)] + cells)
-                cells = [String](repeating: "", count: channels.count)
-            }
-            while let row = try cursor.next() {
-                let t: Double = row[0]
-                if t != current {
-                    try flush()
-                    current = t
-                }
-                if let i = column[row[1] as String] { cells[i] = number(row[2]) }
-            }
-            try flush()
-        case .samples:
-            try csv.write(row: ["time_utc", "unix_s", "channel", "unit", "value", "quality"])
-            let cursor = try Row.fetchCursor(db, sql: """
-                SELECT s.t, c.name, c.unit, s.value, s.quality FROM sample s JOIN channel c ON c.id = s.channel_id
-                WHERE c.station = ? AND s.t >= ? AND s.t <= ? ORDER BY s.t, c.id
-                """, arguments: [station, from, to])
-            while let row = try cursor.next() {
-                try counted()
-                let t: Double = row[0]
-                try csv.write(row: [time(t), String(t), row[1], row[2], number(row[3]), String(row[4] as Int)])
-            }
-        case .alarms:
-            try csv.write(row: ["station", "code", "severity", "message", "raised_utc", "acknowledged_utc",
-                                "acknowledged_by", "cleared_utc", "cleared_by"])
-            for a in try LogQueries.alarms(db, station: station, from: from, to: to, activeOnly: false,
-                                           limit: maximumExportRows + 1).reversed() {
-                try counted()
-                try csv.write(row: [a.station, a.code, a.severity, a.message, time(a.raisedAt),
-                                    a.acknowledgedAt.map(time) ?? "", a.acknowledgedBy ?? "",
-                                    a.clearedAt.map(time) ?? "", a.clearedBy ?? ""])
-            }
-        case .runs:
-            try csv.write(row: ["station", "number", "recipe", "outcome", "reason", "started_utc", "ended_utc",
-                                "results"])
-            let encoder = StationStatus.encoder()
-            for r in try LogQueries.runs(db, station: station, from: from, to: to,
-                                         limit: maximumExportRows + 1).reversed() {
-                try counted()
-                let results = String(decoding: try encoder.encode(r.results), as: UTF8.self)
-                try csv.write(row: [r.station, String(r.number), r.recipe, r.outcome, r.reason ?? "",
-                                    time(r.startedAt), r.endedAt.map(time) ?? "", results])
-            }
-        case .events:
-            try csv.write(row: ["time_utc", "unix_s", "station", "kind", "message"])
-            for e in try LogQueries.events(db, station: station, from: from, to: to, limit: maximumExportRows + 1) {
-                try counted()
-                try csv.write(row: [time(e.t), String(e.t), e.station ?? "", e.kind, e.message])
-            }
-        }
+        _ = try CSVExport.write(csv, db: db, station: station, from: from, to: to, what: what, layout: layout,
+                                maximumRows: maximumExportRows)
         let data = (stream.property(forKey: .dataWrittenToMemoryStreamKey) as? Data) ?? Data()
         stream.close()
         return data

@@ -43,15 +43,7 @@ struct FaultTimeline: Sendable {
     }
 
     static func parse(_ text: String, source: String) throws(ConfigError) -> FaultTimeline {
-        let root: TOMLTable
-        do {
-            root = try TOMLTable(string: text)
-        } catch let error as TOMLParseError {
-            throw ConfigError(issues: [ConfigIssue(file: source, line: error.source.begin.line, context: nil,
-                                                   key: nil, message: "malformed TOML: \(error.description)")])
-        } catch {
-            throw ConfigError(issues: [ConfigIssue(file: source, message: "malformed TOML: \(error)")])
-        }
+        let root = try ConfigLoader.parseTOML(text, source: source)
         let reader = ConfigReader(file: source, lines: SourceLines(text))
         let top = TableReader(root, path: "", context: nil, reader: reader)
         var entries: [Entry] = []
