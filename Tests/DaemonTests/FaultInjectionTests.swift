@@ -76,11 +76,20 @@ struct FaultInjectionTests {
         let device = try SimulatorCatalog.device(kind: .extraction, seed: 1)
         let injectable = try #require(device as? any FaultInjectable)
         #expect(injectable.disturbanceNames == ["fan_failure", "filter_clog", "leak"])
+        let leakInput = ExtractionProfile.DiscreteInput.leak.rawValue
+        let count = ExtractionProfile.DiscreteInput.allCases.count
+        func leakReads(at now: Double) -> Bool? {
+            guard case .bits(let bits)? = device.handle(.readDiscreteInputs(address: 0, count: count), now: now)
+            else { return nil }
+            return bits[leakInput]
+        }
+        #expect(leakReads(at: 1) == false)
         try injectable.setDisturbance("leak", active: true)
         #expect(injectable.injected.disturbances == ["leak"])
-        #expect(device.handle(.readDiscreteInputs(address: 0, count: 8), now: 1) != nil)
+        #expect(leakReads(at: 2) == true, "the leak detector does not report the injected leak")
         try injectable.setDisturbance("leak", active: false)
         #expect(injectable.injected.disturbances.isEmpty)
+        #expect(leakReads(at: 3) == false)
     }
 
     @Test func rigdFaultDrivesTheSimulatorsControlInterface() throws {

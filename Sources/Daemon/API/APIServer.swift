@@ -37,7 +37,7 @@ struct API: Sendable {
         router.get("/metrics") { request, _ in
             if let denied = readDenied(request) { return denied }
             let text = metrics.render(stations.map { $0.status() })
-            return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+            return Response(status: .ok, headers: [.contentType: MetricsExporter.contentType],
                             body: .init(byteBuffer: ByteBuffer(string: text)))
         }
         router.get("/api/health") { request, _ in
@@ -79,55 +79,46 @@ struct API: Sendable {
         router.get("/api/alarms") { request, _ in
             if let denied = readDenied(request) { return denied }
             let q = Query(request)
-            let stationName = q.get("station").map { String($0) }
-            if let stationName, station(named: stationName) == nil { return Self.unknownStation(stationName) }
             let activeText = q.get("active") ?? "false"
             guard ["true", "1", "false", "0"].contains(activeText) else {
                 return Self.error(.unprocessableContent, "invalid_value",
                                   "active must be true, false, 1 or 0, got \"\(activeText)\"")
             }
             let active = activeText == "true" || activeText == "1"
-            let window: (Double, Double)
-            let limit: Int
-            switch (Self.timeWindow(q, defaultSpan: 30 * 86_400), Self.limit(q, default: 1000)) {
-            case (.failure(let e), _), (_, .failure(let e)): return e.response
-            case (.success(let w), .success(let l)): (window, limit) = (w, l)
+            let h: History
+            switch history(q, defaultSpan: 30 * 86_400) {
+            case .failure(let refusal): return refusal.response
+            case .success(let value): h = value
             }
             return try await withLog { db in
-                Self.json(AlarmList(alarms: try LogQueries.alarms(db, station: stationName, from: window.0,
-                                                                  to: window.1, activeOnly: active, limit: limit)))
+                Self.json(AlarmList(alarms: try LogQueries.alarms(db, station: h.station, from: h.from, to: h.to,
+                                                                  activeOnly: active, limit: h.limit)))
             }
         }
         router.get("/api/runs") { request, _ in
             if let denied = readDenied(request) { return denied }
             let q = Query(request)
-            let stationName = q.get("station").map { String($0) }
-            if let stationName, station(named: stationName) == nil { return Self.unknownStation(stationName) }
-            let window: (Double, Double)
-            let limit: Int
-            switch (Self.timeWindow(q, defaultSpan: 365 * 86_400), Self.limit(q, default: 1000)) {
-            case (.failure(let e), _), (_, .failure(let e)): return e.response
-            case (.success(let w), .success(let l)): (window, limit) = (w, l)
+            let h: History
+            switch history(q, defaultSpan: 365 * 86_400) {
+            case .failure(let refusal): return refusal.response
+            case .success(let value): h = value
             }
             return try await withLog { db in
-                Self.json(RunList(runs: try LogQueries.runs(db, station: stationName, from: window.0, to: window.1,
-                                                            limit: limit)))
+                Self.json(RunList(runs: try LogQueries.runs(db, station: h.station, from: h.from, to: h.to,
+                                                            limit: h.limit)))
             }
         }
         router.get("/api/events") { request, _ in
             if let denied = readDenied(request) { return denied }
             let q = Query(request)
-            let stationName = q.get("station").map { String($0) }
-            if let stationName, station(named: stationName) == nil { return Self.unknownStation(stationName) }
-            let window: (Double, Double)
-            let limit: Int
-            switch (Self.timeWindow(q), Self.limit(q, default: 1000)) {
-            case (.failure(let e), _), (_, .failure(let e)): return e.response
-            case (.success(let w), .success(let l)): (window, limit) = (w, l)
+            let h: History
+            switch history(q, defaultSpan: 3600) {
+            case .failure(let refusal): return refusal.response
+            case .success(let value): h = value
             }
             return try await withLog { db in
-                Self.json(EventList(events: try LogQueries.events(db, station: stationName, from: window.0,
-                                                                  to: window.1, limit: limit)))
+                Self.json(EventList(events: try LogQueries.events(db, station: h.station, from: h.from, to: h.to,
+                                                                  limit: h.limit)))
             }
         }
         router.get("/api/stream") { request, _ in
@@ -314,6 +305,33 @@ struct API: Sendable {
     struct QueryError: Error {
         let reason: String
         var response: Response { API.error(.unprocessableContent, "invalid_value", reason) }
+    }
+
+    /// A history request's station filter, window and row limit.
+    struct History {
+        var station: String?
+        var from: Double
+        var to: Double
+        var limit: Int
+    }
+
+    /// The refusal of a history request: 404 for an unknown station, 422 for a bad window or limit.
+    struct HistoryRefusal: Error {
+        let response: Response
+    }
+
+    /// `?station&from&to&limit` of the history endpoints (alarms, runs, events).
+    func history(_ q: Query, defaultSpan: Double) -> Result<History, HistoryRefusal> {
+        let stationName = q.get("station")
+        if let stationName, station(named: stationName) == nil {
+            return .failure(HistoryRefusal(response: Self.unknownStation(stationName)))
+        }
+        switch (Self.timeWindow(q, defaultSpan: defaultSpan), Self.limit(q, default: 1000)) {
+        case (.failure(let e), _), (_, .failure(let e)):
+            return .failure(HistoryRefusal(response: e.response))
+        case (.success(let w), .success(let l)):
+            return .success(History(station: stationName, from: w.0, to: w.1, limit: l))
+        }
     }
 
     static func timeWindow(_ q: Query,

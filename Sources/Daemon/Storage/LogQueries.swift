@@ -67,14 +67,6 @@ enum LogQueries {
             .map { ($0[0], $0[1]) }
     }
 
-    static func stationExists(_ db: Database, _ station: String) throws -> Bool {
-        let sql = """
-            SELECT EXISTS (SELECT 1 FROM channel WHERE station = ?) OR EXISTS (SELECT 1 FROM run WHERE station = ?)
-                OR EXISTS (SELECT 1 FROM alarm WHERE station = ?) OR EXISTS (SELECT 1 FROM event WHERE station = ?)
-            """
-        return try Bool.fetchOne(db, sql: sql, arguments: [station, station, station, station]) ?? false
-    }
-
     static func knownStations(_ db: Database) throws -> [String] {
         try String.fetchAll(db, sql: """
             SELECT station FROM channel UNION SELECT station FROM run UNION SELECT station FROM alarm ORDER BY 1
