@@ -23,12 +23,14 @@ public struct LoopStatisticsSnapshot: Sendable {
 public final class LoopStatistics: Sendable {
     /// Lateness beyond this (ns) is clamped into the top bucket.
     static let highestTrackable: UInt64 = 60_000_000_000
+    /// Two significant digits (1 % of the value) is plenty for lateness and keeps the histogram at about 30 KB: with
+    /// three it is about 220 KB per loop, which a thousand stations feel (bench/run's scale section).
     private let state: Mutex<LoopStatisticsSnapshot>
 
     public init(name: String, period: Double) {
         state = Mutex(LoopStatisticsSnapshot(
             name: name, period: period, ticks: 0, overruns: 0, missedDeadlines: 0,
-            lateness: Histogram(highestTrackableValue: Self.highestTrackable, numberOfSignificantValueDigits: .three)))
+            lateness: Histogram(highestTrackableValue: Self.highestTrackable, numberOfSignificantValueDigits: .two)))
     }
 
     func record(latenessNanoseconds: Int64, overran: Bool, missed: UInt64) {

@@ -282,10 +282,8 @@ struct RunCommand: AsyncParsableCommand {
                                message: "rigd started: \(stations.count) station(s) from \(configuration.source)"))
         startRequests(stations)
         let options = RealTimeOptions(timerSlackNanoseconds: timerSlackNs, fifoPriority: fifoPriority)
-        let stationServices = StationService.groups(stations).map {
-            StationService(stations: $0, clock: clock, options: options, logger: logger)
-        }
-        var services: [ServiceGroupConfiguration.ServiceConfiguration] = stationServices.map { .init(service: $0) }
+        let stationService = StationService(stations: stations, clock: clock, options: options, logger: logger)
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: stationService)]
         services.append(.init(service: SignalService(signals: signals),
                               successTerminationBehavior: .gracefullyShutdownGroup))
         signals.onSignal { number in
@@ -308,7 +306,7 @@ struct RunCommand: AsyncParsableCommand {
             logger.info("systemd notify socket \(notifier.socketPath)")
             services.append(.init(service: SystemdService(
                 notifier: notifier,
-                runners: stationServices.map { ($0.stations.map(\.name).joined(separator: ", "), $0.runner) },
+                runners: stationService.threads.map { ($0.names, $0.runner) },
                 stations: stations, clock: clock, stallLimit: daemon.watchdogStall, logger: logger)))
         }
         let groupConfiguration = ServiceGroupConfiguration(services: services, logger: logger)
@@ -356,25 +354,11 @@ struct RunCommand: AsyncParsableCommand {
     }
 
     /// mlockall and /dev/cpu_dma_latency are per process; each is reported, and a failure is a warning only.
-    private func applyProcessOptions(logger: Logger) -> [FileHandle] {
-        var holders: [FileHandle] = []
-        if mlockall {
-            if Glibc.mlockall(MCL_CURRENT | MCL_FUTURE) == 0 {
-                logger.info("memory locked (mlockall)")
-            } else {
-                logger.warning("mlockall failed: \(String(cString: strerror(errno)))")
-            }
+    private func applyProcessOptions(logger: Logger) -> ProcessRealTime {
+        let measures = ProcessRealTime(mlockall: mlockall, cpuDMALatencyZero: cpuDmaLatency)
+        for line in measures.report {
+            if line.contains("fail") || line.hasPrefix("cannot") { logger.warning("\(line)") } else { logger.info("\(line)") }
         }
-        if cpuDmaLatency {
-            if let handle = FileHandle(forWritingAtPath: "/dev/cpu_dma_latency") {
-                var zero: Int32 = 0
-                handle.write(Data(bytes: &zero, count: 4))
-                holders.append(handle)
-                logger.info("holding /dev/cpu_dma_latency at 0")
-            } else {
-                logger.warning("cannot open /dev/cpu_dma_latency; continuing without it")
-            }
-        }
-        return holders
+        return measures
     }
 }

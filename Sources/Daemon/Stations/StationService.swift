@@ -3,24 +3,37 @@ import Foundation
 import Logging
 import ServiceLifecycle
 
-/// Stations on the real clock: their loops run on one dedicated thread (blocking libmodbus calls never touch Swift's
+/// Stations on the real clock: their loops run on dedicated threads (blocking libmodbus calls never touch Swift's
 /// cooperative pool). A station has a thread of its own, except that every station of one serial line shares the
 /// line's thread: the bus is serial, so its units are polled in turn and a silent unit costs only its own timeout.
-/// On graceful shutdown the loops stop, each station drives its safe state, and `run` returns.
+/// On graceful shutdown every thread is asked to stop at once (a service group would stop one service after another,
+/// so a thousand stations would take a thousand stop delays); each station drives its safe state, and `run` returns
+/// when every thread has finished.
 struct StationService: Service {
-    let stations: [any AnyStation]
+    /// The stations of one thread and the loop runner of that thread; the runner's lag tells the systemd watchdog
+    /// whether the thread's loops are alive.
+    struct LoopThread: Sendable {
+        let stations: [any AnyStation]
+        let runner: LoopRunner
+
+        var names: String { stations.map(\.name).joined(separator: ", ") }
+
+        var threadName: String {
+            if let bus = stations.first?.bus { return "bus-" + (bus.split(separator: "/").last.map(String.init) ?? bus) }
+            return "st-\(stations.first?.name ?? "?")"
+        }
+    }
+
+    let threads: [LoopThread]
     let clock: MonotonicClock
     let options: RealTimeOptions
     let logger: Logger
-    /// The group's loop runner; its lag tells the systemd watchdog whether the group's loops are alive.
-    let runner: LoopRunner
 
     init(stations: [any AnyStation], clock: MonotonicClock, options: RealTimeOptions, logger: Logger) {
-        self.stations = stations
+        self.threads = Self.groups(stations).map { LoopThread(stations: $0, runner: LoopRunner(clock: clock)) }
         self.clock = clock
         self.options = options
         self.logger = logger
-        self.runner = LoopRunner(clock: clock)
     }
 
     /// The stations grouped by thread: one group per serial line, one per other station, in configuration order.
@@ -40,37 +53,41 @@ struct StationService: Service {
         return groups
     }
 
-    var threadName: String {
-        if let bus = stations.first?.bus { return "bus-" + (bus.split(separator: "/").last.map(String.init) ?? bus) }
-        return "st-\(stations.first?.name ?? "?")"
-    }
-
     func run() async throws {
-        let runner = self.runner
-        for station in stations {
-            for loop in station.makeLoops() { runner.add(loop) }
+        let (threads, clock, options, logger) = (self.threads, self.clock, self.options, self.logger)
+        for thread in threads {
+            for station in thread.stations {
+                for loop in station.makeLoops() { thread.runner.add(loop) }
+            }
+            if thread.stations.count > 1 {
+                logger.info("stations \(thread.names) share the thread of serial line \(thread.stations[0].bus ?? "?")")
+            }
         }
-        let (stations, clock, options, logger) = (self.stations, self.clock, self.options, self.logger)
-        let names = stations.map(\.name).joined(separator: ", ")
-        if stations.count > 1 { logger.info("stations \(names) share the thread of serial line \(stations[0].bus ?? "?")") }
+        let stopAll: @Sendable () -> Void = { for thread in threads { thread.runner.requestStop() } }
         // Stops on graceful shutdown and on cancellation alike (the group cancels its services when one fails): the
         // loops end and every station drives its safe state before `run` returns.
         await withTaskCancellationHandler {
             await withGracefulShutdownHandler {
-                await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
-                    startThread(name: String(threadName.prefix(15))) {
-                        for line in options.apply() { logger.info("stations \(names): \(line)") }
-                        for station in stations { station.start(now: clock.seconds()) }
-                        runner.run()
-                        for station in stations { station.driveSafeState(now: clock.seconds()) }
-                        done.resume()
+                await withTaskGroup(of: Void.self) { group in
+                    for thread in threads {
+                        group.addTask {
+                            await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+                                startThread(name: String(thread.threadName.prefix(15))) {
+                                    for line in options.apply() { logger.info("stations \(thread.names): \(line)") }
+                                    for station in thread.stations { station.start(now: clock.seconds()) }
+                                    thread.runner.run()
+                                    for station in thread.stations { station.driveSafeState(now: clock.seconds()) }
+                                    done.resume()
+                                }
+                            }
+                        }
                     }
                 }
             } onGracefulShutdown: {
-                runner.requestStop()
+                stopAll()
             }
         } onCancel: {
-            runner.requestStop()
+            stopAll()
         }
     }
 }
