@@ -9,6 +9,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "rigd", targets: ["Daemon"]),
+        .executable(name: "rigd-bench", targets: ["RigdBench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -65,6 +66,17 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "CSV", package: "CSV.swift"),
             ],
+            swiftSettings: strict
+        ),
+        // bench/run's probes: rigd's loop and Modbus client, measured with rigd's own code.
+        .executableTarget(
+            name: "RigdBench",
+            dependencies: [
+                "Control", "Devices",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+            ],
+            path: "bench/Sources/RigdBench",
             swiftSettings: strict
         ),
 

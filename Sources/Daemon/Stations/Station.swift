@@ -686,6 +686,7 @@ final class Station<Controller: StationController>: AnyStation, @unchecked Senda
                 entry["lateness_p50_s"] = .number(s.lateness(atPercentile: 50))
                 entry["lateness_p99_s"] = .number(s.lateness(atPercentile: 99))
                 entry["lateness_max_s"] = .number(s.maxLateness)
+                entry["missed_deadlines"] = .number(Double(s.missedDeadlines))
             }
             loopEntries[s.name] = .object(entry)
         }
