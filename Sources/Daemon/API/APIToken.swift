@@ -46,13 +46,6 @@ struct APIToken: Sendable {
         return (APIToken(value: value, file: file), false)
     }
 
-    /// Group- or world-readable token files are worth a warning (the caller logs it).
-    static func isTooOpen(file: String) -> Bool {
-        var info = stat()
-        guard stat(file, &info) == 0 else { return false }
-        return info.st_mode & 0o077 != 0
-    }
-
     private static func create(file: String) throws(LoadError) -> APIToken {
         let directory = (file as NSString).deletingLastPathComponent
         do {

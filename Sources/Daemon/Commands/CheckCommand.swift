@@ -32,6 +32,13 @@ struct CheckCommand: ParsableCommand {
                                 message: $0.reason)
                 })
             }
+            if let warning = FilePermissions.writableByOthers(config, what: "the configuration file") {
+                warn("warning: \(warning)")
+            }
+            if let token = daemon.http.map({ _ in daemon.resolvedTokenFile }),
+               let warning = FilePermissions.tokenTooOpen(token) {
+                warn("warning: \(warning)")
+            }
             say("\(config): ok, \(configuration.stations.count) station(s)"
                 + (configuration.source == config ? "" : " (\(configuration.source))"))
             for s in configuration.stations {

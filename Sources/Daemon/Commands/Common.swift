@@ -60,6 +60,11 @@ func say(_ line: String) {
     fflush(nil)
 }
 
+/// Prints to standard error, prefixed "rigd: " (warnings of commands that do not log).
+func warn(_ line: String) {
+    FileHandle.standardError.write(Data("rigd: \(line)\n".utf8))
+}
+
 /// Prints configuration errors and exits 78.
 func failConfiguration(_ error: ConfigError) -> ExitCode {
     for issue in error.issues { FileHandle.standardError.write(Data("rigd: \(issue)\n".utf8)) }

@@ -107,6 +107,9 @@ struct RunCommand: AsyncParsableCommand {
         } catch {
             throw failConfiguration(error)
         }
+        for (file, what) in [(config, "the configuration file"), (recipe, "the recipe file"), (faults, "the fault timeline")] {
+            if let file, let warning = FilePermissions.writableByOthers(file, what: what) { logger.warning("\(warning)") }
+        }
         let start = runRecipe != nil || startRun
         let startRequests: ([any AnyStation]) -> Void = { stations in
             guard start else { return }
@@ -228,8 +231,8 @@ struct RunCommand: AsyncParsableCommand {
                 token = loaded
                 if created {
                     logger.notice("created the API token file \(loaded.file) (mode 0600): writes need Authorization: Bearer <its contents>")
-                } else if APIToken.isTooOpen(file: loaded.file) {
-                    logger.warning("the API token file \(loaded.file) is readable by others; chmod 600 it")
+                } else if let warning = FilePermissions.tokenTooOpen(loaded.file) {
+                    logger.warning("\(warning)")
                 }
             }
         } catch {
