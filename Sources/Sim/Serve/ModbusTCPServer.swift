@@ -122,6 +122,9 @@ public final class ModbusTCPServer: Sendable {
                 let client = accept(listenSocket, nil, nil)
                 if client >= 0 {
                     _ = fcntl(client, F_SETFD, FD_CLOEXEC)
+                    // Answers leave at once (no Nagle wait for an ACK), as libmodbus's own clients ask of their side.
+                    var on: Int32 = 1
+                    _ = setsockopt(client, Int32(IPPROTO_TCP), TCP_NODELAY, &on, socklen_t(MemoryLayout<Int32>.size))
                     clients.append(client)
                 }
             }
