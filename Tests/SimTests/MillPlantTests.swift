@@ -394,22 +394,18 @@ import Testing
         #expect(sameCut == al)
     }
 
-    // MARK: - Performance
+    // MARK: - Long runs (their speed is measured by bench/run's virtual section, not asserted here)
 
-    @Test func sixtySecondsAtOneMillisecondRunsInUnderASecond() {
+    @Test func sixtySecondsAtOneMillisecondKeepTheClockAndStayFinite() {
         var plant = MillPlant(parameters: .steel, seed: 8)
         var inputs = Self.cut
-        let clock = ContinuousClock()
         var checksum = 0.0
-        let elapsed = clock.measure {
-            for i in 0..<60_000 {
-                inputs.feedHold = i % 10_000 > 9000
-                plant.step(dt: Self.dt, inputs: inputs)
-                checksum += plant.measuredTorqueNm()
-            }
+        for i in 0..<60_000 {
+            inputs.feedHold = i % 10_000 > 9000
+            plant.step(dt: Self.dt, inputs: inputs)
+            checksum += plant.measuredTorqueNm()
         }
         #expect(plant.time > 59.999 && plant.time < 60.001)
         #expect(checksum.isFinite && checksum > 0)
-        #expect(elapsed < .seconds(1))
     }
 }

@@ -1,7 +1,6 @@
 import Control
 import Devices
 import Foundation
-import Synchronization
 import Testing
 @testable import Sim
 
@@ -9,7 +8,7 @@ import Testing
 /// two hosts at once — one at 50 Hz, which must see every sample, and one at 10 Hz, which must report its gaps.
 @Suite(.serialized) struct RingStreamTests {
     final class Outcome: Sendable {
-        let value = Mutex<(received: UInt64, lost: UInt64, gaps: [SampleRingReader.Gap], errors: Int, stalls: Int)>(
+        let value = Locked<(received: UInt64, lost: UInt64, gaps: [SampleRingReader.Gap], errors: Int, stalls: Int)>(
             (0, 0, [], 0, 0))
     }
 

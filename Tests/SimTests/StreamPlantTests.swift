@@ -457,15 +457,11 @@ import Testing
         #expect(p.quickTauDays == 1 && p.slowTauDays == 40)
     }
 
-    // MARK: - Cost
+    // MARK: - Long runs (their speed is measured by bench/run's virtual section, not asserted here)
 
-    @Test func twoYearsAtOneMinuteStepsAreCheap() {
+    @Test func twoYearsAtOneMinuteStepsKeepTheClockExact() {
         var plant = Plant(parameters: .standard, seed: 1)
-        let clock = ContinuousClock()
-        let elapsed = clock.measure {
-            for _ in 0..<(2 * Self.stepsPerYear) { plant.step(dt: 60) }
-        }
+        for _ in 0..<(2 * Self.stepsPerYear) { plant.step(dt: 60) }
         #expect(plant.time == 2 * 365 * 86400)
-        #expect(elapsed < .seconds(2), "\(elapsed)")
     }
 }

@@ -1,5 +1,5 @@
+import Devices
 import Histogram
-import Synchronization
 
 /// What a loop has done: ticks, overruns, and its wake-up lateness in an HDR histogram (ns).
 public struct LoopStatisticsSnapshot: Sendable {
@@ -25,10 +25,10 @@ public final class LoopStatistics: Sendable {
     static let highestTrackable: UInt64 = 60_000_000_000
     /// Two significant digits (1 % of the value) is plenty for lateness and keeps the histogram at about 30 KB: with
     /// three it is about 220 KB per loop, which a thousand stations feel (bench/run's scale section).
-    private let state: Mutex<LoopStatisticsSnapshot>
+    private let state: Locked<LoopStatisticsSnapshot>
 
     public init(name: String, period: Double) {
-        state = Mutex(LoopStatisticsSnapshot(
+        state = Locked(LoopStatisticsSnapshot(
             name: name, period: period, ticks: 0, overruns: 0, missedDeadlines: 0,
             lateness: Histogram(highestTrackableValue: Self.highestTrackable, numberOfSignificantValueDigits: .two)))
     }

@@ -1,10 +1,10 @@
 import Control
+import Devices
 import Foundation
 import GRDB
 import Hummingbird
 import Logging
 import ServiceLifecycle
-import Synchronization
 
 /// rigd's HTTP API (docs/api.md; the contract is `OpenAPIDocument`, served at /api/openapi.json).
 ///
@@ -430,7 +430,7 @@ struct API: Sendable {
 
 /// One reply, delivered once: by the station or by the timeout, whichever comes first.
 private final class ReplyBox: Sendable {
-    private let continuation = Mutex<CheckedContinuation<Result<Void, CommandRejection>?, Never>?>(nil)
+    private let continuation = Locked<CheckedContinuation<Result<Void, CommandRejection>?, Never>?>(nil)
 
     func set(_ c: CheckedContinuation<Result<Void, CommandRejection>?, Never>) {
         continuation.withLock { $0 = c }

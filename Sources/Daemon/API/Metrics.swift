@@ -1,5 +1,5 @@
+import Devices
 import Prometheus
-import Synchronization
 
 /// rigd's Prometheus metrics. Thread-safe.
 ///
@@ -25,7 +25,7 @@ final class MetricsExporter: Sendable {
     private let registry = PrometheusCollectorRegistry()
     /// Held for a whole `render(_:)`, so two concurrent scrapes never interleave their updates. The loop threads
     /// never take it: their histograms have the library's own lock.
-    private let series = Mutex(Series())
+    private let series = Locked(Series())
 
     init() {}
 

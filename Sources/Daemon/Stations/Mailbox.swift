@@ -1,5 +1,5 @@
 import Control
-import Synchronization
+import Devices
 
 /// Operator requests waiting for a station's next tick. Anyone may post; only the station's thread drains.
 final class Mailbox: Sendable {
@@ -8,7 +8,7 @@ final class Mailbox: Sendable {
         let reply: @Sendable (Result<Void, CommandRejection>) -> Void
     }
 
-    private let queue = Mutex<[Envelope]>([])
+    private let queue = Locked<[Envelope]>([])
 
     /// Posts a request; `reply` runs on the station's thread once the request was applied or rejected.
     func post(_ request: OperatorRequest, reply: @escaping @Sendable (Result<Void, CommandRejection>) -> Void) {

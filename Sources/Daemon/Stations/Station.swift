@@ -116,7 +116,7 @@ final class Station<Controller: StationController>: AnyStation, @unchecked Senda
     let mode: StationMode
     let bus: String?
     let mailbox = Mailbox()
-    let counters = Mutex(LinkCounters())
+    let counters = Locked(LinkCounters())
     /// Modbus transactions attempted (each request, answered or not), counted by the station's client.
     let transactions = TransactionTally()
     let simulation: SimulationHandles?
@@ -145,7 +145,7 @@ final class Station<Controller: StationController>: AnyStation, @unchecked Senda
     private let ringReader: SampleRingReader?
     private var loops: [FixedRateLoop] = []
     /// The loops' statistics, for `status()` from other threads.
-    private let loopStatistics = Mutex<[LoopStatistics]>([])
+    private let loopStatistics = Locked<[LoopStatistics]>([])
     private var outputs = StationOutputs(epoch: 0)
     private var lastRecordAt = -Double.infinity
     private var lastPublishAt = -Double.infinity
@@ -153,8 +153,8 @@ final class Station<Controller: StationController>: AnyStation, @unchecked Senda
     private var suppressedWarnings = 0
     private var lastResultsAt = -Double.infinity
     /// What `status()` shows besides the live counters, published by the station's thread.
-    private let published: Mutex<StationStatus>
-    private let hangAt = Mutex<Double>(.infinity)
+    private let published: Locked<StationStatus>
+    private let hangAt = Locked<Double>(.infinity)
     /// Seconds of station clock between status publications (channel values for the API and metrics).
     static var publishInterval: Double { 0.1 }
     /// Seconds between status lines in the log; 0 for none.
@@ -184,7 +184,7 @@ final class Station<Controller: StationController>: AnyStation, @unchecked Senda
         self.logger = logger
         self.channelStats = Profile.channels.map(ChannelStatistics.init)
         self.ringReader = controller.streamLoop == nil ? nil : Profile.sampleRing.map(SampleRingReader.init)
-        self.published = Mutex(StationStatus(
+        self.published = Locked(StationStatus(
             name: name, kind: Profile.kind.rawValue, mode: mode.rawValue, address: client.endpoint, updatedAt: nil,
             link: StationStatus.Link(up: false, transactions: 0, linkErrors: 0, transactionErrors: 0,
                                      errorsByKind: [:], reconnects: 0, lastError: nil),

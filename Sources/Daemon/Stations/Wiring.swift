@@ -3,7 +3,6 @@ import Devices
 import Dispatch
 import Logging
 import Sim
-import Synchronization
 
 /// Decides, once per station at start, whether it drives its real device or the in-process simulator
 /// (DESIGN.md "Fallback"), and builds it. Nothing below this point knows which it got.
@@ -41,7 +40,7 @@ enum Wiring {
                 jobs.append([i])
             }
         }
-        let results = Mutex([Probe](repeating: .silent(reason: "not probed"), count: stations.count))
+        let results = Locked([Probe](repeating: .silent(reason: "not probed"), count: stations.count))
         let plan = jobs
         DispatchQueue.concurrentPerform(iterations: plan.count) { j in
             for i in plan[j] {

@@ -1,4 +1,5 @@
 import Control
+import Devices
 import Foundation
 import GRDB
 import Logging
@@ -39,12 +40,12 @@ final class Recorder: Sendable {
     private let pool: DatabasePool
     private let sessionId: Int64
     private let logger: Logger
-    private let queue = Mutex<[Record]>([])
+    private let queue = Locked<[Record]>([])
     private let dropped = Atomic<UInt64>(0)
     private let stopping = Atomic<Bool>(false)
     private let started = Atomic<Bool>(false)
     private let stopped = DispatchSemaphore(value: 0)
-    private let lastRetention = Mutex<Double>(0)
+    private let lastRetention = Locked<Double>(0)
     private let failing = Atomic<Bool>(false)
 
     /// Opens the log in `dataDirectory` (created if missing), repairs an unclean stop, and starts a session.
@@ -220,7 +221,7 @@ final class Recorder: Sendable {
     private final class ChannelIds: @unchecked Sendable {
         var ids: [String: Int64] = [:]
     }
-    private let channelIds = Mutex(ChannelIds())
+    private let channelIds = Locked(ChannelIds())
 
     private func channelId(station: String, channel: StationStatus.Channel, db: Database) throws -> Int64 {
         let key = station + "\u{1F}" + channel.name

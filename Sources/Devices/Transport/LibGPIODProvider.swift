@@ -2,7 +2,6 @@
 import Glibc
 #endif
 import CGPIOD
-import Synchronization
 
 /// Host GPIO lines through libgpiod 1.6 (the character device, /dev/gpiochipN).
 ///
@@ -16,7 +15,7 @@ import Synchronization
 /// requester's thread (or task): reading and writing it from elsewhere is not allowed.
 public final class LibGPIODProvider: GPIOProvider, @unchecked Sendable {
     /// Open chips by the names they were asked for and by their own names. Also the lock for libgpiod calls.
-    private let chips = Mutex<[String: ChipHandle]>([:])
+    private let chips = Locked<[String: ChipHandle]>([:])
 
     /// A provider with no chip open yet.
     public init() {}

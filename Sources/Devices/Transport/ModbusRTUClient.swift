@@ -2,7 +2,6 @@
 import Glibc
 #endif
 import CModbus
-import Synchronization
 
 /// One serial line (RS-485 bus) shared by every unit on it, over one libmodbus RTU context.
 ///
@@ -22,7 +21,7 @@ public final class SerialLine: Sendable {
         var rs485: Bool?
     }
 
-    private let state = Mutex(State())
+    private let state = Locked(State())
 
     public init(settings: SerialSettings, responseTimeout: Duration = .milliseconds(500)) {
         self.settings = settings

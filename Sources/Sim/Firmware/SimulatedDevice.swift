@@ -36,7 +36,7 @@ public final class SimulatedDevice<Model: FirmwareModel>: ModbusDevice, FaultInj
         var ringWritten: UInt16 = 0
     }
 
-    private let state: Mutex<State>
+    private let state: Locked<State>
     /// Injected answer delay, s, as a bit pattern: read on every request, kept out of the generic state's lock.
     private let delayBits = Atomic<UInt64>(0)
     public let kind: DeviceKind = Model.Profile.kind
@@ -44,7 +44,7 @@ public final class SimulatedDevice<Model: FirmwareModel>: ModbusDevice, FaultInj
     private let ringEvery: UInt64
 
     public init(model: Model, serial: UInt32, unitId: UInt16 = 1) {
-        state = Mutex(State(model: model, serial: serial, unitId: unitId,
+        state = Locked(State(model: model, serial: serial, unitId: unitId,
                             floats: Model.holdingFloats.map { max(0, $0.limits.lowerBound) },
                             coils: Array(repeating: false, count: Model.coilCount),
                             ring: Array(repeating: .nan, count: Model.ring?.capacity ?? 0)))

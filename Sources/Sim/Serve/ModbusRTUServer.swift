@@ -27,9 +27,9 @@ public final class ModbusRTUServer: Sendable {
     public let devices: [UInt8: any ModbusDevice]
     private let clock: @Sendable () -> Double
     private let stopping = Atomic<Bool>(false)
-    private let finished = Mutex<Bool>(false)
+    private let finished = Locked<Bool>(false)
     private let done = DispatchSemaphore(value: 0)
-    private let counters = Mutex(Counters())
+    private let counters = Locked(Counters())
     /// Owns the port: opened it, restores its settings on close.
     private nonisolated(unsafe) let owner: ModbusContext
     private nonisolated(unsafe) let mapping: UnsafeMutablePointer<modbus_mapping_t>

@@ -29,7 +29,7 @@ public final class ModbusTCPServer: Sendable {
     private let clock: @Sendable () -> Double
     private let listenSocket: Int32
     private let stopping = Atomic<Bool>(false)
-    private let finished = Mutex<Bool>(false)
+    private let finished = Locked<Bool>(false)
     private let done = DispatchSemaphore(value: 0)
     private nonisolated(unsafe) let context: ModbusContext
     private nonisolated(unsafe) let mapping: UnsafeMutablePointer<modbus_mapping_t>

@@ -2,7 +2,6 @@
 import Glibc
 #endif
 import Devices
-import Synchronization
 
 /// A GPIO chip in memory, behind `GPIOProvider` so a simulated station cannot tell it from a real chip: the same
 /// errors (chip not found, line not found, busy, not an output) with the errnos libgpiod gives.
@@ -24,14 +23,14 @@ public final class SimulatedGPIOChip: GPIOProvider {
         var consumer: String?
     }
 
-    private let lines: Mutex<[Line]>
+    private let lines: Locked<[Line]>
 
     /// A chip called `name` with `lineCount` lines, all free and high.
     public init(name: String = "gpiochip0", lineCount: Int = 32) {
         precondition(lineCount >= 0, "a chip has no negative line count")
         self.name = name
         self.lineCount = lineCount
-        lines = Mutex([Line](repeating: Line(), count: lineCount))
+        lines = Locked([Line](repeating: Line(), count: lineCount))
     }
 
     /// Requests a line. An output starts driving its `initial` logical value.
