@@ -14,6 +14,16 @@ struct SecureDefaultsTests {
         #expect(daemon.http?.description == "127.0.0.1:8080")
     }
 
+    @Test func aNewDataDirectoryIsClosedToOtherUsers() throws {
+        let parent = NSTemporaryDirectory() + "rigd-dir-\(UUID().uuidString)"
+        let directory = parent + "/state/rigd"
+        _ = try DataDirectoryLock(directory: directory)
+        var info = stat()
+        #expect(stat(directory, &info) == 0)
+        #expect(info.st_mode & 0o777 == 0o750, "mode \(String(info.st_mode & 0o777, radix: 8))")
+        try? FileManager.default.removeItem(atPath: parent)
+    }
+
     @Test func checkWarnsOfAConfigurationOtherUsersCanWrite() throws {
         let config = try temporaryFile(OperationsTests.heatRigConfig)
         defer { unlink(config) }

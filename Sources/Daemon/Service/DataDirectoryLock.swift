@@ -20,9 +20,16 @@ final class DataDirectoryLock: Sendable {
         let description: String
     }
 
+    /// Creates the data directory if missing, mode 0750: the data log and the API token live there, so other users
+    /// get nothing (the group may read exports). An existing directory keeps the mode it has.
+    static func createDirectory(_ directory: String) throws {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true,
+                                                attributes: [.posixPermissions: 0o750])
+    }
+
     init(directory: String) throws {
         do {
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            try Self.createDirectory(directory)
         } catch {
             throw Failed(description: "cannot create the data directory \(directory): \(ConfigLoader.reason(error))")
         }

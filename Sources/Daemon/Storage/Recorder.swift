@@ -50,7 +50,7 @@ final class Recorder: Sendable {
 
     /// Opens the log in `dataDirectory` (created if missing), repairs an unclean stop, and starts a session.
     init(dataDirectory: String, retentionDays: Double, logger: Logger) throws {
-        try FileManager.default.createDirectory(atPath: dataDirectory, withIntermediateDirectories: true)
+        try DataDirectoryLock.createDirectory(dataDirectory)
         path = DataLog.path(in: dataDirectory)
         retentionSeconds = retentionDays * 86_400
         self.logger = logger
