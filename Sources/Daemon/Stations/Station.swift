@@ -382,11 +382,13 @@ final class Station<Controller: StationController>: AnyStation, @unchecked Senda
         let output = controller.step(loop: loop, tick: tick, input: input, host: readHostLines())
         let alarmsChanged = logAlarmChanges(now: now)
         let runsChanged = logRunChanges(now: now)
+        // Host lines first, then the status: a published alarm comes with the relays it switched (found by the soak:
+        // an aquaculture alarm showed the aerators still off for one tick).
+        driveBeacon(output.beacon)
+        driveRelays(output.relays)
         if alarmsChanged || runsChanged || !envelopes.isEmpty || now - lastPublishAt >= Self.publishInterval {
             publishState(now: now, withResults: !envelopes.isEmpty || runsChanged || now - lastResultsAt >= 1)
         }
-        driveBeacon(output.beacon)
-        driveRelays(output.relays)
         guard linkUp else { return }
         write(output.commands, now: now)
         if linkUp, output.resetDeviceFaults {
