@@ -346,4 +346,42 @@ struct FaultInjectionTests {
         #expect(second.status == ExitStatus.config)
         #expect(second.stderr.contains("aqua-sonde has no channel \"oxygen\""), "\(second.stderr)")
     }
+    /// An injected answer delay is a timeout only beyond the station's own `response_timeout_ms`, on the virtual clock
+    /// as over a real link (the in-process client used to judge every delay against a fixed 0.5 s).
+    @Test func aDelayTimesOutOnlyBeyondTheStationsResponseTimeout() throws {
+        let config = try temporaryFile("""
+        [[station]]
+        name = "patient"
+        kind = "heat-rig"
+        address = "sim://"
+        response_timeout_ms = 2000
+        [[station]]
+        name = "impatient"
+        kind = "heat-rig"
+        address = "sim://"
+        """)
+        let timeline = try temporaryFile("""
+        [[fault]]
+        at = "10s"
+        station = "patient"
+        device_fault = "delay"
+        ms = 1000
+        [[fault]]
+        at = "10s"
+        station = "impatient"
+        device_fault = "delay"
+        ms = 1000
+        """)
+        let report = NSTemporaryDirectory() + "rigd-delay-\(UUID()).json"
+        defer { for f in [config, timeline, report] { unlink(f) } }
+        let run = try runToCompletion(try rigdBinary(), ["run", "--virtual", "--for", "60s", "--config", config,
+                                                         "--faults", timeline, "--report", report], timeout: 120)
+        #expect(run.status == 0, "\(run.stderr.suffix(2000))")
+        let stations = try #require(try readReport(report)["stations"] as? [[String: Any]])
+        func linkErrors(_ name: String) -> Int? {
+            (stations.first { $0["name"] as? String == name }?["link"] as? [String: Any])?["link_errors"] as? Int
+        }
+        #expect(linkErrors("patient") == 0, "1 s answers within a 2 s timeout are answers")
+        #expect((linkErrors("impatient") ?? 0) > 0, "1 s answers beyond the default 0.5 s timeout are timeouts")
+    }
 }

@@ -215,7 +215,9 @@ enum Wiring {
         let device = try SimulatorCatalog.device(kind: config.kind, seed: deviceSeed, preset: config.simulator.preset,
                                                  unit: UInt8(config.address.unit ?? 1), startHourOfDay: startHour,
                                                  startDayOfYear: startDay, relays: relays)
-        let client = InMemoryModbusClient(device: device, endpoint: "sim://\(config.kind)/\(config.name)") {
+        // An injected answer delay beyond the station's own response timeout is a timeout, as over a real link.
+        let client = InMemoryModbusClient(device: device, endpoint: "sim://\(config.kind)/\(config.name)",
+                                          responseTimeout: Double(config.responseTimeoutMs) / 1000) {
             clock.seconds()
         }
         let lines = try requestLines(config) { chips[$0]! }
