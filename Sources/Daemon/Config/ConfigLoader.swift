@@ -359,6 +359,17 @@ struct ConfigLoader {
 
     /// Parses TOML text; a syntax error names the file and line.
     static func parseTOML(_ text: String, source: String) throws(ConfigError) -> TOMLTable {
+        // toml++ gets the text as a C string: it would stop reading at a NUL and load what came before.
+        if let nul = text.utf8.firstIndex(of: 0) {
+            let line = text.utf8[..<nul].filter { $0 == UInt8(ascii: "\n") }.count + 1
+            throw ConfigError(issues: [ConfigIssue(file: source, line: line, context: nil, key: nil,
+                                                   message: "malformed TOML: a NUL character")])
+        }
+        // toml++ asserts (aborting the process) on a few malformed inputs instead of reporting them.
+        if let problem = TOMLPreflight.firstProblem(in: text) {
+            throw ConfigError(issues: [ConfigIssue(file: source, line: problem.line, context: nil, key: nil,
+                                                   message: "malformed TOML: \(problem.message)")])
+        }
         do {
             return try TOMLTable(string: text)
         } catch let error as TOMLParseError {

@@ -20,7 +20,7 @@ struct SourceLines: Sendable {
                 let name = Self.unquote(line.dropFirst().prefix { $0 != "]" })
                 // [station.control] belongs to the latest [[station]].
                 let parts = name.split(separator: ".", maxSplits: 1).map(String.init)
-                if let index = counters[parts[0]], parts.count == 2 {
+                if parts.count == 2, let index = counters[parts[0]] {
                     table = "\(parts[0])[\(index)].\(parts[1])"
                 } else {
                     table = name

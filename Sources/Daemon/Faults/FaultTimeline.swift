@@ -32,6 +32,9 @@ struct FaultTimeline: Sendable {
     var entries: [Entry]
     var source: String
 
+    /// The latest plant time a fault may name, s.
+    static let latestTime = 1e9
+
     static func load(path: String) throws(ConfigError) -> FaultTimeline {
         let text: String
         do {
@@ -73,7 +76,11 @@ struct FaultTimeline: Sendable {
             r.disturbance = t.string("disturbance")
             r.active = t.bool("active")
             r.clearAll = t.bool("clear_all")
-            if at == nil {
+            if let a = at, a > Self.latestTime {
+                // The virtual run schedules faults in Int64 nanoseconds: later than 292 years would trap there.
+                t.fail("at", "must be at most \(Int(Self.latestTime)) s (about 31 years), got \(a)")
+                at = 0
+            } else if at == nil {
                 t.fail("at", "is required: a plant time such as \"90s\", \"2h\" or a number of seconds")
                 at = 0
             }
