@@ -204,6 +204,11 @@ import Testing
         #expect(PlantDuration(argument: "2x") == nil)
         #expect(PlantDuration(argument: "-3") == nil)
         #expect(PlantDuration(argument: "h") == nil)
+        // Clocks count Int64 nanoseconds: a duration they cannot hold is refused, not a trap later.
+        #expect(PlantDuration(argument: "1e9")?.seconds == 1e9)
+        #expect(PlantDuration(argument: "1e10") == nil)
+        #expect(PlantDuration(argument: "200000d") == nil)
+        #expect(PlantDuration(argument: "inf") == nil)
     }
 }
 
