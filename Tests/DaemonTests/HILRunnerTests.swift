@@ -49,22 +49,6 @@ import Testing
         }
     }
 
-    /// Whether a process with this pid exists and is not a zombie.
-    private func alive(_ pid: Int32) -> Bool {
-        guard kill(pid, 0) == 0 || errno == EPERM else { return false }
-        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-              let close = stat.lastIndex(of: ")") else { return false }
-        return !stat[stat.index(after: close)...].hasPrefix(" Z")
-    }
-
-    /// The pids the runner says it started ("started rigd (pid 1234, …").
-    private func startedPids(_ output: String) -> [(role: String, pid: Int32)] {
-        let regex = try! NSRegularExpression(pattern: #"started (\S+) \(pid (\d+),"#)
-        return regex.matches(in: output, range: NSRange(output.startIndex..., in: output)).map { m in
-            (String(output[Range(m.range(at: 1), in: output)!]), Int32(output[Range(m.range(at: 2), in: output)!])!)
-        }
-    }
-
     @Test(.timeLimit(.minutes(12)))
     func everyScenarioPassesAgainstTheSimulators() throws {
         let out = try temporaryDirectory("all")
@@ -167,9 +151,9 @@ import Testing
         let runner = try ChildProcess(Self.runner, ["aqua-sonde-rtu", "--rigd", try rigdBinary(), "--out", dir])
         let midway = runner.wait(for: 60) { out, _ in out.contains("fault on sondes") }
         #expect(midway, "the scenario did not get going:\n\(runner.stdout.suffix(3000))\n\(runner.stderr)")
-        let started = startedPids(runner.stdout)
+        let started = startedProcesses(runner.stdout)
         #expect(Set(started.map(\.role)) == ["socat-sondes", "sim-sondes", "rigd"], "\(started)")
-        for (role, pid) in started { #expect(alive(pid), "\(role) (pid \(pid)) should be running mid-scenario") }
+        for (role, pid) in started { #expect(processAlive(pid), "\(role) (pid \(pid)) should be running mid-scenario") }
         #expect(processesMentioning(dir).count >= 3, "every process of the scenario has the --out path in its arguments")
 
         runner.signal(SIGINT)
@@ -177,7 +161,7 @@ import Testing
         #expect(status == 130, "exit status \(String(describing: status)):\n\(runner.stdout.suffix(3000))")
         #expect(runner.stdout.contains("INTERRUPTED by SIGINT"))
         #expect(runner.stdout.contains("aqua-sonde-rtu: interrupted by SIGINT"))
-        for (role, pid) in started { #expect(!alive(pid), "\(role) (pid \(pid)) survived the interrupted runner") }
+        for (role, pid) in started { #expect(!processAlive(pid), "\(role) (pid \(pid)) survived the interrupted runner") }
         #expect(processesMentioning(dir).isEmpty, "left behind: \(processesMentioning(dir))")
         // rigd was stopped, not killed: its stations drove their safe state.
         let log = try String(contentsOfFile: dir + "/aqua-sonde-rtu/rigd.stderr.log", encoding: .utf8)
@@ -190,14 +174,14 @@ import Testing
         let runner = try ChildProcess(Self.runner, ["heat-rig-offline", "--rigd", try rigdBinary(), "--out", dir])
         let midway = runner.wait(for: 60) { out, _ in out.contains("rigd's API is up") }
         #expect(midway, "the scenario did not get going:\n\(runner.stdout.suffix(3000))\n\(runner.stderr)")
-        let started = startedPids(runner.stdout)
+        let started = startedProcesses(runner.stdout)
         #expect(started.count == 2, "\(started)")
         // No cleanup code runs on SIGKILL: the children's parent-death signal (SIGTERM) must do it.
         runner.signal(SIGKILL)
         _ = runner.waitForExit(timeout: 10)
         let end = Date().addingTimeInterval(20)
-        while Date() < end, started.contains(where: { alive($0.pid) }) { Thread.sleep(forTimeInterval: 0.1) }
-        for (role, pid) in started { #expect(!alive(pid), "\(role) (pid \(pid)) survived the killed runner") }
+        while Date() < end, started.contains(where: { processAlive($0.pid) }) { Thread.sleep(forTimeInterval: 0.1) }
+        for (role, pid) in started { #expect(!processAlive(pid), "\(role) (pid \(pid)) survived the killed runner") }
     }
 
     @Test func anInvalidScenarioIsRefusedBeforeAnythingStarts() throws {

@@ -22,22 +22,6 @@ import Testing
         return try rigdBinary()
     }
 
-    /// Whether a process with this pid exists and is not a zombie.
-    private func alive(_ pid: Int32) -> Bool {
-        guard kill(pid, 0) == 0 || errno == EPERM else { return false }
-        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-              let close = stat.lastIndex(of: ")") else { return false }
-        return !stat[stat.index(after: close)...].hasPrefix(" Z")
-    }
-
-    /// The pids the soak says it started ("started rigd (pid 1234, …").
-    private func startedPids(_ output: String) -> [(role: String, pid: Int32)] {
-        let regex = try! NSRegularExpression(pattern: #"started (\S+) \(pid (\d+),"#)
-        return regex.matches(in: output, range: NSRange(output.startIndex..., in: output)).map { m in
-            (String(output[Range(m.range(at: 1), in: output)!]), Int32(output[Range(m.range(at: 2), in: output)!])!)
-        }
-    }
-
     @Test(.timeLimit(.minutes(6)))
     func twoMinuteSoakPasses() throws {
         let dir = NSTemporaryDirectory() + "rigd-soak-test-\(UUID().uuidString)"
@@ -64,9 +48,9 @@ import Testing
         #expect(!xml.contains("<failure") && !xml.contains("<error"))
 
         // Every process it started — rigd and each incarnation of each simulator — is gone.
-        let started = startedPids(stdout)
+        let started = startedProcesses(stdout)
         #expect(started.contains { $0.role == "rigd" })
         #expect(started.filter { $0.role.hasPrefix("sim-") }.count > 6, "no simulator was restarted: \(started)")
-        for (role, pid) in started { #expect(!alive(pid), "\(role) (pid \(pid)) survived the soak") }
+        for (role, pid) in started { #expect(!processAlive(pid), "\(role) (pid \(pid)) survived the soak") }
     }
 }

@@ -189,3 +189,19 @@ func loopbackSocket(listening: Bool) -> (fd: Int32, port: Int) {
     }
     return (fd, Int(UInt16(bigEndian: addr.sin_port)))
 }
+
+/// Whether a process with this pid exists and is not a zombie.
+func processAlive(_ pid: Int32) -> Bool {
+    guard kill(pid, 0) == 0 || errno == EPERM else { return false }
+    guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+          let close = stat.lastIndex(of: ")") else { return false }
+    return !stat[stat.index(after: close)...].hasPrefix(" Z")
+}
+
+/// The processes a script says it started ("started rigd (pid 1234, …": hil/run and hil/soak both print these).
+func startedProcesses(_ output: String) -> [(role: String, pid: Int32)] {
+    let regex = try! NSRegularExpression(pattern: #"started (\S+) \(pid (\d+),"#)
+    return regex.matches(in: output, range: NSRange(output.startIndex..., in: output)).map { m in
+        (String(output[Range(m.range(at: 1), in: output)!]), Int32(output[Range(m.range(at: 2), in: output)!])!)
+    }
+}
