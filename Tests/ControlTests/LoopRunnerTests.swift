@@ -75,6 +75,20 @@ import Testing
         #expect(s.lateness.totalCount == s.ticks)
         #expect(RealTimeOptions(timerSlackNanoseconds: 1).apply() == ["timer slack 1 ns"])
     }
+
+    /// One typed outcome per measure asked for; `rigd run` logs a warning for those that did not take, by `took`,
+    /// not by their wording. (mlockall is not tried here: it would lock the whole test process's memory.)
+    @Test func processMeasuresReportWhetherTheyTook() {
+        #expect(ProcessRealTime(mlockall: false, cpuDMALatencyZero: false).outcomes.isEmpty)
+        let held = ProcessRealTime(mlockall: false, cpuDMALatencyZero: true)
+        #expect(held.outcomes.count == 1)
+        #expect(held.outcomes.first?.took == held.holdingCPUDMALatency)
+        if held.holdingCPUDMALatency {
+            #expect(held.outcomes.first?.message == "holding /dev/cpu_dma_latency at 0")
+        } else {
+            #expect(held.outcomes.first?.message.hasSuffix("continuing without it") == true)
+        }
+    }
 }
 
 @Suite struct AlarmBookTests {
@@ -115,7 +129,31 @@ import Testing
             book.raise("a", .warning, "x", now: Double(i))
             book.clear("a", now: Double(i) + 0.5)
         }
-        #expect(book.history.count <= 11)
-        #expect(book.dropped >= 89)
+        #expect(book.history.count <= 10)
+        #expect(book.history.count + book.dropped == 100)
+        #expect(book.history.last?.raisedAt == 99)
+    }
+
+    /// Active occurrences are never dropped, whatever the history holds; the history stays in raise order, and
+    /// the questions asked every tick see only the active alarms.
+    @Test func activeAlarmsSurviveAFullHistory() {
+        var book = AlarmBook(historyLimit: 20)
+        book.raise("estop", .trip, "E-stop", now: 0)
+        book.raise("hot", .warning, "hot", now: 1)
+        for i in 0..<10_000 {
+            book.raise("flap", .alarm, "flap", now: 2 + Double(i))
+            book.clear("flap", now: 2.5 + Double(i))
+        }
+        #expect(book.active.map(\.code) == ["estop", "hot"])
+        #expect(book.isTripped && book.isActive("hot") && !book.isActive("flap"))
+        #expect(book.history.count <= 20)
+        #expect(book.history.count + book.dropped == 10_002)
+        #expect(book.history.prefix(2).map(\.code) == ["estop", "hot"])
+        #expect(book.history.map(\.raisedAt) == book.history.map(\.raisedAt).sorted())
+        book.clear("estop", now: 20_000)
+        #expect(!book.isTripped)
+        #expect(book.history.contains { $0.code == "estop" && $0.clearedAt == 20_000 })
+        try? book.acknowledge("hot", by: "ana", now: 20_001)
+        #expect(book.active.first?.acknowledgedBy == "ana")
     }
 }

@@ -359,8 +359,8 @@ struct RunCommand: AsyncParsableCommand {
     /// mlockall and /dev/cpu_dma_latency are per process; each is reported, and a failure is a warning only.
     private func applyProcessOptions(logger: Logger) -> ProcessRealTime {
         let measures = ProcessRealTime(mlockall: mlockall, cpuDMALatencyZero: cpuDmaLatency)
-        for line in measures.report {
-            if line.contains("fail") || line.hasPrefix("cannot") { logger.warning("\(line)") } else { logger.info("\(line)") }
+        for outcome in measures.outcomes {
+            if outcome.took { logger.info("\(outcome.message)") } else { logger.warning("\(outcome.message)") }
         }
         return measures
     }
