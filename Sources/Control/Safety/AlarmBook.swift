@@ -28,44 +28,69 @@ public enum AlarmChange: Sendable, Equatable {
 }
 
 /// A station's alarms: raise (idempotent while active), acknowledge (by whom), clear; with history.
+///
+/// The active occurrences are kept apart from the cleared ones, so the questions a controller asks on every tick
+/// (`isTripped`, `isActive`) cost the few active alarms, not the history: a station that has flapped for weeks
+/// answers as fast as a new one. The history in memory (for the run report) keeps the `historyLimit` most recent
+/// occurrences; the data log keeps every one.
 public struct AlarmBook: Sendable {
-    /// Occurrences in the order raised; the oldest are dropped beyond `historyLimit` (counted in `dropped`).
-    public private(set) var history: [Alarm] = []
+    /// The occurrences still active, in the order raised.
+    public private(set) var active: [Alarm] = []
+    /// Cleared occurrences with their raise order, in the order cleared.
+    private var cleared: [(order: Int, alarm: Alarm)] = []
+    private var activeOrder: [Int] = []
+    private var raisedCount = 0
+    /// Cleared occurrences dropped from the history beyond `historyLimit`, the earliest cleared first.
     public private(set) var dropped = 0
     public let historyLimit: Int
     private var pending: [AlarmChange] = []
 
-    public init(historyLimit: Int = 10_000) {
-        self.historyLimit = historyLimit
+    public init(historyLimit: Int = 1_000) {
+        self.historyLimit = max(1, historyLimit)
     }
 
-    public var active: [Alarm] { history.filter(\.isActive) }
+    /// The occurrences kept, in the order raised: the active ones and the most recent cleared ones, at most
+    /// `historyLimit` of them unless more than that are active at once.
+    public var history: [Alarm] {
+        let all = cleared + zip(activeOrder, active).map { (order: $0, alarm: $1) }
+        return all.sorted { $0.order < $1.order }.map(\.alarm)
+    }
 
-    public func isActive(_ code: String) -> Bool { history.contains { $0.code == code && $0.isActive } }
+    public func isActive(_ code: String) -> Bool { active.contains { $0.code == code } }
 
     /// True if a trip-severity alarm is active.
-    public var isTripped: Bool { history.contains { $0.isActive && $0.severity == .trip } }
+    public var isTripped: Bool { active.contains { $0.severity == .trip } }
 
     /// Raises `code` unless it is already active.
     public mutating func raise(_ code: String, _ severity: AlarmSeverity, _ message: String, now: Double) {
         guard !isActive(code) else { return }
         let alarm = Alarm(code: code, severity: severity, message: message, raisedAt: now)
-        history.append(alarm)
+        active.append(alarm)
+        activeOrder.append(raisedCount)
+        raisedCount += 1
         pending.append(.raised(alarm))
-        if history.count > historyLimit {
-            // Drop the oldest cleared occurrence; active ones stay.
-            if let i = history.firstIndex(where: { !$0.isActive }) {
-                history.remove(at: i)
-                dropped += 1
-            }
-        }
+        trimHistory()
     }
 
     /// Clears `code` if active.
     public mutating func clear(_ code: String, now: Double) {
-        guard let i = history.lastIndex(where: { $0.code == code && $0.isActive }) else { return }
-        history[i].clearedAt = now
-        pending.append(.cleared(history[i]))
+        guard let i = active.firstIndex(where: { $0.code == code }) else { return }
+        var alarm = active.remove(at: i)
+        let order = activeOrder.remove(at: i)
+        alarm.clearedAt = now
+        cleared.append((order, alarm))
+        pending.append(.cleared(alarm))
+        trimHistory()
+    }
+
+    /// Drops the earliest cleared occurrences beyond the limit (active ones always stay). In batches of a tenth of
+    /// the limit, so that a station at its limit does not move the whole history on every clear.
+    private mutating func trimHistory() {
+        let excess = cleared.count + active.count - historyLimit
+        guard excess > 0, !cleared.isEmpty else { return }
+        let count = min(cleared.count, max(excess, historyLimit / 10))
+        cleared.removeFirst(count)
+        dropped += count
     }
 
     /// Raises or clears `code` to match `condition`.
@@ -89,11 +114,11 @@ public struct AlarmBook: Sendable {
 
     /// Acknowledges the active occurrence of `code`.
     public mutating func acknowledge(_ code: String, by user: String, now: Double) throws(AcknowledgeError) {
-        guard let i = history.lastIndex(where: { $0.code == code && $0.isActive }) else { throw .notActive(code) }
-        guard history[i].acknowledgedAt == nil else { throw .alreadyAcknowledged(code) }
-        history[i].acknowledgedAt = now
-        history[i].acknowledgedBy = user
-        pending.append(.acknowledged(history[i]))
+        guard let i = active.firstIndex(where: { $0.code == code }) else { throw .notActive(code) }
+        guard active[i].acknowledgedAt == nil else { throw .alreadyAcknowledged(code) }
+        active[i].acknowledgedAt = now
+        active[i].acknowledgedBy = user
+        pending.append(.acknowledged(active[i]))
     }
 
     /// Changes since the last call, oldest first.

@@ -700,7 +700,8 @@ final class Station<Controller: StationController>: AnyStation, @unchecked Senda
         return [
             "name": .string(name), "kind": .string(kind.rawValue), "mode": .string(mode.rawValue),
             "address": .string(endpoint), "channels": .object(channels), "loops": .object(loopEntries),
-            "alarms": .array(alarms), "runs": .array(controller.runs.map(\.report)),
+            "alarms": .array(alarms), "alarms_dropped": .number(Double(controller.alarms.dropped)),
+            "runs": .array(controller.runs.map(\.report)),
             "results": .object(controller.results()),
             "ring": ringReader.map { r in
                 .object(["received": .number(Double(r.received)), "lost": .number(Double(r.lost)),
