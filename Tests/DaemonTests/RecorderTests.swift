@@ -104,6 +104,20 @@ struct RecorderTests {
         recorder.close(reason: "test")
     }
 
+    /// Every connection to the log, writer and readers, has the small page cache (SQLite's 2000 KiB default filled
+    /// as the log grew: the soak's RSS creep).
+    @Test func everyConnectionHasTheSmallPageCache() throws {
+        let dir = directory()
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let path = dir + "/rigd.sqlite"
+        let writer = try DataLog.openForWriting(path: path)
+        #expect(try writer.write { db in try Int.fetchOne(db, sql: "PRAGMA cache_size") } == DataLog.pageCacheKiB)
+        #expect(try writer.read { db in try Int.fetchOne(db, sql: "PRAGMA cache_size") } == DataLog.pageCacheKiB)
+        let reader = try DataLog.openForReading(path: path)
+        #expect(try reader.read { db in try Int.fetchOne(db, sql: "PRAGMA cache_size") } == DataLog.pageCacheKiB)
+        #expect(DataLog.pageCacheKiB == -256)
+    }
+
     @Test func timeArguments() {
         let now = 1_800_000_000.0
         #expect(TimeArgument.parse("now", now: now) == now)
