@@ -6,8 +6,9 @@ import Testing
     /// Every station thread is asked to stop at once. Before, each station was its own service and a service group
     /// stops one after another, each noticing within up to 100 ms: 1000 stations took about 55 s to stop, long
     /// enough for systemd's stop timeout to kill rigd before every station had driven its safe state.
-    @Test(.timeLimit(.minutes(3)))
-    func threeHundredStationsStopTogetherAndAllDriveTheirSafeState() throws {
+    /// No time limit trait: its waits are bounded (90 s to start, 60 s to stop), and a trait's clock also counts the
+    /// time the test waits for a thread of the cooperative pool, which a loaded machine made exceed 3 minutes.
+    @Test func threeHundredStationsStopTogetherAndAllDriveTheirSafeState() throws {
         let count = 300
         let config = try temporaryFile((1...count).map {
             "[[station]]\nname = \"pond-\($0)\"\nkind = \"aqua-sonde\"\naddress = \"sim://\"\n"
