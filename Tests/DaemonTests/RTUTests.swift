@@ -100,4 +100,27 @@ import Testing
         #expect(try client.readHeader().kind == .aquaSonde)
         #expect(server.counts.rejected == 1)
     }
+
+    /// A frame cut short on the line is dropped after the server's byte timeout: with 50 ms, a good request 0.2 s
+    /// later is answered (with libmodbus's default 0.5 s it would still be read as the rest of the cut frame).
+    @Test func aCutFrameIsDroppedAfterTheByteTimeout() throws {
+        let pty = try PtyPair()
+        let clock = MonotonicClock()
+        let server = try ModbusRTUServer(devices: try Self.sondes([1]), settings: SerialSettings(path: pty.a),
+                                         byteTimeout: 0.05) { clock.seconds() }
+        server.start()
+        defer { server.stop() }
+        let line = SerialLine(settings: SerialSettings(path: pty.b), responseTimeout: .milliseconds(300))
+        let client = ModbusRTUClient(line: line, unit: 1)
+        try client.connect()
+        #expect(try client.readHeader().kind == .aquaSonde)
+        let fd = open(pty.b, O_RDWR | O_NOCTTY)
+        #expect(fd >= 0)
+        let cut: [UInt8] = [0x01, 0x04, 0x00]  // a read of input registers, three bytes of its eight
+        _ = cut.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        close(fd)
+        Thread.sleep(forTimeInterval: 0.2)
+        #expect(try client.readHeader().kind == .aquaSonde)
+        #expect(server.counts.rejected >= 1, "the cut frame was dropped, not answered")
+    }
 }

@@ -45,9 +45,14 @@ public final class ModbusRTUServer: Sendable {
         public var rejected = 0
     }
 
-    public init(devices: [UInt8: any ModbusDevice], settings: SerialSettings,
+    /// How long libmodbus waits for the next byte of a frame begun before it drops the frame (its default, 0.5 s,
+    /// unless set). The fuzz harness shortens it: a frame cut short on the line otherwise costs half a second.
+    private let byteTimeout: Double
+
+    public init(devices: [UInt8: any ModbusDevice], settings: SerialSettings, byteTimeout: Double = 0.5,
                 clock: @escaping @Sendable () -> Double) throws {
         precondition(!devices.isEmpty, "an RTU server needs at least one device")
+        precondition(byteTimeout > 0 && byteTimeout < 60, "byte timeout \(byteTimeout) s out of range")
         let endpoint = "rtu://\(settings.path)"
         let parity = CChar(UInt8(ascii: settings.parity.rawValue.unicodeScalars.first!))
         guard let pointer = modbus_new_rtu(settings.path, Int32(settings.baud), parity, Int32(settings.dataBits),
@@ -63,6 +68,7 @@ public final class ModbusRTUServer: Sendable {
         }
         self.settings = settings
         self.devices = devices
+        self.byteTimeout = byteTimeout
         self.clock = clock
         self.owner = owner
         self.mapping = mapping
@@ -95,6 +101,8 @@ public final class ModbusRTUServer: Sendable {
         _ = modbus_set_slave(pointer, Int32(unit))
         _ = modbus_set_socket(pointer, descriptor)
         _ = modbus_set_indication_timeout(pointer, 1, 0)
+        let microseconds = Int((byteTimeout * 1e6).rounded())
+        _ = modbus_set_byte_timeout(pointer, UInt32(microseconds / 1_000_000), UInt32(microseconds % 1_000_000))
         return ModbusContext(pointer, ownsLink: false)
     }
 
