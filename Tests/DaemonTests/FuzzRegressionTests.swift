@@ -25,6 +25,11 @@ import Testing
         ("[[station]]\nrelays = { aerators = [ }, { chip = \"gpiochip0\", line = 6 }] }\n", 2),
         ("a = [1,\n# c\n}]\n", 3),
         ("a = { b = [[ }] }\n", 1),
+        // A date, a space and one digit: toml++ reads on for a time and asserts (fault_timeline target, 10-minute run).
+        ("at = 2024-01-01 1\n", 1),
+        ("[daemon]\na = [2024-01-01 7]\n", 2),
+        ("a = { b = 1_999-01-01 2}\n", 1),
+        ("[[l]]\nat= 0q\u{2}q-\u{2}q-[l 0]st", 2),
     ])
     func whatTOMLPlusPlusAssertsOnIsAnError(text: String, line: Int) {
         do {
@@ -61,6 +66,8 @@ import Testing
             "[ 'literal' . x ]\r\n[[arr]]\r\n[ _x ]\n[-y]\n[9]\n",
             "a = \"\\\"[=\"\nb = { c = [ 1, 2 ] } # [=\n[t]\n",
             "a = \"\"\"\n\\\"\"\"[=\n\"\"\"\n",
+            "a = 1979-05-27 07:32:00\nb = 1979-05-27T07:32:00Z\nc = [1979-05-27, 1979-05-28] # 1979-05-27 1\n",
+            "d = 1979-05-27 # 1\ne = \"1979-05-27 1\"\nf = 1979-05-27 07:32:00.5 \n",
         ]
         for text in valid {
             #expect(TOMLPreflight.firstProblem(in: text) == nil, "\(text)")

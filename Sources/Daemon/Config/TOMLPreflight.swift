@@ -2,13 +2,17 @@
 /// builds alike — so it is caught before the text reaches it (both found by fuzzing, fuzz/README.md):
 /// - a table header whose key does not start with a key character (`[.station]`, `[=]`, `[ #]`, `[é]`, `[` at the
 ///   end of a line);
-/// - an array element that starts with `}` (`a = [}]`, `a = [1, }]`).
+/// - an array element that starts with `}` (`a = [}]`, `a = [1, }]`);
+/// - a value of ten characters shaped like a date, a space, then one digit and no second one (`2024-01-01 1`,
+///   `at = 2024-01-01 7]`): toml++ reads on for a time and asserts on what ends the value. Never valid TOML (a time
+///   after a date has two-digit hours).
 ///
 /// The scan follows just enough TOML to know where those can be: a header is a `[` first on a line that is not
 /// inside an array, an inline table or a multi-line string. Returns the first one's 1-based line, or nil.
 enum TOMLPreflight {
     static let badHeader = "a table header must start with a key"
     static let badArrayElement = "an array element cannot start with '}'"
+    static let badDateTime = "a date and a time are written YYYY-MM-DD HH:MM:SS (or with T between them)"
 
     static func firstProblem(in text: String) -> (line: Int, message: String)? {
         let s = Array(text.utf8)
@@ -94,10 +98,44 @@ enum TOMLPreflight {
                     i += 1
                 }
             default:
+                if isDigit(c), i == 0 || isValueBoundary(s[i - 1]), dateSpaceLoneDigit(s, from: i) {
+                    return (line, badDateTime)
+                }
                 i += 1
             }
         }
         return nil
+    }
+
+    /// Whether the value starting at `start` (a digit) is what toml++ takes for a date followed by a space-separated
+    /// time — ten characters not counting `_`, the 5th and 8th `-`, then a space and a digit — with no second digit
+    /// after that one.
+    private static func dateSpaceLoneDigit(_ s: [UInt8], from start: Int) -> Bool {
+        var end = start
+        while end < s.count, !isValueTerminator(s[end]) { end += 1 }
+        guard end + 2 < s.count, s[end] == UInt8(ascii: " "), isDigit(s[end + 1]), !isDigit(s[end + 2]) else {
+            return false
+        }
+        // toml++ counts code points, not bytes, and skips underscores.
+        let characters = String(decoding: s[start..<end], as: UTF8.self).unicodeScalars.filter { $0 != "_" }
+        guard characters.count == 10 else { return false }
+        let chars = Array(characters)
+        return chars[4] == "-" && chars[7] == "-"
+    }
+
+    private static func isDigit(_ c: UInt8) -> Bool { c >= UInt8(ascii: "0") && c <= UInt8(ascii: "9") }
+
+    /// What ends a value for toml++ (ASCII only: a value that stops at other whitespace cannot be followed by the
+    /// space this check looks for).
+    private static func isValueTerminator(_ c: UInt8) -> Bool {
+        c == UInt8(ascii: " ") || (c >= 0x09 && c <= 0x0D) || c == UInt8(ascii: "]") || c == UInt8(ascii: "}")
+            || c == UInt8(ascii: ",") || c == UInt8(ascii: "#")
+    }
+
+    /// What may come just before a value: where toml++ starts parsing one.
+    private static func isValueBoundary(_ c: UInt8) -> Bool {
+        c == UInt8(ascii: " ") || c == UInt8(ascii: "\t") || c == UInt8(ascii: "\n") || c == UInt8(ascii: "\r")
+            || c == UInt8(ascii: "=") || c == UInt8(ascii: "[") || c == UInt8(ascii: "{") || c == UInt8(ascii: ",")
     }
 
     /// What toml++ accepts as the first character of a key: a bare-key character or a quote.
