@@ -111,8 +111,11 @@ enum TOMLPreflight {
     /// time — ten characters not counting `_`, the 5th and 8th `-`, then a space and a digit — with no second digit
     /// after that one.
     private static func dateSpaceLoneDigit(_ s: [UInt8], from start: Int) -> Bool {
+        // toml++ scans at most 127 code points of a value (4 bytes each at most); a longer one never gets here.
+        // Stopping there also keeps the check linear on a line like `=1=1=1…`, every digit of which starts a value.
         var end = start
-        while end < s.count, !isValueTerminator(s[end]) { end += 1 }
+        while end < s.count, end - start <= 512, !isValueTerminator(s[end]) { end += 1 }
+        guard end - start <= 512 else { return false }
         guard end + 2 < s.count, s[end] == UInt8(ascii: " "), isDigit(s[end + 1]), !isDigit(s[end + 2]) else {
             return false
         }
