@@ -31,8 +31,8 @@ public enum AlarmChange: Sendable, Equatable {
 ///
 /// The active occurrences are kept apart from the cleared ones, so the questions a controller asks on every tick
 /// (`isTripped`, `isActive`) cost the few active alarms, not the history: a station that has flapped for weeks
-/// answers as fast as a new one. The history in memory (for the run report) keeps the `historyLimit` most recent
-/// occurrences; the data log keeps every one.
+/// answers as fast as a new one. The history in memory (for the run report) keeps at most the `historyLimit` most
+/// recent occurrences (at least nine tenths of that once so many have occurred); the data log keeps every one.
 public struct AlarmBook: Sendable {
     /// The occurrences still active, in the order raised.
     public private(set) var active: [Alarm] = []
