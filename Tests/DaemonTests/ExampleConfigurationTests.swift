@@ -28,8 +28,8 @@ extension ExampleConfigurationTests {
         guard let parsed = Self.parseEveryKeyExample(text) else { return }
         let (config, absent) = parsed
         #expect(config.source == Self.everyKeyExample.path, "its own stations, not the demo plant")
-        #expect((DeviceKind.allCases.count...DeviceKind.allCases.count + 2).contains(config.stations.count))
-        #expect(Set(config.stations.map(\.kind)) == Set(DeviceKind.allCases))
+        #expect((KindRegistry.builtIn.kinds.count...KindRegistry.builtIn.kinds.count + 2).contains(config.stations.count))
+        #expect(Set(config.stations.map(\.kind.rawValue)) == Set(KindRegistry.builtIn.names))
         #expect(absent.isEmpty, "keys the loader reads that examples/rigd.toml does not set: \(absent.sorted())")
     }
 

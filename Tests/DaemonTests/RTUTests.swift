@@ -1,4 +1,5 @@
 import Control
+@testable import Daemon
 import Devices
 import Foundation
 import Testing
@@ -9,7 +10,7 @@ import Testing
     static func sondes(_ units: [UInt8]) throws -> [UInt8: any ModbusDevice] {
         var out: [UInt8: any ModbusDevice] = [:]
         for unit in units {
-            out[unit] = try SimulatorCatalog.device(kind: .aquaSonde, seed: UInt64(unit), preset: "pond", unit: unit)
+            out[unit] = try KindRegistry.builtIn.simulatedDevice(.aquaSonde, seed: UInt64(unit), preset: "pond", unit: unit)
         }
         return out
     }
@@ -35,7 +36,7 @@ import Testing
                 continue
             }
             let header = try client.readHeader()
-            #expect(header.kind == .aquaSonde)
+            #expect(header.deviceType == DeviceKind.aquaSonde.deviceType)
             // HR 0 holds the unit id the device answers to.
             #expect(try client.readHoldingRegisters(at: CommonRegisters.unitId, count: 1) == [UInt16(unit)])
         }
@@ -97,7 +98,7 @@ import Testing
         let line = SerialLine(settings: SerialSettings(path: pty.b), responseTimeout: .milliseconds(300))
         let client = ModbusRTUClient(line: line, unit: 2)
         try client.connect()
-        #expect(try client.readHeader().kind == .aquaSonde)
+        #expect(try client.readHeader().deviceType == DeviceKind.aquaSonde.deviceType)
         #expect(server.counts.rejected == 1)
     }
 
@@ -113,14 +114,14 @@ import Testing
         let line = SerialLine(settings: SerialSettings(path: pty.b), responseTimeout: .milliseconds(300))
         let client = ModbusRTUClient(line: line, unit: 1)
         try client.connect()
-        #expect(try client.readHeader().kind == .aquaSonde)
+        #expect(try client.readHeader().deviceType == DeviceKind.aquaSonde.deviceType)
         let fd = open(pty.b, O_RDWR | O_NOCTTY)
         #expect(fd >= 0)
         let cut: [UInt8] = [0x01, 0x04, 0x00]  // a read of input registers, three bytes of its eight
         _ = cut.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
         close(fd)
         Thread.sleep(forTimeInterval: 0.2)
-        #expect(try client.readHeader().kind == .aquaSonde)
+        #expect(try client.readHeader().deviceType == DeviceKind.aquaSonde.deviceType)
         #expect(server.counts.rejected >= 1, "the cut frame was dropped, not answered")
     }
 }

@@ -22,8 +22,8 @@ final class ImpostorDevice: ModbusDevice {
 
 @Suite struct WiringTests {
     private func station(_ address: DeviceAddress, fallback: Fallback = .simulate) -> StationConfig {
-        StationConfig(name: "r", kind: .heatRig, address: address, fallback: fallback, probeTimeoutMs: 300,
-                      control: .heatRig(HeatRigControlConfig()))
+        StationConfig(name: "r", address: address, fallback: fallback, probeTimeoutMs: 300,
+                      control: Configured<HeatRigKind>(HeatRigControlConfig()))
     }
 
     @Test func aDeviceOfAnotherKindIsNeverSimulatedOver() throws {

@@ -52,14 +52,13 @@ import Testing
         #expect(registers[0] == 3074)
         #expect(registers[4] == 0x000A && registers[5] == 0x0000)  // bits 17, 19 → high word 0x000A
         #expect(DeviceHeader(registers: registers) == header)
-        #expect(header.kind == .heatRig)
+        #expect(header.deviceType == DeviceKind.heatRig.deviceType)
     }
 
     @Test func deviceTypes() {
         #expect(DeviceKind.heatRig.deviceType == 0x0C02)
         #expect(DeviceKind.extraction.deviceType == 0x0A01)
-        #expect(DeviceKind(deviceType: 0x0D01) == .streamStation)
-        #expect(DeviceKind(deviceType: 0x1234) == nil)
+        #expect(DeviceKind.streamStation.deviceType == 0x0D01)
     }
 
     @Test func ringPeriodRegister() {

@@ -19,7 +19,7 @@ import Testing
         for _ in 0..<5 {
             for c in clients {
                 let header = try c.readHeader()
-                #expect(header.kind == .heatRig)
+                #expect(header.deviceType == DeviceKind.heatRig.deviceType)
                 heartbeats.append(header.heartbeat)
             }
             Thread.sleep(forTimeInterval: 0.03)
@@ -89,7 +89,7 @@ import Testing
         let client = InMemoryModbusClient(device: device) { 0 }
         #expect(throws: ModbusLinkError.self) { _ = try client.readHeader() }  // not connected
         try client.connect()
-        #expect(try client.readHeader().kind == .heatRig)
+        #expect(try client.readHeader().deviceType == DeviceKind.heatRig.deviceType)
         do {
             try client.writeRegister(at: 2, value: 7)
             Issue.record("bad word order accepted")

@@ -40,7 +40,8 @@ import Testing
 
     @Test func a1kHzRingReadAt50HzIsGapFreeAndAt10HzReportsItsGaps() throws {
         let clock = MonotonicClock()
-        let device = try SimulatorCatalog.device(kind: .cncMill, seed: 1)
+        let device = SimulatedDevice(model: MillFirmware(plant: MillPlant(parameters: .preset(named: "aluminium")!, seed: 1)),
+                                     serial: SimulatorCatalog.serial(seed: 1), unitId: 1)
         let server = try ModbusTCPServer(device: device, host: "127.0.0.1", port: 0) { clock.seconds() }
         server.start()
         defer { server.stop() }

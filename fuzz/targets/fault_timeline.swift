@@ -8,8 +8,8 @@ import Foundation
 import Sim
 
 let source = "/nonexistent/fuzz/faults.toml"
-let devices: [any FaultInjectable] = DeviceKind.allCases.map {
-    try! SimulatorCatalog.device(kind: $0, seed: 1) as! any FaultInjectable
+let devices: [any FaultInjectable] = KindRegistry.builtIn.kinds.map {
+    try! KindRegistry.builtIn.simulatedDevice($0.kind, seed: 1) as! any FaultInjectable
 }
 
 @_cdecl("LLVMFuzzerTestOneInput")

@@ -3,6 +3,7 @@
 // each a length byte, a time step byte and the PDU (function code first). Every PDU must decode to a request or an
 // exception code, and every request must get a well-formed answer (the values asked for, `written`, or an
 // exception) — never a crash, never silence from a device that is online.
+@testable import Daemon
 import Devices
 import Sim
 
@@ -42,11 +43,11 @@ func checkResponse(_ response: ModbusResponse?, to request: ModbusRequest) {
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     var input = FuzzInput(data, size)
-    let kind = DeviceKind.allCases[Int(input.byte()) % DeviceKind.allCases.count]
+    let kind = KindRegistry.builtIn.kinds[Int(input.byte()) % KindRegistry.builtIn.kinds.count].kind
     let faults = input.byte()
     let device: any ModbusDevice
     do {
-        device = try SimulatorCatalog.device(kind: kind, seed: 1)
+        device = try KindRegistry.builtIn.simulatedDevice(kind, seed: 1)
     } catch {
         fatalError("no simulator for \(kind): \(error)")
     }

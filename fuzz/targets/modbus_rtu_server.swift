@@ -14,6 +14,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+@testable import Daemon
 import Devices
 import Foundation
 import Sim
@@ -60,7 +61,7 @@ let server: ModbusRTUServer = {
         let kinds: [DeviceKind] = [.aquaSonde, .aquaSonde, .streamStation, .heatRig]
         var devices: [UInt8: any ModbusDevice] = [:]
         for (unit, kind) in zip(servedUnits, kinds) {
-            devices[unit] = try SimulatorCatalog.device(kind: kind, seed: UInt64(unit), unit: unit)
+            devices[unit] = try KindRegistry.builtIn.simulatedDevice(kind, seed: UInt64(unit), unit: unit)
         }
         let server = try ModbusRTUServer(devices: devices, settings: SerialSettings(path: line.slavePath, baud: 115200),
                                          byteTimeout: byteTimeout, clock: { fuzzSeconds() })

@@ -8,6 +8,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+@testable import Daemon
 import Devices
 import Foundation
 import Sim
@@ -18,9 +19,9 @@ let fuzzClock = Atomic<UInt64>(0)  // microseconds
 
 func fuzzSeconds() -> Double { Double(fuzzClock.load(ordering: .relaxed)) / 1e6 }
 
-let servers: [ModbusTCPServer] = DeviceKind.allCases.map { kind in
+let servers: [ModbusTCPServer] = KindRegistry.builtIn.kinds.map { $0.kind }.map { kind in
     do {
-        let device = try SimulatorCatalog.device(kind: kind, seed: 1)
+        let device = try KindRegistry.builtIn.simulatedDevice(kind, seed: 1)
         let server = try ModbusTCPServer(device: device, host: "127.0.0.1", port: 0) { fuzzSeconds() }
         server.start()
         return server

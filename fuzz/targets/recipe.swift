@@ -13,7 +13,7 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
                                                  contents: Data(UnsafeBufferPointer(start: data, count: size)))
     fuzzCheck(written, "cannot write \(path)")
     do {
-        let recipe = try RecipeLoader.load(path: path)
+        let recipe = try RecipeLoader.load(path: path).recipe
         for (key, value) in recipe.parameters {
             fuzzCheck(value.isFinite, "recipe parameter \(key) = \(value)")
         }

@@ -61,7 +61,6 @@ func checkSnapshot<S: DeviceSnapshot>(_ s: S, channels: Int) {
     fuzzCheck(s.channels.count == channels, "snapshot has \(s.channels.count) channels, expected \(channels)")
     s.channels.forEach(checkReading)
     _ = s.header.status.description
-    _ = s.header.kind
     fuzzCheck(DeviceHeader(registers: s.header.registers) == s.header, "header round trip")
 }
 
@@ -159,7 +158,6 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
             let words = input.registers(DeviceHeader.registerCount + Int(input.byte() % 3))
             let header = DeviceHeader(registers: words)
             fuzzCheck(header.registers == Array(words.prefix(DeviceHeader.registerCount)), "header round trip")
-            _ = header.kind
             let names = header.status.names
             fuzzCheck(names.count <= 9 && Set(names).count == names.count, "status names \(names)")
             _ = header.status.description

@@ -22,8 +22,20 @@ public struct HeatRigControlConfig: Sendable, Equatable {
     public var kd = 0.0
     /// Half-width of the band the block must stay in to count as settled, °C.
     public var settleBandC = 0.5
+    /// The default run (a run started without a recipe): ramp to `setpointC` at this rate, °C/min, then soak there
+    /// for `runSoakS` s.
+    public var runRampCPerMin = 2.0
+    public var runSoakS = 600.0
+    /// Start the default run as soon as the station is up.
+    public var startRun = false
 
     public init() {}
+
+    /// The default run as a one-segment ramp/soak recipe.
+    public var defaultRecipe: RunRecipe {
+        RunRecipe(name: "default", parameters: ["ramp1_c_per_min": runRampCPerMin, "target1_c": setpointC,
+                                                "soak1_s": runSoakS])
+    }
 
     /// The alarm clears this far below `alarmHighC`.
     public static let alarmHysteresisC = 5.0
@@ -52,6 +64,8 @@ public struct HeatRigController: StationController {
     private var pendingProfile: RampSoakProfile?
     private var maxTrackingError = 0.0
     private var maxSoakError = 0.0
+    /// `startRun`: the default run starts at the first tick with a block reading and no trip.
+    private var pendingStart: Bool
 
     public var settings: [SettingSpec] {
         [SettingSpec("setpoint_c", unit: "°C", limits: HeatRigControlConfig.setpointLimits),
@@ -62,6 +76,7 @@ public struct HeatRigController: StationController {
         self.config = config
         pid = PID(PIDParameters(kp: config.kp, ki: config.ki, kd: config.kd, outputMin: 0, outputMax: 100))
         tracker = SettlingTracker(setpoint: config.setpointC, band: config.settleBandC)
+        pendingStart = config.startRun
     }
 
     public mutating func step(loop: Int, tick: LoopTick, input: DeviceInput<Snapshot>,
@@ -104,6 +119,10 @@ public struct HeatRigController: StationController {
             }
             return StepOutput(commands: .safe, resetDeviceFaults: reset)
         }
+        if pendingStart {
+            pendingStart = false
+            try? apply(.startRun(nil), now: now)
+        }
         if let pending = pendingProfile {
             pendingProfile = nil
             profile = (pending, now, block)
@@ -145,10 +164,10 @@ public struct HeatRigController: StationController {
             throw CommandRejection("unknown setting \(name); heat-rig settings are setpoint_c, fan_pct")
         case .acknowledge(let code, let user):
             try acknowledgeAlarm(code, by: user, now: now)
-        case .startRun(let recipe):
-            guard let recipe else {
-                throw CommandRejection("a heat-rig run needs a ramp/soak recipe (ramp1_c_per_min, target1_c, soak1_s, …)")
-            }
+        case .startRun(let requested):
+            // Without a recipe: the default run, a ramp to the setpoint and a soak there.
+            let recipe = requested ?? config.defaultRecipe
+            pendingStart = false
             guard profile == nil, pendingProfile == nil else { throw CommandRejection("a profile is already running") }
             guard !alarms.isTripped else { throw CommandRejection("cannot start while a trip is active") }
             let limit = min(HeatRigControlConfig.setpointLimits.upperBound, config.alarmHighC - 1)
@@ -180,58 +199,5 @@ public struct HeatRigController: StationController {
         var out = tracker.results()
         if profile != nil { out["profile_running"] = .bool(true) }
         return out
-    }
-}
-
-/// Follows a measurement towards a setpoint: when it first reached the band, when it last entered the band for
-/// good, its overshoot and the worst error since settling.
-public struct SettlingTracker: Sendable, Equatable {
-    public let setpoint: Double
-    public let band: Double
-    public let startedAt: Double
-    public private(set) var reachedAt: Double?
-    public private(set) var settledAt: Double?
-    public private(set) var maxErrorSinceSettled = 0.0
-    public private(set) var overshoot = 0.0
-    public private(set) var last: Double?
-    private var approachFromBelow: Bool?
-
-    public init(setpoint: Double, band: Double, startedAt: Double = 0) {
-        self.setpoint = setpoint
-        self.band = band
-        self.startedAt = startedAt
-    }
-
-    public mutating func observe(_ value: Double, at now: Double) {
-        let error = value - setpoint
-        if approachFromBelow == nil { approachFromBelow = error < 0 }
-        last = value
-        let inBand = abs(error) <= band
-        if inBand && reachedAt == nil { reachedAt = now }
-        if reachedAt != nil, let below = approachFromBelow {
-            overshoot = max(overshoot, below ? error : -error)
-        }
-        if inBand {
-            if settledAt == nil {
-                settledAt = now
-                maxErrorSinceSettled = 0
-            }
-            maxErrorSinceSettled = max(maxErrorSinceSettled, abs(error))
-        } else {
-            settledAt = nil
-        }
-    }
-
-    public func results() -> [String: ReportValue] {
-        [
-            "setpoint_c": .number(setpoint),
-            "settle_band_c": .number(band),
-            "settled": .bool(settledAt != nil),
-            "reached_s": ReportValue(reachedAt.map { $0 - startedAt }),
-            "settled_s": ReportValue(settledAt.map { $0 - startedAt }),
-            "max_abs_error_since_settled_c": ReportValue(settledAt == nil ? nil : maxErrorSinceSettled),
-            "overshoot_c": ReportValue(reachedAt == nil ? nil : overshoot),
-            "final_c": ReportValue(last),
-        ]
     }
 }

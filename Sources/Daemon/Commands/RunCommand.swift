@@ -42,10 +42,10 @@ struct RunCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Virtual clock: a fault timeline ([[fault]] tables with at = plant time, station, and a channel fault, device fault or plant disturbance; see docs/faults.md).")
     var faults: String?
 
-    @Option(name: .long, help: "Start a run with this recipe file ([recipe] table): extraction keys run on every extraction station, a ramp/soak profile (ramp1_c_per_min, target1_c, soak1_s, …) on every heat rig.")
+    @Option(name: .long, help: "Start a run with this recipe file ([recipe] table) on every station of the kinds whose recipes take its keys: extraction keys (height_mm, flow_lpm, …) on extraction stations, a ramp/soak profile (ramp1_c_per_min, target1_c, soak1_s, …) on heat rigs, a cut (duration_s, spindle_rpm, …) on mills. `rigd kinds` lists each kind's recipe keys.")
     var recipe: String?
 
-    @Flag(name: .long, help: "Start a run with each station's default recipe (as `start_run = true` does).")
+    @Flag(name: .long, help: "Start a run on every station whose kind has runs (extraction, mill, MSD rig, heat rig), with the station's default recipe.")
     var startRun = false
 
     @Option(name: .long, help: "Write the run report (JSON) here; '-' for standard output.")
@@ -98,7 +98,7 @@ struct RunCommand: AsyncParsableCommand {
         let signals = ShutdownSignal()
         let logger = try log.bootstrap()
         let configuration: Configuration
-        let runRecipe: RunRecipe?
+        let runRecipe: RecipeLoader.Loaded?
         let timeline: FaultTimeline?
         do {
             configuration = try loadConfiguration(config)
@@ -113,11 +113,18 @@ struct RunCommand: AsyncParsableCommand {
         let start = runRecipe != nil || startRun
         let startRequests: ([any AnyStation]) -> Void = { stations in
             guard start else { return }
-            // A ramp/soak recipe is the heat rig's; any other recipe (or none) the extraction device's.
-            let kind: DeviceKind = runRecipe.map(RampSoakProfile.describes) == true ? .heatRig : .extraction
-            for station in stations where station.kind == kind {
+            // A recipe file goes to the kinds whose recipe format takes its keys; --start-run alone to every kind
+            // that has runs, each with its station's default recipe.
+            let chosen = stations.filter { station in
+                runRecipe.map { $0.kinds.contains(station.kind) } ?? (station.descriptor.recipes != nil)
+            }
+            if chosen.isEmpty {
+                let which = runRecipe.map { "for \($0.kinds.map(\.rawValue).joined(separator: ", "))" } ?? "with runs"
+                logger.warning("no station of a kind \(which) to start a run on")
+            }
+            for station in chosen {
                 let name = station.name
-                station.mailbox.post(.startRun(runRecipe)) { result in
+                station.mailbox.post(.startRun(runRecipe?.recipe)) { result in
                     if case .failure(let rejection) = result {
                         logger.error("station \(name): run not started: \(rejection.reason)")
                     }

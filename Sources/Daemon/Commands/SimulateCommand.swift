@@ -32,7 +32,7 @@ struct SimulateCommand: AsyncParsableCommand {
         """
     )
 
-    @Option(name: .long, help: "Device kind to serve (repeatable): \(SimulatorCatalog.kinds.map(\.rawValue).joined(separator: ", ")).")
+    @Option(name: .long, help: "Device kind to serve (repeatable): \(KindRegistry.builtIn.names.joined(separator: ", ")).")
     var kind: [String] = []
 
     @Option(name: .long, help: "HOST:PORT to listen on (repeatable, paired with --kind).")
@@ -69,7 +69,9 @@ struct SimulateCommand: AsyncParsableCommand {
 
     struct Served {
         let name: String
-        let kind: DeviceKind
+        /// The kind with the settings its simulated device is made from (a kind's defaults for --kind).
+        let settings: any ConfiguredKind
+        var kind: DeviceKind { settings.descriptor.kind }
         let host: String
         let port: Int
         let seed: UInt64
@@ -143,17 +145,14 @@ struct SimulateCommand: AsyncParsableCommand {
         }
         var plan: [Served] = []
         for (i, (kindName, address)) in zip(kind, listen).enumerated() {
-            guard let k = DeviceKind(rawValue: kindName), SimulatorCatalog.kinds.contains(k) else {
-                throw ValidationError("--kind \(kindName): no simulator for it (have: "
-                                      + SimulatorCatalog.kinds.map(\.rawValue).joined(separator: ", ") + ")")
-            }
+            let k = try Self.kind(named: kindName)
             guard let colon = address.lastIndex(of: ":"), let port = Int(address[address.index(after: colon)...]),
                   (0...65535).contains(port), case .tcp(let host, _, _)? = try? DeviceAddress(
                       parsing: "tcp://" + address[..<colon] + ":1") else {
                 throw ValidationError("--listen \(address): expected HOST:PORT (port 0…65535; 0 picks a free one)")
             }
-            plan.append(Served(name: "\(k)-\(i + 1)", kind: k, host: host, port: port, seed: seed &+ UInt64(i),
-                               preset: preset ?? SimulatorCatalog.defaultPreset(for: k)))
+            plan.append(Served(name: "\(k.kind)-\(i + 1)", settings: k.configure(nil), host: host, port: port,
+                               seed: seed &+ UInt64(i), preset: preset ?? k.defaultPreset))
         }
         if let config {
             let configuration: Configuration
@@ -164,9 +163,9 @@ struct SimulateCommand: AsyncParsableCommand {
             }
             for station in configuration.stations {
                 guard case .tcp(let host, let port, _) = station.address else { continue }
-                plan.append(Served(name: station.name, kind: station.kind, host: host, port: port,
+                plan.append(Served(name: station.name, settings: station.control, host: host, port: port,
                                    seed: station.simulator.seed ?? SimulatorCatalog.seed(run: seed, name: station.name),
-                                   preset: station.simulator.preset ?? SimulatorCatalog.defaultPreset(for: station.kind)))
+                                   preset: station.simulator.preset ?? station.descriptor.defaultPreset))
             }
         }
         let clock = MonotonicClock()
@@ -174,7 +173,8 @@ struct SimulateCommand: AsyncParsableCommand {
         var targets: [FaultTarget] = []
         for item in plan {
             do {
-                let device = try SimulatorCatalog.device(kind: item.kind, seed: item.seed, preset: item.preset)
+                let device = try item.settings.simulatedDevice(seed: item.seed, preset: item.preset, unit: 1,
+                                                               host: SimulatedHost())
                 let server = try ModbusTCPServer(device: device, host: item.host, port: item.port) { clock.seconds() }
                 servers.append(server)
                 if let injectable = device as? any FaultInjectable {
@@ -211,21 +211,29 @@ struct SimulateCommand: AsyncParsableCommand {
         return [.init(service: APIServer(app: app, address: address), failureTerminationBehavior: .gracefullyShutdownGroup)]
     }
 
+    /// The kind called `name`, or a usage error listing the kinds.
+    static func kind(named name: String) throws -> any StationKind.Type {
+        guard let k = KindRegistry.builtIn.kind(named: name) else {
+            throw ValidationError("--kind \(name): no simulator for it (have: "
+                                  + KindRegistry.builtIn.names.joined(separator: ", ") + ")")
+        }
+        return k
+    }
+
     /// One RTU line with several units of one kind.
     private func serveRTU(path: String, signals: ShutdownSignal, logger: Logger) async throws {
-        guard let k = DeviceKind(rawValue: kind[0]), SimulatorCatalog.kinds.contains(k) else {
-            throw ValidationError("--kind \(kind[0]): no simulator for it (have: "
-                                  + SimulatorCatalog.kinds.map(\.rawValue).joined(separator: ", ") + ")")
-        }
-        let presetName = preset ?? SimulatorCatalog.defaultPreset(for: k)
+        let k = try Self.kind(named: kind[0])
+        let kindSettings = k.configure(nil)
+        let presetName = preset ?? k.defaultPreset
+        let host = SimulatedHost(context: StationContext(startHourOfDay: RunCommand.localHourOfDay()))
         let clock = MonotonicClock()
         var devices: [UInt8: any ModbusDevice] = [:]
         for (i, unit) in try rtuUnits().enumerated() {
             do {
-                devices[unit] = try SimulatorCatalog.device(kind: k, seed: seed &+ UInt64(i), preset: presetName,
-                                                            unit: unit, startHourOfDay: RunCommand.localHourOfDay())
+                devices[unit] = try kindSettings.simulatedDevice(seed: seed &+ UInt64(i), preset: presetName, unit: unit,
+                                                             host: host)
             } catch {
-                logger.critical("cannot simulate \(k): \(error)")
+                logger.critical("cannot simulate \(k.kind): \(error)")
                 throw ExitCode(ExitStatus.usage)
             }
         }
@@ -238,7 +246,7 @@ struct SimulateCommand: AsyncParsableCommand {
             throw ExitCode(ExitStatus.unavailable)
         }
         for (i, unit) in devices.keys.sorted().enumerated() {
-            say("serving \(k) on rtu://\(path)?\(settings.query) (unit \(unit), seed \(seed &+ UInt64(i)), "
+            say("serving \(k.kind) on rtu://\(path)?\(settings.query) (unit \(unit), seed \(seed &+ UInt64(i)), "
                 + "preset \(presetName))")
         }
         let schedule = try offlineSchedule()

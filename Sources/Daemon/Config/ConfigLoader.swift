@@ -8,25 +8,26 @@ import TOMLKit
 /// typos), values are checked against their limits, and every problem is reported, not just the first.
 struct ConfigLoader {
     /// Loads `path`; throws `ConfigError` naming the file.
-    static func load(path: String) throws(ConfigError) -> Configuration {
+    static func load(path: String, kinds: KindRegistry = .builtIn) throws(ConfigError) -> Configuration {
         let text: String
         do {
             text = try String(contentsOfFile: path, encoding: .utf8)
         } catch {
             throw ConfigError(issues: [ConfigIssue(file: path, message: "cannot read: \(Self.reason(error))")])
         }
-        return try parse(text, source: path)
+        return try parse(text, source: path, kinds: kinds)
     }
 
     /// Parses configuration text; `source` names it in messages.
-    static func parse(_ text: String, source: String) throws(ConfigError) -> Configuration {
-        try parseReportingAbsent(text, source: source).0
+    static func parse(_ text: String, source: String, kinds: KindRegistry = .builtIn) throws(ConfigError)
+        -> Configuration {
+        try parseReportingAbsent(text, source: source, kinds: kinds).0
     }
 
     /// `parse`, also returning the path of every key the loader asked for that the text does not have
     /// (`daemon.retention_days`, `station[2].control.kp`): a file that sets every key returns an empty set.
-    static func parseReportingAbsent(_ text: String, source: String) throws(ConfigError)
-        -> (Configuration, absent: Set<String>) {
+    static func parseReportingAbsent(_ text: String, source: String, kinds: KindRegistry = .builtIn)
+        throws(ConfigError) -> (Configuration, absent: Set<String>) {
         let root = try ConfigLoader.parseTOML(text, source: source)
         let reader = ConfigReader(file: source, lines: SourceLines(text))
         let top = TableReader(root, path: "", context: nil, reader: reader)
@@ -35,7 +36,7 @@ struct ConfigLoader {
         var daemon = daemonTable.map(readDaemon) ?? DaemonConfig()
         let tables = top.arrayOfTables("station") ?? []
         for (i, table) in tables.enumerated() {
-            if let station = readStation(table, index: i, reader: reader) { stations.append(station) }
+            if let station = readStation(table, index: i, kinds: kinds) { stations.append(station) }
         }
         top.finish()
         if tables.isEmpty && daemonTable == nil && reader.issues.isEmpty {
@@ -97,7 +98,7 @@ struct ConfigLoader {
         return c
     }
 
-    private static func readStation(_ table: TableReader, index: Int, reader: ConfigReader) -> StationConfig? {
+    private static func readStation(_ table: TableReader, index: Int, kinds: KindRegistry) -> StationConfig? {
         let name = table.string("name", required: true) ?? "#\(index + 1)"
         if name.isEmpty {
             table.fail("name", "must be 1–64 letters, digits, - or _, got an empty name")
@@ -107,13 +108,12 @@ struct ConfigLoader {
         }
         table.context = "station \"\(name)\""
         let kindName = table.string("kind", required: true)
-        var kind: DeviceKind?
+        var kind: (any StationKind.Type)?
         if let kindName {
-            if let k = DeviceKind(rawValue: kindName) {
+            if let k = kinds.kind(named: kindName) {
                 kind = k
             } else {
-                table.fail("kind", "unknown kind \"\(kindName)\" (kinds: "
-                           + DeviceKind.allCases.map(\.rawValue).joined(separator: ", ") + ")")
+                table.fail("kind", "unknown kind \"\(kindName)\" (kinds: " + kinds.names.joined(separator: ", ") + ")")
             }
         }
         var address: DeviceAddress?
@@ -136,7 +136,7 @@ struct ConfigLoader {
         var simulator = SimulatorConfig()
         if let sim = table.table("sim") {
             simulator.preset = sim.string("preset")
-            if let preset = simulator.preset, let presets = kind.map(SimulatorCatalog.presets(for:)),
+            if let preset = simulator.preset, let presets = kind?.presets,
                !presets.contains(preset) {
                 sim.fail("preset", "unknown preset \"\(preset)\" (presets: \(presets.joined(separator: ", ")))")
             }
@@ -149,43 +149,32 @@ struct ConfigLoader {
         if let estop, let beacon, estop.chip == beacon.chip, estop.line == beacon.line {
             table.fail("beacon", "uses the same line as estop (\(estop))")
         }
-        var control: ControlConfig?
+        var control: (any ConfiguredKind)?
         var relays: [String: GPIOLineAddress] = [:]
         let controlTable = table.table("control")
-        switch kind {
-        case .heatRig?:
-            control = .heatRig(readHeatRig(controlTable))
-        case .extraction?:
-            control = .extraction(readExtraction(controlTable))
-        case .cncMill?:
-            control = .mill(readMill(controlTable))
-        case .msdRig?:
-            control = .massSpringDamper(readMassSpringDamper(controlTable))
-        case .streamStation?:
-            control = .stream(readStream(controlTable))
-        case .aquaSonde?:
-            let aqua = readAquaculture(controlTable, station: table)
-            control = .aquaculture(aqua)
-            relays = table.table("relays").map { readRelays($0, aerators: aqua.aerators) } ?? [:]
-            let used = [estop, beacon].compactMap { $0 } + relays.values
-            for (name, address) in relays.sorted(by: { $0.key < $1.key })
-                where used.filter({ $0.chip == address.chip && $0.line == address.line }).count > 1 {
-                table.fail("relays", "\(name) uses line \(address), which another output or input uses too")
+        if let kind {
+            let configured = kind.configure(controlTable)
+            control = configured
+            if let read = kind.readRelays(table, settings: configured) {
+                relays = read
+                let used = [estop, beacon].compactMap { $0 } + relays.values
+                for (name, address) in relays.sorted(by: { $0.key < $1.key })
+                    where used.filter({ $0.chip == address.chip && $0.line == address.line }).count > 1 {
+                    table.fail("relays", "\(name) uses line \(address), which another output or input uses too")
+                }
             }
-        default:
-            break
         }
         // Control keys depend on the kind: without a valid kind they cannot be judged, so they are not reported.
         if kind != nil { controlTable?.finish() }
         table.finish()
-        guard let kind, let address, let control else { return nil }
-        return StationConfig(name: name, kind: kind, address: address, fallback: fallback, probeTimeoutMs: probe,
+        guard let address, let control else { return nil }
+        return StationConfig(name: name, address: address, fallback: fallback, probeTimeoutMs: probe,
                              responseTimeoutMs: response, control: control, simulator: simulator, estop: estop,
                              beacon: beacon, relays: relays)
     }
 
     /// `{ chip = "gpiochip0", line = 17, active_low = true }`
-    private static func readLine(_ t: TableReader) -> GPIOLineAddress? {
+    static func readLine(_ t: TableReader) -> GPIOLineAddress? {
         let chip = t.string("chip", required: true)
         let line = t.int("line", default: -1, range: 0...1023)
         if !t.has("line") { t.fail("line", "is required") }
@@ -197,164 +186,6 @@ struct ConfigLoader {
         guard let chip, line >= 0 else { return nil }
         if chip.isEmpty { t.fail("chip", "must name a chip (gpiochip0, 0, or its label)") }
         return GPIOLineAddress(chip: chip, line: line, activeLow: activeLow)
-    }
-
-    /// The default recipe and start-up behaviour of an extraction station.
-    private static func readExtraction(_ t: TableReader?) -> ExtractionControlConfig {
-        var c = ExtractionControlConfig()
-        guard let t else { return c }
-        var parameters: [String: Double] = [:]
-        for spec in ExtractionRecipe.specs {
-            if spec.name == "fixed_nozzle" {
-                if t.has("fixed_nozzle"), let b = t.bool("fixed_nozzle") { parameters["fixed_nozzle"] = b ? 1 : 0 }
-            } else if t.has(spec.name) {
-                parameters[spec.name] = t.double(spec.name, default: 0, range: spec.limits)
-            }
-        }
-        if t.has("start_run"), let b = t.bool("start_run") { c.startRun = b }
-        do {
-            c.defaultRecipe = try ExtractionRecipe.make(RunRecipe(name: "default", parameters: parameters),
-                                                        base: c.defaultRecipe)
-        } catch {
-            t.fail("residue_duration_s", error.reason)
-        }
-        return c
-    }
-
-    /// `[station.relays]`: `aerators = [{ chip, line }, …]` (one per aerator), `exchange = { … }`, `feeder = { … }`.
-    private static func readRelays(_ t: TableReader, aerators: Int) -> [String: GPIOLineAddress] {
-        var out: [String: GPIOLineAddress] = [:]
-        if let list = t.arrayOfTables("aerators") {
-            if list.count != aerators {
-                t.fail("aerators", "lists \(list.count) line(s) but control.aerators is \(aerators)")
-            }
-            for (i, line) in list.enumerated() {
-                line.context = t.context
-                if let address = readLine(line) { out["aerator-\(i + 1)"] = address }
-            }
-        }
-        for name in ["exchange", "feeder"] {
-            if let address = t.table(name).flatMap(readLine) { out[name] = address }
-        }
-        t.finish()
-        return out
-    }
-
-    /// The CNC mill's cut and supervision (DEVICES.md §C1).
-    private static func readMill(_ t: TableReader?) -> MillControlConfig {
-        var c = MillControlConfig()
-        guard let t else { return c }
-        c.spindleRPM = t.double("spindle_rpm", default: c.spindleRPM, range: MillControlConfig.rpmLimits)
-        c.feedOverridePercent = t.double("feed_override_pct", default: c.feedOverridePercent,
-                                         range: MillControlConfig.overrideLimits)
-        c.cutDuration = t.double("cut_duration_s", default: c.cutDuration, range: 1...86400)
-        if t.has("start_run"), let b = t.bool("start_run") { c.startRun = b }
-        c.overloadNm = t.double("overload_nm", default: c.overloadNm, range: 0.01...50)
-        c.overloadSamples = t.int("overload_ms", default: c.overloadSamples, range: 1...1000)
-        c.spindleStopDelay = t.double("spindle_stop_delay_ms", default: c.spindleStopDelay * 1000, range: 0...10_000)
-            / 1000
-        c.breakageFraction = t.double("breakage_fraction", default: c.breakageFraction, range: 0.01...0.9)
-        c.statisticsWindow = t.int("statistics_window_samples", default: c.statisticsWindow, range: 10...600_000)
-        return c
-    }
-
-    /// The mass-spring-damper experiment (DEVICES.md §C3).
-    private static func readMassSpringDamper(_ t: TableReader?) -> MassSpringDamperControlConfig {
-        var c = MassSpringDamperControlConfig()
-        guard let t else { return c }
-        let f = MassSpringDamperControlConfig.frequencyLimits
-        let a = MassSpringDamperControlConfig.amplitudeLimits
-        c.exciteFrequencyHz = t.double("excite_frequency_hz", default: c.exciteFrequencyHz, range: f)
-        c.exciteAmplitudeN = t.double("excite_amplitude_n", default: c.exciteAmplitudeN, range: a)
-        c.exciteDuration = t.double("excite_s", default: c.exciteDuration, range: 0.5...600)
-        c.decayDuration = t.double("decay_s", default: c.decayDuration, range: 1...600)
-        if t.has("sweep"), let b = t.bool("sweep") { c.sweep = b }
-        c.sweepFromHz = t.double("sweep_from_hz", default: c.sweepFromHz, range: f)
-        c.sweepToHz = t.double("sweep_to_hz", default: c.sweepToHz, range: f)
-        c.sweepSteps = t.int("sweep_steps", default: c.sweepSteps, range: 3...200)
-        c.sweepAmplitudeN = t.double("sweep_amplitude_n", default: c.sweepAmplitudeN, range: a)
-        c.sweepDwell = t.double("sweep_dwell_s", default: c.sweepDwell, range: 1...600)
-        c.sweepMeasure = t.double("sweep_measure_s", default: c.sweepMeasure, range: 0.5...600)
-        if t.has("start_run"), let b = t.bool("start_run") { c.startRun = b }
-        if c.sweepToHz <= c.sweepFromHz { t.fail("sweep_to_hz", "must be above sweep_from_hz (\(c.sweepFromHz))") }
-        if c.sweepMeasure >= c.sweepDwell { t.fail("sweep_measure_s", "must be shorter than sweep_dwell_s (\(c.sweepDwell))") }
-        return c
-    }
-
-    /// The stream station's sampling and accounting (DEVICES.md §D).
-    private static func readStream(_ t: TableReader?) -> StreamControlConfig {
-        var c = StreamControlConfig()
-        guard let t else { return c }
-        c.sampleEvery = t.double("sample_every_s", default: c.sampleEvery, range: 1...3600)
-        c.logEvery = t.double("log_every_s", default: c.logEvery, range: 1...86400)
-        c.logEveryInEvent = t.double("log_every_event_s", default: c.logEveryInEvent, range: 1...86400)
-        c.autosamplerEvery = 60 * t.double("autosampler_every_min", default: c.autosamplerEvery / 60, range: 1...1440)
-        c.areaHa = t.double("area_ha", default: c.areaHa, range: 1...10_000_000)
-        c.startDayOfYear = t.double("start_day_of_year", default: c.startDayOfYear, range: 0...364)
-        return c
-    }
-
-    /// A pond's or tank's control keys (DEVICES.md §B).
-    private static func readAquaculture(_ t: TableReader?, station: TableReader) -> AquacultureControlConfig {
-        var c = AquacultureControlConfig()
-        guard let t else { return c }
-        let doLimits = AquacultureControlConfig.doLimits
-        c.sampleEvery = t.double("sample_every_s", default: c.sampleEvery, range: 0.5...3600)
-        c.logEvery = t.double("log_every_s", default: c.logEvery, range: 1...86400)
-        if t.has("aeration"), let b = t.bool("aeration") { c.aeration = b }
-        c.aerators = t.int("aerators", default: c.aerators, range: 1...8)
-        c.aeratorOnBelowMgL = t.double("aerator_on_below_mgl", default: c.aeratorOnBelowMgL, range: doLimits)
-        c.aeratorOffAboveMgL = t.double("aerator_off_above_mgl", default: c.aeratorOffAboveMgL, range: doLimits)
-        c.aeratorMinRun = 60 * t.double("aerator_min_run_min", default: c.aeratorMinRun / 60, range: 0...240)
-        c.criticalDOMgL = t.double("critical_do_mgl", default: c.criticalDOMgL, range: doLimits)
-        if t.has("feed_times") {
-            c.feedTimes = t.stringArray("feed_times")?.compactMap { text in
-                let parts = text.split(separator: ":")
-                guard parts.count == 2, let h = Int(parts[0]), let m = Int(parts[1]), (0..<24).contains(h),
-                      (0..<60).contains(m) else {
-                    t.fail("feed_times", "\"\(text)\" is not a time of day HH:MM")
-                    return nil
-                }
-                return Double(h) + Double(m) / 60
-            } ?? c.feedTimes
-        }
-        c.feedDuration = 60 * t.double("feed_minutes", default: c.feedDuration / 60, range: 0...240)
-        c.feedMinDOMgL = t.double("feed_min_do_mgl", default: c.feedMinDOMgL, range: doLimits)
-        let feedLow = t.double("feed_temp_min_c", default: c.feedTempC.lowerBound, range: 0...40)
-        let feedHigh = t.double("feed_temp_max_c", default: c.feedTempC.upperBound, range: 0...40)
-        if feedLow < feedHigh { c.feedTempC = feedLow...feedHigh } else {
-            t.fail("feed_temp_max_c", "must be above feed_temp_min_c (\(feedLow))")
-        }
-        c.nh3MaxMgL = t.double("nh3_max_mgl", default: c.nh3MaxMgL, range: AquacultureControlConfig.nh3Limits)
-        let salinityLow = t.double("salinity_min_ppt", default: c.salinityPpt.lowerBound, range: 0...45)
-        let salinityHigh = t.double("salinity_max_ppt", default: c.salinityPpt.upperBound, range: 0...45)
-        if salinityLow < salinityHigh { c.salinityPpt = salinityLow...salinityHigh } else {
-            t.fail("salinity_max_ppt", "must be above salinity_min_ppt (\(salinityLow))")
-        }
-        c.exchangeMinRun = 60 * t.double("exchange_min_run_min", default: c.exchangeMinRun / 60, range: 0...1440)
-        c.stuckSamples = t.int("stuck_samples", default: c.stuckSamples, range: 2...100_000)
-        c.driftToleranceMgL = t.double("drift_tolerance_mgl", default: c.driftToleranceMgL, range: 0.05...10)
-        c.driftWindow = 60 * t.double("drift_window_min", default: c.driftWindow / 60, range: 1...1440)
-        c.nightStartHour = t.double("night_start_hour", default: c.nightStartHour, range: 12...23.99)
-        c.nightEndHour = t.double("night_end_hour", default: c.nightEndHour, range: 0...12)
-        for problem in c.problems() { t.fail(problem.key, problem.message) }
-        return c
-    }
-
-    private static func readHeatRig(_ t: TableReader?) -> HeatRigControlConfig {
-        var c = HeatRigControlConfig()
-        guard let t else { return c }
-        c.setpointC = t.double("setpoint_c", default: c.setpointC, range: HeatRigControlConfig.setpointLimits)
-        c.fanPercent = t.double("fan_pct", default: c.fanPercent, range: HeatRigControlConfig.fanLimits)
-        c.alarmHighC = t.double("alarm_high_c", default: c.alarmHighC, range: HeatRigControlConfig.alarmLimits)
-        c.kp = t.double("kp", default: c.kp, range: HeatRigControlConfig.gainLimits)
-        c.ki = t.double("ki", default: c.ki, range: HeatRigControlConfig.gainLimits)
-        c.kd = t.double("kd", default: c.kd, range: HeatRigControlConfig.gainLimits)
-        c.settleBandC = t.double("settle_band_c", default: c.settleBandC, range: 0.05...10)
-        if c.setpointC >= c.alarmHighC {
-            t.fail("setpoint_c", "must be below alarm_high_c (\(c.alarmHighC)), got \(c.setpointC)")
-        }
-        return c
     }
 
     /// Parses TOML text; a syntax error names the file and line.
@@ -405,6 +236,11 @@ final class ConfigReader {
     func issue(path: String?, context: String?, key: String?, _ message: String) {
         issues.append(ConfigIssue(file: file, line: path.flatMap(lines.line), context: context, key: key,
                                   message: message))
+    }
+
+    /// An issue found by another reader of the same file.
+    func append(_ issue: ConfigIssue) {
+        issues.append(issue)
     }
 
     func noteAbsent(_ path: String) {

@@ -12,37 +12,32 @@ enum Fallback: String, Sendable, CaseIterable {
 
 /// Simulator options for a station, used whenever it runs simulated.
 struct SimulatorConfig: Sendable, Equatable {
-    /// Plant preset; nil: the kind's default (the first of `SimulatorCatalog.presets(for:)`).
+    /// Plant preset; nil: the kind's default (the first of its `presets`).
     var preset: String?
     /// Overrides the run's seed for this station's simulator.
     var seed: UInt64?
 }
 
-/// A kind's control settings.
-enum ControlConfig: Sendable {
-    case heatRig(HeatRigControlConfig)
-    case extraction(ExtractionControlConfig)
-    case aquaculture(AquacultureControlConfig)
-    case mill(MillControlConfig)
-    case massSpringDamper(MassSpringDamperControlConfig)
-    case stream(StreamControlConfig)
-}
-
 /// One `[[station]]` table.
 struct StationConfig: Sendable {
     var name: String
-    var kind: DeviceKind
     var address: DeviceAddress
     var fallback: Fallback = .simulate
     var probeTimeoutMs = 1000
     var responseTimeoutMs = 500
-    var control: ControlConfig
+    /// The kind and its `[station.control]` settings.
+    var control: any ConfiguredKind
+    /// When the station's clock starts (local time of day): set by the wiring on the real clock.
+    var context = StationContext()
     var simulator = SimulatorConfig()
     /// Host E-stop input (asserted = pressed) and beacon output, on the host's GPIO.
     var estop: GPIOLineAddress?
     var beacon: GPIOLineAddress?
     /// Host relay outputs by the controller's relay name ("aerator-1", "exchange", "feeder"), on the host's GPIO.
     var relays: [String: GPIOLineAddress] = [:]
+
+    var descriptor: any StationKind.Type { control.descriptor }
+    var kind: DeviceKind { control.descriptor.kind }
 
     /// The serial line the device is on, if any: every station on one line shares one bus thread.
     var bus: String? {

@@ -1,4 +1,5 @@
 import Control
+import Devices
 import Foundation
 import TOMLKit
 
@@ -25,10 +26,19 @@ import TOMLKit
 /// soak2_s = 300
 /// ```
 ///
-/// Parameters are checked against the device's limits when the file is read, so a bad recipe stops rigd before
-/// anything starts (exit 78), naming the file, line and key.
+/// or a cut for the mill (`duration_s`, `spindle_rpm`, `feed_override_pct`). Each kind with runs says which keys its
+/// recipes have (`StationKind.recipes`); the file goes to every kind whose format accepts its keys, and a file no
+/// kind accepts is an error naming its keys. Parameters are checked against each kind's limits when the file is
+/// read, so a bad recipe stops rigd before anything starts (exit 78), naming the file, line and key.
 enum RecipeLoader {
-    static func load(path: String) throws(ConfigError) -> RunRecipe {
+    /// A recipe and the kinds it is for.
+    struct Loaded: Sendable {
+        var recipe: RunRecipe
+        /// The kinds whose recipe format accepts the file's keys, in registry order.
+        var kinds: [DeviceKind]
+    }
+
+    static func load(path: String, kinds: KindRegistry = .builtIn) throws(ConfigError) -> Loaded {
         let text: String
         do {
             text = try String(contentsOfFile: path, encoding: .utf8)
@@ -39,44 +49,39 @@ enum RecipeLoader {
         let reader = ConfigReader(file: path, lines: SourceLines(text))
         let top = TableReader(root, path: "", context: nil, reader: reader)
         var recipe = RunRecipe(name: "recipe")
+        var accepting: [DeviceKind] = []
         if let table = top.table("recipe") {
             table.context = "recipe"
             recipe.name = table.string("name") ?? URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
-            let keys = table.table.keys.filter { $0 != "name" }
-            if RampSoakProfile.describes(RunRecipe(name: "", parameters: Dictionary(uniqueKeysWithValues: keys.map { ($0, 0) }))) {
-                for key in keys {
-                    let value = table.double(key, default: .nan, range: -1e9...1e9)
-                    if value.isFinite { recipe.parameters[key] = value }
+            let keys = Set(table.table.keys.filter { $0 != "name" })
+            let formats = kinds.kinds.compactMap { kind in kind.recipes.map { (kind.kind, $0) } }
+            let matching = formats.filter { $0.1.accepts(keys) }
+            if matching.isEmpty {
+                let named = keys.isEmpty ? "no keys" : "keys " + keys.sorted().joined(separator: ", ")
+                let known = formats.map { "\($0.0): \($0.1.keys)" }.joined(separator: "; ")
+                reader.issue(path: "recipe", context: "recipe", key: nil,
+                             "no device kind takes a recipe with \(named) (\(known))")
+            } else {
+                // Each kind checks the keys against its own limits; a problem two kinds share is reported once.
+                var seen: Set<String> = []
+                for (kind, format) in matching {
+                    let kindReader = ConfigReader(file: path, lines: reader.lines)
+                    let kindTable = TableReader(table.table, path: table.path, context: table.context,
+                                                reader: kindReader, prefix: table.prefix)
+                    var read = RunRecipe(name: recipe.name)
+                    format.read(kindTable, &read)
+                    for issue in kindReader.issues where seen.insert(issue.description).inserted {
+                        reader.append(issue)
+                    }
+                    if kindReader.issues.isEmpty { accepting.append(kind) }
+                    recipe.parameters.merge(read.parameters) { first, _ in first }
                 }
-                do {
-                    _ = try RampSoakProfile.make(from: recipe, targetLimits: HeatRigControlConfig.setpointLimits)
-                } catch {
-                    table.fail("", error.reason)
-                }
-                table.finish()
-                top.finish()
-                guard reader.issues.isEmpty else { throw ConfigError(issues: reader.issues) }
-                return recipe
-            }
-            for spec in ExtractionRecipe.specs where table.has(spec.name) {
-                if spec.name == "fixed_nozzle" {
-                    if let b = table.bool("fixed_nozzle") { recipe.parameters["fixed_nozzle"] = b ? 1 : 0 }
-                } else {
-                    let value = table.double(spec.name, default: .nan, range: spec.limits)
-                    if value.isFinite { recipe.parameters[spec.name] = value }
-                }
-            }
-            table.finish()
-            do {
-                _ = try ExtractionRecipe.make(recipe, base: ExtractionRecipe())
-            } catch {
-                table.fail("", error.reason)
             }
         } else {
             reader.issue(path: nil, context: nil, key: nil, "no [recipe] table")
         }
         top.finish()
         guard reader.issues.isEmpty else { throw ConfigError(issues: reader.issues) }
-        return recipe
+        return Loaded(recipe: recipe, kinds: accepting)
     }
 }

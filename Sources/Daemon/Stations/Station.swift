@@ -82,6 +82,8 @@ struct HostLines {
 protocol AnyStation: AnyObject, Sendable {
     var name: String { get }
     var kind: DeviceKind { get }
+    /// The kind's descriptor: what the generic code may ask of the station's kind (its recipes, presets, …).
+    var descriptor: any StationKind.Type { get }
     var mode: StationMode { get }
     var endpoint: String { get }
     /// The serial line the station's device is on (stations on one line share a thread), nil for TCP and sim.
@@ -113,6 +115,7 @@ final class Station<Controller: StationController>: AnyStation, @unchecked Senda
 
     let name: String
     let kind: DeviceKind = Profile.kind
+    let descriptor: any StationKind.Type
     let mode: StationMode
     let bus: String?
     let mailbox = Mailbox()
@@ -168,10 +171,11 @@ final class Station<Controller: StationController>: AnyStation, @unchecked Senda
 
     var endpoint: String { client.endpoint }
 
-    init(name: String, mode: StationMode, client: any ModbusClient, controller: Controller, logger: Logger,
-         statusInterval: Double = 0, lines: HostLines = HostLines(), simulation: SimulationHandles? = nil,
-         bus: String? = nil) {
+    init(name: String, descriptor: any StationKind.Type, mode: StationMode, client: any ModbusClient,
+         controller: Controller, logger: Logger, statusInterval: Double = 0, lines: HostLines = HostLines(),
+         simulation: SimulationHandles? = nil, bus: String? = nil) {
         self.name = name
+        self.descriptor = descriptor
         self.bus = bus
         // Relay lines are requested in the safe state (Wiring), so that is what they hold until the first decision.
         self.relayStates = controller.safeRelays.map(Optional.some)
@@ -239,7 +243,8 @@ final class Station<Controller: StationController>: AnyStation, @unchecked Senda
             let header = try client.readHeader()
             guard header.deviceType == kind.deviceType else {
                 client.close()
-                let found = header.kind.map(\.rawValue) ?? String(header.deviceType, radix: 16)
+                let found = KindRegistry.builtIn.kind(deviceType: header.deviceType).map { $0.kind.rawValue }
+                    ?? String(header.deviceType, radix: 16)
                 throw WrongDeviceError(expected: kind, found: found, endpoint: endpoint)
             }
             order = try client.readWordOrder()

@@ -66,7 +66,7 @@ enum Wiring {
             try client.connect()
             let header = try client.readHeader()
             if header.deviceType == station.kind.deviceType { return .answered }
-            let found = header.kind.map(\.rawValue) ?? "0x" + String(header.deviceType, radix: 16)
+            let found = KindRegistry.builtIn.describe(deviceType: header.deviceType)
             return .wrongDevice("answers as \(found), not \(station.kind) (IR 0)")
         } catch {
             return .silent(reason: "\(error)")
@@ -175,16 +175,15 @@ enum Wiring {
         try configuration.stations.map { try simulatedStation($0, seed: seed, clock: clock, logger: logger) }
     }
 
-    /// A station on the in-process simulator, with simulated GPIO chips for its host lines. A sonde's relays always
-    /// reach its water: on the configured lines, or on a simulated chip "sim-relays" when none are configured.
+    /// A station on the in-process simulator, with simulated GPIO chips for its host lines. A kind's relays always
+    /// reach its plant: on the configured lines, or on a simulated chip "sim-relays" when none are configured.
     static func simulatedStation(_ config: StationConfig, seed: UInt64, clock: any LoopClock,
                                  statusInterval: Double = 0, logger: Logger) throws -> any AnyStation {
         var config = config
         let deviceSeed = config.simulator.seed ?? SimulatorCatalog.seed(run: seed, name: config.name)
-        if case .aquaculture(let control) = config.control, config.relays.isEmpty {
-            let names = AquacultureController(config: control).relayNames
-            for (i, name) in names.enumerated() {
-                config.relays[name] = GPIOLineAddress(chip: "sim-relays", line: i)
+        if config.relays.isEmpty {
+            for (i, relay) in config.control.relays(context: config.context).enumerated() {
+                config.relays[relay.name] = GPIOLineAddress(chip: "sim-relays", line: i)
             }
         }
         // A simulated chip is as wide as the configuration needs (at least 32 lines, like a small real chip): any
@@ -195,26 +194,14 @@ enum Wiring {
             let widest = used.filter { $0.chip == address.chip }.map(\.line).max() ?? 0
             chips[address.chip] = SimulatedGPIOChip(name: address.chip, lineCount: max(32, widest + 1))
         }
-        var startHour = 0.0
-        var startDay = 0.0
-        if case .stream(let control) = config.control { startDay = control.startDayOfYear }
-        var relays: @Sendable () -> PondPlant.Inputs = { .init() }
-        if case .aquaculture(let control) = config.control {
-            startHour = control.startHourOfDay
-            let wired = config.relays.map { (name: $0.key, chip: chips[$0.value.chip]!, address: $0.value) }
-            relays = {
-                func on(_ r: (name: String, chip: SimulatedGPIOChip, address: GPIOLineAddress)) -> Bool {
-                    r.chip.physicalLevel(r.address.line) != r.address.activeLow
-                }
-                return PondPlant.Inputs(
-                    aeratorsOn: wired.filter { $0.name.hasPrefix("aerator-") && on($0) }.count,
-                    exchange: wired.contains { $0.name == "exchange" && on($0) },
-                    feeding: wired.contains { $0.name == "feeder" && on($0) })
-            }
+        let wired = config.relays.mapValues { (chip: chips[$0.chip]!, address: $0) }
+        let host = SimulatedHost(context: config.context) { name in
+            guard let relay = wired[name] else { return false }
+            return relay.chip.physicalLevel(relay.address.line) != relay.address.activeLow
         }
-        let device = try SimulatorCatalog.device(kind: config.kind, seed: deviceSeed, preset: config.simulator.preset,
-                                                 unit: UInt8(config.address.unit ?? 1), startHourOfDay: startHour,
-                                                 startDayOfYear: startDay, relays: relays)
+        let device = try config.control.simulatedDevice(
+            seed: deviceSeed, preset: config.simulator.preset ?? config.descriptor.defaultPreset,
+            unit: UInt8(config.address.unit ?? 1), host: host)
         // An injected answer delay beyond the station's own response timeout is a timeout, as over a real link.
         let client = InMemoryModbusClient(device: device, endpoint: "sim://\(config.kind)/\(config.name)",
                                           responseTimeout: Double(config.responseTimeoutMs) / 1000) {
@@ -226,7 +213,7 @@ enum Wiring {
     }
 
     /// Requests the station's E-stop (input), beacon (output, off) and relay lines (outputs, in their safe state:
-    /// aerators on, everything else off).
+    /// a pond's aerators on, everything else off).
     static func requestLines(_ config: StationConfig,
                              providers: (String) -> any GPIOProvider) throws -> HostLines {
         var lines = HostLines()
@@ -238,13 +225,10 @@ enum Wiring {
             lines.beacon = try providers(beacon.chip).request(beacon, direction: .output(initial: false),
                                                               consumer: "rigd:\(config.name):beacon")
         }
-        if case .aquaculture(let control) = config.control {
-            let controller = AquacultureController(config: control)
-            lines.relays = try zip(controller.relayNames, controller.safeRelays).map { name, safe in
-                guard let address = config.relays[name] else { return nil }
-                return try providers(address.chip).request(address, direction: .output(initial: safe),
-                                                           consumer: "rigd:\(config.name):\(name)")
-            }
+        lines.relays = try config.control.relays(context: config.context).map { relay in
+            guard let address = config.relays[relay.name] else { return nil }
+            return try providers(address.chip).request(address, direction: .output(initial: relay.safe),
+                                                       consumer: "rigd:\(config.name):\(relay.name)")
         }
         return lines
     }
@@ -252,18 +236,9 @@ enum Wiring {
     static func makeStation(_ config: StationConfig, mode: StationMode, client: any ModbusClient,
                             statusInterval: Double = 0, lines: HostLines = HostLines(),
                             simulation: SimulationHandles? = nil, logger: Logger) -> any AnyStation {
-        func station<Controller: StationController>(_ controller: Controller) -> any AnyStation {
-            Station(name: config.name, mode: mode, client: client, controller: controller, logger: logger,
-                    statusInterval: statusInterval, lines: lines, simulation: simulation, bus: config.bus)
-        }
-        return switch config.control {
-        case .heatRig(let control): station(HeatRigController(config: control))
-        case .extraction(let control): station(ExtractionController(config: control))
-        case .aquaculture(let control): station(AquacultureController(config: control))
-        case .mill(let control): station(MillController(config: control))
-        case .massSpringDamper(let control): station(MassSpringDamperController(config: control))
-        case .stream(let control): station(StreamStationController(config: control))
-        }
+        config.control.makeStation(StationWiring(name: config.name, mode: mode, client: client, context: config.context,
+                                                 statusInterval: statusInterval, lines: lines, simulation: simulation,
+                                                 bus: config.bus, logger: logger))
     }
 }
 
@@ -271,10 +246,7 @@ extension StationConfig {
     /// This station with its local time of day at time 0 set (a pond's day cycle, nights and feeding times).
     func at(hour: Double) -> StationConfig {
         var copy = self
-        if case .aquaculture(var control) = control {
-            control.startHourOfDay = hour
-            copy.control = .aquaculture(control)
-        }
+        copy.context.startHourOfDay = hour
         return copy
     }
 }

@@ -19,6 +19,7 @@
 /// The aquaculture sonde's register table and typed view.
 public enum AquaSondeProfile: DeviceProfile {
     public static let kind = DeviceKind.aquaSonde
+    public static var safeCommands: Commands { Commands() }
 
     public enum Channel: Int, CaseIterable, Sendable {
         case doMgL, doSatPct, waterTemp, pH, salinity, tan, nh3, chlorophyll, current, wave, wind, pressure, rain
@@ -66,4 +67,8 @@ public enum AquaSondeProfile: DeviceProfile {
     }
 
     public static func writes(for commands: Commands, previous: Commands?, order: WordOrder) -> [RegisterWrite] { [] }
+}
+
+extension DeviceKind {
+    public static let aquaSonde = DeviceKind("aqua-sonde", deviceType: 0x0B01)
 }

@@ -20,6 +20,9 @@ public protocol DeviceProfile: Sendable {
     static var sampleRing: SampleRingLayout? { get }
     /// The measured channels in block order.
     static var channels: [ChannelSpec] { get }
+    /// The commands of the device's safe state. The simulated firmware's own safe state (`FirmwareModel.safeHolding`,
+    /// `safeCoils`) must drive the same outputs to the same values (a test checks every kind).
+    static var safeCommands: Commands { get }
     /// Reads everything the controller needs in one pass.
     static func readSnapshot(from client: any ModbusClient, order: WordOrder) throws -> Snapshot
     /// The writes that take the device from `previous` (nil: unknown, write everything) to `commands`.

@@ -19,6 +19,7 @@
 /// The extraction device's register table and typed view.
 public enum ExtractionProfile: DeviceProfile {
     public static let kind = DeviceKind.extraction
+    public static var safeCommands: Commands { .safe }
 
     public enum Channel: Int, CaseIterable, Sendable {
         case lift, push, level, boxTemp, ambientTemp, flow, filterDP, fanAir, pumpPower, energy, filtered
@@ -138,4 +139,8 @@ public enum ExtractionProfile: DeviceProfile {
         if coilsChanged && !switchingOff { out.append(coilsWrite) }
         return out
     }
+}
+
+extension DeviceKind {
+    public static let extraction = DeviceKind("extraction", deviceType: 0x0A01)
 }

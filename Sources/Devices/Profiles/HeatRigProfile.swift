@@ -18,6 +18,7 @@
 /// The heat-transfer rig's register table and typed view.
 public enum HeatRigProfile: DeviceProfile {
     public static let kind = DeviceKind.heatRig
+    public static var safeCommands: Commands { .safe }
 
     public enum Channel: Int, CaseIterable, Sendable {
         case blockTemp, midTemp, endTemp, ambientTemp, heaterPower, fanAir
@@ -120,4 +121,8 @@ public enum HeatRigProfile: DeviceProfile {
         if enablesChanged && commands.heaterEnable { out.append(enables) }
         return out
     }
+}
+
+extension DeviceKind {
+    public static let heatRig = DeviceKind("heat-rig", deviceType: 0x0C02)
 }

@@ -17,6 +17,7 @@
 /// The mass-spring-damper rig's register table and typed view.
 public enum MassSpringDamperProfile: DeviceProfile {
     public static let kind = DeviceKind.msdRig
+    public static var safeCommands: Commands { .safe }
 
     public enum Channel: Int, CaseIterable, Sendable { case position, velocity, acceleration, force }
 
@@ -93,4 +94,8 @@ public enum MassSpringDamperProfile: DeviceProfile {
         if enableChanged, commands.shakerEnable { out.append(.coils(address: 0, values: [true])) }
         return out
     }
+}
+
+extension DeviceKind {
+    public static let msdRig = DeviceKind("msd-rig", deviceType: 0x0C03)
 }

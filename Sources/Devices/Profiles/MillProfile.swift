@@ -18,6 +18,7 @@
 /// The CNC mill's register table and typed view.
 public enum MillProfile: DeviceProfile {
     public static let kind = DeviceKind.cncMill
+    public static var safeCommands: Commands { .safe() }
 
     public enum Channel: Int, CaseIterable, Sendable { case spindleRPM, torque, feed, motorTemp }
 
@@ -111,4 +112,8 @@ public enum MillProfile: DeviceProfile {
         }
         return out
     }
+}
+
+extension DeviceKind {
+    public static let cncMill = DeviceKind("cnc-mill", deviceType: 0x0C01)
 }

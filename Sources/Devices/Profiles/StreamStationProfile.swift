@@ -11,6 +11,7 @@
 /// The stream station's register table and typed view.
 public enum StreamStationProfile: DeviceProfile {
     public static let kind = DeviceKind.streamStation
+    public static var safeCommands: Commands { .safe }
 
     public enum Channel: Int, CaseIterable, Sendable { case stage, discharge, waterTemp, no3, srp, tp, turbidity, rain }
 
@@ -55,4 +56,8 @@ public enum StreamStationProfile: DeviceProfile {
     public static func writes(for commands: Commands, previous: Commands?, order: WordOrder) -> [RegisterWrite] {
         previous?.trigger == commands.trigger ? [] : [.coils(address: 0, values: [commands.trigger])]
     }
+}
+
+extension DeviceKind {
+    public static let streamStation = DeviceKind("stream-station", deviceType: 0x0D01)
 }

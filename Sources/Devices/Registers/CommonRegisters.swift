@@ -99,7 +99,4 @@ public struct DeviceHeader: Sendable, Equatable {
         [deviceType, profileVersion] + RegisterCodec.encode(serialNumber) + RegisterCodec.encode(status.rawValue)
             + [heartbeat]
     }
-
-    /// The kind IR 0 names, if known.
-    public var kind: DeviceKind? { DeviceKind(deviceType: deviceType) }
 }
