@@ -35,3 +35,9 @@ public enum ReportValue: Sendable, Equatable, Codable {
     public var number: Double? { if case .number(let n) = self { n } else { nil } }
     public var bool: Bool? { if case .bool(let b) = self { b } else { nil } }
 }
+
+/// `v` rounded to `digits` decimal places, for reports and messages.
+func rounded(_ v: Double, _ digits: Int) -> Double {
+    let scale = (0..<digits).reduce(1.0) { p, _ in p * 10 }
+    return (v * scale).rounded() / scale
+}

@@ -19,7 +19,7 @@ struct Rigd: AsyncParsableCommand {
         """,
         version: "0.1.0",
         subcommands: [RunCommand.self, SimulateCommand.self, CheckCommand.self, StatusCommand.self, ExportCommand.self, FaultCommand.self,
-                      PortsCommand.self],
+                      PortsCommand.self, KindsCommand.self],
         defaultSubcommand: nil
     )
 }

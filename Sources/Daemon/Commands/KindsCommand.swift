@@ -1,0 +1,45 @@
+import ArgumentParser
+import Foundation
+
+/// `rigd kinds`: the device kinds this build knows, from the kinds registry.
+struct KindsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "kinds",
+        abstract: "List the device kinds this rigd knows: channels, settings, relays, simulator presets, recipes.",
+        discussion: """
+        One line per kind by default; --json prints {"kinds": [...]} with each kind's name, device type (IR 0), \
+        simulator presets, whether it has runs and its recipe keys, the alarm it raises when its device stops \
+        answering, its channels, operator settings (with limits) and host relays. Scripts (hil/soak, bench/run) \
+        read the JSON instead of keeping their own list of kinds.
+        """
+    )
+
+    @Flag(name: .long, help: "Print JSON ({\"kinds\": [...]}) instead of a table.")
+    var json = false
+
+    func run() throws {
+        let kinds = KindRegistry.builtIn.descriptions
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+            var data = try encoder.encode(["kinds": kinds])
+            data.append(0x0A)
+            FileHandle.standardOutput.write(data)
+            return
+        }
+        for k in kinds {
+            print("\(k.name) (device type 0x\(String(k.deviceType, radix: 16, uppercase: true))): \(k.summary)")
+            print("  channels: " + k.channels.map { $0.unit.isEmpty ? $0.name : "\($0.name) [\($0.unit)]" }
+                .joined(separator: ", "))
+            if !k.settings.isEmpty {
+                print("  settings: " + k.settings.map { "\($0.name) \(fmt($0.min))…\(fmt($0.max)) \($0.unit)" }
+                    .joined(separator: ", "))
+            }
+            if !k.relays.isEmpty { print("  relays: " + k.relays.joined(separator: ", ")) }
+            print("  runs: " + (k.recipeKeys.map { "yes; recipe keys \($0)" } ?? "no"))
+            print("  simulator presets: " + k.presets.joined(separator: ", ") + " (default \(k.defaultPreset))")
+        }
+    }
+
+    private func fmt(_ d: Double) -> String { TableReader.format(d) }
+}
