@@ -28,7 +28,8 @@ struct KindsCommand: ParsableCommand {
             return
         }
         for k in kinds {
-            print("\(k.name) (device type 0x\(String(k.deviceType, radix: 16, uppercase: true))): \(k.summary)")
+            let code = String(k.deviceType, radix: 16, uppercase: true)
+            print("\(k.name) (device type 0x\(String(repeating: "0", count: max(0, 4 - code.count)) + code)): \(k.summary)")
             print("  channels: " + k.channels.map { $0.unit.isEmpty ? $0.name : "\($0.name) [\($0.unit)]" }
                 .joined(separator: ", "))
             if !k.settings.isEmpty {

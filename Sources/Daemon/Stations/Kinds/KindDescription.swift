@@ -27,6 +27,8 @@ struct KindDescription: Codable, Sendable, Equatable {
     var recipeKeys: String?
     /// The alarm its controller raises when the device stops answering.
     var lossAlarm: String
+    /// Whether the host feeds the device's watchdog (HR 4); a device without it relies on the host for its safe state.
+    var hostWatchdog: Bool
     /// How rigd can reach a device of the kind.
     var transports: [String]
     var channels: [Channel]
@@ -41,6 +43,7 @@ struct KindDescription: Codable, Sendable, Equatable {
         case defaultPreset = "default_preset"
         case recipeKeys = "recipe_keys"
         case lossAlarm = "loss_alarm"
+        case hostWatchdog = "host_watchdog"
     }
 }
 
@@ -51,6 +54,7 @@ extension StationKind {
         return KindDescription(
             name: kind.rawValue, summary: summary, deviceType: Int(kind.deviceType), presets: presets,
             defaultPreset: defaultPreset, runs: recipes != nil, recipeKeys: recipes?.keys, lossAlarm: lossAlarm,
+            hostWatchdog: Controller.Profile.usesHostWatchdog,
             // Every kind speaks the register contract over Modbus TCP and over RTU (RS-485).
             transports: ["tcp", "rtu"],
             channels: Controller.Profile.channels.map { KindDescription.Channel(name: $0.name, unit: $0.unit) },
