@@ -78,7 +78,7 @@ private func failure(_ result: Result<ModalEstimate, ModalEstimator.Failure>,
     }
 }
 
-/// The free-decay and sweep estimators of the mass-spring-damper experiment (DEVICES.md §C3).
+/// The free-decay and sweep estimators of the mass-spring-damper experiment (docs/register-contract.md §C3).
 @Suite struct ModalEstimatorTests {
     static let modes = [ModeUnderTest(hz: 3.183, zeta: 0.05), ModeUnderTest(hz: 5, zeta: 0.02),
                         ModeUnderTest(hz: 2, zeta: 0.1)]

@@ -1,7 +1,7 @@
 import Testing
 @testable import Control
 
-/// The paper's storm-event rule, loads and flow-weighted means, and seasons (DEVICES.md §D host laws).
+/// The paper's storm-event rule, loads and flow-weighted means, and seasons (docs/register-contract.md §D host laws).
 @Suite struct StormEventsTests {
     /// One minute of record: rain intensity (mm/h) and discharge (m³/s) over that minute.
     struct Minute {

@@ -111,7 +111,8 @@ final class VirtualPond {
     }
 }
 
-/// DEVICES.md §B acceptance on the virtual clock: 7 days of the 1 ha pond preset, with control and without aeration,
+/// docs/register-contract.md §B acceptance on the virtual clock: 7 days of the 1 ha pond preset, with control and
+/// without aeration,
 /// on the release binary.
 @Suite(.serialized) struct PondWeekAcceptanceTests {
     @Test(arguments: [1, 2, 3] as [UInt64])

@@ -6,7 +6,8 @@ import Testing
 @testable import Sim
 
 @Suite(.serialized) struct MassSpringDamperVirtualTests {
-    /// DEVICES.md §C3 acceptance: the students' experiment on the virtual clock, with the sensors' noise, estimates
+    /// docs/register-contract.md §C3 acceptance: the students' experiment on the virtual clock, with the sensors'
+    /// noise, estimates
     /// f_n within 2 % and ζ within 20 % of the plant's own, and the run report carries them.
     @Test(arguments: [1, 2] as [UInt64])
     func freeDecayEstimatesNaturalFrequencyAndDamping(seed: UInt64) throws {
@@ -40,7 +41,7 @@ import Testing
     }
 }
 
-/// DEVICES.md §D acceptance: two years of the stream station on the virtual clock (release build).
+/// docs/register-contract.md §D acceptance: two years of the stream station on the virtual clock (release build).
 @Suite(.serialized) struct StreamStationAcceptanceTests {
     @Test func twoYearsOfStormsLoadsAndFlowWeightedMeans() throws {
         let config = try temporaryFile("""

@@ -1,7 +1,7 @@
 import Testing
 @testable import Sim
 
-/// Physics and determinism of the extraction device plant (DEVICES.md §A).
+/// Physics and determinism of the extraction device plant (docs/register-contract.md §A).
 @Suite struct ExtractionPlantTests {
     typealias Plant = ExtractionPlant
     typealias Inputs = ExtractionPlant.Inputs

@@ -1,7 +1,7 @@
 import Testing
 @testable import Sim
 
-/// Physics and determinism of the heat-transfer rig plant (DEVICES.md §C2).
+/// Physics and determinism of the heat-transfer rig plant (docs/register-contract.md §C2).
 @Suite struct HeatRigPlantTests {
     /// The given preset with the ambient held at its mean and noise-free thermocouples, so numbers are exact.
     static func quiet(_ base: HeatRigPlant.Parameters = .standard) -> HeatRigPlant.Parameters {

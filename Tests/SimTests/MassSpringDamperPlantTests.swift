@@ -2,7 +2,7 @@ import Foundation
 import Testing
 @testable import Sim
 
-/// Physics, determinism and speed of the mass-spring-damper rig plant (DEVICES.md §C3).
+/// Physics, determinism and speed of the mass-spring-damper rig plant (docs/register-contract.md §C3).
 @Suite struct MassSpringDamperPlantTests {
     static let dt = 0.001
     static let standard = MassSpringDamperPlant.Parameters.standard

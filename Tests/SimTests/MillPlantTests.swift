@@ -2,7 +2,7 @@ import Foundation
 import Testing
 @testable import Sim
 
-/// Physics, events and determinism of the CNC mill plant (DEVICES.md §C1).
+/// Physics, events and determinism of the CNC mill plant (docs/register-contract.md §C1).
 @Suite struct MillPlantTests {
     static let dt = 0.001
     static let cut = MillPlant.Inputs(spindleEnabled: true)
@@ -52,7 +52,7 @@ import Testing
         return values.map(\.bitPattern)
     }
 
-    // MARK: - DEVICES.md examples
+    // MARK: - docs/register-contract.md examples
 
     @Test func presetsMatchTheSheetsFormulaAtNominalFeed() {
         // Ø10 mm, 3 flutes, f_z 0.05 mm, 8000 rpm → 1200 mm/min.

@@ -2,7 +2,8 @@ import Devices
 import Testing
 @testable import Sim
 
-/// Physics, calibration and determinism of the pond / nursery-tank plant behind the aquaculture sonde (DEVICES.md §B).
+/// Physics, calibration and determinism of the pond / nursery-tank plant behind the aquaculture sonde
+/// (docs/register-contract.md §B).
 @Suite struct PondPlantTests {
     typealias Plant = PondPlant
     typealias Inputs = PondPlant.Inputs
@@ -12,7 +13,8 @@ import Testing
     /// Step of the week-long runs, s (the host samples every 10 s; results match 1 s steps, see the stability test).
     static let weekDt = 10.0
 
-    /// The host's aeration rule (DEVICES.md §B): all aerators on when the measured DO is below 4.0 mg/L, off above
+    /// The host's aeration rule (docs/register-contract.md §B): all aerators on when the measured DO is below 4.0 mg/L,
+    /// off above
     /// 5.5 mg/L, but never before they have run 15 minutes.
     struct AerationRule {
         let onBelow = 4.0
@@ -97,7 +99,7 @@ import Testing
         return values.map(\.bitPattern)
     }
 
-    // MARK: - Calibration (DEVICES.md §B acceptance)
+    // MARK: - Calibration (docs/register-contract.md §B acceptance)
 
     @Test(arguments: seeds) func hostAerationRuleKeepsThePondAboveThreeMgL(seed: UInt64) {
         let p = Plant.Parameters.pond

@@ -4,7 +4,8 @@ import Foundation
 import Testing
 @testable import Sim
 
-/// DEVICES.md §C / issue 5 acceptance: the mill's 1 kHz torque ring over real Modbus TCP on the real clock, read by
+/// docs/register-contract.md §C / issue 5 acceptance: the mill's 1 kHz torque ring over real Modbus TCP on the real
+/// clock, read by
 /// two hosts at once — one at 50 Hz, which must see every sample, and one at 10 Hz, which must report its gaps.
 @Suite(.serialized) struct RingStreamTests {
     final class Outcome: Sendable {

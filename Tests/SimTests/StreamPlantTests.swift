@@ -4,7 +4,7 @@ import Testing
 @testable import Sim
 
 /// Hydrology, calibration against the Rock Creek paper, and determinism of the stream plant behind the water-quality
-/// station (DEVICES.md §D).
+/// station (docs/register-contract.md §D).
 @Suite struct StreamPlantTests {
     typealias Plant = StreamPlant
 

@@ -1,6 +1,7 @@
 import Devices
 
-/// Settings of a pond's or nursery tank's host control (DEVICES.md §B), each with the limits configuration and
+/// Settings of a pond's or nursery tank's host control (docs/register-contract.md §B), each with the limits
+/// configuration and
 /// operator requests are checked against.
 public struct AquacultureControlConfig: Sendable, Equatable {
     /// Seconds between samples (and control decisions).
@@ -63,7 +64,8 @@ public struct AquacultureControlConfig: Sendable, Equatable {
     }
 }
 
-/// A pond's or nursery tank's host control (DEVICES.md §B): aeration hysteresis with a minimum run time, critical
+/// A pond's or nursery tank's host control (docs/register-contract.md §B): aeration hysteresis with a minimum run time,
+/// critical
 /// low-DO alarm, scheduled feeding inhibited on low DO or a bad temperature, water exchange on ammonia or salinity,
 /// bad-sensor detection, and the safe state on a lost sonde or a pressed host E-stop (aerators ON, feeder OFF,
 /// exchange held).

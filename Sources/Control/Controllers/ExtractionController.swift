@@ -1,7 +1,7 @@
 import Devices
 import Histogram
 
-/// Tuning and limits of the extraction controller (DEVICES.md §A "Host control").
+/// Tuning and limits of the extraction controller (docs/register-contract.md §A "Host control").
 public struct ExtractionControlConfig: Sendable {
     /// The recipe a run uses when none is given.
     public var defaultRecipe = ExtractionRecipe()
@@ -46,7 +46,8 @@ public struct ExtractionControlConfig: Sendable {
     public static let filterLoop = LoopSpec(name: "filter", period: .seconds(1))
 }
 
-/// The extraction device's host control (DEVICES.md §A): lift tracking of the surface and push positioning at
+/// The extraction device's host control (docs/register-contract.md §A): lift tracking of the surface and push
+/// positioning at
 /// 100 Hz, flow PI at 10 Hz, box temperature PI on the fan at 1 Hz, the filter supervisor at 1 Hz; alarms and
 /// interlocks; and the run sequence home → position → circulate (backflushes, residue returns) → stop pump → park
 /// → done. Any trip aborts the run into the safe state with the reason recorded; a run never resumes by itself.

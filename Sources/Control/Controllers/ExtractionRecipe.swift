@@ -1,4 +1,5 @@
-/// One extraction run's settings, validated against DEVICES.md §A's limits: out of range is rejected, never clamped.
+/// One extraction run's settings, validated against docs/register-contract.md §A's limits: out of range is rejected,
+/// never clamped.
 public struct ExtractionRecipe: Sendable, Equatable {
     public var name = "default"
     /// Circulation time, s (the paper's runs: 6 h).

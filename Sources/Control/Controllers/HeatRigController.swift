@@ -41,7 +41,8 @@ public struct HeatRigControlConfig: Sendable, Equatable {
     public static let alarmHysteresisC = 5.0
 }
 
-/// The heat-transfer rig's host control (DEVICES.md §C2): heater PID at 2 Hz to a setpoint, over-temperature
+/// The heat-transfer rig's host control (docs/register-contract.md §C2): heater PID at 2 Hz to a setpoint,
+/// over-temperature
 /// alarm, safe state (heater off, fan on) on any fault — lost link, failed block sensor, E-stop, tripped thermostat,
 /// over-temperature.
 public struct HeatRigController: StationController {

@@ -1,6 +1,7 @@
 import Devices
 
-/// Settings of the mass-spring-damper experiment (DEVICES.md §C3): a free-decay test, then a stepped-sine sweep.
+/// Settings of the mass-spring-damper experiment (docs/register-contract.md §C3): a free-decay test, then a
+/// stepped-sine sweep.
 public struct MassSpringDamperControlConfig: Sendable, Equatable {
     /// Free decay: drive at this frequency and amplitude to build up motion, then switch the shaker off and record.
     public var exciteFrequencyHz = 3.2

@@ -1,6 +1,6 @@
 import Devices
 
-/// Settings of the CNC mill's host control (DEVICES.md §C1).
+/// Settings of the CNC mill's host control (docs/register-contract.md §C1).
 public struct MillControlConfig: Sendable, Equatable {
     /// Spindle speed and feed override of a cut.
     public var spindleRPM = 8000.0

@@ -1,6 +1,6 @@
 import Devices
 
-/// Settings of the stream station's host control (DEVICES.md §D).
+/// Settings of the stream station's host control (docs/register-contract.md §D).
 public struct StreamControlConfig: Sendable, Equatable {
     /// Seconds between readings (storm detection and loads run on every one).
     public var sampleEvery = 60.0

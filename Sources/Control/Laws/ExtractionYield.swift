@@ -1,6 +1,6 @@
 import Foundation
 
-/// The extraction yield model of DEVICES.md §A, run as a soft sensor on the host's own measurements:
+/// The extraction yield model of docs/register-contract.md §A, run as a soft sensor on the host's own measurements:
 /// E(t) = E_max·(1 − e^(−t/τ_E)) over circulation time t, with E_max = 0.857 while the nozzle is held at
 /// 200 ± 10 mm above the surface and 150 ± 10 mm stroke, degrading towards 0.635 (the paper's fixed-nozzle figure)
 /// as the average placement error outside those bands grows: E_max = 0.635 + 0.222·e^(−ē/15 mm).

@@ -24,7 +24,8 @@ public struct ModalEstimate: Sendable, Equatable {
     }
 }
 
-/// The mass-spring-damper experiment's estimates (DEVICES.md §C3), as students make them: pure functions of the data
+/// The mass-spring-damper experiment's estimates (docs/register-contract.md §C3), as students make them: pure functions
+/// of the data
 /// handed in, no clock, no state.
 ///
 /// Both estimators return a `Result`: `.success` with the estimate, or `.failure` with a `Failure` saying why the

@@ -1,7 +1,7 @@
 import Control
 import Foundation
 
-/// The run report of DESIGN.md: one JSON document, keys stable once released, new keys may be added.
+/// The run report of docs/design.md: one JSON document, keys stable once released, new keys may be added.
 enum RunReport {
     static func document(seed: UInt64, durationSeconds: Double, wallSeconds: Double, clock: String,
                          interrupted: Bool, stations: [any AnyStation]) -> ReportValue {

@@ -43,7 +43,7 @@ struct ChannelStatistics: Sendable {
         return Swift.min(Swift.max(value, min), max)
     }
 
-    /// The report's channel entry (DESIGN.md "The run report").
+    /// The report's channel entry (docs/design.md "The run report").
     var summary: [String: ReportValue] {
         func r(_ v: Double?) -> ReportValue { ReportValue(v.map { ($0 * 1e4).rounded() / 1e4 }) }
         return [

@@ -106,7 +106,7 @@ protocol AnyStation: AnyObject, Sendable {
     func hang(after seconds: Double)
 }
 
-/// One device: its transport, its profile, its controller and its loops (DESIGN.md). It owns its I/O: nothing else
+/// One device: its transport, its profile, its controller and its loops (docs/design.md). It owns its I/O: nothing else
 /// talks to its device. Operator requests arrive through the mailbox and are applied at the next tick.
 ///
 /// - Important: Everything but `mailbox` and `counters` is confined to the thread that runs the station's loops.

@@ -9,7 +9,7 @@ struct StationStatus: Sendable, Codable, Equatable {
         var unit: String
         /// nil when the reading is a fault (NaN or quality 0x80) or nothing was read yet.
         var value: Double?
-        /// The channel block's quality word (DEVICES.md §0); 0 = good.
+        /// The channel block's quality word (docs/register-contract.md §0); 0 = good.
         var quality: UInt16
     }
 

@@ -5,7 +5,7 @@ import Logging
 import Sim
 
 /// Decides, once per station at start, whether it drives its real device or the in-process simulator
-/// (DESIGN.md "Fallback"), and builds it. Nothing below this point knows which it got.
+/// (docs/design.md "Fallback"), and builds it. Nothing below this point knows which it got.
 enum Wiring {
     /// The outcome of probing one device.
     enum Probe: Sendable {

@@ -1,7 +1,7 @@
 import Foundation
 import GRDB
 
-/// rigd's SQLite data log (DESIGN.md "recorder"): samples per station and channel, events, alarms, runs and daemon
+/// rigd's SQLite data log (docs/design.md "recorder"): samples per station and channel, events, alarms, runs and daemon
 /// sessions, in WAL mode so readers (the API, `rigd export`) never block the writer.
 ///
 /// Times are Unix seconds (REAL). Schema changes are migrations (`migrator`), applied in order when the log opens.

@@ -2,7 +2,8 @@
 import Glibc
 #endif
 
-/// Water-chemistry formulas of DEVICES.md §B that the sonde, its simulator and the host controller all use: a sonde
+/// Water-chemistry formulas of docs/register-contract.md §B that the sonde, its simulator and the host controller all
+/// use: a sonde
 /// derives its % saturation and un-ionised ammonia from them, and the host cross-checks its readings against them.
 public enum AquaChemistry {
     /// Dissolved-oxygen saturation at 1 atm, mg/L, by Benson and Krause (1984) as given in APHA Standard Methods 4500-O:

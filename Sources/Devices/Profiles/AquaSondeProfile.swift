@@ -1,5 +1,5 @@
 // Aquaculture sonde, device type 0x0B01, Modbus RTU (RS-485, 9600 8N1 by default) or TCP via a gateway
-// (DEVICES.md §B).
+// (docs/register-contract.md §B).
 //
 // Register table (0-based PDU offsets; the common header of §0 comes first on every device):
 //

@@ -16,7 +16,7 @@ public protocol DeviceProfile: Sendable {
     /// Whether the host feeds the device's watchdog (HR 4). A device with nothing to switch (a sonde) needs no
     /// heartbeat; polling it slowly must not look like a dead host.
     static var usesHostWatchdog: Bool { get }
-    /// The device's sample ring (DEVICES.md §C), if it keeps one.
+    /// The device's sample ring (docs/register-contract.md §C), if it keeps one.
     static var sampleRing: SampleRingLayout? { get }
     /// The measured channels in block order.
     static var channels: [ChannelSpec] { get }

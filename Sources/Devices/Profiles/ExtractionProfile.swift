@@ -1,4 +1,4 @@
-// Amino-acid circulating extraction device, device type 0x0A01, Modbus TCP (DEVICES.md §A).
+// Amino-acid circulating extraction device, device type 0x0A01, Modbus TCP (docs/register-contract.md §A).
 //
 // Register table (0-based PDU offsets; the common header of §0 comes first on every device):
 //

@@ -1,4 +1,4 @@
-// Heat-transfer rig, device type 0x0C02, Modbus TCP (DEVICES.md §C2).
+// Heat-transfer rig, device type 0x0C02, Modbus TCP (docs/register-contract.md §C2).
 //
 // Register table (0-based PDU offsets; the common header of §0 comes first on every device):
 //

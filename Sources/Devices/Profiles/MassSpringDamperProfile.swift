@@ -1,4 +1,4 @@
-// Mass-spring-damper rig, device type 0x0C03, Modbus TCP (DEVICES.md §C3).
+// Mass-spring-damper rig, device type 0x0C03, Modbus TCP (docs/register-contract.md §C3).
 //
 // Register table (0-based PDU offsets; the common header of §0 comes first on every device):
 //

@@ -1,4 +1,4 @@
-// CNC mill, device type 0x0C01, Modbus TCP (DEVICES.md §C1).
+// CNC mill, device type 0x0C01, Modbus TCP (docs/register-contract.md §C1).
 //
 // Register table (0-based PDU offsets; the common header of §0 comes first on every device):
 //

@@ -1,4 +1,4 @@
-// Stream water-quality station, device type 0x0D01, Modbus RTU or TCP (DEVICES.md §D).
+// Stream water-quality station, device type 0x0D01, Modbus RTU or TCP (docs/register-contract.md §D).
 //
 // Register table (0-based PDU offsets; the common header of §0 comes first on every device):
 //

@@ -56,7 +56,7 @@ public struct ChannelReading: Sendable, Hashable, CustomStringConvertible {
 /// A measured channel of a device kind: its index in the channel blocks and what it means.
 public struct ChannelSpec: Sendable, Hashable {
     public let index: Int
-    /// The snake_case name of DEVICES.md, used in configuration, reports and the API.
+    /// The snake_case name of docs/register-contract.md, used in configuration, reports and the API.
     public let name: String
     public let unit: String
     /// The instrument's range; report statistics are kept over it.

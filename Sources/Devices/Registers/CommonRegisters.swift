@@ -1,4 +1,5 @@
-/// The header every device carries (DEVICES.md §0). Addresses are 0-based PDU offsets, as libmodbus takes them.
+/// The header every device carries (docs/register-contract.md §0). Addresses are 0-based PDU offsets, as libmodbus
+/// takes them.
 ///
 /// - Important: Modicon numbers are offset + 30001 (input) and + 40001 (holding); never mix the two.
 public enum CommonRegisters {

@@ -1,4 +1,5 @@
-/// Encodes and decodes the value types of the register contract (DEVICES.md §0): u16, u32 (high word first),
+/// Encodes and decodes the value types of the register contract (docs/register-contract.md §0): u16, u32 (high word
+/// first),
 /// float32 in either word order, and single bits of status words.
 public enum RegisterCodec {
     /// Decodes a float32 from two registers starting at `index`.

@@ -1,4 +1,5 @@
-/// Where a rig keeps its sample ring (DEVICES.md §C): a write index, the sample period, then `capacity` float32s.
+/// Where a rig keeps its sample ring (docs/register-contract.md §C): a write index, the sample period, then `capacity`
+/// float32s.
 /// Sample n (counting from 0, as the write index does) sits at slot n mod capacity.
 public struct SampleRingLayout: Sendable, Hashable {
     /// IR of the write index; the period follows, then the samples.

@@ -1,4 +1,4 @@
-/// Reassembles a device's sample ring (DEVICES.md §C) into a gap-free stream of numbered samples.
+/// Reassembles a device's sample ring (docs/register-contract.md §C) into a gap-free stream of numbered samples.
 ///
 /// Each `read` takes the write index, then only the slots written since the last read, in at most two block reads
 /// per wrap, then the write index again: samples the device may have overwritten while they were being read are

@@ -22,7 +22,7 @@ public struct ModbusLinkError: Error, Sendable, CustomStringConvertible {
     }
 }
 
-/// Modbus exception codes (DEVICES.md §0 uses 01, 02, 03, 04 and 06).
+/// Modbus exception codes (docs/register-contract.md §0 uses 01, 02, 03, 04 and 06).
 public enum ModbusException: UInt8, Error, Sendable, CustomStringConvertible {
     case illegalFunction = 0x01
     case illegalDataAddress = 0x02

@@ -1,6 +1,6 @@
 import Devices
 
-/// The aquaculture sonde's firmware around its pond or tank (DEVICES.md §B).
+/// The aquaculture sonde's firmware around its pond or tank (docs/register-contract.md §B).
 ///
 /// The sonde only measures: its plant is the water body it hangs in, and the aerators, exchange pump and feeder that
 /// act on that water are the host's GPIO relays, which the simulation reads through `relays` (in-process: the

@@ -1,6 +1,6 @@
 import Devices
 
-/// The extraction device's firmware around its plant (DEVICES.md §A).
+/// The extraction device's firmware around its plant (docs/register-contract.md §A).
 ///
 /// Valves act only while coil 2 (axes enable) is on, the pump and the fan only while their coils are on. The
 /// discrete inputs follow the plant: limit switches, low level, leak. Device status: box ≥ 35 °C high warning,

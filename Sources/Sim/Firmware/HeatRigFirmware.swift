@@ -1,6 +1,6 @@
 import Devices
 
-/// The heat-transfer rig's firmware around its plant (DEVICES.md §C2).
+/// The heat-transfer rig's firmware around its plant (docs/register-contract.md §C2).
 ///
 /// Heater power follows HR 100 while coil 0 is on and the hardware thermostat has not tripped; the fan follows
 /// HR 102 while coil 1 is on. Status: the tripped thermostat sets high alarm (bit 0) and interlock (bit 16); a block

@@ -1,6 +1,6 @@
 import Devices
 
-/// The mass-spring-damper rig's firmware around its plant (DEVICES.md §C3).
+/// The mass-spring-damper rig's firmware around its plant (docs/register-contract.md §C3).
 ///
 /// The shaker follows HR 100 (amplitude) and HR 102 (frequency) while coil 0 is on; the 1 kHz ring carries the
 /// measured position. DI 1 reports the mass at an end stop. Device safe state: shaker off, amplitude 0.

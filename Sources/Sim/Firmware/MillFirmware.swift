@@ -1,6 +1,6 @@
 import Devices
 
-/// The CNC mill's firmware around its plant (DEVICES.md §C1).
+/// The CNC mill's firmware around its plant (docs/register-contract.md §C1).
 ///
 /// Spindle speed and feed override follow HR 100/102; coil 0 enables the spindle and coil 1 holds the feed. The torque
 /// channel and the 1 kHz ring carry the measured spindle torque. The guard door is a plant state the fault injector

@@ -1,7 +1,7 @@
 import Devices
 import Synchronization
 
-/// A simulated device: the common firmware of DEVICES.md §0 around one kind's `FirmwareModel`.
+/// A simulated device: the common firmware of docs/register-contract.md §0 around one kind's `FirmwareModel`.
 ///
 /// It keeps the register image, answers requests with the contract's exceptions (02 for unmapped addresses and for
 /// a float accessed from its second word, 03 for out-of-range values, leaving the image unchanged), increments the
@@ -433,7 +433,8 @@ public final class SimulatedDevice<Model: FirmwareModel>: ModbusDevice, FaultInj
     public var ticks: UInt64 { state.withLock { $0.ticks } }
 }
 
-/// The faults any simulated device takes, whatever its kind (DEVICES.md §0), for code that holds `any ModbusDevice`.
+/// The faults any simulated device takes, whatever its kind (docs/register-contract.md §0), for code that holds `any
+/// ModbusDevice`.
 public protocol FaultInjectable: AnyObject, Sendable {
     var kind: DeviceKind { get }
     /// Injects (or, with nil, removes) a fault on one channel.

@@ -1,6 +1,6 @@
 import Devices
 
-/// The stream station's firmware around its watershed (DEVICES.md §D).
+/// The stream station's firmware around its watershed (docs/register-contract.md §D).
 ///
 /// Sensors are read once per device tick (60 s, the station's logging resolution). A rising edge on coil 0 fills the
 /// next autosampler bottle. No safe state of its own beyond the trigger low.

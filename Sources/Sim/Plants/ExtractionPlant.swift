@@ -1,6 +1,7 @@
 import Foundation
 
-/// The amino-acid circulating extraction device's physics (DEVICES.md §A): a lift and a push hydraulic axis carrying
+/// The amino-acid circulating extraction device's physics (docs/register-contract.md §A): a lift and a push hydraulic
+/// axis carrying
 /// the suction nozzle, a 0.5 m² vessel whose level falls as filtrate is drawn off, a circulating pump feeding a
 /// filter box whose cake raises the pressure drop until it is backflushed, and the box's heat balance against a fan.
 ///
@@ -110,7 +111,8 @@ public struct ExtractionPlant: Sendable {
         /// Standard deviation of the filter ΔP reading, bar.
         public var dpNoise: Double
 
-        /// The device as described in DEVICES.md §A: box at 32.5 °C with the fan at 3 m/s and 10 L/min flowing.
+        /// The device as described in docs/register-contract.md §A: box at 32.5 °C with the fan at 3 m/s and 10 L/min
+        /// flowing.
         public static let standard = Parameters(
             axisMaxSpeed: 100, axisTau: 0.05, deadBand: 0.03, liftCreep: 0.01,
             liftRange: 0...800, pushRange: 0...300, axisSubstep: 0.001,

@@ -1,6 +1,7 @@
 import Foundation
 
-/// The heat-transfer rig's physics (DEVICES.md §C2): three lumped thermal nodes along a bar — heater block, bar
+/// The heat-transfer rig's physics (docs/register-contract.md §C2): three lumped thermal nodes along a bar — heater
+/// block, bar
 /// middle, bar end — heated by a 0–100 W heater in the block and cooled to ambient by natural convection plus a fan.
 ///
 /// Thermocouples see each node (and ambient) through a first-order lag and add white noise; a bimetal thermostat on

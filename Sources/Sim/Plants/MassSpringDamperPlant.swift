@@ -1,6 +1,7 @@
 import Foundation
 
-/// The mass-spring-damper rig's physics (DEVICES.md §C3): one mass on a spring with viscous damping, driven by an
+/// The mass-spring-damper rig's physics (docs/register-contract.md §C3): one mass on a spring with viscous damping,
+/// driven by an
 /// electrodynamic shaker, m·ẍ + c·ẋ + k·x = F(t) + F_stop(x, ẋ), between two end stops.
 ///
 /// - Integration: velocity Verlet (kick–drift–kick, symplectic and second order) for the spring, shaker and end

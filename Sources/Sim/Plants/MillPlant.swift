@@ -1,6 +1,7 @@
 import Foundation
 
-/// The CNC mill's physics (DEVICES.md §C1): a spindle carrying the cutting torque of a milling cut, a feed drive,
+/// The CNC mill's physics (docs/register-contract.md §C1): a spindle carrying the cutting torque of a milling cut, a
+/// feed drive,
 /// tooth-pass ripple, a torque sensor and a spindle motor that warms up under load.
 ///
 /// The mean cutting torque follows the sheet's formula with the *actual* feed and speed:
@@ -83,7 +84,7 @@ public struct MillPlant: Sendable {
         public var ambientC: Double
 
         /// Ø10 mm three-flute end mill in aluminium, a_p 2 mm, a_e 5 mm, f_z 0.05 mm: at 8000 rpm the feed is
-        /// 1200 mm/min and the cutting torque ≈ 0.17 N·m (DEVICES.md's example), plus 0.015 N·m friction.
+        /// 1200 mm/min and the cutting torque ≈ 0.17 N·m (the register contract's example, §C1), plus 0.015 N·m friction.
         public static let aluminium = Parameters(
             toolDiameterMm: 10, flutes: 3, specificCuttingForce: 700,
             depthOfCutMm: 2, widthOfCutMm: 5, feedPerToothMm: 0.05,

@@ -1,7 +1,8 @@
 import Devices
 import Foundation
 
-/// The water body an aquaculture sonde hangs in (DEVICES.md §B): an earthen pond or an indoor nursery tank, with the
+/// The water body an aquaculture sonde hangs in (docs/register-contract.md §B): an earthen pond or an indoor nursery
+/// tank, with the
 /// host's aerators, water-exchange pump and feeder acting on it.
 ///
 /// Dissolved oxygen follows the classic pond budget, per hour: photosynthesis (a half-sine of daylight, scaled by
@@ -230,7 +231,8 @@ public struct PondPlant: Sendable {
         public var noise: SensorNoise
 
         /// A 1 ha × 1 m earthen pond (10 000 m³) of brackish water at about 28 °C, semi-intensively stocked, with two
-        /// 4 kW paddlewheels (k_La 0.11 h⁻¹ each at 20 °C: 4 kW ≈ 0.11 h⁻¹ on 1 ha × 1 m, DEVICES.md §B). Left
+        /// 4 kW paddlewheels (k_La 0.11 h⁻¹ each at 20 °C: 4 kW ≈ 0.11 h⁻¹ on 1 ha × 1 m, docs/register-contract.md
+        /// §B). Left
         /// unaerated, DO falls below 3 mg/L before dawn on most nights; both paddlewheels hold it near 4–5 mg/L.
         public static let pond = Parameters(
             volumeM3: 10_000, depthM: 1.0, fetchM: 100, exposure: 1,
@@ -307,7 +309,8 @@ public struct PondPlant: Sendable {
         }
     }
 
-    /// One sample of every channel as the sonde's sensors read it (noise added), in DEVICES.md §B channel order.
+    /// One sample of every channel as the sonde's sensors read it (noise added), in docs/register-contract.md §B
+    /// channel order.
     public struct Reading: Sendable, Equatable {
         /// Dissolved oxygen, mg/L.
         public var doMgL: Double
@@ -336,7 +339,7 @@ public struct PondPlant: Sendable {
         /// Rainfall since the last `resetRain()`, mm (whole gauge tips).
         public var rainMm: Double
 
-        /// The 13 channels in DEVICES.md §B order, 0…12.
+        /// The 13 channels in docs/register-contract.md §B order, 0…12.
         public var values: [Double] {
             [doMgL, doSatPct, waterTempC, pH, salinityPpt, tanMgL, nh3MgL, chlUgL, currentMps, waveM, windMps,
              pressureHPa, rainMm]

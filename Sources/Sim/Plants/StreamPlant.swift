@@ -1,6 +1,7 @@
 import Foundation
 
-/// The stream behind the water-quality station (DEVICES.md §D): an 89 km² agricultural watershed after Xiong, Cao and
+/// The stream behind the water-quality station (docs/register-contract.md §D): an 89 km² agricultural watershed after
+/// Xiong, Cao and
 /// Liu (2025), "Hydrological controls on nutrient dynamics and load estimation in an agricultural watershed: a case
 /// study in Rock Creek, Ohio".
 ///
@@ -241,7 +242,7 @@ public struct StreamPlant: Sendable {
         public static let presetNames: [String] = ["standard"]
     }
 
-    /// One sample of every channel as the station's sensors read it, in DEVICES.md §D channel order.
+    /// One sample of every channel as the station's sensors read it, in docs/register-contract.md §D channel order.
     public struct Reading: Sendable, Equatable {
         /// Stage, m.
         public var stageM: Double
@@ -260,7 +261,7 @@ public struct StreamPlant: Sendable {
         /// Rainfall intensity, mm/h.
         public var rainMmH: Double
 
-        /// The 8 channels in DEVICES.md §D order, 0…7.
+        /// The 8 channels in docs/register-contract.md §D order, 0…7.
         public var values: [Double] {
             [stageM, dischargeM3s, waterTempC, no3MgL, srpMgL, tpMgL, turbidityNTU, rainMmH]
         }

@@ -2,7 +2,8 @@ import Control
 import Devices
 import Sim
 
-/// An aquaculture sonde (DEVICES.md §B) with its pond's or tank's relays on the host's GPIO: aerators, water
+/// An aquaculture sonde (docs/register-contract.md §B) with its pond's or tank's relays on the host's GPIO: aerators,
+/// water
 /// exchange, feeder. No runs: the station controls continuously.
 enum AquaSondeKind: StationKind {
     typealias Controller = AquacultureController
@@ -11,7 +12,7 @@ enum AquaSondeKind: StationKind {
     static let lossAlarm = "sonde_lost"
     static var presets: [String] { PondPlant.Parameters.presetNames }
 
-    /// A pond's or tank's control keys (DEVICES.md §B).
+    /// A pond's or tank's control keys (docs/register-contract.md §B).
     static func readControl(_ t: TableReader?) -> AquacultureControlConfig {
         var c = AquacultureControlConfig()
         guard let t else { return c }

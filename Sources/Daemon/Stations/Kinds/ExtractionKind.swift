@@ -2,7 +2,7 @@ import Control
 import Devices
 import Sim
 
-/// The amino-acid circulating extraction device (DEVICES.md §A).
+/// The amino-acid circulating extraction device (docs/register-contract.md §A).
 enum ExtractionKind: StationKind {
     typealias Controller = ExtractionController
 

@@ -2,7 +2,7 @@ import Control
 import Devices
 import Sim
 
-/// The heat-transfer rig (DEVICES.md §C2): setpoint control, or ramp/soak profiles as runs.
+/// The heat-transfer rig (docs/register-contract.md §C2): setpoint control, or ramp/soak profiles as runs.
 enum HeatRigKind: StationKind {
     typealias Controller = HeatRigController
 

@@ -2,7 +2,7 @@ import Control
 import Devices
 import Sim
 
-/// The mass-spring-damper rig's experiment (DEVICES.md §C3).
+/// The mass-spring-damper rig's experiment (docs/register-contract.md §C3).
 enum MassSpringDamperKind: StationKind {
     typealias Controller = MassSpringDamperController
 

@@ -2,7 +2,7 @@ import Control
 import Devices
 import Sim
 
-/// The CNC mill's torque supervision (DEVICES.md §C1).
+/// The CNC mill's torque supervision (docs/register-contract.md §C1).
 enum MillKind: StationKind {
     typealias Controller = MillController
 

@@ -2,7 +2,8 @@ import Control
 import Devices
 import Sim
 
-/// The stream water-quality station (DEVICES.md §D): storm events, loads and flow-weighted means. No runs.
+/// The stream water-quality station (docs/register-contract.md §D): storm events, loads and flow-weighted means. No
+/// runs.
 enum StreamStationKind: StationKind {
     typealias Controller = StreamStationController
 
