@@ -1,15 +1,23 @@
-// swift-tools-version: 6.0
+// swift-tools-version: 6.2
 import PackageDescription
 
-/// Warnings are errors for project code only (dependencies are built by SwiftPM without these flags).
-let strict: [SwiftSetting] = [.unsafeFlags(["-warnings-as-errors"])]
+/// Warnings are errors for rigd's own code. A warning-control setting, not unsafeFlags: SwiftPM ignores it when rigd is
+/// built as another package's dependency, so rigd stays usable as one (examples/embed).
+let strict: [SwiftSetting] = [.treatAllWarnings(as: .error)]
 
 let package = Package(
     name: "rigd",
     platforms: [.macOS(.v15)],
     products: [
-        .executable(name: "rigd", targets: ["Daemon"]),
+        .executable(name: "rigd", targets: ["rigd"]),
         .executable(name: "rigd-bench", targets: ["RigdBench"]),
+        // Libraries. RigdDevices (register contract, profiles, the ModbusClient protocol) and RigdSim (plants,
+        // firmware, in-memory client) need no Debian C library; the transports and servers that do are apart.
+        .library(name: "RigdDevices", targets: ["Devices"]),
+        .library(name: "RigdSim", targets: ["Sim"]),
+        .library(name: "RigdControl", targets: ["Control"]),
+        .library(name: "RigdTransports", targets: ["DeviceTransports", "SimServe"]),
+        .library(name: "RigdStations", targets: ["Stations"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -34,28 +42,49 @@ let package = Package(
         // Tiny C wrappers for what Swift cannot call directly (variadic prctl, macros).
         .target(name: "CShims"),
 
+        // pthread-mutex lock (ThreadSanitizer sees it; Synchronization.Mutex it does not, on Linux).
+        .target(name: "Locking", swiftSettings: strict),
+        // The device contract: registers, profiles, the ModbusClient and GPIO protocols. No C library.
+        .target(name: "Devices", dependencies: ["Locking"], swiftSettings: strict),
+        // What talks to a wire: libmodbus TCP and RTU clients, libgpiod, libserialport.
         .target(
-            name: "Devices",
-            dependencies: ["CModbus", "CGPIOD", "CSerialPort", "CShims"],
+            name: "DeviceTransports",
+            dependencies: ["Devices", "Locking", "CModbus", "CGPIOD", "CSerialPort", "CShims"],
             swiftSettings: strict
         ),
+        // Simulated devices: plants, firmware, the in-memory client, a simulated GPIO chip. No C library.
+        .target(name: "Sim", dependencies: ["Devices", "Locking"], swiftSettings: strict),
+        // The simulator on real Modbus: libmodbus TCP and RTU servers.
         .target(
-            name: "Sim",
-            dependencies: ["Devices", "CModbus", "CShims"],
+            name: "SimServe",
+            dependencies: ["Sim", "Devices", "DeviceTransports", "Locking", "CModbus", "CShims"],
             swiftSettings: strict
         ),
         .target(
             name: "Control",
             dependencies: [
-                "Devices", "CShims",
+                "Devices", "Locking", "CShims",
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ],
             swiftSettings: strict
         ),
-        .executableTarget(
+        // The station runtime: device kinds and their registry, stations, wiring, configuration, run report.
+        .target(
+            name: "Stations",
+            dependencies: [
+                "Devices", "DeviceTransports", "Sim", "Control", "Locking",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "TOMLKit", package: "TOMLKit"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+            ],
+            swiftSettings: strict
+        ),
+        // The daemon: CLI commands, HTTP API, dashboard, data log, metrics, systemd.
+        .target(
             name: "Daemon",
             dependencies: [
-                "Devices", "Sim", "Control",
+                "Devices", "DeviceTransports", "Sim", "SimServe", "Control", "Stations", "Locking",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "TOMLKit", package: "TOMLKit"),
@@ -68,11 +97,13 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // The rigd executable: the command line's entry point, nothing else.
+        .executableTarget(name: "rigd", dependencies: ["Daemon"], swiftSettings: strict),
         // bench/run's probes: rigd's loop and Modbus client, measured with rigd's own code.
         .executableTarget(
             name: "RigdBench",
             dependencies: [
-                "Control", "Devices",
+                "Control", "Devices", "DeviceTransports",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ],
@@ -80,18 +111,19 @@ let package = Package(
             swiftSettings: strict
         ),
 
-        .testTarget(name: "DevicesTests", dependencies: ["Devices", "Sim"]),
+        .testTarget(name: "DevicesTests", dependencies: ["Devices", "DeviceTransports", "Sim", "SimServe", "Locking"]),
         .testTarget(name: "SimTests", dependencies: [
-            "Sim", "Devices", "Control", .product(name: "Histogram", package: "hdrhistogram-swift"),
+            "Sim", "SimServe", "Devices", "DeviceTransports", "Control", "Locking", .product(name: "Histogram", package: "hdrhistogram-swift"),
             .product(name: "Numerics", package: "swift-numerics"),
         ]),
         .testTarget(name: "ControlTests", dependencies: [
-            "Control", "Devices", .product(name: "Histogram", package: "hdrhistogram-swift"),
+            "Control", "Devices", "DeviceTransports", "Sim", "Locking",
+            .product(name: "Histogram", package: "hdrhistogram-swift"),
             .product(name: "Numerics", package: "swift-numerics"),
         ]),
         // The Python checkers are run by the Swift tests next to them (HTTP API against OpenAPI, browser).
         .testTarget(name: "DaemonTests", dependencies: [
-            "Daemon", "Sim", "Devices", "Control", .product(name: "Histogram", package: "hdrhistogram-swift"),
+            "Daemon", "Stations", "Sim", "SimServe", "Devices", "DeviceTransports", "Control", "Locking", .product(name: "Histogram", package: "hdrhistogram-swift"),
             .product(name: "Numerics", package: "swift-numerics"),
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdTesting", package: "hummingbird"),

@@ -1,6 +1,7 @@
 import Control
 import Devices
 import Testing
+import Locking
 
 /// Drives an `AquacultureController` with synthetic sonde readings, one sample tick at a time.
 struct PondHarness {

@@ -1,6 +1,7 @@
 import Devices
 import Testing
 @testable import Control
+import Locking
 
 private func snapshot(block: ChannelReading = .ok(40), estopOK: Bool = true, thermostat: Bool = false,
                       status: StatusBits = []) -> HeatRigProfile.Snapshot {

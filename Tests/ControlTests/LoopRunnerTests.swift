@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import Control
+import Locking
 
 @Suite struct LoopRunnerTests {
     @Test func virtualClockRunsDeadlinesInOrderWithoutDrift() {

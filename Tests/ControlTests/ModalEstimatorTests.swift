@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import Control
+import Locking
 
 /// SplitMix64 with Box–Muller normals: the tests' own reproducible noise (Control tests do not see Sim).
 private struct Noise {

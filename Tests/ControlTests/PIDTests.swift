@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import Control
+import Locking
 
 /// y' = (K·u − y)/τ, stepped exactly for an input held over the step.
 private struct FirstOrderPlant {

@@ -1,5 +1,6 @@
 @testable import Control
 import Testing
+import Locking
 
 @Suite struct RampSoakTests {
     let recipe = RunRecipe(name: "anneal", parameters: [

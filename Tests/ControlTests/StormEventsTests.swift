@@ -1,5 +1,6 @@
 import Testing
 @testable import Control
+import Locking
 
 /// The paper's storm-event rule, loads and flow-weighted means, and seasons (docs/register-contract.md §D host laws).
 @Suite struct StormEventsTests {

@@ -1,7 +1,11 @@
 import Foundation
 import Glibc
 import Testing
-@testable import Daemon
+import Daemon
+import Stations
+import DeviceTransports
+import SimServe
+import Locking
 
 /// The HTTP API against its contract, `OpenAPIDocument` (served at /api/openapi.json). The running server is checked
 /// by `openapi_check.py` (next to this file: openapi-spec-validator for the document, jsonschema for every answer);

@@ -1,6 +1,11 @@
 import Foundation
 import Glibc
 import Testing
+import Daemon
+import Stations
+import DeviceTransports
+import SimServe
+import Locking
 
 /// Sondes on a real RTU line (a socat pty pair) on the real clock: `rigd simulate --rtu` on one end, `rigd run` or
 /// mbpoll on the other.

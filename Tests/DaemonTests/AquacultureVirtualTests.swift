@@ -3,8 +3,12 @@ import Devices
 import Foundation
 import Logging
 import Testing
-@testable import Daemon
+import Daemon
 @testable import Sim
+import Stations
+import DeviceTransports
+import SimServe
+import Locking
 
 /// A virtual pond station, driven step by step so sensor faults can be injected mid-run.
 final class VirtualPond {

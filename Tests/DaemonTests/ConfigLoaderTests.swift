@@ -2,7 +2,11 @@ import Control
 import Devices
 import Foundation
 import Testing
-@testable import Daemon
+import Daemon
+import Stations
+import DeviceTransports
+import SimServe
+import Locking
 
 @Suite struct ConfigLoaderTests {
     let good = """

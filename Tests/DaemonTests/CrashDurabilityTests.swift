@@ -1,7 +1,11 @@
 import Foundation
 import GRDB
 import Testing
-@testable import Daemon
+import Daemon
+import Stations
+import DeviceTransports
+import SimServe
+import Locking
 
 /// Issue 10: kill -9 at random points of a run, ten times over one data log. After every kill, what the log had
 /// committed is read back before the next start; after all of them, every row committed before a kill is still there,

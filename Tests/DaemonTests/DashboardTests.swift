@@ -1,7 +1,11 @@
 import Foundation
 import Glibc
 import Testing
-@testable import Daemon
+import Daemon
+import Stations
+import DeviceTransports
+import SimServe
+import Locking
 
 /// The technicians' dashboard in a real browser: `dashboard_check.py` (next to this file) drives Debian's headless
 /// Chromium through chromedriver with Selenium (PyPI) against `rigd run` on the embedded demo plant — every station

@@ -3,7 +3,11 @@ import Devices
 import Foundation
 import Sim
 import Testing
-@testable import Daemon
+import Daemon
+import Stations
+import DeviceTransports
+import SimServe
+import Locking
 
 /// Tests too long for the functional suite (scripts/test): scripts/test-deep runs them with RIGD_DEEP_TESTS=1.
 @Suite("Deep tier", .enabled(if: ProcessInfo.processInfo.environment["RIGD_DEEP_TESTS"] == "1",

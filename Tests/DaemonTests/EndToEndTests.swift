@@ -2,6 +2,11 @@ import Devices
 import Foundation
 import Glibc
 import Testing
+import Daemon
+import Stations
+import DeviceTransports
+import SimServe
+import Locking
 
 /// End-to-end tests: the rigd binary as a user runs it, over real Modbus TCP on loopback.
 @Suite(.serialized) struct EndToEndTests {

@@ -1,7 +1,11 @@
 import Devices
 import Foundation
 import Testing
-@testable import Daemon
+import Daemon
+import Stations
+import DeviceTransports
+import SimServe
+import Locking
 
 /// `examples/rigd.toml` is the documented configuration with every key: these tests keep it complete as the loader
 /// grows (the suite itself, with `everyExampleLoads`, is in ConfigLoaderTests.swift).

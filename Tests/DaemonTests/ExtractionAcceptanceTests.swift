@@ -1,6 +1,11 @@
 import Foundation
 import Glibc
 import Testing
+import Daemon
+import Stations
+import DeviceTransports
+import SimServe
+import Locking
 
 /// The paper's figures, reproduced on the virtual clock: 6 h of circulation with the default recipe, seeds 1–5,
 /// with the dynamic nozzle and with the fixed one. Runs the release build (a 6 h run takes ≈ 15 s there).

@@ -2,6 +2,11 @@ import Devices
 import Foundation
 import Glibc
 import Testing
+import Daemon
+import Stations
+import DeviceTransports
+import SimServe
+import Locking
 
 /// Real clock, real TCP: the link to a running extraction device breaks while the device stays up.
 @Suite(.serialized) struct ExtractionLinkTests {

@@ -1,5 +1,10 @@
 import Foundation
 import Glibc
+import Daemon
+import Stations
+import DeviceTransports
+import SimServe
+import Locking
 
 /// A stand-in for systemd's notify socket: a SOCK_DGRAM unix socket bound at a fresh path in a temp dir (or a fresh
 /// abstract name), read by a background thread that records every datagram with its CLOCK_MONOTONIC arrival time.

@@ -3,7 +3,11 @@ import Devices
 import Foundation
 import Sim
 import Testing
-@testable import Daemon
+import Daemon
+import Stations
+import DeviceTransports
+import SimServe
+import Locking
 
 /// Issue 8: faults in simulated devices — the request language, the control interface of `rigd simulate` with
 /// `rigd fault`, and fault timelines on the virtual clock.

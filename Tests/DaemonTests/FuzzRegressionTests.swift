@@ -1,6 +1,10 @@
 import Foundation
 import Testing
-@testable import Daemon
+import Daemon
+import Stations
+import DeviceTransports
+import SimServe
+import Locking
 
 /// Bugs the fuzz targets found (fuzz/README.md), kept fixed. The inputs that crashed are also in fuzz/corpus, named
 /// crash-…, and every one of them is loaded here.

@@ -1,6 +1,11 @@
 import Foundation
 import Glibc
 import Testing
+import Daemon
+import Stations
+import DeviceTransports
+import SimServe
+import Locking
 
 /// Issue 8: the hardware-in-the-loop runner (`hil/run`, `hil/scenarios/`) — the sim set passes, a wrong assertion
 /// fails with a message naming the scenario, the assertion and the observed value, and no process it started

@@ -2,6 +2,11 @@ import Foundation
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
+import Daemon
+import Stations
+import DeviceTransports
+import SimServe
+import Locking
 
 /// One HTTP exchange with a running rigd, for tests.
 struct HTTPReply {

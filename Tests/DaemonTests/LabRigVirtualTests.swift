@@ -2,8 +2,12 @@ import Control
 import Devices
 import Foundation
 import Testing
-@testable import Daemon
+import Daemon
 @testable import Sim
+import Stations
+import DeviceTransports
+import SimServe
+import Locking
 
 @Suite(.serialized) struct MassSpringDamperVirtualTests {
     /// docs/register-contract.md §C3 acceptance: the students' experiment on the virtual clock, with the sensors'

@@ -1,5 +1,10 @@
 import Foundation
 import Testing
+import Daemon
+import Stations
+import DeviceTransports
+import SimServe
+import Locking
 
 /// Many stations on the real clock (bench/run's scale section measures them; this checks behaviour).
 @Suite struct ManyStationsTests {

@@ -1,7 +1,11 @@
 import Control
 import Foundation
 import Testing
-@testable import Daemon
+import Daemon
+import Stations
+import DeviceTransports
+import SimServe
+import Locking
 
 /// `MetricsExporter`: the series and labels of /metrics, counters from absolute totals, cleared alarms, the lateness
 /// histogram, label escaping, and `promtool check metrics` on the output. Every test has its own exporter.

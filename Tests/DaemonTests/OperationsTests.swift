@@ -2,7 +2,11 @@ import Foundation
 import GRDB
 import SwiftCSV
 import Testing
-@testable import Daemon
+import Daemon
+import Stations
+import DeviceTransports
+import SimServe
+import Locking
 
 /// Issue 6 acceptance: the HTTP API's token rules, the data log across a kill -9, Prometheus metrics, CSV export.
 @Suite("Operations: API, data log, metrics, export")

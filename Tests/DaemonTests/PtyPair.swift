@@ -1,5 +1,10 @@
 import Foundation
 import Glibc
+import Daemon
+import Stations
+import DeviceTransports
+import SimServe
+import Locking
 
 /// A pseudo-terminal pair made by socat: two linked paths that behave as the two ends of a serial line. libmodbus
 /// RTU runs over it (RS-485 ioctls answer ENOTTY, which the transport tolerates).

@@ -1,9 +1,13 @@
 import Control
-@testable import Daemon
+import Daemon
 import Devices
 import Foundation
 import Testing
 @testable import Sim
+import Stations
+@testable import DeviceTransports
+import SimServe
+import Locking
 
 /// Modbus RTU over a socat pty pair: the libmodbus RTU client on one end, the simulator's RTU server on the other.
 @Suite(.serialized) struct RTUTests {

@@ -1,7 +1,11 @@
 import Control
 import Foundation
 import Testing
-@testable import Daemon
+import Daemon
+import Stations
+import DeviceTransports
+import SimServe
+import Locking
 
 @Suite struct RecipeLoaderTests {
     @Test func readsARampSoakRecipe() throws {

@@ -3,7 +3,11 @@ import Foundation
 import GRDB
 import Logging
 import Testing
-@testable import Daemon
+import Daemon
+import Stations
+import DeviceTransports
+import SimServe
+import Locking
 
 /// The data log's writer on its own: alarms from raise to clear, runs, retention, and the repair of an unclean stop.
 @Suite("Data log recorder")

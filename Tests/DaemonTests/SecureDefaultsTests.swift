@@ -1,7 +1,11 @@
 import Foundation
 import GRDB
 import Testing
-@testable import Daemon
+import Daemon
+import Stations
+import DeviceTransports
+import SimServe
+import Locking
 
 /// Issue 10's secure defaults, as SECURITY.md states them: listeners on loopback unless configured, bounded request
 /// bodies, a warning for configuration and token files other users can write (or, for the token, read), and no

@@ -1,6 +1,11 @@
 import Foundation
 import Glibc
 import Testing
+import Daemon
+import Stations
+import DeviceTransports
+import SimServe
+import Locking
 
 /// Issue 10: the soak (`hil/soak`, hil/SOAK.md), short version for CI — two minutes of the demo plant's TCP device
 /// kinds against `rigd simulate` processes that are killed and restarted, delayed beyond the response timeout and made

@@ -1,5 +1,10 @@
 import Foundation
 import Glibc
+import Daemon
+import Stations
+import DeviceTransports
+import SimServe
+import Locking
 
 /// A loopback TCP proxy made of socat, which the test can cut and restore: the link between rigd and a device
 /// breaks while the device itself stays up, so the test can watch the device's own watchdog.

@@ -1,6 +1,11 @@
 import Foundation
 import Glibc
 import Testing
+import Daemon
+import Stations
+import DeviceTransports
+import SimServe
+import Locking
 
 /// Finds the built `rigd` next to the test bundle (.build/debug/rigd).
 func rigdBinary() throws -> String {

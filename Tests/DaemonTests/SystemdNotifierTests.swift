@@ -1,7 +1,11 @@
 import Foundation
 import Glibc
 import Testing
-@testable import Daemon
+import Daemon
+import Stations
+import DeviceTransports
+import SimServe
+import Locking
 
 @Suite("sd_notify over NOTIFY_SOCKET")
 struct SystemdNotifierTests {

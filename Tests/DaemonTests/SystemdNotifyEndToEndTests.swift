@@ -1,6 +1,10 @@
 import Foundation
 import Testing
-@testable import Daemon
+import Daemon
+import Stations
+import DeviceTransports
+import SimServe
+import Locking
 
 /// rigd under a stand-in for systemd: READY once wired, STATUS lines, WATCHDOG pets while every loop is alive —
 /// and no more pets once a loop hangs — then STOPPING on SIGTERM.

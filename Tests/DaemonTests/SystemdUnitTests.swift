@@ -1,6 +1,11 @@
 import Foundation
 import Glibc
 import Testing
+import Daemon
+import Stations
+import DeviceTransports
+import SimServe
+import Locking
 
 /// The systemd files in systemd/: the unit passes `systemd-analyze verify`, and the sysusers and tmpfiles snippets
 /// apply cleanly to a scratch root (never to this machine).

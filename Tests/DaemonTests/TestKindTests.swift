@@ -1,8 +1,12 @@
 import Control
-@testable import Daemon
+import Daemon
 import Foundation
 import Logging
 import Testing
+import Stations
+import DeviceTransports
+import SimServe
+import Locking
 
 /// A kind added outside rigd's sources (the test bioreactor in TestKind/: four layer files) runs through the same
 /// loader, wiring, simulator and station runtime as the built-in kinds once one registry line names it.

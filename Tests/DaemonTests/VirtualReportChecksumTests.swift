@@ -1,5 +1,10 @@
 import Foundation
 import Testing
+import Daemon
+import Stations
+import DeviceTransports
+import SimServe
+import Locking
 
 /// Behaviour guard for refactors: the virtual run reports of the demo plant and of every `examples/*.toml`, for
 /// seeds 1–3, must stay byte-identical apart from `wall_s`. Each checksum is the SHA-256 (Debian's `sha256sum`) of

@@ -3,8 +3,12 @@ import Devices
 import Foundation
 import Logging
 import Testing
-@testable import Daemon
+import Daemon
 @testable import Sim
+import Stations
+import DeviceTransports
+import SimServe
+import Locking
 
 /// One simulated station on the virtual clock, driven step by step so faults can be injected mid-run.
 final class VirtualRig<Model: FirmwareModel> {

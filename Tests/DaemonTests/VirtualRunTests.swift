@@ -1,6 +1,11 @@
 import Foundation
 import Glibc
 import Testing
+import Daemon
+import Stations
+import DeviceTransports
+import SimServe
+import Locking
 
 @Suite struct VirtualRunTests {
     /// Runs the heat rig alone on the virtual clock (release build, as a lab would run it); returns the parsed

@@ -3,8 +3,12 @@ import Devices
 import Foundation
 import Logging
 import Testing
-@testable import Daemon
+import Daemon
 @testable import Sim
+import Stations
+import DeviceTransports
+import SimServe
+import Locking
 
 /// Answers as an extraction device (0x0A01) whatever is asked.
 final class ImpostorDevice: ModbusDevice {

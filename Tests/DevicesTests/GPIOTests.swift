@@ -2,6 +2,9 @@ import Glibc
 import Testing
 @testable import Devices
 import Sim
+@testable import DeviceTransports
+import SimServe
+import Locking
 
 /// True when this machine has a first GPIO chip (a Raspberry Pi), where the no-chip path cannot be exercised.
 private let hasGPIOChip0 = access("/dev/gpiochip0", F_OK) == 0

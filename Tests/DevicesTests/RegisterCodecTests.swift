@@ -1,5 +1,8 @@
 import Testing
 @testable import Devices
+import DeviceTransports
+import SimServe
+import Locking
 
 @Suite struct RegisterCodecTests {
     @Test func float32WordOrders() {

@@ -1,5 +1,8 @@
 import Testing
 @testable import Devices
+import DeviceTransports
+import SimServe
+import Locking
 
 /// A device ring in memory: sample n has the value n, so the test can see exactly which samples came through.
 final class FakeRingDevice: ModbusClient {

@@ -1,6 +1,9 @@
 import Glibc
 import Testing
 @testable import Devices
+@testable import DeviceTransports
+import SimServe
+import Locking
 
 @Suite struct DeviceAddressTests {
     @Test func parses() throws {

@@ -1,5 +1,8 @@
 import Testing
 @testable import Sim
+import SimServe
+import DeviceTransports
+import Locking
 
 /// Physics and determinism of the extraction device plant (docs/register-contract.md §A).
 @Suite struct ExtractionPlantTests {

@@ -1,6 +1,9 @@
 import Control
 import Testing
 @testable import Sim
+import SimServe
+import DeviceTransports
+import Locking
 
 /// The lift's position loop against the plant alone (no Modbus): a 100 mm step settles to ±1 mm and stays there,
 /// with the figures printed rather than asserted as timings.

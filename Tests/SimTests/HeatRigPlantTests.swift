@@ -1,5 +1,8 @@
 import Testing
 @testable import Sim
+import SimServe
+import DeviceTransports
+import Locking
 
 /// Physics and determinism of the heat-transfer rig plant (docs/register-contract.md §C2).
 @Suite struct HeatRigPlantTests {

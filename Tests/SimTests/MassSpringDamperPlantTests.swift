@@ -1,6 +1,9 @@
 import Foundation
 import Testing
 @testable import Sim
+import SimServe
+import DeviceTransports
+import Locking
 
 /// Physics, determinism and speed of the mass-spring-damper rig plant (docs/register-contract.md §C3).
 @Suite struct MassSpringDamperPlantTests {

@@ -1,6 +1,9 @@
 import Foundation
 import Testing
 @testable import Sim
+import SimServe
+import DeviceTransports
+import Locking
 
 /// Physics, events and determinism of the CNC mill plant (docs/register-contract.md §C1).
 @Suite struct MillPlantTests {

@@ -3,6 +3,9 @@ import Devices
 import Foundation
 import Testing
 @testable import Sim
+import SimServe
+import DeviceTransports
+import Locking
 
 @Suite struct ModbusTCPServerTests {
     @Test func servesSeveralLibmodbusClientsAtOnce() throws {

@@ -1,6 +1,9 @@
 import Devices
 import Testing
 @testable import Sim
+import SimServe
+import DeviceTransports
+import Locking
 
 /// Physics, calibration and determinism of the pond / nursery-tank plant behind the aquaculture sonde
 /// (docs/register-contract.md §B).

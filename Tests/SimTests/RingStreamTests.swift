@@ -3,6 +3,9 @@ import Devices
 import Foundation
 import Testing
 @testable import Sim
+import SimServe
+import DeviceTransports
+import Locking
 
 /// docs/register-contract.md §C / issue 5 acceptance: the mill's 1 kHz torque ring over real Modbus TCP on the real
 /// clock, read by

@@ -1,6 +1,9 @@
 import Devices
 import Testing
 @testable import Sim
+import SimServe
+import DeviceTransports
+import Locking
 
 /// The device's own safe state (what the simulated firmware drives when its watchdog trips or its E-stop is
 /// pressed) and the host's (the profile's `safeCommands`, written at shutdown) must agree on every output: an

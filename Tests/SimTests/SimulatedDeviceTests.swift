@@ -1,6 +1,9 @@
 import Devices
 import Testing
 @testable import Sim
+import SimServe
+import DeviceTransports
+import Locking
 
 /// A heat rig with no noise drift, on a clock the test drives.
 func makeHeatRig(seed: UInt64 = 7) -> SimulatedDevice<HeatRigFirmware> {

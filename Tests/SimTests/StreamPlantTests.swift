@@ -2,6 +2,9 @@ import Foundation
 import Testing
 @testable import Control
 @testable import Sim
+import SimServe
+import DeviceTransports
+import Locking
 
 /// Hydrology, calibration against the Rock Creek paper, and determinism of the stream plant behind the water-quality
 /// station (docs/register-contract.md §D).

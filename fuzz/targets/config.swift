@@ -2,7 +2,10 @@
 // reader of every station kind, addresses, GPIO lines, relays, [daemon]) and what `rigd check` does with a
 // configuration that loads. Any bytes must give a `Configuration` or a `ConfigError` whose every issue names the
 // file — never a crash.
-@testable import Daemon
+import Daemon
+import Stations
+import SimServe
+import DeviceTransports
 import Foundation
 
 let source = "/nonexistent/fuzz/plant.toml"

@@ -2,7 +2,10 @@
 // `[[fault]]` tables HIL scenarios use too), then every entry validated and applied against a simulated device of
 // each kind, as the virtual run does. Any bytes must give a timeline or a `ConfigError` naming the file; a timeline
 // must be sorted, with plant times the virtual clock can schedule (nanoseconds in an Int64).
-@testable import Daemon
+import Daemon
+import Stations
+import SimServe
+import DeviceTransports
 import Devices
 import Foundation
 import Sim

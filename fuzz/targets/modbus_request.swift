@@ -3,7 +3,10 @@
 // each a length byte, a time step byte and the PDU (function code first). Every PDU must decode to a request or an
 // exception code, and every request must get a well-formed answer (the values asked for, `written`, or an
 // exception) — never a crash, never silence from a device that is online.
-@testable import Daemon
+import Daemon
+import Stations
+import SimServe
+import DeviceTransports
 import Devices
 import Sim
 

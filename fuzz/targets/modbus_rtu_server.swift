@@ -14,7 +14,10 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-@testable import Daemon
+import Daemon
+import Stations
+import SimServe
+import DeviceTransports
 import Devices
 import Foundation
 import Sim

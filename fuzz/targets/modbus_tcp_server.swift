@@ -8,7 +8,10 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-@testable import Daemon
+import Daemon
+import Stations
+import SimServe
+import DeviceTransports
 import Devices
 import Foundation
 import Sim

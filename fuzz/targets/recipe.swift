@@ -1,7 +1,10 @@
 // libFuzzer target: the recipe loader (`RecipeLoader.load`, as `rigd run --recipe FILE` calls it: the bytes are
 // the file). Extraction recipes and heat-rig ramp/soak profiles; any bytes must give a `RunRecipe` whose
 // parameters are finite, or a `ConfigError` whose every issue names the file — never a crash.
-@testable import Daemon
+import Daemon
+import Stations
+import SimServe
+import DeviceTransports
 import Control
 import Foundation
 

@@ -1,5 +1,6 @@
 import Devices
 import Histogram
+import Locking
 
 /// What a loop has done: ticks, overruns, and its wake-up lateness in an HDR histogram (ns).
 public struct LoopStatisticsSnapshot: Sendable {

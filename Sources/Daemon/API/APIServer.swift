@@ -5,30 +5,34 @@ import GRDB
 import Hummingbird
 import Logging
 import ServiceLifecycle
+import Stations
+import DeviceTransports
+import SimServe
+import Locking
 
 /// rigd's HTTP API (docs/api.md; the contract is `OpenAPIDocument`, served at /api/openapi.json).
 ///
 /// Reads come from the stations' published status and the data log. Writes go through the station's mailbox, so
 /// the station's own validation decides, on its own thread, at its next tick; the handler waits for that verdict.
 /// Writes need `Authorization: Bearer TOKEN`; reads too when the listener is not loopback.
-struct API: Sendable {
-    let stations: [any AnyStation]
-    let recorder: Recorder?
-    let metrics: MetricsExporter
-    let token: APIToken
+package struct API: Sendable {
+    package let stations: [any AnyStation]
+    package let recorder: Recorder?
+    package let metrics: MetricsExporter
+    package let token: APIToken
     /// Reads need the token too (a listener reachable from the network).
-    let readsNeedToken: Bool
+    package let readsNeedToken: Bool
     /// How long a write waits for the station's verdict before answering 503.
-    var replyTimeout: Double = 5
+    package var replyTimeout: Double = 5
 
-    static let maximumBody = 64 * 1024
-    static let maximumRows = 100_000
+    package static let maximumBody = 64 * 1024
+    package static let maximumRows = 100_000
 
-    func station(named name: String) -> (any AnyStation)? { stations.first { $0.name == name } }
+    package func station(named name: String) -> (any AnyStation)? { stations.first { $0.name == name } }
 
     // MARK: Router
 
-    func router() -> Router<BasicRequestContext> {
+    package func router() -> Router<BasicRequestContext> {
         let router = Router()
         router.get("/api/openapi.json") { _, _ in
             Response(status: .ok, headers: [.contentType: "application/json"],
@@ -191,7 +195,7 @@ struct API: Sendable {
 
     // MARK: Writes
 
-    enum Parsed {
+    package enum Parsed {
         case request(OperatorRequest)
         case invalid(String)
     }
@@ -237,7 +241,7 @@ struct API: Sendable {
     }
 
     /// Posts to the mailbox and waits for the station's verdict; nil if none came within `replyTimeout`.
-    func submit(_ request: OperatorRequest, to station: any AnyStation) async -> Result<Void, CommandRejection>? {
+    package func submit(_ request: OperatorRequest, to station: any AnyStation) async -> Result<Void, CommandRejection>? {
         let box = ReplyBox()
         let timeout = replyTimeout
         return await withCheckedContinuation { continuation in
@@ -293,35 +297,50 @@ struct API: Sendable {
     }
 
     /// A request's query parameters (the first of each name).
-    struct Query {
-        let values: [String: String]
-        init(_ request: Request) {
+    package struct Query {
+        package let values: [String: String]
+        package init(_ request: Request) {
             values = Dictionary(request.uri.queryParameters.map { (String($0.key), String($0.value)) },
                                 uniquingKeysWith: { first, _ in first })
         }
-        func get(_ name: String) -> String? { values[name] }
+        package func get(_ name: String) -> String? { values[name] }
     }
 
-    struct QueryError: Error {
-        let reason: String
-        var response: Response { API.error(.unprocessableContent, "invalid_value", reason) }
+    package struct QueryError: Error {
+        package let reason: String
+        package var response: Response { API.error(.unprocessableContent, "invalid_value", reason) }
+
+        package init(reason: String) {
+            self.reason = reason
+        }
     }
 
     /// A history request's station filter, window and row limit.
-    struct History {
-        var station: String?
-        var from: Double
-        var to: Double
-        var limit: Int
+    package struct History {
+        package var station: String?
+        package var from: Double
+        package var to: Double
+        package var limit: Int
+
+        package init(station: String? = nil, from: Double, to: Double, limit: Int) {
+            self.station = station
+            self.from = from
+            self.to = to
+            self.limit = limit
+        }
     }
 
     /// The refusal of a history request: 404 for an unknown station, 422 for a bad window or limit.
-    struct HistoryRefusal: Error {
-        let response: Response
+    package struct HistoryRefusal: Error {
+        package let response: Response
+
+        package init(response: Response) {
+            self.response = response
+        }
     }
 
     /// `?station&from&to&limit` of the history endpoints (alarms, runs, events).
-    func history(_ q: Query, defaultSpan: Double) -> Result<History, HistoryRefusal> {
+    package func history(_ q: Query, defaultSpan: Double) -> Result<History, HistoryRefusal> {
         let stationName = q.get("station")
         if let stationName, station(named: stationName) == nil {
             return .failure(HistoryRefusal(response: Self.unknownStation(stationName)))
@@ -334,7 +353,7 @@ struct API: Sendable {
         }
     }
 
-    static func timeWindow(_ q: Query,
+    package static func timeWindow(_ q: Query,
                            defaultSpan: Double = 3600) -> Result<(Double, Double), QueryError> {
         let now = Date().timeIntervalSince1970
         var to = now
@@ -355,7 +374,7 @@ struct API: Sendable {
         return .success((from, to))
     }
 
-    static func limit(_ q: Query, default fallback: Int) -> Result<Int, QueryError> {
+    package static func limit(_ q: Query, default fallback: Int) -> Result<Int, QueryError> {
         guard let text = q.get("limit") else { return .success(fallback) }
         guard let n = Int(text), (1...maximumRows).contains(n) else {
             return .failure(QueryError(reason: "limit must be 1–\(maximumRows), got \"\(text)\""))
@@ -363,57 +382,65 @@ struct API: Sendable {
         return .success(n)
     }
 
-    static func json<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok) -> Response {
+    package static func json<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok) -> Response {
         let data = (try? StationStatus.encoder().encode(value)) ?? Data("{}".utf8)
         return Response(status: status, headers: [.contentType: "application/json"],
                         body: .init(byteBuffer: ByteBuffer(bytes: data)))
     }
 
-    static func error(_ status: HTTPResponse.Status, _ code: String, _ reason: String) -> Response {
+    package static func error(_ status: HTTPResponse.Status, _ code: String, _ reason: String) -> Response {
         json(ErrorBody(error: code, reason: reason), status: status)
     }
 
-    static func unauthorized() -> Response {
+    package static func unauthorized() -> Response {
         var response = error(.unauthorized, "unauthorized",
                              "this request needs Authorization: Bearer TOKEN (the token is in rigd's token file)")
         response.headers[.wwwAuthenticate] = "Bearer realm=\"rigd\""
         return response
     }
 
-    static func unknownStation(_ name: String) -> Response {
+    package static func unknownStation(_ name: String) -> Response {
         error(.notFound, "unknown_station", "no station named \"\(name)\"")
     }
 
     // MARK: Documents
 
-    struct ErrorBody: Codable { var error: String; var reason: String }
-    struct Accepted: Codable { var station: String; var accepted: String }
-    struct StationList: Codable { var stations: [StationStatus] }
-    struct SampleList: Codable { var station: String; var from: Double; var to: Double; var samples: [LogQueries.Sample] }
-    struct AlarmList: Codable { var alarms: [LogQueries.AlarmEntry] }
-    struct RunList: Codable { var runs: [LogQueries.RunEntry] }
-    struct EventList: Codable { var events: [LogQueries.EventEntry] }
-    struct Health: Codable {
-        var stations: Int
-        var simulated: Int
-        var linksDown: Int
-        var activeAlarms: Int
-        var droppedRecords: UInt64
+    package struct ErrorBody: Codable { var error: String; var reason: String }
+    package struct Accepted: Codable { var station: String; var accepted: String }
+    package struct StationList: Codable { var stations: [StationStatus] }
+    package struct SampleList: Codable { var station: String; var from: Double; var to: Double; var samples: [LogQueries.Sample] }
+    package struct AlarmList: Codable { var alarms: [LogQueries.AlarmEntry] }
+    package struct RunList: Codable { var runs: [LogQueries.RunEntry] }
+    package struct EventList: Codable { var events: [LogQueries.EventEntry] }
+    package struct Health: Codable {
+        package var stations: Int
+        package var simulated: Int
+        package var linksDown: Int
+        package var activeAlarms: Int
+        package var droppedRecords: UInt64
+
+        package init(stations: Int, simulated: Int, linksDown: Int, activeAlarms: Int, droppedRecords: UInt64) {
+            self.stations = stations
+            self.simulated = simulated
+            self.linksDown = linksDown
+            self.activeAlarms = activeAlarms
+            self.droppedRecords = droppedRecords
+        }
     }
 
     /// One SSE frame: the values of every station.
-    struct LiveFrame: Codable {
-        struct Entry: Codable {
-            var name: String
-            var mode: String
-            var linkUp: Bool
-            var updatedAt: Double?
-            var values: [String: Double?]
-            var alarms: [String]
-            var phase: String?
-            var run: String?
+    package struct LiveFrame: Codable {
+        package struct Entry: Codable {
+            package var name: String
+            package var mode: String
+            package var linkUp: Bool
+            package var updatedAt: Double?
+            package var values: [String: Double?]
+            package var alarms: [String]
+            package var phase: String?
+            package var run: String?
 
-            init(_ s: StationStatus) {
+            package init(_ s: StationStatus) {
                 name = s.name
                 mode = s.mode
                 linkUp = s.link.up
@@ -424,7 +451,20 @@ struct API: Sendable {
                 run = s.run?.outcome
             }
         }
-        var stations: [Entry]
+        package var stations: [Entry]
+
+        package init(stations: [Entry]) {
+            self.stations = stations
+        }
+    }
+
+    package init(stations: [any AnyStation], recorder: Recorder?, metrics: MetricsExporter, token: APIToken, readsNeedToken: Bool, replyTimeout: Double = 5) {
+        self.stations = stations
+        self.recorder = recorder
+        self.metrics = metrics
+        self.token = token
+        self.readsNeedToken = readsNeedToken
+        self.replyTimeout = replyTimeout
     }
 }
 
@@ -432,11 +472,11 @@ struct API: Sendable {
 private final class ReplyBox: Sendable {
     private let continuation = Locked<CheckedContinuation<Result<Void, CommandRejection>?, Never>?>(nil)
 
-    func set(_ c: CheckedContinuation<Result<Void, CommandRejection>?, Never>) {
+    package func set(_ c: CheckedContinuation<Result<Void, CommandRejection>?, Never>) {
         continuation.withLock { $0 = c }
     }
 
-    func resume(_ result: Result<Void, CommandRejection>?) {
+    package func resume(_ result: Result<Void, CommandRejection>?) {
         let c = continuation.withLock { c in
             defer { c = nil }
             return c
@@ -446,28 +486,38 @@ private final class ReplyBox: Sendable {
 }
 
 /// Runs the API's HTTP server as a service of rigd's service group; a failure (the port is taken) names the address.
-struct APIServer: Service {
-    let app: any Service
-    let address: ListenAddress
+package struct APIServer: Service {
+    package let app: any Service
+    package let address: ListenAddress
 
-    struct Failed: Error, CustomStringConvertible {
-        let address: ListenAddress
-        let underlying: any Error
-        var description: String { "HTTP API on \(address) failed: \(underlying)" }
+    package struct Failed: Error, CustomStringConvertible {
+        package let address: ListenAddress
+        package let underlying: any Error
+        package var description: String { "HTTP API on \(address) failed: \(underlying)" }
+
+        package init(address: ListenAddress, underlying: any Error) {
+            self.address = address
+            self.underlying = underlying
+        }
     }
 
-    func run() async throws {
+    package func run() async throws {
         do {
             try await app.run()
         } catch {
             throw Failed(address: address, underlying: error)
         }
     }
+
+    package init(app: any Service, address: ListenAddress) {
+        self.app = app
+        self.address = address
+    }
 }
 
 extension APIServer {
     /// Builds the server; `onListening` gets the bound address (port 0 picks a free port).
-    init(api: API, address: ListenAddress, logger: Logger, onListening: @escaping @Sendable (String) -> Void) {
+    package init(api: API, address: ListenAddress, logger: Logger, onListening: @escaping @Sendable (String) -> Void) {
         let app = Application(
             router: api.router(),
             configuration: ApplicationConfiguration(address: .hostname(address.host, port: address.port),

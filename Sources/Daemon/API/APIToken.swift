@@ -1,22 +1,26 @@
 import Foundation
+import Stations
+import DeviceTransports
+import SimServe
+import Locking
 
 /// The bearer token that write requests must carry. It lives in a file of its own (mode 0600), created with 32
 /// random bytes on first start when absent — but only for a loopback listener: a server reachable from the network
 /// must not invent a secret nobody has read yet, so there the file must exist already.
-struct APIToken: Sendable {
-    let value: String
-    let file: String
+package struct APIToken: Sendable {
+    package let value: String
+    package let file: String
 
     /// The shortest token accepted from a file (hex digits or other printable characters).
-    static let minimumLength = 16
+    package static let minimumLength = 16
 
-    enum LoadError: Error, CustomStringConvertible {
+    package enum LoadError: Error, CustomStringConvertible {
         case missingForNetwork(file: String, address: String)
         case unreadable(file: String, reason: String)
         case tooShort(file: String)
         case cannotCreate(file: String, reason: String)
 
-        var description: String {
+        package var description: String {
             switch self {
             case .missingForNetwork(let file, let address):
                 "http = \(address) is reachable from other machines, and the API token file \(file) does not exist; "
@@ -30,7 +34,7 @@ struct APIToken: Sendable {
     }
 
     /// Reads the token file, creating it when absent and `mayCreate`. Returns whether it was created.
-    static func load(file: String, mayCreate: Bool, address: String) throws(LoadError) -> (APIToken, created: Bool) {
+    package static func load(file: String, mayCreate: Bool, address: String) throws(LoadError) -> (APIToken, created: Bool) {
         if !FileManager.default.fileExists(atPath: file) {
             guard mayCreate else { throw .missingForNetwork(file: file, address: address) }
             return (try create(file: file), true)
@@ -73,18 +77,23 @@ struct APIToken: Sendable {
 
     /// Whether an `Authorization` header value carries this token. Compares in constant time (for tokens of the
     /// same length): the time taken does not reveal how many leading characters matched.
-    func accepts(authorization header: String?) -> Bool {
+    package func accepts(authorization header: String?) -> Bool {
         guard let header else { return false }
         let parts = header.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
         guard parts.count == 2, parts[0].lowercased() == "bearer" else { return false }
         return Self.constantTimeEqual(Array(parts[1].utf8), Array(value.utf8))
     }
 
-    static func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
+    package static func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
         var difference = UInt64(a.count ^ b.count)
         for i in 0..<b.count {
             difference |= UInt64((i < a.count ? a[i] : 0) ^ b[i])
         }
         return difference == 0
+    }
+
+    package init(value: String, file: String) {
+        self.value = value
+        self.file = file
     }
 }

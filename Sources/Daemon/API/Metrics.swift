@@ -1,5 +1,9 @@
 import Devices
 import Prometheus
+import Stations
+import DeviceTransports
+import SimServe
+import Locking
 
 /// rigd's Prometheus metrics. Thread-safe.
 ///
@@ -11,12 +15,12 @@ import Prometheus
 ///   unregistered, so it disappears from the output instead of lingering with a stale value.
 /// - The lateness histograms are fed directly from the loop threads by the closures of `latenessObserver`; they are
 ///   never removed.
-final class MetricsExporter: Sendable {
+package final class MetricsExporter: Sendable {
     /// The content type of what `render(_:)` returns (text exposition format 0.0.4).
-    static let contentType = "text/plain; version=0.0.4; charset=utf-8"
+    package static let contentType = "text/plain; version=0.0.4; charset=utf-8"
 
     /// Upper bounds of the `rigd_loop_lateness_seconds` buckets: 10 µs … 1 s (the library adds `+Inf`).
-    static let latenessBuckets: [Duration] = [
+    package static let latenessBuckets: [Duration] = [
         .microseconds(10), .microseconds(25), .microseconds(50), .microseconds(100), .microseconds(250),
         .microseconds(500), .milliseconds(1), .microseconds(2500), .milliseconds(5), .milliseconds(10),
         .milliseconds(25), .milliseconds(50), .milliseconds(100), .milliseconds(250), .seconds(1),
@@ -27,12 +31,12 @@ final class MetricsExporter: Sendable {
     /// never take it: their histograms have the library's own lock.
     private let series = Locked(Series())
 
-    init() {}
+    package init() {}
 
     /// A closure the station's loop thread calls after every tick with the tick's wake-up lateness in ns (>= 0).
     /// Records into the histogram `rigd_loop_lateness_seconds{station,loop}`. Asking twice for the same station and
     /// loop gives closures that feed the same histogram.
-    func latenessObserver(station: String, loop: String) -> @Sendable (Int64) -> Void {
+    package func latenessObserver(station: String, loop: String) -> @Sendable (Int64) -> Void {
         let family = Family.loopLateness
         let histogram = registry.makeDurationHistogram(
             descriptor: family.descriptor, labels: family.labels([station, loop]), buckets: Self.latenessBuckets)
@@ -41,7 +45,7 @@ final class MetricsExporter: Sendable {
 
     /// Brings every metric up to date from `statuses`, then returns the whole registry in the text exposition
     /// format (what GET /metrics serves, with content type `MetricsExporter.contentType`).
-    func render(_ statuses: [StationStatus]) -> String {
+    package func render(_ statuses: [StationStatus]) -> String {
         series.withLock { series in
             var pass = Pass(registry: registry, series: series)
             for status in statuses { pass.update(from: status) }
@@ -56,99 +60,99 @@ final class MetricsExporter: Sendable {
 extension MetricsExporter {
     /// One metric name with its help text and label names (in the order every series of it is registered with).
     fileprivate struct Family: Sendable {
-        let name: String
-        let help: String
-        let labelNames: [String]
+        package let name: String
+        package let help: String
+        package let labelNames: [String]
 
-        var descriptor: MetricNameDescriptor {
+        package var descriptor: MetricNameDescriptor {
             // The whole name is given as metricName; the empty unit adds nothing to it.
             MetricNameDescriptor(metricName: name, unitName: "", helpText: help)
         }
 
-        func labels(_ values: [String]) -> [(String, String)] {
+        package func labels(_ values: [String]) -> [(String, String)] {
             precondition(values.count == labelNames.count, "\(name) takes labels \(labelNames)")
             return Array(zip(labelNames, values))
         }
 
-        static let loopPeriod = Family(
+        package static let loopPeriod = Family(
             name: "rigd_loop_period_seconds", help: "Configured period of the control loop, in seconds.",
             labelNames: ["station", "loop"])
-        static let loopTicks = Family(
+        package static let loopTicks = Family(
             name: "rigd_loop_ticks_total", help: "Ticks the control loop has run.", labelNames: ["station", "loop"])
-        static let loopOverruns = Family(
+        package static let loopOverruns = Family(
             name: "rigd_loop_overruns_total", help: "Ticks whose work ran past the next deadline.",
             labelNames: ["station", "loop"])
-        static let loopMissedDeadlines = Family(
+        package static let loopMissedDeadlines = Family(
             name: "rigd_loop_missed_deadlines_total",
             help: "Deadlines the control loop skipped because a tick ran late.", labelNames: ["station", "loop"])
-        static let loopLateness = Family(
+        package static let loopLateness = Family(
             name: "rigd_loop_lateness_seconds",
             help: "Wake-up lateness of control loop ticks (time from deadline to wake-up), in seconds.",
             labelNames: ["station", "loop"])
 
-        static let modbusTransactions = Family(
+        package static let modbusTransactions = Family(
             name: "rigd_modbus_transactions_total", help: "Modbus transactions the station attempted.",
             labelNames: ["station"])
-        static let modbusErrors = Family(
+        package static let modbusErrors = Family(
             name: "rigd_modbus_errors_total",
             help: "Modbus link and transaction failures, by kind (timeout, connection, crc, exception_NN, ...).",
             labelNames: ["station", "kind"])
-        static let modbusReconnects = Family(
+        package static let modbusReconnects = Family(
             name: "rigd_modbus_reconnects_total", help: "Times the station reconnected its Modbus link.",
             labelNames: ["station"])
-        static let linkUp = Family(
+        package static let linkUp = Family(
             name: "rigd_link_up", help: "1 if the station's device link is up, else 0; mode is real or simulated.",
             labelNames: ["station", "mode"])
-        static let stationInfo = Family(
+        package static let stationInfo = Family(
             name: "rigd_station_info", help: "Always 1; the labels describe the station.",
             labelNames: ["station", "kind", "mode", "address"])
 
-        static let alarmsActive = Family(
+        package static let alarmsActive = Family(
             name: "rigd_alarms_active", help: "Number of active alarms on the station.", labelNames: ["station"])
-        static let alarmActive = Family(
+        package static let alarmActive = Family(
             name: "rigd_alarm_active", help: "1 for each active alarm; the series goes away when the alarm clears.",
             labelNames: ["station", "code", "severity"])
 
-        static let channelValue = Family(
+        package static let channelValue = Family(
             name: "rigd_channel_value",
             help: "Latest value of the channel in its unit; NaN on a fault or before the first reading.",
             labelNames: ["station", "channel", "unit"])
-        static let channelQuality = Family(
+        package static let channelQuality = Family(
             name: "rigd_channel_quality", help: "Quality word of the channel block; 0 is good.",
             labelNames: ["station", "channel"])
     }
 
     /// Identifies one series: metric name and label values.
     fileprivate struct SeriesKey: Hashable, Sendable {
-        var name: String
-        var values: [String]
+        package var name: String
+        package var values: [String]
     }
 
     fileprivate struct CounterSeries: Sendable {
-        var counter: Counter
+        package var counter: Counter
         /// The absolute total of the last status this series was brought up to.
-        var lastTotal: UInt64
+        package var lastTotal: UInt64
     }
 
     /// The series rendered so far, kept between renders.
     fileprivate struct Series: Sendable {
-        var gauges: [SeriesKey: Gauge] = [:]
-        var counters: [SeriesKey: CounterSeries] = [:]
+        package var gauges: [SeriesKey: Gauge] = [:]
+        package var counters: [SeriesKey: CounterSeries] = [:]
     }
 
     /// One `render(_:)`: sets every series found in the statuses, then drops those it did not see.
     fileprivate struct Pass {
-        let registry: PrometheusCollectorRegistry
-        var series: Series
-        var seenGauges: Set<SeriesKey> = []
-        var seenCounters: Set<SeriesKey> = []
+        package let registry: PrometheusCollectorRegistry
+        package var series: Series
+        package var seenGauges: Set<SeriesKey> = []
+        package var seenCounters: Set<SeriesKey> = []
 
-        init(registry: PrometheusCollectorRegistry, series: Series) {
+        package init(registry: PrometheusCollectorRegistry, series: Series) {
             self.registry = registry
             self.series = series
         }
 
-        mutating func update(from status: StationStatus) {
+        package mutating func update(from status: StationStatus) {
             let station = status.name
             for loop in status.loops {
                 let labels = [station, loop.name]
@@ -178,7 +182,7 @@ extension MetricsExporter {
         }
 
         /// Sets a gauge series. The first value given for a series in a pass wins.
-        mutating func gauge(_ family: Family, _ values: [String], _ value: Double) {
+        package mutating func gauge(_ family: Family, _ values: [String], _ value: Double) {
             let key = SeriesKey(name: family.name, values: values)
             guard seenGauges.insert(key).inserted else { return }
             if let gauge = series.gauges[key] {
@@ -193,7 +197,7 @@ extension MetricsExporter {
         /// Brings a counter series up to an absolute total from a status. Prometheus counters only go up, so the
         /// counter is incremented by the difference from the last total seen. The first total given for a series in
         /// a pass wins.
-        mutating func counter(_ family: Family, _ values: [String], total: UInt64) {
+        package mutating func counter(_ family: Family, _ values: [String], total: UInt64) {
             let key = SeriesKey(name: family.name, values: values)
             guard seenCounters.insert(key).inserted else { return }
             if var entry = series.counters[key] {

@@ -1,7 +1,11 @@
+import Stations
+import DeviceTransports
+import SimServe
+import Locking
 /// The HTTP API's contract (OpenAPI 3.1), served at /api/openapi.json. `APIContractTests` checks the server against
 /// it: every route it serves is documented here, and what each answers conforms to the schemas.
-enum OpenAPIDocument {
-    static let json = #"""
+package enum OpenAPIDocument {
+    package static let json = #"""
 {
   "openapi": "3.1.0",
   "info": {

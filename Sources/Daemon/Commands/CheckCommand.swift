@@ -1,5 +1,9 @@
 import ArgumentParser
 import Foundation
+import Stations
+import DeviceTransports
+import SimServe
+import Locking
 
 struct CheckCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -1,6 +1,10 @@
 import ArgumentParser
 import Foundation
 import Logging
+import Stations
+import DeviceTransports
+import SimServe
+import Locking
 
 /// Options every command shares.
 struct LogOptions: ParsableArguments {
@@ -23,16 +27,16 @@ struct LogOptions: ParsableArguments {
 }
 
 /// Plant-time durations: `90s`, `6h`, `7d`, `1h30m`, `500ms`, or a plain number of seconds.
-struct PlantDuration: ExpressibleByArgument, Sendable, Equatable, CustomStringConvertible {
-    let seconds: Double
+package struct PlantDuration: ExpressibleByArgument, Sendable, Equatable, CustomStringConvertible {
+    package let seconds: Double
 
     /// The longest plant time a run may take, s (about 31 years): clocks count Int64 nanoseconds, which end at 292
     /// years, and a virtual run past that would trap (the fuzzer found the same in fault timelines).
     static let longest = 1e9
 
-    init(seconds: Double) { self.seconds = seconds }
+    package init(seconds: Double) { self.seconds = seconds }
 
-    init?(argument: String) {
+    package init?(argument: String) {
         if let plain = Double(argument) {
             guard plain > 0, plain <= Self.longest else { return nil }
             seconds = plain
@@ -53,8 +57,8 @@ struct PlantDuration: ExpressibleByArgument, Sendable, Equatable, CustomStringCo
         seconds = total
     }
 
-    var nanoseconds: Int64 { Int64((seconds * 1e9).rounded()) }
-    var description: String { "\(seconds) s" }
+    package var nanoseconds: Int64 { Int64((seconds * 1e9).rounded()) }
+    package var description: String { "\(seconds) s" }
     static var defaultValueDescription: String { "e.g. 90s, 2h, 7d; at most 1e9 s" }
 }
 

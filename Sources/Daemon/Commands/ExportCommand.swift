@@ -2,6 +2,10 @@ import ArgumentParser
 import CSV
 import Foundation
 import GRDB
+import Stations
+import DeviceTransports
+import SimServe
+import Locking
 
 /// `rigd export`: the data log of one station as CSV (RFC 4180: CRLF line ends, fields quoted when they hold a
 /// comma, quote or line break, quotes doubled), with a header row.

@@ -3,6 +3,10 @@ import Foundation
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
+import Stations
+import DeviceTransports
+import SimServe
+import Locking
 
 /// `rigd fault`: inject or clear faults in a running `rigd simulate --control …`.
 struct FaultCommand: AsyncParsableCommand {

@@ -1,5 +1,9 @@
 import ArgumentParser
 import Foundation
+import Stations
+import DeviceTransports
+import SimServe
+import Locking
 
 /// `rigd kinds`: the device kinds this build knows, from the kinds registry.
 struct KindsCommand: ParsableCommand {

@@ -1,5 +1,9 @@
 import ArgumentParser
 import Devices
+import Stations
+import DeviceTransports
+import SimServe
+import Locking
 
 struct PortsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

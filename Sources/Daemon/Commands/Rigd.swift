@@ -1,8 +1,10 @@
 import ArgumentParser
 
-@main
-struct Rigd: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
+/// The command line. The `rigd` executable only calls `Rigd.main()`.
+package struct Rigd: AsyncParsableCommand {
+    package init() {}
+
+    package static let configuration = CommandConfiguration(
         commandName: "rigd",
         abstract: "Firmware host for lab rigs, aquaculture stations and the amino-acid extraction device.",
         discussion: """

@@ -5,6 +5,10 @@ import Foundation
 import Logging
 import ServiceLifecycle
 import Sim
+import Stations
+import DeviceTransports
+import SimServe
+import Locking
 
 struct RunCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

@@ -1,6 +1,10 @@
 @preconcurrency import Dispatch
 import Foundation
 import ServiceLifecycle
+import Stations
+import DeviceTransports
+import SimServe
+import Locking
 
 /// SIGINT and SIGTERM, caught from the moment it is created: a signal that arrives while rigd is still probing its
 /// devices is remembered, not lost, and never kills rigd before its stations have driven their safe state.

@@ -5,6 +5,10 @@ import Hummingbird
 import Logging
 import ServiceLifecycle
 import Sim
+import Stations
+import DeviceTransports
+import SimServe
+import Locking
 
 struct SimulateCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

@@ -3,6 +3,10 @@ import Foundation
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
+import Stations
+import DeviceTransports
+import SimServe
+import Locking
 
 /// `rigd status`: the running daemon's stations, from its HTTP API.
 struct StatusCommand: AsyncParsableCommand {

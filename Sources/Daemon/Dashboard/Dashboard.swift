@@ -1,5 +1,9 @@
 import Foundation
 import Hummingbird
+import Stations
+import DeviceTransports
+import SimServe
+import Locking
 
 /// The technicians' web dashboard (issue 7), served by the API's router from the rigd binary itself: the pages,
 /// their stylesheet and script are string literals (`DashboardPages`, `DashboardStyle`, `DashboardScript`); the
@@ -21,9 +25,9 @@ import Hummingbird
 /// `sessionStorage`). Without it the pages are read-only.
 extension API {
     /// Where Debian's libjs-chart.js puts Chart.js (UMD build, defines `window.Chart`); the first that exists wins.
-    static let chartJSPaths = ["/usr/share/javascript/chart.js/chart.min.js", "/usr/share/javascript/chart.js/chart.js"]
+    package static let chartJSPaths = ["/usr/share/javascript/chart.js/chart.min.js", "/usr/share/javascript/chart.js/chart.js"]
 
-    func addDashboard(to router: Router<BasicRequestContext>) {
+    package func addDashboard(to router: Router<BasicRequestContext>) {
         router.get("/") { _, _ in
             Response(status: .found, headers: [.location: "/dashboard", .cacheControl: "no-cache"])
         }
@@ -60,23 +64,23 @@ extension API {
         }
     }
 
-    struct TokenCheck: Codable { var valid: Bool; var readsNeedToken: Bool }
+    package struct TokenCheck: Codable { var valid: Bool; var readsNeedToken: Bool }
 
-    static func page(_ html: String, status: HTTPResponse.Status = .ok) -> Response {
+    package static func page(_ html: String, status: HTTPResponse.Status = .ok) -> Response {
         Response(status: status,
                  headers: [.contentType: "text/html; charset=utf-8", .cacheControl: "no-cache",
                            .xContentTypeOptions: "nosniff"],
                  body: .init(byteBuffer: ByteBuffer(string: html)))
     }
 
-    static func asset(_ text: String, type: String) -> Response {
+    package static func asset(_ text: String, type: String) -> Response {
         Response(status: .ok, headers: [.contentType: type, .cacheControl: "no-cache"],
                  body: .init(byteBuffer: ByteBuffer(string: text)))
     }
 
     /// Chart.js as Debian installs it; when the package is missing, a script that tells the pages so (a 404 would
     /// be a console error, and the pages work without plots).
-    static func chartJS() -> Response {
+    package static func chartJS() -> Response {
         for path in chartJSPaths {
             if let data = FileManager.default.contents(atPath: path) {
                 return Response(status: .ok,

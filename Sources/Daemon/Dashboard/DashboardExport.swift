@@ -2,6 +2,10 @@ import CSV
 import Foundation
 import GRDB
 import Hummingbird
+import Stations
+import DeviceTransports
+import SimServe
+import Locking
 
 /// `GET /api/stations/{name}/export.csv?from&to&what&layout`: the data log of one station as CSV, in the layouts of
 /// `rigd export` (RFC 4180 through CSV.swift: CRLF line ends, quoting where needed, a header row).
@@ -15,13 +19,13 @@ import Hummingbird
 /// Reads need the token where the API's reads do. 404 unknown station, 422 a bad parameter or more than
 /// `API.maximumExportRows` rows (narrow the window), 503 without a data log.
 extension API {
-    static let maximumExportRows = 1_000_000
+    package static let maximumExportRows = 1_000_000
 
-    typealias ExportTable = CSVExport.Table
-    typealias ExportLayout = CSVExport.Layout
-    typealias ExportTooLarge = CSVExport.TooLarge
+    package typealias ExportTable = CSVExport.Table
+    package typealias ExportLayout = CSVExport.Layout
+    package typealias ExportTooLarge = CSVExport.TooLarge
 
-    func exportCSV(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+    package func exportCSV(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
         if readsNeedToken, !token.accepts(authorization: request.headers[.authorization]) { return Self.unauthorized() }
         let name = try context.parameters.require("name")
         guard station(named: name) != nil else { return Self.unknownStation(name) }
@@ -67,7 +71,7 @@ extension API {
     }
 
     /// The CSV document; throws `ExportTooLarge` past `maximumExportRows` data rows.
-    static func exportData(_ db: Database, station: String, from: Double, to: Double, what: ExportTable,
+    package static func exportData(_ db: Database, station: String, from: Double, to: Double, what: ExportTable,
                            layout: ExportLayout) throws -> Data {
         let stream = OutputStream(toMemory: ())
         let csv = try CSVWriter(stream: stream, newline: .crlf)
@@ -79,14 +83,14 @@ extension API {
     }
 
     /// `20261129T100000Z`: a file name's time stamp.
-    static func fileStamp(_ t: Double) -> String {
+    package static func fileStamp(_ t: Double) -> String {
         let f = ISO8601DateFormatter()
         f.formatOptions = [.withYear, .withMonth, .withDay, .withTime, .withTimeZone]
         return f.string(from: Date(timeIntervalSince1970: t))
     }
 
     /// Letters, digits, `-`, `_` and `.`; anything else becomes `_` (a station name in a Content-Disposition).
-    static func fileSafe(_ text: String) -> String {
+    package static func fileSafe(_ text: String) -> String {
         String(text.map { c in c.isASCII && (c.isLetter || c.isNumber || "-_.".contains(c)) ? c : "_" })
     }
 }

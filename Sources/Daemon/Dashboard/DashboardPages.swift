@@ -1,8 +1,12 @@
 import Foundation
+import Stations
+import DeviceTransports
+import SimServe
+import Locking
 
 /// The dashboard's HTML: page shells that `DashboardScript` fills from the HTTP API.
-enum DashboardPages {
-    static func overview() -> String {
+package enum DashboardPages {
+    package static func overview() -> String {
         shell(title: "rigd — overview", page: "overview", station: nil, charts: false, main: #"""
             <section class="page-head overview-head">
               <h1>Stations</h1>
@@ -13,7 +17,7 @@ enum DashboardPages {
             """#)
     }
 
-    static func station(name: String) -> String {
+    package static func station(name: String) -> String {
         shell(title: "rigd — \(name)", page: "station", station: name, charts: true, main: #"""
             <section class="page-head station-head">
               <div class="title-row">
@@ -92,7 +96,7 @@ enum DashboardPages {
             """#)
     }
 
-    static func notFound(name: String, known: [String]) -> String {
+    package static func notFound(name: String, known: [String]) -> String {
         let links = known.map { "<li><a href=\"\(html(stationPath($0)))\">\(html($0))</a></li>" }.joined()
         return shell(title: "rigd — no station \(name)", page: "missing", station: nil, charts: false, main: """
             <section class="page-head"><h1>No station “\(html(name))”</h1>
@@ -101,7 +105,7 @@ enum DashboardPages {
     }
 
     /// A page: header with the token control, the simulated-plant banner, `main`, the token dialog, the script.
-    static func shell(title: String, page: String, station: String?, charts: Bool, main: String) -> String {
+    package static func shell(title: String, page: String, station: String?, charts: Bool, main: String) -> String {
         let stationAttribute = station.map { " data-station=\"\(html($0))\"" } ?? ""
         let chartScript = charts ? "<script src=\"/dashboard/static/chart.js\"></script>\n" : ""
         return #"""
@@ -151,18 +155,18 @@ enum DashboardPages {
             """#
     }
 
-    static let faviconSVG = #"""
+    package static let faviconSVG = #"""
         <svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32"><rect width="32" height="32" rx="6" fill="#1e3a5f"/><circle cx="16" cy="16" r="9" fill="none" stroke="#7dd3fc" stroke-width="3"/><circle cx="16" cy="16" r="3.5" fill="#fbbf24"/></svg>
         """#
 
     /// The station page's path, the name percent-encoded.
-    static func stationPath(_ name: String) -> String {
+    package static func stationPath(_ name: String) -> String {
         "/dashboard/station/" + (name.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(["/"]))
                                  ?? name)
     }
 
     /// Text for HTML element content and quoted attribute values.
-    static func html(_ text: String) -> String {
+    package static func html(_ text: String) -> String {
         var out = ""
         out.reserveCapacity(text.count)
         for c in text {
@@ -179,7 +183,7 @@ enum DashboardPages {
     }
 
     /// A JavaScript string literal (JSON string, with `<` escaped so it cannot close a script element).
-    static func jsString(_ text: String) -> String {
+    package static func jsString(_ text: String) -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.withoutEscapingSlashes]
         let data = (try? encoder.encode(text)) ?? Data("\"\"".utf8)

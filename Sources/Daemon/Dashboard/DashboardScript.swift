@@ -1,9 +1,13 @@
+import Stations
+import DeviceTransports
+import SimServe
+import Locking
 /// The dashboard's script (vanilla JavaScript, no build step). Reads: `/api/stations`, `/api/stream` (Server-Sent
 /// Events, read with `fetch` so that it can carry the token where reads need it), `/api/stations/{name}/samples`,
 /// `/api/runs`, `/api/alarms`. Writes: the API's POST endpoints with `Authorization: Bearer` and the token kept in
 /// `sessionStorage`. Plots use Chart.js when `/dashboard/static/chart.js` defined it.
-enum DashboardScript {
-    static let js = #"""
+package enum DashboardScript {
+    package static let js = #"""
         "use strict";
         (function () {
           // ---------- small helpers ----------

@@ -1,6 +1,10 @@
+import Stations
+import DeviceTransports
+import SimServe
+import Locking
 /// The dashboard's stylesheet: a 1280×800 lab PC first, tablets (touch targets of 40 px, one column below 1000 px).
-enum DashboardStyle {
-    static let css = #"""
+package enum DashboardStyle {
+    package static let css = #"""
         :root {
           --bg: #f3f5f8; --card: #ffffff; --ink: #17202b; --muted: #5b6776; --line: #d9dee6;
           --accent: #1d5fbf; --accent-ink: #ffffff; --ok: #17803d; --ok-bg: #e3f4e8; --warn: #8a5a00; --warn-bg: #fff3d6;

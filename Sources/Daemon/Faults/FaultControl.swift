@@ -3,12 +3,22 @@ import Foundation
 import Hummingbird
 import Logging
 import Sim
+import Stations
+import DeviceTransports
+import SimServe
+import Locking
 
 /// A simulated device the control interface can reach, by name and unit.
-struct FaultTarget: Sendable {
-    let name: String
-    let unit: Int
-    let device: any FaultInjectable
+package struct FaultTarget: Sendable {
+    package let name: String
+    package let unit: Int
+    package let device: any FaultInjectable
+
+    package init(name: String, unit: Int, device: any FaultInjectable) {
+        self.name = name
+        self.unit = unit
+        self.device = device
+    }
 }
 
 /// The control interface of `rigd simulate --control HOST:PORT` (loopback only): lists the devices and what is
@@ -16,31 +26,44 @@ struct FaultTarget: Sendable {
 ///
 /// - `GET /devices` → `{"devices": [{name, unit, kind, channels, disturbances, injected}]}`
 /// - `POST /faults` with a `FaultRequest` → 200 `{"applied": "…"}`, 404 no such device, 422 invalid (nothing changed)
-struct FaultControl: Sendable {
-    let targets: [FaultTarget]
-    let logger: Logger
+package struct FaultControl: Sendable {
+    package let targets: [FaultTarget]
+    package let logger: Logger
 
-    struct Listing: Codable {
-        struct Device: Codable {
-            var name: String
-            var unit: Int
-            var kind: String
-            var channels: [String]
-            var disturbances: [String]
-            var injected: [String]
+    package struct Listing: Codable {
+        package struct Device: Codable {
+            package var name: String
+            package var unit: Int
+            package var kind: String
+            package var channels: [String]
+            package var disturbances: [String]
+            package var injected: [String]
+
+            package init(name: String, unit: Int, kind: String, channels: [String], disturbances: [String], injected: [String]) {
+                self.name = name
+                self.unit = unit
+                self.kind = kind
+                self.channels = channels
+                self.disturbances = disturbances
+                self.injected = injected
+            }
         }
-        var devices: [Device]
+        package var devices: [Device]
+
+        package init(devices: [Device]) {
+            self.devices = devices
+        }
     }
 
-    struct Applied: Codable { var applied: String }
+    package struct Applied: Codable { var applied: String }
 
-    enum Resolution {
+    package enum Resolution {
         case found(FaultTarget)
         case missing(String)
     }
 
     /// The device a request names (by station name, or unit), or the only one.
-    func resolve(_ request: FaultRequest) -> Resolution {
+    package func resolve(_ request: FaultRequest) -> Resolution {
         var candidates = targets
         if let name = request.station { candidates = candidates.filter { $0.name == name } }
         if let unit = request.unit { candidates = candidates.filter { $0.unit == unit } }
@@ -50,7 +73,7 @@ struct FaultControl: Sendable {
         return .missing("several devices match; name one with station or unit: \(known)")
     }
 
-    func listing() -> Listing {
+    package func listing() -> Listing {
         Listing(devices: targets.map { t in
             Listing.Device(name: t.name, unit: t.unit, kind: t.device.kind.rawValue,
                            channels: t.device.channelSpecs.map(\.name), disturbances: t.device.disturbanceNames,
@@ -58,7 +81,7 @@ struct FaultControl: Sendable {
         })
     }
 
-    func router() -> Router<BasicRequestContext> {
+    package func router() -> Router<BasicRequestContext> {
         let router = Router()
         router.get("/devices") { _, _ in API.json(listing()) }
         router.post("/faults") { request, _ in
@@ -86,5 +109,10 @@ struct FaultControl: Sendable {
             return API.json(Applied(applied: "\(target.name): \(what)"))
         }
         return router
+    }
+
+    package init(targets: [FaultTarget], logger: Logger) {
+        self.targets = targets
+        self.logger = logger
     }
 }

@@ -1,6 +1,10 @@
 import Devices
 import Foundation
 import Sim
+import Stations
+import DeviceTransports
+import SimServe
+import Locking
 
 /// One fault to inject into a simulated device, or to take away: the common language of `rigd fault`, the control
 /// interface of `rigd simulate`, HIL scenarios and `rigd run --virtual --faults`. JSON/TOML keys are snake_case.
@@ -13,39 +17,39 @@ import Sim
 /// - a plant disturbance: `disturbance` = a name of the kind's (`fan_failure`, `filter_clog`, `bad_night`, `storm`, …)
 ///   with `active` true or false;
 /// - or `clear_all` = true: every fault and disturbance off.
-struct FaultRequest: Codable, Sendable, Equatable, CustomStringConvertible {
+package struct FaultRequest: Codable, Sendable, Equatable, CustomStringConvertible {
     /// Unit id on an RTU line (`rigd simulate --rtu`); nil for the only device.
-    var unit: Int?
+    package var unit: Int?
     /// Station name (virtual runs, scenario timelines).
-    var station: String?
-    var channel: String?
-    var fault: String?
-    var value: Double?
-    var perHour: Double?
-    var sigma: Double?
-    var size: Double?
-    var device: String?
-    var ms: Double?
-    var code: Int?
-    var disturbance: String?
-    var active: Bool?
-    var clearAll: Bool?
+    package var station: String?
+    package var channel: String?
+    package var fault: String?
+    package var value: Double?
+    package var perHour: Double?
+    package var sigma: Double?
+    package var size: Double?
+    package var device: String?
+    package var ms: Double?
+    package var code: Int?
+    package var disturbance: String?
+    package var active: Bool?
+    package var clearAll: Bool?
 
-    enum CodingKeys: String, CodingKey {
+    package enum CodingKeys: String, CodingKey {
         case unit, station, channel, fault, value, sigma, size, device, ms, code, disturbance, active
         case perHour = "per_hour"
         case clearAll = "clear_all"
     }
 
-    static let channelFaults = ["lost", "stuck", "offset", "drift", "noise", "spikes", "clear"]
-    static let deviceFaults = ["offline", "online", "delay", "exception", "normal"]
+    package static let channelFaults = ["lost", "stuck", "offset", "drift", "noise", "spikes", "clear"]
+    package static let deviceFaults = ["offline", "online", "delay", "exception", "normal"]
 
-    struct Invalid: Error, CustomStringConvertible {
-        let description: String
-        init(_ description: String) { self.description = description }
+    package struct Invalid: Error, CustomStringConvertible {
+        package let description: String
+        package init(_ description: String) { self.description = description }
     }
 
-    var description: String {
+    package var description: String {
         let target = station.map { "station \($0): " } ?? unit.map { "unit \($0): " } ?? ""
         if clearAll == true { return target + "clear all faults" }
         if let channel {
@@ -68,7 +72,7 @@ struct FaultRequest: Codable, Sendable, Equatable, CustomStringConvertible {
     }
 
     /// The channel fault this request describes (nil: clear), with its channel index on `device`.
-    func channelFault(on device: any FaultInjectable) throws(Invalid) -> (index: Int, fault: ChannelFault?) {
+    package func channelFault(on device: any FaultInjectable) throws(Invalid) -> (index: Int, fault: ChannelFault?) {
         guard let channel else { throw Invalid("no channel named") }
         let specs = device.channelSpecs
         guard let index = specs.firstIndex(where: { $0.name == channel }) else {
@@ -98,7 +102,7 @@ struct FaultRequest: Codable, Sendable, Equatable, CustomStringConvertible {
     }
 
     /// Checks the request against `device` without changing anything.
-    func validate(for device: any FaultInjectable) throws(Invalid) {
+    package func validate(for device: any FaultInjectable) throws(Invalid) {
         let targets = [channel != nil, self.device != nil, disturbance != nil, clearAll == true].filter { $0 }.count
         guard targets == 1 else {
             throw Invalid("name exactly one of channel, device, disturbance or clear_all (got \(targets))")
@@ -128,7 +132,7 @@ struct FaultRequest: Codable, Sendable, Equatable, CustomStringConvertible {
     }
 
     /// Validates, then applies to `device`.
-    func apply(to device: any FaultInjectable) throws(Invalid) {
+    package func apply(to device: any FaultInjectable) throws(Invalid) {
         try validate(for: device)
         if clearAll == true {
             for i in device.channelSpecs.indices { device.setChannelFault(nil, channel: i) }
@@ -161,11 +165,28 @@ struct FaultRequest: Codable, Sendable, Equatable, CustomStringConvertible {
             }
         }
     }
+
+    package init(unit: Int? = nil, station: String? = nil, channel: String? = nil, fault: String? = nil, value: Double? = nil, perHour: Double? = nil, sigma: Double? = nil, size: Double? = nil, device: String? = nil, ms: Double? = nil, code: Int? = nil, disturbance: String? = nil, active: Bool? = nil, clearAll: Bool? = nil) {
+        self.unit = unit
+        self.station = station
+        self.channel = channel
+        self.fault = fault
+        self.value = value
+        self.perHour = perHour
+        self.sigma = sigma
+        self.size = size
+        self.device = device
+        self.ms = ms
+        self.code = code
+        self.disturbance = disturbance
+        self.active = active
+        self.clearAll = clearAll
+    }
 }
 
 extension InjectedFaults {
     /// For listings: what is injected, in words.
-    func summary(channels: [ChannelSpec]) -> [String] {
+    package func summary(channels: [ChannelSpec]) -> [String] {
         var out: [String] = []
         if offline { out.append("offline") }
         if answerDelay > 0 { out.append("answers \(Int(answerDelay * 1000)) ms late") }

@@ -1,6 +1,10 @@
 import Foundation
 import Sim
 import TOMLKit
+import Stations
+import DeviceTransports
+import SimServe
+import Locking
 
 /// Faults at plant times, for `rigd run --virtual --faults FILE` (HIL scenarios use the same `[[fault]]` tables):
 ///
@@ -23,19 +27,24 @@ import TOMLKit
 /// `device_fault` (or `device`)/`ms`/`code`, `disturbance`/`active`, `clear_all`) — the `[[fault]]` tables of a HIL
 /// scenario, with `station` (a station of the plant) where a scenario names its `device`. Read strictly: unknown keys
 /// and bad values stop rigd (exit 78).
-struct FaultTimeline: Sendable {
-    struct Entry: Sendable {
-        var at: Double
-        var request: FaultRequest
+package struct FaultTimeline: Sendable {
+    package struct Entry: Sendable {
+        package var at: Double
+        package var request: FaultRequest
+
+        package init(at: Double, request: FaultRequest) {
+            self.at = at
+            self.request = request
+        }
     }
 
-    var entries: [Entry]
-    var source: String
+    package var entries: [Entry]
+    package var source: String
 
     /// The latest plant time a fault may name, s.
-    static let latestTime = 1e9
+    package static let latestTime = 1e9
 
-    static func load(path: String) throws(ConfigError) -> FaultTimeline {
+    package static func load(path: String) throws(ConfigError) -> FaultTimeline {
         let text: String
         do {
             text = try String(contentsOfFile: path, encoding: .utf8)
@@ -45,7 +54,7 @@ struct FaultTimeline: Sendable {
         return try parse(text, source: path)
     }
 
-    static func parse(_ text: String, source: String) throws(ConfigError) -> FaultTimeline {
+    package static func parse(_ text: String, source: String) throws(ConfigError) -> FaultTimeline {
         let root = try ConfigLoader.parseTOML(text, source: source)
         let reader = ConfigReader(file: source, lines: SourceLines(text))
         let top = TableReader(root, path: "", context: nil, reader: reader)
@@ -96,7 +105,7 @@ struct FaultTimeline: Sendable {
     }
 
     /// Checks every entry against the stations (a simulated device of that name, and a fault it can take).
-    func validate(against stations: [any AnyStation]) throws(ConfigError) {
+    package func validate(against stations: [any AnyStation]) throws(ConfigError) {
         var issues: [ConfigIssue] = []
         for (i, entry) in entries.enumerated() {
             let name = entry.request.station ?? ""
@@ -124,5 +133,10 @@ struct FaultTimeline: Sendable {
     /// `at` is read by hand (a string or a number); this tells the reader it was read.
     private static func markUsed(_ t: TableReader, _ key: String) {
         t.markRead(key)
+    }
+
+    package init(entries: [Entry], source: String) {
+        self.entries = entries
+        self.source = source
     }
 }

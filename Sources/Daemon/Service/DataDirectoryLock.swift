@@ -1,33 +1,46 @@
 import Foundation
+import Stations
+import DeviceTransports
+import SimServe
+import Locking
 
 /// One rigd per data directory: two daemons writing one log would each take the other's running runs for an unclean
 /// stop. Held with flock(2) on `rigd.lock` for the life of the process (the kernel drops it when the process dies, so
 /// a kill -9 leaves no stale lock).
-final class DataDirectoryLock: Sendable {
-    let path: String
+package final class DataDirectoryLock: Sendable {
+    package let path: String
     private let fd: Int32
 
-    struct Held: Error, CustomStringConvertible {
-        let directory: String
-        let holder: String
-        var description: String {
+    package struct Held: Error, CustomStringConvertible {
+        package let directory: String
+        package let holder: String
+        package var description: String {
             "another rigd (\(holder)) is using the data directory \(directory); stop it or give this one "
                 + "another data_dir ([daemon] data_dir or --data-dir)"
         }
+
+        package init(directory: String, holder: String) {
+            self.directory = directory
+            self.holder = holder
+        }
     }
 
-    struct Failed: Error, CustomStringConvertible {
-        let description: String
+    package struct Failed: Error, CustomStringConvertible {
+        package let description: String
+
+        package init(description: String) {
+            self.description = description
+        }
     }
 
     /// Creates the data directory if missing, mode 0750: the data log and the API token live there, so other users
     /// get nothing (the group may read exports). An existing directory keeps the mode it has.
-    static func createDirectory(_ directory: String) throws {
+    package static func createDirectory(_ directory: String) throws {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true,
                                                 attributes: [.posixPermissions: 0o750])
     }
 
-    init(directory: String) throws {
+    package init(directory: String) throws {
         do {
             try Self.createDirectory(directory)
         } catch {

@@ -1,30 +1,34 @@
 import Foundation
 import Glibc
+import Stations
+import DeviceTransports
+import SimServe
+import Locking
 
 /// sd_notify(3) over $NOTIFY_SOCKET: one datagram per message, "KEY=VALUE" lines joined with "\n".
 ///
 /// Implemented directly on the socket (no libsystemd): each `send` opens a fresh SOCK_DGRAM|SOCK_CLOEXEC unix socket,
 /// sends one datagram and closes it, so a notifier can be shared freely between threads and tasks.
-struct SystemdNotifier: Sendable {
+package struct SystemdNotifier: Sendable {
     /// The socket path as given ("@name" = abstract namespace, else a filesystem path).
-    let socketPath: String
+    package let socketPath: String
     /// Seconds between watchdog pets systemd expects at most (WATCHDOG_USEC / 1e6), nil when the watchdog is off,
     /// when WATCHDOG_USEC is absent/invalid, or when WATCHDOG_PID is set and is not this process's pid.
-    let watchdogTimeout: Double?
+    package let watchdogTimeout: Double?
 
     /// How long one `send` may block on a full receive queue before it fails with EAGAIN (systemd never keeps us
     /// waiting this long unless it is wedged; a stuck watchdog pet must not stall the caller forever).
-    static let sendTimeout: Double = 1.0
+    package static let sendTimeout: Double = 1.0
 
     /// nil when NOTIFY_SOCKET is unset or empty (not started by systemd): callers then skip notifying.
-    init?(environment: [String: String] = ProcessInfo.processInfo.environment) {
+    package init?(environment: [String: String] = ProcessInfo.processInfo.environment) {
         guard let path = environment["NOTIFY_SOCKET"], !path.isEmpty else { return nil }
         socketPath = path
         watchdogTimeout = Self.watchdogTimeout(environment: environment, pid: getpid())
     }
 
     /// sd_watchdog_enabled(3): WATCHDOG_USEC a positive integer; WATCHDOG_PID, when present, must be `pid`.
-    static func watchdogTimeout(environment: [String: String], pid: pid_t) -> Double? {
+    package static func watchdogTimeout(environment: [String: String], pid: pid_t) -> Double? {
         guard let text = environment["WATCHDOG_USEC"], let usec = UInt64(text), usec > 0 else { return nil }
         if let pidText = environment["WATCHDOG_PID"] {
             guard let watchdogPID = pid_t(pidText), watchdogPID == pid else { return nil }
@@ -33,17 +37,17 @@ struct SystemdNotifier: Sendable {
     }
 
     /// The datagram payload: newlines inside a line become spaces (each line is one KEY=VALUE assignment).
-    static func payload(_ lines: [String]) -> String {
+    package static func payload(_ lines: [String]) -> String {
         lines.map { $0.replacingOccurrences(of: "\n", with: " ") }.joined(separator: "\n")
     }
 
-    func send(_ line: String) throws {
+    package func send(_ line: String) throws {
         try send([line])
     }
 
     /// Sends the lines (e.g. ["READY=1", "STATUS=3 stations running"]) as one datagram. Throws NotifyError with
     /// errno text on failure. An empty list sends nothing.
-    func send(_ lines: [String]) throws {
+    package func send(_ lines: [String]) throws {
         guard !lines.isEmpty else { return }
         var (address, length) = try Self.address(socketPath)
 
@@ -79,7 +83,7 @@ struct SystemdNotifier: Sendable {
 
     /// The socket address for `path` and its length: "@name" is abstract (sun_path[0] = 0, then the name, no
     /// terminator, length counts only the used bytes); anything else is a NUL-terminated filesystem path.
-    static func address(_ path: String) throws -> (sockaddr_un, socklen_t) {
+    package static func address(_ path: String) throws -> (sockaddr_un, socklen_t) {
         var address = sockaddr_un()
         address.sun_family = sa_family_t(AF_UNIX)
         let capacity = MemoryLayout.size(ofValue: address.sun_path)
@@ -106,14 +110,20 @@ struct SystemdNotifier: Sendable {
 }
 
 /// A failed sd_notify: names the socket path, the step that failed and the errno text.
-struct NotifyError: Error, CustomStringConvertible {
-    let socketPath: String
-    let operation: String
+package struct NotifyError: Error, CustomStringConvertible {
+    package let socketPath: String
+    package let operation: String
     /// The errno value.
-    let code: Int32
+    package let code: Int32
 
-    var description: String {
+    package var description: String {
         "sd_notify to NOTIFY_SOCKET \(socketPath) failed: \(operation): \(String(cString: strerror(code))) "
             + "(errno \(code))"
+    }
+
+    package init(socketPath: String, operation: String, code: Int32) {
+        self.socketPath = socketPath
+        self.operation = operation
+        self.code = code
     }
 }

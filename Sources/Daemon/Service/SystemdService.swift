@@ -2,28 +2,32 @@ import Control
 import Foundation
 import Logging
 import ServiceLifecycle
+import Stations
+import DeviceTransports
+import SimServe
+import Locking
 
 /// rigd's side of systemd supervision (Type=notify): READY=1 once the stations are wired, WATCHDOG=1 every half
 /// watchdog period while every station loop is alive, a STATUS= summary line, and STOPPING=1 at shutdown.
 ///
 /// "Alive" means no loop runner is behind its pending deadline by more than `stallLimit`: a tick that hangs (a
 /// blocked call, a deadlock) stops the pets, and systemd restarts rigd after WatchdogSec=.
-struct SystemdService: Service {
-    let notifier: SystemdNotifier
-    let runners: [(names: String, runner: LoopRunner)]
-    let stations: [any AnyStation]
-    let clock: MonotonicClock
+package struct SystemdService: Service {
+    package let notifier: SystemdNotifier
+    package let runners: [(names: String, runner: LoopRunner)]
+    package let stations: [any AnyStation]
+    package let clock: MonotonicClock
     /// Seconds a runner may be behind before it counts as hung.
-    let stallLimit: Double
-    let logger: Logger
+    package let stallLimit: Double
+    package let logger: Logger
 
     /// The stalled runners' station names, empty when every loop is alive.
-    static func stalled(_ runners: [(names: String, runner: LoopRunner)], now: Int64, limit: Double) -> [String] {
+    package static func stalled(_ runners: [(names: String, runner: LoopRunner)], now: Int64, limit: Double) -> [String] {
         runners.filter { Double($0.runner.lag(now: now)) / 1e9 > limit }.map(\.names)
     }
 
     /// One line for `systemctl status`.
-    static func summary(_ statuses: [StationStatus], stalled: [String]) -> String {
+    package static func summary(_ statuses: [StationStatus], stalled: [String]) -> String {
         let simulated = statuses.filter { $0.mode == "simulated" }.count
         let down = statuses.filter { !$0.link.up }.map(\.name)
         let alarms = statuses.reduce(0) { $0 + $1.alarms.count }
@@ -36,7 +40,7 @@ struct SystemdService: Service {
         return parts.joined(separator: "; ")
     }
 
-    func run() async throws {
+    package func run() async throws {
         send(["READY=1", "STATUS=" + Self.summary(stations.map { $0.status() }, stalled: [])])
         let interval = notifier.watchdogTimeout.map { $0 / 2 } ?? 5
         if let timeout = notifier.watchdogTimeout {
@@ -74,5 +78,14 @@ struct SystemdService: Service {
         } catch {
             logger.warning("systemd notify: \(error)")
         }
+    }
+
+    package init(notifier: SystemdNotifier, runners: [(names: String, runner: LoopRunner)], stations: [any AnyStation], clock: MonotonicClock, stallLimit: Double, logger: Logger) {
+        self.notifier = notifier
+        self.runners = runners
+        self.stations = stations
+        self.clock = clock
+        self.stallLimit = stallLimit
+        self.logger = logger
     }
 }

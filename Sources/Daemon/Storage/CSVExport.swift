@@ -1,6 +1,10 @@
 import CSV
 import Foundation
 import GRDB
+import Stations
+import DeviceTransports
+import SimServe
+import Locking
 
 /// The data log of one station as CSV rows: `rigd export` and the API's `export.csv` write the same thing.
 /// RFC 4180 through CSV.swift (the caller makes the writer, with CRLF line ends); a header row first.
@@ -10,14 +14,14 @@ import GRDB
 /// - alarms: station, code, severity, message, raised/acknowledged/cleared times, acknowledged_by, cleared_by.
 /// - runs: station, number, recipe, outcome, reason, started/ended times, results (JSON).
 /// - events: time_utc, unix_s, station, kind, message.
-enum CSVExport {
-    enum Table: String, CaseIterable, Sendable { case samples, alarms, runs, events }
-    enum Layout: String, CaseIterable, Sendable { case wide, long }
-    struct TooLarge: Error {}
+package enum CSVExport {
+    package enum Table: String, CaseIterable, Sendable { case samples, alarms, runs, events }
+    package enum Layout: String, CaseIterable, Sendable { case wide, long }
+    package struct TooLarge: Error {}
 
     /// Writes the header row and the data rows of `what` for `station` in [from, to] to `csv`; returns the number of
     /// data rows. Throws `TooLarge` past `maximumRows` data rows (what was written so far is then incomplete).
-    static func write(_ csv: CSVWriter, db: Database, station: String, from: Double, to: Double, what: Table,
+    package static func write(_ csv: CSVWriter, db: Database, station: String, from: Double, to: Double, what: Table,
                       layout: Layout, maximumRows: Int = .max - 1) throws -> Int {
         let formatter = ISO8601DateFormatter()
         formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]

@@ -1,19 +1,23 @@
 import Foundation
 import GRDB
+import Stations
+import DeviceTransports
+import SimServe
+import Locking
 
 /// rigd's SQLite data log (docs/design.md "recorder"): samples per station and channel, events, alarms, runs and daemon
 /// sessions, in WAL mode so readers (the API, `rigd export`) never block the writer.
 ///
 /// Times are Unix seconds (REAL). Schema changes are migrations (`migrator`), applied in order when the log opens.
-enum DataLog {
+package enum DataLog {
     /// The file inside the data directory.
-    static let fileName = "rigd.sqlite"
+    package static let fileName = "rigd.sqlite"
 
-    static func path(in dataDirectory: String) -> String {
+    package static func path(in dataDirectory: String) -> String {
         (dataDirectory as NSString).appendingPathComponent(fileName)
     }
 
-    static var migrator: DatabaseMigrator {
+    package static var migrator: DatabaseMigrator {
         var m = DatabaseMigrator()
         m.registerMigration("v1: samples, events, alarms, runs, sessions") { db in
             try db.execute(sql: """
@@ -93,10 +97,10 @@ enum DataLog {
     /// kernel's file cache holds anyway: a page the cache lacks is a read from that. Measured on this schema
     /// (hil/SOAK.md): 256 KiB costs the write path 0.06 ms CPU per second of records for 60 channels, and about 6 ms
     /// (0.6 % of a core) for 6000, against 2000 KiB.
-    static let pageCacheKiB = -256
+    package static let pageCacheKiB = -256
 
     /// Opens (creating if needed) the log for writing, and migrates it.
-    static func openForWriting(path: String) throws -> DatabasePool {
+    package static func openForWriting(path: String) throws -> DatabasePool {
         var configuration = GRDB.Configuration()
         configuration.busyMode = .timeout(5)
         configuration.prepareDatabase { db in
@@ -112,7 +116,7 @@ enum DataLog {
     }
 
     /// Opens an existing log read-only (export, tests). Works while rigd writes to it.
-    static func openForReading(path: String) throws -> DatabasePool {
+    package static func openForReading(path: String) throws -> DatabasePool {
         guard FileManager.default.fileExists(atPath: path) else {
             throw DataLogError("no data log at \(path) (rigd writes it under its data directory)")
         }
@@ -129,7 +133,7 @@ enum DataLog {
     }
 }
 
-struct DataLogError: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
+package struct DataLogError: Error, CustomStringConvertible {
+    package let description: String
+    package init(_ description: String) { self.description = description }
 }

@@ -1,49 +1,91 @@
 import Control
 import Foundation
 import GRDB
+import Stations
+import DeviceTransports
+import SimServe
+import Locking
 
 /// Reading the data log back: the API's history endpoints and `rigd export` share these.
-enum LogQueries {
-    struct Sample: Sendable, Codable, Equatable {
-        var t: Double
-        var channel: String
-        var unit: String
-        var value: Double?
-        var quality: Int
+package enum LogQueries {
+    package struct Sample: Sendable, Codable, Equatable {
+        package var t: Double
+        package var channel: String
+        package var unit: String
+        package var value: Double?
+        package var quality: Int
+
+        package init(t: Double, channel: String, unit: String, value: Double? = nil, quality: Int) {
+            self.t = t
+            self.channel = channel
+            self.unit = unit
+            self.value = value
+            self.quality = quality
+        }
     }
 
-    struct AlarmEntry: Sendable, Codable, Equatable {
-        var station: String
-        var code: String
-        var severity: String
-        var message: String
-        var raisedAt: Double
-        var acknowledgedAt: Double?
-        var acknowledgedBy: String?
-        var clearedAt: Double?
-        var clearedBy: String?
+    package struct AlarmEntry: Sendable, Codable, Equatable {
+        package var station: String
+        package var code: String
+        package var severity: String
+        package var message: String
+        package var raisedAt: Double
+        package var acknowledgedAt: Double?
+        package var acknowledgedBy: String?
+        package var clearedAt: Double?
+        package var clearedBy: String?
+
+        package init(station: String, code: String, severity: String, message: String, raisedAt: Double, acknowledgedAt: Double? = nil, acknowledgedBy: String? = nil, clearedAt: Double? = nil, clearedBy: String? = nil) {
+            self.station = station
+            self.code = code
+            self.severity = severity
+            self.message = message
+            self.raisedAt = raisedAt
+            self.acknowledgedAt = acknowledgedAt
+            self.acknowledgedBy = acknowledgedBy
+            self.clearedAt = clearedAt
+            self.clearedBy = clearedBy
+        }
     }
 
-    struct RunEntry: Sendable, Codable, Equatable {
-        var station: String
-        var number: Int
-        var recipe: String
-        var outcome: String
-        var reason: String?
-        var startedAt: Double
-        var endedAt: Double?
-        var results: [String: ReportValue]
+    package struct RunEntry: Sendable, Codable, Equatable {
+        package var station: String
+        package var number: Int
+        package var recipe: String
+        package var outcome: String
+        package var reason: String?
+        package var startedAt: Double
+        package var endedAt: Double?
+        package var results: [String: ReportValue]
+
+        package init(station: String, number: Int, recipe: String, outcome: String, reason: String? = nil, startedAt: Double, endedAt: Double? = nil, results: [String: ReportValue]) {
+            self.station = station
+            self.number = number
+            self.recipe = recipe
+            self.outcome = outcome
+            self.reason = reason
+            self.startedAt = startedAt
+            self.endedAt = endedAt
+            self.results = results
+        }
     }
 
-    struct EventEntry: Sendable, Codable, Equatable {
-        var t: Double
-        var station: String?
-        var kind: String
-        var message: String
+    package struct EventEntry: Sendable, Codable, Equatable {
+        package var t: Double
+        package var station: String?
+        package var kind: String
+        package var message: String
+
+        package init(t: Double, station: String? = nil, kind: String, message: String) {
+            self.t = t
+            self.station = station
+            self.kind = kind
+            self.message = message
+        }
     }
 
     /// Samples of one station in [from, to], oldest first, at most `limit` rows.
-    static func samples(_ db: Database, station: String, from: Double, to: Double, channel: String? = nil,
+    package static func samples(_ db: Database, station: String, from: Double, to: Double, channel: String? = nil,
                         limit: Int) throws -> [Sample] {
         var sql = """
             SELECT s.t, c.name, c.unit, s.value, s.quality FROM sample s JOIN channel c ON c.id = s.channel_id
@@ -62,19 +104,19 @@ enum LogQueries {
     }
 
     /// The channels a station has recorded, in the order first recorded.
-    static func channels(_ db: Database, station: String) throws -> [(name: String, unit: String)] {
+    package static func channels(_ db: Database, station: String) throws -> [(name: String, unit: String)] {
         try Row.fetchAll(db, sql: "SELECT name, unit FROM channel WHERE station = ? ORDER BY id", arguments: [station])
             .map { ($0[0], $0[1]) }
     }
 
-    static func knownStations(_ db: Database) throws -> [String] {
+    package static func knownStations(_ db: Database) throws -> [String] {
         try String.fetchAll(db, sql: """
             SELECT station FROM channel UNION SELECT station FROM run UNION SELECT station FROM alarm ORDER BY 1
             """)
     }
 
     /// Alarms newest first; `activeOnly` keeps those not cleared.
-    static func alarms(_ db: Database, station: String?, from: Double, to: Double, activeOnly: Bool,
+    package static func alarms(_ db: Database, station: String?, from: Double, to: Double, activeOnly: Bool,
                        limit: Int) throws -> [AlarmEntry] {
         var sql = "SELECT * FROM alarm WHERE raised_at >= ? AND raised_at <= ?"
         var arguments: StatementArguments = [from, to]
@@ -93,7 +135,7 @@ enum LogQueries {
     }
 
     /// Runs newest first.
-    static func runs(_ db: Database, station: String?, from: Double, to: Double, limit: Int) throws -> [RunEntry] {
+    package static func runs(_ db: Database, station: String?, from: Double, to: Double, limit: Int) throws -> [RunEntry] {
         var sql = "SELECT * FROM run WHERE started_at >= ? AND started_at <= ?"
         var arguments: StatementArguments = [from, to]
         if let station {
@@ -113,7 +155,7 @@ enum LogQueries {
     }
 
     /// Events oldest first.
-    static func events(_ db: Database, station: String?, from: Double, to: Double, limit: Int) throws -> [EventEntry] {
+    package static func events(_ db: Database, station: String?, from: Double, to: Double, limit: Int) throws -> [EventEntry] {
         var sql = "SELECT t, station, kind, message FROM event WHERE t >= ? AND t <= ?"
         var arguments: StatementArguments = [from, to]
         if let station {

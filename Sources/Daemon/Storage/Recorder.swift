@@ -4,6 +4,10 @@ import Foundation
 import GRDB
 import Logging
 import Synchronization
+import Stations
+import DeviceTransports
+import SimServe
+import Locking
 
 /// Writes what the stations measured and decided to the data log. Stations hand over records without blocking
 /// (a queue under a lock); a writer thread commits the queue every `commitInterval` (0.25 s: a kill -9 loses at most
@@ -12,31 +16,29 @@ import Synchronization
 /// On open it closes what an earlier process left unfinished: its session is marked unclean, its running runs are
 /// recorded as aborted ("unclean stop") and its open alarms as cleared by the stop, at the last moment that process
 /// was known alive.
-final class Recorder: Sendable {
-    enum Record: Sendable {
-        case samples(station: String, t: Double, channels: [StationStatus.Channel])
-        case event(station: String?, t: Double, kind: String, message: String)
-        case alarmRaised(station: String, alarm: Alarm, t: Double)
-        case alarmAcknowledged(station: String, code: String, by: String, t: Double)
-        case alarmCleared(station: String, code: String, t: Double)
-        case runStarted(station: String, number: Int, recipe: String, t: Double)
-        case runEnded(station: String, number: Int, outcome: String, reason: String?, t: Double, results: String)
-    }
+package final class Recorder: StationJournal {
+    package typealias Record = JournalRecord
 
     /// What the last open found and repaired, for the log.
-    struct Recovery: Sendable, Equatable {
-        var uncleanSessions = 0
-        var abortedRuns = 0
-        var closedAlarms = 0
+    package struct Recovery: Sendable, Equatable {
+        package var uncleanSessions = 0
+        package var abortedRuns = 0
+        package var closedAlarms = 0
+
+        package init(uncleanSessions: Int = 0, abortedRuns: Int = 0, closedAlarms: Int = 0) {
+            self.uncleanSessions = uncleanSessions
+            self.abortedRuns = abortedRuns
+            self.closedAlarms = closedAlarms
+        }
     }
 
-    static let commitInterval = 0.25
+    package static let commitInterval = 0.25
     /// Records waiting beyond this many (the disk is stuck or full) drop the oldest samples first; counted and logged.
-    static let queueLimit = 2_000_000
+    package static let queueLimit = 2_000_000
 
-    let path: String
-    let retentionSeconds: Double
-    let recovery: Recovery
+    package let path: String
+    package let retentionSeconds: Double
+    package let recovery: Recovery
     private let pool: DatabasePool
     private let sessionId: Int64
     private let logger: Logger
@@ -49,7 +51,7 @@ final class Recorder: Sendable {
     private let failing = Atomic<Bool>(false)
 
     /// Opens the log in `dataDirectory` (created if missing), repairs an unclean stop, and starts a session.
-    init(dataDirectory: String, retentionDays: Double, logger: Logger) throws {
+    package init(dataDirectory: String, retentionDays: Double, logger: Logger) throws {
         try DataDirectoryLock.createDirectory(dataDirectory)
         path = DataLog.path(in: dataDirectory)
         retentionSeconds = retentionDays * 86_400
@@ -65,7 +67,7 @@ final class Recorder: Sendable {
     }
 
     /// Marks sessions that never stopped as unclean and closes their runs and alarms.
-    static func repairUncleanStops(_ db: Database) throws -> Recovery {
+    package static func repairUncleanStops(_ db: Database) throws -> Recovery {
         var recovery = Recovery()
         let open = try Row.fetchAll(db, sql: "SELECT id, alive_at FROM session WHERE stopped_at IS NULL")
         for row in open {
@@ -92,7 +94,7 @@ final class Recorder: Sendable {
 
     // MARK: Records (any thread, never blocks on the disk)
 
-    func record(_ record: Record) {
+    package func record(_ record: Record) {
         let overflow = queue.withLock { q -> Bool in
             q.append(record)
             return q.count > Self.queueLimit
@@ -123,12 +125,12 @@ final class Recorder: Sendable {
     }
 
     /// Sample records dropped because the writer could not keep up.
-    var droppedRecords: UInt64 { dropped.load(ordering: .relaxed) }
+    package var droppedRecords: UInt64 { dropped.load(ordering: .relaxed) }
 
     // MARK: Writer
 
     /// Starts the writer thread.
-    func start() {
+    package func start() {
         guard !started.exchange(true, ordering: .relaxed) else { return }
         startThread(name: "data-log") { [self] in
             while !stopping.load(ordering: .relaxed) {
@@ -141,7 +143,7 @@ final class Recorder: Sendable {
     }
 
     /// Commits what is queued; on failure keeps it queued for the next attempt (logged once per failure spell).
-    func commit() {
+    package func commit() {
         let batch = queue.withLock { q in
             defer { q.removeAll(keepingCapacity: true) }
             return q
@@ -169,7 +171,7 @@ final class Recorder: Sendable {
     }
 
     /// Deletes samples and events older than the retention (alarms, runs and sessions are kept).
-    func applyRetention(now: Double) {
+    package func applyRetention(now: Double) {
         guard retentionSeconds > 0 else { return }
         let cutoff = now - retentionSeconds
         do {
@@ -190,7 +192,7 @@ final class Recorder: Sendable {
 
     /// Ends the session: the writer commits what is left, running runs are recorded as aborted by the stop and open
     /// alarms as cleared by it. Call once, after every station stopped.
-    func close(reason: String) {
+    package func close(reason: String) {
         stopping.store(true, ordering: .relaxed)
         if started.load(ordering: .relaxed) { _ = stopped.wait(timeout: .now() + 10) }
         commit()
@@ -214,12 +216,12 @@ final class Recorder: Sendable {
     }
 
     /// Read access for the API and tests.
-    var reader: any DatabaseReader { pool }
+    package var reader: any DatabaseReader { pool }
 
     // MARK: Writing a batch
 
     private final class ChannelIds: @unchecked Sendable {
-        var ids: [String: Int64] = [:]
+        package var ids: [String: Int64] = [:]
     }
     private let channelIds = Locked(ChannelIds())
 

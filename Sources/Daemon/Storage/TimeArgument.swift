@@ -1,10 +1,14 @@
 import Foundation
+import Stations
+import DeviceTransports
+import SimServe
+import Locking
 
 /// A point in time as a user types it (`--from`, `?from=`): Unix seconds (`1764400000`), ISO 8601
 /// (`2026-11-29T10:00:00Z`, `2026-11-29T10:00:00+01:00`, `2026-11-29`), or relative to now (`-90s`, `-15m`, `-2h`,
 /// `-7d`; `now`).
-enum TimeArgument {
-    static func parse(_ text: String, now: Double = Date().timeIntervalSince1970) -> Double? {
+package enum TimeArgument {
+    package static func parse(_ text: String, now: Double = Date().timeIntervalSince1970) -> Double? {
         let t = text.trimmingCharacters(in: .whitespaces)
         if t == "now" { return now }
         if let seconds = Double(t), seconds.isFinite { return seconds }
@@ -24,10 +28,10 @@ enum TimeArgument {
         return nil
     }
 
-    static let help = "Unix seconds, ISO 8601 (2026-11-29T10:00:00Z, 2026-11-29) or relative (-15m, -2h, -7d, now)"
+    package static let help = "Unix seconds, ISO 8601 (2026-11-29T10:00:00Z, 2026-11-29) or relative (-15m, -2h, -7d, now)"
 
     /// ISO 8601 in UTC with milliseconds, for CSV and messages.
-    static func format(_ unix: Double) -> String {
+    package static func format(_ unix: Double) -> String {
         let f = ISO8601DateFormatter()
         f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
         return f.string(from: Date(timeIntervalSince1970: unix))

@@ -1,7 +1,6 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import CModbus
 
 /// The link failed: the connection was refused, lost or timed out. The station closes the link, drives its safe
 /// state and reconnects with backoff.
@@ -10,15 +9,18 @@ public struct ModbusLinkError: Error, Sendable, CustomStringConvertible {
     public let operation: String
     /// The errno libmodbus or the socket reported (ECONNREFUSED, ETIMEDOUT, ECONNRESET, …).
     public let errno: Int32
+    /// What the errno means; the transport's own wording (libmodbus's `modbus_strerror`) when it gave one.
+    public let message: String
 
-    public init(endpoint: String, operation: String, errno: Int32) {
+    public init(endpoint: String, operation: String, errno: Int32, message: String? = nil) {
         self.endpoint = endpoint
         self.operation = operation
         self.errno = errno
+        self.message = message ?? String(cString: strerror(errno))
     }
 
     public var description: String {
-        "\(endpoint): \(operation): \(String(cString: modbus_strerror(errno))) (errno \(errno))"
+        "\(endpoint): \(operation): \(message) (errno \(errno))"
     }
 }
 
@@ -70,12 +72,26 @@ public struct ModbusTransactionError: Error, Sendable, CustomStringConvertible {
     public let kind: Kind
     /// The errno libmodbus set (MODBUS_ENOBASE + exception code for exceptions), 0 for in-memory transports.
     public let errno: Int32
+    /// What went wrong, in the transport's words (libmodbus's `modbus_strerror`) or, without them, the kind's.
+    public let message: String
 
-    public init(endpoint: String, operation: String, kind: Kind, errno: Int32 = 0) {
+    public init(endpoint: String, operation: String, kind: Kind, errno: Int32 = 0, message: String? = nil) {
         self.endpoint = endpoint
         self.operation = operation
         self.kind = kind
         self.errno = errno
+        self.message = message ?? Self.describe(kind)
+    }
+
+    private static func describe(_ kind: Kind) -> String {
+        switch kind {
+        case .exception(let code): "\(code)"
+        case .unknownException: "unknown exception"
+        case .badCRC: "invalid CRC"
+        case .badData: "invalid data"
+        case .badSlave: "response not from the requested unit"
+        case .other: "transaction failed"
+        }
     }
 
     /// The exception code, when the device answered with one.
@@ -87,33 +103,9 @@ public struct ModbusTransactionError: Error, Sendable, CustomStringConvertible {
     public var description: String {
         switch kind {
         case .exception(let code): "\(endpoint): \(operation): \(code)"
-        default: "\(endpoint): \(operation): \(String(cString: modbus_strerror(errno)))"
+        default: "\(endpoint): \(operation): \(message)"
         }
     }
-}
-
-/// Sorts a libmodbus errno into a link or a transaction error.
-public func modbusError(errno code: Int32, endpoint: String, operation: String) -> any Error {
-    let base = Int32(MODBUS_ENOBASE)
-    let exceptionRange = (base + 1)...(base + Int32(MODBUS_EXCEPTION_GATEWAY_TARGET))
-    if exceptionRange.contains(code) {
-        let raw = UInt8(code - base)
-        let kind: ModbusTransactionError.Kind = ModbusException(rawValue: raw).map { .exception($0) }
-            ?? .unknownException
-        return ModbusTransactionError(endpoint: endpoint, operation: operation, kind: kind, errno: code)
-    }
-    let gatewayTarget = base + Int32(MODBUS_EXCEPTION_GATEWAY_TARGET)
-    let kind: ModbusTransactionError.Kind? = switch code - gatewayTarget {
-    case 1: .badCRC
-    case 2, 5: .badData      // EMBBADDATA, EMBMDATA
-    case 3, 4: .unknownException  // EMBBADEXC, EMBUNKEXC
-    case 6: .badSlave
-    default: nil
-    }
-    if let kind {
-        return ModbusTransactionError(endpoint: endpoint, operation: operation, kind: kind, errno: code)
-    }
-    return ModbusLinkError(endpoint: endpoint, operation: operation, errno: code)
 }
 
 extension String {

@@ -1,5 +1,6 @@
 import Devices
 import Synchronization
+import Locking
 
 /// A simulated device: the common firmware of docs/register-contract.md §0 around one kind's `FirmwareModel`.
 ///

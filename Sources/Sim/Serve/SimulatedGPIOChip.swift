@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Devices
+import Locking
 
 /// A GPIO chip in memory, behind `GPIOProvider` so a simulated station cannot tell it from a real chip: the same
 /// errors (chip not found, line not found, busy, not an output) with the errnos libgpiod gives.

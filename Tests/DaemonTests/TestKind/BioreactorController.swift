@@ -1,5 +1,10 @@
 import Control
 import Devices
+import Daemon
+import Stations
+import DeviceTransports
+import SimServe
+import Locking
 
 /// The test bioreactor's host control (layer 3 of 4: Control): proportional base dosing up to a pH setpoint,
 /// proportional air to a DO setpoint; the safe state when the device is unavailable.

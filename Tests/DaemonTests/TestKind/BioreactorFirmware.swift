@@ -1,5 +1,10 @@
 import Devices
 import Sim
+import Daemon
+import Stations
+import DeviceTransports
+import SimServe
+import Locking
 
 /// The test bioreactor's plant and firmware (layer 2 of 4: Sim): the culture acidifies the broth at a steady rate
 /// and uses oxygen; the base pump raises the pH, air raises the dissolved oxygen.

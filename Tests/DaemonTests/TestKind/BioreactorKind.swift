@@ -1,6 +1,10 @@
-@testable import Daemon
+import Daemon
 import Devices
 import Sim
+import Stations
+import DeviceTransports
+import SimServe
+import Locking
 
 /// The test bioreactor's descriptor (layer 4 of 4: the station runtime).
 enum BioreactorKind: StationKind {

@@ -1,4 +1,9 @@
 import Devices
+import Daemon
+import Stations
+import DeviceTransports
+import SimServe
+import Locking
 
 // A test-only device kind (docs/adding-a-device-kind.md): a bioreactor with pH and DO control over Modbus TCP.
 // It exists to prove that a kind is four layer files and one registry line; it is not a model of a real vessel.

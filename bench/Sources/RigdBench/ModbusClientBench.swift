@@ -1,6 +1,7 @@
 import ArgumentParser
 import Control
 import Devices
+import DeviceTransports
 import Foundation
 import Histogram
 

@@ -1,0 +1,396 @@
+import Control
+import Devices
+import DeviceTransports
+import Foundation
+import Sim
+import TOMLKit
+
+/// Reads a configuration strictly: every key is read when the station is built, unknown keys are errors (they are
+/// typos), values are checked against their limits, and every problem is reported, not just the first.
+package struct ConfigLoader {
+    /// Loads `path`; throws `ConfigError` naming the file.
+    package static func load(path: String, kinds: KindRegistry = .builtIn) throws(ConfigError) -> Configuration {
+        let text: String
+        do {
+            text = try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            throw ConfigError(issues: [ConfigIssue(file: path, message: "cannot read: \(Self.reason(error))")])
+        }
+        return try parse(text, source: path, kinds: kinds)
+    }
+
+    /// Parses configuration text; `source` names it in messages.
+    package static func parse(_ text: String, source: String, kinds: KindRegistry = .builtIn) throws(ConfigError)
+        -> Configuration {
+        try parseReportingAbsent(text, source: source, kinds: kinds).0
+    }
+
+    /// `parse`, also returning the path of every key the loader asked for that the text does not have
+    /// (`daemon.retention_days`, `station[2].control.kp`): a file that sets every key returns an empty set.
+    package static func parseReportingAbsent(_ text: String, source: String, kinds: KindRegistry = .builtIn)
+        throws(ConfigError) -> (Configuration, absent: Set<String>) {
+        let root = try ConfigLoader.parseTOML(text, source: source)
+        let reader = ConfigReader(file: source, lines: SourceLines(text))
+        let top = TableReader(root, path: "", context: nil, reader: reader)
+        var stations: [StationConfig] = []
+        let daemonTable = top.table("daemon")
+        var daemon = daemonTable.map(readDaemon) ?? DaemonConfig()
+        let tables = top.arrayOfTables("station") ?? []
+        for (i, table) in tables.enumerated() {
+            if let station = readStation(table, index: i, kinds: kinds) { stations.append(station) }
+        }
+        top.finish()
+        if tables.isEmpty && daemonTable == nil && reader.issues.isEmpty {
+            reader.issue(path: nil, context: nil, key: nil,
+                         "no [[station]] tables: nothing to run (a file with only a [daemon] table runs the demo plant)")
+        }
+        // Names are checked over every table, valid or not, so a duplicate is reported with the other problems.
+        var seen: Set<String> = []
+        for (i, table) in tables.enumerated() {
+            guard let name = table.table["name"]?.string, !seen.insert(name).inserted else { continue }
+            reader.issue(path: "station[\(i)].name", context: "station \"\(name)\"", key: "name",
+                         "is used by another station")
+        }
+        guard reader.issues.isEmpty else { throw ConfigError(issues: reader.issues) }
+        // Relative paths in [daemon] are relative to the configuration file, not to wherever rigd was started.
+        let base = (source as NSString).deletingLastPathComponent
+        func anchored(_ path: String?) -> String? {
+            guard let path, !path.hasPrefix("/"), FileManager.default.fileExists(atPath: source) else { return path }
+            return ((base.isEmpty ? "." : base) as NSString).appendingPathComponent(path)
+        }
+        daemon.dataDirectory = anchored(daemon.dataDirectory)
+        daemon.tokenFile = anchored(daemon.tokenFile)
+        if tables.isEmpty {
+            // Only a [daemon] table: the embedded demo plant, run with these settings.
+            var demo = try DemoPlant.configuration()
+            demo.source = "embedded demo plant, with [daemon] from \(source)"
+            demo.daemon = daemon
+            return (demo, reader.absent)
+        }
+        return (Configuration(source: source, stations: stations, daemon: daemon), reader.absent)
+    }
+
+    /// `[daemon]`: http, data_dir, token_file, retention_days, record_interval_s, watchdog_stall_s.
+    private static func readDaemon(_ t: TableReader) -> DaemonConfig {
+        var c = DaemonConfig()
+        if let http = t.string("http") {
+            if http == "off" {
+                c.http = nil
+            } else {
+                do throws(ConfigMessage) {
+                    c.http = try ListenAddress(parsing: http)
+                } catch {
+                    t.fail("http", "\(error) (or \"off\" for no HTTP server)")
+                }
+            }
+        }
+        if let dir = t.string("data_dir") {
+            if dir.isEmpty { t.fail("data_dir", "must name a directory") } else { c.dataDirectory = dir }
+        }
+        if let file = t.string("token_file") {
+            if file.isEmpty { t.fail("token_file", "must name a file") } else { c.tokenFile = file }
+        }
+        c.retentionDays = t.double("retention_days", default: c.retentionDays, range: DaemonConfig.retentionLimits)
+        c.recordInterval = t.double("record_interval_s", default: c.recordInterval,
+                                    range: DaemonConfig.recordIntervalLimits)
+        c.watchdogStall = t.double("watchdog_stall_s", default: c.watchdogStall,
+                                   range: DaemonConfig.watchdogStallLimits)
+        t.finish()
+        return c
+    }
+
+    private static func readStation(_ table: TableReader, index: Int, kinds: KindRegistry) -> StationConfig? {
+        let name = table.string("name", required: true) ?? "#\(index + 1)"
+        if name.isEmpty {
+            table.fail("name", "must be 1–64 letters, digits, - or _, got an empty name")
+        } else if !name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") })
+            || name.count > 64 {
+            table.fail("name", "must be 1–64 letters, digits, - or _, got \"\(name)\"")
+        }
+        table.context = "station \"\(name)\""
+        let kindName = table.string("kind", required: true)
+        var kind: (any StationKind.Type)?
+        if let kindName {
+            if let k = kinds.kind(named: kindName) {
+                kind = k
+            } else {
+                table.fail("kind", "unknown kind \"\(kindName)\" (kinds: " + kinds.names.joined(separator: ", ") + ")")
+            }
+        }
+        var address: DeviceAddress?
+        if let text = table.string("address", required: true) {
+            do {
+                address = try DeviceAddress(parsing: text)
+            } catch {
+                table.fail("address", "\(error)")
+            }
+        }
+        var fallback = Fallback.simulate
+        if let text = table.string("fallback") {
+            if let f = Fallback(rawValue: text) { fallback = f } else {
+                table.fail("fallback", "must be \"simulate\" or \"fail\", got \"\(text)\"")
+            }
+        }
+        let probe = table.int("probe_timeout_ms", default: 1000, range: 50...10_000)
+        let response = table.int("response_timeout_ms", default: 500, range: 10...10_000)
+
+        var simulator = SimulatorConfig()
+        if let sim = table.table("sim") {
+            simulator.preset = sim.string("preset")
+            if let preset = simulator.preset, let presets = kind?.presets,
+               !presets.contains(preset) {
+                sim.fail("preset", "unknown preset \"\(preset)\" (presets: \(presets.joined(separator: ", ")))")
+            }
+            if sim.has("seed") { simulator.seed = UInt64(sim.int("seed", default: 1, range: 0...Int.max)) }
+            sim.finish()
+        }
+
+        let estop = table.table("estop").flatMap(readLine)
+        let beacon = table.table("beacon").flatMap(readLine)
+        if let estop, let beacon, estop.chip == beacon.chip, estop.line == beacon.line {
+            table.fail("beacon", "uses the same line as estop (\(estop))")
+        }
+        var control: (any ConfiguredKind)?
+        var relays: [String: GPIOLineAddress] = [:]
+        let controlTable = table.table("control")
+        if let kind {
+            let configured = kind.configure(controlTable)
+            control = configured
+            if let read = kind.readRelays(table, settings: configured) {
+                relays = read
+                let used = [estop, beacon].compactMap { $0 } + relays.values
+                for (name, address) in relays.sorted(by: { $0.key < $1.key })
+                    where used.filter({ $0.chip == address.chip && $0.line == address.line }).count > 1 {
+                    table.fail("relays", "\(name) uses line \(address), which another output or input uses too")
+                }
+            }
+        }
+        // Control keys depend on the kind: without a valid kind they cannot be judged, so they are not reported.
+        if kind != nil { controlTable?.finish() }
+        table.finish()
+        guard let address, let control else { return nil }
+        return StationConfig(name: name, address: address, fallback: fallback, probeTimeoutMs: probe,
+                             responseTimeoutMs: response, control: control, simulator: simulator, estop: estop,
+                             beacon: beacon, relays: relays)
+    }
+
+    /// `{ chip = "gpiochip0", line = 17, active_low = true }`
+    package static func readLine(_ t: TableReader) -> GPIOLineAddress? {
+        let chip = t.string("chip", required: true)
+        let line = t.int("line", default: -1, range: 0...1023)
+        if !t.has("line") { t.fail("line", "is required") }
+        var activeLow = false
+        if t.has("active_low") {
+            if let b = t.bool("active_low") { activeLow = b }
+        }
+        t.finish()
+        guard let chip, line >= 0 else { return nil }
+        if chip.isEmpty { t.fail("chip", "must name a chip (gpiochip0, 0, or its label)") }
+        return GPIOLineAddress(chip: chip, line: line, activeLow: activeLow)
+    }
+
+    /// Parses TOML text; a syntax error names the file and line.
+    package static func parseTOML(_ text: String, source: String) throws(ConfigError) -> TOMLTable {
+        // toml++ gets the text as a C string: it would stop reading at a NUL and load what came before.
+        if let nul = text.utf8.firstIndex(of: 0) {
+            let line = text.utf8[..<nul].filter { $0 == UInt8(ascii: "\n") }.count + 1
+            throw ConfigError(issues: [ConfigIssue(file: source, line: line, context: nil, key: nil,
+                                                   message: "malformed TOML: a NUL character")])
+        }
+        // toml++ asserts (aborting the process) on a few malformed inputs instead of reporting them.
+        if let problem = TOMLPreflight.firstProblem(in: text) {
+            throw ConfigError(issues: [ConfigIssue(file: source, line: problem.line, context: nil, key: nil,
+                                                   message: "malformed TOML: \(problem.message)")])
+        }
+        do {
+            return try TOMLTable(string: text)
+        } catch let error as TOMLParseError {
+            throw ConfigError(issues: [ConfigIssue(file: source, line: error.source.begin.line, context: nil,
+                                                   key: nil, message: "malformed TOML: \(error.description)")])
+        } catch {
+            throw ConfigError(issues: [ConfigIssue(file: source, message: "malformed TOML: \(error)")])
+        }
+    }
+
+    package static func reason(_ error: any Error) -> String {
+        let ns = error as NSError
+        if let underlying = ns.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.domain == NSPOSIXErrorDomain {
+            return String(cString: strerror(Int32(underlying.code)))
+        }
+        return ns.localizedDescription
+    }
+}
+
+/// Collects issues for one file.
+package final class ConfigReader {
+    package let file: String
+    package let lines: SourceLines
+    package private(set) var issues: [ConfigIssue] = []
+    /// Paths of keys that were asked for but are not in the file.
+    package private(set) var absent: Set<String> = []
+
+    package init(file: String, lines: SourceLines) {
+        self.file = file
+        self.lines = lines
+    }
+
+    package func issue(path: String?, context: String?, key: String?, _ message: String) {
+        issues.append(ConfigIssue(file: file, line: path.flatMap(lines.line), context: context, key: key,
+                                  message: message))
+    }
+
+    /// An issue found by another reader of the same file.
+    package func append(_ issue: ConfigIssue) {
+        issues.append(issue)
+    }
+
+    package func noteAbsent(_ path: String) {
+        absent.insert(path)
+    }
+}
+
+/// One TOML table being read: remembers which keys were read so the rest can be reported as unknown.
+package final class TableReader {
+    package let table: TOMLTable
+    /// Source path, e.g. "station[0].control".
+    package let path: String
+    /// Key prefix shown in messages, e.g. "control.".
+    package let prefix: String
+    package var context: String?
+    package let reader: ConfigReader
+    private var used: Set<String> = []
+
+    package init(_ table: TOMLTable, path: String, context: String?, reader: ConfigReader, prefix: String = "") {
+        self.table = table
+        self.path = path
+        self.context = context
+        self.reader = reader
+        self.prefix = prefix
+    }
+
+    private func keyPath(_ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
+
+    package func fail(_ key: String, _ message: String) {
+        reader.issue(path: keyPath(key), context: context, key: prefix + key, message)
+    }
+
+    package func has(_ key: String) -> Bool {
+        let present = table.contains(key: key)
+        if !present { reader.noteAbsent(keyPath(key)) }
+        return present
+    }
+
+    private func value(_ key: String) -> (any TOMLValueConvertible)? {
+        used.insert(key)
+        guard let v = table[key] else {
+            reader.noteAbsent(keyPath(key))
+            return nil
+        }
+        return v
+    }
+
+    package func string(_ key: String, required: Bool = false) -> String? {
+        guard let v = value(key) else {
+            if required { reader.issue(path: path, context: context, key: prefix + key, "is required") }
+            return nil
+        }
+        guard let s = v.string else {
+            fail(key, "must be a string, got \(v.type)")
+            return nil
+        }
+        return s
+    }
+
+    package func double(_ key: String, default fallback: Double, range: ClosedRange<Double>) -> Double {
+        guard let v = value(key) else { return fallback }
+        guard let d = v.double ?? v.int.map(Double.init) else {
+            fail(key, "must be a number, got \(v.type)")
+            return fallback
+        }
+        guard d.isFinite, range.contains(d) else {
+            fail(key, "must be within \(Self.format(range.lowerBound))…\(Self.format(range.upperBound)), "
+                 + "got \(Self.format(d))")
+            return fallback
+        }
+        return d
+    }
+
+    package func int(_ key: String, default fallback: Int, range: ClosedRange<Int>) -> Int {
+        guard let v = value(key) else { return fallback }
+        guard let i = v.int else {
+            fail(key, "must be an integer, got \(v.type)")
+            return fallback
+        }
+        guard range.contains(i) else {
+            fail(key, "must be within \(range.lowerBound)…\(range.upperBound), got \(i)")
+            return fallback
+        }
+        return i
+    }
+
+    package func stringArray(_ key: String) -> [String]? {
+        guard let v = value(key) else { return nil }
+        guard let array = v.array else {
+            fail(key, "must be an array of strings, got \(v.type)")
+            return nil
+        }
+        var out: [String] = []
+        for (i, element) in array.enumerated() {
+            guard let s = element.string else {
+                fail(key, "element \(i + 1) must be a string, got \(element.type)")
+                return nil
+            }
+            out.append(s)
+        }
+        return out
+    }
+
+    package func bool(_ key: String) -> Bool? {
+        guard let v = value(key) else { return nil }
+        guard let b = v.bool else {
+            fail(key, "must be true or false, got \(v.type)")
+            return nil
+        }
+        return b
+    }
+
+    package func table(_ key: String) -> TableReader? {
+        guard let v = value(key) else { return nil }
+        guard let t = v.table else {
+            fail(key, "must be a table, got \(v.type)")
+            return nil
+        }
+        return TableReader(t, path: keyPath(key), context: context, reader: reader, prefix: prefix + key + ".")
+    }
+
+    package func arrayOfTables(_ key: String) -> [TableReader]? {
+        guard let v = value(key) else { return nil }
+        guard let array = v.array else {
+            fail(key, "must be an array of tables ([[\(key)]]), got \(v.type)")
+            return nil
+        }
+        var out: [TableReader] = []
+        for (i, element) in array.enumerated() {
+            guard let t = element.table else {
+                fail(key, "element \(i + 1) must be a table")
+                continue
+            }
+            out.append(TableReader(t, path: "\(keyPath(key))[\(i)]", context: nil, reader: reader))
+        }
+        return out
+    }
+
+    /// Marks a key read by hand (from `table`), so `finish` does not report it.
+    package func markRead(_ key: String) { used.insert(key) }
+
+    /// Reports every key that was not read.
+    package func finish() {
+        for key in table.keys.sorted() where !used.contains(key) {
+            fail(key, "is not a known key here (a typo?)")
+        }
+    }
+
+    package static func format(_ d: Double) -> String {
+        d == d.rounded() && abs(d) < 1e15 ? String(Int(d)) : String(d)
+    }
+}

@@ -1,0 +1,176 @@
+import Control
+import Devices
+import DeviceTransports
+import Foundation
+
+/// What to do when a configured device does not answer at start.
+package enum Fallback: String, Sendable, CaseIterable {
+    /// Wire the in-process simulator and mark the station simulated (the default).
+    case simulate
+    /// Refuse to start, naming the station and the address.
+    case fail
+}
+
+/// Simulator options for a station, used whenever it runs simulated.
+package struct SimulatorConfig: Sendable, Equatable {
+    /// Plant preset; nil: the kind's default (the first of its `presets`).
+    package var preset: String?
+    /// Overrides the run's seed for this station's simulator.
+    package var seed: UInt64?
+
+    package init(preset: String? = nil, seed: UInt64? = nil) {
+        self.preset = preset
+        self.seed = seed
+    }
+}
+
+/// One `[[station]]` table.
+package struct StationConfig: Sendable {
+    package var name: String
+    package var address: DeviceAddress
+    package var fallback: Fallback = .simulate
+    package var probeTimeoutMs = 1000
+    package var responseTimeoutMs = 500
+    /// The kind and its `[station.control]` settings.
+    package var control: any ConfiguredKind
+    /// When the station's clock starts (local time of day): set by the wiring on the real clock.
+    package var context = StationContext()
+    package var simulator = SimulatorConfig()
+    /// Host E-stop input (asserted = pressed) and beacon output, on the host's GPIO.
+    package var estop: GPIOLineAddress?
+    package var beacon: GPIOLineAddress?
+    /// Host relay outputs by the controller's relay name ("aerator-1", "exchange", "feeder"), on the host's GPIO.
+    package var relays: [String: GPIOLineAddress] = [:]
+
+    package var descriptor: any StationKind.Type { control.descriptor }
+    package var kind: DeviceKind { control.descriptor.kind }
+
+    /// The serial line the device is on, if any: every station on one line shares one bus thread.
+    package var bus: String? {
+        if case .rtu(let settings, _) = address { settings.path } else { nil }
+    }
+
+    package var timeouts: ModbusTimeouts {
+        ModbusTimeouts(connect: .milliseconds(probeTimeoutMs), response: .milliseconds(responseTimeoutMs))
+    }
+
+    package init(name: String, address: DeviceAddress, fallback: Fallback = .simulate, probeTimeoutMs: Int = 1000, responseTimeoutMs: Int = 500, control: any ConfiguredKind, context: StationContext = StationContext(), simulator: SimulatorConfig = SimulatorConfig(), estop: GPIOLineAddress? = nil, beacon: GPIOLineAddress? = nil, relays: [String: GPIOLineAddress] = [:]) {
+        self.name = name
+        self.address = address
+        self.fallback = fallback
+        self.probeTimeoutMs = probeTimeoutMs
+        self.responseTimeoutMs = responseTimeoutMs
+        self.control = control
+        self.context = context
+        self.simulator = simulator
+        self.estop = estop
+        self.beacon = beacon
+        self.relays = relays
+    }
+}
+
+/// A whole configuration file (or the embedded demo).
+package struct Configuration: Sendable {
+    /// The file it came from, for messages.
+    package var source: String
+    package var stations: [StationConfig]
+    package var daemon = DaemonConfig()
+
+    package init(source: String, stations: [StationConfig], daemon: DaemonConfig = DaemonConfig()) {
+        self.source = source
+        self.stations = stations
+        self.daemon = daemon
+    }
+}
+
+/// The `[daemon]` table: how rigd itself runs (HTTP API, data log), as opposed to what it runs.
+package struct DaemonConfig: Sendable, Equatable {
+    /// Listen address of the HTTP API, `host:port`; nil: no HTTP server (`http = "off"`).
+    package var http: ListenAddress? = ListenAddress(host: "127.0.0.1", port: 8080)
+    /// Directory of the data log and (by default) the API token; nil: `DaemonConfig.defaultDataDirectory()`.
+    package var dataDirectory: String?
+    /// The API token file; nil: `api-token` in the data directory.
+    package var tokenFile: String?
+    /// Samples and events older than this many days are deleted (0: keep everything).
+    package var retentionDays: Double = 90
+    /// Seconds between recorded samples of each station.
+    package var recordInterval: Double = 1
+    /// A station loop behind its deadline by more than this many seconds counts as hung: the systemd watchdog
+    /// stops being petted.
+    package var watchdogStall: Double = 10
+
+    package static let retentionLimits = 0.0...36_500
+    package static let recordIntervalLimits = 0.01...3600.0
+    package static let watchdogStallLimits = 1.0...3600.0
+
+    /// `$STATE_DIRECTORY` (systemd's StateDirectory=), else `$XDG_STATE_HOME/rigd`, else `~/.local/state/rigd`.
+    package static func defaultDataDirectory(environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
+        if let state = environment["STATE_DIRECTORY"], !state.isEmpty {
+            // systemd may list several, separated by colons; rigd uses the first.
+            return String(state.split(separator: ":").first ?? Substring(state))
+        }
+        if let xdg = environment["XDG_STATE_HOME"], xdg.hasPrefix("/") { return xdg + "/rigd" }
+        return (environment["HOME"] ?? NSHomeDirectory()) + "/.local/state/rigd"
+    }
+
+    package var resolvedDataDirectory: String { dataDirectory ?? Self.defaultDataDirectory() }
+    package var resolvedTokenFile: String { tokenFile ?? (resolvedDataDirectory as NSString).appendingPathComponent("api-token") }
+
+    package init(http: ListenAddress? = ListenAddress(host: "127.0.0.1", port: 8080), dataDirectory: String? = nil, tokenFile: String? = nil, retentionDays: Double = 90, recordInterval: Double = 1, watchdogStall: Double = 10) {
+        self.http = http
+        self.dataDirectory = dataDirectory
+        self.tokenFile = tokenFile
+        self.retentionDays = retentionDays
+        self.recordInterval = recordInterval
+        self.watchdogStall = watchdogStall
+    }
+}
+
+/// `host:port` (IPv6 in brackets: `[::1]:8080`).
+package struct ListenAddress: Sendable, Equatable, CustomStringConvertible {
+    package var host: String
+    package var port: Int
+
+    package init(host: String, port: Int) {
+        self.host = host
+        self.port = port
+    }
+
+    /// Parses `host:port`; throws a message saying what is wrong.
+    package init(parsing text: String) throws(ConfigMessage) {
+        var host: Substring
+        var port: Substring
+        if text.hasPrefix("[") {
+            guard let close = text.firstIndex(of: "]"), text[text.index(after: close)...].hasPrefix(":") else {
+                throw ConfigMessage("must be host:port with an IPv6 host in brackets ([::1]:8080), got \"\(text)\"")
+            }
+            host = text[text.index(after: text.startIndex)..<close]
+            port = text[text.index(close, offsetBy: 2)...]
+        } else {
+            guard let colon = text.lastIndex(of: ":"), !text[..<colon].contains(":") else {
+                throw ConfigMessage("must be host:port (127.0.0.1:8080), got \"\(text)\"")
+            }
+            host = text[..<colon]
+            port = text[text.index(after: colon)...]
+        }
+        guard !host.isEmpty else { throw ConfigMessage("names no host, got \"\(text)\" (127.0.0.1:8080)") }
+        guard let p = Int(port), (0...65_535).contains(p) else {
+            throw ConfigMessage("port must be 0–65535, got \"\(port)\"")
+        }
+        self.host = String(host)
+        self.port = p
+    }
+
+    /// Only this machine can connect (127.0.0.0/8, ::1, localhost).
+    package var isLoopback: Bool {
+        host == "localhost" || host == "::1" || host.hasPrefix("127.")
+    }
+
+    package var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+}
+
+/// A message about one value, for a caller to attach to its key.
+package struct ConfigMessage: Error, CustomStringConvertible {
+    package let description: String
+    package init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,110 @@
+import Control
+import Devices
+import DeviceTransports
+import Sim
+
+/// An aquaculture sonde (docs/register-contract.md §B) with its pond's or tank's relays on the host's GPIO: aerators,
+/// water
+/// exchange, feeder. No runs: the station controls continuously.
+package enum AquaSondeKind: StationKind {
+    package typealias Controller = AquacultureController
+
+    package static let summary = "aquaculture sonde (DO, pH, temperature, salinity, ammonia, chlorophyll) with aerator, exchange and feeder relays"
+    package static let lossAlarm = "sonde_lost"
+    package static var presets: [String] { PondPlant.Parameters.presetNames }
+
+    /// A pond's or tank's control keys (docs/register-contract.md §B).
+    package static func readControl(_ t: TableReader?) -> AquacultureControlConfig {
+        var c = AquacultureControlConfig()
+        guard let t else { return c }
+        let doLimits = AquacultureControlConfig.doLimits
+        c.sampleEvery = t.double("sample_every_s", default: c.sampleEvery, range: 0.5...3600)
+        c.logEvery = t.double("log_every_s", default: c.logEvery, range: 1...86400)
+        if t.has("aeration"), let b = t.bool("aeration") { c.aeration = b }
+        c.aerators = t.int("aerators", default: c.aerators, range: 1...8)
+        c.aeratorOnBelowMgL = t.double("aerator_on_below_mgl", default: c.aeratorOnBelowMgL, range: doLimits)
+        c.aeratorOffAboveMgL = t.double("aerator_off_above_mgl", default: c.aeratorOffAboveMgL, range: doLimits)
+        c.aeratorMinRun = 60 * t.double("aerator_min_run_min", default: c.aeratorMinRun / 60, range: 0...240)
+        c.criticalDOMgL = t.double("critical_do_mgl", default: c.criticalDOMgL, range: doLimits)
+        if t.has("feed_times") {
+            c.feedTimes = t.stringArray("feed_times")?.compactMap { text in
+                let parts = text.split(separator: ":")
+                guard parts.count == 2, let h = Int(parts[0]), let m = Int(parts[1]), (0..<24).contains(h),
+                      (0..<60).contains(m) else {
+                    t.fail("feed_times", "\"\(text)\" is not a time of day HH:MM")
+                    return nil
+                }
+                return Double(h) + Double(m) / 60
+            } ?? c.feedTimes
+        }
+        c.feedDuration = 60 * t.double("feed_minutes", default: c.feedDuration / 60, range: 0...240)
+        c.feedMinDOMgL = t.double("feed_min_do_mgl", default: c.feedMinDOMgL, range: doLimits)
+        let feedLow = t.double("feed_temp_min_c", default: c.feedTempC.lowerBound, range: 0...40)
+        let feedHigh = t.double("feed_temp_max_c", default: c.feedTempC.upperBound, range: 0...40)
+        if feedLow < feedHigh { c.feedTempC = feedLow...feedHigh } else {
+            t.fail("feed_temp_max_c", "must be above feed_temp_min_c (\(feedLow))")
+        }
+        c.nh3MaxMgL = t.double("nh3_max_mgl", default: c.nh3MaxMgL, range: AquacultureControlConfig.nh3Limits)
+        let salinityLow = t.double("salinity_min_ppt", default: c.salinityPpt.lowerBound, range: 0...45)
+        let salinityHigh = t.double("salinity_max_ppt", default: c.salinityPpt.upperBound, range: 0...45)
+        if salinityLow < salinityHigh { c.salinityPpt = salinityLow...salinityHigh } else {
+            t.fail("salinity_max_ppt", "must be above salinity_min_ppt (\(salinityLow))")
+        }
+        c.exchangeMinRun = 60 * t.double("exchange_min_run_min", default: c.exchangeMinRun / 60, range: 0...1440)
+        c.stuckSamples = t.int("stuck_samples", default: c.stuckSamples, range: 2...100_000)
+        c.driftToleranceMgL = t.double("drift_tolerance_mgl", default: c.driftToleranceMgL, range: 0.05...10)
+        c.driftWindow = 60 * t.double("drift_window_min", default: c.driftWindow / 60, range: 1...1440)
+        c.nightStartHour = t.double("night_start_hour", default: c.nightStartHour, range: 12...23.99)
+        c.nightEndHour = t.double("night_end_hour", default: c.nightEndHour, range: 0...12)
+        for problem in c.problems() { t.fail(problem.key, problem.message) }
+        return c
+    }
+
+    package static func makeController(_ control: AquacultureControlConfig,
+                                      context: StationContext) -> AquacultureController {
+        var control = control
+        control.startHourOfDay = context.startHourOfDay
+        return AquacultureController(config: control)
+    }
+
+    /// The sonde's water: its plant hears the aerators, exchange and feeder relays of the station.
+    package static func simulatedDevice(_ control: AquacultureControlConfig, seed: UInt64, preset: String, unit: UInt8,
+                                       host: SimulatedHost) throws -> any ModbusDevice {
+        guard let parameters = PondPlant.Parameters.preset(named: preset) else {
+            throw UnknownPreset(kind: kind, preset: preset, presets: presets)
+        }
+        let plant = PondPlant(parameters: parameters, seed: seed, startHourOfDay: host.context.startHourOfDay)
+        let aerators = (1...max(1, control.aerators)).map { "aerator-\($0)" }
+        let relayOn = host.relayOn
+        let inputs: @Sendable () -> PondPlant.Inputs = {
+            PondPlant.Inputs(aeratorsOn: aerators.filter(relayOn).count, exchange: relayOn("exchange"),
+                             feeding: relayOn("feeder"))
+        }
+        return SimulatedDevice(model: AquaSondeFirmware(plant: plant, seed: seed, relays: inputs),
+                               serial: SimulatorCatalog.serial(seed: seed), unitId: UInt16(unit))
+    }
+
+    package static let recipes: RecipeFormat? = nil
+
+    /// `[station.relays]`: `aerators = [{ chip, line }, …]` (one per aerator), `exchange = { … }`, `feeder = { … }`.
+    package static func readRelays(_ station: TableReader,
+                           control: AquacultureControlConfig) -> [String: GPIOLineAddress]? {
+        guard let t = station.table("relays") else { return [:] }
+        let aerators = control.aerators
+        var out: [String: GPIOLineAddress] = [:]
+        if let list = t.arrayOfTables("aerators") {
+            if list.count != aerators {
+                t.fail("aerators", "lists \(list.count) line(s) but control.aerators is \(aerators)")
+            }
+            for (i, line) in list.enumerated() {
+                line.context = t.context
+                if let address = ConfigLoader.readLine(line) { out["aerator-\(i + 1)"] = address }
+            }
+        }
+        for name in ["exchange", "feeder"] {
+            if let address = t.table(name).flatMap(ConfigLoader.readLine) { out[name] = address }
+        }
+        t.finish()
+        return out
+    }
+}

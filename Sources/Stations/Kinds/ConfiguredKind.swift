@@ -1,0 +1,71 @@
+import Control
+import Devices
+import DeviceTransports
+import Logging
+import Sim
+
+/// A station's kind with its `[station.control]` settings: typed inside, opaque to the generic code, which builds
+/// the station's controller and simulated device through it and never asks which kind it has.
+package protocol ConfiguredKind: Sendable {
+    /// The kind's descriptor.
+    var descriptor: any StationKind.Type { get }
+    /// The controller's relays (in output order) with their safe states.
+    func relays(context: StationContext) -> [(name: String, safe: Bool)]
+    /// A simulated device of the kind with these settings.
+    func simulatedDevice(seed: UInt64, preset: String, unit: UInt8, host: SimulatedHost) throws -> any ModbusDevice
+    /// The station: this kind's controller behind the generic station runtime.
+    func makeStation(_ wiring: StationWiring) -> any AnyStation
+}
+
+/// `K`'s settings. Made by the configuration loader (`K.readControl`), or by hand for a station built in code.
+package struct Configured<K: StationKind>: ConfiguredKind {
+    package var control: K.Control
+
+    package init(_ control: K.Control) {
+        self.control = control
+    }
+
+    package var descriptor: any StationKind.Type { K.self }
+
+    package func relays(context: StationContext) -> [(name: String, safe: Bool)] {
+        let controller = K.makeController(control, context: context)
+        return zip(controller.relayNames, controller.safeRelays).map { ($0, $1) }
+    }
+
+    package func simulatedDevice(seed: UInt64, preset: String, unit: UInt8,
+                                host: SimulatedHost) throws -> any ModbusDevice {
+        try K.simulatedDevice(control, seed: seed, preset: preset, unit: unit, host: host)
+    }
+
+    package func makeStation(_ wiring: StationWiring) -> any AnyStation {
+        Station(name: wiring.name, descriptor: K.self, mode: wiring.mode, client: wiring.client,
+                controller: K.makeController(control, context: wiring.context), logger: wiring.logger,
+                statusInterval: wiring.statusInterval, lines: wiring.lines, simulation: wiring.simulation,
+                bus: wiring.bus)
+    }
+}
+
+/// What the wiring has decided for a station, for `ConfiguredKind.makeStation`.
+package struct StationWiring {
+    package var name: String
+    package var mode: StationMode
+    package var client: any ModbusClient
+    package var context: StationContext
+    package var statusInterval: Double
+    package var lines: HostLines
+    package var simulation: SimulationHandles?
+    package var bus: String?
+    package var logger: Logger
+
+    package init(name: String, mode: StationMode, client: any ModbusClient, context: StationContext, statusInterval: Double, lines: HostLines, simulation: SimulationHandles? = nil, bus: String? = nil, logger: Logger) {
+        self.name = name
+        self.mode = mode
+        self.client = client
+        self.context = context
+        self.statusInterval = statusInterval
+        self.lines = lines
+        self.simulation = simulation
+        self.bus = bus
+        self.logger = logger
+    }
+}

@@ -1,0 +1,67 @@
+import Control
+import Devices
+import DeviceTransports
+import Sim
+
+/// The amino-acid circulating extraction device (docs/register-contract.md §A).
+package enum ExtractionKind: StationKind {
+    package typealias Controller = ExtractionController
+
+    package static let summary = "amino-acid circulating extraction device: dynamic nozzle, pump, filter, box cooling"
+    package static let lossAlarm = "device_unavailable"
+    package static var presets: [String] { ExtractionPlant.Parameters.presetNames }
+
+    /// The default recipe and start-up behaviour: the recipe's keys, plus `start_run`.
+    package static func readControl(_ t: TableReader?) -> ExtractionControlConfig {
+        var c = ExtractionControlConfig()
+        guard let t else { return c }
+        var recipe = RunRecipe(name: "default")
+        readRecipeKeys(t, into: &recipe, outOfRange: 0)
+        if t.has("start_run"), let b = t.bool("start_run") { c.startRun = b }
+        do throws(CommandRejection) {
+            c.defaultRecipe = try ExtractionRecipe.make(recipe, base: c.defaultRecipe)
+        } catch {
+            t.fail("residue_duration_s", error.reason)
+        }
+        return c
+    }
+
+    package static func makeController(_ control: ExtractionControlConfig, context: StationContext) -> ExtractionController {
+        ExtractionController(config: control)
+    }
+
+    package static func simulatedDevice(_ control: ExtractionControlConfig, seed: UInt64, preset: String, unit: UInt8,
+                                       host: SimulatedHost) throws -> any ModbusDevice {
+        guard let parameters = ExtractionPlant.Parameters.preset(named: preset) else {
+            throw UnknownPreset(kind: kind, preset: preset, presets: presets)
+        }
+        return SimulatedDevice(model: ExtractionFirmware(plant: ExtractionPlant(parameters: parameters, seed: seed)),
+                               serial: SimulatorCatalog.serial(seed: seed))
+    }
+
+    /// Every key optional: a recipe with none runs the defaults.
+    package static let recipes: RecipeFormat? = RecipeFormat(
+        keys: ExtractionRecipe.specs.map(\.name).joined(separator: ", "),
+        accepts: { keys in keys.isSubset(of: Set(ExtractionRecipe.specs.map(\.name))) },
+        read: { table, recipe in
+            readRecipeKeys(table, into: &recipe, outOfRange: .nan)
+            do throws(CommandRejection) {
+                _ = try ExtractionRecipe.make(recipe, base: ExtractionRecipe())
+            } catch {
+                table.fail("", error.reason)
+            }
+        })
+
+    /// The recipe's keys in `t`, each checked against its limits (`fixed_nozzle` as a boolean). A value out of range
+    /// is reported and taken as `outOfRange` (NaN: left out).
+    private static func readRecipeKeys(_ t: TableReader, into recipe: inout RunRecipe, outOfRange: Double) {
+        for spec in ExtractionRecipe.specs where t.has(spec.name) {
+            if spec.name == "fixed_nozzle" {
+                if let b = t.bool("fixed_nozzle") { recipe.parameters["fixed_nozzle"] = b ? 1 : 0 }
+            } else {
+                let value = t.double(spec.name, default: outOfRange, range: spec.limits)
+                if !value.isNaN { recipe.parameters[spec.name] = value }
+            }
+        }
+    }
+}

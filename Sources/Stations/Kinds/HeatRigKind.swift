@@ -1,0 +1,62 @@
+import Control
+import Devices
+import DeviceTransports
+import Sim
+
+/// The heat-transfer rig (docs/register-contract.md §C2): setpoint control, or ramp/soak profiles as runs.
+package enum HeatRigKind: StationKind {
+    package typealias Controller = HeatRigController
+
+    package static let summary = "heat-transfer rig: heater PID to a setpoint or a ramp/soak profile, over-temperature trip"
+    package static let lossAlarm = "device_unavailable"
+    package static var presets: [String] { HeatRigPlant.Parameters.presetNames }
+
+    package static func readControl(_ t: TableReader?) -> HeatRigControlConfig {
+        var c = HeatRigControlConfig()
+        guard let t else { return c }
+        c.setpointC = t.double("setpoint_c", default: c.setpointC, range: HeatRigControlConfig.setpointLimits)
+        c.fanPercent = t.double("fan_pct", default: c.fanPercent, range: HeatRigControlConfig.fanLimits)
+        c.alarmHighC = t.double("alarm_high_c", default: c.alarmHighC, range: HeatRigControlConfig.alarmLimits)
+        c.kp = t.double("kp", default: c.kp, range: HeatRigControlConfig.gainLimits)
+        c.ki = t.double("ki", default: c.ki, range: HeatRigControlConfig.gainLimits)
+        c.kd = t.double("kd", default: c.kd, range: HeatRigControlConfig.gainLimits)
+        c.settleBandC = t.double("settle_band_c", default: c.settleBandC, range: 0.05...10)
+        c.runRampCPerMin = t.double("run_ramp_c_per_min", default: c.runRampCPerMin, range: RampSoakProfile.rateLimits)
+        c.runSoakS = t.double("run_soak_s", default: c.runSoakS, range: RampSoakProfile.soakLimits)
+        if t.has("start_run"), let b = t.bool("start_run") { c.startRun = b }
+        if c.setpointC >= c.alarmHighC {
+            t.fail("setpoint_c", "must be below alarm_high_c (\(c.alarmHighC)), got \(c.setpointC)")
+        }
+        return c
+    }
+
+    package static func makeController(_ control: HeatRigControlConfig, context: StationContext) -> HeatRigController {
+        HeatRigController(config: control)
+    }
+
+    package static func simulatedDevice(_ control: HeatRigControlConfig, seed: UInt64, preset: String, unit: UInt8,
+                                       host: SimulatedHost) throws -> any ModbusDevice {
+        guard let parameters = HeatRigPlant.Parameters.preset(named: preset) else {
+            throw UnknownPreset(kind: kind, preset: preset, presets: presets)
+        }
+        return SimulatedDevice(model: HeatRigFirmware(plant: HeatRigPlant(parameters: parameters, seed: seed)),
+                               serial: SimulatorCatalog.serial(seed: seed))
+    }
+
+    /// A ramp/soak profile: `ramp1_c_per_min`, `target1_c`, `soak1_s`, … up to 8 segments.
+    package static let recipes: RecipeFormat? = RecipeFormat(
+        keys: "ramp1_c_per_min, target1_c, soak1_s, ramp2_c_per_min, … (up to 8 segments)",
+        accepts: { keys in RampSoakProfile.describes(RunRecipe(name: "", parameters: Dictionary(
+            uniqueKeysWithValues: keys.map { ($0, 0) }))) },
+        read: { table, recipe in
+            for key in table.table.keys where key != "name" {
+                let value = table.double(key, default: .nan, range: -1e9...1e9)
+                if value.isFinite { recipe.parameters[key] = value }
+            }
+            do throws(CommandRejection) {
+                _ = try RampSoakProfile.make(from: recipe, targetLimits: HeatRigControlConfig.setpointLimits)
+            } catch {
+                table.fail("", error.reason)
+            }
+        })
+}

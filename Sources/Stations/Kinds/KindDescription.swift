@@ -1,0 +1,99 @@
+import Control
+import Devices
+import DeviceTransports
+
+/// What a kind is, as `rigd kinds --json`, `GET /api/kinds` and the dashboard show it.
+package struct KindDescription: Codable, Sendable, Equatable {
+    package struct Channel: Codable, Sendable, Equatable {
+        package var name: String
+        package var unit: String
+
+        package init(name: String, unit: String) {
+            self.name = name
+            self.unit = unit
+        }
+    }
+
+    package struct Setting: Codable, Sendable, Equatable {
+        package var name: String
+        package var unit: String
+        package var min: Double
+        package var max: Double
+
+        package init(name: String, unit: String, min: Double, max: Double) {
+            self.name = name
+            self.unit = unit
+            self.min = min
+            self.max = max
+        }
+    }
+
+    package var name: String
+    package var summary: String
+    /// The device type code in IR 0.
+    package var deviceType: Int
+    package var presets: [String]
+    package var defaultPreset: String
+    /// Whether the kind has runs (`--start-run` starts one on every station of it).
+    package var runs: Bool
+    /// The keys of its recipes, when it has runs.
+    package var recipeKeys: String?
+    /// The alarm its controller raises when the device stops answering.
+    package var lossAlarm: String
+    /// Whether the host feeds the device's watchdog (HR 4); a device without it relies on the host for its safe state.
+    package var hostWatchdog: Bool
+    /// How rigd can reach a device of the kind.
+    package var transports: [String]
+    package var channels: [Channel]
+    /// What an operator may set on a running station, with the limits (with the kind's default settings).
+    package var settings: [Setting]
+    /// The host relays its controller drives (with the kind's default settings).
+    package var relays: [String]
+
+    package enum CodingKeys: String, CodingKey {
+        case name, summary, presets, runs, channels, settings, relays, transports
+        case deviceType = "device_type"
+        case defaultPreset = "default_preset"
+        case recipeKeys = "recipe_keys"
+        case lossAlarm = "loss_alarm"
+        case hostWatchdog = "host_watchdog"
+    }
+
+    package init(name: String, summary: String, deviceType: Int, presets: [String], defaultPreset: String, runs: Bool, recipeKeys: String? = nil, lossAlarm: String, hostWatchdog: Bool, transports: [String], channels: [Channel], settings: [Setting], relays: [String]) {
+        self.name = name
+        self.summary = summary
+        self.deviceType = deviceType
+        self.presets = presets
+        self.defaultPreset = defaultPreset
+        self.runs = runs
+        self.recipeKeys = recipeKeys
+        self.lossAlarm = lossAlarm
+        self.hostWatchdog = hostWatchdog
+        self.transports = transports
+        self.channels = channels
+        self.settings = settings
+        self.relays = relays
+    }
+}
+
+extension StationKind {
+    /// The kind described with its default settings.
+    package static func describe() -> KindDescription {
+        let controller = makeController(readControl(nil), context: StationContext())
+        return KindDescription(
+            name: kind.rawValue, summary: summary, deviceType: Int(kind.deviceType), presets: presets,
+            defaultPreset: defaultPreset, runs: recipes != nil, recipeKeys: recipes?.keys, lossAlarm: lossAlarm,
+            hostWatchdog: Controller.Profile.usesHostWatchdog,
+            // Every kind speaks the register contract over Modbus TCP and over RTU (RS-485).
+            transports: ["tcp", "rtu"],
+            channels: Controller.Profile.channels.map { KindDescription.Channel(name: $0.name, unit: $0.unit) },
+            settings: controller.settings.map {
+                KindDescription.Setting(name: $0.name, unit: $0.unit, min: $0.limits.lowerBound, max: $0.limits.upperBound)
+            },
+            relays: controller.relayNames)
+    }
+}
+
+extension KindRegistry {
+    package var descriptions: [KindDescription] { kinds.map { $0.describe() } }
+}

@@ -1,0 +1,98 @@
+import Control
+import Devices
+import DeviceTransports
+import Sim
+
+/// Everything the station runtime needs to know about one device kind, in one place. The generic code (the
+/// configuration loader, the wiring, the simulator, run routing, `rigd kinds`, the API and the dashboard) calls
+/// through this protocol and never asks which kind it has (STYLE.md 15: libmodbus's `modbus_backend_t`, Klipper's
+/// `load_config`). A kind is its profile (Devices), its plant and firmware (Sim), its controller (Control) and
+/// one descriptor conforming to this protocol, listed once in a `KindRegistry`.
+///
+/// - Important: Every requirement without a default must be written for a new kind: forgetting one is a compile
+///   error, never a station that silently does not start.
+package protocol StationKind: Sendable {
+    associatedtype Controller: StationController
+    /// The kind's `[station.control]` settings, as its controller takes them.
+    associatedtype Control: Sendable
+
+    /// One line saying what the kind is, for `rigd kinds` and the dashboard.
+    static var summary: String { get }
+    /// The alarm the controller raises when the device stops answering (the soak and HIL runs wait for it).
+    static var lossAlarm: String { get }
+
+    /// Reads `[station.control]` (nil when the station has none) strictly: every key with its limits (unknown keys
+    /// are reported by the caller), then the cross-field checks, each problem through `table.fail`.
+    static func readControl(_ table: TableReader?) -> Control
+    /// The station's controller for `control`; `context` says when the station's clock starts.
+    static func makeController(_ control: Control, context: StationContext) -> Controller
+
+    /// Simulator presets, the default first.
+    static var presets: [String] { get }
+    /// A simulated device of this kind, seeded. `host` reads the host lines that act on the simulated plant (a
+    /// pond's aerators) and says when the station's clock starts.
+    static func simulatedDevice(_ control: Control, seed: UInt64, preset: String, unit: UInt8,
+                                host: SimulatedHost) throws -> any ModbusDevice
+
+    /// How `rigd run --recipe FILE` and the API's run requests are read for this kind; nil: the kind has no runs.
+    static var recipes: RecipeFormat? { get }
+
+    /// Reads the station's `[station.relays]`: the host GPIO lines of the controller's relays, by relay name. nil: the
+    /// kind has no relays (the default, which leaves a `relays` table to be reported as an unknown key).
+    static func readRelays(_ station: TableReader, control: Control) -> [String: GPIOLineAddress]?
+}
+
+extension StationKind {
+    /// The device kind: name and device type code, from the profile.
+    package static var kind: DeviceKind { Controller.Profile.kind }
+    package static func readRelays(_ station: TableReader, control: Control) -> [String: GPIOLineAddress]? { nil }
+    package static var defaultPreset: String { presets.first ?? "standard" }
+
+    /// Reads `[station.control]` into this kind's settings, behind the type-erased face the generic code holds.
+    package static func configure(_ table: TableReader?) -> any ConfiguredKind { Configured<Self>(readControl(table)) }
+
+    /// `readRelays` for settings read by `configure`.
+    package static func readRelays(_ station: TableReader, settings: any ConfiguredKind) -> [String: GPIOLineAddress]? {
+        guard let configured = settings as? Configured<Self> else { return nil }
+        return readRelays(station, control: configured.control)
+    }
+}
+
+/// When a station's clock starts, in local plant time: a pond's day cycle and feeding times, a stream's season.
+package struct StationContext: Sendable, Equatable {
+    /// Local hour of day at the station's time 0 (the wall clock's on a real-clock run, 0 on a virtual run).
+    package var startHourOfDay: Double
+
+    package init(startHourOfDay: Double = 0) {
+        self.startHourOfDay = startHourOfDay
+    }
+}
+
+/// What a simulated device sees of its host: the relays acting on its plant, and the station's start time.
+package struct SimulatedHost: Sendable {
+    package var context: StationContext
+    /// Whether the host relay of this name is on (physically energised); false for a relay that is not wired.
+    package var relayOn: @Sendable (String) -> Bool
+
+    package init(context: StationContext = StationContext(), relayOn: @escaping @Sendable (String) -> Bool = { _ in false }) {
+        self.context = context
+        self.relayOn = relayOn
+    }
+}
+
+/// How a kind reads a run recipe (`[recipe]` of a recipe file, or an API request's parameters).
+package struct RecipeFormat: Sendable {
+    /// The keys a recipe of this kind may have, for messages ("ramp1_c_per_min, target1_c, soak1_s, …").
+    package let keys: String
+    /// Whether a `[recipe]` table with these keys (besides `name`) is of this kind.
+    package let accepts: @Sendable (Set<String>) -> Bool
+    /// Reads the table's keys into a recipe, checking them against the kind's limits (problems via `fail`).
+    package let read: @Sendable (TableReader, inout RunRecipe) -> Void
+
+    package init(keys: String, accepts: @escaping @Sendable (Set<String>) -> Bool,
+                read: @escaping @Sendable (TableReader, inout RunRecipe) -> Void) {
+        self.keys = keys
+        self.accepts = accepts
+        self.read = read
+    }
+}

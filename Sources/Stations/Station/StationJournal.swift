@@ -1,0 +1,19 @@
+import Control
+
+/// What a station records besides its log: samples, events, alarms and runs, for the data log. The daemon's
+/// `Recorder` is one; a station without one records nothing.
+package protocol StationJournal: Sendable {
+    /// Hands a record over without blocking the station's loop.
+    func record(_ record: JournalRecord)
+}
+
+/// One thing a station measured or decided, with its Unix time.
+package enum JournalRecord: Sendable {
+    case samples(station: String, t: Double, channels: [StationStatus.Channel])
+    case event(station: String?, t: Double, kind: String, message: String)
+    case alarmRaised(station: String, alarm: Alarm, t: Double)
+    case alarmAcknowledged(station: String, code: String, by: String, t: Double)
+    case alarmCleared(station: String, code: String, t: Double)
+    case runStarted(station: String, number: Int, recipe: String, t: Double)
+    case runEnded(station: String, number: Int, outcome: String, reason: String?, t: Double, results: String)
+}

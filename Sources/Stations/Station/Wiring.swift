@@ -1,0 +1,260 @@
+import Control
+import Devices
+import Dispatch
+import Logging
+import Sim
+import DeviceTransports
+import Locking
+
+/// Decides, once per station at start, whether it drives its real device or the in-process simulator
+/// (docs/design.md "Fallback"), and builds it. Nothing below this point knows which it got.
+package enum Wiring {
+    /// The outcome of probing one device.
+    package enum Probe: Sendable {
+        case answered
+        case silent(reason: String)
+        /// Something answered, but not a device of the configured kind: never simulate over it.
+        case wrongDevice(String)
+    }
+
+    /// A station that must not start.
+    package struct RefusedStation: Error, CustomStringConvertible {
+        package let station: String
+        package let address: String
+        package let reason: String
+        package var description: String { "station \"\(station)\": device at \(address) \(reason)" }
+
+        package init(station: String, address: String, reason: String) {
+            self.station = station
+            self.address = address
+            self.reason = reason
+        }
+    }
+
+    /// Probes every device with its probe timeout: TCP devices concurrently, so start-up costs one timeout, not one
+    /// each; the units of one serial line one after another on that line, as the bus is serial.
+    /// `lines`: the serial lines by path (by default, one per path with its first station's settings).
+    package static func probe(_ stations: [StationConfig], lines: [String: SerialLine]? = nil) -> [Probe] {
+        let lines = lines ?? serialLines(stations)
+        var jobs: [[Int]] = []
+        var lineJobs: [String: Int] = [:]
+        for (i, station) in stations.enumerated() {
+            if let bus = station.bus {
+                if let j = lineJobs[bus] { jobs[j].append(i) } else {
+                    lineJobs[bus] = jobs.count
+                    jobs.append([i])
+                }
+            } else {
+                jobs.append([i])
+            }
+        }
+        let results = Locked([Probe](repeating: .silent(reason: "not probed"), count: stations.count))
+        let plan = jobs
+        DispatchQueue.concurrentPerform(iterations: plan.count) { j in
+            for i in plan[j] {
+                let outcome = probe(stations[i], lines: lines)
+                results.withLock { $0[i] = outcome }
+            }
+        }
+        return results.withLock { $0 }
+    }
+
+    private static func probe(_ station: StationConfig, lines: [String: SerialLine]) -> Probe {
+        let client: any ModbusClient
+        switch station.address {
+        case .simulated:
+            return .silent(reason: "sim:// address")
+        case .tcp(let host, let port, let unit):
+            client = ModbusTCPClient(host: host, port: port, unit: unit, timeouts: station.timeouts)
+        case .rtu(let settings, let unit):
+            client = ModbusRTUClient(line: lines[settings.path]!, unit: unit)
+        }
+        defer { client.close() }
+        do {
+            try client.connect()
+            let header = try client.readHeader()
+            if header.deviceType == station.kind.deviceType { return .answered }
+            let found = KindRegistry.builtIn.describe(deviceType: header.deviceType)
+            return .wrongDevice("answers as \(found), not \(station.kind) (IR 0)")
+        } catch {
+            return .silent(reason: "\(error)")
+        }
+    }
+
+    /// One `SerialLine` per serial path, with the settings and response timeout of the first station on it.
+    package static func serialLines(_ stations: [StationConfig]) -> [String: SerialLine] {
+        var lines: [String: SerialLine] = [:]
+        for station in stations {
+            guard case .rtu(let settings, _) = station.address, lines[settings.path] == nil else { continue }
+            lines[settings.path] = SerialLine(settings: settings,
+                                              responseTimeout: .milliseconds(station.responseTimeoutMs))
+        }
+        return lines
+    }
+
+    /// Settings that must agree across the stations of one serial line.
+    package static func lineConflicts(_ stations: [StationConfig]) -> [RefusedStation] {
+        var first: [String: (String, SerialSettings)] = [:]
+        var out: [RefusedStation] = []
+        var units: [String: [Int: String]] = [:]
+        for station in stations {
+            guard case .rtu(let settings, let unit) = station.address else { continue }
+            if let (name, other) = first[settings.path], other != settings {
+                out.append(RefusedStation(station: station.name, address: "\(station.address)",
+                                          reason: "is on the line of station \"\(name)\" with other serial settings "
+                                              + "(\(settings.summary) vs \(other.summary))"))
+            } else if first[settings.path] == nil {
+                first[settings.path] = (station.name, settings)
+            }
+            if let other = units[settings.path]?[unit] {
+                out.append(RefusedStation(station: station.name, address: "\(station.address)",
+                                          reason: "has the same unit id as station \"\(other)\" on that line"))
+            }
+            units[settings.path, default: [:]][unit] = station.name
+        }
+        return out
+    }
+
+    /// Builds the stations of a real-clock run, probing each device. Throws `RefusedStation` for a device with
+    /// `fallback = "fail"` that did not answer, any device that answers as another kind, or a real station whose
+    /// host GPIO lines cannot be had (an E-stop that is configured but missing must stop the start).
+    package static func realStations(_ configuration: Configuration, clock: any LoopClock, seed: UInt64,
+                             statusInterval: Double = 0, gpio: (any GPIOProvider)? = nil,
+                             startHourOfDay: Double = 0, logger: Logger) throws -> [any AnyStation] {
+        var refused = lineConflicts(configuration.stations)
+        if let first = refused.first {
+            for r in refused.dropFirst() { logger.critical("\(r)") }
+            throw first
+        }
+        let serialLines = serialLines(configuration.stations)
+        let probes = probe(configuration.stations, lines: serialLines)
+        var stations: [any AnyStation] = []
+        let hostGPIO = gpio ?? LibGPIODProvider()
+        for (config, probe) in zip(configuration.stations, probes) {
+            switch probe {
+            case .answered:
+                let lines: HostLines
+                do {
+                    lines = try requestLines(config, providers: { _ in hostGPIO })
+                } catch {
+                    refused.append(RefusedStation(station: config.name, address: "\(config.address)",
+                                                  reason: "answers, but its host GPIO line failed: \(error)"))
+                    continue
+                }
+                let client: any ModbusClient
+                switch config.address {
+                case .tcp(let host, let port, let unit):
+                    client = ModbusTCPClient(host: host, port: port, unit: unit, timeouts: config.timeouts)
+                case .rtu(let settings, let unit):
+                    client = ModbusRTUClient(line: serialLines[settings.path]!, unit: unit)
+                case .simulated:
+                    continue
+                }
+                logger.notice("station \(config.name) (\(config.kind)): REAL device at \(config.address)")
+                stations.append(makeStation(config.at(hour: startHourOfDay), mode: .real, client: client,
+                                            statusInterval: statusInterval, lines: lines, simulation: nil,
+                                            logger: logger))
+            case .wrongDevice(let reason):
+                refused.append(RefusedStation(station: config.name, address: "\(config.address)", reason: reason))
+            case .silent(let reason):
+                if config.fallback == .fail {
+                    refused.append(RefusedStation(station: config.name, address: "\(config.address)",
+                                                  reason: "does not answer (\(reason)) and fallback is \"fail\""))
+                    continue
+                }
+                logger.warning("""
+                    station \(config.name) (\(config.kind)): SIMULATED — no device at \(config.address) \
+                    (\(reason)); running the in-process simulator
+                    """)
+                stations.append(try simulatedStation(config.at(hour: startHourOfDay), seed: seed, clock: clock,
+                                                     statusInterval: statusInterval, logger: logger))
+            }
+        }
+        if let first = refused.first {
+            for r in refused.dropFirst() { logger.critical("\(r)") }
+            throw first
+        }
+        return stations
+    }
+
+    /// Builds the stations of a virtual-clock run: every one simulated, none probed.
+    package static func virtualStations(_ configuration: Configuration, clock: any LoopClock, seed: UInt64,
+                                logger: Logger) throws -> [any AnyStation] {
+        try configuration.stations.map { try simulatedStation($0, seed: seed, clock: clock, logger: logger) }
+    }
+
+    /// A station on the in-process simulator, with simulated GPIO chips for its host lines. A kind's relays always
+    /// reach its plant: on the configured lines, or on a simulated chip "sim-relays" when none are configured.
+    package static func simulatedStation(_ config: StationConfig, seed: UInt64, clock: any LoopClock,
+                                 statusInterval: Double = 0, logger: Logger) throws -> any AnyStation {
+        var config = config
+        let deviceSeed = config.simulator.seed ?? SimulatorCatalog.seed(run: seed, name: config.name)
+        if config.relays.isEmpty {
+            for (i, relay) in config.control.relays(context: config.context).enumerated() {
+                config.relays[relay.name] = GPIOLineAddress(chip: "sim-relays", line: i)
+            }
+        }
+        // A simulated chip is as wide as the configuration needs (at least 32 lines, like a small real chip): any
+        // line the loader accepts must exist when the station falls back to simulation.
+        let used = [config.estop, config.beacon].compactMap { $0 } + config.relays.values
+        var chips: [String: SimulatedGPIOChip] = [:]
+        for address in used where chips[address.chip] == nil {
+            let widest = used.filter { $0.chip == address.chip }.map(\.line).max() ?? 0
+            chips[address.chip] = SimulatedGPIOChip(name: address.chip, lineCount: max(32, widest + 1))
+        }
+        let wired = config.relays.mapValues { (chip: chips[$0.chip]!, address: $0) }
+        let host = SimulatedHost(context: config.context) { name in
+            guard let relay = wired[name] else { return false }
+            return relay.chip.physicalLevel(relay.address.line) != relay.address.activeLow
+        }
+        let device = try config.control.simulatedDevice(
+            seed: deviceSeed, preset: config.simulator.preset ?? config.descriptor.defaultPreset,
+            unit: UInt8(config.address.unit ?? 1), host: host)
+        // An injected answer delay beyond the station's own response timeout is a timeout, as over a real link.
+        let client = InMemoryModbusClient(device: device, endpoint: "sim://\(config.kind)/\(config.name)",
+                                          responseTimeout: Double(config.responseTimeoutMs) / 1000) {
+            clock.seconds()
+        }
+        let lines = try requestLines(config) { chips[$0]! }
+        return makeStation(config, mode: .simulated, client: client, statusInterval: statusInterval, lines: lines,
+                           simulation: SimulationHandles(device: device, gpio: chips), logger: logger)
+    }
+
+    /// Requests the station's E-stop (input), beacon (output, off) and relay lines (outputs, in their safe state:
+    /// a pond's aerators on, everything else off).
+    package static func requestLines(_ config: StationConfig,
+                             providers: (String) -> any GPIOProvider) throws -> HostLines {
+        var lines = HostLines()
+        if let estop = config.estop {
+            lines.estop = try providers(estop.chip).request(estop, direction: .input,
+                                                            consumer: "rigd:\(config.name):estop")
+        }
+        if let beacon = config.beacon {
+            lines.beacon = try providers(beacon.chip).request(beacon, direction: .output(initial: false),
+                                                              consumer: "rigd:\(config.name):beacon")
+        }
+        lines.relays = try config.control.relays(context: config.context).map { relay in
+            guard let address = config.relays[relay.name] else { return nil }
+            return try providers(address.chip).request(address, direction: .output(initial: relay.safe),
+                                                       consumer: "rigd:\(config.name):\(relay.name)")
+        }
+        return lines
+    }
+
+    package static func makeStation(_ config: StationConfig, mode: StationMode, client: any ModbusClient,
+                            statusInterval: Double = 0, lines: HostLines = HostLines(),
+                            simulation: SimulationHandles? = nil, logger: Logger) -> any AnyStation {
+        config.control.makeStation(StationWiring(name: config.name, mode: mode, client: client, context: config.context,
+                                                 statusInterval: statusInterval, lines: lines, simulation: simulation,
+                                                 bus: config.bus, logger: logger))
+    }
+}
+
+extension StationConfig {
+    /// This station with its local time of day at time 0 set (a pond's day cycle, nights and feeding times).
+    package func at(hour: Double) -> StationConfig {
+        var copy = self
+        copy.context.startHourOfDay = hour
+        return copy
+    }
+}
