@@ -458,7 +458,8 @@ package struct API: Sendable {
         }
     }
 
-    package init(stations: [any AnyStation], recorder: Recorder?, metrics: MetricsExporter, token: APIToken, readsNeedToken: Bool, replyTimeout: Double = 5) {
+    package init(stations: [any AnyStation], recorder: Recorder?, metrics: MetricsExporter, token: APIToken,
+                 readsNeedToken: Bool, replyTimeout: Double = 5) {
         self.stations = stations
         self.recorder = recorder
         self.metrics = metrics

@@ -39,7 +39,8 @@ package struct FaultControl: Sendable {
             package var disturbances: [String]
             package var injected: [String]
 
-            package init(name: String, unit: Int, kind: String, channels: [String], disturbances: [String], injected: [String]) {
+            package init(name: String, unit: Int, kind: String, channels: [String], disturbances: [String],
+                         injected: [String]) {
                 self.name = name
                 self.unit = unit
                 self.kind = kind

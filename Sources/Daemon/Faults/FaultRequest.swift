@@ -166,7 +166,10 @@ package struct FaultRequest: Codable, Sendable, Equatable, CustomStringConvertib
         }
     }
 
-    package init(unit: Int? = nil, station: String? = nil, channel: String? = nil, fault: String? = nil, value: Double? = nil, perHour: Double? = nil, sigma: Double? = nil, size: Double? = nil, device: String? = nil, ms: Double? = nil, code: Int? = nil, disturbance: String? = nil, active: Bool? = nil, clearAll: Bool? = nil) {
+    package init(unit: Int? = nil, station: String? = nil, channel: String? = nil, fault: String? = nil,
+                 value: Double? = nil, perHour: Double? = nil, sigma: Double? = nil, size: Double? = nil,
+                 device: String? = nil, ms: Double? = nil, code: Int? = nil, disturbance: String? = nil,
+                 active: Bool? = nil, clearAll: Bool? = nil) {
         self.unit = unit
         self.station = station
         self.channel = channel

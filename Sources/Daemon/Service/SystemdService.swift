@@ -80,7 +80,8 @@ package struct SystemdService: Service {
         }
     }
 
-    package init(notifier: SystemdNotifier, runners: [(names: String, runner: LoopRunner)], stations: [any AnyStation], clock: MonotonicClock, stallLimit: Double, logger: Logger) {
+    package init(notifier: SystemdNotifier, runners: [(names: String, runner: LoopRunner)], stations: [any AnyStation],
+                 clock: MonotonicClock, stallLimit: Double, logger: Logger) {
         self.notifier = notifier
         self.runners = runners
         self.stations = stations

@@ -35,7 +35,9 @@ package enum LogQueries {
         package var clearedAt: Double?
         package var clearedBy: String?
 
-        package init(station: String, code: String, severity: String, message: String, raisedAt: Double, acknowledgedAt: Double? = nil, acknowledgedBy: String? = nil, clearedAt: Double? = nil, clearedBy: String? = nil) {
+        package init(station: String, code: String, severity: String, message: String, raisedAt: Double,
+                     acknowledgedAt: Double? = nil, acknowledgedBy: String? = nil, clearedAt: Double? = nil,
+                     clearedBy: String? = nil) {
             self.station = station
             self.code = code
             self.severity = severity
@@ -58,7 +60,8 @@ package enum LogQueries {
         package var endedAt: Double?
         package var results: [String: ReportValue]
 
-        package init(station: String, number: Int, recipe: String, outcome: String, reason: String? = nil, startedAt: Double, endedAt: Double? = nil, results: [String: ReportValue]) {
+        package init(station: String, number: Int, recipe: String, outcome: String, reason: String? = nil,
+                     startedAt: Double, endedAt: Double? = nil, results: [String: ReportValue]) {
             self.station = station
             self.number = number
             self.recipe = recipe

@@ -54,7 +54,10 @@ package struct StationConfig: Sendable {
         ModbusTimeouts(connect: .milliseconds(probeTimeoutMs), response: .milliseconds(responseTimeoutMs))
     }
 
-    package init(name: String, address: DeviceAddress, fallback: Fallback = .simulate, probeTimeoutMs: Int = 1000, responseTimeoutMs: Int = 500, control: any ConfiguredKind, context: StationContext = StationContext(), simulator: SimulatorConfig = SimulatorConfig(), estop: GPIOLineAddress? = nil, beacon: GPIOLineAddress? = nil, relays: [String: GPIOLineAddress] = [:]) {
+    package init(name: String, address: DeviceAddress, fallback: Fallback = .simulate, probeTimeoutMs: Int = 1000,
+                 responseTimeoutMs: Int = 500, control: any ConfiguredKind, context: StationContext = StationContext(),
+                 simulator: SimulatorConfig = SimulatorConfig(), estop: GPIOLineAddress? = nil,
+                 beacon: GPIOLineAddress? = nil, relays: [String: GPIOLineAddress] = [:]) {
         self.name = name
         self.address = address
         self.fallback = fallback
@@ -116,7 +119,9 @@ package struct DaemonConfig: Sendable, Equatable {
     package var resolvedDataDirectory: String { dataDirectory ?? Self.defaultDataDirectory() }
     package var resolvedTokenFile: String { tokenFile ?? (resolvedDataDirectory as NSString).appendingPathComponent("api-token") }
 
-    package init(http: ListenAddress? = ListenAddress(host: "127.0.0.1", port: 8080), dataDirectory: String? = nil, tokenFile: String? = nil, retentionDays: Double = 90, recordInterval: Double = 1, watchdogStall: Double = 10) {
+    package init(http: ListenAddress? = ListenAddress(host: "127.0.0.1", port: 8080), dataDirectory: String? = nil,
+                 tokenFile: String? = nil, retentionDays: Double = 90, recordInterval: Double = 1,
+                 watchdogStall: Double = 10) {
         self.http = http
         self.dataDirectory = dataDirectory
         self.tokenFile = tokenFile

@@ -57,7 +57,9 @@ package struct StationWiring {
     package var bus: String?
     package var logger: Logger
 
-    package init(name: String, mode: StationMode, client: any ModbusClient, context: StationContext, statusInterval: Double, lines: HostLines, simulation: SimulationHandles? = nil, bus: String? = nil, logger: Logger) {
+    package init(name: String, mode: StationMode, client: any ModbusClient, context: StationContext,
+                 statusInterval: Double, lines: HostLines, simulation: SimulationHandles? = nil, bus: String? = nil,
+                 logger: Logger) {
         self.name = name
         self.mode = mode
         self.client = client

@@ -14,20 +14,6 @@ package struct KindDescription: Codable, Sendable, Equatable {
         }
     }
 
-    package struct Setting: Codable, Sendable, Equatable {
-        package var name: String
-        package var unit: String
-        package var min: Double
-        package var max: Double
-
-        package init(name: String, unit: String, min: Double, max: Double) {
-            self.name = name
-            self.unit = unit
-            self.min = min
-            self.max = max
-        }
-    }
-
     package var name: String
     package var summary: String
     /// The device type code in IR 0.
@@ -46,7 +32,7 @@ package struct KindDescription: Codable, Sendable, Equatable {
     package var transports: [String]
     package var channels: [Channel]
     /// What an operator may set on a running station, with the limits (with the kind's default settings).
-    package var settings: [Setting]
+    package var settings: [StationStatus.Setting]
     /// The host relays its controller drives (with the kind's default settings).
     package var relays: [String]
 
@@ -59,7 +45,9 @@ package struct KindDescription: Codable, Sendable, Equatable {
         case hostWatchdog = "host_watchdog"
     }
 
-    package init(name: String, summary: String, deviceType: Int, presets: [String], defaultPreset: String, runs: Bool, recipeKeys: String? = nil, lossAlarm: String, hostWatchdog: Bool, transports: [String], channels: [Channel], settings: [Setting], relays: [String]) {
+    package init(name: String, summary: String, deviceType: Int, presets: [String], defaultPreset: String, runs: Bool,
+                 recipeKeys: String? = nil, lossAlarm: String, hostWatchdog: Bool, transports: [String],
+                 channels: [Channel], settings: [StationStatus.Setting], relays: [String]) {
         self.name = name
         self.summary = summary
         self.deviceType = deviceType
@@ -88,7 +76,7 @@ extension StationKind {
             transports: ["tcp", "rtu"],
             channels: Controller.Profile.channels.map { KindDescription.Channel(name: $0.name, unit: $0.unit) },
             settings: controller.settings.map {
-                KindDescription.Setting(name: $0.name, unit: $0.unit, min: $0.limits.lowerBound, max: $0.limits.upperBound)
+                StationStatus.Setting(name: $0.name, unit: $0.unit, min: $0.limits.lowerBound, max: $0.limits.upperBound)
             },
             relays: controller.relayNames)
     }

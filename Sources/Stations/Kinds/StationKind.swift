@@ -74,7 +74,8 @@ package struct SimulatedHost: Sendable {
     /// Whether the host relay of this name is on (physically energised); false for a relay that is not wired.
     package var relayOn: @Sendable (String) -> Bool
 
-    package init(context: StationContext = StationContext(), relayOn: @escaping @Sendable (String) -> Bool = { _ in false }) {
+    package init(context: StationContext = StationContext(),
+                 relayOn: @escaping @Sendable (String) -> Bool = { _ in false }) {
         self.context = context
         self.relayOn = relayOn
     }

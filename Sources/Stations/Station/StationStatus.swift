@@ -32,7 +32,8 @@ package struct StationStatus: Sendable, Codable, Equatable {
         package var reconnects: UInt64
         package var lastError: String?
 
-        package init(up: Bool, transactions: UInt64, linkErrors: UInt64, transactionErrors: UInt64, errorsByKind: [String: UInt64], reconnects: UInt64, lastError: String? = nil) {
+        package init(up: Bool, transactions: UInt64, linkErrors: UInt64, transactionErrors: UInt64,
+                     errorsByKind: [String: UInt64], reconnects: UInt64, lastError: String? = nil) {
             self.up = up
             self.transactions = transactions
             self.linkErrors = linkErrors
@@ -76,7 +77,8 @@ package struct StationStatus: Sendable, Codable, Equatable {
             try c.encode(latenessMaxS, forKey: .latenessMaxS)
         }
 
-        package init(name: String, periodS: Double, ticks: UInt64, overruns: UInt64, missedDeadlines: UInt64, latenessP50S: Double, latenessP99S: Double, latenessMaxS: Double) {
+        package init(name: String, periodS: Double, ticks: UInt64, overruns: UInt64, missedDeadlines: UInt64,
+                     latenessP50S: Double, latenessP99S: Double, latenessMaxS: Double) {
             self.name = name
             self.periodS = periodS
             self.ticks = ticks
@@ -96,7 +98,8 @@ package struct StationStatus: Sendable, Codable, Equatable {
         package var acknowledgedAt: Double?
         package var acknowledgedBy: String?
 
-        package init(code: String, severity: String, message: String, raisedAt: Double, acknowledgedAt: Double? = nil, acknowledgedBy: String? = nil) {
+        package init(code: String, severity: String, message: String, raisedAt: Double, acknowledgedAt: Double? = nil,
+                     acknowledgedBy: String? = nil) {
             self.code = code
             self.severity = severity
             self.message = message
@@ -116,7 +119,8 @@ package struct StationStatus: Sendable, Codable, Equatable {
         package var endedAt: Double?
         package var results: [String: ReportValue]
 
-        package init(number: Int, recipe: String, outcome: String, reason: String? = nil, startedAt: Double, endedAt: Double? = nil, results: [String: ReportValue]) {
+        package init(number: Int, recipe: String, outcome: String, reason: String? = nil, startedAt: Double,
+                     endedAt: Double? = nil, results: [String: ReportValue]) {
             self.number = number
             self.recipe = recipe
             self.outcome = outcome
@@ -168,7 +172,9 @@ package struct StationStatus: Sendable, Codable, Equatable {
     /// least every second.
     package var results: [String: ReportValue]
 
-    package init(name: String, kind: String, mode: String, address: String, updatedAt: Double? = nil, link: Link, loops: [Loop], deviceStatus: [String], channels: [Channel], alarms: [Alarm], run: Run? = nil, phase: String? = nil, relays: [String: Bool?], settings: [Setting], results: [String: ReportValue]) {
+    package init(name: String, kind: String, mode: String, address: String, updatedAt: Double? = nil, link: Link,
+                 loops: [Loop], deviceStatus: [String], channels: [Channel], alarms: [Alarm], run: Run? = nil,
+                 phase: String? = nil, relays: [String: Bool?], settings: [Setting], results: [String: ReportValue]) {
         self.name = name
         self.kind = kind
         self.mode = mode
