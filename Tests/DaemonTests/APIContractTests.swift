@@ -3,7 +3,8 @@ import Glibc
 import Testing
 @testable import Daemon
 
-/// The HTTP API against its contract, `OpenAPIDocument` (served at /api/openapi.json). The running server is checked
+/// The HTTP API against its contract, `Sources/Daemon/Resources/openapi.json` as `OpenAPIDocument` serves it at
+/// /api/openapi.json. The running server is checked
 /// by `openapi_check.py` (next to this file: openapi-spec-validator for the document, jsonschema for every answer);
 /// `scripts/test` pip-installs what it needs.
 @Suite("API contract: rigd against its OpenAPI document")
@@ -117,5 +118,16 @@ struct APIContractTests {
             }
             #expect(ref.hasPrefix("#/") && node != nil, "$ref \(ref) points at nothing")
         }
+    }
+
+    // MARK: The document as a file
+
+    static let file = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("Sources/Daemon/Resources/openapi.json")
+
+    @Test func theOpenAPIFileIsJSON() throws {
+        let object = try JSONSerialization.jsonObject(with: try Data(contentsOf: Self.file))
+        let doc = try #require(object as? [String: Any], "\(Self.file.path) is not a JSON object")
+        #expect((doc["openapi"] as? String)?.hasPrefix("3.1") == true)
     }
 }

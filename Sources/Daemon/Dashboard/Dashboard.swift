@@ -2,8 +2,9 @@ import Foundation
 import Hummingbird
 
 /// The technicians' web dashboard (issue 7), served by the API's router from the rigd binary itself: the pages,
-/// their stylesheet and script are string literals (`DashboardPages`, `DashboardStyle`, `DashboardScript`); the
-/// charting library is Debian's `libjs-chart.js`, read from where Debian installs it at request time.
+/// their stylesheet and script are files in `Sources/Daemon/Resources` (`dashboard*.html`, `dashboard.css`,
+/// `dashboard.js`, `favicon.svg`) that the build embeds (`DashboardPages`); the charting library is Debian's
+/// `libjs-chart.js`, read from where Debian installs it at request time.
 ///
 /// | route | |
 /// |---|---|
@@ -38,10 +39,10 @@ extension API {
             return Self.page(DashboardPages.station(name: name))
         }
         router.get("/dashboard/static/dashboard.css") { _, _ in
-            Self.asset(DashboardStyle.css, type: "text/css; charset=utf-8")
+            Self.asset(DashboardPages.css, type: "text/css; charset=utf-8")
         }
         router.get("/dashboard/static/dashboard.js") { _, _ in
-            Self.asset(DashboardScript.js, type: "text/javascript; charset=utf-8")
+            Self.asset(DashboardPages.script, type: "text/javascript; charset=utf-8")
         }
         router.get("/dashboard/static/chart.js") { _, _ in
             Self.chartJS()
@@ -53,7 +54,7 @@ extension API {
         }
         // Browsers ask for it on their own; an answer keeps their consoles free of 404s.
         router.get("/favicon.ico") { _, _ in
-            Self.asset(DashboardPages.faviconSVG, type: "image/svg+xml")
+            Self.asset(DashboardPages.favicon, type: "image/svg+xml")
         }
         router.get("/api/stations/{name}/export.csv") { request, context in
             try await exportCSV(request, context)
@@ -69,9 +70,8 @@ extension API {
                  body: .init(byteBuffer: ByteBuffer(string: html)))
     }
 
-    static func asset(_ text: String, type: String) -> Response {
-        Response(status: .ok, headers: [.contentType: type, .cacheControl: "no-cache"],
-                 body: .init(byteBuffer: ByteBuffer(string: text)))
+    static func asset(_ bytes: ByteBuffer, type: String) -> Response {
+        Response(status: .ok, headers: [.contentType: type, .cacheControl: "no-cache"], body: .init(byteBuffer: bytes))
     }
 
     /// Chart.js as Debian installs it; when the package is missing, a script that tells the pages so (a 404 would
@@ -87,7 +87,7 @@ extension API {
         }
         let message = "plots need Debian's libjs-chart.js (apt-get install libjs-chart.js): "
             + chartJSPaths[0] + " is missing"
-        return asset("window.RIGD_CHART_MISSING = \(DashboardPages.jsString(message));\n",
+        return asset(ByteBuffer(string: "window.RIGD_CHART_MISSING = \(DashboardPages.jsString(message));\n"),
                      type: "text/javascript; charset=utf-8")
     }
 }
