@@ -4,7 +4,7 @@ import Testing
 @testable import Daemon
 
 /// The HTTP API against its contract, `Sources/Daemon/Resources/openapi.json` as `OpenAPIDocument` serves it at
-/// /api/openapi.json. The running server is checked
+/// /api/openapi.json (with the kinds rigd knows). The running server is checked
 /// by `openapi_check.py` (next to this file: openapi-spec-validator for the document, jsonschema for every answer);
 /// `scripts/test` pip-installs what it needs.
 @Suite("API contract: rigd against its OpenAPI document")
@@ -36,8 +36,9 @@ struct APIContractTests {
     }
 
     static func document() throws -> [String: Any] {
-        let object = try JSONSerialization.jsonObject(with: Data(OpenAPIDocument.json.utf8))
-        guard let doc = object as? [String: Any] else { throw TestFailure("OpenAPIDocument.json is not a JSON object") }
+        let text = try OpenAPIDocument.render(kindNames: API.builtInKindNames)
+        let object = try JSONSerialization.jsonObject(with: Data(text.utf8))
+        guard let doc = object as? [String: Any] else { throw TestFailure("the served document is not a JSON object") }
         return doc
     }
 
@@ -129,5 +130,19 @@ struct APIContractTests {
         let object = try JSONSerialization.jsonObject(with: try Data(contentsOf: Self.file))
         let doc = try #require(object as? [String: Any], "\(Self.file.path) is not a JSON object")
         #expect((doc["openapi"] as? String)?.hasPrefix("3.1") == true)
+    }
+
+    /// What rigd serves is the file with the kinds it is given as `Station.kind`'s enum, and nothing else changed.
+    @Test func theServedDocumentIsTheFileWithTheKindsGiven() throws {
+        let kinds = ["heat-rig", "pump-rig"]
+        let text = try OpenAPIDocument.render(kindNames: kinds)
+        let served = try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
+        let schema = OpenAPIDocument.kindSchemaPath.reduce(served as Any?) { ($0 as? [String: Any])?[$1] }
+        #expect((schema as? [String: Any])?["enum"] as? [String] == kinds)
+        let file = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: Self.file)) as? [String: Any])
+        let expected = Self.edit(file, at: OpenAPIDocument.kindSchemaPath[...]) { $0["enum"] = kinds }
+        let canonical: (Any) throws -> Data = { try JSONSerialization.data(withJSONObject: $0, options: [.sortedKeys]) }
+        #expect(try canonical(served) == canonical(expected))
+        #expect(OpenAPIDocument.json(kindNames: kinds) == (try OpenAPIDocument.render(kindNames: kinds)))
     }
 }

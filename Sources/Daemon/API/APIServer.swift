@@ -20,6 +20,11 @@ struct API: Sendable {
     let readsNeedToken: Bool
     /// How long a write waits for the station's verdict before answering 503.
     var replyTimeout: Double = 5
+    /// The device kinds rigd knows: the OpenAPI document's `Station.kind` enum.
+    var kindNames: [String] = API.builtInKindNames
+
+    /// Today's six kinds, until the caller passes the kinds' registry.
+    static let builtInKindNames = ["heat-rig", "extraction", "aqua-sonde", "cnc-mill", "msd-rig", "stream-station"]
 
     static let maximumBody = 64 * 1024
     static let maximumRows = 100_000
@@ -30,9 +35,10 @@ struct API: Sendable {
 
     func router() -> Router<BasicRequestContext> {
         let router = Router()
+        // Rendered once: the document as in the repository, with this rigd's kinds.
+        let document = ByteBuffer(string: OpenAPIDocument.json(kindNames: kindNames))
         router.get("/api/openapi.json") { _, _ in
-            Response(status: .ok, headers: [.contentType: "application/json"],
-                     body: .init(byteBuffer: ByteBuffer(string: OpenAPIDocument.json)))
+            Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: document))
         }
         router.get("/metrics") { request, _ in
             if let denied = readDenied(request) { return denied }

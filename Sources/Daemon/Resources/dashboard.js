@@ -476,6 +476,7 @@
   }
 
   // ---------- station page ----------
+  // Per-kind recipe hints, written here for now; they are to come from the kinds themselves (GET /api/kinds).
   const RECIPE_HINTS = {
     "heat-rig": { placeholder: "ramp1_c_per_min = 5\ntarget1_c = 50\nsoak1_s = 300",
                   note: "A ramp/soak profile: segments 1, 2, … each with rampN_c_per_min, targetN_c, soakN_s." },
