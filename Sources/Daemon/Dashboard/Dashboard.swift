@@ -15,50 +15,50 @@ import Hummingbird
 /// | `GET /dashboard/static/chart.js` | Chart.js from `libjs-chart.js`; without the package a stub that says so |
 /// | `POST /dashboard/check-token` | whether the `Authorization` header's token is rigd's (always 200) |
 /// | `GET /favicon.ico` | an SVG icon (browsers ask for it) |
-/// | `GET /api/stations/{name}/export.csv?from&to&what&layout` | the data log as CSV (`DashboardExport`) |
 ///
-/// The pages live under `/dashboard`, outside the API's paths; `/` only redirects there. The pages read and write
-/// through the HTTP API; writes carry the token the technician entered once per browser session (kept in
-/// `sessionStorage`). Without it the pages are read-only.
+/// The CSV export the pages offer, `GET /api/stations/{name}/export.csv`, is one of the API's reads
+/// (`DashboardExport`). The pages live under `/dashboard`, outside the API's paths; `/` only redirects there. The
+/// pages read and write through the HTTP API; writes carry the token the technician entered once per browser
+/// session (kept in `sessionStorage`). Without it the pages are read-only.
 extension API {
     /// Where Debian's libjs-chart.js puts Chart.js (UMD build, defines `window.Chart`); the first that exists wins.
     static let chartJSPaths = ["/usr/share/javascript/chart.js/chart.min.js", "/usr/share/javascript/chart.js/chart.js"]
 
-    func addDashboard(to router: Router<BasicRequestContext>) {
-        router.get("/") { _, _ in
+    /// The dashboard's routes; none needs the token (the pages ask for it when the API does).
+    func dashboardRoutes() -> RouteCollection<APIRequestContext> {
+        let routes = RouteCollection(context: APIRequestContext.self)
+        routes.get("/") { _, _ in
             Response(status: .found, headers: [.location: "/dashboard", .cacheControl: "no-cache"])
         }
-        router.get("/dashboard") { _, _ in
+        routes.get("/dashboard") { _, _ in
             Self.page(DashboardPages.overview())
         }
-        router.get("/dashboard/station/{name}") { _, context in
+        routes.get("/dashboard/station/{name}") { _, context in
             let name = try context.parameters.require("name")
             guard station(named: name) != nil else {
                 return Self.page(DashboardPages.notFound(name: name, known: stations.map(\.name)), status: .notFound)
             }
             return Self.page(DashboardPages.station(name: name))
         }
-        router.get("/dashboard/static/dashboard.css") { _, _ in
+        routes.get("/dashboard/static/dashboard.css") { _, _ in
             Self.asset(DashboardPages.css, type: "text/css; charset=utf-8")
         }
-        router.get("/dashboard/static/dashboard.js") { _, _ in
+        routes.get("/dashboard/static/dashboard.js") { _, _ in
             Self.asset(DashboardPages.script, type: "text/javascript; charset=utf-8")
         }
-        router.get("/dashboard/static/chart.js") { _, _ in
+        routes.get("/dashboard/static/chart.js") { _, _ in
             Self.chartJS()
         }
-        router.post("/dashboard/check-token") { request, _ in
+        routes.post("/dashboard/check-token") { request, _ in
             // Always 200 (a 401 would be a console error in the browser); the answer is in the body.
             Self.json(TokenCheck(valid: token.accepts(authorization: request.headers[.authorization]),
                                  readsNeedToken: readsNeedToken))
         }
         // Browsers ask for it on their own; an answer keeps their consoles free of 404s.
-        router.get("/favicon.ico") { _, _ in
+        routes.get("/favicon.ico") { _, _ in
             Self.asset(DashboardPages.favicon, type: "image/svg+xml")
         }
-        router.get("/api/stations/{name}/export.csv") { request, context in
-            try await exportCSV(request, context)
-        }
+        return routes
     }
 
     struct TokenCheck: Codable { var valid: Bool; var readsNeedToken: Bool }

@@ -1,0 +1,18 @@
+import Hummingbird
+
+/// Resolves the path's `{name}` to one of rigd's stations (`APIRequestContext.station`), or answers 404
+/// `unknown_station` before the route sees the request (a write's body is then never read).
+struct StationMiddleware: RouterMiddleware {
+    typealias Context = APIRequestContext
+
+    let stations: [any AnyStation]
+
+    func handle(_ request: Request, context: Context,
+                next: (Request, Context) async throws -> Response) async throws -> Response {
+        let name = try context.parameters.require("name")
+        guard let station = stations.first(where: { $0.name == name }) else { return API.unknownStation(name) }
+        var context = context
+        context.station = station
+        return try await next(request, context)
+    }
+}
