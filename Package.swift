@@ -95,6 +95,13 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "CSV", package: "CSV.swift"),
             ],
+            // The dashboard's documents and the OpenAPI document, compiled into the binary (`PackageResources`).
+            resources: [
+                .embedInCode("Resources/dashboard.html"), .embedInCode("Resources/dashboard-overview.html"),
+                .embedInCode("Resources/dashboard-station.html"), .embedInCode("Resources/dashboard-missing.html"),
+                .embedInCode("Resources/dashboard.css"), .embedInCode("Resources/dashboard.js"),
+                .embedInCode("Resources/favicon.svg"), .embedInCode("Resources/openapi.json"),
+            ],
             swiftSettings: strict
         ),
         // The rigd executable: the command line's entry point, nothing else.

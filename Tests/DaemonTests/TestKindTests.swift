@@ -64,4 +64,13 @@ import Locking
         #expect(described?.name == "test-bioreactor" && described?.deviceType == 0x7E01)
         #expect(described?.channels.map(\.name) == ["ph", "do_pct"] && described?.runs == false)
     }
+
+    @Test func theAPIListsTheKindsItIsGiven() async throws {
+        // GET /api/kinds serves the registry's descriptions: the dashboard's run card and hints come from it.
+        let described = Self.kinds.descriptions
+        #expect(described.map(\.name) == KindRegistry.builtIn.names + ["test-bioreactor"])
+        let data = try JSONEncoder().encode(KindList(kinds: described))
+        let decoded = try JSONDecoder().decode(KindList.self, from: data)
+        #expect(decoded.kinds.last?.runs == false && decoded.kinds.first?.recipeExample?.isEmpty == false)
+    }
 }

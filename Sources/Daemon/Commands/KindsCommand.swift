@@ -26,7 +26,7 @@ struct KindsCommand: ParsableCommand {
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-            var data = try encoder.encode(["kinds": kinds])
+            var data = try encoder.encode(KindList(kinds: kinds))
             data.append(0x0A)
             FileHandle.standardOutput.write(data)
             return

@@ -6,8 +6,9 @@ import SimServe
 import Locking
 
 /// The technicians' web dashboard (issue 7), served by the API's router from the rigd binary itself: the pages,
-/// their stylesheet and script are string literals (`DashboardPages`, `DashboardStyle`, `DashboardScript`); the
-/// charting library is Debian's `libjs-chart.js`, read from where Debian installs it at request time.
+/// their stylesheet and script are files in `Sources/Daemon/Resources` (`dashboard*.html`, `dashboard.css`,
+/// `dashboard.js`, `favicon.svg`) that the build embeds (`DashboardPages`); the charting library is Debian's
+/// `libjs-chart.js`, read from where Debian installs it at request time.
 ///
 /// | route | |
 /// |---|---|
@@ -18,50 +19,50 @@ import Locking
 /// | `GET /dashboard/static/chart.js` | Chart.js from `libjs-chart.js`; without the package a stub that says so |
 /// | `POST /dashboard/check-token` | whether the `Authorization` header's token is rigd's (always 200) |
 /// | `GET /favicon.ico` | an SVG icon (browsers ask for it) |
-/// | `GET /api/stations/{name}/export.csv?from&to&what&layout` | the data log as CSV (`DashboardExport`) |
 ///
-/// The pages live under `/dashboard`, outside the API's paths; `/` only redirects there. The pages read and write
-/// through the HTTP API; writes carry the token the technician entered once per browser session (kept in
-/// `sessionStorage`). Without it the pages are read-only.
+/// The CSV export the pages offer, `GET /api/stations/{name}/export.csv`, is one of the API's reads
+/// (`DashboardExport`). The pages live under `/dashboard`, outside the API's paths; `/` only redirects there. The
+/// pages read and write through the HTTP API; writes carry the token the technician entered once per browser
+/// session (kept in `sessionStorage`). Without it the pages are read-only.
 extension API {
     /// Where Debian's libjs-chart.js puts Chart.js (UMD build, defines `window.Chart`); the first that exists wins.
     package static let chartJSPaths = ["/usr/share/javascript/chart.js/chart.min.js", "/usr/share/javascript/chart.js/chart.js"]
 
-    package func addDashboard(to router: Router<BasicRequestContext>) {
-        router.get("/") { _, _ in
+    /// The dashboard's routes; none needs the token (the pages ask for it when the API does).
+    package func dashboardRoutes() -> RouteCollection<APIRequestContext> {
+        let routes = RouteCollection(context: APIRequestContext.self)
+        routes.get("/") { _, _ in
             Response(status: .found, headers: [.location: "/dashboard", .cacheControl: "no-cache"])
         }
-        router.get("/dashboard") { _, _ in
+        routes.get("/dashboard") { _, _ in
             Self.page(DashboardPages.overview())
         }
-        router.get("/dashboard/station/{name}") { _, context in
+        routes.get("/dashboard/station/{name}") { _, context in
             let name = try context.parameters.require("name")
             guard station(named: name) != nil else {
                 return Self.page(DashboardPages.notFound(name: name, known: stations.map(\.name)), status: .notFound)
             }
             return Self.page(DashboardPages.station(name: name))
         }
-        router.get("/dashboard/static/dashboard.css") { _, _ in
-            Self.asset(DashboardStyle.css, type: "text/css; charset=utf-8")
+        routes.get("/dashboard/static/dashboard.css") { _, _ in
+            Self.asset(DashboardPages.css, type: "text/css; charset=utf-8")
         }
-        router.get("/dashboard/static/dashboard.js") { _, _ in
-            Self.asset(DashboardScript.js, type: "text/javascript; charset=utf-8")
+        routes.get("/dashboard/static/dashboard.js") { _, _ in
+            Self.asset(DashboardPages.script, type: "text/javascript; charset=utf-8")
         }
-        router.get("/dashboard/static/chart.js") { _, _ in
+        routes.get("/dashboard/static/chart.js") { _, _ in
             Self.chartJS()
         }
-        router.post("/dashboard/check-token") { request, _ in
+        routes.post("/dashboard/check-token") { request, _ in
             // Always 200 (a 401 would be a console error in the browser); the answer is in the body.
             Self.json(TokenCheck(valid: token.accepts(authorization: request.headers[.authorization]),
                                  readsNeedToken: readsNeedToken))
         }
         // Browsers ask for it on their own; an answer keeps their consoles free of 404s.
-        router.get("/favicon.ico") { _, _ in
-            Self.asset(DashboardPages.faviconSVG, type: "image/svg+xml")
+        routes.get("/favicon.ico") { _, _ in
+            Self.asset(DashboardPages.favicon, type: "image/svg+xml")
         }
-        router.get("/api/stations/{name}/export.csv") { request, context in
-            try await exportCSV(request, context)
-        }
+        return routes
     }
 
     package struct TokenCheck: Codable { var valid: Bool; var readsNeedToken: Bool }
@@ -73,9 +74,8 @@ extension API {
                  body: .init(byteBuffer: ByteBuffer(string: html)))
     }
 
-    package static func asset(_ text: String, type: String) -> Response {
-        Response(status: .ok, headers: [.contentType: type, .cacheControl: "no-cache"],
-                 body: .init(byteBuffer: ByteBuffer(string: text)))
+    package static func asset(_ bytes: ByteBuffer, type: String) -> Response {
+        Response(status: .ok, headers: [.contentType: type, .cacheControl: "no-cache"], body: .init(byteBuffer: bytes))
     }
 
     /// Chart.js as Debian installs it; when the package is missing, a script that tells the pages so (a 404 would
@@ -91,7 +91,7 @@ extension API {
         }
         let message = "plots need Debian's libjs-chart.js (apt-get install libjs-chart.js): "
             + chartJSPaths[0] + " is missing"
-        return asset("window.RIGD_CHART_MISSING = \(DashboardPages.jsString(message));\n",
+        return asset(ByteBuffer(string: "window.RIGD_CHART_MISSING = \(DashboardPages.jsString(message));\n"),
                      type: "text/javascript; charset=utf-8")
     }
 }

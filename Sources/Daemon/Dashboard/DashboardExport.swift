@@ -16,8 +16,8 @@ import Locking
 /// - `layout` (samples): `wide` (default; `time_utc`, `unix_s`, a column per channel, an empty cell for a fault
 ///   reading) or `long` (`time_utc`, `unix_s`, `channel`, `unit`, `value`, `quality`).
 ///
-/// Reads need the token where the API's reads do. 404 unknown station, 422 a bad parameter or more than
-/// `API.maximumExportRows` rows (narrow the window), 503 without a data log.
+/// One of the API's reads (`readRoutes`): the token where reads need it, 404 for an unknown station, 422 a bad
+/// parameter or more than `API.maximumExportRows` rows (narrow the window), 503 without a data log.
 extension API {
     package static let maximumExportRows = 1_000_000
 
@@ -25,26 +25,18 @@ extension API {
     package typealias ExportLayout = CSVExport.Layout
     package typealias ExportTooLarge = CSVExport.TooLarge
 
-    package func exportCSV(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
-        if readsNeedToken, !token.accepts(authorization: request.headers[.authorization]) { return Self.unauthorized() }
-        let name = try context.parameters.require("name")
-        guard station(named: name) != nil else { return Self.unknownStation(name) }
+    package func exportCSV(_ request: Request, _ context: APIRequestContext) async throws -> Response {
+        let name = try context.requireStation().name
         let q = Query(request)
-        let window: (Double, Double)
-        switch Self.timeWindow(q) {
-        case .failure(let e): return e.response
-        case .success(let w): window = w
-        }
+        let window = try Self.timeWindow(q)
         let whatText = q.get("what") ?? ExportTable.samples.rawValue
         guard let what = ExportTable(rawValue: whatText) else {
-            return Self.error(.unprocessableContent, "invalid_value",
-                              "what must be one of " + ExportTable.allCases.map(\.rawValue).joined(separator: ", ")
-                                + ", got \"\(whatText)\"")
+            let tables = ExportTable.allCases.map(\.rawValue).joined(separator: ", ")
+            throw APIError.invalid("what must be one of \(tables), got \"\(whatText)\"")
         }
         let layoutText = q.get("layout") ?? ExportLayout.wide.rawValue
         guard let layout = ExportLayout(rawValue: layoutText) else {
-            return Self.error(.unprocessableContent, "invalid_value",
-                              "layout must be wide or long, got \"\(layoutText)\"")
+            throw APIError.invalid("layout must be wide or long, got \"\(layoutText)\"")
         }
         guard let recorder else {
             return Self.error(.serviceUnavailable, "no_data_log", "this rigd keeps no data log")
@@ -52,7 +44,7 @@ extension API {
         let data: Data
         do {
             data = try await recorder.reader.read { db in
-                try Self.exportData(db, station: name, from: window.0, to: window.1, what: what, layout: layout)
+                try Self.exportData(db, station: name, from: window.from, to: window.to, what: what, layout: layout)
             }
         } catch is ExportTooLarge {
             return Self.error(.unprocessableContent, "invalid_value",
@@ -61,7 +53,7 @@ extension API {
         } catch {
             return Self.error(.internalServerError, "data_log_error", "reading the data log failed: \(error)")
         }
-        let stamp = Self.fileStamp(window.0)
+        let stamp = Self.fileStamp(window.from)
         let filename = "\(Self.fileSafe(name))-\(what.rawValue)-\(stamp).csv"
         return Response(status: .ok,
                         headers: [.contentType: "text/csv; charset=utf-8; header=present",

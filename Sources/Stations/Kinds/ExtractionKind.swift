@@ -42,6 +42,7 @@ package enum ExtractionKind: StationKind {
     /// Every key optional: a recipe with none runs the defaults.
     package static let recipes: RecipeFormat? = RecipeFormat(
         keys: ExtractionRecipe.specs.map(\.name).joined(separator: ", "),
+        example: "circulation_s = 3600\nflow_lpm = 10",
         accepts: { keys in keys.isSubset(of: Set(ExtractionRecipe.specs.map(\.name))) },
         read: { table, recipe in
             readRecipeKeys(table, into: &recipe, outOfRange: .nan)

@@ -46,6 +46,7 @@ package enum HeatRigKind: StationKind {
     /// A ramp/soak profile: `ramp1_c_per_min`, `target1_c`, `soak1_s`, … up to 8 segments.
     package static let recipes: RecipeFormat? = RecipeFormat(
         keys: "ramp1_c_per_min, target1_c, soak1_s, ramp2_c_per_min, … (up to 8 segments)",
+        example: "ramp1_c_per_min = 5\ntarget1_c = 50\nsoak1_s = 300",
         accepts: { keys in RampSoakProfile.describes(RunRecipe(name: "", parameters: Dictionary(
             uniqueKeysWithValues: keys.map { ($0, 0) }))) },
         read: { table, recipe in

@@ -24,6 +24,8 @@ package struct KindDescription: Codable, Sendable, Equatable {
     package var runs: Bool
     /// The keys of its recipes, when it has runs.
     package var recipeKeys: String?
+    /// An example recipe, one `name = value` a line.
+    package var recipeExample: String?
     /// The alarm its controller raises when the device stops answering.
     package var lossAlarm: String
     /// Whether the host feeds the device's watchdog (HR 4); a device without it relies on the host for its safe state.
@@ -41,12 +43,13 @@ package struct KindDescription: Codable, Sendable, Equatable {
         case deviceType = "device_type"
         case defaultPreset = "default_preset"
         case recipeKeys = "recipe_keys"
+        case recipeExample = "recipe_example"
         case lossAlarm = "loss_alarm"
         case hostWatchdog = "host_watchdog"
     }
 
     package init(name: String, summary: String, deviceType: Int, presets: [String], defaultPreset: String, runs: Bool,
-                 recipeKeys: String? = nil, lossAlarm: String, hostWatchdog: Bool, transports: [String],
+                 recipeKeys: String? = nil, recipeExample: String? = nil, lossAlarm: String, hostWatchdog: Bool, transports: [String],
                  channels: [Channel], settings: [StationStatus.Setting], relays: [String]) {
         self.name = name
         self.summary = summary
@@ -55,6 +58,7 @@ package struct KindDescription: Codable, Sendable, Equatable {
         self.defaultPreset = defaultPreset
         self.runs = runs
         self.recipeKeys = recipeKeys
+        self.recipeExample = recipeExample
         self.lossAlarm = lossAlarm
         self.hostWatchdog = hostWatchdog
         self.transports = transports
@@ -70,7 +74,8 @@ extension StationKind {
         let controller = makeController(readControl(nil), context: StationContext())
         return KindDescription(
             name: kind.rawValue, summary: summary, deviceType: Int(kind.deviceType), presets: presets,
-            defaultPreset: defaultPreset, runs: recipes != nil, recipeKeys: recipes?.keys, lossAlarm: lossAlarm,
+            defaultPreset: defaultPreset, runs: recipes != nil, recipeKeys: recipes?.keys,
+            recipeExample: recipes?.example, lossAlarm: lossAlarm,
             hostWatchdog: Controller.Profile.usesHostWatchdog,
             // Every kind speaks the register contract over Modbus TCP and over RTU (RS-485).
             transports: ["tcp", "rtu"],
@@ -84,4 +89,13 @@ extension StationKind {
 
 extension KindRegistry {
     package var descriptions: [KindDescription] { kinds.map { $0.describe() } }
+}
+
+/// `GET /api/kinds` and `rigd kinds --json`: `{"kinds": [...]}`.
+package struct KindList: Codable, Sendable, Equatable {
+    package var kinds: [KindDescription]
+
+    package init(kinds: [KindDescription]) {
+        self.kinds = kinds
+    }
 }

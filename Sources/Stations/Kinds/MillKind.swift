@@ -44,6 +44,7 @@ package enum MillKind: StationKind {
     /// A cut: `duration_s`, `spindle_rpm`, `feed_override_pct`, each optional.
     package static let recipes: RecipeFormat? = RecipeFormat(
         keys: "duration_s, spindle_rpm, feed_override_pct",
+        example: "duration_s = 600\nspindle_rpm = 8000\nfeed_override_pct = 100",
         accepts: { keys in keys.isSubset(of: ["duration_s", "spindle_rpm", "feed_override_pct"]) },
         read: { table, recipe in
             let limits: [(String, ClosedRange<Double>)] = [

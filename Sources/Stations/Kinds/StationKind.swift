@@ -85,14 +85,17 @@ package struct SimulatedHost: Sendable {
 package struct RecipeFormat: Sendable {
     /// The keys a recipe of this kind may have, for messages ("ramp1_c_per_min, target1_c, soak1_s, …").
     package let keys: String
+    /// An example recipe's parameters, one `name = value` a line (the dashboard's placeholder).
+    package let example: String
     /// Whether a `[recipe]` table with these keys (besides `name`) is of this kind.
     package let accepts: @Sendable (Set<String>) -> Bool
     /// Reads the table's keys into a recipe, checking them against the kind's limits (problems via `fail`).
     package let read: @Sendable (TableReader, inout RunRecipe) -> Void
 
-    package init(keys: String, accepts: @escaping @Sendable (Set<String>) -> Bool,
+    package init(keys: String, example: String = "", accepts: @escaping @Sendable (Set<String>) -> Bool,
                 read: @escaping @Sendable (TableReader, inout RunRecipe) -> Void) {
         self.keys = keys
+        self.example = example
         self.accepts = accepts
         self.read = read
     }

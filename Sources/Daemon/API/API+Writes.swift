@@ -1,0 +1,84 @@
+import Control
+import Devices
+import Foundation
+import Hummingbird
+import Stations
+import DeviceTransports
+import SimServe
+import Locking
+
+/// The API's writes. Each needs the token (401 before anything else), a known station (404), a body of at most
+/// `maximumBody` bytes (413) that is JSON (400) of the request's shape (422, `WriteBodies.swift`). Then the request
+/// goes to the station's mailbox; the station's own validation decides, on its own thread, at its next tick, and the
+/// handler answers with that verdict (200 or 422), or 503 when none came within `replyTimeout`.
+extension API {
+    package func writeRoutes() -> RouteCollection<APIRequestContext> {
+        let routes = RouteCollection(context: APIRequestContext.self)
+            .add(middleware: BearerTokenMiddleware(token: token, required: true))
+        let station = routes.group("/api/stations/{name}").add(middleware: StationMiddleware(stations: stations))
+        station.post("setpoints") { request, context in
+            let body = try await request.decode(as: SettingRequest.self, context: context)
+            return try await apply(.set(name: body.name, value: body.value), context)
+        }
+        station.post("run/start") { request, context in
+            let body = try await request.decode(as: RunStartRequest.self, context: context)
+            return try await apply(.startRun(body.recipe), context)
+        }
+        station.post("run/stop") { request, context in
+            _ = try await request.decode(as: RunStopRequest.self, context: context)
+            return try await apply(.stopRun, context)
+        }
+        station.post("alarms/{code}/acknowledge") { request, context in
+            let code = try context.parameters.require("code")
+            let body = try await request.decode(as: AcknowledgeRequest.self, context: context)
+            return try await apply(.acknowledge(code: code, by: body.by), context)
+        }
+        return routes
+    }
+
+    /// Hands the request to the context's station and answers with its verdict.
+    private func apply(_ request: OperatorRequest, _ context: APIRequestContext) async throws -> Response {
+        let station = try context.requireStation()
+        switch await submit(request, to: station) {
+        case .success?:
+            return Self.json(Accepted(station: station.name, accepted: "\(request)"))
+        case .failure(let rejection)?:
+            throw APIError.invalid(rejection.reason)
+        case nil:
+            throw APIError(.serviceUnavailable, "station_not_answering",
+                           "station \(station.name) did not take the request within \(replyTimeout) s (its loop may "
+                           + "be stuck or stopping); it may still be applied")
+        }
+    }
+
+    /// Posts to the mailbox and waits for the station's verdict; nil if none came within `replyTimeout`.
+    package func submit(_ request: OperatorRequest, to station: any AnyStation) async -> Result<Void, CommandRejection>? {
+        let box = ReplyBox()
+        let timeout = replyTimeout
+        return await withCheckedContinuation { continuation in
+            box.set(continuation)
+            station.mailbox.post(request) { result in box.resume(result) }
+            Task {
+                try? await Task.sleep(for: .seconds(timeout))
+                box.resume(nil)
+            }
+        }
+    }
+}
+
+/// One reply, delivered once: by the station or by the timeout, whichever comes first.
+private final class ReplyBox: Sendable {
+    private let continuation = Locked<CheckedContinuation<Result<Void, CommandRejection>?, Never>?>(nil)
+
+    package func set(_ c: CheckedContinuation<Result<Void, CommandRejection>?, Never>) {
+        continuation.withLock { $0 = c }
+    }
+
+    package func resume(_ result: Result<Void, CommandRejection>?) {
+        let c = continuation.withLock { c in
+            defer { c = nil }
+            return c
+        }
+        c?.resume(returning: result)
+    }
+}

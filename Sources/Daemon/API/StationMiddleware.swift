@@ -1,0 +1,26 @@
+import Hummingbird
+import Stations
+import DeviceTransports
+import SimServe
+import Locking
+
+/// Resolves the path's `{name}` to one of rigd's stations (`APIRequestContext.station`), or answers 404
+/// `unknown_station` before the route sees the request (a write's body is then never read).
+package struct StationMiddleware: RouterMiddleware {
+    package typealias Context = APIRequestContext
+
+    package let stations: [any AnyStation]
+
+    package func handle(_ request: Request, context: Context,
+                next: (Request, Context) async throws -> Response) async throws -> Response {
+        let name = try context.parameters.require("name")
+        guard let station = stations.first(where: { $0.name == name }) else { return API.unknownStation(name) }
+        var context = context
+        context.station = station
+        return try await next(request, context)
+    }
+
+    package init(stations: [any AnyStation]) {
+        self.stations = stations
+    }
+}

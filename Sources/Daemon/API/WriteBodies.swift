@@ -1,0 +1,117 @@
+import Control
+import Foundation
+import Stations
+import DeviceTransports
+import SimServe
+import Locking
+
+/// `POST /api/stations/{name}/setpoints`: `{"name": SETTING, "value": NUMBER}` (a boolean is not a number).
+package struct SettingRequest: WriteBody {
+    package var name: String
+    package var value: Double
+
+    package static func shape(for station: (any AnyStation)?) -> String {
+        let settings = station.map {
+            "; settings of \($0.name): " + $0.status().settings.map(\.name).joined(separator: ", ")
+        }
+        return "the body must be {\"name\": SETTING, \"value\": NUMBER}" + (settings ?? "")
+    }
+
+    package init(name: String, value: Double) {
+        self.name = name
+        self.value = value
+    }
+}
+
+/// `POST /api/stations/{name}/run/start`: nothing, `{}`, or `{"recipe": {"name": TEXT, "parameters": {KEY: NUMBER
+/// or BOOLEAN, …}}}`; booleans become 1 and 0. Without a recipe the station runs its default one.
+package struct RunStartRequest: OptionalWriteBody {
+    package var recipe: RunRecipe?
+
+    package static let absent = RunStartRequest(recipe: nil)
+
+    package static func shape(for station: (any AnyStation)?) -> String { "the body must be a JSON object" }
+
+    package init(recipe: RunRecipe?) { self.recipe = recipe }
+
+    private enum Keys: String, CodingKey { case recipe }
+    private enum RecipeKeys: String, CodingKey { case name, parameters }
+
+    package init(from decoder: any Decoder) throws {
+        let body = try decoder.container(keyedBy: Keys.self)
+        // Present but null is not absent: it is a recipe of the wrong type.
+        guard body.contains(.recipe) else {
+            recipe = nil
+            return
+        }
+        let r: KeyedDecodingContainer<RecipeKeys>
+        do {
+            r = try body.nestedContainer(keyedBy: RecipeKeys.self, forKey: .recipe)
+        } catch {
+            throw APIError.invalid("recipe must be {\"name\": TEXT, \"parameters\": {KEY: NUMBER, …}}")
+        }
+        var parameters: [String: Double] = [:]
+        if r.contains(.parameters) {
+            let p: KeyedDecodingContainer<AnyKey>
+            do {
+                p = try r.nestedContainer(keyedBy: AnyKey.self, forKey: .parameters)
+            } catch {
+                throw APIError.invalid("recipe.parameters must be an object of numbers")
+            }
+            for key in p.allKeys {
+                if let flag = try? p.decode(Bool.self, forKey: key) {
+                    parameters[key.stringValue] = flag ? 1 : 0
+                } else if let number = try? p.decode(Double.self, forKey: key) {
+                    parameters[key.stringValue] = number
+                } else {
+                    throw APIError.invalid("recipe parameter \(key.stringValue) must be a number or a boolean")
+                }
+            }
+        }
+        var name = "api"
+        if r.contains(.name) {
+            do {
+                name = try r.decode(String.self, forKey: .name)
+            } catch {
+                throw APIError.invalid("recipe.name must be a string")
+            }
+        }
+        recipe = RunRecipe(name: name, parameters: parameters)
+    }
+
+    /// A recipe parameter's name.
+    private struct AnyKey: CodingKey {
+        package let stringValue: String
+        package var intValue: Int? { nil }
+        package init(stringValue: String) { self.stringValue = stringValue }
+        package init?(intValue: Int) { nil }
+    }
+}
+
+/// `POST /api/stations/{name}/run/stop`: no body needed; one that is there must be JSON, and is not looked at.
+package struct RunStopRequest: OptionalWriteBody {
+    package static let absent = RunStopRequest()
+
+    package static func shape(for station: (any AnyStation)?) -> String { "the body, if any, must be JSON" }
+
+    package init() {}
+    package init(from decoder: any Decoder) throws {}
+}
+
+/// `POST /api/stations/{name}/alarms/{code}/acknowledge`: `{"by": NAME}`, 1–64 characters, not only blanks.
+package struct AcknowledgeRequest: WriteBody {
+    package var by: String
+
+    package static func shape(for station: (any AnyStation)?) -> String {
+        "the body must be {\"by\": NAME}: who acknowledges (1–64 characters)"
+    }
+
+    private enum Keys: String, CodingKey { case by }
+
+    package init(from decoder: any Decoder) throws {
+        by = try decoder.container(keyedBy: Keys.self).decode(String.self, forKey: .by)
+        guard !by.trimmingCharacters(in: .whitespaces).isEmpty, by.count <= 64 else {
+            throw APIError.invalid(Self.shape(for: nil))
+        }
+    }
+}

@@ -1,0 +1,1085 @@
+"use strict";
+(function () {
+  // ---------- small helpers ----------
+  const $ = (selector, root) => (root || document).querySelector(selector);
+  const $$ = (selector, root) => Array.from((root || document).querySelectorAll(selector));
+  const sleep = ms => new Promise(resolve => setTimeout(resolve, ms));
+
+  /** Creates an element: h("td", {class: "num"}, "text", child, …); attributes starting with "on" are listeners. */
+  function h(tag, attributes, ...children) {
+    const element = document.createElement(tag);
+    for (const [key, value] of Object.entries(attributes || {})) {
+      if (value === undefined || value === null || value === false) continue;
+      if (key.startsWith("on") && typeof value === "function") element.addEventListener(key.slice(2), value);
+      else if (key === "class") element.className = value;
+      else if (key === "dataset") Object.assign(element.dataset, value);
+      else if (value === true) element.setAttribute(key, "");
+      else element.setAttribute(key, String(value));
+    }
+    for (const child of children.flat()) {
+      if (child === undefined || child === null || child === false) continue;
+      element.append(child instanceof Node ? child : document.createTextNode(String(child)));
+    }
+    return element;
+  }
+
+  /** Replaces an element's children, skipping null, undefined and false. */
+  function fill(element, ...children) {
+    element.replaceChildren(...children.flat().filter(c => c !== null && c !== undefined && c !== false));
+    return element;
+  }
+
+  function formatNumber(value) {
+    if (value === null || value === undefined) return "—";
+    if (typeof value !== "number") return String(value);
+    if (!isFinite(value)) return String(value);
+    const a = Math.abs(value);
+    if (a === 0) return "0";
+    if (a >= 10000) return value.toFixed(0);
+    if (a >= 100) return value.toFixed(1);
+    if (a >= 1) return value.toFixed(2);
+    if (a >= 0.01) return value.toFixed(3);
+    return value.toPrecision(3);
+  }
+
+  /** A setting or limit as typed: no trailing zeros (85, 0.5, 0.001). */
+  function formatPlain(value) {
+    if (typeof value !== "number" || !isFinite(value)) return formatValue(value);
+    return String(parseFloat(value.toPrecision(6)));
+  }
+
+  /** Local time: HH:MM:SS today, else YYYY-MM-DD HH:MM. */
+  function formatTime(unix) {
+    if (unix === null || unix === undefined) return "—";
+    const d = new Date(unix * 1000);
+    const pad = n => String(n).padStart(2, "0");
+    const time = `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+    const now = new Date();
+    if (d.toDateString() === now.toDateString()) return time;
+    return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${time.slice(0, 5)}`;
+  }
+
+  function formatDuration(seconds) {
+    if (seconds === null || seconds === undefined || !isFinite(seconds)) return "—";
+    seconds = Math.max(0, Math.round(seconds));
+    if (seconds < 60) return `${seconds} s`;
+    const minutes = Math.floor(seconds / 60);
+    if (minutes < 60) return `${minutes} min ${String(seconds % 60).padStart(2, "0")} s`;
+    const hours = Math.floor(minutes / 60);
+    if (hours < 48) return `${hours} h ${String(minutes % 60).padStart(2, "0")} min`;
+    return `${Math.floor(hours / 24)} d ${hours % 24} h`;
+  }
+
+  /** "updated 3 s ago", or "no data yet" before the station's first tick. */
+  function formatAge(unix) {
+    if (!unix) return "no data yet";
+    const age = Date.now() / 1000 - unix;
+    return age < 2 ? "updated just now" : `updated ${formatDuration(age)} ago`;
+  }
+
+  /** A results value: numbers formatted, objects as compact JSON. */
+  function formatValue(value) {
+    if (value === null || value === undefined) return "—";
+    if (typeof value === "number") return formatNumber(value);
+    if (typeof value === "boolean") return value ? "yes" : "no";
+    if (typeof value === "string") return value;
+    const text = JSON.stringify(value);
+    return text.length > 160 ? text.slice(0, 157) + "…" : text;
+  }
+
+  function unitSuffix(unit) { return unit ? " " + unit : ""; }
+
+  // ---------- token (kept for the browser tab's session) ----------
+  const session = {
+    get token() { try { return sessionStorage.getItem("rigd.token") || ""; } catch (e) { return ""; } },
+    set token(v) { try { v ? sessionStorage.setItem("rigd.token", v) : sessionStorage.removeItem("rigd.token"); } catch (e) { /* private mode */ } },
+    get operator() { try { return sessionStorage.getItem("rigd.operator") || ""; } catch (e) { return ""; } },
+    set operator(v) { try { sessionStorage.setItem("rigd.operator", v || ""); } catch (e) { /* private mode */ } },
+  };
+  const tokenListeners = [];
+  let readsNeedToken = false;
+
+  function authHeaders() {
+    const token = session.token;
+    return token ? { "Authorization": "Bearer " + token } : {};
+  }
+
+  function updateTokenUI() {
+    const has = !!session.token;
+    const state = $("#token-state");
+    state.textContent = has ? "token set" + (session.operator ? " · " + session.operator : "") : "read-only";
+    state.classList.toggle("has-token", has);
+    $("#token-button").textContent = has ? "Forget token" : "Enter token";
+    for (const element of $$("[data-write]")) setWritable(element);
+    for (const note of $$(".readonly-note")) note.hidden = has;
+    for (const listener of tokenListeners) listener(has);
+  }
+
+  /** A write control is enabled with the token, unless a request is under way (busy) or it does not apply now (idle). */
+  function setWritable(element) {
+    element.disabled = !session.token || element.dataset.busy === "1" || element.dataset.idle === "1";
+  }
+
+  /** Asks whether rigd accepts the token (the answer is always 200, so no console error). */
+  async function checkToken(token) {
+    const headers = token ? { "Authorization": "Bearer " + token } : {};
+    const response = await fetch("/dashboard/check-token", { method: "POST", headers, cache: "no-store" });
+    return response.json();
+  }
+
+  function openTokenDialog(reason) {
+    const dialog = $("#token-dialog");
+    $("#token-input").value = "";
+    $("#operator-input").value = session.operator;
+    const error = $("#token-error");
+    error.textContent = reason || "";
+    error.hidden = !reason;
+    if (!dialog.open) dialog.showModal();
+    $("#token-input").focus();
+  }
+
+  function setUpTokenDialog() {
+    const dialog = $("#token-dialog");
+    $("#token-button").addEventListener("click", () => {
+      if (session.token) {
+        session.token = "";
+        updateTokenUI();
+      } else {
+        openTokenDialog();
+      }
+    });
+    for (const button of $$("[data-ask-token]")) button.addEventListener("click", () => openTokenDialog());
+    $("#token-cancel").addEventListener("click", () => dialog.close());
+    $("#token-form").addEventListener("submit", async event => {
+      event.preventDefault();
+      const error = $("#token-error");
+      if (!$("#token-input").value.trim() && session.token) {
+        // Only the name changed: keep the token already accepted.
+        session.operator = $("#operator-input").value.trim();
+        dialog.close();
+        updateTokenUI();
+        return;
+      }
+      const token = $("#token-input").value.trim();
+      if (!token) {
+        error.textContent = "Enter the token (the content of rigd's api-token file).";
+        error.hidden = false;
+        return;
+      }
+      $("#token-save").disabled = true;
+      try {
+        const answer = await checkToken(token);
+        if (!answer.valid) {
+          error.textContent = "rigd does not accept this token. Check the content of its api-token file.";
+          error.hidden = false;
+          return;
+        }
+        session.token = token;
+        session.operator = $("#operator-input").value.trim();
+        dialog.close();
+        updateTokenUI();
+      } catch (e) {
+        error.textContent = "rigd did not answer: " + e.message;
+        error.hidden = false;
+      } finally {
+        $("#token-save").disabled = false;
+      }
+    });
+  }
+
+  // ---------- HTTP API ----------
+  /** {ok, status, data} or {ok: false, status, reason}; a 401 drops the token and asks for it again. */
+  async function api(method, path, body) {
+    const headers = authHeaders();
+    if (body !== undefined) headers["Content-Type"] = "application/json";
+    let response;
+    try {
+      response = await fetch(path, { method, headers, cache: "no-store",
+                                     body: body === undefined ? undefined : JSON.stringify(body) });
+    } catch (e) {
+      return { ok: false, status: 0, reason: "rigd did not answer (" + e.message + ")" };
+    }
+    const text = await response.text();
+    let data = null;
+    try { data = text ? JSON.parse(text) : null; } catch (e) { data = null; }
+    if (response.ok) return { ok: true, status: response.status, data };
+    const reason = data && data.reason ? data.reason : `HTTP ${response.status} ${response.statusText}`;
+    if (response.status === 401) {
+      const had = !!session.token;
+      session.token = "";
+      updateTokenUI();
+      openTokenDialog(had ? "rigd no longer accepts the token: " + reason : reason);
+    }
+    return { ok: false, status: response.status, reason, error: data && data.error };
+  }
+
+  function showProblem(text) {
+    const problem = $("#problem");
+    if (!problem) return;
+    problem.textContent = text || "";
+    problem.hidden = !text;
+  }
+
+  /** Downloads a CSV of the API through fetch (so it carries the token where reads need it). */
+  async function download(path, messageElement) {
+    messageElement.className = "message";
+    messageElement.textContent = "Preparing the CSV…";
+    let response;
+    try {
+      response = await fetch(path, { headers: authHeaders(), cache: "no-store" });
+    } catch (e) {
+      messageElement.className = "message error";
+      messageElement.textContent = "rigd did not answer: " + e.message;
+      return;
+    }
+    if (!response.ok) {
+      let reason = `HTTP ${response.status}`;
+      try { reason = (await response.json()).reason || reason; } catch (e) { /* not JSON */ }
+      messageElement.className = "message error";
+      messageElement.textContent = "No CSV: " + reason;
+      return;
+    }
+    const blob = await response.blob();
+    const disposition = response.headers.get("Content-Disposition") || "";
+    const match = /filename="([^"]+)"/.exec(disposition);
+    const link = h("a", { href: URL.createObjectURL(blob), download: match ? match[1] : "rigd.csv" });
+    document.body.append(link);
+    link.click();
+    link.remove();
+    setTimeout(() => URL.revokeObjectURL(link.href), 10000);
+    const rows = Math.max(0, (await blob.text()).split("\r\n").filter(l => l.length).length - 1);
+    messageElement.className = "message ok";
+    messageElement.textContent = `Downloaded ${match ? match[1] : "the CSV"} (${rows} rows).`;
+  }
+
+  // ---------- live values: Server-Sent Events over fetch ----------
+  /** Calls onFrame with each `values` event's data; reconnects with backoff; onState(true|false). */
+  function openStream(onFrame, onState) {
+    let stopped = false;
+    let controller = null;
+    window.addEventListener("pagehide", () => { stopped = true; if (controller) controller.abort(); });
+    (async () => {
+      let delay = 1000;
+      while (!stopped) {
+        controller = new AbortController();
+        try {
+          const response = await fetch("/api/stream?interval=1",
+                                       { headers: authHeaders(), signal: controller.signal, cache: "no-store" });
+          if (!response.ok || !response.body) throw new Error(`HTTP ${response.status}`);
+          const reader = response.body.getReader();
+          const decoder = new TextDecoder();
+          let buffer = "";
+          for (;;) {
+            const { value, done } = await reader.read();
+            if (done) break;
+            buffer += decoder.decode(value, { stream: true }).replace(/\r/g, "");
+            let end;
+            while ((end = buffer.indexOf("\n\n")) >= 0) {
+              const block = buffer.slice(0, end);
+              buffer = buffer.slice(end + 2);
+              let event = "message";
+              const data = [];
+              for (const line of block.split("\n")) {
+                if (!line || line.startsWith(":")) continue;
+                const colon = line.indexOf(":");
+                const field = colon < 0 ? line : line.slice(0, colon);
+                let text = colon < 0 ? "" : line.slice(colon + 1);
+                if (text.startsWith(" ")) text = text.slice(1);
+                if (field === "event") event = text;
+                else if (field === "data") data.push(text);
+              }
+              if (event !== "values" || !data.length) continue;
+              let frame;
+              try { frame = JSON.parse(data.join("\n")); } catch (e) { continue; }
+              delay = 1000;
+              onState(true);
+              onFrame(frame);
+            }
+          }
+        } catch (e) {
+          if (stopped) return;
+        }
+        if (stopped) return;
+        onState(false);
+        await sleep(delay);
+        delay = Math.min(delay * 2, 10000);
+      }
+    })();
+  }
+
+  function setLive(on) {
+    const live = $("#live");
+    live.classList.toggle("on", on);
+    live.textContent = on ? "live" : "reconnecting…";
+  }
+
+  function simulatedBanner(text) {
+    const banner = $("#sim-banner");
+    banner.textContent = text || "";
+    banner.hidden = !text;
+  }
+
+  function modeBadge(element, mode) {
+    element.dataset.mode = mode;
+    element.textContent = mode === "simulated" ? "SIMULATED" : mode === "real" ? "REAL DEVICE" : String(mode).toUpperCase();
+    element.title = mode === "simulated" ? "Values come from rigd's built-in simulator, not from a device"
+                                         : "Values come from the device";
+  }
+
+  function linkPills(up, link) {
+    const counters = `${link.transactions} transactions, ${link.link_errors} link errors, ` +
+      `${link.transaction_errors} transaction errors, ${link.reconnects} reconnects` +
+      (link.last_error ? `; last error: ${link.last_error}` : "");
+    const pills = [up ? h("span", { class: "pill ok", title: counters }, "link up")
+                      : h("span", { class: "pill bad", title: counters }, "LINK DOWN")];
+    const errors = link.link_errors + link.transaction_errors;
+    if (errors) pills.push(h("span", { class: "pill warn", title: counters }, `${errors} error${errors === 1 ? "" : "s"}`));
+    return pills;
+  }
+
+  /** The device's own status bits (device_status: estop, interlock, …), when the API reports any. */
+  function devicePill(status) {
+    const bits = Array.isArray(status.device_status) ? status.device_status : [];
+    if (!bits.length) return null;
+    return h("span", { class: "pill bad", title: "the device's own status bits" }, "device: " + bits.join(", "));
+  }
+
+  function alarmPill(count, worst) {
+    if (!count) return h("span", { class: "pill ok" }, "no alarms");
+    const cls = worst === "warning" ? "pill warn" : "pill bad";
+    return h("span", { class: cls }, `${count} alarm${count === 1 ? "" : "s"}${worst ? " (" + worst + ")" : ""}`);
+  }
+
+  function worstSeverity(alarms) {
+    const rank = { warning: 0, alarm: 1, trip: 2 };
+    let worst = null;
+    for (const a of alarms || []) if (worst === null || (rank[a.severity] ?? 1) > (rank[worst] ?? 1)) worst = a.severity;
+    return worst;
+  }
+
+  function runText(run, phase) {
+    const parts = [];
+    if (run) {
+      let text = `run #${run.number} “${run.recipe}” ${run.outcome}`;
+      if (run.outcome === "running" && run.started_at) text += ` ${formatDuration(Date.now() / 1000 - run.started_at)}`;
+      parts.push(text);
+    } else {
+      parts.push("no run");
+    }
+    if (phase) parts.push(phase);
+    return parts.join(" · ");
+  }
+
+  function runPill(run, phase) {
+    const cls = !run ? "pill" : run.outcome === "running" ? "pill run" : run.outcome === "aborted" ? "pill warn" : "pill";
+    return h("span", { class: cls, title: run && run.reason ? run.reason : "" }, runText(run, phase));
+  }
+
+  function simulatedSummary(statuses) {
+    const simulated = statuses.filter(s => s.mode === "simulated");
+    if (!simulated.length) return "";
+    if (simulated.length === statuses.length) {
+      return `SIMULATED — all ${statuses.length} stations run on rigd's built-in simulator: no value on these pages comes from a real device.`;
+    }
+    return `SIMULATED — ${simulated.length} of ${statuses.length} stations run on rigd's built-in simulator: ` +
+           simulated.map(s => s.name).join(", ");
+  }
+
+  // ---------- overview ----------
+  async function overview() {
+    const grid = $("#stations");
+    const cards = new Map();
+    let statuses = [];
+
+    function card(status) {
+      const keyChannels = status.channels.slice(0, 4);
+      const values = h("dl", { class: "key-values" }, keyChannels.map(c =>
+        h("div", {},
+          h("dt", { title: c.name }, c.name),
+          h("dd", {}, h("span", { class: "value", dataset: { value: `${status.name}/${c.name}` } }, formatNumber(c.value)),
+            h("span", { class: "unit" }, unitSuffix(c.unit))))));
+      const element = h("article", { class: "card station-card", dataset: { station: status.name } },
+        h("header", {},
+          h("h2", {}, h("a", { href: "/dashboard/station/" + encodeURIComponent(status.name) }, status.name)),
+          h("span", { class: "badge badge-mode" })),
+        h("div", { class: "meta", title: status.address }, `${status.kind} · ${status.address}`),
+        h("div", { class: "status-row" }),
+        values,
+        h("div", { class: "alarm-codes" }),
+        h("footer", {}, h("span", { class: "updated" }),
+          h("a", { class: "open", href: "/dashboard/station/" + encodeURIComponent(status.name) }, "Open ›")));
+      return element;
+    }
+
+    function update(status) {
+      let element = cards.get(status.name);
+      if (!element) {
+        element = card(status);
+        cards.set(status.name, element);
+        grid.append(element);
+      }
+      element.classList.toggle("mode-simulated", status.mode === "simulated");
+      element.classList.toggle("mode-real", status.mode === "real");
+      modeBadge($(".badge-mode", element), status.mode);
+      const row = $(".status-row", element);
+      fill(row, ...linkPills(status.link.up, status.link), devicePill(status),
+           alarmPill(status.alarms.length, worstSeverity(status.alarms)), runPill(status.run, status.phase));
+      element.classList.toggle("has-trip", status.alarms.some(a => a.severity !== "warning"));
+      const codes = $(".alarm-codes", element);
+      codes.textContent = status.alarms.map(a => a.code + (a.acknowledged_at ? " (acknowledged)" : "")).join(", ");
+      codes.hidden = !status.alarms.length;
+      for (const c of status.channels) {
+        const cell = element.querySelector(`[data-value="${CSS.escape(status.name + "/" + c.name)}"]`);
+        if (cell) cell.textContent = formatNumber(c.value);
+      }
+      $(".updated", element).textContent = formatAge(status.updated_at);
+    }
+
+    function renderAll() {
+      for (const status of statuses) update(status);
+      simulatedBanner(simulatedSummary(statuses));
+      const alarms = statuses.reduce((n, s) => n + s.alarms.length, 0);
+      const down = statuses.filter(s => !s.link.up).length;
+      const running = statuses.filter(s => s.run && s.run.outcome === "running").length;
+      $("#summary").textContent = `${statuses.length} stations · ${down ? down + " link" + (down === 1 ? "" : "s") + " down" : "all links up"} · ` +
+        `${alarms} active alarm${alarms === 1 ? "" : "s"} · ${running} run${running === 1 ? "" : "s"} in progress`;
+    }
+
+    async function refresh() {
+      const answer = await api("GET", "/api/stations");
+      if (!answer.ok) { showProblem("Cannot read the stations: " + answer.reason); return; }
+      showProblem("");
+      statuses = answer.data.stations;
+      renderAll();
+    }
+
+    function onFrame(frame) {
+      let structural = false;
+      for (const entry of frame.stations) {
+        const status = statuses.find(s => s.name === entry.name);
+        if (!status) { structural = true; continue; }
+        status.mode = entry.mode;
+        status.link.up = entry.link_up;
+        status.updated_at = entry.updated_at;
+        status.phase = entry.phase;
+        for (const c of status.channels) if (c.name in entry.values) c.value = entry.values[c.name];
+        const codes = status.alarms.map(a => a.code).sort().join(",");
+        if (codes !== [...entry.alarms].sort().join(",")) structural = true;
+        if ((status.run ? status.run.outcome : undefined) !== (entry.run === null ? undefined : entry.run)) structural = true;
+      }
+      if (structural) refresh(); else renderAll();
+    }
+
+    await refresh();
+    openStream(onFrame, setLive);
+    setInterval(refresh, 5000);
+  }
+
+  // ---------- station page ----------
+  // Per-kind recipe hints, written here for now; they are to come from the kinds themselves (GET /api/kinds).
+  // What each kind is (runs or not, its recipe keys and an example recipe), from GET /api/kinds: the dashboard names
+  // no kind of its own.
+  let kinds = null;
+  async function kindOf(name) {
+    if (!kinds) {
+      const answer = await api("GET", "/api/kinds");
+      kinds = answer.ok && answer.data ? answer.data.kinds : [];
+    }
+    return kinds.find(k => k.name === name) || null;
+  }
+  const COLORS = ["#1d5fbf", "#d1392b", "#17803d", "#8a3ffc", "#e07a10", "#0e8fa8", "#5b6776", "#b8860b"];
+
+  /** "key = value" lines (or a JSON object) into {key: number}; booleans become 1/0. */
+  function parseParameters(text) {
+    const trimmed = text.trim();
+    if (!trimmed) return {};
+    if (trimmed.startsWith("{")) {
+      let object;
+      try { object = JSON.parse(trimmed); } catch (e) { throw new Error("the parameters are not valid JSON: " + e.message); }
+      return object;
+    }
+    const parameters = {};
+    for (const [index, raw] of trimmed.split("\n").entries()) {
+      const line = raw.replace(/#.*/, "").trim();
+      if (!line) continue;
+      const match = /^([A-Za-z_][A-Za-z0-9_]*)\s*[=:]\s*(\S+)$/.exec(line);
+      if (!match) throw new Error(`line ${index + 1}: write name = number (got “${raw.trim()}”)`);
+      const [, key, valueText] = match;
+      if (valueText === "true" || valueText === "false") { parameters[key] = valueText === "true"; continue; }
+      const value = Number(valueText);
+      if (!isFinite(value)) throw new Error(`line ${index + 1}: ${key} needs a number, got “${valueText}”`);
+      parameters[key] = value;
+    }
+    return parameters;
+  }
+
+  /** At most `limit` points, keeping each bucket's minimum and maximum (peaks survive). */
+  function downsample(points, limit) {
+    if (points.length <= limit) return points;
+    const size = Math.ceil(points.length / (limit / 2));
+    const out = [];
+    for (let i = 0; i < points.length; i += size) {
+      const bucket = points.slice(i, i + size);
+      let lo = null, hi = null;
+      for (const p of bucket) {
+        if (p.y === null) continue;
+        if (lo === null || p.y < lo.y) lo = p;
+        if (hi === null || p.y > hi.y) hi = p;
+      }
+      if (lo === null) { out.push({ x: bucket[0].x, y: null }); continue; }
+      if (lo === hi) out.push(lo); else if (lo.x < hi.x) out.push(lo, hi); else out.push(hi, lo);
+    }
+    return out;
+  }
+
+  async function station(name) {
+    const nav = $("#nav-station");
+    nav.append(h("a", { href: location.pathname }, name));
+    let status = null;
+    let range = 900;
+    let plotted = null;          // Set of channel names
+    let charts = [];             // [{chart, channels: [names]}]
+    const series = new Map();    // channel → [{x, y}]
+    let lastFrameTime = null;
+    let historyToken = 0;
+    const chartsAvailable = typeof window.Chart === "function";
+    window.rigdCharts = charts;
+
+    // --- header, values table, results ---
+    function renderHead() {
+      modeBadge($("#station-mode"), status.mode);
+      $("#station-kind").textContent = status.kind;
+      const link = status.link;
+      const errors = link.link_errors + link.transaction_errors;
+      const kinds = Object.entries(link.errors_by_kind || {}).map(([k, n]) => `${k} ${n}`).join(", ");
+      $("#station-meta").textContent = `${status.address} · ${formatAge(status.updated_at)} · ` +
+        `${link.transactions} transactions, ${errors} errors${kinds ? " (" + kinds + ")" : ""}, ${link.reconnects} reconnects` +
+        (link.last_error ? ` · last error: ${link.last_error}` : "");
+      fill($("#station-status"), ...linkPills(link.up, link), devicePill(status),
+           alarmPill(status.alarms.length, worstSeverity(status.alarms)), runPill(status.run, status.phase));
+      simulatedBanner(status.mode === "simulated"
+        ? `SIMULATED STATION — ${status.name} runs on rigd's built-in simulator (${status.address}): its values do not come from a real device.`
+        : "");
+      document.title = `rigd — ${status.name}${status.mode === "simulated" ? " (SIMULATED)" : ""}`;
+    }
+
+    function buildValues() {
+      const body = $("#values-table tbody");
+      fill(body, ...status.channels.map(c => h("tr", { dataset: { channel: c.name } },
+        h("td", {}, h("code", {}, c.name)),
+        h("td", { class: "num", dataset: { value: `${status.name}/${c.name}` } }, formatNumber(c.value)),
+        h("td", {}, c.unit),
+        h("td", { class: "quality" }, qualityText(c)),
+        h("td", { class: "plot-col" }, h("input", { type: "checkbox", "aria-label": "plot " + c.name,
+          checked: plotted.has(c.name), onchange: event => togglePlot(c.name, event.target.checked) })))));
+    }
+
+    function qualityText(c) {
+      if (c.value === null || c.value === undefined) return c.quality ? `no value (0x${c.quality.toString(16)})` : "no value";
+      return c.quality ? `0x${c.quality.toString(16).padStart(2, "0")}` : "good";
+    }
+
+    function updateValues(values) {
+      for (const c of status.channels) {
+        const cell = $(`#values-table td[data-value="${CSS.escape(status.name + "/" + c.name)}"]`);
+        if (!cell) continue;
+        const text = formatNumber(c.value);
+        if (cell.textContent !== text) {
+          cell.textContent = text;
+          if (values) { cell.classList.add("changed"); setTimeout(() => cell.classList.remove("changed"), 400); }
+        }
+        const quality = cell.parentElement.querySelector(".quality");
+        if (quality) quality.textContent = qualityText(c);
+      }
+      $("#values-age").textContent = formatAge(status.updated_at);
+    }
+
+    function renderResults() {
+      const entries = Object.entries(status.results || {}).sort(([a], [b]) => a.localeCompare(b));
+      fill($("#results"), ...(entries.length ? entries.flatMap(([key, value]) => [h("dt", {}, key), h("dd", {}, formatValue(value))])
+                                                    : [h("dd", { class: "muted" }, "This controller reports no results.")]));
+    }
+
+    // --- settings ---
+    function buildSettings() {
+      const container = $("#settings");
+      if (!status.settings.length) {
+        fill(container, h("p", { class: "muted" }, "This station has no settings to change."));
+        $("#setpoints-card .readonly-note").remove();
+        return;
+      }
+      fill(container, ...status.settings.map(s => {
+        const input = h("input", { id: "set-" + s.name, name: "value", type: "number", step: "any", inputmode: "decimal",
+                                   placeholder: `${formatPlain(s.min)} … ${formatPlain(s.max)}`, "data-write": true,
+                                   "aria-describedby": "limits-" + s.name });
+        input.addEventListener("input", () => {
+          const v = Number(input.value);
+          const out = input.value !== "" && isFinite(v) && (v < s.min || v > s.max);
+          input.classList.toggle("out-of-range", out);
+          input.title = out ? `outside ${s.min} … ${s.max}${unitSuffix(s.unit)}: rigd will refuse it` : "";
+        });
+        const form = h("form", { class: "setting", dataset: { setting: s.name }, novalidate: true },
+          h("div", { class: "setting-head" },
+            h("label", { for: "set-" + s.name }, s.name),
+            h("span", { class: "limits", id: "limits-" + s.name }, `limits ${formatPlain(s.min)} … ${formatPlain(s.max)}${unitSuffix(s.unit)}`)),
+          h("div", { class: "setting-current" }, "current: ",
+            h("b", { id: "current-" + s.name, dataset: { current: s.name } }, "—"), h("span", { class: "muted" }, unitSuffix(s.unit))),
+          h("div", { class: "setting-input" }, input,
+            h("button", { type: "submit", "data-write": true }, "Set")),
+          h("p", { class: "message", id: "message-" + s.name, role: "status" }));
+        form.addEventListener("submit", event => { event.preventDefault(); submitSetting(s, form); });
+        return form;
+      }));
+      renderCurrentSettings();
+    }
+
+    function renderCurrentSettings() {
+      for (const s of status.settings) {
+        const element = document.getElementById("current-" + s.name);
+        if (!element) continue;
+        const value = status.results ? status.results[s.name] : undefined;
+        element.textContent = value === undefined ? "not reported by the controller" : formatPlain(value);
+        element.classList.toggle("not-reported", value === undefined);
+        if (element.nextElementSibling) element.nextElementSibling.hidden = value === undefined;
+      }
+    }
+
+    async function submitSetting(setting, form) {
+      const input = $("input", form);
+      const message = $(".message", form);
+      const text = input.value.trim();
+      const value = Number(text);
+      if (!text || !isFinite(value)) {
+        message.className = "message error";
+        message.textContent = `Enter a number for ${setting.name} (limits ${setting.min} … ${setting.max}${unitSuffix(setting.unit)}).`;
+        return;
+      }
+      await busy(form, async () => {
+        message.className = "message";
+        message.textContent = `Sending ${setting.name} = ${value}…`;
+        const answer = await api("POST", `/api/stations/${encodeURIComponent(name)}/setpoints`, { name: setting.name, value });
+        if (answer.ok) {
+          message.className = "message ok";
+          message.textContent = `Accepted: ${setting.name} = ${formatPlain(value)}${unitSuffix(setting.unit)}.`;
+          input.value = "";
+          input.classList.remove("out-of-range");
+          await refreshStatus();
+        } else {
+          message.className = "message error";
+          message.textContent = answer.status === 422 ? `Rejected: ${answer.reason}` : `Not applied: ${answer.reason}`;
+          message.dataset.reason = answer.reason;
+        }
+      });
+    }
+
+    /** Disables a form's write controls while a request is under way. */
+    async function busy(root, work) {
+      const controls = $$("[data-write]", root);
+      for (const c of controls) { c.dataset.busy = "1"; c.disabled = true; }
+      try { await work(); } finally {
+        for (const c of controls) { delete c.dataset.busy; setWritable(c); }
+      }
+    }
+
+    // --- run ---
+    function buildRunControls(kind) {
+      const container = $("#run-controls");
+      if (kind && !kind.runs) {
+        fill(container, h("p", { class: "muted" }, `A ${kind.name} station runs continuously; it has no runs to start or stop.`));
+        $("#run-card .readonly-note").remove();
+        return;
+      }
+      const hint = kind ? { placeholder: kind.recipe_example || "", note: "Parameters: " + kind.recipe_keys + "." }
+                        : { placeholder: "name = value", note: "" };
+      const form = h("form", { class: "run-form", id: "run-form", novalidate: true },
+        h("label", { for: "recipe-name" }, "Recipe name"),
+        h("input", { id: "recipe-name", type: "text", value: "dashboard", maxlength: 64, "data-write": true }),
+        h("label", { for: "recipe-parameters" }, "Parameters, one name = value a line (empty: the station's default)"),
+        h("textarea", { id: "recipe-parameters", rows: 4, placeholder: hint.placeholder, spellcheck: "false", "data-write": true }),
+        hint.note ? h("p", { class: "muted small" }, hint.note) : null,
+        h("div", { class: "run-buttons" },
+          h("button", { type: "submit", id: "run-start", "data-write": true }, "Start run"),
+          h("button", { type: "button", id: "run-stop", class: "danger", "data-write": true }, "Stop run")),
+        h("p", { class: "message", id: "run-message", role: "status" }));
+      form.addEventListener("submit", event => { event.preventDefault(); startRun(form); });
+      let armed = null;
+      $("#run-stop", form).addEventListener("click", () => {
+        const button = $("#run-stop", form);
+        if (!armed) {
+          button.textContent = "Confirm stop";
+          armed = setTimeout(() => { armed = null; button.textContent = "Stop run"; }, 4000);
+          return;
+        }
+        clearTimeout(armed);
+        armed = null;
+        button.textContent = "Stop run";
+        stopRun(form);
+      });
+      fill(container, form);
+    }
+
+    function renderRunState() {
+      const run = status.run;
+      const element = $("#run-state");
+      const running = !!run && run.outcome === "running";
+      const start = $("#run-start"), stop = $("#run-stop");
+      if (start && stop) {
+        start.dataset.idle = running ? "1" : "0";
+        start.title = running ? "a run is in progress: stop it first" : "";
+        stop.dataset.idle = running ? "0" : "1";
+        stop.title = running ? "" : "no run in progress";
+        setWritable(start);
+        setWritable(stop);
+      }
+      if (!run) { fill(element, h("span", { class: "muted" }, "No run since rigd started."), status.phase ? ` Phase: ${status.phase}.` : ""); return; }
+      const outcomeClass = run.outcome === "running" ? "pill ok" : run.outcome === "completed" ? "pill" : "pill warn";
+      fill(element, 
+        h("div", {}, h("b", {}, `#${run.number} “${run.recipe}” `), h("span", { class: outcomeClass }, run.outcome),
+          status.phase ? h("span", { class: "muted" }, ` · phase ${status.phase}`) : null),
+        h("div", { class: "muted small" }, `started ${formatTime(run.started_at)}` +
+          (run.ended_at ? `, ended ${formatTime(run.ended_at)} after ${formatDuration(run.ended_at - run.started_at)}`
+                        : `, running for ${formatDuration(Date.now() / 1000 - run.started_at)}`)),
+        run.reason ? h("div", { class: "small" }, `reason: ${run.reason}`) : null);
+    }
+
+    async function startRun(form) {
+      const message = $("#run-message");
+      let parameters;
+      try { parameters = parseParameters($("#recipe-parameters").value); } catch (e) {
+        message.className = "message error";
+        message.textContent = e.message;
+        return;
+      }
+      const recipeName = $("#recipe-name").value.trim() || "dashboard";
+      const body = Object.keys(parameters).length ? { recipe: { name: recipeName, parameters } } : {};
+      await busy(form, async () => {
+        message.className = "message";
+        message.textContent = "Starting…";
+        const answer = await api("POST", `/api/stations/${encodeURIComponent(name)}/run/start`, body);
+        message.className = answer.ok ? "message ok" : "message error";
+        message.textContent = answer.ok ? "Run started." : (answer.status === 422 ? `Rejected: ${answer.reason}` : `Not started: ${answer.reason}`);
+        await refreshStatus();
+        loadRuns();
+        setTimeout(loadRuns, 2500);   // the data log records the run's end a moment later
+      });
+    }
+
+    async function stopRun(form) {
+      const message = $("#run-message");
+      await busy(form, async () => {
+        message.className = "message";
+        message.textContent = "Stopping…";
+        const answer = await api("POST", `/api/stations/${encodeURIComponent(name)}/run/stop`);
+        message.className = answer.ok ? "message ok" : "message error";
+        message.textContent = answer.ok ? "Stop requested." : (answer.status === 422 ? `Rejected: ${answer.reason}` : `Not stopped: ${answer.reason}`);
+        await refreshStatus();
+        loadRuns();
+        setTimeout(loadRuns, 2500);   // the data log records the run's end a moment later
+      });
+    }
+
+    // --- alarms ---
+    function renderAlarms() {
+      const container = $("#alarms-active");
+      if (!status.alarms.length) {
+        fill(container, h("p", { class: "muted" }, "No active alarms."));
+        return;
+      }
+      fill(container, ...status.alarms.map(a => {
+        const ack = a.acknowledged_at
+          ? h("div", { class: "small muted" }, `acknowledged by ${a.acknowledged_by || "?"} at ${formatTime(a.acknowledged_at)}`)
+          : h("div", { class: "ack" },
+              h("button", { type: "button", "data-write": true, disabled: !session.token, onclick: event => acknowledge(a, event.target) }, "Acknowledge"),
+              h("span", { class: "small muted" }, session.operator ? `as ${session.operator}` : "(name from the token dialog)"));
+        return h("div", { class: `alarm sev-${a.severity}`, dataset: { alarm: a.code } },
+          h("div", { class: "alarm-head" }, h("code", {}, a.code), h("span", { class: a.severity === "warning" ? "pill warn" : "pill bad" }, a.severity)),
+          h("div", {}, a.message),
+          h("div", { class: "small muted" }, `raised ${formatTime(a.raised_at)}`),
+          ack,
+          h("p", { class: "message", role: "status" }));
+      }));
+    }
+
+    async function acknowledge(alarm, button) {
+      const message = button.closest(".alarm").querySelector(".message");
+      let by = session.operator;
+      if (!by) {
+        openTokenDialog("Enter your name too: rigd records who acknowledges an alarm.");
+        return;
+      }
+      await busy(button.closest(".alarm"), async () => {
+        const answer = await api("POST", `/api/stations/${encodeURIComponent(name)}/alarms/${encodeURIComponent(alarm.code)}/acknowledge`, { by });
+        message.className = answer.ok ? "message ok" : "message error";
+        message.textContent = answer.ok ? "Acknowledged." : `Rejected: ${answer.reason}`;
+      });
+      await refreshStatus();
+      loadRecentAlarms();
+      setTimeout(loadRecentAlarms, 2500);   // the data log records the acknowledgement a moment later
+    }
+
+    async function loadRecentAlarms() {
+      const answer = await api("GET", `/api/alarms?station=${encodeURIComponent(name)}&from=-24h&limit=20`);
+      const container = $("#alarms-recent");
+      if (!answer.ok) { fill(container, h("span", { class: "muted" }, "History unavailable: " + answer.reason)); return; }
+      const alarms = answer.data.alarms;
+      if (!alarms.length) { fill(container, h("span", { class: "muted" }, "None.")); return; }
+      fill(container, ...alarms.map(a => h("div", { class: "recent-alarm" },
+        h("code", {}, a.code), ` ${a.severity} · raised ${formatTime(a.raised_at)}`,
+        a.acknowledged_at ? ` · ack ${a.acknowledged_by || ""} ${formatTime(a.acknowledged_at)}` : "",
+        a.cleared_at ? ` · cleared ${formatTime(a.cleared_at)}` : " · active")));
+    }
+
+    // --- run history ---
+    async function loadRuns() {
+      const answer = await api("GET", `/api/runs?station=${encodeURIComponent(name)}&limit=50`);
+      const body = $("#history-table tbody");
+      if (!answer.ok) { fill(body, h("tr", {}, h("td", { colspan: 7, class: "muted" }, "Run history unavailable: " + answer.reason))); return; }
+      const runs = answer.data.runs;
+      if (!runs.length) { fill(body, h("tr", {}, h("td", { colspan: 7, class: "muted" }, "No runs recorded for this station."))); return; }
+      fill(body, ...runs.map(r => {
+        const end = r.ended_at || Date.now() / 1000;
+        const entries = Object.entries(r.results || {}).sort(([a], [b]) => a.localeCompare(b));
+        const scalars = entries.filter(([, v]) => v === null || typeof v !== "object");
+        const line = ([k, v]) => `${k} = ${formatValue(v)}`;
+        let results = "—";
+        if (entries.length <= 3) {
+          results = entries.length ? entries.map(line).join(", ") : "—";
+        } else {
+          results = h("details", {},
+            h("summary", {}, scalars.slice(0, 3).map(line).join(", ") + ` … (${entries.length})`),
+            h("div", { class: "results-all" }, entries.map(e => h("div", {}, line(e)))));
+        }
+        const outcomeClass = r.outcome === "running" ? "pill ok" : r.outcome === "completed" ? "pill" : "pill warn";
+        const csv = `/api/stations/${encodeURIComponent(name)}/export.csv?from=${r.started_at}&to=${r.ended_at || "now"}`;
+        return h("tr", {},
+          h("td", {}, String(r.number)),
+          h("td", {}, r.recipe),
+          h("td", {}, h("span", { class: outcomeClass }, r.outcome), r.reason ? h("div", { class: "small muted" }, r.reason) : null),
+          h("td", {}, formatTime(r.started_at)),
+          h("td", {}, formatDuration(end - r.started_at) + (r.ended_at ? "" : " so far")),
+          h("td", { class: "results-cell" }, results),
+          h("td", {}, h("button", { type: "button", class: "link", onclick: () => download(csv, $("#download-message")) }, "CSV")));
+      }));
+    }
+
+    // --- plots ---
+    function defaultPlotted() {
+      return new Set(status.channels.slice(0, 4).map(c => c.name));
+    }
+
+    function togglePlot(channel, on) {
+      if (on) plotted.add(channel); else plotted.delete(channel);
+      try { sessionStorage.setItem("rigd.plot." + name, JSON.stringify([...plotted])); } catch (e) { /* ignore */ }
+      buildCharts();
+      loadHistory();
+    }
+
+    function buildCharts() {
+      for (const c of charts) c.chart.destroy();
+      charts.length = 0;
+      const container = $("#charts");
+      if (!chartsAvailable) {
+        fill(container, h("div", { class: "chart-missing" },
+          window.RIGD_CHART_MISSING || "plots need Debian's libjs-chart.js (Chart.js did not load)"));
+        return;
+      }
+      const channels = status.channels.filter(c => plotted.has(c.name));
+      if (!channels.length) {
+        fill(container, h("p", { class: "muted" }, "Tick channels in the table below to plot them."));
+        return;
+      }
+      const byUnit = new Map();
+      for (const c of channels) {
+        if (!byUnit.has(c.unit)) byUnit.set(c.unit, []);
+        byUnit.get(c.unit).push(c);
+      }
+      container.classList.toggle("two", byUnit.size > 1);
+      fill(container);
+      let colorIndex = 0;
+      for (const [unit, group] of byUnit) {
+        const canvas = h("canvas", { "aria-label": `plot of ${group.map(c => c.name).join(", ")}`, role: "img" });
+        container.append(h("div", { class: "chart-box" }, canvas));
+        const datasets = group.map(c => {
+          const color = COLORS[colorIndex++ % COLORS.length];
+          return { label: c.name, data: series.get(c.name) || [], borderColor: color, backgroundColor: color,
+                   borderWidth: 1.6, pointRadius: 0, tension: 0, spanGaps: false };
+        });
+        const now = Date.now() / 1000;
+        const chart = new window.Chart(canvas, {
+          type: "line",
+          data: { datasets },
+          options: {
+            animation: false, responsive: true, maintainAspectRatio: false, parsing: false, normalized: true,
+            interaction: { mode: "nearest", axis: "x", intersect: false },
+            plugins: {
+              legend: { position: "top", align: "start", labels: { boxWidth: 14, boxHeight: 2 } },
+              tooltip: { callbacks: {
+                title: items => items.length ? formatTime(items[0].parsed.x) : "",
+                label: item => `${item.dataset.label}: ${formatNumber(item.parsed.y)}${unitSuffix(unit)}` } },
+            },
+            scales: {
+              x: { type: "linear", min: now - range, max: now,
+                   afterBuildTicks: roundTimeTicks,
+                   ticks: { maxRotation: 0, callback: value => formatTime(value).slice(0, 5) } },
+              y: { title: { display: !!unit, text: unit }, ticks: { maxTicksLimit: 6 } },
+            },
+          },
+        });
+        charts.push({ chart, channels: group.map(c => c.name) });
+      }
+    }
+
+    async function loadHistory() {
+      if (!chartsAvailable) return;
+      const ticket = ++historyToken;
+      const channels = status.channels.filter(c => plotted.has(c.name)).map(c => c.name);
+      const note = $("#plots-note");
+      const limit = Math.min(100000, Math.max(2000, range * 5));
+      const answers = await Promise.all(channels.map(channel =>
+        api("GET", `/api/stations/${encodeURIComponent(name)}/samples?from=-${range}s&channel=${encodeURIComponent(channel)}&limit=${limit}`)
+          .then(answer => [channel, answer])));
+      if (ticket !== historyToken) return;
+      const problems = [];
+      for (const [channel, answer] of answers) {
+        if (!answer.ok) { problems.push(`${channel}: ${answer.reason}`); series.set(channel, []); continue; }
+        const points = answer.data.samples.map(s => ({ x: s.t, y: s.value === undefined ? null : s.value }));
+        series.set(channel, downsample(points, 1500));
+      }
+      note.textContent = problems.length ? "History unavailable: " + problems.join("; ") : "";
+      note.hidden = !problems.length;
+      redrawCharts();
+    }
+
+    /** Round time ticks: every minute for 5 min, 3 min for 15 min, 10 min for 1 h, 1 h for 6 h. */
+    function roundTimeTicks(axis) {
+      const step = range <= 300 ? 60 : range <= 900 ? 180 : range <= 3600 ? 600 : 3600;
+      const ticks = [];
+      for (let t = Math.ceil(axis.min / step) * step; t <= axis.max; t += step) ticks.push({ value: t });
+      axis.ticks = ticks;
+    }
+
+    function redrawCharts() {
+      const now = Date.now() / 1000;
+      for (const { chart, channels } of charts) {
+        chart.data.datasets.forEach((dataset, i) => { dataset.data = series.get(channels[i]) || []; });
+        chart.options.scales.x.min = now - range;
+        chart.options.scales.x.max = now;
+        chart.update("none");
+      }
+    }
+
+    function appendLive(entry) {
+      const t = entry.updated_at;
+      if (!t || t === lastFrameTime) return;
+      lastFrameTime = t;
+      for (const channel of plotted) {
+        if (!(channel in entry.values)) continue;
+        const points = series.get(channel) || [];
+        if (points.length && points[points.length - 1].x >= t) continue;
+        points.push({ x: t, y: entry.values[channel] });
+        const oldest = t - range - 5;
+        while (points.length && points[0].x < oldest) points.shift();
+        series.set(channel, points);
+      }
+      redrawCharts();
+    }
+
+    // --- status polling and live frames ---
+    async function refreshStatus() {
+      const answer = await api("GET", `/api/stations/${encodeURIComponent(name)}`);
+      if (!answer.ok) { showProblem(`Cannot read ${name}: ${answer.reason}`); return; }
+      showProblem("");
+      const first = status === null;
+      status = answer.data;
+      if (first) return;
+      renderHead();
+      updateValues(false);
+      renderCurrentSettings();
+      renderRunState();
+      renderAlarms();
+      renderResults();
+      updateTokenUI();
+    }
+
+    function onFrame(frame) {
+      const entry = frame.stations.find(s => s.name === name);
+      if (!entry || !status) return;
+      let structural = false;
+      status.mode = entry.mode;
+      status.link.up = entry.link_up;
+      status.updated_at = entry.updated_at;
+      if (status.phase !== entry.phase) structural = true;
+      status.phase = entry.phase;
+      for (const c of status.channels) if (c.name in entry.values) c.value = entry.values[c.name];
+      if (status.alarms.map(a => a.code).sort().join(",") !== [...entry.alarms].sort().join(",")) structural = true;
+      if ((status.run ? status.run.outcome : null) !== (entry.run === undefined ? null : entry.run)) structural = true;
+      renderHead();
+      updateValues(true);
+      appendLive(entry);
+      if (structural) { refreshStatus(); loadRuns(); loadRecentAlarms(); }
+    }
+
+    await refreshStatus();
+    if (!status) return;
+    try { plotted = new Set(JSON.parse(sessionStorage.getItem("rigd.plot." + name) || "null") || []); } catch (e) { plotted = null; }
+    if (!plotted || !plotted.size) plotted = defaultPlotted();
+    renderHead();
+    buildValues();
+    updateValues(false);
+    buildSettings();
+    buildRunControls(await kindOf(status.kind));
+    renderRunState();
+    renderAlarms();
+    renderResults();
+    updateTokenUI();
+    buildCharts();
+    for (const button of $$("#range-buttons button")) {
+      button.addEventListener("click", () => {
+        range = Number(button.dataset.range);
+        for (const b of $$("#range-buttons button")) b.classList.toggle("active", b === button);
+        buildCharts();
+        loadHistory();
+      });
+    }
+    for (const button of $$("[data-download]")) {
+      button.addEventListener("click", () => {
+        const what = button.dataset.download;
+        const query = what === "runs" ? "what=runs&from=-365d" : `from=-${range}s`;
+        download(`/api/stations/${encodeURIComponent(name)}/export.csv?${query}`, $("#download-message"));
+      });
+    }
+    tokenListeners.push(() => renderAlarms());
+    await loadHistory();
+    openStream(onFrame, setLive);
+    loadRuns();
+    loadRecentAlarms();
+    setInterval(refreshStatus, 5000);
+    setInterval(() => { loadRuns(); loadRecentAlarms(); }, 30000);
+  }
+
+  // ---------- start ----------
+  async function start() {
+    setUpTokenDialog();
+    updateTokenUI();
+    try {
+      const answer = await checkToken(session.token);
+      readsNeedToken = answer.reads_need_token;
+      if (session.token && !answer.valid) {
+        session.token = "";
+        updateTokenUI();
+      }
+      if (readsNeedToken && !session.token) {
+        openTokenDialog("This rigd listens on the network: reading needs the token too.");
+        await new Promise(resolve => tokenListeners.push(has => { if (has) resolve(); }));
+      }
+    } catch (e) {
+      showProblem("rigd did not answer: " + e.message);
+    }
+    const page = document.body.dataset.page;
+    if (page === "overview") await overview();
+    else if (page === "station") await station(document.body.dataset.station);
+    document.body.dataset.ready = "1";
+  }
+  window.Rigd = { start, parseParameters, formatNumber };
+  start();
+})();
