@@ -182,7 +182,7 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         case 12: snapshot(StreamStationProfile.self, &input, order: order)
         case 13:  // word order register and device type
             _ = WordOrder(rawValue: input.u16())?.description
-            _ = DeviceKind(deviceType: input.u16())
+            _ = DeviceKind("fuzz", deviceType: input.u16()).description
             let client = FuzzClient(input)
             _ = try? client.readWordOrder()
             _ = try? client.readHeader()

@@ -685,7 +685,7 @@
     function buildRunControls(kind) {
       const container = $("#run-controls");
       if (kind && !kind.runs) {
-        fill(container, h("p", { class: "muted" }, `A ${kind.name} station runs continuously; it has no runs to start or stop.`));
+        fill(container, h("p", { class: "muted" }, `This station runs continuously (kind ${kind.name}): it has no runs to start or stop.`));
         $("#run-card .readonly-note").remove();
         return;
       }
