@@ -444,6 +444,15 @@ public struct ExtractionController: StationController {
         }
     }
 
+    public var phaseName: String? { phase.rawValue }
+
+    /// Yield, energy, in-position fraction and backflushes, where the run has them.
+    public func runSummary(_ run: RunRecord) -> String {
+        ["yield", "energy_kwh", "in_position_fraction", "backflushes"].compactMap { key in
+            run.results[key]?.number.map { "\(key) \($0)" }
+        }.joined(separator: ", ")
+    }
+
     public func results() -> [String: ReportValue] {
         let completed = runs.filter { $0.outcome == .completed }.count
         let aborted = runs.filter { $0.outcome == .aborted }.count

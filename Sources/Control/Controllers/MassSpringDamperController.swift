@@ -257,6 +257,8 @@ public struct MassSpringDamperController: StationController {
         }
     }
 
+    public var phaseName: String? { phase.rawValue }
+
     public func results() -> [String: ReportValue] {
         var out: [String: ReportValue] = ["phase": .string(phase.rawValue),
                                           "ring_samples_lost": .number(Double(lost))]

@@ -134,6 +134,11 @@ public protocol StationController: Sendable {
     mutating func apply(_ request: OperatorRequest, now: Double) throws(CommandRejection)
     /// What the controller computed, for the run report's `results`.
     func results() -> [String: ReportValue]
+    /// The sequence's phase as the API and the status line show it (nil for a kind without phases). Named
+    /// `phaseName` because controllers keep their typed `phase`.
+    var phaseName: String? { get }
+    /// The figures of a completed run for the log line `run N completed: …` ("" for none).
+    func runSummary(_ run: RunRecord) -> String
     /// The runs so far, oldest first (the current one last, outcome `running`).
     var runs: [RunRecord] { get }
     /// The host relay outputs the controller drives (aerators, pumps, feeders on the host's GPIO), in output order.
@@ -152,6 +157,8 @@ extension StationController {
     public var relayNames: [String] { [] }
     public var safeRelays: [Bool] { [] }
     public var streamLoop: Int? { nil }
+    public var phaseName: String? { nil }
+    public func runSummary(_ run: RunRecord) -> String { "" }
     public mutating func receive(_ chunk: SampleRingReader.Chunk, now: Double) {}
 }
 

@@ -289,7 +289,14 @@ struct RunCommand: AsyncParsableCommand {
                 throw ExitCode(ExitStatus.usage)
             }
             logger.warning("--debug-hang: station \(name) will hang \(after) s after start (test aid)")
-            station.hang(after: clock.seconds() + after)
+            // The hook blocks the station's tick for good once its clock passes the time: production stations have
+            // no hook, so no sleep loop.
+            let hangAt = clock.seconds() + after
+            station.setTickHook { [logger] now in
+                guard now >= hangAt else { return }
+                logger.critical("station \(name): hanging on purpose (--debug-hang); its loops stop here")
+                while true { sleep(3600) }
+            }
         }
         recorder.start()
         recorder.record(.event(station: nil, t: Date().timeIntervalSince1970, kind: "daemon_started",

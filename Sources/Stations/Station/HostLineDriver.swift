@@ -1,0 +1,117 @@
+import Control
+import Devices
+import Logging
+
+/// A station's host GPIO lines.
+package struct HostLines {
+    package var estop: (any GPIOLine)?
+    package var beacon: (any GPIOLine)?
+    /// Relay outputs in the controller's `relayNames` order; nil where none is wired (the decision is still made,
+    /// logged and reported).
+    package var relays: [(any GPIOLine)?] = []
+
+    package init(estop: (any GPIOLine)? = nil, beacon: (any GPIOLine)? = nil, relays: [(any GPIOLine)?] = []) {
+        self.estop = estop
+        self.beacon = beacon
+        self.relays = relays
+    }
+}
+
+/// Reads and drives a station's host lines: the E-stop input, the beacon and the relays, remembering what each
+/// output was last driven to so that only changes are written and logged.
+///
+/// - Important: Confined to the station's thread.
+struct HostLineDriver {
+    private let station: String
+    private let lines: HostLines
+    private let relayNames: [String]
+    private let logger: Logger
+    private var estopLineError: String?
+    private var beaconState: Bool?
+    /// What each relay line was last driven to (nil: unknown, drive it next time).
+    private(set) var relayStates: [Bool?]
+
+    /// Relay lines are requested in the safe state (Wiring), so that is what they hold until the first decision.
+    init(station: String, lines: HostLines, relayNames: [String], safeRelays: [Bool], logger: Logger) {
+        self.station = station
+        self.lines = lines
+        self.relayNames = relayNames
+        self.relayStates = safeRelays.map(Optional.some)
+        self.logger = logger
+    }
+
+    /// The host's own lines. A line that cannot be read counts as a pressed E-stop: a broken E-stop circuit must stop
+    /// the device, not be ignored.
+    mutating func read() -> HostSignals {
+        guard let line = lines.estop else { return HostSignals() }
+        do {
+            let pressed = try line.read()
+            if estopLineError != nil {
+                estopLineError = nil
+                logger.notice("station \(station): E-stop line \(line.address) readable again")
+            }
+            return HostSignals(estopPressed: pressed)
+        } catch {
+            if estopLineError == nil { logger.error("station \(station): cannot read the E-stop line: \(error)") }
+            estopLineError = "\(error)"
+            return HostSignals(estopPressed: true)
+        }
+    }
+
+    mutating func driveBeacon(_ on: Bool) {
+        guard let line = lines.beacon, beaconState != on else { return }
+        do {
+            try line.write(on)
+            beaconState = on
+        } catch {
+            logger.error("station \(station): cannot drive the beacon: \(error)")
+            beaconState = nil
+        }
+    }
+
+    /// Drives the relay lines that changed; logs every change, wired or not, since it is a decision about the plant.
+    mutating func driveRelays(_ wanted: [Bool]) {
+        let names = relayNames
+        for (i, on) in wanted.enumerated() where i < names.count {
+            let line = i < lines.relays.count ? lines.relays[i] : nil
+            guard relayStates.indices.contains(i), relayStates[i] != on else { continue }
+            let previous = relayStates[i]
+            if let line {
+                do {
+                    try line.write(on)
+                } catch {
+                    logger.error("station \(station): cannot drive relay \(names[i]) (\(line.address)): \(error)")
+                    relayStates[i] = nil
+                    continue
+                }
+            }
+            relayStates[i] = on
+            if previous != nil || line == nil {
+                logger.info("station \(station): \(names[i]) \(on ? "ON" : "OFF")\(line == nil ? " (no line wired)" : "")")
+            }
+        }
+    }
+
+    /// Beacon off and the relays in their safe state, logged (shutdown).
+    mutating func driveSafeState(safeRelays: [Bool]) {
+        driveBeacon(false)
+        guard !safeRelays.isEmpty else { return }
+        driveRelays(safeRelays)
+        let states: [String] = zip(relayNames, safeRelays).map { name, on in name + (on ? " ON" : " OFF") }
+        logger.notice("station \(station): relays in their safe state (\(states.joined(separator: ", ")))")
+    }
+
+    /// The relays by name, as last driven (nil: unknown).
+    var relaysByName: [String: Bool?] {
+        Dictionary(uniqueKeysWithValues: zip(relayNames, relayStates))
+    }
+
+    /// `; relays: a ON, b ?` for the status line, "" for a kind without relays.
+    var relaysForStatusLine: String {
+        guard !relayNames.isEmpty else { return "" }
+        let states: [String] = zip(relayNames, relayStates).map { name, on in
+            name + (on.map { $0 ? " ON" : " OFF" } ?? " ?")
+        }
+        return "; relays: " + states.joined(separator: ", ")
+    }
+}

@@ -1,0 +1,36 @@
+import Control
+import Devices
+
+extension Station {
+    package func driveSafeState(now: Double) {
+        hostLines.driveSafeState(safeRelays: controller.safeRelays)
+        guard supervisor.isUp else {
+            if Profile.usesHostWatchdog {
+                logger.warning("station \(name): link down at shutdown; the device's own watchdog drives its safe state")
+            }
+            logLinkCounters()
+            return
+        }
+        do {
+            for write in Profile.writes(for: controller.safeCommands, previous: nil, order: order) {
+                try write.apply(to: client)
+            }
+            logger.notice("station \(name): safe state driven")
+            journal.event("safe_state", "safe state driven at shutdown", now: now)
+        } catch {
+            logger.error("station \(name): could not drive the safe state: \(error)")
+        }
+        client.close()
+        supervisor.closed()
+        counters.withLock { $0.linkUp = false }
+        logLinkCounters()
+    }
+
+    /// The link's counters, once at the end: a unit on a shared line shows here what it cost the bus.
+    private func logLinkCounters() {
+        let link = counters.withLock { $0 }
+        let summary = "\(transactions.count) transactions, \(link.linkErrors) link errors, "
+            + "\(link.transactionErrors) transaction errors, \(link.reconnects) reconnects"
+        logger.info("station \(name): \(summary)")
+    }
+}

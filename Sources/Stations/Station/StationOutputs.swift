@@ -1,0 +1,38 @@
+import Control
+import Devices
+import DeviceTransports
+import Foundation
+import Sim
+
+/// Where a station sends what it measured and decided besides its log: the data log, and the metrics histograms.
+/// Attached once, after wiring and before the station's thread starts.
+package struct StationOutputs: Sendable {
+    package var recorder: (any StationJournal)?
+    /// Unix time of the station clock's zero (Unix time = clock seconds + epoch).
+    package var epoch: Double
+    /// Seconds of station clock between recorded samples.
+    package var recordInterval: Double = 1
+    /// Per loop, a lateness observer (metrics); nil for none.
+    package var latenessObserver: (@Sendable (_ station: String, _ loop: String) -> @Sendable (Int64) -> Void)?
+
+    package init(recorder: (any StationJournal)? = nil, epoch: Double, recordInterval: Double = 1,
+                 latenessObserver: (@Sendable (_ station: String, _ loop: String) -> @Sendable (Int64) -> Void)? = nil) {
+        self.recorder = recorder
+        self.epoch = epoch
+        self.recordInterval = recordInterval
+        self.latenessObserver = latenessObserver
+    }
+}
+
+/// For a simulated station: its device and GPIO chips, so tests and the fault injector can reach them. Nothing in
+/// a station's own logic looks at this.
+package struct SimulationHandles: @unchecked Sendable {
+    package let device: any ModbusDevice
+    /// Simulated chips by name.
+    package let gpio: [String: SimulatedGPIOChip]
+
+    package init(device: any ModbusDevice, gpio: [String: SimulatedGPIOChip]) {
+        self.device = device
+        self.gpio = gpio
+    }
+}
