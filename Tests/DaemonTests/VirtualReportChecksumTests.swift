@@ -1,4 +1,5 @@
 import Foundation
+import Glibc
 import Testing
 import Daemon
 import Stations
@@ -8,7 +9,7 @@ import Locking
 
 /// Behaviour guard for refactors: the virtual run reports of the demo plant and of every `examples/*.toml`, for
 /// seeds 1–3, must stay byte-identical apart from `wall_s`. Each checksum is the SHA-256 (Debian's `sha256sum`) of
-/// the report as `rigd run --virtual --report -` prints it, with its `wall_s` line removed.
+/// the report as `rigd run --virtual --report FILE` writes it, with its `wall_s` line removed.
 ///
 /// - Important: A mismatch means plant, firmware or controller behaviour changed. If that change is intended, say so
 ///   in the commit and replace the checksums with the ones the failure prints; never update them to make a
@@ -63,15 +64,19 @@ struct VirtualReportChecksumTests {
             .deletingLastPathComponent()
         var mismatches: [String] = []
         for seed in 1...3 {
-            var arguments = ["run", "--virtual", "--for", c.duration, "--seed", "\(seed)", "--report", "-",
+            // The report goes to a file (written atomically by rigd), not through a pipe the harness reads.
+            let path = NSTemporaryDirectory() + "rigd-report-\(UUID().uuidString).json"
+            defer { unlink(path) }
+            var arguments = ["run", "--virtual", "--for", c.duration, "--seed", "\(seed)", "--report", path,
                              "--log-level", "error"] + c.extra
             if let config = c.config { arguments += ["--config", root.appendingPathComponent(config).path] }
             let run = try runToCompletion(rigd, arguments, timeout: 240)
             #expect(run.status == 0, "rigd \(arguments.joined(separator: " ")) exited \(run.status): \(run.stderr)")
             guard run.status == 0 else { return }
-            let report = run.stdout.split(separator: "\n", omittingEmptySubsequences: false)
+            let text = try String(contentsOfFile: path, encoding: .utf8)
+            let report = text.split(separator: "\n", omittingEmptySubsequences: false)
                 .filter { !$0.contains("\"wall_s\"") }.joined(separator: "\n")
-            #expect(report.contains("\"stations\""), "no report on standard output: \(run.stdout.prefix(200))")
+            #expect(report.contains("\"stations\""), "no report in \(path): \(text.prefix(200))")
             let sum = try sha256(report)
             let key = Self.key(c, seed: seed)
             if Self.expected[key] != sum { mismatches.append("\"\(key)\": \"\(sum)\",") }
