@@ -3,7 +3,7 @@ import Devices
 /// Settings of a pond's or nursery tank's host control (docs/register-contract.md §B), each with the limits
 /// configuration and
 /// operator requests are checked against.
-public struct AquacultureControlConfig: Sendable, Equatable {
+public struct AquacultureControlConfig: ControlSettings, Equatable {
     /// Seconds between samples (and control decisions).
     public var sampleEvery = 10.0
     /// Seconds between logged samples.
@@ -47,18 +47,42 @@ public struct AquacultureControlConfig: Sendable, Equatable {
 
     public init() {}
 
+    /// The keys of `[station.control]` that map to one setting each; `feed_times` and the two bands
+    /// (`feed_temp_min_c`/`feed_temp_max_c`, `salinity_min_ppt`/`salinity_max_ppt`) are read by the kind's reader.
+    public static let keys: [ControlKey<AquacultureControlConfig>] = [
+        .number("sample_every_s", "s", \.sampleEvery, 0.5...3600),
+        .number("log_every_s", "s", \.logEvery, 1...86400),
+        .flag("aeration", \.aeration),
+        .integer("aerators", \.aerators, 1...8),
+        .number("aerator_on_below_mgl", "mg/L", \.aeratorOnBelowMgL, doLimits),
+        .number("aerator_off_above_mgl", "mg/L", \.aeratorOffAboveMgL, doLimits),
+        .number("aerator_min_run_min", "min", \.aeratorMinRun, 0...240, scale: .minutes),
+        .number("critical_do_mgl", "mg/L", \.criticalDOMgL, doLimits),
+        .number("feed_minutes", "min", \.feedDuration, 0...240, scale: .minutes),
+        .number("feed_min_do_mgl", "mg/L", \.feedMinDOMgL, doLimits),
+        .number("nh3_max_mgl", "mg/L", \.nh3MaxMgL, nh3Limits),
+        .number("exchange_min_run_min", "min", \.exchangeMinRun, 0...1440, scale: .minutes),
+        .integer("stuck_samples", \.stuckSamples, 2...100_000),
+        .number("drift_tolerance_mgl", "mg/L", \.driftToleranceMgL, 0.05...10),
+        .number("drift_window_min", "min", \.driftWindow, 1...1440, scale: .minutes),
+        .number("night_start_hour", "h", \.nightStartHour, 12...23.99),
+        .number("night_end_hour", "h", \.nightEndHour, 0...12),
+    ]
+
     /// What is wrong with this combination, if anything (each check names the key).
-    public func problems() -> [(key: String, message: String)] {
-        var out: [(String, String)] = []
+    public func problems() -> [ControlProblem] {
+        var out: [ControlProblem] = []
         if aeratorOffAboveMgL <= aeratorOnBelowMgL {
-            out.append(("aerator_off_above_mgl", "must be above aerator_on_below_mgl (\(aeratorOnBelowMgL))"))
+            out.append(ControlProblem("aerator_off_above_mgl", "must be above aerator_on_below_mgl (\(aeratorOnBelowMgL))"))
         }
         if criticalDOMgL >= aeratorOnBelowMgL {
-            out.append(("critical_do_mgl", "must be below aerator_on_below_mgl (\(aeratorOnBelowMgL))"))
+            out.append(ControlProblem("critical_do_mgl", "must be below aerator_on_below_mgl (\(aeratorOnBelowMgL))"))
         }
-        if logEvery < sampleEvery { out.append(("log_every_s", "must be at least sample_every_s (\(sampleEvery))")) }
+        if logEvery < sampleEvery {
+            out.append(ControlProblem("log_every_s", "must be at least sample_every_s (\(sampleEvery))"))
+        }
         if feedDuration >= 86400 / Double(max(1, feedTimes.count)) {
-            out.append(("feed_minutes", "feedings would overlap"))
+            out.append(ControlProblem("feed_minutes", "feedings would overlap"))
         }
         return out
     }
@@ -78,6 +102,9 @@ public struct AquacultureController: StationController {
     public typealias Commands = AquaSondeProfile.Commands
     typealias Channel = AquaSondeProfile.Channel
 
+    /// A sonde has no E-stop or watchdog of its own; the host's E-stop line drives the pond's safe state.
+    static let checks = DeviceChecks(noun: "sonde", lossCode: "sonde_lost",
+                                     safeStateNote: "aerators ON, feeder OFF, exchange held", deviceWatchdog: false)
     public let loops: [LoopSpec]
     public var alarms = AlarmBook()
     public let config: AquacultureControlConfig
@@ -161,18 +188,11 @@ public struct AquacultureController: StationController {
                               host: HostSignals) -> StepOutput<Commands> {
         let now = tick.now
         accumulate(now: now)
-        guard case .snapshot(let s) = input else {
-            if case .unavailable(let reason) = input {
-                alarms.raise("sonde_lost", .trip, "sonde not answering: \(reason); aerators ON, feeder OFF, "
-                             + "exchange held", now: now)
-            }
+        guard case let (s, facts)? = alarms.checkDevice(input, host: host, Self.checks, now: now) else {
             enterSafeState(now: now)
             return StepOutput(commands: Commands(), relays: relays)
         }
-        alarms.clear("sonde_lost", now: now)
-        alarms.set("estop", host.estopPressed, .trip, "host E-stop line asserted: aerators ON, feeder OFF, exchange held",
-                   now: now)
-        if host.estopPressed {
+        if facts.estop {
             enterSafeState(now: now)
             return StepOutput(commands: Commands(), relays: relays)
         }
@@ -383,9 +403,8 @@ public struct AquacultureController: StationController {
 
     public mutating func apply(_ request: OperatorRequest, now: Double) throws(CommandRejection) {
         switch request {
-        case .set(let name, _):
-            throw CommandRejection("\(name) is set in the configuration file for an aquaculture station in this "
-                                   + "build; live changes come with the HTTP API")
+        case .set(let name, let value):
+            try validatedSetting(name, value)
         case .startRun, .stopRun:
             throw CommandRejection("an aquaculture station runs continuously; it has no runs to start or stop")
         case .acknowledge(let code, let by):

@@ -61,6 +61,7 @@ public struct ExtractionController: StationController {
         var isRunning: Bool { ![.idle, .done, .aborted].contains(self) }
     }
 
+    static let checks = DeviceChecks()
     public let loops = [ExtractionControlConfig.positionLoop, ExtractionControlConfig.flowLoop,
                         ExtractionControlConfig.temperatureLoop, ExtractionControlConfig.filterLoop]
     public var alarms = AlarmBook()
@@ -106,16 +107,14 @@ public struct ExtractionController: StationController {
     public mutating func step(loop: Int, tick: LoopTick, input: DeviceInput<Snapshot>,
                               host: HostSignals) -> StepOutput<Commands> {
         let now = tick.now
-        guard case .snapshot(let s) = input else {
-            if case .unavailable(let reason) = input {
-                alarms.raise("device_unavailable", .trip, "device not answering: \(reason)", now: now)
-            }
+        guard case let (s, facts)? = alarms.checkDevice(input, host: host, Self.checks, now: now,
+                                                        deviceEstopOK: { $0[.estopOK] }) else {
             return tripped(now: now, reset: false)
         }
-        alarms.clear("device_unavailable", now: now)
-        let estop = evaluateInterlocks(s, host: host, now: now)
+        let estop = facts.estop
+        evaluateInterlocks(s, estop: estop, now: now)
         // The device's own watchdog trip is reset once the host is back; an E-stop latch only on acknowledgement.
-        var reset = s.header.status.contains(.watchdogTripped) && !estop
+        var reset = facts.resetDevice
         if resetRequested && !estop && s.header.status.contains(.safeState) {
             reset = true
             resetRequested = false
@@ -150,12 +149,8 @@ public struct ExtractionController: StationController {
     /// The beacon shows the device is active: pump running or axes moving.
     private var beacon: Bool { out.pumpEnable || out.axesEnable }
 
-    /// Trips that hold whatever the phase; returns whether an E-stop is active.
-    private mutating func evaluateInterlocks(_ s: Snapshot, host: HostSignals, now: Double) -> Bool {
-        let deviceEstop = !s[.estopOK]
-        let estop = deviceEstop || host.estopPressed
-        alarms.set("estop", estop, .trip,
-                   deviceEstop ? "E-stop pressed on the device" : "host E-stop line asserted", now: now)
+    /// Trips that hold whatever the phase, beyond the E-stop and the watchdog that `checkDevice` sets.
+    private mutating func evaluateInterlocks(_ s: Snapshot, estop: Bool, now: Double) {
         alarms.set("leak", s[.leak], .trip, "leak detected", now: now)
         let critical: [ExtractionProfile.Channel] = [.lift, .push, .level, .boxTemp, .flow, .filterDP]
         let failed = critical.filter { s[$0].value == nil }.map { ExtractionProfile.channels[$0.rawValue].name }
@@ -163,9 +158,6 @@ public struct ExtractionController: StationController {
                    now: now)
         alarms.set("device_safe_state", s.header.status.contains(.safeState) && !estop, .trip,
                    "the device is in its own safe state (status \(s.header.status))", now: now)
-        alarms.set("device_watchdog", s.header.status.contains(.watchdogTripped), .warning,
-                   "device watchdog tripped: host heartbeats were missed", now: now)
-        return estop
     }
 
     /// Safe commands; a running run is aborted with the first active trip as its reason.
@@ -371,7 +363,7 @@ public struct ExtractionController: StationController {
             try ExtractionRecipe.make(r, base: config.defaultRecipe)
         } ?? config.defaultRecipe
         recipe = chosen
-        runs.append(RunRecord(recipe: chosen.name, startedAt: now))
+        runs.begin(chosen.name, at: now)
         stats = CirculationStatistics()
         operatorStop = false
         fixedLiftTarget = nil
@@ -391,12 +383,7 @@ public struct ExtractionController: StationController {
         out.axesEnable = false
         out.backflush = false
         out.residueReturn = false
-        guard var run = runs.popLast() else { return }
-        run.outcome = outcome
-        run.reason = reason
-        run.endedAt = now
-        run.results = runResults()
-        runs.append(run)
+        runs.finish(outcome, reason: reason, at: now, results: runResults())
     }
 
     private func runResults() -> [String: ReportValue] {
@@ -423,11 +410,7 @@ public struct ExtractionController: StationController {
             operatorStop = true
             if phase != .parking { enter(phase == .homing || phase == .positioning ? .parking : .stoppingPump, now: now) }
         case .set(let name, let value):
-            guard let spec = settings.first(where: { $0.name == name }) else {
-                throw CommandRejection("unknown setting \(name); extraction settings are "
-                                       + settings.map(\.name).joined(separator: ", "))
-            }
-            try spec.validate(value)
+            try validatedSetting(name, value)
             var changed = try ExtractionRecipe.make(RunRecipe(name: recipe.name, parameters: [name: value]),
                                                     base: recipe)
             changed.name = recipe.name

@@ -2,7 +2,7 @@ import Devices
 
 /// Settings of the heat-rig controller, each with the limits configuration and operator requests are checked
 /// against.
-public struct HeatRigControlConfig: Sendable, Equatable {
+public struct HeatRigControlConfig: ControlSettings, Equatable {
     public static let setpointLimits: ClosedRange<Double> = 0...85
     public static let fanLimits: ClosedRange<Double> = 0...100
     /// The alarm must stay below the rig's 90 °C hardware thermostat so the host acts first.
@@ -39,6 +39,24 @@ public struct HeatRigControlConfig: Sendable, Equatable {
 
     /// The alarm clears this far below `alarmHighC`.
     public static let alarmHysteresisC = 5.0
+
+    public static let keys: [ControlKey<HeatRigControlConfig>] = [
+        .number("setpoint_c", "°C", \.setpointC, setpointLimits),
+        .number("fan_pct", "%", \.fanPercent, fanLimits),
+        .number("alarm_high_c", "°C", \.alarmHighC, alarmLimits),
+        .number("kp", "%/°C", \.kp, gainLimits),
+        .number("ki", "%/(°C·s)", \.ki, gainLimits),
+        .number("kd", "%·s/°C", \.kd, gainLimits),
+        .number("settle_band_c", "°C", \.settleBandC, 0.05...10),
+        .number("run_ramp_c_per_min", "°C/min", \.runRampCPerMin, RampSoakProfile.rateLimits),
+        .number("run_soak_s", "s", \.runSoakS, RampSoakProfile.soakLimits),
+        .flag("start_run", \.startRun),
+    ]
+
+    public func problems() -> [ControlProblem] {
+        setpointC < alarmHighC ? []
+            : [ControlProblem("setpoint_c", "must be below alarm_high_c (\(alarmHighC)), got \(setpointC)")]
+    }
 }
 
 /// The heat-transfer rig's host control (docs/register-contract.md §C2): heater PID at 2 Hz to a setpoint,
@@ -54,6 +72,7 @@ public struct HeatRigController: StationController {
     public static let heaterLoop = LoopSpec(name: "heater", period: .milliseconds(500))
 
     public let loops = [HeatRigController.heaterLoop]
+    static let checks = DeviceChecks(noun: "rig")
     public var alarms = AlarmBook()
     public private(set) var config: HeatRigControlConfig
     public private(set) var pid: PID
@@ -83,21 +102,13 @@ public struct HeatRigController: StationController {
     public mutating func step(loop: Int, tick: LoopTick, input: DeviceInput<Snapshot>,
                               host: HostSignals) -> StepOutput<Commands> {
         let now = tick.now
-        guard case .snapshot(let s) = input else {
-            if case .unavailable(let reason) = input {
-                alarms.raise("device_unavailable", .trip, "device not answering: \(reason)", now: now)
-            }
+        guard case let (s, facts)? = alarms.checkDevice(input, host: host, Self.checks, now: now,
+                                                        deviceEstopOK: { $0.estopOK }) else {
             pid.clear()
             return StepOutput(commands: .safe)
         }
-        alarms.clear("device_unavailable", now: now)
-        alarms.set("estop", !s.estopOK || host.estopPressed, .trip,
-                   host.estopPressed ? "host E-stop line asserted" : "E-stop pressed", now: now)
         alarms.set("thermostat_tripped", s.thermostatTripped, .trip,
                    "hardware over-temperature thermostat tripped (\(HeatRigProfile.thermostatTripC) °C)", now: now)
-        let watchdogTripped = s.header.status.contains(.watchdogTripped)
-        alarms.set("device_watchdog", watchdogTripped, .warning,
-                   "device watchdog tripped: host heartbeats were missed", now: now)
 
         let block = s[.blockTemp].value
         alarms.set("block_sensor_fault", block == nil, .trip,
@@ -109,8 +120,7 @@ public struct HeatRigController: StationController {
                              "block \(Control.rounded(block, 1)) °C ≥ \(limit) °C", now: now)
             tracker.observe(block, at: now)
         }
-        // The device resets its latched watchdog trip once the host is back, unless the E-stop holds it.
-        let reset = watchdogTripped && s.estopOK
+        let reset = facts.resetDevice
         guard let block, !alarms.isTripped else {
             pid.clear()
             if profile != nil || pendingProfile != nil {
@@ -150,19 +160,18 @@ public struct HeatRigController: StationController {
 
     public mutating func apply(_ request: OperatorRequest, now: Double) throws(CommandRejection) {
         switch request {
-        case .set("setpoint_c", let value):
-            try settings[0].validate(value)
+        case .set(let name, let value):
+            try validatedSetting(name, value)
+            if name == "fan_pct" {
+                config.fanPercent = value
+                return
+            }
             guard value < config.alarmHighC else {
                 throw CommandRejection("setpoint_c must be below alarm_high_c (\(config.alarmHighC) °C), got \(value)")
             }
             pid.changeSetpoint(from: config.setpointC, to: value)
             config.setpointC = value
             tracker = SettlingTracker(setpoint: value, band: config.settleBandC, startedAt: now)
-        case .set("fan_pct", let value):
-            try settings[1].validate(value)
-            config.fanPercent = value
-        case .set(let name, _):
-            throw CommandRejection("unknown setting \(name); heat-rig settings are setpoint_c, fan_pct")
         case .acknowledge(let code, let user):
             try acknowledgeAlarm(code, by: user, now: now)
         case .startRun(let requested):
@@ -174,7 +183,7 @@ public struct HeatRigController: StationController {
             let limit = min(HeatRigControlConfig.setpointLimits.upperBound, config.alarmHighC - 1)
             let made = try RampSoakProfile.make(from: recipe, targetLimits: HeatRigControlConfig.setpointLimits.lowerBound...limit)
             pendingProfile = made
-            runs.append(RunRecord(recipe: recipe.name, startedAt: now))
+            runs.begin(recipe.name, at: now)
         case .stopRun:
             guard profile != nil || pendingProfile != nil else { throw CommandRejection("no profile running") }
             pendingProfile = nil
@@ -186,14 +195,10 @@ public struct HeatRigController: StationController {
     private mutating func finishRun(_ outcome: RunOutcome, reason: String?, now: Double) {
         let segments = profile?.profile.segments.count ?? 0
         profile = nil
-        guard var run = runs.popLast() else { return }
-        run.outcome = outcome
-        run.reason = reason
-        run.endedAt = now
-        run.results = ["segments": .number(Double(segments)), "final_setpoint_c": .number(config.setpointC),
-                       "max_abs_tracking_error_c": .number(maxTrackingError),
-                       "max_abs_soak_error_c": .number(maxSoakError)]
-        runs.append(run)
+        runs.finish(outcome, reason: reason, at: now,
+                    results: ["segments": .number(Double(segments)), "final_setpoint_c": .number(config.setpointC),
+                              "max_abs_tracking_error_c": .number(maxTrackingError),
+                              "max_abs_soak_error_c": .number(maxSoakError)])
     }
 
     public func results() -> [String: ReportValue] {

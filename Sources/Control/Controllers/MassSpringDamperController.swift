@@ -2,7 +2,7 @@ import Devices
 
 /// Settings of the mass-spring-damper experiment (docs/register-contract.md §C3): a free-decay test, then a
 /// stepped-sine sweep.
-public struct MassSpringDamperControlConfig: Sendable, Equatable {
+public struct MassSpringDamperControlConfig: ControlSettings, Equatable {
     /// Free decay: drive at this frequency and amplitude to build up motion, then switch the shaker off and record.
     public var exciteFrequencyHz = 3.2
     public var exciteAmplitudeN = 0.4
@@ -24,6 +24,30 @@ public struct MassSpringDamperControlConfig: Sendable, Equatable {
     public static let amplitudeLimits: ClosedRange<Double> = 0...20
 
     public init() {}
+
+    public static let keys: [ControlKey<MassSpringDamperControlConfig>] = [
+        .number("excite_frequency_hz", "Hz", \.exciteFrequencyHz, frequencyLimits),
+        .number("excite_amplitude_n", "N", \.exciteAmplitudeN, amplitudeLimits),
+        .number("excite_s", "s", \.exciteDuration, 0.5...600),
+        .number("decay_s", "s", \.decayDuration, 1...600),
+        .flag("sweep", \.sweep),
+        .number("sweep_from_hz", "Hz", \.sweepFromHz, frequencyLimits),
+        .number("sweep_to_hz", "Hz", \.sweepToHz, frequencyLimits),
+        .integer("sweep_steps", \.sweepSteps, 3...200),
+        .number("sweep_amplitude_n", "N", \.sweepAmplitudeN, amplitudeLimits),
+        .number("sweep_dwell_s", "s", \.sweepDwell, 1...600),
+        .number("sweep_measure_s", "s", \.sweepMeasure, 0.5...600),
+        .flag("start_run", \.startRun),
+    ]
+
+    public func problems() -> [ControlProblem] {
+        var out: [ControlProblem] = []
+        if sweepToHz <= sweepFromHz { out.append(ControlProblem("sweep_to_hz", "must be above sweep_from_hz (\(sweepFromHz))")) }
+        if sweepMeasure >= sweepDwell {
+            out.append(ControlProblem("sweep_measure_s", "must be shorter than sweep_dwell_s (\(sweepDwell))"))
+        }
+        return out
+    }
 }
 
 /// The students' experiment on the mass-spring-damper rig: free decay (f_n and ζ from the logarithmic decrement of
@@ -41,6 +65,7 @@ public struct MassSpringDamperController: StationController {
     public enum Phase: String, Sendable { case idle, exciting, decaying, sweeping, done }
 
     public let loops = [MassSpringDamperController.experimentLoop]
+    static let checks = DeviceChecks(noun: "rig")
     public let streamLoop: Int? = 0
     public var alarms = AlarmBook()
     public private(set) var config: MassSpringDamperControlConfig
@@ -92,23 +117,15 @@ public struct MassSpringDamperController: StationController {
     public mutating func step(loop: Int, tick: LoopTick, input: DeviceInput<Snapshot>,
                               host: HostSignals) -> StepOutput<Commands> {
         now = tick.now
-        guard case .snapshot(let s) = input else {
-            if case .unavailable(let reason) = input {
-                alarms.raise("device_unavailable", .trip, "rig not answering: \(reason)", now: now)
-            }
+        guard case let (s, facts)? = alarms.checkDevice(input, host: host, Self.checks, now: now,
+                                                        deviceEstopOK: { $0.estopOK }) else {
             abort("device not answering")
             return StepOutput(commands: .safe)
         }
-        alarms.clear("device_unavailable", now: now)
-        alarms.set("estop", !s.estopOK || host.estopPressed, .trip,
-                   host.estopPressed ? "host E-stop line asserted" : "E-stop pressed", now: now)
         alarms.set("end_stop", s.atEndStop, .warning, "mass at an end stop (±25 mm)", now: now)
         // A device whose own watchdog tripped (the host was away longer than HR 3) holds its safe state until told
-        // otherwise: reset it once the link is back, unless the E-stop holds it.
-        let watchdogTripped = s.header.status.contains(.watchdogTripped)
-        alarms.set("device_watchdog", watchdogTripped, .warning,
-                   "the rig's watchdog tripped (host silent too long); resetting it", now: now)
-        let reset = watchdogTripped && s.estopOK && !host.estopPressed
+        // otherwise: `facts.resetDevice` resets it once the link is back, unless the E-stop holds it.
+        let reset = facts.resetDevice
         if alarms.isTripped { abort("E-stop") }
         if s.atEndStop, phase == .exciting || phase == .sweeping {
             abort("mass hit an end stop: lower the excitation amplitude")
@@ -122,7 +139,7 @@ public struct MassSpringDamperController: StationController {
     }
 
     private mutating func start() {
-        runs.append(RunRecord(recipe: "experiment", startedAt: now))
+        runs.begin("experiment", at: now)
         sweepPoints = []
         enter(.exciting)
     }
@@ -181,53 +198,46 @@ public struct MassSpringDamperController: StationController {
     }
 
     private mutating func recordDecay() {
-        guard var run = runs.popLast() else { return }
+        var results: [String: ReportValue] = [:]
         switch ModalEstimator.freeDecay(recording, samplePeriod: samplePeriod) {
         case .success(let e):
-            run.results["fn_hz"] = .number(e.naturalFrequencyHz)
-            run.results["zeta"] = .number(e.dampingRatio)
-            run.results["fn_uncertainty_hz"] = .number(e.frequencyUncertaintyHz)
-            run.results["zeta_uncertainty"] = .number(e.dampingUncertainty)
-            run.results["decay_cycles"] = .number(Double(e.cyclesUsed))
+            results["fn_hz"] = .number(e.naturalFrequencyHz)
+            results["zeta"] = .number(e.dampingRatio)
+            results["fn_uncertainty_hz"] = .number(e.frequencyUncertaintyHz)
+            results["zeta_uncertainty"] = .number(e.dampingUncertainty)
+            results["decay_cycles"] = .number(Double(e.cyclesUsed))
         case .failure(let failure):
-            run.results["decay_error"] = .string(failure.reason)
+            results["decay_error"] = .string(failure.reason)
         }
-        run.results["decay_samples"] = .number(Double(recording.count))
-        runs.append(run)
+        results["decay_samples"] = .number(Double(recording.count))
+        runs.addResults(results)
     }
 
     private mutating func recordSweep() {
-        guard var run = runs.popLast() else { return }
+        var results: [String: ReportValue] = [:]
         switch ModalEstimator.sweepPeak(sweepPoints) {
         case .success(let e):
-            run.results["sweep_fn_hz"] = .number(e.naturalFrequencyHz)
-            run.results["sweep_zeta"] = .number(e.dampingRatio)
+            results["sweep_fn_hz"] = .number(e.naturalFrequencyHz)
+            results["sweep_zeta"] = .number(e.dampingRatio)
         case .failure(let failure):
-            run.results["sweep_error"] = .string(failure.reason)
+            results["sweep_error"] = .string(failure.reason)
         }
-        run.results["sweep"] = .array(sweepPoints.map {
+        results["sweep"] = .array(sweepPoints.map {
             .object(["frequency_hz": .number($0.frequencyHz), "amplitude_mm": .number($0.amplitude)])
         })
-        runs.append(run)
+        runs.addResults(results)
     }
 
     private mutating func finish() {
         enter(.done)
-        guard var run = runs.popLast() else { return }
-        run.outcome = .completed
-        run.endedAt = now
-        run.results["ring_samples_lost"] = .number(Double(lost))
-        runs.append(run)
+        runs.finish(.completed, at: now, results: ["ring_samples_lost": .number(Double(lost))])
     }
 
     private mutating func abort(_ reason: String) {
         commands = .safe
-        guard phase == .exciting || phase == .decaying || phase == .sweeping, var run = runs.popLast() else { return }
+        guard phase == .exciting || phase == .decaying || phase == .sweeping else { return }
         phase = .idle
-        run.outcome = .aborted
-        run.reason = reason
-        run.endedAt = now
-        runs.append(run)
+        runs.finish(.aborted, reason: reason, at: now)
     }
 
     public mutating func apply(_ request: OperatorRequest, now: Double) throws(CommandRejection) {
@@ -246,11 +256,7 @@ public struct MassSpringDamperController: StationController {
             }
             abort("stopped by the operator")
         case .set(let name, let value):
-            guard let spec = settings.first(where: { $0.name == name }) else {
-                throw CommandRejection("unknown setting \(name); settings are "
-                                       + settings.map(\.name).joined(separator: ", "))
-            }
-            try spec.validate(value)
+            try validatedSetting(name, value)
             if name == "excite_frequency_hz" { config.exciteFrequencyHz = value } else { config.exciteAmplitudeN = value }
         case .acknowledge(let code, let by):
             try acknowledgeAlarm(code, by: by, now: now)

@@ -1,7 +1,7 @@
 import Devices
 
 /// Settings of the CNC mill's host control (docs/register-contract.md §C1).
-public struct MillControlConfig: Sendable, Equatable {
+public struct MillControlConfig: ControlSettings, Equatable {
     /// Spindle speed and feed override of a cut.
     public var spindleRPM = 8000.0
     public var feedOverridePercent = 100.0
@@ -27,6 +27,18 @@ public struct MillControlConfig: Sendable, Equatable {
     public static let overrideLimits: ClosedRange<Double> = 0...150
 
     public init() {}
+
+    public static let keys: [ControlKey<MillControlConfig>] = [
+        .number("spindle_rpm", "rpm", \.spindleRPM, rpmLimits),
+        .number("feed_override_pct", "%", \.feedOverridePercent, overrideLimits),
+        .number("cut_duration_s", "s", \.cutDuration, 1...86400),
+        .flag("start_run", \.startRun),
+        .number("overload_nm", "N·m", \.overloadNm, 0.01...50),
+        .integer("overload_ms", \.overloadSamples, 1...1000, unit: "ms"),
+        .number("spindle_stop_delay_ms", "ms", \.spindleStopDelay, 0...10_000, scale: .milliseconds),
+        .number("breakage_fraction", "", \.breakageFraction, 0.01...0.9),
+        .integer("statistics_window_samples", \.statisticsWindow, 10...600_000),
+    ]
 }
 
 /// The CNC mill's host control: torque supervision at 200 Hz from the 1 kHz ring (overload → feed hold → spindle
@@ -41,6 +53,7 @@ public struct MillController: StationController {
     public static let supervisionLoop = LoopSpec(name: "supervision", period: .milliseconds(5))
 
     public let loops = [MillController.supervisionLoop]
+    static let checks = DeviceChecks(noun: "mill")
     public let streamLoop: Int? = 0
     public var alarms = AlarmBook()
     public private(set) var config: MillControlConfig
@@ -116,23 +129,15 @@ public struct MillController: StationController {
     public mutating func step(loop: Int, tick: LoopTick, input: DeviceInput<Snapshot>,
                               host: HostSignals) -> StepOutput<Commands> {
         let now = tick.now
-        guard case .snapshot(let s) = input else {
-            if case .unavailable(let reason) = input {
-                alarms.raise("device_unavailable", .trip, "mill not answering: \(reason)", now: now)
-            }
+        guard case let (s, facts)? = alarms.checkDevice(input, host: host, Self.checks, now: now,
+                                                        deviceEstopOK: { $0.estopOK }) else {
             abort("device not answering", now: now)
             return StepOutput(commands: commands)
         }
-        alarms.clear("device_unavailable", now: now)
-        alarms.set("estop", !s.estopOK || host.estopPressed, .trip,
-                   host.estopPressed ? "host E-stop line asserted" : "E-stop pressed", now: now)
         alarms.set("guard_open", !s.guardClosed, .trip, "guard door open: spindle stopped", now: now)
-        // A device whose own watchdog tripped holds its safe state until told otherwise: reset it once the link is
-        // back, unless the E-stop holds it.
-        let watchdogTripped = s.header.status.contains(.watchdogTripped)
-        alarms.set("device_watchdog", watchdogTripped, .warning,
-                   "the mill's watchdog tripped (host silent too long); resetting it", now: now)
-        let reset = watchdogTripped && s.estopOK && !host.estopPressed
+        // A device whose own watchdog tripped holds its safe state until told otherwise: `facts.resetDevice` resets
+        // it once the link is back, unless the E-stop holds it.
+        let reset = facts.resetDevice
         if overloadSeen {
             overloadSeen = false
             if !alarms.isActive("torque_overload") { overloads += 1 }
@@ -168,7 +173,7 @@ public struct MillController: StationController {
     }
 
     private mutating func startCut(now: Double) {
-        runs.append(RunRecord(recipe: "cut", startedAt: now))
+        runs.begin("cut", at: now)
         cutting = true
         cutStartedAt = now
         feedReleasedAt = nil
@@ -199,15 +204,13 @@ public struct MillController: StationController {
     }
 
     private mutating func finishRun(_ outcome: RunOutcome, reason: String?, now: Double) {
-        guard cutting, var run = runs.popLast() else { return }
+        guard cutting else { return }
         cutting = false
         cutStartedAt = nil
         feedReleasedAt = nil
-        run.outcome = outcome
-        run.reason = reason
-        run.endedAt = now
-        run.results = ["torque_mean_nm": .number(statistics.mean), "torque_std_nm": .number(statistics.standardDeviation)]
-        runs.append(run)
+        runs.finish(outcome, reason: reason, at: now,
+                    results: ["torque_mean_nm": .number(statistics.mean),
+                              "torque_std_nm": .number(statistics.standardDeviation)])
     }
 
     // MARK: Requests and results
@@ -239,11 +242,7 @@ public struct MillController: StationController {
             commands.spindleEnable = false
             finishRun(.aborted, reason: "stopped by the operator", now: now)
         case .set(let name, let value):
-            guard let spec = settings.first(where: { $0.name == name }) else {
-                throw CommandRejection("unknown setting \(name); mill settings are "
-                                       + settings.map(\.name).joined(separator: ", "))
-            }
-            try spec.validate(value)
+            try validatedSetting(name, value)
             if name == "spindle_rpm" {
                 config.spindleRPM = value
                 commands.spindleRPM = Float(value)

@@ -75,6 +75,31 @@ public struct RunRecord: Sendable, Equatable {
     }
 }
 
+/// Run bookkeeping, the same for every kind: a controller keeps its runs in an array, oldest first, the current one
+/// last with outcome `running`.
+extension Array where Element == RunRecord {
+    /// Starts a run.
+    public mutating func begin(_ recipe: String, at now: Double) {
+        append(RunRecord(recipe: recipe, startedAt: now))
+    }
+
+    /// Adds results to the current (last) run, e.g. one stage's figures before the next stage.
+    public mutating func addResults(_ results: [String: ReportValue]) {
+        guard !isEmpty else { return }
+        self[count - 1].results.merge(results) { _, new in new }
+    }
+
+    /// Ends the current (last) run: its outcome, the reason for an abort, when, and its last results.
+    public mutating func finish(_ outcome: RunOutcome, reason: String? = nil, at now: Double,
+                                results: [String: ReportValue] = [:]) {
+        guard !isEmpty else { return }
+        self[count - 1].outcome = outcome
+        self[count - 1].reason = reason
+        self[count - 1].endedAt = now
+        addResults(results)
+    }
+}
+
 /// An operator's request, delivered through the station's mailbox and validated before it changes anything.
 public enum OperatorRequest: Sendable, Equatable {
     /// Sets a named setting (e.g. `setpoint_c`).
@@ -163,6 +188,22 @@ extension StationController {
 }
 
 extension StationController {
+    /// The setting called `name`, with `value` checked against its limits. An unknown name is rejected naming the
+    /// settings there are, the same way for every kind.
+    @discardableResult
+    public func validatedSetting(_ name: String, _ value: Double) throws(CommandRejection) -> SettingSpec {
+        guard let spec = settings.first(where: { $0.name == name }) else {
+            if settings.isEmpty {
+                throw CommandRejection("unknown setting \(name): a \(Profile.kind.rawValue) station has no run-time "
+                                       + "settings; its [station.control] keys are set in the configuration file")
+            }
+            throw CommandRejection("unknown setting \(name); \(Profile.kind.rawValue) settings are "
+                                   + settings.map(\.name).joined(separator: ", "))
+        }
+        try spec.validate(value)
+        return spec
+    }
+
     /// Acknowledges an alarm through the alarm book, with an operator-facing reason when it cannot.
     public mutating func acknowledgeAlarm(_ code: String, by user: String, now: Double) throws(CommandRejection) {
         do throws(AlarmBook.AcknowledgeError) {

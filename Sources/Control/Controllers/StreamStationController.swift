@@ -1,7 +1,7 @@
 import Devices
 
 /// Settings of the stream station's host control (docs/register-contract.md §D).
-public struct StreamControlConfig: Sendable, Equatable {
+public struct StreamControlConfig: ControlSettings, Equatable {
     /// Seconds between readings (storm detection and loads run on every one).
     public var sampleEvery = 60.0
     /// Logged sample interval outside and inside a storm event, s (the paper's 15 → 5 min).
@@ -18,6 +18,15 @@ public struct StreamControlConfig: Sendable, Equatable {
     public var startDayOfYear = 0.0
 
     public init() {}
+
+    public static let keys: [ControlKey<StreamControlConfig>] = [
+        .number("sample_every_s", "s", \.sampleEvery, 1...3600),
+        .number("log_every_s", "s", \.logEvery, 1...86400),
+        .number("log_every_event_s", "s", \.logEveryInEvent, 1...86400),
+        .number("autosampler_every_min", "min", \.autosamplerEvery, 1...1440, scale: .minutes),
+        .number("area_ha", "ha", \.areaHa, 1...10_000_000),
+        .number("start_day_of_year", "d", \.startDayOfYear, 0...364),
+    ]
 }
 
 /// The stream station's host control: storm events by the paper's rule, event-triggered sampling (15 → 5 min and
@@ -33,6 +42,8 @@ public struct StreamStationController: StationController {
         ("no3", .no3), ("srp", .srp), ("tp", .tp),
     ]
 
+    /// A logger with nothing to stop: a lost station is an alarm, not a trip; no E-stop, no watchdog of its own.
+    static let checks = DeviceChecks(noun: "station", lossSeverity: .alarm, hostEstop: false, deviceWatchdog: false)
     public let loops: [LoopSpec]
     public var alarms = AlarmBook()
     public let config: StreamControlConfig
@@ -66,14 +77,10 @@ public struct StreamStationController: StationController {
     public mutating func step(loop: Int, tick: LoopTick, input: DeviceInput<Snapshot>,
                               host: HostSignals) -> StepOutput<Commands> {
         let now = tick.now
-        guard case .snapshot(let s) = input else {
-            if case .unavailable(let reason) = input {
-                alarms.raise("device_unavailable", .alarm, "station not answering: \(reason)", now: now)
-            }
+        guard case let (s, _)? = alarms.checkDevice(input, host: host, Self.checks, now: now) else {
             trigger = false
             return StepOutput(commands: .safe)
         }
-        alarms.clear("device_unavailable", now: now)
         // A trigger pulse lasts one reading.
         if trigger {
             trigger = false
@@ -128,8 +135,8 @@ public struct StreamStationController: StationController {
         switch request {
         case .acknowledge(let code, let by):
             try acknowledgeAlarm(code, by: by, now: now)
-        case .set(let name, _):
-            throw CommandRejection("\(name): the stream station has no run-time settings")
+        case .set(let name, let value):
+            try validatedSetting(name, value)
         case .startRun, .stopRun:
             throw CommandRejection("the stream station records continuously; it has no runs")
         }

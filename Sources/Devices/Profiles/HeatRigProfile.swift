@@ -1,6 +1,7 @@
 // Heat-transfer rig, device type 0x0C02, Modbus TCP (docs/register-contract.md §C2).
 //
-// Register table (0-based PDU offsets; the common header of §0 comes first on every device):
+// Register table (0-based PDU offsets; the common header of §0 comes first on every device; the ring, the two
+// setpoints, the coils and the two inputs follow the lab rigs' common table, LabRigTable.swift):
 //
 //   IR 100 + 4·i  channel blocks (value f32, quality u16, reserved u16):
 //                 0 block_temp_c, 1 mid_temp_c, 2 end_temp_c, 3 ambient_temp_c, 4 heater_power_w, 5 fan_air_mps
@@ -33,16 +34,15 @@ public enum HeatRigProfile: DeviceProfile {
         ChannelSpec(5, "fan_air_mps", unit: "m/s", range: 0...10),
     ]
 
-    public static let heaterPercent = FloatRegister(100, "heater_pct", unit: "%", limits: 0...100)
-    public static let fanPercent = FloatRegister(102, "fan_pct", unit: "%", limits: 0...100)
+    public static let heaterPercent = LabRigTable.setpoint(0, "heater_pct", unit: "%", limits: 0...100)
+    public static let fanPercent = LabRigTable.setpoint(1, "fan_pct", unit: "%", limits: 0...100)
     public static let holdingFloats = [heaterPercent, fanPercent]
 
     public enum Coil: Int, CaseIterable, Sendable { case heaterEnable = 0, fanEnable = 1 }
     public enum DiscreteInput: Int, CaseIterable, Sendable { case estopOK = 0, thermostatTripped = 1 }
 
     public static var sampleRing: SampleRingLayout? { ring }
-    public static let ring = SampleRingLayout(base: 200, capacity: 64, periodMicroseconds: 100_000,
-                                              channel: Channel.blockTemp.rawValue)
+    public static let ring = LabRigTable.ring(periodMicroseconds: 100_000, channel: Channel.blockTemp.rawValue)
     /// The hardware thermostat's trip point.
     public static let thermostatTripC = 90.0
 
@@ -94,16 +94,12 @@ public enum HeatRigProfile: DeviceProfile {
     public static func readSnapshot(from client: any ModbusClient, order: WordOrder) throws -> Snapshot {
         let header = try client.readHeader()
         let channels = try readChannels(from: client, order: order)
-        let holding = try client.readHoldingRegisters(at: heaterPercent.address, count: 4)
-        let coils = try client.readCoils(at: 0, count: Coil.allCases.count)
-        let inputs = try client.readDiscreteInputs(at: 0, count: DiscreteInput.allCases.count)
-        return Snapshot(
-            header: header, channels: channels,
-            heaterPercent: RegisterCodec.float32(holding, at: 0, order: order),
-            fanPercent: RegisterCodec.float32(holding, at: 2, order: order),
-            heaterEnabled: coils[Coil.heaterEnable.rawValue], fanEnabled: coils[Coil.fanEnable.rawValue],
-            estopOK: inputs[DiscreteInput.estopOK.rawValue],
-            thermostatTripped: inputs[DiscreteInput.thermostatTripped.rawValue])
+        let (heater, fan) = try LabRigTable.readSetpoints(from: client, order: order)
+        let switches = try LabRigTable.readSwitches(from: client, coils: Coil.allCases.count)
+        return Snapshot(header: header, channels: channels, heaterPercent: heater, fanPercent: fan,
+                        heaterEnabled: switches.coils[Coil.heaterEnable.rawValue],
+                        fanEnabled: switches.coils[Coil.fanEnable.rawValue], estopOK: switches.estopOK,
+                        thermostatTripped: switches.rigSwitch)
     }
 
     public static func writes(for commands: Commands, previous: Commands?, order: WordOrder) -> [RegisterWrite] {
@@ -114,9 +110,7 @@ public enum HeatRigProfile: DeviceProfile {
             || $0.fanEnable != commands.fanEnable } ?? true
         if enablesChanged && !commands.heaterEnable { out.append(enables) }
         if previous?.heaterPercent != commands.heaterPercent || previous?.fanPercent != commands.fanPercent {
-            out.append(.registers(address: heaterPercent.address,
-                                  values: RegisterCodec.encode(commands.heaterPercent, order: order)
-                                      + RegisterCodec.encode(commands.fanPercent, order: order)))
+            out.append(LabRigTable.setpointWrite(commands.heaterPercent, commands.fanPercent, order: order))
         }
         if enablesChanged && commands.heaterEnable { out.append(enables) }
         return out

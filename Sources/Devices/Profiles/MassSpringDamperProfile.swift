@@ -1,6 +1,7 @@
 // Mass-spring-damper rig, device type 0x0C03, Modbus TCP (docs/register-contract.md §C3).
 //
-// Register table (0-based PDU offsets; the common header of §0 comes first on every device):
+// Register table (0-based PDU offsets; the common header of §0 comes first on every device; the ring, the two
+// setpoints, the coils and the two inputs follow the lab rigs' common table, LabRigTable.swift):
 //
 //   IR 100 + 4·i  channel blocks (value f32, quality u16, reserved u16):
 //                 0 position_mm, 1 velocity_mms (mm/s), 2 accel_ms2 (m/s²), 3 force_n (excitation force, N)
@@ -28,16 +29,15 @@ public enum MassSpringDamperProfile: DeviceProfile {
         ChannelSpec(3, "force_n", unit: "N", range: -25...25),
     ]
 
-    public static let amplitude = FloatRegister(100, "amplitude_n", unit: "N", limits: 0...20)
-    public static let frequency = FloatRegister(102, "frequency_hz", unit: "Hz", limits: 0...50)
+    public static let amplitude = LabRigTable.setpoint(0, "amplitude_n", unit: "N", limits: 0...20)
+    public static let frequency = LabRigTable.setpoint(1, "frequency_hz", unit: "Hz", limits: 0...50)
     public static let holdingFloats = [amplitude, frequency]
 
     public enum Coil: Int, CaseIterable, Sendable { case shakerEnable = 0 }
     public enum DiscreteInput: Int, CaseIterable, Sendable { case estopOK = 0, atEndStop = 1 }
 
     public static var sampleRing: SampleRingLayout? { ring }
-    public static let ring = SampleRingLayout(base: 200, capacity: 64, periodMicroseconds: 1000,
-                                              channel: Channel.position.rawValue)
+    public static let ring = LabRigTable.ring(periodMicroseconds: 1000, channel: Channel.position.rawValue)
 
     public struct Snapshot: DeviceSnapshot, Equatable {
         public var header: DeviceHeader
@@ -75,10 +75,9 @@ public enum MassSpringDamperProfile: DeviceProfile {
     public static func readSnapshot(from client: any ModbusClient, order: WordOrder) throws -> Snapshot {
         let header = try client.readHeader()
         let channels = try readChannels(from: client, order: order)
-        let coils = try client.readCoils(at: 0, count: 1)
-        let inputs = try client.readDiscreteInputs(at: 0, count: DiscreteInput.allCases.count)
-        return Snapshot(header: header, channels: channels, shakerEnabled: coils[0], estopOK: inputs[0],
-                        atEndStop: inputs[1])
+        let switches = try LabRigTable.readSwitches(from: client, coils: Coil.allCases.count)
+        return Snapshot(header: header, channels: channels, shakerEnabled: switches.coils[Coil.shakerEnable.rawValue],
+                        estopOK: switches.estopOK, atEndStop: switches.rigSwitch)
     }
 
     /// The shaker goes off before its settings change and on after them.
@@ -87,9 +86,7 @@ public enum MassSpringDamperProfile: DeviceProfile {
         let enableChanged = previous?.shakerEnable != commands.shakerEnable
         if enableChanged, !commands.shakerEnable { out.append(.coils(address: 0, values: [false])) }
         if previous?.amplitudeN != commands.amplitudeN || previous?.frequencyHz != commands.frequencyHz {
-            out.append(.registers(address: amplitude.address,
-                                  values: RegisterCodec.encode(commands.amplitudeN, order: order)
-                                      + RegisterCodec.encode(commands.frequencyHz, order: order)))
+            out.append(LabRigTable.setpointWrite(commands.amplitudeN, commands.frequencyHz, order: order))
         }
         if enableChanged, commands.shakerEnable { out.append(.coils(address: 0, values: [true])) }
         return out

@@ -1,6 +1,7 @@
 // CNC mill, device type 0x0C01, Modbus TCP (docs/register-contract.md §C1).
 //
-// Register table (0-based PDU offsets; the common header of §0 comes first on every device):
+// Register table (0-based PDU offsets; the common header of §0 comes first on every device; the ring, the two
+// setpoints, the coils and the two inputs follow the lab rigs' common table, LabRigTable.swift):
 //
 //   IR 100 + 4·i  channel blocks (value f32, quality u16, reserved u16):
 //                 0 spindle_rpm, 1 torque_nm (spindle torque, ±0.1 N·m), 2 feed_mm_min, 3 motor_temp_c
@@ -29,16 +30,15 @@ public enum MillProfile: DeviceProfile {
         ChannelSpec(3, "motor_temp_c", unit: "°C", range: -20...150),
     ]
 
-    public static let spindleSetpoint = FloatRegister(100, "spindle_rpm", unit: "rpm", limits: 0...24000)
-    public static let feedOverride = FloatRegister(102, "feed_override_pct", unit: "%", limits: 0...150)
+    public static let spindleSetpoint = LabRigTable.setpoint(0, "spindle_rpm", unit: "rpm", limits: 0...24000)
+    public static let feedOverride = LabRigTable.setpoint(1, "feed_override_pct", unit: "%", limits: 0...150)
     public static let holdingFloats = [spindleSetpoint, feedOverride]
 
     public enum Coil: Int, CaseIterable, Sendable { case spindleEnable = 0, feedHold = 1 }
     public enum DiscreteInput: Int, CaseIterable, Sendable { case estopOK = 0, guardClosed = 1 }
 
     public static var sampleRing: SampleRingLayout? { ring }
-    public static let ring = SampleRingLayout(base: 200, capacity: 64, periodMicroseconds: 1000,
-                                              channel: Channel.torque.rawValue)
+    public static let ring = LabRigTable.ring(periodMicroseconds: 1000, channel: Channel.torque.rawValue)
 
     public struct Snapshot: DeviceSnapshot, Equatable {
         public var header: DeviceHeader
@@ -84,10 +84,10 @@ public enum MillProfile: DeviceProfile {
     public static func readSnapshot(from client: any ModbusClient, order: WordOrder) throws -> Snapshot {
         let header = try client.readHeader()
         let channels = try readChannels(from: client, order: order)
-        let coils = try client.readCoils(at: 0, count: Coil.allCases.count)
-        let inputs = try client.readDiscreteInputs(at: 0, count: DiscreteInput.allCases.count)
-        return Snapshot(header: header, channels: channels, spindleEnabled: coils[0], feedHeld: coils[1],
-                        estopOK: inputs[0], guardClosed: inputs[1])
+        let switches = try LabRigTable.readSwitches(from: client, coils: Coil.allCases.count)
+        return Snapshot(header: header, channels: channels, spindleEnabled: switches.coils[Coil.spindleEnable.rawValue],
+                        feedHeld: switches.coils[Coil.feedHold.rawValue], estopOK: switches.estopOK,
+                        guardClosed: switches.rigSwitch)
     }
 
     /// Feed hold goes first and the spindle enable last when stopping; setpoints before enabling.
@@ -100,9 +100,7 @@ public enum MillProfile: DeviceProfile {
             out.append(.coils(address: Coil.spindleEnable.rawValue, values: [false]))
         }
         if previous?.spindleRPM != commands.spindleRPM || previous?.feedOverridePercent != commands.feedOverridePercent {
-            out.append(.registers(address: spindleSetpoint.address,
-                                  values: RegisterCodec.encode(commands.spindleRPM, order: order)
-                                      + RegisterCodec.encode(commands.feedOverridePercent, order: order)))
+            out.append(LabRigTable.setpointWrite(commands.spindleRPM, commands.feedOverridePercent, order: order))
         }
         if previous?.spindleEnable != commands.spindleEnable, commands.spindleEnable {
             out.append(.coils(address: Coil.spindleEnable.rawValue, values: [true]))

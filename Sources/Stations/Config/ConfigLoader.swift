@@ -328,6 +328,21 @@ package final class TableReader {
         return i
     }
 
+    /// Reads every key of a table-driven settings type, in order, each checked against its limits; a key that is
+    /// absent or wrong leaves its setting at what `settings` held.
+    package func read<Settings>(_ keys: [ControlKey<Settings>], into settings: inout Settings) {
+        for key in keys {
+            switch key.value {
+            case .number(_, let limits, _):
+                key.set(double(key.name, default: key.fileValue(of: settings), range: limits), in: &settings)
+            case .integer(_, let limits):
+                key.set(Double(int(key.name, default: Int(key.fileValue(of: settings)), range: limits)), in: &settings)
+            case .flag:
+                if let b = bool(key.name) { key.set(b ? 1 : 0, in: &settings) }
+            }
+        }
+    }
+
     package func stringArray(_ key: String) -> [String]? {
         guard let v = value(key) else { return nil }
         guard let array = v.array else {

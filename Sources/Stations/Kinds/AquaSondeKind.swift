@@ -14,18 +14,11 @@ package enum AquaSondeKind: StationKind {
     package static var presets: [String] { PondPlant.Parameters.presetNames }
 
     /// A pond's or tank's control keys (docs/register-contract.md §B).
+    /// The table's keys (`AquacultureControlConfig.keys`), then the feeding times and the two bands.
     package static func readControl(_ t: TableReader?) -> AquacultureControlConfig {
         var c = AquacultureControlConfig()
         guard let t else { return c }
-        let doLimits = AquacultureControlConfig.doLimits
-        c.sampleEvery = t.double("sample_every_s", default: c.sampleEvery, range: 0.5...3600)
-        c.logEvery = t.double("log_every_s", default: c.logEvery, range: 1...86400)
-        if t.has("aeration"), let b = t.bool("aeration") { c.aeration = b }
-        c.aerators = t.int("aerators", default: c.aerators, range: 1...8)
-        c.aeratorOnBelowMgL = t.double("aerator_on_below_mgl", default: c.aeratorOnBelowMgL, range: doLimits)
-        c.aeratorOffAboveMgL = t.double("aerator_off_above_mgl", default: c.aeratorOffAboveMgL, range: doLimits)
-        c.aeratorMinRun = 60 * t.double("aerator_min_run_min", default: c.aeratorMinRun / 60, range: 0...240)
-        c.criticalDOMgL = t.double("critical_do_mgl", default: c.criticalDOMgL, range: doLimits)
+        t.read(AquacultureControlConfig.keys, into: &c)
         if t.has("feed_times") {
             c.feedTimes = t.stringArray("feed_times")?.compactMap { text in
                 let parts = text.split(separator: ":")
@@ -37,25 +30,16 @@ package enum AquaSondeKind: StationKind {
                 return Double(h) + Double(m) / 60
             } ?? c.feedTimes
         }
-        c.feedDuration = 60 * t.double("feed_minutes", default: c.feedDuration / 60, range: 0...240)
-        c.feedMinDOMgL = t.double("feed_min_do_mgl", default: c.feedMinDOMgL, range: doLimits)
         let feedLow = t.double("feed_temp_min_c", default: c.feedTempC.lowerBound, range: 0...40)
         let feedHigh = t.double("feed_temp_max_c", default: c.feedTempC.upperBound, range: 0...40)
         if feedLow < feedHigh { c.feedTempC = feedLow...feedHigh } else {
             t.fail("feed_temp_max_c", "must be above feed_temp_min_c (\(feedLow))")
         }
-        c.nh3MaxMgL = t.double("nh3_max_mgl", default: c.nh3MaxMgL, range: AquacultureControlConfig.nh3Limits)
         let salinityLow = t.double("salinity_min_ppt", default: c.salinityPpt.lowerBound, range: 0...45)
         let salinityHigh = t.double("salinity_max_ppt", default: c.salinityPpt.upperBound, range: 0...45)
         if salinityLow < salinityHigh { c.salinityPpt = salinityLow...salinityHigh } else {
             t.fail("salinity_max_ppt", "must be above salinity_min_ppt (\(salinityLow))")
         }
-        c.exchangeMinRun = 60 * t.double("exchange_min_run_min", default: c.exchangeMinRun / 60, range: 0...1440)
-        c.stuckSamples = t.int("stuck_samples", default: c.stuckSamples, range: 2...100_000)
-        c.driftToleranceMgL = t.double("drift_tolerance_mgl", default: c.driftToleranceMgL, range: 0.05...10)
-        c.driftWindow = 60 * t.double("drift_window_min", default: c.driftWindow / 60, range: 1...1440)
-        c.nightStartHour = t.double("night_start_hour", default: c.nightStartHour, range: 12...23.99)
-        c.nightEndHour = t.double("night_end_hour", default: c.nightEndHour, range: 0...12)
         for problem in c.problems() { t.fail(problem.key, problem.message) }
         return c
     }

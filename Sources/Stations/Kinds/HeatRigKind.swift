@@ -11,25 +11,6 @@ package enum HeatRigKind: StationKind {
     package static let lossAlarm = "device_unavailable"
     package static var presets: [String] { HeatRigPlant.Parameters.presetNames }
 
-    package static func readControl(_ t: TableReader?) -> HeatRigControlConfig {
-        var c = HeatRigControlConfig()
-        guard let t else { return c }
-        c.setpointC = t.double("setpoint_c", default: c.setpointC, range: HeatRigControlConfig.setpointLimits)
-        c.fanPercent = t.double("fan_pct", default: c.fanPercent, range: HeatRigControlConfig.fanLimits)
-        c.alarmHighC = t.double("alarm_high_c", default: c.alarmHighC, range: HeatRigControlConfig.alarmLimits)
-        c.kp = t.double("kp", default: c.kp, range: HeatRigControlConfig.gainLimits)
-        c.ki = t.double("ki", default: c.ki, range: HeatRigControlConfig.gainLimits)
-        c.kd = t.double("kd", default: c.kd, range: HeatRigControlConfig.gainLimits)
-        c.settleBandC = t.double("settle_band_c", default: c.settleBandC, range: 0.05...10)
-        c.runRampCPerMin = t.double("run_ramp_c_per_min", default: c.runRampCPerMin, range: RampSoakProfile.rateLimits)
-        c.runSoakS = t.double("run_soak_s", default: c.runSoakS, range: RampSoakProfile.soakLimits)
-        if t.has("start_run"), let b = t.bool("start_run") { c.startRun = b }
-        if c.setpointC >= c.alarmHighC {
-            t.fail("setpoint_c", "must be below alarm_high_c (\(c.alarmHighC)), got \(c.setpointC)")
-        }
-        return c
-    }
-
     package static func makeController(_ control: HeatRigControlConfig, context: StationContext) -> HeatRigController {
         HeatRigController(config: control)
     }

@@ -11,23 +11,6 @@ package enum MillKind: StationKind {
     package static let lossAlarm = "device_unavailable"
     package static var presets: [String] { MillPlant.Parameters.presetNames }
 
-    package static func readControl(_ t: TableReader?) -> MillControlConfig {
-        var c = MillControlConfig()
-        guard let t else { return c }
-        c.spindleRPM = t.double("spindle_rpm", default: c.spindleRPM, range: MillControlConfig.rpmLimits)
-        c.feedOverridePercent = t.double("feed_override_pct", default: c.feedOverridePercent,
-                                         range: MillControlConfig.overrideLimits)
-        c.cutDuration = t.double("cut_duration_s", default: c.cutDuration, range: 1...86400)
-        if t.has("start_run"), let b = t.bool("start_run") { c.startRun = b }
-        c.overloadNm = t.double("overload_nm", default: c.overloadNm, range: 0.01...50)
-        c.overloadSamples = t.int("overload_ms", default: c.overloadSamples, range: 1...1000)
-        c.spindleStopDelay = t.double("spindle_stop_delay_ms", default: c.spindleStopDelay * 1000, range: 0...10_000)
-            / 1000
-        c.breakageFraction = t.double("breakage_fraction", default: c.breakageFraction, range: 0.01...0.9)
-        c.statisticsWindow = t.int("statistics_window_samples", default: c.statisticsWindow, range: 10...600_000)
-        return c
-    }
-
     package static func makeController(_ control: MillControlConfig, context: StationContext) -> MillController {
         MillController(config: control)
     }

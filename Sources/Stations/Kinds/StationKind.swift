@@ -42,6 +42,17 @@ package protocol StationKind: Sendable {
     static func readRelays(_ station: TableReader, control: Control) -> [String: GPIOLineAddress]?
 }
 
+extension StationKind where Control: ControlSettings {
+    /// A kind whose settings are a table of keys reads them all, in order, then checks them across keys.
+    package static func readControl(_ table: TableReader?) -> Control {
+        var settings = Control()
+        guard let table else { return settings }
+        table.read(Control.keys, into: &settings)
+        for problem in settings.problems() { table.fail(problem.key, problem.message) }
+        return settings
+    }
+}
+
 extension StationKind {
     /// The device kind: name and device type code, from the profile.
     package static var kind: DeviceKind { Controller.Profile.kind }

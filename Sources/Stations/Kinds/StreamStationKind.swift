@@ -12,18 +12,6 @@ package enum StreamStationKind: StationKind {
     package static let lossAlarm = "device_unavailable"
     package static var presets: [String] { StreamPlant.Parameters.presetNames }
 
-    package static func readControl(_ t: TableReader?) -> StreamControlConfig {
-        var c = StreamControlConfig()
-        guard let t else { return c }
-        c.sampleEvery = t.double("sample_every_s", default: c.sampleEvery, range: 1...3600)
-        c.logEvery = t.double("log_every_s", default: c.logEvery, range: 1...86400)
-        c.logEveryInEvent = t.double("log_every_event_s", default: c.logEveryInEvent, range: 1...86400)
-        c.autosamplerEvery = 60 * t.double("autosampler_every_min", default: c.autosamplerEvery / 60, range: 1...1440)
-        c.areaHa = t.double("area_ha", default: c.areaHa, range: 1...10_000_000)
-        c.startDayOfYear = t.double("start_day_of_year", default: c.startDayOfYear, range: 0...364)
-        return c
-    }
-
     package static func makeController(_ control: StreamControlConfig,
                                       context: StationContext) -> StreamStationController {
         StreamStationController(config: control)
