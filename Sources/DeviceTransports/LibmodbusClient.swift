@@ -9,6 +9,11 @@ import Locking
 /// transport's `transact` (which owns the context, the unit id and how failures map to link or transaction errors).
 /// `ModbusTCPClient` and `ModbusRTUClient` inherit these and supply `transact`.
 public class LibmodbusClient {
+    /// While the identity reads after a connect run (`withinProbeTimeout`): when the probe must be over.
+    private var probeDeadline: ContinuousClock.Instant?
+    /// When the last `connect()` started; the probe's budget counts from there.
+    var connectStartedAt: ContinuousClock.Instant?
+
     init() {}
 
     /// Runs one libmodbus call on the transport's context; every subclass supplies it.
@@ -16,9 +21,43 @@ public class LibmodbusClient {
         preconditionFailure("\(type(of: self)) must supply transact")
     }
 
+    /// How long a connect and the reads that identify the device may take together; every subclass supplies it.
+    var probeTimeout: Duration {
+        preconditionFailure("\(type(of: self)) must supply probeTimeout")
+    }
+
+    /// Runs `body` (the reads that identify a device just connected) so that the connect and every transaction in
+    /// `body` together take at most `probeTimeout`: each transaction's response timeout is cut to what is left of it
+    /// (at least 1 ms). A device that accepts a connection and then answers slowly or not at all holds the
+    /// station's thread, and on a serial line the line, for one probe timeout, not one response timeout per read.
+    public func withinProbeTimeout<T>(_ body: () throws -> T) throws -> T {
+        probeDeadline = (connectStartedAt ?? .now) + probeTimeout
+        defer { probeDeadline = nil }
+        return try body()
+    }
+
+    /// One transaction through `transact`, with the response timeout cut to the probe's deadline while one runs.
+    private func run(_ operation: String, _ body: (OpaquePointer) -> Int32) throws {
+        guard let deadline = probeDeadline else { return try transact(operation, body) }
+        let left = max(deadline - .now, .milliseconds(1))
+        try transact(operation) { pointer in
+            var seconds: UInt32 = 0
+            var microseconds: UInt32 = 0
+            _ = modbus_get_response_timeout(pointer, &seconds, &microseconds)
+            let configured = Duration.seconds(Int64(seconds)) + .microseconds(Int64(microseconds))
+            guard left < configured else { return body(pointer) }
+            ModbusContext.setResponseTimeout(pointer, left)
+            let result = body(pointer)
+            let code = errno
+            _ = modbus_set_response_timeout(pointer, seconds, microseconds)
+            errno = code
+            return result
+        }
+    }
+
     public func readInputRegisters(at address: Int, count: Int) throws -> [UInt16] {
         var out = [UInt16](repeating: 0, count: count)
-        try transact("read input registers \(address)+\(count)") {
+        try run("read input registers \(address)+\(count)") {
             modbus_read_input_registers($0, Int32(address), Int32(count), &out)
         }
         return out
@@ -26,7 +65,7 @@ public class LibmodbusClient {
 
     public func readHoldingRegisters(at address: Int, count: Int) throws -> [UInt16] {
         var out = [UInt16](repeating: 0, count: count)
-        try transact("read holding registers \(address)+\(count)") {
+        try run("read holding registers \(address)+\(count)") {
             modbus_read_registers($0, Int32(address), Int32(count), &out)
         }
         return out
@@ -34,35 +73,35 @@ public class LibmodbusClient {
 
     public func readCoils(at address: Int, count: Int) throws -> [Bool] {
         var out = [UInt8](repeating: 0, count: count)
-        try transact("read coils \(address)+\(count)") { modbus_read_bits($0, Int32(address), Int32(count), &out) }
+        try run("read coils \(address)+\(count)") { modbus_read_bits($0, Int32(address), Int32(count), &out) }
         return out.map { $0 != 0 }
     }
 
     public func readDiscreteInputs(at address: Int, count: Int) throws -> [Bool] {
         var out = [UInt8](repeating: 0, count: count)
-        try transact("read discrete inputs \(address)+\(count)") {
+        try run("read discrete inputs \(address)+\(count)") {
             modbus_read_input_bits($0, Int32(address), Int32(count), &out)
         }
         return out.map { $0 != 0 }
     }
 
     public func writeRegister(at address: Int, value: UInt16) throws {
-        try transact("write register \(address)") { modbus_write_register($0, Int32(address), value) }
+        try run("write register \(address)") { modbus_write_register($0, Int32(address), value) }
     }
 
     public func writeRegisters(at address: Int, values: [UInt16]) throws {
-        try transact("write registers \(address)+\(values.count)") {
+        try run("write registers \(address)+\(values.count)") {
             modbus_write_registers($0, Int32(address), Int32(values.count), values)
         }
     }
 
     public func writeCoil(at address: Int, value: Bool) throws {
-        try transact("write coil \(address)") { modbus_write_bit($0, Int32(address), value ? 1 : 0) }
+        try run("write coil \(address)") { modbus_write_bit($0, Int32(address), value ? 1 : 0) }
     }
 
     public func writeCoils(at address: Int, values: [Bool]) throws {
         let bytes = values.map { UInt8($0 ? 1 : 0) }
-        try transact("write coils \(address)+\(values.count)") {
+        try run("write coils \(address)+\(values.count)") {
             modbus_write_bits($0, Int32(address), Int32(values.count), bytes)
         }
     }

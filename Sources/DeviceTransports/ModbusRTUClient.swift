@@ -104,16 +104,23 @@ public final class ModbusRTUClient: LibmodbusClient, ModbusClient {
     public let unit: Int
     public let endpoint: String
     public private(set) var isConnected = false
+    private let probeLimit: Duration?
 
-    public init(line: SerialLine, unit: Int) {
+    /// - Parameter probeTimeout: how long the identity reads after a connect may take together (the station's
+    ///   `probe_timeout_ms`); nil: the line's response timeout.
+    public init(line: SerialLine, unit: Int, probeTimeout: Duration? = nil) {
         self.line = line
         self.unit = unit
         self.endpoint = DeviceAddress.rtu(line.settings, unit: unit).description
+        self.probeLimit = probeTimeout
         super.init()
     }
 
+    override var probeTimeout: Duration { probeLimit ?? line.responseTimeout }
+
     public func connect() throws {
         close()
+        connectStartedAt = .now
         try line.attach(unit: unit)
         isConnected = true
     }

@@ -40,6 +40,13 @@ package final class ModbusContext {
         let usec = UInt32(clamping: attoseconds / 1_000_000_000_000)
         _ = setter(pointer, UInt32(clamping: seconds), usec)
     }
+
+    /// Sets a context's response timeout (one transaction's bound).
+    package static func setResponseTimeout(_ pointer: OpaquePointer, _ duration: Duration) {
+        let (seconds, attoseconds) = duration.components
+        _ = modbus_set_response_timeout(pointer, UInt32(clamping: seconds),
+                                        UInt32(clamping: attoseconds / 1_000_000_000_000))
+    }
 }
 
 /// Modbus TCP master over libmodbus.
@@ -63,8 +70,12 @@ public final class ModbusTCPClient: LibmodbusClient, ModbusClient {
         super.init()
     }
 
+    /// The connect timeout: the handshake and the identity reads after it share it (`withinProbeTimeout`).
+    override var probeTimeout: Duration { timeouts.connect }
+
     public func connect() throws {
         close()
+        connectStartedAt = .now
         guard let pointer = modbus_new_tcp_pi(host, String(port)) else {
             throw ModbusLinkError(endpoint: endpoint, operation: "create context", errno: errno)
         }

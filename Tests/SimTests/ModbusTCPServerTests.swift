@@ -47,6 +47,40 @@ import Locking
         for c in clients { c.close() }
     }
 
+    /// The connect and the identity reads after it share the probe timeout (issue 17: a device that accepts and then
+    /// answers slowly must not hold the station for one response timeout per read); later reads get the whole
+    /// response timeout again.
+    @Test func theIdentityReadsShareTheProbeTimeout() throws {
+        let clock = MonotonicClock()
+        let device = makeHeatRig()
+        device.setAnswerDelay(0.25)
+        let server = try ModbusTCPServer(device: device, host: "127.0.0.1", port: 0) { clock.seconds() }
+        server.start()
+        defer { server.stop() }
+        let client = ModbusTCPClient(host: "127.0.0.1", port: server.port,
+                                     timeouts: ModbusTimeouts(connect: .milliseconds(400), response: .seconds(2)))
+        // Two reads answered 0.25 s late do not fit a 0.4 s probe: the second times out on what is left of it,
+        // where each alone fits the 2 s response timeout.
+        try client.connect()
+        let started = ContinuousClock.now
+        #expect(throws: ModbusLinkError.self) {
+            try client.withinProbeTimeout {
+                _ = try client.readHeader()
+                _ = try client.readWordOrder()
+            }
+        }
+        #expect(ContinuousClock.now - started < .seconds(1))
+        // After a probe that fits, the response timeout is the configured one again. (The server first answers the
+        // request that timed out: it serves one request at a time.)
+        Thread.sleep(forTimeInterval: 0.3)
+        try client.connect()
+        let header = try client.withinProbeTimeout { try client.readHeader() }
+        #expect(header.deviceType == DeviceKind.heatRig.deviceType)
+        #expect(try client.readWordOrder() == .abcd)
+        #expect(try client.readHoldingRegisters(at: 3, count: 1).count == 1)
+        client.close()
+    }
+
     @Test func otherUnitIdsGetGatewayException() throws {
         let clock = MonotonicClock()
         let server = try ModbusTCPServer(device: makeHeatRig(), host: "127.0.0.1", port: 0) { clock.seconds() }

@@ -18,9 +18,15 @@ public protocol ModbusClient: AnyObject {
     func writeRegisters(at address: Int, values: [UInt16]) throws
     func writeCoil(at address: Int, value: Bool) throws
     func writeCoils(at address: Int, values: [Bool]) throws
+    /// Runs the reads that identify a device just connected so that the connect and they together take at most the
+    /// link's probe timeout (a device that accepts and then stays silent costs one probe timeout, not one response
+    /// timeout per read). A client without timeouts (in memory) just runs them.
+    func withinProbeTimeout<T>(_ body: () throws -> T) throws -> T
 }
 
 extension ModbusClient {
+    public func withinProbeTimeout<T>(_ body: () throws -> T) throws -> T { try body() }
+
     /// Reads and decodes the common header, IR 0…6.
     public func readHeader() throws -> DeviceHeader {
         DeviceHeader(registers: try readInputRegisters(at: 0, count: CommonRegisters.headerCount))

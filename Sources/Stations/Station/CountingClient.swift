@@ -22,6 +22,7 @@ package final class CountingClient: ModbusClient {
     package var isConnected: Bool { base.isConnected }
     package func connect() throws { try base.connect() }
     package func close() { base.close() }
+    package func withinProbeTimeout<T>(_ body: () throws -> T) throws -> T { try base.withinProbeTimeout(body) }
 
     private func counted<T>(_ body: () throws -> T) rethrows -> T {
         tally.add()

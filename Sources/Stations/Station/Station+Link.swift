@@ -22,23 +22,24 @@ extension Station {
     /// failure the supervisor schedules the next attempt. `restored`: a reconnect after a loss (counted and logged).
     ///
     /// - Important: An attempt blocks the station's thread (and, on a serial line, the line's other stations) for at
-    ///   most one connect timeout (`probe_timeout_ms`, the client's `ModbusTimeouts.connect`) when the device does not
-    ///   answer, which is the case a reconnect mostly meets: the connect fails and no read follows. Only a device that
-    ///   accepts the connection goes on to the three identity reads, each bounded by the response timeout, and the
-    ///   first that fails ends the attempt. There is one attempt per tick at most, and the next one waits for the
-    ///   backoff (0.5 s doubling to 30 s), so a dead device costs the other loops at most one probe timeout at a time.
+    ///   most one probe timeout (`probe_timeout_ms`): the connect and the three identity reads after it share it
+    ///   (`ModbusClient.withinProbeTimeout` cuts each read's response timeout to what is left), so a device that
+    ///   accepts the connection and then answers slowly or not at all costs no more than one that does not answer.
+    ///   There is one attempt per tick at most, and the next one waits for the backoff (0.5 s doubling to 30 s).
     func connect(now: Double, restored: Bool) -> Bool {
         do {
             try client.connect()
-            let header = try client.readHeader()
-            guard header.deviceType == kind.deviceType else {
-                client.close()
-                let found = KindRegistry.builtIn.kind(deviceType: header.deviceType).map { $0.kind.rawValue }
-                    ?? String(header.deviceType, radix: 16)
-                throw WrongDeviceError(expected: kind, found: found, endpoint: endpoint)
+            try client.withinProbeTimeout {
+                let header = try client.readHeader()
+                guard header.deviceType == kind.deviceType else {
+                    client.close()
+                    let found = KindRegistry.builtIn.kind(deviceType: header.deviceType).map { $0.kind.rawValue }
+                        ?? String(header.deviceType, radix: 16)
+                    throw WrongDeviceError(expected: kind, found: found, endpoint: endpoint)
+                }
+                order = try client.readWordOrder()
+                watchdogMs = try client.readHoldingRegisters(at: CommonRegisters.watchdogTimeoutMs, count: 1)[0]
             }
-            order = try client.readWordOrder()
-            watchdogMs = try client.readHoldingRegisters(at: CommonRegisters.watchdogTimeoutMs, count: 1)[0]
             lastCommands = nil
             ringReader?.reset()
             let actions = supervisor.connectSucceeded(now: now, restored: restored)

@@ -67,12 +67,13 @@ package enum Wiring {
         case .tcp(let host, let port, let unit):
             client = ModbusTCPClient(host: host, port: port, unit: unit, timeouts: station.timeouts)
         case .rtu(let settings, let unit):
-            client = ModbusRTUClient(line: lines[settings.path]!, unit: unit)
+            client = ModbusRTUClient(line: lines[settings.path]!, unit: unit,
+                                     probeTimeout: .milliseconds(station.probeTimeoutMs))
         }
         defer { client.close() }
         do {
             try client.connect()
-            let header = try client.readHeader()
+            let header = try client.withinProbeTimeout { try client.readHeader() }
             if header.deviceType == station.kind.deviceType { return .answered }
             let found = KindRegistry.builtIn.describe(deviceType: header.deviceType)
             return .wrongDevice("answers as \(found), not \(station.kind) (IR 0)")
@@ -146,7 +147,8 @@ package enum Wiring {
                 case .tcp(let host, let port, let unit):
                     client = ModbusTCPClient(host: host, port: port, unit: unit, timeouts: config.timeouts)
                 case .rtu(let settings, let unit):
-                    client = ModbusRTUClient(line: serialLines[settings.path]!, unit: unit)
+                    client = ModbusRTUClient(line: serialLines[settings.path]!, unit: unit,
+                                             probeTimeout: .milliseconds(config.probeTimeoutMs))
                 case .simulated:
                     continue
                 }
