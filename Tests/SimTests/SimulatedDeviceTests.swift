@@ -240,3 +240,35 @@ private func bits(_ r: ModbusResponse?) -> [Bool] {
         #expect(ModbusRequest.decode(pdu: []) == .failure(.illegalFunction))
     }
 }
+
+/// Issue 18 item 2: a kind whose host sends no heartbeat (sonde, stream station) ships with its watchdog off, so it
+/// never latches a safe state on its own; the stream station's autosampler then fills a bottle per trigger pulse.
+@Suite struct UnfedWatchdogTests {
+    @Test func aSondeWithoutHeartbeatsRaisesNoStatusBits() {
+        let sonde = SimulatedDevice(model: AquaSondeFirmware(plant: PondPlant(parameters: .pond, seed: 1), seed: 1),
+                                    serial: 1)
+        sonde.advance(to: 0)
+        #expect(registers(sonde.handle(.readHoldingRegisters(address: 3, count: 1), now: 0)) == [0])
+        sonde.advance(to: 600)  // ten minutes without a heartbeat
+        let header = DeviceHeader(registers: registers(sonde.handle(.readInputRegisters(address: 0, count: 7), now: 600)))
+        #expect(header.status.isEmpty, "status \(header.status)")
+    }
+
+    @Test func theStreamStationsAutosamplerFillsABottlePerPulse() {
+        let plant = StreamPlant(parameters: .standard, seed: 1, startDayOfYear: 0)
+        let station = SimulatedDevice(model: StreamStationFirmware(plant: plant, seed: 1), serial: 1)
+        station.advance(to: 0)
+        #expect(registers(station.handle(.readHoldingRegisters(address: 3, count: 1), now: 0)) == [0])
+        for minute in 1...3 {
+            let t = Double(minute) * 600
+            #expect(station.handle(.writeCoil(address: 0, value: true), now: t) == .written)
+            station.advance(to: t + 60)
+            #expect(station.handle(.writeCoil(address: 0, value: false), now: t + 60) == .written)
+            station.advance(to: t + 120)
+        }
+        #expect(station.withModel { $0.bottles } == 3)
+        let header = DeviceHeader(registers: registers(station.handle(.readInputRegisters(address: 0, count: 7),
+                                                                      now: 1900)))
+        #expect(!header.status.contains(.safeState) && !header.status.contains(.watchdogTripped))
+    }
+}

@@ -107,7 +107,7 @@ public struct AquacultureController: StationController {
                                      safeStateNote: "aerators ON, feeder OFF, exchange held", deviceWatchdog: false)
     public let loops: [LoopSpec]
     public var alarms = AlarmBook()
-    public let config: AquacultureControlConfig
+    public private(set) var config: AquacultureControlConfig
     public var safeCommands: Commands { Commands() }
     public let relayNames: [String]
 
@@ -153,9 +153,11 @@ public struct AquacultureController: StationController {
     }
 
     public var settings: [SettingSpec] {
-        [SettingSpec("aerator_on_below_mgl", unit: "mg/L", limits: AquacultureControlConfig.doLimits),
-         SettingSpec("aerator_off_above_mgl", unit: "mg/L", limits: AquacultureControlConfig.doLimits),
-         SettingSpec("nh3_max_mgl", unit: "mg/L", limits: AquacultureControlConfig.nh3Limits)]
+        [SettingSpec("aerator_on_below_mgl", unit: "mg/L", limits: AquacultureControlConfig.doLimits,
+                     value: config.aeratorOnBelowMgL),
+         SettingSpec("aerator_off_above_mgl", unit: "mg/L", limits: AquacultureControlConfig.doLimits,
+                     value: config.aeratorOffAboveMgL),
+         SettingSpec("nh3_max_mgl", unit: "mg/L", limits: AquacultureControlConfig.nh3Limits, value: config.nh3MaxMgL)]
     }
 
     private var relays: [Bool] {
@@ -405,6 +407,16 @@ public struct AquacultureController: StationController {
         switch request {
         case .set(let name, let value):
             try validatedSetting(name, value)
+            var changed = config
+            switch name {
+            case "aerator_on_below_mgl": changed.aeratorOnBelowMgL = value
+            case "aerator_off_above_mgl": changed.aeratorOffAboveMgL = value
+            default: changed.nh3MaxMgL = value  // nh3_max_mgl, the last of `settings`
+            }
+            if let problem = changed.problems().first {
+                throw CommandRejection("\(name) = \(value) rejected: \(problem.key) \(problem.message)")
+            }
+            config = changed
         case .startRun, .stopRun:
             throw CommandRejection("an aquaculture station runs continuously; it has no runs to start or stop")
         case .acknowledge(let code, let by):

@@ -70,7 +70,12 @@ public struct ExtractionController: StationController {
     public private(set) var recipe: ExtractionRecipe
     public private(set) var runs: [RunRecord] = []
     public var safeCommands: Commands { .safe }
-    public var settings: [SettingSpec] { ExtractionRecipe.specs.filter { $0.name != "fixed_nozzle" } }
+    /// The recipe's parameters (but the nozzle mode, fixed for a run): those of the running recipe during a run,
+    /// of the default recipe otherwise.
+    public var settings: [SettingSpec] {
+        let current = (phase.isRunning ? recipe : config.defaultRecipe).parameters
+        return ExtractionRecipe.specs.filter { $0.name != "fixed_nozzle" }.map { $0.with(value: current[$0.name] ?? .nan) }
+    }
 
     private var phaseStartedAt = 0.0
     private var levelFilter: LowPass
@@ -431,9 +436,7 @@ public struct ExtractionController: StationController {
 
     /// Yield, energy, in-position fraction and backflushes, where the run has them.
     public func runSummary(_ run: RunRecord) -> String {
-        ["yield", "energy_kwh", "in_position_fraction", "backflushes"].compactMap { key in
-            run.results[key]?.number.map { "\(key) \($0)" }
-        }.joined(separator: ", ")
+        run.summary(["yield", "energy_kwh", "in_position_fraction", "backflushes"])
     }
 
     public func results() -> [String: ReportValue] {

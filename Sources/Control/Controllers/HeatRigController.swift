@@ -88,8 +88,8 @@ public struct HeatRigController: StationController {
     private var pendingStart: Bool
 
     public var settings: [SettingSpec] {
-        [SettingSpec("setpoint_c", unit: "°C", limits: HeatRigControlConfig.setpointLimits),
-         SettingSpec("fan_pct", unit: "%", limits: HeatRigControlConfig.fanLimits)]
+        [SettingSpec("setpoint_c", unit: "°C", limits: HeatRigControlConfig.setpointLimits, value: config.setpointC),
+         SettingSpec("fan_pct", unit: "%", limits: HeatRigControlConfig.fanLimits, value: config.fanPercent)]
     }
 
     public init(config: HeatRigControlConfig = HeatRigControlConfig()) {
@@ -199,6 +199,10 @@ public struct HeatRigController: StationController {
                     results: ["segments": .number(Double(segments)), "final_setpoint_c": .number(config.setpointC),
                               "max_abs_tracking_error_c": .number(maxTrackingError),
                               "max_abs_soak_error_c": .number(maxSoakError)])
+    }
+
+    public func runSummary(_ run: RunRecord) -> String {
+        run.summary(["final_setpoint_c", "max_abs_tracking_error_c", "max_abs_soak_error_c"])
     }
 
     public func results() -> [String: ReportValue] {

@@ -73,8 +73,10 @@ public struct MassSpringDamperController: StationController {
     public private(set) var phase = Phase.idle
     public var safeCommands: Commands { .safe }
     public var settings: [SettingSpec] {
-        [SettingSpec("excite_frequency_hz", unit: "Hz", limits: MassSpringDamperControlConfig.frequencyLimits),
-         SettingSpec("excite_amplitude_n", unit: "N", limits: MassSpringDamperControlConfig.amplitudeLimits)]
+        [SettingSpec("excite_frequency_hz", unit: "Hz", limits: MassSpringDamperControlConfig.frequencyLimits,
+                     value: config.exciteFrequencyHz),
+         SettingSpec("excite_amplitude_n", unit: "N", limits: MassSpringDamperControlConfig.amplitudeLimits,
+                     value: config.exciteAmplitudeN)]
     }
 
     private var commands = Commands.safe
@@ -264,6 +266,11 @@ public struct MassSpringDamperController: StationController {
     }
 
     public var phaseName: String? { phase.rawValue }
+
+    /// Natural frequency and damping from the free decay and from the sweep.
+    public func runSummary(_ run: RunRecord) -> String {
+        run.summary(["fn_hz", "zeta", "sweep_fn_hz", "sweep_zeta", "ring_samples_lost"])
+    }
 
     public func results() -> [String: ReportValue] {
         var out: [String: ReportValue] = ["phase": .string(phase.rawValue),

@@ -60,8 +60,9 @@ public struct MillController: StationController {
     public private(set) var runs: [RunRecord] = []
     public var safeCommands: Commands { .safe(keeping: commands) }
     public var settings: [SettingSpec] {
-        [SettingSpec("spindle_rpm", unit: "rpm", limits: MillControlConfig.rpmLimits),
-         SettingSpec("feed_override_pct", unit: "%", limits: MillControlConfig.overrideLimits)]
+        [SettingSpec("spindle_rpm", unit: "rpm", limits: MillControlConfig.rpmLimits, value: config.spindleRPM),
+         SettingSpec("feed_override_pct", unit: "%", limits: MillControlConfig.overrideLimits,
+                     value: config.feedOverridePercent)]
     }
 
     private var commands: Commands
@@ -256,6 +257,8 @@ public struct MillController: StationController {
             if ["torque_overload", "tool_broken"].contains(code) { alarms.clear(code, now: now) }
         }
     }
+
+    public func runSummary(_ run: RunRecord) -> String { run.summary(["torque_mean_nm", "torque_std_nm"]) }
 
     public func results() -> [String: ReportValue] {
         ["torque_mean_nm": .number(statistics.mean), "torque_std_nm": .number(statistics.standardDeviation),

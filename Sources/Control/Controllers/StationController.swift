@@ -68,6 +68,22 @@ public struct RunRecord: Sendable, Equatable {
         self.results = [:]
     }
 
+    /// `key value` for each of `keys` the results hold as a number, four significant digits, comma-separated:
+    /// the figures of a completed run's log line. "" when none is there.
+    public func summary(_ keys: [String]) -> String {
+        keys.compactMap { key in results[key]?.number.map { "\(key) \(Self.significant($0))" } }
+            .joined(separator: ", ")
+    }
+
+    static func significant(_ v: Double) -> Double {
+        guard v.isFinite, v != 0 else { return v }
+        var magnitude = abs(v)
+        var exponent = 0
+        while magnitude >= 10 { magnitude /= 10; exponent += 1 }
+        while magnitude < 1 { magnitude *= 10; exponent -= 1 }
+        return rounded(v, max(0, 3 - exponent))
+    }
+
     public var report: ReportValue {
         .object(["recipe": .string(recipe), "outcome": .string(outcome.rawValue),
                  "reason": reason.map { .string($0) } ?? .null, "started_s": .number(startedAt),
@@ -117,17 +133,23 @@ public struct CommandRejection: Error, Sendable, Equatable, CustomStringConverti
     public var description: String { reason }
 }
 
-/// A setting an operator may change, with its limits.
+/// A setting an operator may change, with its limits and the value the controller holds now.
 public struct SettingSpec: Sendable, Equatable {
     public let name: String
     public let unit: String
     public let limits: ClosedRange<Double>
+    /// The current value (nil only where a spec describes a parameter, not a running controller's setting).
+    public let value: Double?
 
-    public init(_ name: String, unit: String, limits: ClosedRange<Double>) {
+    public init(_ name: String, unit: String, limits: ClosedRange<Double>, value: Double? = nil) {
         self.name = name
         self.unit = unit
         self.limits = limits
+        self.value = value
     }
+
+    /// This spec with `value` as the current value.
+    public func with(value: Double) -> SettingSpec { SettingSpec(name, unit: unit, limits: limits, value: value) }
 
     /// Checks `value` against the limits, with a message naming the setting.
     public func validate(_ value: Double) throws(CommandRejection) {
@@ -150,7 +172,7 @@ public protocol StationController: Sendable {
     var alarms: AlarmBook { get set }
     /// The commands of the station's safe state.
     var safeCommands: Profile.Commands { get }
-    /// The settings an operator may change.
+    /// The settings an operator may change, each with its current value.
     var settings: [SettingSpec] { get }
 
     mutating func step(loop: Int, tick: LoopTick, input: DeviceInput<Profile.Snapshot>,
@@ -183,7 +205,8 @@ extension StationController {
     public var safeRelays: [Bool] { [] }
     public var streamLoop: Int? { nil }
     public var phaseName: String? { nil }
-    public func runSummary(_ run: RunRecord) -> String { "" }
+    /// Every number among the run's results, by name (a kind names the few that matter instead).
+    public func runSummary(_ run: RunRecord) -> String { run.summary(run.results.keys.sorted()) }
     public mutating func receive(_ chunk: SampleRingReader.Chunk, now: Double) {}
 }
 

@@ -637,7 +637,7 @@
       for (const s of status.settings) {
         const element = document.getElementById("current-" + s.name);
         if (!element) continue;
-        const value = status.results ? status.results[s.name] : undefined;
+        const value = s.value;
         element.textContent = value === undefined ? "not reported by the controller" : formatPlain(value);
         element.classList.toggle("not-reported", value === undefined);
         if (element.nextElementSibling) element.nextElementSibling.hidden = value === undefined;

@@ -45,10 +45,14 @@ public final class SimulatedDevice<Model: FirmwareModel>: ModbusDevice, FaultInj
     private let ringEvery: UInt64
 
     public init(model: Model, serial: UInt32, unitId: UInt16 = 1) {
-        state = Locked(State(model: model, serial: serial, unitId: unitId,
+        var initial = State(model: model, serial: serial, unitId: unitId,
                             floats: Model.holdingFloats.map { max(0, $0.limits.lowerBound) },
                             coils: Array(repeating: false, count: Model.coilCount),
-                            ring: Array(repeating: .nan, count: Model.ring?.capacity ?? 0)))
+                            ring: Array(repeating: .nan, count: Model.ring?.capacity ?? 0))
+        // A device whose host feeds no heartbeat (a sonde, a logger: nothing to switch) ships with its watchdog off;
+        // armed, it would trip two seconds after start and hold a safe state nobody asked for.
+        if !Model.Profile.usesHostWatchdog { initial.watchdogMs = 0 }
+        state = Locked(initial)
         if let ring = Model.ring {
             ringEvery = max(1, UInt64((Double(ring.periodMicroseconds) / 1e6 / Model.tickPeriod).rounded()))
         } else {

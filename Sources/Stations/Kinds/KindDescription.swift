@@ -80,9 +80,7 @@ extension StationKind {
             // Every kind speaks the register contract over Modbus TCP and over RTU (RS-485).
             transports: ["tcp", "rtu"],
             channels: Controller.Profile.channels.map { KindDescription.Channel(name: $0.name, unit: $0.unit) },
-            settings: controller.settings.map {
-                StationStatus.Setting(name: $0.name, unit: $0.unit, min: $0.limits.lowerBound, max: $0.limits.upperBound)
-            },
+            settings: controller.settings.map(StationStatus.Setting.init),
             relays: controller.relayNames)
     }
 }

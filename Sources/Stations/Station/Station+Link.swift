@@ -40,6 +40,13 @@ extension Station {
                 order = try client.readWordOrder()
                 watchdogMs = try client.readHoldingRegisters(at: CommonRegisters.watchdogTimeoutMs, count: 1)[0]
             }
+            // A kind whose host feeds no heartbeat turns the device's watchdog off, so that it does not trip and
+            // hold a safe state while the host polls it slowly.
+            if !Profile.usesHostWatchdog, watchdogMs != 0 {
+                try client.writeRegister(at: CommonRegisters.watchdogTimeoutMs, value: 0)
+                watchdogMs = 0
+                logger.info("station \(name): turned the device's watchdog off (HR 3 = 0): this kind sends no heartbeat")
+            }
             lastCommands = nil
             ringReader?.reset()
             let actions = supervisor.connectSucceeded(now: now, restored: restored)

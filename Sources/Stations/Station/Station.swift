@@ -72,9 +72,7 @@ package final class Station<Controller: StationController>: AnyStation, @uncheck
             alarms: [], run: nil, phase: nil,
             relays: Dictionary(uniqueKeysWithValues: zip(controller.relayNames,
                                                          controller.safeRelays.map(Optional.some))),
-            settings: controller.settings.map {
-                StationStatus.Setting(name: $0.name, unit: $0.unit, min: $0.limits.lowerBound, max: $0.limits.upperBound)
-            },
+            settings: controller.settings.map(StationStatus.Setting.init),
             results: [:])
         self.publisher = StationPublisher(initial: initial, channels: Profile.channels, statusInterval: statusInterval)
     }
@@ -204,6 +202,7 @@ package final class Station<Controller: StationController>: AnyStation, @uncheck
     private func publishState(now: Double, withResults: Bool) {
         publisher.publishState(now: now, alarms: controller.alarms.active, runs: controller.runs,
                                results: withResults ? controller.results() : nil,
+                               settings: withResults ? controller.settings.map(StationStatus.Setting.init) : nil,
                                phase: withResults ? controller.phaseName : nil, relays: hostLines.relaysByName)
     }
 

@@ -66,7 +66,8 @@ struct StationJournaling {
             case .running:
                 continue
             case .completed:
-                logger.notice("station \(station): run \(number) completed: \(summary(run))")
+                let figures = summary(run)
+                logger.notice("station \(station): run \(number) completed\(figures.isEmpty ? " (no results)" : ": \(figures)")")
             case .aborted:
                 logger.error("station \(station): run \(number) ABORTED: \(run.reason ?? "no reason recorded")")
             }

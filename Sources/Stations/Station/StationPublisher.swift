@@ -104,7 +104,7 @@ final class StationPublisher: @unchecked Sendable {
 
     /// Publishes alarms, the run and the relays for `status()`; with `results`, the results and the phase too.
     func publishState(now: Double, alarms active: [Alarm], runs: [RunRecord], results: [String: ReportValue]?,
-                      phase: String?, relays: [String: Bool?]) {
+                      settings: [StationStatus.Setting]? = nil, phase: String?, relays: [String: Bool?]) {
         lastPublishAt = now
         if results != nil { lastResultsAt = now }
         let alarms = active.map { a in
@@ -124,6 +124,7 @@ final class StationPublisher: @unchecked Sendable {
                 s.results = results
                 s.phase = phase
             }
+            if let settings { s.settings = settings }
             s.relays = relays
             s.updatedAt = updated
         }

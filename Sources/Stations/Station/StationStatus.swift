@@ -136,12 +136,20 @@ package struct StationStatus: Sendable, Codable, Equatable {
         package var unit: String
         package var min: Double
         package var max: Double
+        /// The value the controller holds now (absent where none is known).
+        package var value: Double?
 
-        package init(name: String, unit: String, min: Double, max: Double) {
+        package init(name: String, unit: String, min: Double, max: Double, value: Double? = nil) {
             self.name = name
             self.unit = unit
             self.min = min
             self.max = max
+            self.value = value
+        }
+
+        package init(_ spec: SettingSpec) {
+            self.init(name: spec.name, unit: spec.unit, min: spec.limits.lowerBound, max: spec.limits.upperBound,
+                      value: spec.value.flatMap { $0.isFinite ? $0 : nil })
         }
     }
 
