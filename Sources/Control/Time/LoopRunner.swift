@@ -60,6 +60,11 @@ public final class LoopRunner: @unchecked Sendable {
 
     public func add(_ loop: FixedRateLoop) { loops.append(loop) }
 
+    /// Called on the runner's thread between the chunks of a long sleep (every `maxSleepChunk`, 100 ms on the real
+    /// clock; never on the virtual clock), with the clock's time in ns: work that must not wait for the next tick of
+    /// a slow loop, such as an operator's request to a station that ticks once a minute. Set before `run`.
+    public var betweenSleeps: ((_ now: Int64) -> Void)?
+
     /// Asks `run` to return; safe from any thread. A real-clock runner notices within 100 ms.
     public func requestStop() { stopRequested.store(true, ordering: .relaxed) }
     public var isStopRequested: Bool { stopRequested.load(ordering: .relaxed) }
@@ -89,7 +94,12 @@ public final class LoopRunner: @unchecked Sendable {
             while !isStopRequested {
                 let now = clock.now()
                 if now >= deadline { break }
-                clock.sleep(until: deadline - now > clock.maxSleepChunk ? now + clock.maxSleepChunk : deadline)
+                if deadline - now > clock.maxSleepChunk {
+                    clock.sleep(until: now + clock.maxSleepChunk)
+                    betweenSleeps?(clock.now())
+                } else {
+                    clock.sleep(until: deadline)
+                }
             }
             if isStopRequested { break }
             chosen.fire(wake: clock.now(), clock: clock)

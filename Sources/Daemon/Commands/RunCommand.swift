@@ -333,6 +333,12 @@ struct RunCommand: AsyncParsableCommand {
         let groupConfiguration = ServiceGroupConfiguration(services: services, logger: logger)
         let group = ServiceGroup(configuration: groupConfiguration)
         logger.notice("rigd running \(stations.count) station(s) from \(configuration.source)")
+        #if DEBUG
+        logger.warning("""
+            this is a debug build of rigd: loop timing and speed are not representative \
+            (scripts/demo and bench/run use a release build: swift build -c release)
+            """)
+        #endif
         let started = clock.seconds()
         var failure: (any Error)?
         do {

@@ -25,6 +25,8 @@ package protocol AnyStation: AnyObject, Sendable {
     func start(now: Double)
     /// The station's loops, to be run by one `LoopRunner` on the station's thread (or the virtual runner).
     func makeLoops() -> [FixedRateLoop]
+    /// Takes the operator's waiting requests between ticks. Call on the station's thread.
+    func serveRequests(now: Double)
     /// Writes the safe state (if the link is up) and closes the link. Call on the station's thread.
     func driveSafeState(now: Double)
     /// The station's entry in the run report.

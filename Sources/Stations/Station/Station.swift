@@ -113,19 +113,7 @@ package final class Station<Controller: StationController>: AnyStation, @uncheck
     private func tick(loop: Int, tick: LoopTick) {
         let now = tick.now
         tickHook.withLock { $0 }?(now)
-        let envelopes = mailbox.drain()
-        for envelope in envelopes {
-            do {
-                try controller.apply(envelope.request, now: now)
-                logger.info("station \(name): accepted \(envelope.request)")
-                journal.event("request_accepted", "\(envelope.request)", now: now)
-                envelope.reply(.success(()))
-            } catch {
-                logger.info("station \(name): rejected \(envelope.request): \(error.reason)")
-                journal.event("request_rejected", "\(envelope.request): \(error.reason)", now: now)
-                envelope.reply(.failure(error))
-            }
-        }
+        let envelopes = applyRequests(now: now)
         if supervisor.shouldReconnect(now: now) { _ = connect(now: now, restored: true) }
         let input: DeviceInput<Profile.Snapshot>
         if supervisor.isUp {
@@ -196,6 +184,33 @@ package final class Station<Controller: StationController>: AnyStation, @uncheck
             if !(error is ModbusLinkError) { lastCommands = nil }  // unknown what the device holds: write all next time
             failed(error, during: .write, now: now)
         }
+    }
+
+    /// Applies (or rejects) the operator's requests waiting in the mailbox and replies to each; returns them.
+    private func applyRequests(now: Double) -> [Mailbox.Envelope] {
+        let envelopes = mailbox.drain()
+        for envelope in envelopes {
+            do {
+                try controller.apply(envelope.request, now: now)
+                logger.info("station \(name): accepted \(envelope.request)")
+                journal.event("request_accepted", "\(envelope.request)", now: now)
+                envelope.reply(.success(()))
+            } catch {
+                logger.info("station \(name): rejected \(envelope.request): \(error.reason)")
+                journal.event("request_rejected", "\(envelope.request): \(error.reason)", now: now)
+                envelope.reply(.failure(error))
+            }
+        }
+        return envelopes
+    }
+
+    /// Between the ticks of a slow station (the runner calls it every 100 ms while it sleeps): requests are taken
+    /// at once, not at the next tick a minute away. Their effect on the device comes with the next tick.
+    package func serveRequests(now: Double) {
+        guard !applyRequests(now: now).isEmpty else { return }
+        _ = journal.alarmChanges(controller.alarms.drainChanges(), now: now)
+        _ = journal.runChanges(controller.runs, now: now) { controller.runSummary($0) }
+        publishState(now: now, withResults: true)
     }
 
     /// Publishes alarms, the run, the relays and (`withResults`) the controller's results and phase.

@@ -66,6 +66,10 @@ package struct StationService: Service {
             for station in thread.stations {
                 for loop in station.makeLoops() { thread.runner.add(loop) }
             }
+            let stations = thread.stations
+            thread.runner.betweenSleeps = { now in
+                for station in stations { station.serveRequests(now: Double(now) / 1e9) }
+            }
             if thread.stations.count > 1 {
                 logger.info("stations \(thread.names) share the thread of serial line \(thread.stations[0].bus ?? "?")")
             }

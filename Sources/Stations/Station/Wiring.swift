@@ -77,6 +77,11 @@ package enum Wiring {
             if header.deviceType == station.kind.deviceType { return .answered }
             let found = KindRegistry.builtIn.describe(deviceType: header.deviceType)
             return .wrongDevice("answers as \(found), not \(station.kind) (IR 0)")
+        } catch let error as ModbusTransactionError {
+            // An exception reply is an answer: something is there (another map, another function set, busy). Only
+            // silence may fall back to the simulator; a present device is never replaced by one.
+            return .wrongDevice("answers, but not as the register contract expects: \(error) (a device that answers "
+                                + "is never simulated: check its map and unit id)")
         } catch {
             return .silent(reason: "\(error)")
         }
