@@ -18,6 +18,9 @@ let package = Package(
         .library(name: "RigdControl", targets: ["Control"]),
         .library(name: "RigdTransports", targets: ["DeviceTransports", "SimServe"]),
         .library(name: "RigdStations", targets: ["Stations"]),
+        // The daemon-level tests' support: rigd child processes, socat ptys and proxies, a fake systemd notify
+        // socket, HTTP calls, one simulated station on the virtual clock (Tests/RigdTestKit).
+        .library(name: "RigdTestKit", targets: ["RigdTestKit"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -128,14 +131,43 @@ let package = Package(
             .product(name: "Histogram", package: "hdrhistogram-swift"),
             .product(name: "Numerics", package: "swift-numerics"),
         ]),
-        // The Python checkers are run by the Swift tests next to them (HTTP API against OpenAPI, browser).
-        .testTarget(name: "DaemonTests", dependencies: [
-            "Daemon", "Stations", "Sim", "SimServe", "Devices", "DeviceTransports", "Control", "Locking", .product(name: "Histogram", package: "hdrhistogram-swift"),
-            .product(name: "Numerics", package: "swift-numerics"),
-            .product(name: "Hummingbird", package: "hummingbird"),
-            .product(name: "HummingbirdTesting", package: "hummingbird"),
+        // Support for the daemon-level test targets below; no XCTest or Testing in it (it throws TestFailure).
+        .target(
+            name: "RigdTestKit",
+            dependencies: [
+                "Control", "Devices", "Sim", "Stations", .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Tests/RigdTestKit",
+            swiftSettings: strict
+        ),
+        // Daemon-level tests, one target per tier. Fast and in-process: loaders, wiring, the test-only kind
+        // (TestKind/), link supervisor, systemd notifier and unit, metrics, data log recorder, dashboard documents,
+        // fuzz regressions.
+        .testTarget(name: "StationsUnitTests", dependencies: [
+            "RigdTestKit", "Daemon", "Stations", "Sim", "SimServe", "Devices", "Control",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "GRDB", package: "GRDB.swift"),
+        ]),
+        // Scenarios per kind on the virtual clock, in-process and `rigd run --virtual` (the long runs on the release
+        // build: days to years of plant time), and fault injection.
+        .testTarget(name: "ScenarioTests", dependencies: [
+            "RigdTestKit", "Daemon", "Stations", "Sim", "Devices", "DeviceTransports", "Control",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        // rigd processes on the real clock: Modbus TCP and RTU (socat ptys), the HTTP API, data log, systemd notify,
+        // crash durability, secure defaults, many stations. Not named EndToEndTests: it holds a suite of that name.
+        .testTarget(name: "EndToEndTier", dependencies: [
+            "RigdTestKit", "Daemon", "Stations", "Sim", "SimServe", "Devices", "DeviceTransports", "Control",
             .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "SwiftCSV", package: "SwiftCSV"),
-        ], exclude: ["openapi_check.py", "dashboard_check.py"]),
+        ]),
+        // rigd driven by Python or a browser: the OpenAPI and dashboard checkers next to the tests, hil/run, hil/soak.
+        .testTarget(
+            name: "ToolTests",
+            dependencies: ["RigdTestKit", "Daemon", "Stations"],
+            exclude: ["openapi_check.py", "dashboard_check.py"]
+        ),
+        // Too long for scripts/test: skipped unless RIGD_DEEP_TESTS=1 (scripts/test-deep).
+        .testTarget(name: "DeepTierTests", dependencies: ["RigdTestKit"]),
     ]
 )

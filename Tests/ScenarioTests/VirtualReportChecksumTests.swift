@@ -1,0 +1,93 @@
+import Foundation
+import Glibc
+import RigdTestKit
+import Testing
+
+/// Behaviour guard for refactors: the virtual run reports of the demo plant and of every `examples/*.toml`, for
+/// seeds 1–3, must stay byte-identical apart from `wall_s`. Each checksum is the SHA-256 (Debian's `sha256sum`) of
+/// the report as `rigd run --virtual --report FILE` writes it, with its `wall_s` line removed.
+///
+/// - Important: A mismatch means plant, firmware or controller behaviour changed. If that change is intended, say so
+///   in the commit and replace the checksums with the ones the failure prints; never update them to make a
+///   refactor pass.
+@Suite("Virtual run reports stay the same", .serialized)
+struct VirtualReportChecksumTests {
+    /// A configuration (nil: the embedded demo plant), the plant time to run and extra arguments.
+    struct Case: Sendable, CustomStringConvertible {
+        let config: String?
+        let duration: String
+        var extra: [String] = []
+        var description: String { "\(config ?? "demo plant") for \(duration)" }
+    }
+
+    static let cases: [Case] = [
+        Case(config: nil, duration: "3m"),
+        Case(config: "examples/extraction.toml", duration: "20m", extra: ["--start-run"]),
+        Case(config: "examples/msd-experiment.toml", duration: "4m"),
+        Case(config: "examples/pond-week.toml", duration: "2d"),
+        Case(config: "examples/rigd.toml", duration: "3m"),
+        Case(config: "examples/stream.toml", duration: "60d"),
+    ]
+
+    /// "config seed" → checksum, as measured before the kinds refactor (issue 17).
+    static let expected: [String: String] = [
+        "demo 3m seed 1": "f1bfc99de241c601c7984a9ec1372c84e4059d8f4d554b8d2eb6cb04d7024684",
+        "demo 3m seed 2": "77ce289f152af6d541328012dcc0d6a67ae5bd7ea5c100e71cc4483d72f9430c",
+        "demo 3m seed 3": "28e4030c748d80f6d894887d6e845319f32c42037ad0d3e33387aaabd317bab8",
+        "examples/extraction.toml 20m seed 1": "ebd50b92c44dc5a8ca232e512e2e4a5525e25749b7a61b2fb5a7d95cd947ee6f",
+        "examples/extraction.toml 20m seed 2": "9576012257b8ce44bc7d70f590d6af1ced3d4887848bc7070090df427cb24224",
+        "examples/extraction.toml 20m seed 3": "d7af4eb46e897acae6a6d363fc10557fa96a50e361f98c6445f0bec8eb594bc9",
+        "examples/msd-experiment.toml 4m seed 1": "6f8ef70fc75fd52daca577b365626aea6b452eb7321262e5ca4d6379667a5a5f",
+        "examples/msd-experiment.toml 4m seed 2": "63d7f88fe0a6611b0326f7e8cf7edbb2ef294d50381fb0ab8a6936eae9d4edf4",
+        "examples/msd-experiment.toml 4m seed 3": "894539c39ce9ca8be3bacc1c1edcf9758a89593847b2aeca72c57576debedae4",
+        "examples/pond-week.toml 2d seed 1": "83bf529773d8c4ab495a5c2e087462139b12e044d55204086f2b7a9dd9ff4dce",
+        "examples/pond-week.toml 2d seed 2": "b9b2515da5c72597e6df35a776d4504b635491329ac9d61ece89d9eb667a186d",
+        "examples/pond-week.toml 2d seed 3": "b8a6a0e83b1e3f5a7a6fb0822c561676f55a10f9cc7cc12782b2d61e7c754166",
+        "examples/rigd.toml 3m seed 1": "bdeb19d77466335f2969407e95f28a31c7f8b10b1899bfd48472bff142cb4ca5",
+        "examples/rigd.toml 3m seed 2": "408e9b3f99f761355d3e287e928a99f08ca33f07cc47c0c196326c9db06e5e46",
+        "examples/rigd.toml 3m seed 3": "ce6ebb2d1e043e3e8a784b9393ff2f1f10b0b7cf282606ede12e3f8cc70b747e",
+        "examples/stream.toml 60d seed 1": "fe329832ba8a27fc826c01d73b04a5c97c2551253e9a05436f79ed52ae745d5b",
+        "examples/stream.toml 60d seed 2": "47a8e8f10866be0c36ea6a53ca692cb41787afda7cb465c13b93247644d79b0c",
+        "examples/stream.toml 60d seed 3": "d5ed0c47ddced54aa6044e8015ece1bbb22d931993ce29c3b7e223991a74d374",
+    ]
+
+    static func key(_ c: Case, seed: Int) -> String { "\(c.config ?? "demo") \(c.duration) seed \(seed)" }
+
+    @Test("the same seed gives the same report as before", arguments: cases)
+    func reportsMatch(_ c: Case) throws {
+        let rigd = try rigdReleaseBinary()
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
+        var mismatches: [String] = []
+        for seed in 1...3 {
+            // The report goes to a file (written atomically by rigd), not through a pipe the harness reads.
+            let path = NSTemporaryDirectory() + "rigd-report-\(UUID().uuidString).json"
+            defer { unlink(path) }
+            var arguments = ["run", "--virtual", "--for", c.duration, "--seed", "\(seed)", "--report", path,
+                             "--log-level", "error"] + c.extra
+            if let config = c.config { arguments += ["--config", root.appendingPathComponent(config).path] }
+            let run = try runToCompletion(rigd, arguments, timeout: 240)
+            #expect(run.status == 0, "rigd \(arguments.joined(separator: " ")) exited \(run.status): \(run.stderr)")
+            guard run.status == 0 else { return }
+            let text = try String(contentsOfFile: path, encoding: .utf8)
+            let report = text.split(separator: "\n", omittingEmptySubsequences: false)
+                .filter { !$0.contains("\"wall_s\"") }.joined(separator: "\n")
+            #expect(report.contains("\"stations\""), "no report in \(path): \(text.prefix(200))")
+            let sum = try sha256(report)
+            let key = Self.key(c, seed: seed)
+            if Self.expected[key] != sum { mismatches.append("\"\(key)\": \"\(sum)\",") }
+        }
+        #expect(mismatches.isEmpty, "reports changed; the new checksums:\n\(mismatches.joined(separator: "\n"))")
+    }
+
+    private func sha256(_ text: String) throws -> String {
+        let file = NSTemporaryDirectory() + "rigd-report-\(UUID().uuidString).json"
+        try text.write(toFile: file, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        let run = try runToCompletion("/usr/bin/sha256sum", [file], timeout: 30)
+        guard run.status == 0, let sum = run.stdout.split(separator: " ").first else {
+            throw TestFailure("sha256sum failed: \(run.stderr)")
+        }
+        return String(sum)
+    }
+}

@@ -1,0 +1,125 @@
+import Stations
+import Testing
+
+/// The link supervisor on a mock clock: every event carries an explicit `now`; nothing sleeps.
+@Suite struct LinkSupervisorTests {
+    /// A supervisor whose link came up at `now`.
+    private func up(at now: Double = 0) -> LinkSupervisor {
+        var s = LinkSupervisor()
+        #expect(s.connectSucceeded(now: now, restored: false) == [])
+        return s
+    }
+
+    @Test func startsDownAndAttemptsAtOnce() {
+        let s = LinkSupervisor()
+        #expect(!s.isUp)
+        #expect(s.shouldReconnect(now: 0))
+        #expect(s.backoff == 0.5)
+    }
+
+    @Test func backoffDoublesFromHalfASecondAndCapsAtThirtySeconds() {
+        var s = LinkSupervisor()
+        var now = 0.0
+        var waits: [Double] = []
+        for _ in 0..<10 {
+            #expect(s.shouldReconnect(now: now))
+            let actions = s.connectFailed(now: now)
+            guard case .scheduleReconnect(let at)? = actions.first, actions.count == 1 else {
+                Issue.record("expected one scheduleReconnect, got \(actions)")
+                return
+            }
+            #expect(at == s.nextReconnectAt)
+            waits.append(at - now)
+            now = at
+        }
+        #expect(waits == [0.5, 1, 2, 4, 8, 16, 30, 30, 30, 30])
+        #expect(s.backoff == 30)
+    }
+
+    @Test func reconnectIsNotAttemptedBeforeItsTime() {
+        var s = up(at: 0)
+        let actions = s.linkError("connection reset", during: .read, now: 10)
+        #expect(actions == [.closeLink, .markValuesUnknown, .reportUnavailable(reason: "connection reset"),
+                            .scheduleReconnect(at: 10.5)])
+        #expect(!s.isUp)
+        #expect(!s.shouldReconnect(now: 10))
+        #expect(!s.shouldReconnect(now: 10.49))
+        #expect(s.shouldReconnect(now: 10.5))
+        // The attempt fails: the next one waits twice as long.
+        #expect(s.connectFailed(now: 10.5) == [.scheduleReconnect(at: 11.5)])
+        #expect(!s.shouldReconnect(now: 11.4))
+        #expect(s.shouldReconnect(now: 11.5))
+        // It succeeds: the link is restored and the backoff starts over for the next loss.
+        #expect(s.connectSucceeded(now: 11.5, restored: true) == [.linkRestored])
+        #expect(s.isUp)
+        #expect(!s.shouldReconnect(now: 100))
+        #expect(s.backoff == 0.5)
+        #expect(s.linkError("timed out", during: .write, now: 20)
+                == [.closeLink, .markValuesUnknown, .scheduleReconnect(at: 20.5)])
+    }
+
+    @Test func aLinkErrorDuringAWriteDoesNotReportTheDeviceUnavailable() {
+        var s = up()
+        let actions = s.linkError("broken pipe", during: .write, now: 1)
+        #expect(!actions.contains(.reportUnavailable(reason: "broken pipe")))
+        #expect(actions.contains(.closeLink))
+    }
+
+    @Test func twoFailedReadsHoldTheOutputsAndTheThirdReportsUnavailable() {
+        var s = up()
+        let first = s.transactionError("exception 02", during: .read, monotonicNanoseconds: 0)
+        #expect(first == [.warnTransactionError(suppressed: 0), .holdOutputs])
+        let second = s.transactionError("exception 02", during: .read, monotonicNanoseconds: 1_000_000)
+        #expect(second == [.holdOutputs])
+        #expect(s.failedReads == 2)
+        let third = s.transactionError("bad CRC", during: .read, monotonicNanoseconds: 2_000_000)
+        #expect(third == [.reportUnavailable(reason: "3 reads failed in a row: bad CRC"), .markValuesUnknown])
+        // A transaction error keeps the link.
+        #expect(s.isUp)
+        #expect(!third.contains(.closeLink))
+        let fourth = s.transactionError("bad CRC", during: .read, monotonicNanoseconds: 3_000_000)
+        #expect(fourth == [.reportUnavailable(reason: "4 reads failed in a row: bad CRC"), .markValuesUnknown])
+    }
+
+    @Test func aSuccessfulReadResetsTheFailedReadCount() {
+        var s = up()
+        _ = s.transactionError("exception 02", during: .read, monotonicNanoseconds: 0)
+        _ = s.transactionError("exception 02", during: .read, monotonicNanoseconds: 0)
+        s.readSucceeded()
+        #expect(s.failedReads == 0)
+        #expect(s.transactionError("exception 02", during: .read, monotonicNanoseconds: 0) == [.holdOutputs])
+        #expect(s.transactionError("exception 02", during: .read, monotonicNanoseconds: 0) == [.holdOutputs])
+        #expect(s.transactionError("exception 02", during: .read, monotonicNanoseconds: 0)
+                == [.reportUnavailable(reason: "3 reads failed in a row: exception 02"), .markValuesUnknown])
+    }
+
+    @Test func failedWritesAreCountedButNeverHoldOrReportUnavailable() {
+        var s = up()
+        for i in 0..<5 {
+            let actions = s.transactionError("exception 04", during: .write, monotonicNanoseconds: Int64(i))
+            #expect(!actions.contains(.holdOutputs))
+            #expect(actions.allSatisfy { if case .warnTransactionError = $0 { true } else { false } })
+        }
+        #expect(s.failedReads == 0)
+        #expect(s.isUp)
+    }
+
+    @Test func transactionWarningsAreLoggedAtMostEveryFiveSeconds() {
+        var s = up()
+        let second: Int64 = 1_000_000_000
+        #expect(s.transactionError("e", during: .write, monotonicNanoseconds: 0) == [.warnTransactionError(suppressed: 0)])
+        #expect(s.transactionError("e", during: .write, monotonicNanoseconds: 1 * second) == [])
+        #expect(s.transactionError("e", during: .write, monotonicNanoseconds: 4 * second) == [])
+        #expect(s.transactionError("e", during: .write, monotonicNanoseconds: 5 * second)
+                == [.warnTransactionError(suppressed: 2)])
+        #expect(s.transactionError("e", during: .write, monotonicNanoseconds: 11 * second)
+                == [.warnTransactionError(suppressed: 0)])
+    }
+
+    @Test func shutdownClosesWithoutSchedulingAReconnect() {
+        var s = up(at: 0)
+        s.closed()
+        #expect(!s.isUp)
+        #expect(s.nextReconnectAt == 0)
+    }
+}
