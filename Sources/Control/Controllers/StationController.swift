@@ -71,8 +71,14 @@ public struct RunRecord: Sendable, Equatable {
     /// `key value` for each of `keys` the results hold as a number, four significant digits, comma-separated:
     /// the figures of a completed run's log line. "" when none is there.
     public func summary(_ keys: [String]) -> String {
-        keys.compactMap { key in results[key]?.number.map { "\(key) \(Self.significant($0))" } }
+        keys.compactMap { key in results[key]?.number.map { "\(key) \(Self.format($0))" } }
             .joined(separator: ", ")
+    }
+
+    /// A count as an integer, anything else to four significant digits.
+    static func format(_ v: Double) -> String {
+        if v.isFinite, v == v.rounded(), abs(v) < 1e15 { return String(Int(v)) }
+        return "\(significant(v))"
     }
 
     static func significant(_ v: Double) -> Double {
