@@ -11,14 +11,6 @@ enum BioreactorKind: StationKind {
     static let presets = ["standard"]
     static let recipes: RecipeFormat? = nil
 
-    static func readControl(_ t: TableReader?) -> BioreactorController.Config {
-        var c = BioreactorController.Config()
-        guard let t else { return c }
-        c.phSetpoint = t.double("ph_setpoint", default: c.phSetpoint, range: BioreactorController.Config.phLimits)
-        c.doSetpointPct = t.double("do_setpoint_pct", default: c.doSetpointPct, range: 5...90)
-        return c
-    }
-
     static func makeController(_ control: BioreactorController.Config, context: StationContext) -> BioreactorController {
         BioreactorController(config: control)
     }
