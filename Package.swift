@@ -144,7 +144,7 @@ let package = Package(
         // (TestKind/), link supervisor, systemd notifier and unit, metrics, data log recorder, dashboard documents,
         // fuzz regressions.
         .testTarget(name: "StationsUnitTests", dependencies: [
-            "RigdTestKit", "Daemon", "Stations", "Sim", "SimServe", "Devices", "Control",
+            "RigdTestKit", "Daemon", "Stations", "Sim", "SimServe", "Devices", "Control", "Locking",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "GRDB", package: "GRDB.swift"),
         ]),

@@ -379,10 +379,12 @@
     const simulated = statuses.filter(s => s.mode === "simulated");
     if (!simulated.length) return "";
     if (simulated.length === statuses.length) {
-      return `SIMULATED — all ${statuses.length} stations run on rigd's built-in simulator: no value on these pages comes from a real device.`;
+      const missing = simulated.filter(s => s.missing_address);
+      return `SIMULATED — all ${statuses.length} stations run on rigd's built-in simulator: no value on these pages comes from a real device.` +
+             (missing.length ? ` No device answered at: ${missing.map(s => `${s.missing_address} (${s.name})`).join(", ")}.` : "");
     }
     return `SIMULATED — ${simulated.length} of ${statuses.length} stations run on rigd's built-in simulator: ` +
-           simulated.map(s => s.name).join(", ");
+           simulated.map(s => s.missing_address ? `${s.name} (no device at ${s.missing_address})` : s.name).join(", ");
   }
 
   // ---------- overview ----------
@@ -558,7 +560,9 @@
       fill($("#station-status"), ...linkPills(link.up, link), devicePill(status),
            alarmPill(status.alarms.length, worstSeverity(status.alarms)), runPill(status.run, status.phase));
       simulatedBanner(status.mode === "simulated"
-        ? `SIMULATED STATION — ${status.name} runs on rigd's built-in simulator (${status.address}): its values do not come from a real device.`
+        ? (status.missing_address
+            ? `SIMULATED STATION — no device answered at ${status.missing_address}: ${status.name} runs on rigd's built-in simulator instead, and its values do not come from a real device.`
+            : `SIMULATED STATION — ${status.name} runs on rigd's built-in simulator (${status.address}): its values do not come from a real device.`)
         : "");
       document.title = `rigd — ${status.name}${status.mode === "simulated" ? " (SIMULATED)" : ""}`;
     }

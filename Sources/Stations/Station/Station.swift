@@ -39,6 +39,7 @@ package final class Station<Controller: StationController>: AnyStation, @uncheck
     var lastCommands: Profile.Commands?
     private var heartbeat: UInt16 = 0
     private var lastHeartbeatAt = -Double.infinity
+    var lastMissingReminderAt = -Double.infinity
     /// The device's sample ring, read on the controller's stream loop.
     let ringReader: SampleRingReader?
     var loops: [FixedRateLoop] = []
@@ -73,7 +74,7 @@ package final class Station<Controller: StationController>: AnyStation, @uncheck
             relays: Dictionary(uniqueKeysWithValues: zip(controller.relayNames,
                                                          controller.safeRelays.map(Optional.some))),
             settings: controller.settings.map(StationStatus.Setting.init),
-            results: [:])
+            results: [:], missingAddress: simulation?.standsInFor)
         self.publisher = StationPublisher(initial: initial, channels: Profile.channels, statusInterval: statusInterval)
     }
 
@@ -114,6 +115,7 @@ package final class Station<Controller: StationController>: AnyStation, @uncheck
         let now = tick.now
         tickHook.withLock { $0 }?(now)
         let envelopes = applyRequests(now: now)
+        remindOfMissingDevice(now: now)
         if supervisor.shouldReconnect(now: now) { _ = connect(now: now, restored: true) }
         let input: DeviceInput<Profile.Snapshot>
         if supervisor.isUp {
@@ -186,35 +188,8 @@ package final class Station<Controller: StationController>: AnyStation, @uncheck
         }
     }
 
-    /// Applies (or rejects) the operator's requests waiting in the mailbox and replies to each; returns them.
-    private func applyRequests(now: Double) -> [Mailbox.Envelope] {
-        let envelopes = mailbox.drain()
-        for envelope in envelopes {
-            do {
-                try controller.apply(envelope.request, now: now)
-                logger.info("station \(name): accepted \(envelope.request)")
-                journal.event("request_accepted", "\(envelope.request)", now: now)
-                envelope.reply(.success(()))
-            } catch {
-                logger.info("station \(name): rejected \(envelope.request): \(error.reason)")
-                journal.event("request_rejected", "\(envelope.request): \(error.reason)", now: now)
-                envelope.reply(.failure(error))
-            }
-        }
-        return envelopes
-    }
-
-    /// Between the ticks of a slow station (the runner calls it every 100 ms while it sleeps): requests are taken
-    /// at once, not at the next tick a minute away. Their effect on the device comes with the next tick.
-    package func serveRequests(now: Double) {
-        guard !applyRequests(now: now).isEmpty else { return }
-        _ = journal.alarmChanges(controller.alarms.drainChanges(), now: now)
-        _ = journal.runChanges(controller.runs, now: now) { controller.runSummary($0) }
-        publishState(now: now, withResults: true)
-    }
-
     /// Publishes alarms, the run, the relays and (`withResults`) the controller's results and phase.
-    private func publishState(now: Double, withResults: Bool) {
+    func publishState(now: Double, withResults: Bool) {
         publisher.publishState(now: now, alarms: controller.alarms.active, runs: controller.runs,
                                results: withResults ? controller.results() : nil,
                                settings: withResults ? controller.settings.map(StationStatus.Setting.init) : nil,

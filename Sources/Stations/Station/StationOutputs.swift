@@ -30,9 +30,13 @@ package struct SimulationHandles: @unchecked Sendable {
     package let device: any ModbusDevice
     /// Simulated chips by name.
     package let gpio: [String: SimulatedGPIOChip]
+    /// The configured address of the real device this simulation stands in for (it did not answer at start-up and
+    /// the station's fallback is "simulate"); nil for `sim://` stations and virtual runs.
+    package let standsInFor: String?
 
-    package init(device: any ModbusDevice, gpio: [String: SimulatedGPIOChip]) {
+    package init(device: any ModbusDevice, gpio: [String: SimulatedGPIOChip], standsInFor: String? = nil) {
         self.device = device
         self.gpio = gpio
+        self.standsInFor = standsInFor
     }
 }

@@ -158,6 +158,9 @@ package struct StationStatus: Sendable, Codable, Equatable {
     /// `real` or `simulated`.
     package var mode: String
     package var address: String
+    /// For a station simulated because its device did not answer (`fallback = "simulate"`): the configured address
+    /// of the device that is missing. nil for a real station and for one configured as `sim://`.
+    package var missingAddress: String?
     /// When the station last published (Unix seconds); nil before its first tick.
     package var updatedAt: Double?
     package var link: Link
@@ -182,11 +185,13 @@ package struct StationStatus: Sendable, Codable, Equatable {
 
     package init(name: String, kind: String, mode: String, address: String, updatedAt: Double? = nil, link: Link,
                  loops: [Loop], deviceStatus: [String], channels: [Channel], alarms: [Alarm], run: Run? = nil,
-                 phase: String? = nil, relays: [String: Bool?], settings: [Setting], results: [String: ReportValue]) {
+                 phase: String? = nil, relays: [String: Bool?], settings: [Setting], results: [String: ReportValue],
+                 missingAddress: String? = nil) {
         self.name = name
         self.kind = kind
         self.mode = mode
         self.address = address
+        self.missingAddress = missingAddress
         self.updatedAt = updatedAt
         self.link = link
         self.loops = loops

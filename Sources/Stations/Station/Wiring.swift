@@ -173,8 +173,11 @@ package enum Wiring {
                     station \(config.name) (\(config.kind)): SIMULATED — no device at \(config.address) \
                     (\(reason)); running the in-process simulator
                     """)
+                var missing: String? = "\(config.address)"
+                if case .simulated = config.address { missing = nil }
                 stations.append(try simulatedStation(config.at(hour: startHourOfDay), seed: seed, clock: clock,
-                                                     statusInterval: statusInterval, logger: logger))
+                                                     statusInterval: statusInterval, standsInFor: missing,
+                                                     logger: logger))
             }
         }
         if let first = refused.first {
@@ -193,7 +196,8 @@ package enum Wiring {
     /// A station on the in-process simulator, with simulated GPIO chips for its host lines. A kind's relays always
     /// reach its plant: on the configured lines, or on a simulated chip "sim-relays" when none are configured.
     package static func simulatedStation(_ config: StationConfig, seed: UInt64, clock: any LoopClock,
-                                 statusInterval: Double = 0, logger: Logger) throws -> any AnyStation {
+                                 statusInterval: Double = 0, standsInFor: String? = nil,
+                                 logger: Logger) throws -> any AnyStation {
         var config = config
         let deviceSeed = config.simulator.seed ?? SimulatorCatalog.seed(run: seed, name: config.name)
         if config.relays.isEmpty {
@@ -224,7 +228,8 @@ package enum Wiring {
         }
         let lines = try requestLines(config) { chips[$0]! }
         return makeStation(config, mode: .simulated, client: client, statusInterval: statusInterval, lines: lines,
-                           simulation: SimulationHandles(device: device, gpio: chips), logger: logger)
+                           simulation: SimulationHandles(device: device, gpio: chips, standsInFor: standsInFor),
+                           logger: logger)
     }
 
     /// Requests the station's E-stop (input), beacon (output, off) and relay lines (outputs, in their safe state:
