@@ -148,3 +148,30 @@ private func heatRigSnapshot(estopOK: Bool = true, status: StatusBits = []) -> H
         #expect(msd.problems().map(\.key) == ["sweep_to_hz"])
     }
 }
+
+/// Issue 18 item 9: a nozzle height the lift cannot reach from the current liquid level is refused with the reason.
+@Suite struct ExtractionReachTests {
+    private func snapshot(level: Float) -> ExtractionProfile.Snapshot {
+        var channels = [ChannelReading](repeating: .ok(0), count: ExtractionProfile.channels.count)
+        channels[ExtractionProfile.Channel.lift.rawValue] = .ok(700)
+        channels[ExtractionProfile.Channel.level.rawValue] = .ok(level)
+        channels[ExtractionProfile.Channel.boxTemp.rawValue] = .ok(25)
+        return ExtractionProfile.Snapshot(
+            header: DeviceHeader(deviceType: 0x0A01, profileVersion: 100, serialNumber: 1, status: [], heartbeat: 0),
+            channels: channels, holding: [0, 0, 0, 0], coils: [false, false, false, false, false],
+            inputs: [true, false, false, true, false, false, false])
+    }
+
+    @Test func aHeightAboveTheLiftsTravelIsRefused() throws {
+        var c = ExtractionController()
+        _ = c.step(loop: 0, tick: LoopTick(now: 0, dt: 0.01, deadline: 0, index: 0),
+                   input: .snapshot(snapshot(level: 500)), host: HostSignals())
+        #expect(throws: CommandRejection("height_mm 500.0 cannot be reached: the liquid is at 500.0 mm, so the lift "
+                                         + "would have to reach 1000.0 mm, outside its travel 0…800 mm")) {
+            try c.apply(.startRun(RunRecipe(name: "high", parameters: ["height_mm": 500])), now: 0)
+        }
+        #expect(c.runs.isEmpty)
+        try c.apply(.startRun(RunRecipe(name: "ok", parameters: ["height_mm": 250])), now: 0)
+        #expect(c.runs.count == 1)
+    }
+}

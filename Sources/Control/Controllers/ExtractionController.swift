@@ -95,6 +95,8 @@ public struct ExtractionController: StationController {
     private var operatorStop = false
     private var resetRequested = false
     private var lastEnergy: Double?
+    /// The liquid level at the last reading, mm: a recipe's nozzle height must be reachable from it.
+    private var lastLevel: Double?
     private var stats = CirculationStatistics()
     private var pendingStart: Bool
 
@@ -125,10 +127,15 @@ public struct ExtractionController: StationController {
             resetRequested = false
         }
         if let energy = s[.energy].value { lastEnergy = energy }
+        if let level = s[.level].value { lastLevel = level }
         if alarms.isTripped { return tripped(now: now, reset: reset) }
         if pendingStart && phase == .idle {
             pendingStart = false
-            try? start(recipe: nil, now: now)
+            do throws(CommandRejection) {
+                try start(recipe: nil, now: now)
+            } catch {
+                alarms.raise("run_refused", .warning, "start_run: \(error.reason)", now: now)
+            }
         }
         switch loop {
         case 0: positionLoop(s, tick: tick)
@@ -367,12 +374,26 @@ public struct ExtractionController: StationController {
         let chosen = try requested.map { r throws(CommandRejection) in
             try ExtractionRecipe.make(r, base: config.defaultRecipe)
         } ?? config.defaultRecipe
+        try checkReachable(heightMM: chosen.heightMM)
         recipe = chosen
         runs.begin(chosen.name, at: now)
         stats = CirculationStatistics()
         operatorStop = false
         fixedLiftTarget = nil
         enter(.homing, now: now)
+    }
+
+    /// The lift must be able to hold the nozzle `heightMM` above the liquid at its last reading (lift travel 0…800
+    /// mm, docs/register-contract.md §A): a setpoint it cannot reach would leave the run positioning for ever.
+    private func checkReachable(heightMM: Double) throws(CommandRejection) {
+        guard let level = lastLevel else { return }
+        let travel = ExtractionProfile.channels[ExtractionProfile.Channel.lift.rawValue].range
+        let target = level + heightMM
+        guard travel.contains(target) else {
+            throw CommandRejection("height_mm \(heightMM) cannot be reached: the liquid is at \(rounded(level, 1)) mm, so "
+                                   + "the lift would have to reach \(rounded(target, 1)) mm, outside its travel "
+                                   + "\(Int(travel.lowerBound))…\(Int(travel.upperBound)) mm")
+        }
     }
 
     private mutating func abortRun(_ reason: String, now: Double) {
@@ -416,6 +437,7 @@ public struct ExtractionController: StationController {
             if phase != .parking { enter(phase == .homing || phase == .positioning ? .parking : .stoppingPump, now: now) }
         case .set(let name, let value):
             try validatedSetting(name, value)
+            if name == "height_mm" { try checkReachable(heightMM: value) }
             var changed = try ExtractionRecipe.make(RunRecipe(name: recipe.name, parameters: [name: value]),
                                                     base: recipe)
             changed.name = recipe.name
