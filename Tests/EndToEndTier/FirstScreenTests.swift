@@ -95,6 +95,45 @@ import Testing
         #expect(line?.contains("zeta ") == true, "\(line ?? "no completion line")")
     }
 
+    /// Item 4: `--start-run` starts a run on every station whose kind has runs, each with its default recipe.
+    @Test func startRunStartsARunOnEveryKindWithRuns() throws {
+        let config = try temporaryFile("""
+            [[station]]
+            name = "ex"
+            kind = "extraction"
+            address = "sim://"
+            [[station]]
+            name = "heat"
+            kind = "heat-rig"
+            address = "sim://"
+            [[station]]
+            name = "mill"
+            kind = "cnc-mill"
+            address = "sim://"
+            [[station]]
+            name = "msd"
+            kind = "msd-rig"
+            address = "sim://"
+            [[station]]
+            name = "pond"
+            kind = "aqua-sonde"
+            address = "sim://"
+            """)
+        defer { unlink(config) }
+        let reportPath = NSTemporaryDirectory() + "rigd-start-run-\(UUID().uuidString).json"
+        defer { unlink(reportPath) }
+        let run = try runToCompletion(try rigdReleaseBinary(), ["run", "--virtual", "--for", "5s", "--config", config,
+                                                                "--start-run", "--report", reportPath], timeout: 120)
+        #expect(run.status == 0, "\(run.stderr.suffix(2000))")
+        let report = try readReport(reportPath)
+        let stations = try #require(report["stations"] as? [[String: Any]])
+        var runs: [String: Int] = [:]
+        for station in stations {
+            runs[station["name"] as? String ?? "?"] = (station["runs"] as? [Any])?.count ?? -1
+        }
+        #expect(runs == ["ex": 1, "heat": 1, "mill": 1, "msd": 1, "pond": 0], "\(runs)")
+    }
+
     /// Item 3: the demo is a release build (a debug build's loop timing and virtual speed misrepresent rigd).
     @Test func theDemoRunsTheReleaseBinary() throws {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
