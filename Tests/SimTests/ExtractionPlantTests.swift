@@ -459,3 +459,28 @@ import Locking
         #expect(p.axisSubstep <= 0.001)
     }
 }
+
+/// Issue 18 item 8: with the axes disabled (the safe state, idle) the holding valves keep the loaded lift up: at most
+/// 1 mm/h of leakage, where the centred valve alone lets it sink about 0.85 mm/min.
+@Suite struct ExtractionLiftHoldingTests {
+    @Test func eightHoursInTheSafeStateMoveTheLiftLessThanTenMillimetres() {
+        var plant = ExtractionPlant(parameters: ExtractionPlantTests.quiet(), seed: 1)
+        let start = plant.liftMM
+        ExtractionPlantTests.run(&plant, ExtractionPlant.Inputs(axesEnabled: false), seconds: 8 * 3600, dt: 1)
+        #expect(abs(plant.liftMM - start) < 10, "the lift moved \(plant.liftMM - start) mm in 8 h")
+        // Enabled with the valve centred, it creeps as before: the position loop has something to hold.
+        var enabled = ExtractionPlant(parameters: ExtractionPlantTests.quiet(), seed: 1)
+        ExtractionPlantTests.run(&enabled, ExtractionPlant.Inputs(), seconds: 600, dt: 1)
+        #expect(start - enabled.liftMM > 5, "the centred, enabled lift did not creep: \(enabled.liftMM)")
+    }
+
+    @Test func theFirmwareClosesTheHoldingValvesWhenTheAxesAreDisabled() {
+        let device = SimulatedDevice(model: ExtractionFirmware(plant: ExtractionPlant(parameters: .standard, seed: 1)),
+                                     serial: 1)
+        device.advance(to: 0)
+        let start = device.withModel { $0.plant.liftMM }
+        device.advance(to: 600)  // coil 2 (axes enable) is off at power-up
+        let moved = device.withModel { $0.plant.liftMM } - start
+        #expect(abs(moved) < 0.5, "the lift moved \(moved) mm in 10 min with the axes disabled")
+    }
+}

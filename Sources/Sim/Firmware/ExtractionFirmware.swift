@@ -58,7 +58,7 @@ public struct ExtractionFirmware: FirmwareModel {
             pumpSpeed: pump ? Double(actuators.value(P.pumpSpeed)) / 100 : 0,
             fanSpeed: fan ? Double(actuators.value(P.fanSpeed)) / 100 : 0,
             backflush: actuators.coil(P.Coil.backflush.rawValue),
-            residueReturn: actuators.coil(P.Coil.residueReturn.rawValue))
+            residueReturn: actuators.coil(P.Coil.residueReturn.rawValue), axesEnabled: axes)
         plant.step(dt: dt, inputs: inputs)
     }
 

@@ -150,10 +150,14 @@ public struct ExtractionPlant: Sendable {
         public var backflush: Bool
         /// Residue-return valve open.
         public var residueReturn: Bool
+        /// The axes are enabled (coil 2). Disabled, the lift's holding valves close and it leaks down at most
+        /// `holdingLeakMMPerS`, whatever its valve command.
+        public var axesEnabled: Bool
 
         /// Inputs as given; `step` clamps them to their ranges and treats NaN as 0 (valve centred, motor stopped).
         public init(liftValve: Double = 0, pushValve: Double = 0, pumpSpeed: Double = 0, fanSpeed: Double = 0,
-                    backflush: Bool = false, residueReturn: Bool = false) {
+                    backflush: Bool = false, residueReturn: Bool = false, axesEnabled: Bool = true) {
+            self.axesEnabled = axesEnabled
             self.liftValve = liftValve
             self.pushValve = pushValve
             self.pumpSpeed = pumpSpeed
@@ -370,7 +374,7 @@ public struct ExtractionPlant: Sendable {
         inletNowC = p.inletC + inletDisturbance.step(dt: dt, rng: &rng)
         ambientNowC = p.ambientC + ambientDisturbance.step(dt: dt, rng: &rng)
 
-        stepAxes(liftCommand: liftCommand, pushCommand: pushCommand)
+        stepAxes(liftCommand: liftCommand, pushCommand: pushCommand, axesEnabled: inputs.axesEnabled)
 
         let targetAir = faults.fanStuck ? 0 : fanSpeed * p.fanMaxAirMps
         fanAirMps = targetAir + (fanAirMps - targetAir) * fanDecay
@@ -399,11 +403,17 @@ public struct ExtractionPlant: Sendable {
         elapsed += dt
     }
 
+    /// The loaded lift's sink with the axes disabled: its pilot-operated holding valves close, and what leaks past
+    /// their seats is at most 1 mm/h (docs/register-contract.md §A: the lift must not drop in the safe state).
+    public static let holdingLeakMMPerS = 0.5 / 3600
+
     /// Both axes over one dt in equal sub-steps no longer than `axisSubstep`.
-    private mutating func stepAxes(liftCommand: Double, pushCommand: Double) {
+    private mutating func stepAxes(liftCommand: Double, pushCommand: Double, axesEnabled: Bool) {
         let p = parameters
         var liftTarget = Self.axisTarget(command: liftCommand, parameters: p)
-        if abs(liftCommand) <= p.deadBand {
+        if !axesEnabled {
+            liftTarget = -Self.holdingLeakMMPerS * (1 + 0.5 * levelMM / Self.maxLevelMM)
+        } else if abs(liftCommand) <= p.deadBand {
             // With the valve centred, leakage past the spool lets the loaded cylinder sink; more broth in the line
             // is more load, hence the level dependence.
             liftTarget = -p.liftCreep * (1 + 0.5 * levelMM / Self.maxLevelMM)
