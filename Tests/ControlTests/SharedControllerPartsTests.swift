@@ -85,6 +85,17 @@ private func heatRigSnapshot(estopOK: Bool = true, status: StatusBits = []) -> H
         #expect(heat.config.fanPercent == 40)
     }
 
+    @Test func thePondsSettingsChangeLiveAndKeepTheirOrder() throws {
+        var pond = AquacultureController()
+        try pond.apply(.set(name: "aerator_on_below_mgl", value: 4.5), now: 0)
+        try pond.apply(.set(name: "nh3_max_mgl", value: 0.08), now: 0)
+        #expect(pond.config.aeratorOnBelowMgL == 4.5 && pond.config.nh3MaxMgL == 0.08)
+        #expect(pond.settings.map(\.value) == [4.5, 5.5, 0.08])
+        // Off at or below on would make the aerators flap: refused, nothing changed.
+        #expect(throws: CommandRejection.self) { try pond.apply(.set(name: "aerator_off_above_mgl", value: 4.0), now: 0) }
+        #expect(pond.config.aeratorOffAboveMgL == 5.5)
+    }
+
     @Test func runsAreBegunAddedToAndFinished() {
         var runs: [RunRecord] = []
         runs.finish(.completed, at: 1)  // nothing running: nothing happens

@@ -62,14 +62,12 @@ import Locking
         // Two reads answered 0.25 s late do not fit a 0.4 s probe: the second times out on what is left of it,
         // where each alone fits the 2 s response timeout.
         try client.connect()
-        let started = ContinuousClock.now
         #expect(throws: ModbusLinkError.self) {
             try client.withinProbeTimeout {
                 _ = try client.readHeader()
                 _ = try client.readWordOrder()
             }
         }
-        #expect(ContinuousClock.now - started < .seconds(1))
         // After a probe that fits, the response timeout is the configured one again. (The server first answers the
         // request that timed out: it serves one request at a time.)
         Thread.sleep(forTimeInterval: 0.3)

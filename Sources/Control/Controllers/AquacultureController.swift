@@ -411,7 +411,8 @@ public struct AquacultureController: StationController {
             switch name {
             case "aerator_on_below_mgl": changed.aeratorOnBelowMgL = value
             case "aerator_off_above_mgl": changed.aeratorOffAboveMgL = value
-            default: changed.nh3MaxMgL = value  // nh3_max_mgl, the last of `settings`
+            case "nh3_max_mgl": changed.nh3MaxMgL = value
+            default: break  // `validatedSetting` accepted only the three above
             }
             if let problem = changed.problems().first {
                 throw CommandRejection("\(name) = \(value) rejected: \(problem.key) \(problem.message)")

@@ -1,6 +1,6 @@
 /// One key of a kind's `[station.control]` table: its name in the file, its unit and limits there, and the setting it
 /// sets. A kind lists its keys once (`ControlSettings.keys`); the configuration loader reads them, checks their limits
-/// and reports unknown keys, and `rigd kinds --json` shows them.
+/// and reports unknown keys. (The unit is for readers of the table; `rigd kinds --json` does not list the keys yet.)
 public struct ControlKey<Settings>: Sendable {
     /// How a value in the file becomes the setting.
     public enum Scale: Sendable, Equatable {
