@@ -46,7 +46,7 @@ public class LibmodbusClient {
             _ = modbus_get_response_timeout(pointer, &seconds, &microseconds)
             let configured = Duration.seconds(Int64(seconds)) + .microseconds(Int64(microseconds))
             guard left < configured else { return body(pointer) }
-            ModbusContext.setResponseTimeout(pointer, left)
+            ModbusContext.setTimeout(pointer, left, modbus_set_response_timeout)
             let result = body(pointer)
             let code = errno
             _ = modbus_set_response_timeout(pointer, seconds, microseconds)

@@ -36,16 +36,15 @@ package final class ModbusContext {
 
     package func setTimeout(_ duration: Duration,
                     _ setter: (OpaquePointer?, UInt32, UInt32) -> Int32) {
+        Self.setTimeout(pointer, duration, setter)
+    }
+
+    /// Sets one of a context's timeouts (`modbus_set_response_timeout`, …) from a Duration.
+    package static func setTimeout(_ pointer: OpaquePointer, _ duration: Duration,
+                                   _ setter: (OpaquePointer?, UInt32, UInt32) -> Int32) {
         let (seconds, attoseconds) = duration.components
         let usec = UInt32(clamping: attoseconds / 1_000_000_000_000)
         _ = setter(pointer, UInt32(clamping: seconds), usec)
-    }
-
-    /// Sets a context's response timeout (one transaction's bound).
-    package static func setResponseTimeout(_ pointer: OpaquePointer, _ duration: Duration) {
-        let (seconds, attoseconds) = duration.components
-        _ = modbus_set_response_timeout(pointer, UInt32(clamping: seconds),
-                                        UInt32(clamping: attoseconds / 1_000_000_000_000))
     }
 }
 
