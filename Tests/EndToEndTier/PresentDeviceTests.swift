@@ -10,7 +10,8 @@ import Stations
 import Testing
 
 /// Issue 18 item 13: a device that answers is never replaced by the simulator. An exception reply to the identity
-/// read, or another device type, refuses the station; only silence falls back to simulation. Over Modbus TCP and RTU.
+/// read, or another device type, refuses the station (mode `refused`, or exit 69 with fallback "fail"); only silence
+/// falls back to simulation. Over Modbus TCP and RTU.
 @Suite(.serialized) struct PresentDeviceTests {
     private func heatRig(_ address: DeviceAddress) -> StationConfig {
         StationConfig(name: "rig", address: address, probeTimeoutMs: 300,
@@ -42,11 +43,69 @@ import Testing
         let exception = try #require(refusalReason(probes[0]), "an exception reply fell back: \(probes[0])")
         #expect(exception.contains("exception") && exception.contains("never simulated"), "\(exception)")
         #expect(refusalReason(probes[1]) == "answers as cnc-mill, not heat-rig (IR 0)")
-        // Refused means nothing starts, whatever the fallback says.
+        // With fallback "fail" nothing starts; with "simulate" the station is refused (not simulated) and the others
+        // start.
+        var failing = stations[0]
+        failing.fallback = .fail
         #expect(throws: Wiring.RefusedStation.self) {
-            _ = try Wiring.realStations(Configuration(source: "t", stations: [stations[0]]), clock: clock, seed: 1,
+            _ = try Wiring.realStations(Configuration(source: "t", stations: [failing]), clock: clock, seed: 1,
                                         logger: Logger(label: "test"))
         }
+        let silent = StationConfig(name: "silent", address: .tcp(host: "127.0.0.1", port: 1, unit: 1),
+                                   probeTimeoutMs: 300, control: Configured<HeatRigKind>(HeatRigControlConfig()))
+        let wired = try Wiring.realStations(Configuration(source: "t", stations: [stations[0], stations[1], silent]),
+                                            clock: clock, seed: 1, logger: Logger(label: "test"))
+        #expect(wired.map(\.mode) == [.refused, .refused, .simulated])
+        #expect(wired.prefix(2).allSatisfy { $0.simulation == nil && $0.makeLoops().isEmpty })
+        #expect(wired[1].status().refusedReason == "answers as cnc-mill, not heat-rig (IR 0)")
+    }
+
+    /// The daemon keeps a refused station visible: in the API with its reason, in the health document and the log;
+    /// writes to it answer 409 at once; the other stations run; with fallback "fail" nothing starts (exit 69).
+    @Test func theDaemonShowsARefusedStationAndRunsTheOthers() async throws {
+        let (mill, port) = try startSimulator(kind: "cnc-mill")
+        defer { mill.signal(SIGTERM); _ = mill.waitForExit(timeout: 5) }
+        let stations = """
+            [[station]]
+            name = "rig"
+            kind = "heat-rig"
+            address = "tcp://127.0.0.1:\(port)"
+            probe_timeout_ms = 500
+            FALLBACK
+            [[station]]
+            name = "spare"
+            kind = "heat-rig"
+            address = "tcp://127.0.0.1:1"
+            probe_timeout_ms = 200
+
+            """
+        let config = try temporaryFile(stations.replacingOccurrences(of: "FALLBACK", with: ""))
+        defer { unlink(config) }
+        let rigd = try ChildProcess(try rigdBinary(), ["run", "--config", config, "--status-every", "0"])
+        defer { rigd.signal(SIGTERM); _ = rigd.waitForExit(timeout: 10) }
+        let base = try rigd.apiBase()
+        let list = try await http("GET", base + "/api/stations").json?["stations"] as? [[String: Any]] ?? []
+        let modes = list.map { "\($0["name"] ?? "?")=\($0["mode"] ?? "?")" }
+        #expect(modes == ["rig=refused", "spare=simulated"])
+        let reason = list.first?["refused_reason"] as? String
+        #expect(reason == "answers as cnc-mill, not heat-rig (IR 0)")
+        #expect(try await http("GET", base + "/api/health").json?["refused"] as? Int == 1)
+        let token = try String(contentsOfFile: try #require(rigd.dataDirectory) + "/api-token", encoding: .utf8)
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        let write = try await http("POST", base + "/api/stations/rig/run/stop", body: "{}", token: token)
+        #expect(write.status == 409, "\(write.text)")
+        #expect(write.json?["error"] as? String == "station_refused")
+        #expect(rigd.stderr.contains("station rig (heat-rig): REFUSED — the device at tcp://127.0.0.1:\(port) answers as "
+                                     + "cnc-mill"), "\(rigd.stderr)")
+        #expect(!rigd.stderr.contains("station rig (heat-rig): SIMULATED"))
+        rigd.signal(SIGTERM)
+        #expect(rigd.waitForExit(timeout: 10) == 0, "\(rigd.stderr)")
+
+        let strict = try temporaryFile(stations.replacingOccurrences(of: "FALLBACK", with: "fallback = \"fail\""))
+        defer { unlink(strict) }
+        let failed = try runToCompletion(try rigdBinary(), ["run", "--config", strict, "--for", "5s"])
+        #expect(failed.status == 69, "\(failed.stderr)")
+        #expect(failed.stderr.contains("answers as cnc-mill, not heat-rig (IR 0); nothing started"), "\(failed.stderr)")
     }
 
     @Test func overRTUAnExceptionReplyOrAnotherKindRefusesTheStationAndSilenceFallsBack() throws {

@@ -21,6 +21,7 @@ extension API {
         routes.get("/api/health") { _, _ in
             let statuses = stations.map { $0.status() }
             return Self.json(Health(stations: statuses.count, simulated: statuses.filter { $0.mode == "simulated" }.count,
+                                    refused: statuses.filter { $0.mode == "refused" }.count,
                                     linksDown: statuses.filter { !$0.link.up }.count,
                                     activeAlarms: statuses.reduce(0) { $0 + $1.alarms.count },
                                     droppedRecords: recorder?.droppedRecords ?? 0))

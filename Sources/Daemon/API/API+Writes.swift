@@ -39,6 +39,9 @@ extension API {
     /// Hands the request to the context's station and answers with its verdict.
     private func apply(_ request: OperatorRequest, _ context: APIRequestContext) async throws -> Response {
         let station = try context.requireStation()
+        if let refused = station as? NotStartedStation {
+            throw APIError(.conflict, "station_refused", refused.rejection.reason)
+        }
         switch await submit(request, to: station) {
         case .success?:
             return Self.json(Accepted(station: station.name, accepted: "\(request)"))

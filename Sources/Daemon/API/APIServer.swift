@@ -100,13 +100,17 @@ package struct API: Sendable {
     package struct Health: Codable {
         package var stations: Int
         package var simulated: Int
+        /// Stations not started because their device answered as something else (mode `refused`).
+        package var refused: Int
         package var linksDown: Int
         package var activeAlarms: Int
         package var droppedRecords: UInt64
 
-        package init(stations: Int, simulated: Int, linksDown: Int, activeAlarms: Int, droppedRecords: UInt64) {
+        package init(stations: Int, simulated: Int, refused: Int, linksDown: Int, activeAlarms: Int,
+                     droppedRecords: UInt64) {
             self.stations = stations
             self.simulated = simulated
+            self.refused = refused
             self.linksDown = linksDown
             self.activeAlarms = activeAlarms
             self.droppedRecords = droppedRecords

@@ -89,6 +89,10 @@ struct StatusCommand: AsyncParsableCommand {
             let alarms = s.alarms.isEmpty ? "-" : s.alarms.map(\.code).joined(separator: ",")
             var run = "-"
             if let r = s.run { run = "#\(r.number) \(r.outcome)" + (s.phase.map { " (\($0))" } ?? "") }
+            if let reason = s.refusedReason {
+                rows.append([s.name, s.kind, "REFUSED", "-", "-", "-", "not started: device \(reason)"])
+                continue
+            }
             let values = s.channels.prefix(3).map { c in
                 // Quality 0x01 alone: not available (not read yet, or the device has no value), not a fault.
                 "\(c.name)=" + (c.value.map { String(format: "%.2f", $0) } ?? (c.quality == 0x01 ? "n/a" : "FAULT"))

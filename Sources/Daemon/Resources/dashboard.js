@@ -323,7 +323,8 @@
     element.dataset.mode = mode;
     element.textContent = mode === "simulated" ? "SIMULATED" : mode === "real" ? "REAL DEVICE" : String(mode).toUpperCase();
     element.title = mode === "simulated" ? "Values come from rigd's built-in simulator, not from a device"
-                                         : "Values come from the device";
+                  : mode === "refused" ? "Not started: something answered at the address, but not as this kind; never simulated"
+                  : "Values come from the device";
   }
 
   function linkPills(up, link) {
@@ -375,15 +376,23 @@
     return h("span", { class: cls, title: run && run.reason ? run.reason : "" }, runText(run, phase));
   }
 
+  /** Stations not started because their device answered as something else (mode "refused"). */
+  function refusedSummary(statuses) {
+    const refused = statuses.filter(s => s.mode === "refused");
+    if (!refused.length) return "";
+    return `REFUSED — ${refused.length} station${refused.length === 1 ? "" : "s"} not started (a device answered, but not as its kind; never simulated): ` +
+           refused.map(s => `${s.name} (device at ${s.address} ${s.refused_reason})`).join("; ") + ". ";
+  }
+
   function simulatedSummary(statuses) {
     const simulated = statuses.filter(s => s.mode === "simulated");
-    if (!simulated.length) return "";
+    if (!simulated.length) return refusedSummary(statuses);
     if (simulated.length === statuses.length) {
       const missing = simulated.filter(s => s.missing_address);
-      return `SIMULATED — all ${statuses.length} stations run on rigd's built-in simulator: no value on these pages comes from a real device.` +
+      return refusedSummary(statuses) + `SIMULATED — all ${statuses.length} stations run on rigd's built-in simulator: no value on these pages comes from a real device.` +
              (missing.length ? ` No device answered at: ${missing.map(s => `${s.missing_address} (${s.name})`).join(", ")}.` : "");
     }
-    return `SIMULATED — ${simulated.length} of ${statuses.length} stations run on rigd's built-in simulator: ` +
+    return refusedSummary(statuses) + `SIMULATED — ${simulated.length} of ${statuses.length} stations run on rigd's built-in simulator: ` +
            simulated.map(s => s.missing_address ? `${s.name} (no device at ${s.missing_address})` : s.name).join(", ");
   }
 
@@ -422,8 +431,15 @@
       }
       element.classList.toggle("mode-simulated", status.mode === "simulated");
       element.classList.toggle("mode-real", status.mode === "real");
+      element.classList.toggle("mode-refused", status.mode === "refused");
       modeBadge($(".badge-mode", element), status.mode);
       const row = $(".status-row", element);
+      if (status.mode === "refused") {
+        fill(row, h("span", { class: "pill bad", title: status.refused_reason || "" }, "NOT STARTED: device " + (status.refused_reason || "refused")));
+        $(".alarm-codes", element).hidden = true;
+        $(".updated", element).textContent = "";
+        return;
+      }
       fill(row, ...linkPills(status.link.up, status.link), devicePill(status),
            alarmPill(status.alarms.length, worstSeverity(status.alarms)), runPill(status.run, status.phase));
       element.classList.toggle("has-trip", status.alarms.some(a => a.severity !== "warning"));
@@ -441,7 +457,7 @@
       for (const status of statuses) update(status);
       simulatedBanner(simulatedSummary(statuses));
       const alarms = statuses.reduce((n, s) => n + s.alarms.length, 0);
-      const down = statuses.filter(s => !s.link.up).length;
+      const down = statuses.filter(s => !s.link.up && s.mode !== "refused").length;
       const running = statuses.filter(s => s.run && s.run.outcome === "running").length;
       $("#summary").textContent = `${statuses.length} stations · ${down ? down + " link" + (down === 1 ? "" : "s") + " down" : "all links up"} · ` +
         `${alarms} active alarm${alarms === 1 ? "" : "s"} · ${running} run${running === 1 ? "" : "s"} in progress`;
@@ -559,7 +575,9 @@
         (link.last_error ? ` · last error: ${link.last_error}` : "");
       fill($("#station-status"), ...linkPills(link.up, link), devicePill(status),
            alarmPill(status.alarms.length, worstSeverity(status.alarms)), runPill(status.run, status.phase));
-      simulatedBanner(status.mode === "simulated"
+      simulatedBanner(status.mode === "refused"
+        ? `REFUSED STATION — the device at ${status.address} ${status.refused_reason}. ${status.name} was not started and is not simulated: fix the device or the configuration, then restart rigd.`
+        : status.mode === "simulated"
         ? (status.missing_address
             ? `SIMULATED STATION — no device answered at ${status.missing_address}: ${status.name} runs on rigd's built-in simulator instead, and its values do not come from a real device.`
             : `SIMULATED STATION — ${status.name} runs on rigd's built-in simulator (${status.address}): its values do not come from a real device.`)

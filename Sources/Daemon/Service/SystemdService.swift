@@ -29,9 +29,11 @@ package struct SystemdService: Service {
     /// One line for `systemctl status`.
     package static func summary(_ statuses: [StationStatus], stalled: [String]) -> String {
         let simulated = statuses.filter { $0.mode == "simulated" }.count
-        let down = statuses.filter { !$0.link.up }.map(\.name)
+        let down = statuses.filter { !$0.link.up && $0.mode != "refused" }.map(\.name)
         let alarms = statuses.reduce(0) { $0 + $1.alarms.count }
+        let refused = statuses.filter { $0.mode == "refused" }.map(\.name)
         var parts = ["\(statuses.count) stations (\(simulated) simulated)"]
+        if !refused.isEmpty { parts.append("REFUSED: " + refused.joined(separator: ", ")) }
         parts.append(down.isEmpty ? "all links up" : "links down: " + down.joined(separator: ", "))
         parts.append("\(alarms) active alarm\(alarms == 1 ? "" : "s")")
         let running = statuses.filter { $0.run?.outcome == "running" }.count

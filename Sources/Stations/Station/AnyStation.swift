@@ -4,9 +4,10 @@ import DeviceTransports
 import Foundation
 import Sim
 
-/// Whether a station drives its real device or the in-process simulator. Chosen once, at wiring.
+/// Whether a station drives its real device or the in-process simulator, or was refused (something answered at its
+/// address, but not as its kind: it is neither driven nor simulated). Chosen once, at wiring.
 package enum StationMode: String, Sendable, Codable {
-    case real, simulated
+    case real, simulated, refused
 }
 
 /// What the daemon needs of any station, whatever its kind.

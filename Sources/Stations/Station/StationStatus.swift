@@ -161,6 +161,8 @@ package struct StationStatus: Sendable, Codable, Equatable {
     /// For a station simulated because its device did not answer (`fallback = "simulate"`): the configured address
     /// of the device that is missing. nil for a real station and for one configured as `sim://`.
     package var missingAddress: String?
+    /// For a refused station (mode `refused`): why it was not started. nil otherwise.
+    package var refusedReason: String?
     /// When the station last published (Unix seconds); nil before its first tick.
     package var updatedAt: Double?
     package var link: Link
@@ -186,8 +188,9 @@ package struct StationStatus: Sendable, Codable, Equatable {
     package init(name: String, kind: String, mode: String, address: String, updatedAt: Double? = nil, link: Link,
                  loops: [Loop], deviceStatus: [String], channels: [Channel], alarms: [Alarm], run: Run? = nil,
                  phase: String? = nil, relays: [String: Bool?], settings: [Setting], results: [String: ReportValue],
-                 missingAddress: String? = nil) {
+                 missingAddress: String? = nil, refusedReason: String? = nil) {
         self.name = name
+        self.refusedReason = refusedReason
         self.kind = kind
         self.mode = mode
         self.address = address

@@ -121,9 +121,10 @@ package enum Wiring {
         return out
     }
 
-    /// Builds the stations of a real-clock run, probing each device. Throws `RefusedStation` for a device with
-    /// `fallback = "fail"` that did not answer, any device that answers as another kind, or a real station whose
-    /// host GPIO lines cannot be had (an E-stop that is configured but missing must stop the start).
+    /// Builds the stations of a real-clock run, probing each device. A device that answers as another kind (or with
+    /// exceptions) under `fallback = "simulate"` gives a `NotStartedStation` (mode `refused`). Throws `RefusedStation`
+    /// for a device with `fallback = "fail"` that did not answer or answers as another kind (or with exceptions), or
+    /// a real station whose host GPIO lines cannot be had (an E-stop that is configured but missing must stop the start).
     package static func realStations(_ configuration: Configuration, clock: any LoopClock, seed: UInt64,
                              statusInterval: Double = 0, gpio: (any GPIOProvider)? = nil,
                              startHourOfDay: Double = 0, logger: Logger) throws -> [any AnyStation] {
@@ -162,7 +163,17 @@ package enum Wiring {
                                             statusInterval: statusInterval, lines: lines, simulation: nil,
                                             logger: logger))
             case .wrongDevice(let reason):
-                refused.append(RefusedStation(station: config.name, address: "\(config.address)", reason: reason))
+                // Something is there: it is never simulated. With fallback "fail" nothing starts; otherwise the
+                // station stays refused (visible, not driven) and the others start.
+                if config.fallback == .fail {
+                    refused.append(RefusedStation(station: config.name, address: "\(config.address)", reason: reason))
+                    continue
+                }
+                logger.error("""
+                    station \(config.name) (\(config.kind)): REFUSED — the device at \(config.address) \(reason); \
+                    the station is not started and not simulated
+                    """)
+                stations.append(NotStartedStation(config: config, reason: reason))
             case .silent(let reason):
                 if config.fallback == .fail {
                     refused.append(RefusedStation(station: config.name, address: "\(config.address)",
