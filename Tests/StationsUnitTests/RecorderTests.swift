@@ -127,8 +127,24 @@ struct RecorderTests {
         #expect(TimeArgument.parse("1764400000", now: now) == 1_764_400_000)
         #expect(TimeArgument.parse("2026-11-29T10:00:00Z", now: now) == 1_795_946_400)
         #expect(TimeArgument.parse("2026-11-29T11:00:00+01:00", now: now) == 1_795_946_400)
-        #expect(TimeArgument.parse("yesterday", now: now) == nil)
-        #expect(TimeArgument.parse("-5x", now: now) == nil)
+        #expect(TimeArgument.parse("2026-11-29t11:00:00.5+01:00", now: now) == 1_795_946_400.5)
+        #expect(TimeArgument.parse("2026-11-29", now: now) == 1_795_910_400)
+        #expect(TimeArgument.parse("2028-02-29", now: now) == 1_835_395_200)
+        #expect(TimeArgument.parse("1764400000.25", now: now) == 1_764_400_000.25)
+        // Exactly the documented forms (the OpenAPI patterns): nothing looser, nothing that does not exist.
+        for text in ["yesterday", "-5x", "2026-02-30", "2026-13-01", "2026-11-29T24:00:00Z", "2026-11-29T10:00:00",
+                     "2026-11-29 10:00:00Z", "1e9", " 1764400000", "0x10", "inf", "nan", "+5", "-15 m", "Now", ""] {
+            #expect(TimeArgument.parse(text, now: now) == nil, "\(text) was accepted")
+        }
+        // The patterns the document publishes accept what the parser accepts and refuse what it refuses (shape only:
+        // "2026-02-30" has the shape of a date; the document's `format: date` rules it out).
+        let patterns = [TimeArgument.unixSecondsPattern, TimeArgument.relativePattern, TimeArgument.datePattern,
+                        TimeArgument.dateTimePattern]
+        for text in ["now", "-15m", "-0.5h", "1764400000", "-1.5", "2026-11-29", "2026-11-29T10:00:00.25z",
+                     "2026-11-29T10:00:00-05:30", "yesterday", "1e9", "+5", "2026-11-29T10:00:00"] {
+            let shaped = patterns.contains { text.wholeMatch(of: try! Regex(String($0.dropFirst().dropLast()))) != nil }
+            #expect(shaped == (TimeArgument.parse(text, now: now) != nil), "\(text)")
+        }
     }
 
     @Test func tokenComparison() {

@@ -75,6 +75,13 @@ struct APIContractTests {
         doc = Self.edit(doc, at: ["components", "schemas", "Health", "properties", "stations"]) { $0["type"] = "string" }
         // An unknown station gets 404; without 404 documented, that status is a mismatch.
         doc = Self.edit(doc, at: ["paths", "/api/stations/{name}", "get", "responses"]) { $0["404"] = nil }
+        // A looser time schema accepts what the server refuses (issue 18 item 16).
+        doc = Self.edit(doc, at: ["components", "schemas", "TimeArgument"]) { $0 = ["type": "string"] }
+        // A method the server takes but the document does not list: not a 405 with that Allow.
+        doc = Self.edit(doc, at: ["paths", "/api/kinds"]) {
+            $0["get"] = nil
+            $0["post"] = ["responses": ["200": ["description": "x"]]]
+        }
         let file = try temporaryFile(String(decoding: try JSONSerialization.data(withJSONObject: doc), as: UTF8.self),
                                      suffix: ".json")
         defer { unlink(file) }
@@ -84,6 +91,9 @@ struct APIContractTests {
         #expect(check.status == 1, "\(check.output)")
         #expect(check.output.contains("body does not match #/components/schemas/Health"), "\(check.output)")
         #expect(check.output.contains("status 404 is not documented for GET /api/stations/{name}"), "\(check.output)")
+        #expect(check.output.contains("FAIL GET /api/stations/{name}/samples: the document refuses from='1e9'"),
+                "\(check.output)")
+        #expect(check.output.contains("FAIL GET /api/kinds [undocumented method] → 405, Allow POST"), "\(check.output)")
         rigd.signal(SIGTERM)
         _ = rigd.waitForExit(timeout: 20)
     }

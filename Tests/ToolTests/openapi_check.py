@@ -11,7 +11,8 @@ usage: openapi_check.py BASE_URL TOKEN_FILE [--document FILE]
    be a documented media type, and a JSON body must validate against the documented schema (jsonschema, Draft
    2020-12, `#/components/...` refs resolved against the whole document through a `referencing` Registry). Some
    requests also expect a particular status (e.g. 401 without the token).
-3. The reverse direction: undocumented paths and methods must not answer 2xx.
+3. The reverse direction: undocumented paths must not answer 2xx; a documented path with a method it does not
+   document (TRACE, OPTIONS, HEAD, …) answers 405 with exactly the documented methods in Allow.
 
 Prints one line per check and a summary; exits 0 only if every check passed, else 1 with the failures listed.
 The server must run the demo plant (`rigd run` without --config): writes go to heat-rig-1 (setpoint_c) and
@@ -45,7 +46,7 @@ except ImportError as error:  # pragma: no cover
 
 DOC_URI = "https://rigd.invalid/openapi.json"  # the document's URI inside the Registry (never fetched)
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
-PROBE_METHODS = ("get", "post", "put", "patch", "delete")  # tried on every path for undocumented methods
+PROBE_METHODS = ("get", "post", "put", "patch", "delete", "trace", "options", "head")  # undocumented methods
 UNKNOWN_STATION = "no-such-station-openapi-check"
 NOT_ACTIVE_ALARM = "openapi_check_not_an_active_alarm"
 NO_BODY = object()  # "send no body at all" (distinct from JSON null)
@@ -619,8 +620,15 @@ class Checker:
             for value in self.valid_values(name, schema):
                 self.call("get", path, values, query={name: value}, label=f"valid {name}", expect={200},
                           extra=semantic_check(name, value))
+                # The document must accept what the server accepts (a schema-driven client may not send it else).
+                problems = self.contract.errors(f"{p['_pointer']}/schema", coerce(value, schema))
+                self.record(not problems, f"GET {path}: the document accepts {name}={value!r}", problems)
             for value, why in self.invalid_values(name, schema, p["_pointer"]):
                 self.call("get", path, values, query={name: value}, label=f"invalid {name}: {why}", expect=refusal)
+                # ... and refuse what the server refuses (else a schema-driven fuzzer sends it and gets a 422).
+                accepted = not self.contract.errors(f"{p['_pointer']}/schema", coerce(value, schema))
+                self.record(not accepted, f"GET {path}: the document refuses {name}={value!r}",
+                            ["the schema accepts a value the server refuses"] if accepted else [])
             if name == "station":
                 self.call("get", path, values, query={name: UNKNOWN_STATION}, label="unknown station filter",
                           expect={404})
@@ -673,7 +681,10 @@ class Checker:
                 out.append((text, f"{text!r} is not allowed by the schema"))
         if name in ("from", "to"):
             out += [("garbage", "not a documented time form"), ("-15y", "unknown relative unit"),
-                    ("2026-13-45", "not a date")]
+                    ("2026-13-45", "not a date"), ("2026-02-30", "a day that does not exist"),
+                    ("1e9", "an exponent"), (" 1764400000", "a leading space"), ("+5", "a plus sign"),
+                    ("2026-11-29T10:00:00", "a date-time without an offset"),
+                    ("2026-11-29 10:00:00Z", "a space for the T"), ("Now", "now in capitals")]
         return out
 
     # -- the reverse direction
@@ -685,8 +696,20 @@ class Checker:
                 if method in item:
                     continue
                 reply = http(method, self.url(path, values), authorization=self.bearer(),
-                             body=NO_BODY if method == "get" else {})
-                self.record_undocumented(reply, f"undocumented method {method.upper()} on {path}")
+                             body={} if method in ("post", "put", "patch") else NO_BODY)
+                # A documented path with a method it does not take: 405 with the methods it takes in Allow.
+                allowed = sorted(m.upper() for m in item if m in METHODS)
+                problems = []
+                if reply.error:
+                    problems.append(f"no usable response: {reply.error}")
+                elif reply.status != 405:
+                    problems.append(f"answered {reply.status}, not 405 (method not allowed)")
+                else:
+                    allow = sorted(m.strip() for m in reply.headers.get("allow", "").split(",") if m.strip())
+                    if allow != allowed:
+                        problems.append(f"Allow: {reply.headers.get('allow')!r}, the document lists {allowed}")
+                self.record(not problems, f"{method.upper()} {path} [undocumented method] → 405, Allow "
+                            f"{', '.join(allowed)}", problems, reply)
         for path in ["/api/nope", "/api", "/", "/api/v1/stations", "/api/openapi.yaml", "/api/stations/{name}/nope",
                      "/api/stations/{name}/samples/extra", "/api/stations/{name}/run",
                      "/api/stations/{name}/alarms", "/api/stations/{name}/settings", "/metrics/extra",

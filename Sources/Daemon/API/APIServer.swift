@@ -40,6 +40,9 @@ package struct API: Sendable {
     /// token rule (`BearerTokenMiddleware`) and station lookup (`StationMiddleware`).
     package func router() -> Router<APIRequestContext> {
         let router = Router(context: APIRequestContext.self)
+        // Before every route: it sees the router's 404 for a path served with other methods and makes it a 405.
+        let table = MethodNotAllowedMiddleware.RouteTable()
+        router.add(middleware: MethodNotAllowedMiddleware(table: table))
         // Rendered once: the document as in the repository, with this rigd's kinds.
         let document = ByteBuffer(string: OpenAPIDocument.json(kindNames: kindNames))
         router.get("/api/openapi.json") { _, _ in
@@ -48,6 +51,7 @@ package struct API: Sendable {
         router.addRoutes(readRoutes())
         router.addRoutes(writeRoutes())
         router.addRoutes(dashboardRoutes())
+        table.set(router.routes)
         return router
     }
 
