@@ -274,4 +274,36 @@ struct PondHarness {
         #expect(check.judge(.ok(4.3), residual: 0.7, now: 110) == .drift)
         #expect(check.judge(.ok(4.4), residual: 0.1, now: 111) == .ok)
     }
+
+    /// Issue 18 item 12: a pH probe quantised to 0.1 that refreshes its registers once a minute, polled every 10 s,
+    /// on water whose pH rises 0.1 every 8 minutes. Its value repeats 48 times in a row between steps: the bare count
+    /// of identical samples calls it stuck; the rule that knows its resolution and update period does not, and still
+    /// catches the probe when it freezes, after 30 of its updates.
+    @Test func aQuantisedSlowlyUpdatingChannelIsNotStuckUntilItStopsUpdating() {
+        func reading(at t: Double, frozenAt: Double = .infinity) -> ChannelReading {
+            let held = (min(t, frozenAt) / 60).rounded(.down) * 60          // the sonde's last refresh
+            let truth = 7.0 + held / 480 * 0.1                               // +0.1 pH per 8 min
+            return .ok(Float((truth * 10).rounded(.down) / 10))             // its 0.1 resolution
+        }
+        var bare = SensorCheck(stuckSamples: 30)
+        var aware = SensorCheck(stuckSamples: 30, flatline: .init(resolution: 0.1, updatePeriod: 60))
+        var bareStuck = 0
+        var awareStuck = 0
+        for t in stride(from: 0.0, through: 4 * 3600, by: 10) {
+            if bare.judge(reading(at: t), now: t) == .stuck { bareStuck += 1 }
+            if aware.judge(reading(at: t), now: t) == .stuck { awareStuck += 1 }
+        }
+        #expect(bareStuck > 0, "the counting rule was expected to false-alarm here")
+        #expect(awareStuck == 0, "a live quantised channel was called stuck \(awareStuck) times")
+
+        // The probe freezes at 5 h: stuck once 30 updates (30 min) and 30 samples of a flat value have passed.
+        var frozen = SensorCheck(stuckSamples: 30, flatline: .init(resolution: 0.1, updatePeriod: 60))
+        var firstStuck: Double?
+        for t in stride(from: 0.0, through: 8 * 3600, by: 10) {
+            if frozen.judge(reading(at: t, frozenAt: 5 * 3600), now: t) == .stuck, firstStuck == nil { firstStuck = t }
+        }
+        let caught = try! #require(firstStuck)
+        // 30 min after the value last changed: its last step before the freeze, at most 8 min before it.
+        #expect(caught >= 5 * 3600 + 1800 - 480 && caught <= 5 * 3600 + 1800, "stuck at \(caught) s")
+    }
 }

@@ -101,6 +101,9 @@ import Testing
         aerators = 2
         feed_times = ["06:30", "18:00"]
         aerator_min_run_min = 20
+        [station.control.sensors.ph]
+        resolution = 0.01
+        update_period_s = 30
         """
         let s = try ConfigLoader.parse(text, source: "pond.toml").stations[0]
         #expect(s.address == .rtu(SerialSettings(path: "/dev/ttyUSB1", baud: 19200, parity: .even), unit: 4))
@@ -113,6 +116,7 @@ import Testing
             return
         }
         #expect(c.feedTimes == [6.5, 18] && c.aeratorMinRun == 1200)
+        #expect(c.flatlines == [AquaSondeProfile.Channel.pH.rawValue: .init(resolution: 0.01, updatePeriod: 30)])
     }
 
     @Test func aquacultureMistakesAreNamed() {
@@ -128,8 +132,18 @@ import Testing
         aerators = 2
         feed_times = ["7h"]
         aerator_off_above_mgl = 3.5
+        [station.control.sensors.chl_ugl]
+        resolution = 0.1
+        [station.control.sensors.ph]
+        resolutoin = 0.01
+        update_period_s = -1
         """
         let found = issues(base).map(\.description)
+        #expect(found.contains { $0.contains("control.sensors.chl_ugl is not a checked channel; the stuck rule applies "
+                                             + "to do_mgl, water_temp_c, ph, salinity_ppt, tan_mgl, nh3_mgl") },
+                "\(found)")
+        #expect(found.contains { $0.contains("control.sensors.ph.resolutoin is not a known key here") }, "\(found)")
+        #expect(found.contains { $0.contains("control.sensors.ph.update_period_s") }, "\(found)")
         #expect(found.contains { $0.contains("relays.aerators lists 1 line(s) but control.aerators is 2") }, "\(found)")
         #expect(found.contains { $0.contains("uses line gpiochip0:5") || $0.contains("which another output") }, "\(found)")
         #expect(found.contains { $0.contains("control.feed_times \"7h\" is not a time of day HH:MM") }, "\(found)")

@@ -33,6 +33,9 @@ public struct AquacultureControlConfig: ControlSettings, Equatable {
     public var exchangeMinRun = 1800.0
     /// Identical samples in a row that make a sensor stuck.
     public var stuckSamples = 30
+    /// Per checked channel (by channel index): its output resolution and how often the sonde refreshes it, for the
+    /// stuck rule (`[station.control.sensors.<channel>]`); absent: a float refreshed on every read.
+    public var flatlines: [Int: SensorCheck.Flatline] = [:]
     /// DO drift: |do_mgl − do_sat_pct × saturation(T, S)| above this, mg/L, for `driftWindow` s.
     public var driftToleranceMgL = 0.5
     public var driftWindow = 1800.0
@@ -144,10 +147,11 @@ public struct AquacultureController: StationController {
         relayNames = (1...max(1, config.aerators)).map { "aerator-\($0)" } + ["exchange", "feeder"]
         var checks: [Int: SensorCheck] = [:]
         for channel in Self.checkedChannels {
+            let flatline = config.flatlines[channel.rawValue] ?? SensorCheck.Flatline()
             checks[channel.rawValue] = channel == .doMgL
-                ? SensorCheck(stuckSamples: config.stuckSamples, driftTolerance: config.driftToleranceMgL,
-                              driftWindow: config.driftWindow)
-                : SensorCheck(stuckSamples: config.stuckSamples)
+                ? SensorCheck(stuckSamples: config.stuckSamples, flatline: flatline,
+                              driftTolerance: config.driftToleranceMgL, driftWindow: config.driftWindow)
+                : SensorCheck(stuckSamples: config.stuckSamples, flatline: flatline)
         }
         self.checks = checks
     }
@@ -262,17 +266,23 @@ public struct AquacultureController: StationController {
             if verdict == .ok {
                 trusted[channel.rawValue] = reading.value
             } else {
-                alarms.raise("\(name)_\(verdict.rawValue)", .alarm, message(name, verdict, reading), now: now)
+                alarms.raise("\(name)_\(verdict.rawValue)", .alarm,
+                             message(name, verdict, reading, check: checks[channel.rawValue]!), now: now)
             }
         }
         return trusted
     }
 
-    private func message(_ name: String, _ verdict: SensorCheck.Verdict, _ reading: ChannelReading) -> String {
+    private func message(_ name: String, _ verdict: SensorCheck.Verdict, _ reading: ChannelReading,
+                         check: SensorCheck) -> String {
         switch verdict {
         case .fault: "\(name) sensor failed (reads \(reading)); control uses its safe rule"
         case .implausible: "\(name) reads an implausible \(reading); control uses its safe rule"
-        case .stuck: "\(name) stuck at \(reading) for \(config.stuckSamples) samples; control uses its safe rule"
+        case .stuck:
+            "\(name) stuck at \(reading) for \(config.stuckSamples) samples"
+                + (check.flatline.resolution > 0 ? " (within ±\(check.flatline.resolution / 2))" : "")
+                + (check.stuckSeconds > 0 ? " and \(Int(check.stuckSeconds)) s of sonde updates" : "")
+                + "; control uses its safe rule"
         case .drift: "\(name) disagrees with do_sat_pct × saturation by more than \(config.driftToleranceMgL) mg/L "
             + "for \(Int(config.driftWindow / 60)) min (drift); control uses its safe rule"
         case .ok: ""

@@ -40,6 +40,22 @@ package enum AquaSondeKind: StationKind {
         if salinityLow < salinityHigh { c.salinityPpt = salinityLow...salinityHigh } else {
             t.fail("salinity_max_ppt", "must be above salinity_min_ppt (\(salinityLow))")
         }
+        if let sensors = t.table("sensors") {
+            let checked = AquacultureController.checkedChannels.map { ($0, AquaSondeProfile.channels[$0.rawValue].name) }
+            for key in sensors.table.keys.sorted() {
+                guard let channel = checked.first(where: { $0.1 == key })?.0 else {
+                    sensors.fail(key, "is not a checked channel; the stuck rule applies to "
+                                 + checked.map(\.1).joined(separator: ", "))
+                    sensors.markRead(key)
+                    continue
+                }
+                guard let table = sensors.table(key) else { continue }
+                c.flatlines[channel.rawValue] = SensorCheck.Flatline(
+                    resolution: table.double("resolution", default: 0, range: 0...100),
+                    updatePeriod: table.double("update_period_s", default: 0, range: 0...86_400))
+                table.finish()
+            }
+        }
         for problem in c.problems() { t.fail(problem.key, problem.message) }
         return c
     }
