@@ -116,6 +116,62 @@ struct PondHarness {
         #expect(h.controller.results()["safe_state"] == .bool(false))
     }
 
+    /// Issue 18 item 11: the nursery tank's heater holds a hysteresis band around its setpoint, never runs longer
+    /// than its maximum on-time (then rests, with an alarm), is OFF on a bad temperature sensor and in the safe
+    /// state; the grow lamp follows its photoperiod, also in the safe state.
+    @Test func nurseryHeaterHoldsItsBandAndTheLampFollowsItsPhotoperiod() {
+        var config = AquacultureControlConfig()
+        config.heaterSetpointC = 27.5
+        config.heaterBandC = 0.3
+        config.heaterMaxOn = 1800
+        config.heaterRest = 600
+        config.photoperiod = .init(7, 19)
+        config.startHourOfDay = 6.5
+        var h = PondHarness(config)
+        #expect(h.controller.relayNames == ["aerator-1", "aerator-2", "exchange", "feeder", "heater", "light"])
+        func heater() -> Bool { h.lastOutput?.relays[4] ?? false }
+        func lamp() -> Bool { h.lastOutput?.relays[5] ?? false }
+        func water(_ c: Double) { h.readings[2] = .ok(Float(c)) }
+        water(28)
+        h.sample()
+        #expect(!heater() && !lamp(), "28 °C is above the band; 06:30 is before the photoperiod")
+        for (temperature, on) in [(27.1, true), (27.5, true), (27.9, false), (27.4, false), (27.15, true)] {
+            water(temperature)
+            h.sample()
+            #expect(heater() == on, "at \(temperature) °C")
+        }
+        // A tank that never warms: the heater stops after 30 min with an alarm, rests 10 min, then tries again.
+        let since = h.now - config.sampleEvery
+        water(26)
+        while heater() { h.sample() }
+        let stoppedAfter = h.now - config.sampleEvery - since
+        #expect(stoppedAfter >= 1800 && stoppedAfter < 1800 + config.sampleEvery, "stopped after \(stoppedAfter) s")
+        #expect(h.active("heater_max_on"))
+        let rested = h.now - config.sampleEvery
+        while !heater() { h.sample() }
+        let rest = h.now - config.sampleEvery - rested
+        #expect(rest >= 600 && rest < 600 + config.sampleEvery, "rested \(rest) s")
+        #expect(h.lastOutput?.relays[5] == true, "07:10: the lamp is on")
+        // A bad temperature sensor, or the safe state, turns the heater off; the lamp keeps its schedule.
+        h.readings[2] = .lost
+        h.sample()
+        #expect(!heater() && lamp())
+        water(26)
+        h.sample()
+        #expect(heater())
+        h.sample(.unavailable(reason: "timeout"))
+        #expect(!heater() && lamp(), "safe state: heater OFF, lamp on schedule")
+        #expect(h.controller.safeRelays[4] == false)
+        // At 19:00 the lamp goes off.
+        water(28)
+        while h.controller.hourOfDay(h.now) < 19 { h.sample() }
+        h.sample()
+        #expect(!lamp())
+        let results = h.controller.results()
+        #expect(results["heater_timeouts"] == .number(1))
+        #expect(results["heater_cycles"] == .number(4), "\(String(describing: results["heater_cycles"]))")
+    }
+
     @Test func hostEStopDrivesTheSafeState() {
         var h = PondHarness()
         h.setDO(7)

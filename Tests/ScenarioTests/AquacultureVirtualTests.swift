@@ -15,14 +15,14 @@ final class VirtualPond {
     let device: SimulatedDevice<AquaSondeFirmware>
     let relays: SimulatedGPIOChip
 
-    init(control: String = "", seed: UInt64 = 1) throws {
+    init(control: String = "", seed: UInt64 = 1, preset: String = "pond") throws {
         let toml = """
         [[station]]
         name = "pond"
         kind = "aqua-sonde"
         address = "sim://"
         [station.sim]
-        preset = "pond"
+        preset = "\(preset)"
         [station.control]
         \(control)
         """
@@ -116,6 +116,40 @@ final class VirtualPond {
 /// without aeration,
 /// on the release binary.
 @Suite(.serialized) struct PondWeekAcceptanceTests {
+    /// Issue 18 item 11, end to end: the nursery tank's heater relay warms the simulated tank and holds it in its
+    /// band; the lamp's relay follows the photoperiod. Without a heater the tank sits near its 26 °C hall.
+    @Test func theNurseryHeaterHoldsTheTankAndTheLampKeepsItsHours() throws {
+        let heated = try VirtualPond(control: "heater_setpoint_c = 27.5\nlight_on = \"07:00\"\nlight_off = \"19:00\"",
+                                     preset: "nursery")
+        let plain = try VirtualPond(preset: "nursery")
+        var heatedRange = (Double.infinity, -Double.infinity)
+        var plainMax = -Double.infinity
+        var lampHours = 0.0
+        for minute in stride(from: 10.0, through: 24 * 60, by: 10) {
+            heated.run(until: minute * 60)
+            plain.run(until: minute * 60)
+            // Lines in relay order: aerator-1, aerator-2, exchange, feeder, heater, light.
+            if heated.relays.physicalLevel(5) { lampHours += 10.0 / 60 }
+            if minute != 7 * 60 && minute != 19 * 60 {  // on the hour the tick and the check race
+                let lampExpected = minute > 7 * 60 && minute < 19 * 60
+                #expect(heated.relays.physicalLevel(5) == lampExpected, "lamp at minute \(minute)")
+            }
+            guard minute >= 3 * 60 else { continue }  // warming up from the hall's 26 °C
+            let t = heated.device.withModel { $0.plant.waterTempC }
+            heatedRange = (min(heatedRange.0, t), max(heatedRange.1, t))
+            plainMax = max(plainMax, plain.device.withModel { $0.plant.waterTempC })
+        }
+        #expect(heatedRange.0 >= 27.5 - 0.6 && heatedRange.1 <= 27.5 + 0.6,
+                "heated tank \(heatedRange.0)…\(heatedRange.1) °C, setpoint 27.5 ± 0.3")
+        #expect(plainMax < 26.6, "the unheated tank reached \(plainMax) °C")
+        #expect(abs(lampHours - 12) < 0.3, "lamp on \(lampHours) h")
+        let results = heated.report["results"]
+        guard case .object(let r)? = results else { Issue.record("no results"); return }
+        #expect((r["heater_cycles"]?.number ?? 0) >= 3, "\(r)")
+        #expect(r["heater_timeouts"] == .number(0))
+        #expect(heated.alarm("heater_max_on") == nil)
+    }
+
     @Test(arguments: [1, 2, 3] as [UInt64])
     func aWeekOfThePond(seed: UInt64) throws {
         let toml = """

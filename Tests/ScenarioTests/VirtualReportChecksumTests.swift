@@ -31,9 +31,10 @@ struct VirtualReportChecksumTests {
 
     /// "config seed" → checksum, as measured before the kinds refactor (issue 17).
     static let expected: [String: String] = [
-        "demo 3m seed 1": "f1bfc99de241c601c7984a9ec1372c84e4059d8f4d554b8d2eb6cb04d7024684",
-        "demo 3m seed 2": "77ce289f152af6d541328012dcc0d6a67ae5bd7ea5c100e71cc4483d72f9430c",
-        "demo 3m seed 3": "28e4030c748d80f6d894887d6e845319f32c42037ad0d3e33387aaabd317bab8",
+        // Changed on purpose (issue 18 item 11): the demo's nursery tank has a heater and a grow lamp.
+        "demo 3m seed 1": "0e07898c6389595564cfafcb59cfb5e459391a459d35d7d164a591ca334cffe1",
+        "demo 3m seed 2": "55b5a8d0b53143e331af2add6eef49d017845472522e4ac6e4cdbcfd571465f0",
+        "demo 3m seed 3": "3ef9b0cf6d5515552176292bc4a4c8b5b1dbb51bd6162755882bc5da82facfb7",
         "examples/extraction.toml 20m seed 1": "ebd50b92c44dc5a8ca232e512e2e4a5525e25749b7a61b2fb5a7d95cd947ee6f",
         "examples/extraction.toml 20m seed 2": "9576012257b8ce44bc7d70f590d6af1ced3d4887848bc7070090df427cb24224",
         "examples/extraction.toml 20m seed 3": "d7af4eb46e897acae6a6d363fc10557fa96a50e361f98c6445f0bec8eb594bc9",
@@ -44,10 +45,11 @@ struct VirtualReportChecksumTests {
         "examples/pond-week.toml 2d seed 2": "b9b2515da5c72597e6df35a776d4504b635491329ac9d61ece89d9eb667a186d",
         "examples/pond-week.toml 2d seed 3": "b8a6a0e83b1e3f5a7a6fb0822c561676f55a10f9cc7cc12782b2d61e7c754166",
         // Changed on purpose (issue 18 item 8): its extraction station stays idle with the axes disabled, and the lift
-        // now holds on its holding valves instead of sinking 0.85 mm/min.
-        "examples/rigd.toml 3m seed 1": "60354950417fec35103b035b1e410015e6a4af8e97ad51b48eb66dabd643c0a3",
-        "examples/rigd.toml 3m seed 2": "adea3c018ce95f50c97884917abab670ebc8bf8a57524ad84b504635a90a0789",
-        "examples/rigd.toml 3m seed 3": "c107f8c8de3f2b84f0c4d39c9779cf2aafc6923358b770fcfe079d90dd677b1d",
+        // now holds on its holding valves instead of sinking 0.85 mm/min. Again (item 11): its nursery tank has a
+        // heater and a grow lamp.
+        "examples/rigd.toml 3m seed 1": "402304ee02cf642709a1600d017cd118faa17f1d7f6457b26ccd869be9d033b9",
+        "examples/rigd.toml 3m seed 2": "f10977ffac076d92060a09612eb1f6c5f1315fdf6142cd3617fb60117fa7da5b",
+        "examples/rigd.toml 3m seed 3": "68d0c4d9605a3ce3e4b43138a65c0e3ad039782ba731a28524f6ab8ebae8e09f",
         "examples/stream.toml 60d seed 1": "fe329832ba8a27fc826c01d73b04a5c97c2551253e9a05436f79ed52ae745d5b",
         "examples/stream.toml 60d seed 2": "47a8e8f10866be0c36ea6a53ca692cb41787afda7cb465c13b93247644d79b0c",
         "examples/stream.toml 60d seed 3": "d5ed0c47ddced54aa6044e8015ece1bbb22d931993ce29c3b7e223991a74d374",

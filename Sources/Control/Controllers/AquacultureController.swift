@@ -31,6 +31,31 @@ public struct AquacultureControlConfig: ControlSettings, Equatable {
     public var salinityPpt: ClosedRange<Double> = 0...40
     /// An exchange runs at least this long, s.
     public var exchangeMinRun = 1800.0
+    /// Nursery tank heater: on below `setpoint − band`, off above `setpoint + band`, °C; nil: no heater relay.
+    public var heaterSetpointC: Double?
+    public var heaterBandC = 0.3
+    /// The heater never runs longer than this in one go, s; then it rests `heaterRest` s and an alarm says the tank
+    /// did not reach its setpoint (a failed element, an open lid, a heater too small for the hall).
+    public var heaterMaxOn = 7200.0
+    public var heaterRest = 900.0
+    /// Grow-lamp photoperiod: on from `on` to `off`, hours of the local day (may wrap midnight); nil: no light relay.
+    public var photoperiod: Photoperiod?
+
+    public struct Photoperiod: Sendable, Equatable {
+        public var on: Double
+        public var off: Double
+
+        public init(_ on: Double, _ off: Double) {
+            self.on = on
+            self.off = off
+        }
+
+        /// Whether the lamp is on at this hour of the local day.
+        public func contains(hour: Double) -> Bool {
+            on < off ? (hour >= on && hour < off) : (hour >= on || hour < off)
+        }
+    }
+
     /// Identical samples in a row that make a sensor stuck.
     public var stuckSamples = 30
     /// Per checked channel (by channel index): its output resolution and how often the sonde refreshes it, for the
@@ -87,6 +112,11 @@ public struct AquacultureControlConfig: ControlSettings, Equatable {
         if feedDuration >= 86400 / Double(max(1, feedTimes.count)) {
             out.append(ControlProblem("feed_minutes", "feedings would overlap"))
         }
+        if let setpoint = heaterSetpointC, !feedTempC.contains(setpoint) {
+            out.append(ControlProblem("heater_setpoint_c", "must lie in the feeding temperature band "
+                                      + "\(feedTempC.lowerBound)…\(feedTempC.upperBound) °C, or the heater would "
+                                      + "hold the tank where feeding is inhibited"))
+        }
         return out
     }
 }
@@ -98,7 +128,9 @@ public struct AquacultureControlConfig: ControlSettings, Equatable {
 /// exchange held).
 ///
 /// Two loops: `sample` (every `sampleEvery`, reads and decides) and `log` (every `logEvery`, records a logged sample).
-/// Relays, in `relayNames` order: the aerators, then exchange, then feeder.
+/// Relays, in `relayNames` order: the aerators, then exchange, then feeder, then (where configured) heater and light.
+/// A nursery tank's heater holds the water on a hysteresis band with a maximum on-time; its grow lamp follows a
+/// photoperiod. In the safe state the heater is OFF and the lamp keeps its schedule.
 public struct AquacultureController: StationController {
     public typealias Profile = AquaSondeProfile
     public typealias Snapshot = AquaSondeProfile.Snapshot
@@ -107,7 +139,8 @@ public struct AquacultureController: StationController {
 
     /// A sonde has no E-stop or watchdog of its own; the host's E-stop line drives the pond's safe state.
     static let checks = DeviceChecks(noun: "sonde", lossCode: "sonde_lost",
-                                     safeStateNote: "aerators ON, feeder OFF, exchange held", deviceWatchdog: false)
+                                     safeStateNote: "aerators ON, feeder OFF, exchange held, heater OFF",
+                                     deviceWatchdog: false)
     public let loops: [LoopSpec]
     public var alarms = AlarmBook()
     public private(set) var config: AquacultureControlConfig
@@ -119,7 +152,16 @@ public struct AquacultureController: StationController {
     public private(set) var aeratorsOn = false
     public private(set) var exchangeOn = false
     public private(set) var feederOn = false
+    public private(set) var heaterOn = false
+    public private(set) var lightOn = false
     public private(set) var inSafeState = false
+    /// When the heater last switched on (its on-time counts from here), and until when it rests.
+    private var heaterOnSince: Double?
+    private var heaterRestUntil = -Double.infinity
+    private var heaterSeconds = 0.0
+    private var heaterCycles = 0
+    private var heaterTimeouts = 0
+    private var lightSeconds = 0.0
     /// When the running aerators were started (the minimum run counts from here).
     private var aeratorOnSince: Double?
     private var exchangeOnSince: Double?
@@ -145,6 +187,7 @@ public struct AquacultureController: StationController {
         loops = [LoopSpec(name: "sample", period: .milliseconds(Int64((config.sampleEvery * 1000).rounded()))),
                  LoopSpec(name: "log", period: .milliseconds(Int64((config.logEvery * 1000).rounded())))]
         relayNames = (1...max(1, config.aerators)).map { "aerator-\($0)" } + ["exchange", "feeder"]
+            + (config.heaterSetpointC != nil ? ["heater"] : []) + (config.photoperiod != nil ? ["light"] : [])
         var checks: [Int: SensorCheck] = [:]
         for channel in Self.checkedChannels {
             let flatline = config.flatlines[channel.rawValue] ?? SensorCheck.Flatline()
@@ -162,14 +205,21 @@ public struct AquacultureController: StationController {
          SettingSpec("aerator_off_above_mgl", unit: "mg/L", limits: AquacultureControlConfig.doLimits,
                      value: config.aeratorOffAboveMgL),
          SettingSpec("nh3_max_mgl", unit: "mg/L", limits: AquacultureControlConfig.nh3Limits, value: config.nh3MaxMgL)]
+            + (config.heaterSetpointC.map { [SettingSpec("heater_setpoint_c", unit: "°C", limits: 5...40, value: $0)] }
+                ?? [])
     }
 
     private var relays: [Bool] {
-        Array(repeating: aeratorsOn, count: max(1, config.aerators)) + [exchangeOn, feederOn]
+        Array(repeating: aeratorsOn, count: max(1, config.aerators)) + [exchangeOn, feederOn] + optionalRelays(heaterOn)
     }
 
     public var safeRelays: [Bool] {
-        Array(repeating: true, count: max(1, config.aerators)) + [exchangeOn, false]
+        Array(repeating: true, count: max(1, config.aerators)) + [exchangeOn, false] + optionalRelays(false)
+    }
+
+    /// The heater and light relays where configured, the heater as given.
+    private func optionalRelays(_ heater: Bool) -> [Bool] {
+        (config.heaterSetpointC != nil ? [heater] : []) + (config.photoperiod != nil ? [lightOn] : [])
     }
 
     /// Local hour of day at plant time `now` (0..<24).
@@ -194,6 +244,7 @@ public struct AquacultureController: StationController {
                               host: HostSignals) -> StepOutput<Commands> {
         let now = tick.now
         accumulate(now: now)
+        light(now: now)
         guard case let (s, facts)? = alarms.checkDevice(input, host: host, Self.checks, now: now) else {
             enterSafeState(now: now)
             return StepOutput(commands: Commands(), relays: relays)
@@ -223,6 +274,7 @@ public struct AquacultureController: StationController {
         }
         aerate(doValue, now: now)
         feed(doValue, temperature: trusted[Channel.waterTemp.rawValue], now: now)
+        heat(trusted[Channel.waterTemp.rawValue], now: now)
         exchange(nh3: trusted[Channel.nh3.rawValue], salinity: trusted[Channel.salinity.rawValue],
                  nh3Trusted: checks[Channel.nh3.rawValue]?.isTrusted == true
                      && checks[Channel.tan.rawValue]?.isTrusted == true
@@ -363,6 +415,45 @@ public struct AquacultureController: StationController {
         }
     }
 
+    /// The nursery heater: hysteresis around the setpoint on the trusted water temperature (OFF while the sensor is
+    /// bad), at most `heaterMaxOn` in one go, then a rest of `heaterRest` with alarm `heater_max_on`.
+    private mutating func heat(_ temperature: Double?, now: Double) {
+        guard let setpoint = config.heaterSetpointC else { return }
+        guard let temperature else {
+            switchHeater(false, now: now)
+            return
+        }
+        if heaterOn, let since = heaterOnSince, now - since >= config.heaterMaxOn - 1e-6 {
+            switchHeater(false, now: now)
+            heaterRestUntil = now + config.heaterRest
+            heaterTimeouts += 1
+            alarms.raise("heater_max_on", .alarm,
+                         "heater on for \(Int(config.heaterMaxOn / 60)) min without bringing the water to "
+                         + "\(Self.format(setpoint + config.heaterBandC)) °C (now \(Self.format(temperature)) °C); "
+                         + "resting \(Int(config.heaterRest / 60)) min", now: now)
+            return
+        }
+        if temperature < setpoint - config.heaterBandC, now >= heaterRestUntil {
+            switchHeater(true, now: now)
+        } else if temperature > setpoint + config.heaterBandC {
+            switchHeater(false, now: now)
+            alarms.clear("heater_max_on", now: now)
+        }
+    }
+
+    private mutating func switchHeater(_ on: Bool, now: Double) {
+        guard on != heaterOn else { return }
+        heaterOn = on
+        heaterOnSince = on ? now : nil
+        if on { heaterCycles += 1 }
+    }
+
+    /// The grow lamp's photoperiod (kept in the safe state too: light harms nothing).
+    private mutating func light(now: Double) {
+        guard let photoperiod = config.photoperiod else { return }
+        lightOn = photoperiod.contains(hour: hourOfDay(now))
+    }
+
     /// Water exchange on ammonia or salinity; held (left as it is) while a sensor it needs is bad.
     private mutating func exchange(nh3: Double?, salinity: Double?, nh3Trusted: Bool, now: Double) {
         guard let nh3, let salinity, nh3Trusted else { return }
@@ -384,6 +475,7 @@ public struct AquacultureController: StationController {
     private mutating func enterSafeState(now: Double) {
         inSafeState = true
         feederOn = false
+        switchHeater(false, now: now)
         if !aeratorsOn {
             aeratorsOn = true
             aeratorOnSince = now
@@ -398,6 +490,8 @@ public struct AquacultureController: StationController {
             if aeratorsOn { aeratorSeconds += dt }
             if exchangeOn { exchangeSeconds += dt }
             if feederOn { feederSeconds += dt }
+            if heaterOn { heaterSeconds += dt }
+            if lightOn { lightSeconds += dt }
         }
         lastSampleAt = now
     }
@@ -422,7 +516,8 @@ public struct AquacultureController: StationController {
             case "aerator_on_below_mgl": changed.aeratorOnBelowMgL = value
             case "aerator_off_above_mgl": changed.aeratorOffAboveMgL = value
             case "nh3_max_mgl": changed.nh3MaxMgL = value
-            default: break  // `validatedSetting` accepted only the three above
+            case "heater_setpoint_c": changed.heaterSetpointC = value
+            default: break  // `validatedSetting` accepted only the settings above
             }
             if let problem = changed.problems().first {
                 throw CommandRejection("\(name) = \(value) rejected: \(problem.key) \(problem.message)")
@@ -443,7 +538,7 @@ public struct AquacultureController: StationController {
         }
         let bad = checks.filter { !$0.value.isTrusted }.keys.sorted()
             .map { ReportValue.string(AquaSondeProfile.channels[$0].name) }
-        return [
+        var out: [String: ReportValue] = [
             "logged_samples": .number(Double(loggedSamples)),
             "do_min_per_night": .array(nights),
             "aerator_hours": .number(aeratorSeconds / 3600),
@@ -456,6 +551,13 @@ public struct AquacultureController: StationController {
             "bad_channels": .array(bad),
             "relays": .object(Dictionary(uniqueKeysWithValues: zip(relayNames, relays.map { ReportValue.bool($0) }))),
         ]
+        if config.heaterSetpointC != nil {
+            out["heater_hours"] = .number(heaterSeconds / 3600)
+            out["heater_cycles"] = .number(Double(heaterCycles))
+            out["heater_timeouts"] = .number(Double(heaterTimeouts))
+        }
+        if config.photoperiod != nil { out["light_hours"] = .number(lightSeconds / 3600) }
+        return out
     }
 
     private static func format(_ value: Double) -> String {

@@ -130,6 +130,14 @@ public struct PondPlant: Sendable {
         /// Time constant with which the water's heat balance pulls a temperature offset left by exchange back to
         /// the daily curve, h.
         public var heatRelaxHours: Double
+        /// Electric heater on the host's "heater" relay, kW (0: none). Its heat goes into the water's temperature
+        /// offset, which relaxes back to the ambient curve at 1/`heatRelaxHours` (a 2 m³ tank takes 2.15 K/h from
+        /// 5 kW: 18 000 kJ/h ÷ (2000 kg × 4.186 kJ/(kg·K)); with the nursery's 2 h relaxation it can hold ≈ 4 K above
+        /// its hall).
+        public var heaterKW: Double = 0
+        /// Photosynthesis under the host's "light" relay (a grow lamp), as a fraction of clear-sky noon sun (0: no
+        /// lamp).
+        public var lampSun: Double = 0
 
         // MARK: Feed and ammonia
 
@@ -255,7 +263,8 @@ public struct PondPlant: Sendable {
             rainEventsPerDay: 0.25, rainMeanEventMm: 12, rainEventHours: 1.5,
             initialDOSaturation: 0.85, initialPH: 7.7, initialTANMgL: 0.3, noise: .standard)
 
-        /// A 2 m³ indoor nursery tank in a heated hall: no photosynthesis to speak of, 26 ± 0.3 °C, densely stocked
+        /// A 2 m³ indoor nursery tank in a heated hall: no photosynthesis to speak of, 26 ± 0.3 °C (a 5 kW tank heater
+        /// on the host's "heater" relay can hold it up to ≈ 4 K warmer; a grow lamp on "light"), densely stocked
         /// (respiration several mg/L/h, so DO crashes within an hour or two without air), two blowers on air
         /// stones at k_La 8 h⁻¹ each. The weather channels read the station's outdoor sensors; none of it reaches
         /// the water.
@@ -279,6 +288,15 @@ public struct PondPlant: Sendable {
             pressureMeanHPa: 1010, pressureSigmaHPa: 4, pressureTauHours: 48,
             rainEventsPerDay: 0.25, rainMeanEventMm: 12, rainEventHours: 1.5,
             initialDOSaturation: 1.0, initialPH: 7.8, initialTANMgL: 0.4, noise: .standard)
+            .with(heaterKW: 5, lampSun: 1)
+
+        /// These parameters with a heater and a grow lamp.
+        public func with(heaterKW: Double, lampSun: Double) -> Parameters {
+            var copy = self
+            copy.heaterKW = heaterKW
+            copy.lampSun = lampSun
+            return copy
+        }
 
         /// The preset called `named` ("pond", "nursery"), or nil for an unknown name.
         public static func preset(named name: String) -> Parameters? {
@@ -301,11 +319,18 @@ public struct PondPlant: Sendable {
         public var exchange: Bool
         /// The feeder is running.
         public var feeding: Bool
+        /// The tank heater is on (no effect without `Parameters.heaterKW`).
+        public var heater: Bool
+        /// The grow lamp is on (no effect without `Parameters.lampSun`).
+        public var light: Bool
 
-        public init(aeratorsOn: Int = 0, exchange: Bool = false, feeding: Bool = false) {
+        public init(aeratorsOn: Int = 0, exchange: Bool = false, feeding: Bool = false, heater: Bool = false,
+                    light: Bool = false) {
             self.aeratorsOn = aeratorsOn
             self.exchange = exchange
             self.feeding = feeding
+            self.heater = heater
+            self.light = light
         }
     }
 
@@ -421,7 +446,7 @@ public struct PondPlant: Sendable {
     /// Inorganic carbon of the inflow, mmol/L.
     private let inflowDIC: Double
     /// Offset of the water temperature from its daily curve left by exchange, °C.
-    private var exchangeTempOffsetC: Double
+    private var heatOffsetC: Double
 
     // The weather grid: values at grid points k·gridSeconds and (k+1)·gridSeconds, interpolated in between.
     private var gridIndex: Int
@@ -481,7 +506,7 @@ public struct PondPlant: Sendable {
         let first = WeatherPoint(windMps: 0, pressureHPa: p.pressureMeanHPa, chlUgL: p.chlMeanUgL, tempOffsetC: 0)
         gridPrevious = first
         gridNext = first
-        exchangeTempOffsetC = 0
+        heatOffsetC = 0
         rainMm = 0
         aeratorEnergyKWh = 0
         aeratorsRunning = 0
@@ -532,7 +557,8 @@ public struct PondPlant: Sendable {
         let h = dt / Double(substeps)
         var weather = gridPrevious
         for _ in 0..<substeps {
-            weather = substep(h, aerators: running, exchange: inputs.exchange, feeding: inputs.feeding)
+            weather = substep(h, aerators: running, exchange: inputs.exchange, feeding: inputs.feeding,
+                              heater: inputs.heater, light: inputs.light)
         }
         updateHydraulics(weather: weather)
     }
@@ -569,7 +595,8 @@ public struct PondPlant: Sendable {
     // MARK: - Integration
 
     /// One sub-step of `h` seconds; returns the weather at its end.
-    private mutating func substep(_ h: Double, aerators: Int, exchange: Bool, feeding: Bool) -> WeatherPoint {
+    private mutating func substep(_ h: Double, aerators: Int, exchange: Bool, feeding: Bool, heater: Bool,
+                                  light lampOn: Bool) -> WeatherPoint {
         let p = parameters
         let hours = h / 3600
         let mid = time + h / 2
@@ -580,9 +607,12 @@ public struct PondPlant: Sendable {
         let ex = exchange ? max(0, p.exchangePerHour) : 0
         let tempCurve = temperatureCurve(atSeconds: mid, offsetC: weather.tempOffsetC)
         let relax = p.heatRelaxHours > 0 ? 1 / p.heatRelaxHours : 0
-        exchangeTempOffsetC = Self.relax(exchangeTempOffsetC, source: ex * (p.inflowTempC - tempCurve),
-                                         rate: ex + relax, hours: hours)
-        let temp = tempCurve + exchangeTempOffsetC
+        // The water's offset from the ambient curve: exchange mixes in inflow water, the heater adds heat, and both
+        // relax back at the exchange rate plus 1/heatRelaxHours.
+        let heating = heater && p.volumeM3 > 0 ? max(0, p.heaterKW) * 3600 / (p.volumeM3 * 1000 * 4.186) : 0
+        heatOffsetC = Self.relax(heatOffsetC, source: ex * (p.inflowTempC - tempCurve) + heating,
+                                 rate: ex + relax, hours: hours)
+        let temp = tempCurve + heatOffsetC
         let saturation = AquaChemistry.oxygenSaturationMgL(tempC: temp, salinityPpt: salinityPpt)
             * weather.pressureHPa / Self.standardPressureHPa
 
@@ -597,6 +627,7 @@ public struct PondPlant: Sendable {
             light = sunToday * Foundation.sin(Double.pi * (hour - p.sunriseHour) / dayLength)
         }
         let chlRatio = p.chlMeanUgL > 0 ? weather.chlUgL / p.chlMeanUgL : 0
+        if lampOn { light += max(0, p.lampSun) }
         let production = max(0, p.photosynthesisNoonMgLPerHour) * light * chlRatio
 
         // Feed: thrown into a pool that digests first-order, releasing oxygen demand and TAN.
@@ -673,7 +704,7 @@ public struct PondPlant: Sendable {
         chlUgL = end.chlUgL
         windMps = end.windMps
         pressureHPa = end.pressureHPa
-        waterTempC = temperatureCurve(atSeconds: time, offsetC: end.tempOffsetC) + exchangeTempOffsetC
+        waterTempC = temperatureCurve(atSeconds: time, offsetC: end.tempOffsetC) + heatOffsetC
         updateCarbonDerived()
         return end
     }

@@ -274,6 +274,10 @@ package final class TableReader {
         reader.issue(path: keyPath(key), context: context, key: prefix + key, message)
     }
 
+    /// Whether an optional key whose absence switches a feature off is present. Unlike `has`, an absent key is not
+    /// noted as missing (examples need not set it on every station).
+    package func isSet(_ key: String) -> Bool { table.contains(key: key) }
+
     package func has(_ key: String) -> Bool {
         let present = table.contains(key: key)
         if !present { reader.noteAbsent(keyPath(key)) }

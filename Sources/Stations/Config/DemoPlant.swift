@@ -85,6 +85,9 @@ package enum DemoPlant {
     feed_minutes = 5
     feed_temp_min_c = 24
     feed_temp_max_c = 30
+    heater_setpoint_c = 27.5            # the tank heater holds 27.2–27.8 °C in a 26 °C hall
+    light_on = "07:00"                  # the grow lamp's photoperiod
+    light_off = "19:00"
     """
 
     package static func configuration() throws(ConfigError) -> Configuration {

@@ -20,15 +20,7 @@ package enum AquaSondeKind: StationKind {
         guard let t else { return c }
         t.read(AquacultureControlConfig.keys, into: &c)
         if t.has("feed_times") {
-            c.feedTimes = t.stringArray("feed_times")?.compactMap { text in
-                let parts = text.split(separator: ":")
-                guard parts.count == 2, let h = Int(parts[0]), let m = Int(parts[1]), (0..<24).contains(h),
-                      (0..<60).contains(m) else {
-                    t.fail("feed_times", "\"\(text)\" is not a time of day HH:MM")
-                    return nil
-                }
-                return Double(h) + Double(m) / 60
-            } ?? c.feedTimes
+            c.feedTimes = t.stringArray("feed_times")?.compactMap { timeOfDay(t, "feed_times", $0) } ?? c.feedTimes
         }
         let feedLow = t.double("feed_temp_min_c", default: c.feedTempC.lowerBound, range: 0...40)
         let feedHigh = t.double("feed_temp_max_c", default: c.feedTempC.upperBound, range: 0...40)
@@ -40,7 +32,21 @@ package enum AquaSondeKind: StationKind {
         if salinityLow < salinityHigh { c.salinityPpt = salinityLow...salinityHigh } else {
             t.fail("salinity_max_ppt", "must be above salinity_min_ppt (\(salinityLow))")
         }
-        if let sensors = t.table("sensors") {
+        // A nursery tank's heater and grow lamp: only where their keys are set (a pond has neither).
+        if t.isSet("heater_setpoint_c") {
+            c.heaterSetpointC = t.double("heater_setpoint_c", default: 26, range: 5...40)
+            c.heaterBandC = t.double("heater_band_c", default: c.heaterBandC, range: 0.05...5)
+            c.heaterMaxOn = t.double("heater_max_on_min", default: c.heaterMaxOn / 60, range: 1...1440) * 60
+            c.heaterRest = t.double("heater_rest_min", default: c.heaterRest / 60, range: 1...1440) * 60
+        }
+        if t.isSet("light_on") || t.isSet("light_off") {
+            let on = t.string("light_on", required: true).flatMap { timeOfDay(t, "light_on", $0) }
+            let off = t.string("light_off", required: true).flatMap { timeOfDay(t, "light_off", $0) }
+            if let on, let off {
+                if on == off { t.fail("light_off", "must differ from light_on") } else { c.photoperiod = .init(on, off) }
+            }
+        }
+        if t.isSet("sensors"), let sensors = t.table("sensors") {
             let checked = AquacultureController.checkedChannels.map { ($0, AquaSondeProfile.channels[$0.rawValue].name) }
             for key in sensors.table.keys.sorted() {
                 guard let channel = checked.first(where: { $0.1 == key })?.0 else {
@@ -58,6 +64,17 @@ package enum AquaSondeKind: StationKind {
         }
         for problem in c.problems() { t.fail(problem.key, problem.message) }
         return c
+    }
+
+    /// "HH:MM" as hours of the day, or nil (and an issue on `key`).
+    private static func timeOfDay(_ t: TableReader, _ key: String, _ text: String) -> Double? {
+        let parts = text.split(separator: ":", omittingEmptySubsequences: false)
+        guard parts.count == 2, let h = Int(parts[0]), let m = Int(parts[1]),
+              (0..<24).contains(h), (0..<60).contains(m) else {
+            t.fail(key, "\"\(text)\" is not a time of day HH:MM")
+            return nil
+        }
+        return Double(h) + Double(m) / 60
     }
 
     package static func makeController(_ control: AquacultureControlConfig,
@@ -78,7 +95,7 @@ package enum AquaSondeKind: StationKind {
         let relayOn = host.relayOn
         let inputs: @Sendable () -> PondPlant.Inputs = {
             PondPlant.Inputs(aeratorsOn: aerators.filter(relayOn).count, exchange: relayOn("exchange"),
-                             feeding: relayOn("feeder"))
+                             feeding: relayOn("feeder"), heater: relayOn("heater"), light: relayOn("light"))
         }
         return SimulatedDevice(model: AquaSondeFirmware(plant: plant, seed: seed, relays: inputs),
                                serial: SimulatorCatalog.serial(seed: seed), unitId: UInt16(unit))
@@ -86,7 +103,8 @@ package enum AquaSondeKind: StationKind {
 
     package static let recipes: RecipeFormat? = nil
 
-    /// `[station.relays]`: `aerators = [{ chip, line }, …]` (one per aerator), `exchange = { … }`, `feeder = { … }`.
+    /// `[station.relays]`: `aerators = [{ chip, line }, …]` (one per aerator), `exchange = { … }`, `feeder = { … }`,
+    /// and `heater`/`light` where the control has a heater setpoint or a photoperiod.
     package static func readRelays(_ station: TableReader,
                            control: AquacultureControlConfig) -> [String: GPIOLineAddress]? {
         guard let t = station.table("relays") else { return [:] }
@@ -101,7 +119,8 @@ package enum AquaSondeKind: StationKind {
                 if let address = ConfigLoader.readLine(line) { out["aerator-\(i + 1)"] = address }
             }
         }
-        for name in ["exchange", "feeder"] {
+        for name in ["exchange", "feeder"] + (control.heaterSetpointC != nil ? ["heater"] : [])
+            + (control.photoperiod != nil ? ["light"] : []) {
             if let address = t.table(name).flatMap(ConfigLoader.readLine) { out[name] = address }
         }
         t.finish()
