@@ -153,6 +153,50 @@ struct OperationsTests {
         #expect(unknown.stderr.contains("rig-ops"), "\(unknown.stderr)")
     }
 
+    /// Issue 18 item 10: a pond's logged series (here every 2 s, sampling every 0.5 s) is stored apart from the
+    /// regular samples (here every 5 s) and exported with `--series logged`, also through the API.
+    @Test func theLoggedSeriesIsStoredAndExported() async throws {
+        let config = try temporaryFile("""
+        [[station]]
+        name = "pond-log"
+        kind = "aqua-sonde"
+        address = "sim://"
+        [station.control]
+        sample_every_s = 0.5
+        log_every_s = 2
+        [daemon]
+        record_interval_s = 5
+        """)
+        defer { unlink(config) }
+        let dataDir = NSTemporaryDirectory() + "rigd-logged-\(UUID())"
+        defer { try? FileManager.default.removeItem(atPath: dataDir) }
+        let rigd = try ChildProcess(try rigdBinary(), ["run", "--config", config, "--status-every", "0",
+                                                       "--data-dir", dataDir, "--http", "127.0.0.1:0"])
+        let base = try rigd.apiBase()
+        try await Task.sleep(for: .seconds(9))
+        let api = try await http("GET", base + "/api/stations/pond-log/export.csv?series=logged&from=-1h")
+        #expect(api.status == 200 && api.text.hasPrefix("time_utc,unix_s,do_mgl"), "\(api.status) \(api.text.prefix(300))")
+        #expect(try await http("GET", base + "/api/stations/pond-log/export.csv?series=daily").status == 422)
+        rigd.signal(SIGTERM)
+        #expect(rigd.waitForExit(timeout: 10) == 0, "\(rigd.stderr.suffix(2000))")
+
+        let logged = try runToCompletion(try rigdBinary(), ["export", "--station", "pond-log", "--data-dir", dataDir,
+                                                            "--series", "logged"])
+        #expect(logged.status == 0, "\(logged.stderr)")
+        let rows = try CSV<Named>(string: logged.stdout).rows
+        let times = rows.compactMap { $0["unix_s"].flatMap(Double.init) }
+        let gaps = zip(times.dropFirst(), times).map { $0 - $1 }
+        #expect(times.count >= 3 && gaps.allSatisfy { abs($0 - 2) < 0.05 }, "logged times \(times)")
+        #expect(rows.allSatisfy { $0["do_mgl"].flatMap(Double.init) != nil })
+        #expect(logged.stderr.contains("logged sample row(s) of pond-log"), "\(logged.stderr)")
+        let regular = try runToCompletion(try rigdBinary(), ["export", "--station", "pond-log", "--data-dir", dataDir])
+        let regularRows = try CSV<Named>(string: regular.stdout).rows.count
+        #expect(regularRows >= 1 && regularRows < times.count, "regular \(regularRows), logged \(times.count)")
+        let bad = try runToCompletion(try rigdBinary(), ["export", "--station", "pond-log", "--data-dir", dataDir,
+                                                         "--series", "daily"])
+        #expect(bad.status == 64 && bad.stderr.contains("regular") && bad.stderr.contains("logged"), "\(bad.stderr)")
+    }
+
     @Test func killDashNineDuringARunThenRestart() async throws {
         let config = try temporaryFile("""
         [[station]]

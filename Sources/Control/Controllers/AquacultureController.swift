@@ -256,8 +256,9 @@ public struct AquacultureController: StationController {
         inSafeState = false
         if loop == 1 {
             // A logged sample closes a logging interval: the first is due one interval after the start.
-            if tick.index > 0 { record(s) }
-            return StepOutput(commands: Commands(), relays: relays)
+            guard tick.index > 0 else { return StepOutput(commands: Commands(), relays: relays) }
+            record(s)
+            return StepOutput(commands: Commands(), relays: relays, logged: true)
         }
         let trusted = judgeSensors(s, now: now)
         let doValue = trusted[Channel.doMgL.rawValue]

@@ -27,12 +27,18 @@ public struct StepOutput<Commands: Sendable>: Sendable {
     public var beacon: Bool
     /// The host's relay outputs, in the order of the controller's `relayNames` (empty for a kind without relays).
     public var relays: [Bool]
+    /// This tick's snapshot is a sample of the controller's logged series (the regulatory or logbook cadence: a
+    /// pond's 15-min sample, a stream's 15 → 5 min event sampling); the station stores it as such in the data log,
+    /// apart from the regular `record_interval_s` samples.
+    public var logged: Bool
 
-    public init(commands: Commands, resetDeviceFaults: Bool = false, beacon: Bool = false, relays: [Bool] = []) {
+    public init(commands: Commands, resetDeviceFaults: Bool = false, beacon: Bool = false, relays: [Bool] = [],
+                logged: Bool = false) {
         self.commands = commands
         self.resetDeviceFaults = resetDeviceFaults
         self.beacon = beacon
         self.relays = relays
+        self.logged = logged
     }
 }
 

@@ -117,13 +117,15 @@ public struct StreamStationController: StationController {
             nextAutosampleAt = at + config.autosamplerEvery
         }
         if !detector.inEvent { nextAutosampleAt = nil }
+        var logged = false
         if now >= nextLogAt - 1e-9 {
             loggedSamples += 1
+            logged = true
             nextLogAt = now + (detector.inEvent ? config.logEveryInEvent : config.logEvery)
         }
         alarms.set("storm_event", detector.inEvent, .warning, "storm event in progress: sampling every "
                    + "\(Int(config.logEveryInEvent / 60)) min", now: now)
-        return StepOutput(commands: Commands(trigger: trigger))
+        return StepOutput(commands: Commands(trigger: trigger), logged: logged)
     }
 
     private mutating func fire() {

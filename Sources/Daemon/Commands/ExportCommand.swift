@@ -18,7 +18,10 @@ struct ExportCommand: ParsableCommand {
         $STATE_DIRECTORY or ~/.local/state/rigd). Safe while rigd runs: the log is in WAL mode.
 
         samples, wide layout (default): time_utc, unix_s, then one column per channel; an empty cell is a fault \
-        reading. Long layout: time_utc, unix_s, channel, unit, value, quality (one row per channel reading).
+        reading. Long layout: time_utc, unix_s, channel, unit, value, quality (one row per channel reading). \
+        --series logged exports the controller's logged series instead of the regular samples (a pond's 15-min \
+        logbook sample, a stream's 15 → 5 min event sampling), with the same columns; it is kept whatever the \
+        retention.
         alarms: station, code, severity, message, raised/acknowledged/cleared times, acknowledged_by, cleared_by.
         runs: station, number, recipe, outcome, reason, started/ended times, results (JSON).
         events: time_utc, unix_s, station, kind, message.
@@ -48,6 +51,9 @@ struct ExportCommand: ParsableCommand {
 
     @Option(name: .long, help: "Samples layout: wide (a column per channel) or long (a row per reading).")
     var layout: Layout = .wide
+
+    @Option(name: .long, help: "Which samples: regular (every record_interval_s) or logged (the controller's logged series).")
+    var series: CSVExport.Series = .regular
 
     @Option(name: [.short, .long], help: "Write to this file (written to a temporary file, then renamed); default standard output.")
     var output: String?
@@ -105,7 +111,8 @@ struct ExportCommand: ParsableCommand {
             throw error
         }
         let destination = output ?? "standard output"
-        FileHandle.standardError.write(Data("rigd export: \(rows) \(what.rawValue) row(s) of \(station) to \(destination)\n".utf8))
+        let kind = what == .samples && series == .logged ? "logged sample" : what.rawValue
+        FileHandle.standardError.write(Data("rigd export: \(rows) \(kind) row(s) of \(station) to \(destination)\n".utf8))
     }
 
     private func resolveWindow() throws -> (Double, Double) {
@@ -123,9 +130,11 @@ struct ExportCommand: ParsableCommand {
 
     /// Writes the header and rows; returns the number of data rows.
     private func write(_ csv: CSVWriter, db: Database, from: Double, to: Double) throws -> Int {
-        try CSVExport.write(csv, db: db, station: station, from: from, to: to, what: what, layout: layout)
+        try CSVExport.write(csv, db: db, station: station, from: from, to: to, what: what, layout: layout,
+                            series: series)
     }
 }
 
 extension CSVExport.Table: ExpressibleByArgument {}
 extension CSVExport.Layout: ExpressibleByArgument {}
+extension CSVExport.Series: ExpressibleByArgument {}

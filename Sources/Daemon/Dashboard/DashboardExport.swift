@@ -38,13 +38,18 @@ extension API {
         guard let layout = ExportLayout(rawValue: layoutText) else {
             throw APIError.invalid("layout must be wide or long, got \"\(layoutText)\"")
         }
+        let seriesText = q.get("series") ?? CSVExport.Series.regular.rawValue
+        guard let series = CSVExport.Series(rawValue: seriesText) else {
+            throw APIError.invalid("series must be regular or logged, got \"\(seriesText)\"")
+        }
         guard let recorder else {
             return Self.error(.serviceUnavailable, "no_data_log", "this rigd keeps no data log")
         }
         let data: Data
         do {
             data = try await recorder.reader.read { db in
-                try Self.exportData(db, station: name, from: window.from, to: window.to, what: what, layout: layout)
+                try Self.exportData(db, station: name, from: window.from, to: window.to, what: what, layout: layout,
+                                    series: series)
             }
         } catch is ExportTooLarge {
             return Self.error(.unprocessableContent, "invalid_value",
@@ -54,7 +59,8 @@ extension API {
             return Self.error(.internalServerError, "data_log_error", "reading the data log failed: \(error)")
         }
         let stamp = Self.fileStamp(window.from)
-        let filename = "\(Self.fileSafe(name))-\(what.rawValue)-\(stamp).csv"
+        let table = what == .samples && series == .logged ? "logged-samples" : what.rawValue
+        let filename = "\(Self.fileSafe(name))-\(table)-\(stamp).csv"
         return Response(status: .ok,
                         headers: [.contentType: "text/csv; charset=utf-8; header=present",
                                   .contentDisposition: "attachment; filename=\"\(filename)\"",
@@ -64,11 +70,11 @@ extension API {
 
     /// The CSV document; throws `ExportTooLarge` past `maximumExportRows` data rows.
     package static func exportData(_ db: Database, station: String, from: Double, to: Double, what: ExportTable,
-                           layout: ExportLayout) throws -> Data {
+                           layout: ExportLayout, series: CSVExport.Series = .regular) throws -> Data {
         let stream = OutputStream(toMemory: ())
         let csv = try CSVWriter(stream: stream, newline: .crlf)
         _ = try CSVExport.write(csv, db: db, station: station, from: from, to: to, what: what, layout: layout,
-                                maximumRows: maximumExportRows)
+                                series: series, maximumRows: maximumExportRows)
         let data = (stream.property(forKey: .dataWrittenToMemoryStreamKey) as? Data) ?? Data()
         stream.close()
         return data

@@ -10,19 +10,26 @@ import Locking
 /// RFC 4180 through CSV.swift (the caller makes the writer, with CRLF line ends); a header row first.
 ///
 /// - samples, wide: `time_utc`, `unix_s`, then a column per channel (an empty cell for a fault reading);
-///   long: `time_utc`, `unix_s`, `channel`, `unit`, `value`, `quality`.
+///   long: `time_utc`, `unix_s`, `channel`, `unit`, `value`, `quality`. `series`: the regular samples or the
+///   controller's logged series (same columns).
 /// - alarms: station, code, severity, message, raised/acknowledged/cleared times, acknowledged_by, cleared_by.
 /// - runs: station, number, recipe, outcome, reason, started/ended times, results (JSON).
 /// - events: time_utc, unix_s, station, kind, message.
 package enum CSVExport {
     package enum Table: String, CaseIterable, Sendable { case samples, alarms, runs, events }
     package enum Layout: String, CaseIterable, Sendable { case wide, long }
+    /// Which samples: the regular ones (every `record_interval_s`) or the controller's logged series.
+    package enum Series: String, CaseIterable, Sendable {
+        case regular, logged
+
+        var table: String { self == .regular ? "sample" : "logged_sample" }
+    }
     package struct TooLarge: Error {}
 
     /// Writes the header row and the data rows of `what` for `station` in [from, to] to `csv`; returns the number of
     /// data rows. Throws `TooLarge` past `maximumRows` data rows (what was written so far is then incomplete).
     package static func write(_ csv: CSVWriter, db: Database, station: String, from: Double, to: Double, what: Table,
-                      layout: Layout, maximumRows: Int = .max - 1) throws -> Int {
+                      layout: Layout, series: Series = .regular, maximumRows: Int = .max - 1) throws -> Int {
         let formatter = ISO8601DateFormatter()
         formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
         func time(_ t: Double) -> String { formatter.string(from: Date(timeIntervalSince1970: t)) }
@@ -38,7 +45,7 @@ package enum CSVExport {
             try csv.write(row: ["time_utc", "unix_s"] + channels)
             let column = Dictionary(channels.enumerated().map { ($1, $0) }, uniquingKeysWith: { first, _ in first })
             let cursor = try Row.fetchCursor(db, sql: """
-                SELECT s.t, c.name, s.value FROM sample s JOIN channel c ON c.id = s.channel_id
+                SELECT s.t, c.name, s.value FROM \(series.table) s JOIN channel c ON c.id = s.channel_id
                 WHERE c.station = ? AND s.t >= ? AND s.t <= ? ORDER BY s.t, c.id
                 """, arguments: [station, from, to])
             var current: Double?
@@ -61,7 +68,7 @@ package enum CSVExport {
         case .samples:
             try csv.write(row: ["time_utc", "unix_s", "channel", "unit", "value", "quality"])
             let cursor = try Row.fetchCursor(db, sql: """
-                SELECT s.t, c.name, c.unit, s.value, s.quality FROM sample s JOIN channel c ON c.id = s.channel_id
+                SELECT s.t, c.name, c.unit, s.value, s.quality FROM \(series.table) s JOIN channel c ON c.id = s.channel_id
                 WHERE c.station = ? AND s.t >= ? AND s.t <= ? ORDER BY s.t, c.id
                 """, arguments: [station, from, to])
             while let row = try cursor.next() {

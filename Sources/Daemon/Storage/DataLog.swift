@@ -5,8 +5,8 @@ import DeviceTransports
 import SimServe
 import Locking
 
-/// rigd's SQLite data log (docs/design.md "recorder"): samples per station and channel, events, alarms, runs and daemon
-/// sessions, in WAL mode so readers (the API, `rigd export`) never block the writer.
+/// rigd's SQLite data log (docs/design.md "recorder"): samples per station and channel (and the controllers' logged
+/// series), events, alarms, runs and daemon sessions, in WAL mode so readers (the API, `rigd export`) never block the writer.
 ///
 /// Times are Unix seconds (REAL). Schema changes are migrations (`migrator`), applied in order when the log opens.
 package enum DataLog {
@@ -86,6 +86,20 @@ package enum DataLog {
                     UNIQUE (session_id, station, number)
                 );
                 CREATE INDEX run_station ON run(station, started_at);
+                """)
+        }
+        m.registerMigration("v2: the controllers' logged series") { db in
+            // A controller's logged (logbook, regulatory) series: a pond's 15-min sample, a stream's 15 → 5 min
+            // event sampling. Apart from `sample` (every record_interval_s) and kept whatever the retention.
+            try db.execute(sql: """
+                CREATE TABLE logged_sample (
+                    channel_id INTEGER NOT NULL REFERENCES channel(id),
+                    t REAL NOT NULL,
+                    value REAL,
+                    quality INTEGER NOT NULL,
+                    PRIMARY KEY (channel_id, t)
+                ) WITHOUT ROWID;
+                CREATE INDEX logged_sample_t ON logged_sample(t);
                 """)
         }
         return m

@@ -102,7 +102,7 @@ package final class Recorder: StationJournal {
         if overflow { shed() }
     }
 
-    /// Drops the oldest sample records (never events, alarms or runs) to get back under the limit.
+    /// Drops the oldest sample records (never logged samples, events, alarms or runs) to get back under the limit.
     private func shed() {
         let n = queue.withLock { q -> Int in
             var excess = q.count - Self.queueLimit * 9 / 10
@@ -170,7 +170,7 @@ package final class Recorder: StationJournal {
         if due { applyRetention(now: now) }
     }
 
-    /// Deletes samples and events older than the retention (alarms, runs and sessions are kept).
+    /// Deletes samples and events older than the retention (alarms, runs, sessions and the logged series are kept).
     package func applyRetention(now: Double) {
         guard retentionSeconds > 0 else { return }
         let cutoff = now - retentionSeconds
@@ -245,6 +245,13 @@ package final class Recorder: StationJournal {
                 for channel in channels {
                     let id = try channelId(station: station, channel: channel, db: db)
                     try sample.execute(arguments: [id, t, channel.value, Int(channel.quality)])
+                }
+            case .loggedSamples(let station, let t, let channels):
+                let logged = try db.cachedStatement(
+                    sql: "INSERT OR REPLACE INTO logged_sample (channel_id, t, value, quality) VALUES (?, ?, ?, ?)")
+                for channel in channels {
+                    let id = try channelId(station: station, channel: channel, db: db)
+                    try logged.execute(arguments: [id, t, channel.value, Int(channel.quality)])
                 }
             case .event(let station, let t, let kind, let message):
                 try db.execute(sql: "INSERT INTO event (t, station, kind, message) VALUES (?, ?, ?, ?)",

@@ -126,6 +126,7 @@ package final class Station<Controller: StationController>: AnyStation, @uncheck
             input = .unavailable(reason: "link down")
         }
         let output = controller.step(loop: loop, tick: tick, input: input, host: hostLines.read())
+        if output.logged, case .snapshot(let snapshot) = input { publisher.recordLogged(snapshot, now: now) }
         let alarmsChanged = journal.alarmChanges(controller.alarms.drainChanges(), now: now)
         let runsChanged = journal.runChanges(controller.runs, now: now) { controller.runSummary($0) }
         // Host lines first, then the status: a published alarm comes with the relays it switched (found by the soak:

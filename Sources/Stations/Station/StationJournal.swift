@@ -10,6 +10,8 @@ package protocol StationJournal: Sendable {
 /// One thing a station measured or decided, with its Unix time.
 package enum JournalRecord: Sendable {
     case samples(station: String, t: Double, channels: [StationStatus.Channel])
+    /// A sample of the controller's logged series (`StepOutput.logged`), stored apart from the regular samples.
+    case loggedSamples(station: String, t: Double, channels: [StationStatus.Channel])
     case event(station: String?, t: Double, kind: String, message: String)
     case alarmRaised(station: String, alarm: Alarm, t: Double)
     case alarmAcknowledged(station: String, code: String, by: String, t: Double)

@@ -70,6 +70,16 @@ final class StationPublisher: @unchecked Sendable {
         }
     }
 
+    /// Records a sample of the controller's logged series (whatever the record interval).
+    func recordLogged(_ snapshot: some DeviceSnapshot, now: Double) {
+        guard let recorder else { return }
+        let channels = zip(channelSpecs, snapshot.channels).map { spec, reading in
+            StationStatus.Channel(name: spec.name, unit: spec.unit, value: reading.value,
+                                  quality: reading.quality.rawValue)
+        }
+        recorder.record(.loggedSamples(station: station, t: unix(now), channels: channels))
+    }
+
     func markUpdated(now: Double) {
         let updated = unix(now)
         published.withLock { $0.updatedAt = updated }
