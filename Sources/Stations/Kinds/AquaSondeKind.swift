@@ -9,7 +9,8 @@ import Sim
 package enum AquaSondeKind: StationKind {
     package typealias Controller = AquacultureController
 
-    package static let summary = "aquaculture sonde (DO, pH, temperature, salinity, ammonia, chlorophyll) with aerator, exchange and feeder relays"
+    package static let summary = "aquaculture sonde (DO, pH, temperature, salinity, ammonia, chlorophyll) with aerator, "
+        + "exchange and feeder relays (and heater, light where heater_setpoint_c, light_on/light_off are set)"
     package static let lossAlarm = "sonde_lost"
     package static var presets: [String] { PondPlant.Parameters.presetNames }
 
