@@ -77,14 +77,16 @@
     return age < 2 ? "updated just now" : `updated ${formatDuration(age)} ago`;
   }
 
-  /** A results value: numbers formatted, objects as compact JSON. */
+  /** A results value for people: numbers formatted, lists joined with "; ", objects as "key value, key value". */
   function formatValue(value) {
     if (value === null || value === undefined) return "—";
-    if (typeof value === "number") return formatNumber(value);
+    if (typeof value === "number") return Number.isInteger(value) ? String(value) : formatNumber(value);
     if (typeof value === "boolean") return value ? "yes" : "no";
     if (typeof value === "string") return value;
-    const text = JSON.stringify(value);
-    return text.length > 160 ? text.slice(0, 157) + "…" : text;
+    const text = Array.isArray(value)
+      ? (value.length ? value.map(formatValue).join("; ") : "none")
+      : Object.entries(value).map(([k, v]) => `${k} ${formatValue(v)}`).join(", ");
+    return text.length > 240 ? text.slice(0, 237) + "…" : text;
   }
 
   function unitSuffix(unit) { return unit ? " " + unit : ""; }
@@ -435,8 +437,10 @@
       modeBadge($(".badge-mode", element), status.mode);
       const row = $(".status-row", element);
       if (status.mode === "refused") {
-        fill(row, h("span", { class: "pill bad", title: status.refused_reason || "" }, "NOT STARTED: device " + (status.refused_reason || "refused")));
-        $(".alarm-codes", element).hidden = true;
+        fill(row, h("span", { class: "pill bad" }, "NOT STARTED"));
+        const codes = $(".alarm-codes", element);
+        codes.textContent = `The device at ${status.address} ${status.refused_reason || "was refused"}; the station is not simulated.`;
+        codes.hidden = false;
         $(".updated", element).textContent = "";
         return;
       }
@@ -573,8 +577,9 @@
       $("#station-meta").textContent = `${status.address} · ${formatAge(status.updated_at)} · ` +
         `${link.transactions} transactions, ${errors} errors${kinds ? " (" + kinds + ")" : ""}, ${link.reconnects} reconnects` +
         (link.last_error ? ` · last error: ${link.last_error}` : "");
-      fill($("#station-status"), ...linkPills(link.up, link), devicePill(status),
-           alarmPill(status.alarms.length, worstSeverity(status.alarms)), runPill(status.run, status.phase));
+      if (status.mode === "refused") fill($("#station-status"), h("span", { class: "pill bad" }, "NOT STARTED"));
+      else fill($("#station-status"), ...linkPills(link.up, link), devicePill(status),
+                alarmPill(status.alarms.length, worstSeverity(status.alarms)), runPill(status.run, status.phase));
       simulatedBanner(status.mode === "refused"
         ? `REFUSED STATION — the device at ${status.address} ${status.refused_reason}. ${status.name} was not started and is not simulated: fix the device or the configuration, then restart rigd.`
         : status.mode === "simulated"
