@@ -42,4 +42,37 @@ struct DashboardTests {
         let outcome = status.map { "exit \($0)" } ?? "still running after 20 s"
         #expect(status == 0, "rigd after SIGTERM: \(outcome)\n\(rigd.stderr.suffix(3000))")
     }
+
+    /// Issue 18 item 13 on the dashboard: a station whose device answers as another kind shows as REFUSED with the
+    /// reason, on the overview and its own page, in headless Chromium (the rendered DOM, after the page's scripts).
+    @Test func aRefusedStationIsShownWithItsReason() throws {
+        let (mill, port) = try startSimulator(kind: "cnc-mill")
+        defer { mill.signal(SIGTERM); _ = mill.waitForExit(timeout: 5) }
+        let config = try temporaryFile("""
+            [[station]]
+            name = "rig"
+            kind = "heat-rig"
+            address = "tcp://127.0.0.1:\(port)"
+            probe_timeout_ms = 500
+            [[station]]
+            name = "spare"
+            kind = "heat-rig"
+            address = "sim://"
+            """)
+        defer { unlink(config) }
+        let rigd = try ChildProcess(try rigdBinary(), ["run", "--config", config, "--status-every", "0"])
+        defer { rigd.signal(SIGTERM); _ = rigd.waitForExit(timeout: 10) }
+        let base = try rigd.apiBase()
+        func dom(_ path: String) throws -> String {
+            try runToCompletion("/usr/bin/chromium", ["--headless", "--no-sandbox", "--disable-gpu",
+                                                      "--virtual-time-budget=5000", "--dump-dom", base + path],
+                                timeout: 60).stdout
+        }
+        let overview = try dom("/")
+        #expect(overview.contains("REFUSED — 1 station not started"), "\(overview.suffix(3000))")
+        #expect(overview.contains("NOT STARTED") && overview.contains("answers as cnc-mill, not heat-rig (IR 0)"))
+        let page = try dom("/dashboard/station/rig")
+        #expect(page.contains("REFUSED STATION — the device at tcp://127.0.0.1:\(port) answers as cnc-mill"),
+                "\(page.suffix(3000))")
+    }
 }
