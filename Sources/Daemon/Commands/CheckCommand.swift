@@ -1,4 +1,5 @@
 import ArgumentParser
+import Devices
 import Foundation
 import Stations
 import DeviceTransports
@@ -8,15 +9,34 @@ import Locking
 struct CheckCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "check",
-        abstract: "Validate a configuration file without starting anything.",
-        discussion: "Exits 0 and summarises the stations, or prints every problem (file:line: station: key …) "
-            + "and exits 78."
+        abstract: "Validate a configuration file or a device map without starting anything.",
+        discussion: """
+            Exits 0 and summarises the stations, or prints every problem (file:line: station: key …) and exits 78. \
+            With --map, validates a device map (docs/maps.md) instead and lists what it maps, every register as the \
+            0-based protocol address rigd sends (with its one-based and reference forms, the usual off-by-one).
+            """
     )
 
     @Option(name: .long, help: "The configuration file (TOML).")
-    var config: String
+    var config: String?
+
+    @Option(name: .long, help: "A device map file (TOML, docs/maps.md) to validate.")
+    var map: String?
+
+    func validate() throws {
+        if (config == nil) == (map == nil) { throw ValidationError("give --config FILE or --map FILE (one of them)") }
+    }
 
     func run() throws {
+        if let map {
+            do {
+                say(MapSummary.lines(try MapLoader.load(path: map), file: map).joined(separator: "\n"))
+            } catch {
+                throw failConfiguration(error)
+            }
+            return
+        }
+        guard let config else { return }
         do {
             let configuration = try ConfigLoader.load(path: config)
             let daemon = configuration.daemon
@@ -55,5 +75,49 @@ struct CheckCommand: ParsableCommand {
         } catch let error as ConfigError {
             throw failConfiguration(error)
         }
+    }
+}
+
+/// What `rigd check --map` prints of a valid map.
+package enum MapSummary {
+    package static func lines(_ map: DeviceMap, file: String) -> [String] {
+        func at(_ f: DeviceMap.Field) -> String {
+            let prefix = ["coil": "0", "discrete": "1", "input": "3", "holding": "4"][f.table.rawValue]!
+            let span = f.length > 1 ? "\(f.register)–\(f.register + f.length - 1)" : "\(f.register)"
+            let n = f.register + 1
+            let reference = prefix + String(format: n <= 9999 ? "%04d" : "%05d", n)
+            var text = "\(f.table) \(span) (one-based \(n), reference \(reference))"
+            text += " \(f.type)"
+            if f.table.holdsBits == false && f.length > 1 { text += " \(f.order)" }
+            if let bit = f.bit { text += " bit \(bit)" }
+            if f.scale != 1 || f.offset != 0 {
+                text += " × \(TableReader.format(f.scale))" + (f.offset != 0 ? " + \(TableReader.format(f.offset))" : "")
+            }
+            return text
+        }
+        var out = ["\(file): ok, map \"\(map.name)\" for kind \(map.kind): unit \(map.unit), reads of at most "
+                   + "\(map.maxReadRegisters) registers, "
+                   + (map.maxWriteRegisters == 0 ? "no FC 16 (writes one register at a time)"
+                      : "writes of at most \(map.maxWriteRegisters)")
+                   + ", gaps up to \(map.maxGap), \(map.interRequestMs) ms between requests"]
+        if let identity = map.identity { out.append("  identity: \(at(identity.field)) = \(TableReader.format(identity.equals))") }
+        for c in map.channels {
+            var text = "  channel \(c.name): \(at(c.field))"
+            if !c.nanIf.isEmpty { text += ", no reading if raw " + c.nanIf.map(TableReader.format).joined(separator: " or ") }
+            if let q = c.quality { text += ", bad when \(q.table) \(q.register) bit \(q.bit) is \(q.badWhen ? 1 : 0)" }
+            if let w = c.qualityWord { text += ", quality word \(w.table) \(w.register)" }
+            out.append(text)
+        }
+        for c in map.commands {
+            out.append("  command \(c.name): \(at(c.field)), \(TableReader.format(c.limits.lowerBound))…"
+                       + TableReader.format(c.limits.upperBound))
+        }
+        if let w = map.watchdog {
+            out.append("  watchdog: timeout \(at(w.timeout)) = \(TableReader.format(w.timeoutMs)) ms, heartbeat "
+                       + at(w.heartbeat))
+        } else {
+            out.append("  no device watchdog: the device relies on the host for its safe state")
+        }
+        return out
     }
 }

@@ -15,13 +15,27 @@ struct KindsCommand: ParsableCommand {
         simulator presets, whether it has runs and its recipe keys, the alarm it raises when its device stops \
         answering, its channels, operator settings (with limits) and host relays. Scripts (hil/soak, bench/run) \
         read the JSON instead of keeping their own list of kinds.
+
+        --map KIND prints the kind's built-in device map (its register contract in the map format of \
+        docs/maps.md; the same text as maps/builtin/KIND.toml): a start for the map of a real instrument.
         """
     )
 
     @Flag(name: .long, help: "Print JSON ({\"kinds\": [...]}) instead of a table.")
     var json = false
 
+    @Option(name: .long, help: "Print this kind's built-in device map (TOML).")
+    var map: String?
+
     func run() throws {
+        if let map {
+            guard let kind = KindRegistry.builtIn.kind(named: map) else {
+                throw ValidationError("--map: unknown kind \"\(map)\" (kinds: "
+                                      + KindRegistry.builtIn.names.joined(separator: ", ") + ")")
+            }
+            print(kind.builtInMapText, terminator: "")
+            return
+        }
         let kinds = KindRegistry.builtIn.descriptions
         if json {
             let encoder = JSONEncoder()

@@ -23,6 +23,9 @@ public protocol DeviceProfile: Sendable {
     /// The commands of the device's safe state. The simulated firmware's own safe state (`FirmwareModel.safeHolding`,
     /// `safeCoils`) must drive the same outputs to the same values (a test checks every kind).
     static var safeCommands: Commands { get }
+    /// The float32 setpoints in holding registers (HR 100…) and the coils by name, in coil order (the built-in map).
+    static var holdingSetpoints: [FloatRegister] { get }
+    static var coilNames: [String] { get }
     /// Reads everything the controller needs in one pass.
     static func readSnapshot(from client: any ModbusClient, order: WordOrder) throws -> Snapshot
     /// The writes that take the device from `previous` (nil: unknown, write everything) to `commands`.
@@ -32,6 +35,10 @@ public protocol DeviceProfile: Sendable {
 extension DeviceProfile {
     public static var usesHostWatchdog: Bool { true }
     public static var sampleRing: SampleRingLayout? { nil }
+    public static var holdingSetpoints: [FloatRegister] { [] }
+    public static var coilNames: [String] { [] }
+    /// The device's commands by name, for device maps: its holding-register setpoints and its coils.
+    public static var commandNames: [String] { holdingSetpoints.map(\.name) + coilNames }
 
     /// Reads all channel blocks of this kind in one transaction.
     public static func readChannels(from client: any ModbusClient, order: WordOrder) throws -> [ChannelReading] {
@@ -42,4 +49,17 @@ extension DeviceProfile {
 
     /// The spec of the channel called `name`.
     public static func channel(named name: String) -> ChannelSpec? { channels.first { $0.name == name } }
+}
+
+/// `pumpEnable` → `pump_enable`: the snake_case name of an enum case, as configuration and maps write it.
+public func snakeCaseName(_ value: some Any) -> String {
+    var out = ""
+    for c in String(describing: value) {
+        if c.isUppercase {
+            out += "_" + c.lowercased()
+        } else {
+            out.append(c)
+        }
+    }
+    return out
 }

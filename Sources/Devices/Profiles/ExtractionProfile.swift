@@ -45,6 +45,8 @@ public enum ExtractionProfile: DeviceProfile {
     public static let pumpSpeed = FloatRegister(104, "pump_speed_pct", unit: "%", limits: 0...100)
     public static let fanSpeed = FloatRegister(106, "fan_speed_pct", unit: "%", limits: 0...100)
     public static let holdingFloats = [liftValve, pushValve, pumpSpeed, fanSpeed]
+    public static var holdingSetpoints: [FloatRegister] { holdingFloats }
+    public static var coilNames: [String] { Coil.allCases.map(snakeCaseName) }
 
     public enum Coil: Int, CaseIterable, Sendable {
         case pumpEnable = 0, fanEnable, axesEnable, backflush, residueReturn

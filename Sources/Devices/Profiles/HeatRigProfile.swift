@@ -37,6 +37,8 @@ public enum HeatRigProfile: DeviceProfile {
     public static let heaterPercent = LabRigTable.setpoint(0, "heater_pct", unit: "%", limits: 0...100)
     public static let fanPercent = LabRigTable.setpoint(1, "fan_pct", unit: "%", limits: 0...100)
     public static let holdingFloats = [heaterPercent, fanPercent]
+    public static var holdingSetpoints: [FloatRegister] { holdingFloats }
+    public static var coilNames: [String] { Coil.allCases.map(snakeCaseName) }
 
     public enum Coil: Int, CaseIterable, Sendable { case heaterEnable = 0, fanEnable = 1 }
     public enum DiscreteInput: Int, CaseIterable, Sendable { case estopOK = 0, thermostatTripped = 1 }

@@ -32,6 +32,8 @@ public enum MassSpringDamperProfile: DeviceProfile {
     public static let amplitude = LabRigTable.setpoint(0, "amplitude_n", unit: "N", limits: 0...20)
     public static let frequency = LabRigTable.setpoint(1, "frequency_hz", unit: "Hz", limits: 0...50)
     public static let holdingFloats = [amplitude, frequency]
+    public static var holdingSetpoints: [FloatRegister] { holdingFloats }
+    public static var coilNames: [String] { Coil.allCases.map(snakeCaseName) }
 
     public enum Coil: Int, CaseIterable, Sendable { case shakerEnable = 0 }
     public enum DiscreteInput: Int, CaseIterable, Sendable { case estopOK = 0, atEndStop = 1 }

@@ -33,6 +33,8 @@ public enum MillProfile: DeviceProfile {
     public static let spindleSetpoint = LabRigTable.setpoint(0, "spindle_rpm", unit: "rpm", limits: 0...24000)
     public static let feedOverride = LabRigTable.setpoint(1, "feed_override_pct", unit: "%", limits: 0...150)
     public static let holdingFloats = [spindleSetpoint, feedOverride]
+    public static var holdingSetpoints: [FloatRegister] { holdingFloats }
+    public static var coilNames: [String] { Coil.allCases.map(snakeCaseName) }
 
     public enum Coil: Int, CaseIterable, Sendable { case spindleEnable = 0, feedHold = 1 }
     public enum DiscreteInput: Int, CaseIterable, Sendable { case estopOK = 0, guardClosed = 1 }

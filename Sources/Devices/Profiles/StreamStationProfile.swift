@@ -28,6 +28,7 @@ public enum StreamStationProfile: DeviceProfile {
 
     /// A station drives only its autosampler trigger; its watchdog need not be fed for that.
     public static let usesHostWatchdog = false
+    public static var coilNames: [String] { ["autosampler_trigger"] }
 
     public struct Snapshot: DeviceSnapshot, Equatable {
         public var header: DeviceHeader

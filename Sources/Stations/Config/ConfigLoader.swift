@@ -190,7 +190,15 @@ package struct ConfigLoader {
     }
 
     /// Parses TOML text; a syntax error names the file and line.
+    /// The largest configuration or map file rigd reads, bytes, and the most entries (keys and array elements) in it.
+    package static let maximumFileBytes = 1 << 20
+    package static let maximumEntries = 10_000
+
     package static func parseTOML(_ text: String, source: String) throws(ConfigError) -> TOMLTable {
+        guard text.utf8.count <= maximumFileBytes else {
+            throw ConfigError(issues: [ConfigIssue(file: source, message: "too large: \(text.utf8.count) bytes, more "
+                                                   + "than the \(maximumFileBytes) (1 MiB) rigd reads")])
+        }
         // toml++ gets the text as a C string: it would stop reading at a NUL and load what came before.
         if let nul = text.utf8.firstIndex(of: 0) {
             let line = text.utf8[..<nul].filter { $0 == UInt8(ascii: "\n") }.count + 1
@@ -203,13 +211,28 @@ package struct ConfigLoader {
                                                    message: "malformed TOML: \(problem.message)")])
         }
         do {
-            return try TOMLTable(string: text)
+            let table = try TOMLTable(string: text)
+            let entries = countEntries(table)
+            guard entries <= maximumEntries else {
+                throw ConfigError(issues: [ConfigIssue(file: source, message: "too many entries: \(entries) keys and "
+                                                       + "array elements, more than the \(maximumEntries) rigd reads")])
+            }
+            return table
+        } catch let error as ConfigError {
+            throw error
         } catch let error as TOMLParseError {
             throw ConfigError(issues: [ConfigIssue(file: source, line: error.source.begin.line, context: nil,
                                                    key: nil, message: "malformed TOML: \(error.description)")])
         } catch {
             throw ConfigError(issues: [ConfigIssue(file: source, message: "malformed TOML: \(error)")])
         }
+    }
+
+    /// Keys and array elements, at every depth.
+    private static func countEntries(_ value: any TOMLValueConvertible) -> Int {
+        if let table = value.table { return table.keys.reduce(0) { n, key in n + 1 + countEntries(table[key]!) } }
+        if let array = value.array { return array.reduce(0) { $0 + 1 + countEntries($1) } }
+        return 0
     }
 
     package static func reason(_ error: any Error) -> String {

@@ -104,6 +104,11 @@ package enum AquaSondeKind: StationKind {
 
     package static let recipes: RecipeFormat? = nil
 
+    /// Up to eight aerators, the exchange, the feeder, and a nursery's heater and lamp.
+    package static var possibleRelays: [String] {
+        (1...8).map { "aerator-\($0)" } + ["exchange", "feeder", "heater", "light"]
+    }
+
     /// `[station.relays]`: `aerators = [{ chip, line }, …]` (one per aerator), `exchange = { … }`, `feeder = { … }`,
     /// and `heater`/`light` where the control has a heater setpoint or a photoperiod.
     package static func readRelays(_ station: TableReader,

@@ -16,6 +16,8 @@ package protocol StationKind: Sendable {
     /// The kind's `[station.control]` settings, as its controller takes them.
     associatedtype Control: Sendable
 
+    /// Every host relay the kind's controller may drive with some settings (a device map may name them as commands).
+    static var possibleRelays: [String] { get }
     /// One line saying what the kind is, for `rigd kinds` and the dashboard.
     static var summary: String { get }
     /// The alarm the controller raises when the device stops answering (the soak and HIL runs wait for it).
@@ -58,6 +60,14 @@ extension StationKind {
     package static var kind: DeviceKind { Controller.Profile.kind }
     package static func readRelays(_ station: TableReader, control: Control) -> [String: GPIOLineAddress]? { nil }
     package static var defaultPreset: String { presets.first ?? "standard" }
+    /// The relays of the kind's controller with its default settings.
+    package static var possibleRelays: [String] { describe().relays }
+    /// The device's commands by name (its setpoints and coils), from the profile.
+    package static var commandNames: [String] { Controller.Profile.commandNames }
+    /// The device's channels, from the profile.
+    package static var channelSpecs: [ChannelSpec] { Controller.Profile.channels }
+    /// Whether the host feeds the device's watchdog, from the profile.
+    package static var feedsDeviceWatchdog: Bool { Controller.Profile.usesHostWatchdog }
 
     /// Reads `[station.control]` into this kind's settings, behind the type-erased face the generic code holds.
     package static func configure(_ table: TableReader?) -> any ConfiguredKind { Configured<Self>(readControl(table)) }

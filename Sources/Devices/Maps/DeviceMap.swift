@@ -1,0 +1,158 @@
+/// A device map (docs/maps.md): where a Modbus instrument keeps the channels and commands of a device kind, in what
+/// types and byte orders, and what it can take (read and write sizes, gaps, silence between requests). Registers are
+/// 0-based protocol addresses whatever notation the file used. Loaded and validated by `MapLoader` (Stations).
+public struct DeviceMap: Sendable, Equatable {
+    /// A Modbus data table.
+    public enum Table: String, Sendable, CaseIterable, CustomStringConvertible {
+        case input, holding, coil, discrete
+
+        /// Coils and discrete inputs hold bits; input and holding registers hold words.
+        public var holdsBits: Bool { self == .coil || self == .discrete }
+        public var isWritable: Bool { self == .holding || self == .coil }
+        public var description: String { rawValue }
+    }
+
+    /// Where one value sits and how it is encoded.
+    public struct Field: Sendable, Equatable {
+        public var table: Table
+        /// 0-based protocol address of the first register (or bit).
+        public var register: Int
+        public var type: RegisterType
+        /// Registers a string takes (1 for every other type but the 32/64-bit ones, which take `type.registerCount`).
+        public var length: Int
+        public var order: ByteOrder
+        /// For a bool read from a register: the bit (0 = least significant), or nil for a whole coil/input.
+        public var bit: Int?
+        /// value = raw × scale + offset.
+        public var scale: Double
+        public var offset: Double
+
+        public init(table: Table, register: Int, type: RegisterType, length: Int? = nil, order: ByteOrder = .abcd,
+                    bit: Int? = nil, scale: Double = 1, offset: Double = 0) {
+            self.table = table
+            self.register = register
+            self.type = type
+            self.length = length ?? (table.holdsBits ? 1 : type.registerCount)
+            self.order = order
+            self.bit = bit
+            self.scale = scale
+            self.offset = offset
+        }
+
+        /// The registers (or bits) it occupies.
+        public var span: Range<Int> { register..<(register + length) }
+    }
+
+    /// A status bit that marks a channel's reading bad.
+    public struct QualityBit: Sendable, Equatable {
+        public var table: Table
+        public var register: Int
+        public var bit: Int
+        /// The bit's value that means "bad".
+        public var badWhen: Bool
+
+        public init(table: Table, register: Int, bit: Int, badWhen: Bool) {
+            self.table = table
+            self.register = register
+            self.bit = bit
+            self.badWhen = badWhen
+        }
+    }
+
+    public struct Channel: Sendable, Equatable {
+        /// A channel of the kind (its `ChannelSpec` name).
+        public var name: String
+        public var field: Field
+        /// Raw values that mean "no reading" (quality "not available").
+        public var nanIf: [Double]
+        public var quality: QualityBit?
+        /// A whole quality word in the register contract's meaning (docs/register-contract.md §0: 0x80 failure,
+        /// 0x01 not available, …), as the built-in maps have it.
+        public var qualityWord: Field?
+
+        public init(name: String, field: Field, nanIf: [Double] = [], quality: QualityBit? = nil,
+                    qualityWord: Field? = nil) {
+            self.name = name
+            self.field = field
+            self.nanIf = nanIf
+            self.quality = quality
+            self.qualityWord = qualityWord
+        }
+    }
+
+    public struct Command: Sendable, Equatable {
+        /// A command of the kind, or a relay the kind drives.
+        public var name: String
+        public var field: Field
+        /// What rigd enforces before writing, in engineering units.
+        public var limits: ClosedRange<Double>
+
+        public init(name: String, field: Field, limits: ClosedRange<Double>) {
+            self.name = name
+            self.field = field
+            self.limits = limits
+        }
+    }
+
+    public struct Identity: Sendable, Equatable {
+        public var field: Field
+        public var equals: Double
+
+        public init(field: Field, equals: Double) {
+            self.field = field
+            self.equals = equals
+        }
+    }
+
+    /// The device's own host watchdog.
+    public struct Watchdog: Sendable, Equatable {
+        public var timeout: Field
+        public var timeoutMs: Double
+        public var heartbeat: Field
+        public var reset: Field?
+        public var resetValue: Double?
+
+        public init(timeout: Field, timeoutMs: Double, heartbeat: Field, reset: Field? = nil, resetValue: Double? = nil) {
+            self.timeout = timeout
+            self.timeoutMs = timeoutMs
+            self.heartbeat = heartbeat
+            self.reset = reset
+            self.resetValue = resetValue
+        }
+    }
+
+    public var kind: DeviceKind
+    public var name: String
+    public var wordOrder: ByteOrder
+    public var unit: Int
+    public var maxReadRegisters: Int
+    /// 0: the device has no FC 16; writes go one register at a time with FC 6.
+    public var maxWriteRegisters: Int
+    public var maxGap: Int
+    public var interRequestMs: Int
+    public var identity: Identity?
+    public var channels: [Channel]
+    public var commands: [Command]
+    public var watchdog: Watchdog?
+
+    public init(kind: DeviceKind, name: String, wordOrder: ByteOrder = .abcd, unit: Int = 1,
+                maxReadRegisters: Int = 125, maxWriteRegisters: Int = 123, maxGap: Int = 8, interRequestMs: Int = 0,
+                identity: Identity? = nil, channels: [Channel] = [], commands: [Command] = [],
+                watchdog: Watchdog? = nil) {
+        self.kind = kind
+        self.name = name
+        self.wordOrder = wordOrder
+        self.unit = unit
+        self.maxReadRegisters = maxReadRegisters
+        self.maxWriteRegisters = maxWriteRegisters
+        self.maxGap = maxGap
+        self.interRequestMs = interRequestMs
+        self.identity = identity
+        self.channels = channels
+        self.commands = commands
+        self.watchdog = watchdog
+    }
+
+    /// The channel called `name`, if the device has it.
+    public func channel(named name: String) -> Channel? { channels.first { $0.name == name } }
+}

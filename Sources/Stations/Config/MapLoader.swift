@@ -1,0 +1,400 @@
+import Devices
+import Foundation
+import TOMLKit
+
+/// Reads a device map (docs/maps.md) as strictly as a configuration: unknown keys, a channel or command the kind
+/// does not have, registers that overlap, a value longer than one read may be, limits the register type cannot
+/// hold — every problem with file, line and key (`ConfigError`, exit 78).
+package enum MapLoader {
+    /// Loads `path`; throws `ConfigError` naming the file.
+    package static func load(path: String, kinds: KindRegistry = .builtIn) throws(ConfigError) -> DeviceMap {
+        let text: String
+        do {
+            text = try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            throw ConfigError(issues: [ConfigIssue(file: path, message: "cannot read: \(ConfigLoader.reason(error))")])
+        }
+        return try parse(text, source: path, kinds: kinds)
+    }
+
+    /// Parses map text (a `[map]` table); `source` names it in messages.
+    package static func parse(_ text: String, source: String, kinds: KindRegistry = .builtIn) throws(ConfigError)
+        -> DeviceMap {
+        let root = try ConfigLoader.parseTOML(text, source: source)
+        let reader = ConfigReader(file: source, lines: SourceLines(text))
+        let top = TableReader(root, path: "", context: nil, reader: reader)
+        guard let table = top.table("map") else {
+            top.finish()
+            reader.issue(path: nil, context: nil, key: "map", "is required: a map file is one [map] table")
+            throw ConfigError(issues: reader.issues)
+        }
+        top.finish()
+        let map = read(table, kinds: kinds)
+        guard reader.issues.isEmpty, let map else {
+            throw ConfigError(issues: reader.issues.isEmpty
+                ? [ConfigIssue(file: source, message: "the map could not be read")] : reader.issues)
+        }
+        return map
+    }
+
+    /// Reads a `[map]` table (a map file's, or a station's inline `[station.map]`); nil when it has problems (they
+    /// are in the table's reader).
+    package static func read(_ t: TableReader, kinds: KindRegistry = .builtIn) -> DeviceMap? {
+        let before = t.reader.issues.count
+        let kindName = t.string("kind", required: true)
+        let kind = kindName.flatMap(kinds.kind(named:))
+        if let kindName, kind == nil {
+            t.fail("kind", "unknown kind \"\(kindName)\" (kinds: \(kinds.names.joined(separator: ", ")))")
+        }
+        let name = t.string("name", required: true) ?? ""
+        let numbering = t.string("numbering") ?? "zero-based"
+        if !["zero-based", "one-based"].contains(numbering) {
+            t.fail("numbering", "must be \"zero-based\" or \"one-based\", got \"\(numbering)\"")
+        }
+        let context = FieldContext(oneBased: numbering == "one-based", order: byteOrder(t, "word_order") ?? .abcd)
+        var map = DeviceMap(kind: kind?.kind ?? DeviceKind("?", deviceType: 0), name: name,
+                            wordOrder: context.order)
+        map.unit = t.int("unit", default: 1, range: 1...247)
+        map.maxReadRegisters = t.int("max_read_registers", default: 125, range: 1...125)
+        map.maxWriteRegisters = t.int("max_write_registers", default: 123, range: 0...123)
+        map.maxGap = t.int("max_gap", default: 8, range: 0...125)
+        map.interRequestMs = t.int("inter_request_ms", default: 0, range: 0...10_000)
+        if let identity = t.table("identity") {
+            if let field = readField(identity, context: context, allowBit: false) {
+                let equals = identity.double("equals", default: .nan, range: -Double.greatestFiniteMagnitude...Double.greatestFiniteMagnitude)
+                if !identity.has("equals") {
+                    identity.fail("equals", "is required: the value the identity register must hold")
+                } else if !fits(equals, field) {
+                    identity.fail("equals", "\(TableReader.format(equals)) does not fit a \(field.type)")
+                }
+                map.identity = DeviceMap.Identity(field: field, equals: equals)
+            }
+            identity.finish()
+        }
+        var located: [Located] = []
+        let channelNames = kind.map { k in k.describe().channels.map(\.name) } ?? []
+        for (i, c) in (t.arrayOfTables("channel") ?? []).enumerated() {
+            c.context = "channel \(i + 1)"
+            if let channel = readChannel(c, context: context, known: channelNames, kind: kindName ?? "?") {
+                if map.channels.contains(where: { $0.name == channel.name }) {
+                    c.fail("name", "\"\(channel.name)\" is mapped twice")
+                }
+                map.channels.append(channel)
+                located.append(Located(what: "channel \(channel.name)", reader: c, field: channel.field))
+            }
+            c.finish()
+        }
+        let commandNames = kind.map(commands(of:)) ?? []
+        for (i, c) in (t.arrayOfTables("command") ?? []).enumerated() {
+            c.context = "command \(i + 1)"
+            if let command = readCommand(c, context: context, known: commandNames, kind: kindName ?? "?") {
+                if map.commands.contains(where: { $0.name == command.name }) {
+                    c.fail("name", "\"\(command.name)\" is mapped twice")
+                }
+                map.commands.append(command)
+                located.append(Located(what: "command \(command.name)", reader: c, field: command.field))
+            }
+            c.finish()
+        }
+        if let identity = map.identity { located.append(Located(what: "identity", reader: t, field: identity.field)) }
+        if let w = t.table("watchdog") {
+            map.watchdog = readWatchdog(w, context: context)
+            if let watchdog = map.watchdog {
+                located += [Located(what: "watchdog timeout", reader: w, field: watchdog.timeout),
+                            Located(what: "watchdog heartbeat", reader: w, field: watchdog.heartbeat)]
+                if let reset = watchdog.reset { located.append(Located(what: "watchdog reset", reader: w, field: reset)) }
+            }
+            w.finish()
+        }
+        t.finish()
+        checkLayout(located, maxRead: map.maxReadRegisters)
+        return t.reader.issues.count == before ? map : nil
+    }
+
+    /// The names a map may give commands of `kind`: the device's setpoints and coils, and the host relays the kind
+    /// drives (as `aerator_1` or `aerator-1`).
+    package static func commands(of kind: any StationKind.Type) -> [String] {
+        kind.commandNames + kind.possibleRelays.map { $0.replacingOccurrences(of: "-", with: "_") }
+    }
+
+    /// Whether `name` is one of `known` (a relay may be written `aerator-1` or `aerator_1`).
+    static func isCommand(_ name: String, of known: [String]) -> Bool {
+        known.contains(name.replacingOccurrences(of: "-", with: "_"))
+    }
+
+    // MARK: Fields
+
+    struct FieldContext {
+        var oneBased: Bool
+        var order: ByteOrder
+    }
+
+    static func byteOrder(_ t: TableReader, _ key: String) -> ByteOrder? {
+        guard let text = t.string(key) else { return nil }
+        guard let order = ByteOrder(rawValue: text.uppercased()) else {
+            t.fail(key, "must be ABCD, CDAB, BADC or DCBA, got \"\(text)\"")
+            return nil
+        }
+        return order
+    }
+
+    /// A register number as the manual writes it, 0-based: an integer in the map's numbering, a string of digits in
+    /// the map's numbering, or a reference form ("40038", "400038": table digit, then the 1-based number).
+    static func registerAddress(_ t: TableReader, table: DeviceMap.Table, context: FieldContext) -> Int? {
+        guard t.has("register") else {
+            t.fail("register", "is required")
+            return nil
+        }
+        let raw = t.table["register"]
+        t.markRead("register")
+        var number: Int?
+        var oneBased = context.oneBased
+        if let i = raw?.int {
+            number = i
+        } else if let s = raw?.string, !s.isEmpty, s.allSatisfy(\.isASCIIDigit) {
+            if s.count == 5 || s.count == 6, let digit = s.first, "0134".contains(digit) {
+                let expected: Character = ["coil": "0", "discrete": "1", "input": "3", "holding": "4"][table.rawValue]!
+                guard digit == expected else {
+                    t.fail("register", "\"\(s)\" is a \(referenceTable(digit)) reference, but the table is \(table)")
+                    return nil
+                }
+                number = Int(s.dropFirst())
+                oneBased = true
+            } else {
+                number = Int(s)
+            }
+        } else {
+            t.fail("register", "must be an integer or a string of digits (\"38\", \"40038\"), got \(raw.map { "\($0.type)" } ?? "nothing")")
+            return nil
+        }
+        guard let n = number else { return nil }
+        let address = oneBased ? n - 1 : n
+        guard (0...65_535).contains(address) else {
+            t.fail("register", oneBased ? "must be 1…65536 in one-based numbering, got \(n)" : "must be 0…65535, got \(n)")
+            return nil
+        }
+        return address
+    }
+
+    private static func referenceTable(_ digit: Character) -> String {
+        ["0": "coil", "1": "discrete input", "3": "input register", "4": "holding register"][digit] ?? "?"
+    }
+
+    static func readTable(_ t: TableReader) -> DeviceMap.Table? {
+        guard let text = t.string("table", required: true) else { return nil }
+        guard let table = DeviceMap.Table(rawValue: text) else {
+            t.fail("table", "must be input, holding, coil or discrete, got \"\(text)\"")
+            return nil
+        }
+        return table
+    }
+
+    /// table, register, type (with length, word_order, bit, scale, offset where they apply).
+    static func readField(_ t: TableReader, context: FieldContext, allowBit: Bool = true,
+                          defaultType: RegisterType? = nil) -> DeviceMap.Field? {
+        let table = readTable(t)
+        let register = table.flatMap { registerAddress(t, table: $0, context: context) }
+        var type = defaultType
+        if let text = t.string("type", required: defaultType == nil) {
+            type = RegisterType(rawValue: text)
+            if type == nil {
+                t.fail("type", "must be one of \(RegisterType.allCases.map(\.rawValue).joined(separator: ", ")), got \"\(text)\"")
+            }
+        }
+        let order = byteOrder(t, "word_order") ?? context.order
+        let scale = t.double("scale", default: 1, range: -1e12...1e12)
+        if scale == 0 { t.fail("scale", "must not be 0") }
+        let offset = t.double("offset", default: 0, range: -1e12...1e12)
+        var bit: Int?
+        if t.isSet("bit") {
+            if allowBit { bit = t.int("bit", default: 0, range: 0...15) } else { t.fail("bit", "is not allowed here") }
+        }
+        guard let table, let register, let type else { return nil }
+        var length: Int?
+        if type == .string {
+            length = t.int("length", default: 1, range: 1...125)
+            if !t.isSet("length") { t.fail("length", "is required for a string (registers it takes)") }
+        }
+        if table.holdsBits && type != .bool {
+            t.fail("type", "must be bool in the \(table) table, got \(type)")
+            return nil
+        }
+        if !table.holdsBits && type == .bool && bit == nil {
+            t.fail("bit", "is required for a bool in the \(table) table (which bit of the register)")
+            return nil
+        }
+        if bit != nil && type != .bool {
+            t.fail("bit", "applies to type bool only, not \(type)")
+            return nil
+        }
+        return DeviceMap.Field(table: table, register: register, type: type, length: length, order: order, bit: bit,
+                               scale: scale, offset: offset)
+    }
+
+    /// Whether `value` (in engineering units) can be written or matched through `field`.
+    static func fits(_ value: Double, _ field: DeviceMap.Field) -> Bool {
+        guard value.isFinite else { return false }
+        let raw = (value - field.offset) / field.scale
+        switch field.type {
+        case .float32: return abs(raw) <= Double(Float.greatestFiniteMagnitude)
+        case .float64: return true
+        case .string: return false
+        default:
+            guard let range = field.type.integerRange else { return false }
+            return range.contains(raw.rounded())
+        }
+    }
+
+    static func readChannel(_ t: TableReader, context: FieldContext, known: [String],
+                            kind: String) -> DeviceMap.Channel? {
+        let name = t.string("name", required: true)
+        if let name {
+            t.context = "channel \"\(name)\""
+            if !known.isEmpty, !known.contains(name) {
+                t.fail("name", "\"\(name)\" is not a channel of \(kind) (channels: \(known.joined(separator: ", ")))")
+            }
+        }
+        let field = readField(t, context: context)
+        if field?.type == .string { t.fail("type", "a channel is a number; string is for identity registers") }
+        var nanIf: [Double] = []
+        if t.isSet("nan_if") {
+            let v = t.table["nan_if"]
+            t.markRead("nan_if")
+            if let d = v?.double ?? v?.int.map(Double.init) {
+                nanIf = [d]
+            } else if let array = v?.array {
+                for element in array {
+                    guard let d = element.double ?? element.int.map(Double.init) else {
+                        t.fail("nan_if", "must be a number or an array of numbers")
+                        break
+                    }
+                    nanIf.append(d)
+                }
+            } else {
+                t.fail("nan_if", "must be a number or an array of numbers (raw values meaning \"no reading\")")
+            }
+        }
+        var quality: DeviceMap.QualityBit?
+        if let q = t.table("quality") {
+            let table = readTable(q)
+            let register = table.flatMap { registerAddress(q, table: $0, context: context) }
+            let bit = q.int("bit", default: 0, range: 0...15)
+            let badWhen = q.int("bad_when", default: 1, range: 0...1)
+            if let table, let register { quality = .init(table: table, register: register, bit: bit, badWhen: badWhen == 1) }
+            q.finish()
+        }
+        var qualityWord: DeviceMap.Field?
+        if let q = t.table("quality_word") {
+            qualityWord = readField(q, context: context, allowBit: false, defaultType: .uint16)
+            if let w = qualityWord, w.type != .uint16 || w.table.holdsBits {
+                q.fail("type", "a quality word is a uint16 input or holding register")
+            }
+            q.finish()
+        }
+        guard let name, let field else { return nil }
+        return DeviceMap.Channel(name: name, field: field, nanIf: nanIf, quality: quality, qualityWord: qualityWord)
+    }
+
+    static func readCommand(_ t: TableReader, context: FieldContext, known: [String],
+                            kind: String) -> DeviceMap.Command? {
+        let name = t.string("name", required: true)
+        if let name {
+            t.context = "command \"\(name)\""
+            if !isCommand(name, of: known) {
+                let list = known.isEmpty ? "it has none" : "commands: " + known.joined(separator: ", ")
+                t.fail("name", "\"\(name)\" is not a command or relay of \(kind) (\(list))")
+            }
+        }
+        let field = readField(t, context: context)
+        if let field, !field.table.isWritable {
+            t.fail("table", "must be coil or holding for a command (it is written), not \(field.table)")
+        }
+        if field?.type == .string { t.fail("type", "a command is a number, not a string") }
+        let full = field.map { f -> ClosedRange<Double> in
+            if f.type == .bool { return 0...1 }
+            guard let range = f.type.integerRange else { return -1e12...1e12 }
+            let ends = [range.lowerBound * f.scale + f.offset, range.upperBound * f.scale + f.offset]
+            return ends.min()!...ends.max()!
+        } ?? (0...1)
+        let min = t.double("min", default: full.lowerBound, range: -1e300...1e300)
+        let max = t.double("max", default: full.upperBound, range: -1e300...1e300)
+        guard let name, let field else { return nil }
+        guard min <= max else {
+            t.fail("max", "must not be below min (\(TableReader.format(min)))")
+            return nil
+        }
+        for (key, limit) in [("min", min), ("max", max)] where !fits(limit, field) {
+            var how = ""
+            if field.scale != 1 { how += " with scale \(TableReader.format(field.scale))" }
+            if field.offset != 0 { how += (how.isEmpty ? " with" : " and") + " offset \(TableReader.format(field.offset))" }
+            t.fail(key, "\(TableReader.format(limit)) cannot be written as \(field.type)\(how) (raw "
+                   + "\(TableReader.format((limit - field.offset) / field.scale)))")
+        }
+        return DeviceMap.Command(name: name, field: field, limits: min...max)
+    }
+
+    static func readWatchdog(_ w: TableReader, context: FieldContext) -> DeviceMap.Watchdog? {
+        var timeout: DeviceMap.Field?
+        var timeoutMs = 0.0
+        if let t = w.table("timeout") {
+            timeout = readField(t, context: context, allowBit: false, defaultType: .uint16)
+            timeoutMs = t.double("value_ms", default: 2000, range: 1...3_600_000)
+            t.finish()
+        } else {
+            w.fail("timeout", "is required: { table, register, type, value_ms }")
+        }
+        var heartbeat: DeviceMap.Field?
+        if let h = w.table("heartbeat") {
+            heartbeat = readField(h, context: context, allowBit: false, defaultType: .uint16)
+            h.finish()
+        } else {
+            w.fail("heartbeat", "is required: { table, register }")
+        }
+        var reset: DeviceMap.Field?
+        var resetValue: Double?
+        if let r = w.table("reset") {
+            reset = readField(r, context: context, allowBit: false, defaultType: .uint16)
+            resetValue = r.double("value", default: 0, range: 0...65_535)
+            r.finish()
+        }
+        for (key, field) in [("timeout", timeout), ("heartbeat", heartbeat), ("reset", reset)] {
+            if let field, field.table != .holding { w.fail(key, "must be a holding register, not \(field.table)") }
+        }
+        guard let timeout, let heartbeat else { return nil }
+        if !fits(timeoutMs, timeout) { w.fail("timeout", "value_ms \(TableReader.format(timeoutMs)) does not fit a \(timeout.type)") }
+        return DeviceMap.Watchdog(timeout: timeout, timeoutMs: timeoutMs, heartbeat: heartbeat, reset: reset,
+                                  resetValue: resetValue)
+    }
+
+    // MARK: Layout
+
+    /// A mapped value with the table it was read from, for messages with its line.
+    struct Located {
+        var what: String
+        var reader: TableReader
+        var field: DeviceMap.Field
+    }
+
+    /// Registers no two values may share (bits of one register may), and values one read can hold.
+    static func checkLayout(_ located: [Located], maxRead: Int) {
+        for l in located where !l.field.table.holdsBits && l.field.length > maxRead {
+            l.reader.fail("type", "\(l.field.type) takes \(l.field.length) registers, more than "
+                          + "max_read_registers (\(maxRead)) allows in one read")
+        }
+        for (i, a) in located.enumerated() {
+            for b in located[(i + 1)...] where a.field.table == b.field.table && a.field.span.overlaps(b.field.span) {
+                // Bits of one register may be shared out; a bit may not share a register with a whole value.
+                if let bitA = a.field.bit, let bitB = b.field.bit, a.field.register == b.field.register, bitA != bitB {
+                    continue
+                }
+                let span = a.field.span.count == 1 ? "\(a.field.register)"
+                    : "\(a.field.span.lowerBound)–\(a.field.span.upperBound - 1)"
+                b.reader.fail("register", "overlaps \(a.what) at \(a.field.table) \(span)")
+            }
+        }
+    }
+}
+
+extension Character {
+    var isASCIIDigit: Bool { isASCII && isNumber }
+}
