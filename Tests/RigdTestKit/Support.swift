@@ -32,6 +32,9 @@ public final class ChildProcess: @unchecked Sendable {
     private let lock = NSLock()
     private var outData = Data()
     private var errData = Data()
+    /// The pipes reached their end (the handlers saw it).
+    private var outClosed = false
+    private var errClosed = false
 
     /// The data directory given to a real-clock `rigd run` (see `init`).
     public private(set) var dataDirectory: String?
@@ -63,12 +66,20 @@ public final class ChildProcess: @unchecked Sendable {
         outPipe.fileHandleForReading.readabilityHandler = { [weak self] h in
             let d = h.availableData
             guard let self else { return }
-            self.lock.withLock { self.outData.append(d) }
+            self.lock.withLock {
+                self.outData.append(d)
+                if d.isEmpty { self.outClosed = true }
+            }
+            if d.isEmpty { h.readabilityHandler = nil }
         }
         errPipe.fileHandleForReading.readabilityHandler = { [weak self] h in
             let d = h.availableData
             guard let self else { return }
-            self.lock.withLock { self.errData.append(d) }
+            self.lock.withLock {
+                self.errData.append(d)
+                if d.isEmpty { self.errClosed = true }
+            }
+            if d.isEmpty { h.readabilityHandler = nil }
         }
         try process.run()
     }
@@ -101,8 +112,10 @@ public final class ChildProcess: @unchecked Sendable {
         let end = Date().addingTimeInterval(timeout)
         while process.isRunning && Date() < end { Thread.sleep(forTimeInterval: 0.02) }
         if process.isRunning { return nil }
-        // Let the readability handlers drain the pipes.
-        Thread.sleep(forTimeInterval: 0.05)
+        // Let the readability handlers drain the pipes to their end (a loaded machine may run them late; a
+        // grandchild that kept the pipe open is given 5 s).
+        let drained = Date().addingTimeInterval(5)
+        while !lock.withLock({ outClosed && errClosed }) && Date() < drained { Thread.sleep(forTimeInterval: 0.01) }
         return process.terminationStatus
     }
 

@@ -39,8 +39,13 @@ final class ImpostorDevice: ModbusDevice {
             return
         }
         #expect(reason == "answers as extraction, not heat-rig (IR 0)")
+        // fallback "simulate": refused, not simulated; fallback "fail": nothing starts.
+        let wired = try Wiring.realStations(config, clock: clock, seed: 1, logger: Logger(label: "test"))
+        #expect(wired.map(\.mode) == [.refused] && wired[0].simulation == nil)
+        let strict = Configuration(source: "t", stations: [station(.tcp(host: "127.0.0.1", port: server.port, unit: 1),
+                                                                   fallback: .fail)])
         #expect(throws: Wiring.RefusedStation.self) {
-            _ = try Wiring.realStations(config, clock: clock, seed: 1, logger: Logger(label: "test"))
+            _ = try Wiring.realStations(strict, clock: clock, seed: 1, logger: Logger(label: "test"))
         }
     }
 

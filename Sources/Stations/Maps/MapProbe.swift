@@ -1,0 +1,181 @@
+import Devices
+import DeviceTransports
+import Foundation
+
+/// One read of every value a device map names, value by value (a commissioning probe, not a read plan): what
+/// `rigd probe` prints. Decodes through the register codec; every failure is kept with the value it hit.
+package enum MapProbe {
+    /// What one mapped value read.
+    package struct Reading: Sendable {
+        package var name: String
+        package var field: DeviceMap.Field
+        package var unit: String
+        /// The words read (registers), or the bits (coils, discrete inputs) as 0/1.
+        package var raw: [UInt16] = []
+        /// Engineering value (after scale and offset); nil when the read failed or the value is "no reading".
+        package var value: Double?
+        /// For a string identity.
+        package var text: String?
+        /// "good", "not available (nan_if)", "bad (status bit …)", "failure (quality word 0x…)", or the error.
+        package var quality: String = "good"
+        /// The read failed (exception, timeout, short answer).
+        package var error: String?
+    }
+
+    /// How each function code answered during the probe.
+    package struct FunctionCodes: Sendable {
+        package var results: [Int: String] = [:]
+
+        mutating func note(_ code: Int, _ result: String) {
+            if results[code] == nil || results[code] == "ok" { results[code] = result }
+        }
+
+        package var summary: String {
+            results.keys.sorted().map { String(format: "%02d ", $0) + (results[$0] ?? "?") }.joined(separator: ", ")
+        }
+    }
+
+    package struct Result: Sendable {
+        package var identity: Reading?
+        package var identityOK: Bool?
+        package var channels: [Reading]
+        package var functionCodes: FunctionCodes
+        /// Channels that did not read (error) — the probe's exit status is 1 when any did not.
+        package var failures: [String] { channels.filter { $0.error != nil }.map(\.name) }
+    }
+
+    static func functionCode(_ table: DeviceMap.Table) -> Int {
+        switch table {
+        case .coil: 1
+        case .discrete: 2
+        case .holding: 3
+        case .input: 4
+        }
+    }
+
+    /// Reads `field`'s registers or bits.
+    static func read(_ field: DeviceMap.Field, from client: any ModbusClient, codes: inout FunctionCodes) throws
+        -> [UInt16] {
+        let code = functionCode(field.table)
+        do {
+            let raw: [UInt16]
+            switch field.table {
+            case .input: raw = try client.readInputRegisters(at: field.register, count: field.length)
+            case .holding: raw = try client.readHoldingRegisters(at: field.register, count: field.length)
+            case .coil: raw = try client.readCoils(at: field.register, count: field.length).map { $0 ? 1 : 0 }
+            case .discrete: raw = try client.readDiscreteInputs(at: field.register, count: field.length).map { $0 ? 1 : 0 }
+            }
+            guard raw.count == field.length else {
+                codes.note(code, "short answer")
+                throw ShortAnswer(expected: field.length, got: raw.count)
+            }
+            codes.note(code, "ok")
+            return raw
+        } catch let error as ModbusTransactionError {
+            codes.note(code, error.exception.map { "exception \(String(format: "%02X", $0.rawValue))" } ?? error.message)
+            throw error
+        } catch let error as ShortAnswer {
+            throw error
+        } catch {
+            codes.note(code, "no answer")
+            throw error
+        }
+    }
+
+    struct ShortAnswer: Error, CustomStringConvertible {
+        var expected: Int
+        var got: Int
+        var description: String { "answered \(got) of \(expected) registers" }
+    }
+
+    /// The engineering value of `raw` read through `field` (nil for a string).
+    package static func decode(_ raw: [UInt16], _ field: DeviceMap.Field) -> Double? {
+        let number: Double
+        switch field.type {
+        case .string: return nil
+        case .bool:
+            if let bit = field.bit { number = Double(RegisterCodec.bits(raw[0], shift: bit, width: 1)) } else {
+                number = raw[0] != 0 ? 1 : 0
+            }
+        default:
+            number = RegisterCodec.decode(raw, as: field.type, order: field.order)
+        }
+        return number * field.scale + field.offset
+    }
+
+    /// The raw value before scale and offset (what `nan_if` compares with).
+    static func rawNumber(_ raw: [UInt16], _ field: DeviceMap.Field) -> Double? {
+        switch field.type {
+        case .string, .bool: return nil
+        default: return RegisterCodec.decode(raw, as: field.type, order: field.order)
+        }
+    }
+
+    /// Reads every channel (and the identity) of `map` once.
+    package static func run(_ map: DeviceMap, client: any ModbusClient, units: [String: String] = [:]) -> Result {
+        var codes = FunctionCodes()
+        var identity: Reading?
+        var identityOK: Bool?
+        if let id = map.identity {
+            var reading = Reading(name: "identity", field: id.field, unit: "")
+            do {
+                reading.raw = try read(id.field, from: client, codes: &codes)
+                if id.field.type == .string {
+                    reading.text = RegisterCodec.decodeString(reading.raw, order: id.field.order)
+                } else {
+                    reading.value = decode(reading.raw, id.field)
+                }
+                identityOK = reading.value == id.equals
+            } catch {
+                reading.error = "\(error)"
+                reading.quality = "read failed"
+                identityOK = false
+            }
+            identity = reading
+        }
+        var channels: [Reading] = []
+        for channel in map.channels {
+            var reading = Reading(name: channel.name, field: channel.field, unit: units[channel.name] ?? "")
+            do {
+                reading.raw = try read(channel.field, from: client, codes: &codes)
+                reading.value = decode(reading.raw, channel.field)
+                if let raw = rawNumber(reading.raw, channel.field), channel.nanIf.contains(raw) {
+                    reading.value = nil
+                    reading.quality = "not available (nan_if \(TableReader.format(raw)))"
+                } else if let value = reading.value, !value.isFinite {
+                    reading.value = nil
+                    reading.quality = "not available (NaN)"
+                }
+                if let q = channel.quality {
+                    let bitField = DeviceMap.Field(table: q.table, register: q.register, type: .bool,
+                                                   bit: q.table.holdsBits ? nil : q.bit)
+                    let word = try read(bitField, from: client, codes: &codes)
+                    let set = q.table.holdsBits ? word[0] != 0 : RegisterCodec.bits(word[0], shift: q.bit, width: 1) == 1
+                    if set == q.badWhen {
+                        reading.quality = "bad (\(q.table) \(q.register) bit \(q.bit) = \(set ? 1 : 0))"
+                        reading.value = nil
+                    }
+                }
+                if let w = channel.qualityWord {
+                    let word = try read(w, from: client, codes: &codes)[0]
+                    let quality = ChannelQuality(rawValue: word)
+                    if quality.contains(.sensorFailure) {
+                        reading.quality = String(format: "failure (quality 0x%04X)", word)
+                        reading.value = nil
+                    } else if quality.contains(.notAvailable) {
+                        reading.quality = String(format: "not available (quality 0x%04X)", word)
+                        reading.value = nil
+                    } else if word != 0 {
+                        reading.quality = String(format: "flagged (quality 0x%04X)", word)
+                    }
+                }
+            } catch {
+                reading.error = "\(error)"
+                reading.quality = "read failed"
+                reading.value = nil
+            }
+            channels.append(reading)
+        }
+        return Result(identity: identity, identityOK: identityOK, channels: channels, functionCodes: codes)
+    }
+}
