@@ -1,4 +1,5 @@
 import Control
+import Devices
 import Foundation
 import Testing
 @testable import Sim
@@ -131,5 +132,30 @@ import Testing
         a.extractedFraction = 0
         b.extractedFraction = 0
         #expect(a == b)
+    }
+}
+
+/// The simulated device serves the plant's extracted fraction as channel 11, `yield_true`: the lab assay a real device
+/// does not have (docs/register-contract.md §A).
+@Suite struct ExtractionAssayChannelTests {
+    @Test func channelElevenIsThePlantsExtractedFraction() throws {
+        let device = SimulatedDevice(model: ExtractionFirmware(plant: ExtractionPlant(parameters: .standard, seed: 1)),
+                                     serial: 1)
+        device.advance(to: 0)
+        #expect(device.handle(.writeRegister(address: 3, value: 0), now: 0) == .written)  // watchdog off
+        #expect(device.handle(.writeRegisters(address: 104, values: RegisterCodec.encode(Float(60), order: .abcd)),
+                              now: 0) == .written)
+        #expect(device.handle(.writeCoils(address: 0, values: [true, true, true]), now: 0) == .written)
+        device.advance(to: 600)
+        guard case .registers(let words)? = device.handle(.readInputRegisters(address: 100, count: 48), now: 600) else {
+            Issue.record("no channel blocks")
+            return
+        }
+        let readings = ChannelBlock.decode(words, count: 12, order: .abcd)
+        let extracted = device.withModel { $0.plant.extractedFraction }
+        #expect(extracted > 0)
+        #expect(readings[11] == .ok(Float(extracted)))
+        #expect(ExtractionProfile.channels[11].name == "yield_true")
+        #expect(ExtractionProfile.simulatorOnlyChannelCount == 1)
     }
 }
