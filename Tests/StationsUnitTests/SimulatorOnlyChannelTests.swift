@@ -99,6 +99,9 @@ final class ExtractionWithoutAssay: ModbusDevice {
         let assay = try #require(status.channels.first { $0.name == "yield_true" })
         #expect(assay.value == nil)
         #expect(assay.quality == ChannelQuality.notAvailable.rawValue)
+        // Its run reports the host's estimate only.
+        #expect(status.run?.results["yield_true"] == nil)
+        #expect(status.run?.results["yield_estimate"]?.number != nil)
 
         // On the simulator the same station reads the assay.
         let simulated = SimulatedDevice(model: ExtractionFirmware(plant: ExtractionPlant(parameters: .standard, seed: 1)),
@@ -106,5 +109,6 @@ final class ExtractionWithoutAssay: ModbusDevice {
         let onSimulator = try run(on: simulated, seconds: 150).status()
         #expect(onSimulator.link.transactionErrors == 0)
         #expect((onSimulator.channels.first { $0.name == "yield_true" }?.value ?? 0) > 0)
+        #expect((onSimulator.run?.results["yield_true"]?.number ?? 0) > 0)
     }
 }
