@@ -46,9 +46,10 @@ import Locking
         let values: [Double] = [
             plant.liftMM, plant.pushMM, plant.liftVelocity, plant.pushVelocity, plant.levelMM, plant.boxTempC,
             plant.inletNowC, plant.ambientNowC, plant.fanAirMps, plant.flowLPM, plant.cakeBar, plant.irreversibleBar,
-            plant.pumpPowerW, plant.energyKWh, plant.filteredL, plant.elapsed,
+            plant.pumpPowerW, plant.energyKWh, plant.filteredL, plant.elapsed, plant.extractedFraction,
+            plant.extractablePool,
             m.liftMM, m.pushMM, m.levelMM, m.boxTempC, m.ambientC, m.flowLPM, m.filterDPBar, m.fanAirMps,
-            m.pumpPowerW, m.energyKWh, m.filteredL,
+            m.pumpPowerW, m.energyKWh, m.filteredL, m.extractedFraction,
         ]
         return values.map(\.bitPattern)
     }

@@ -51,6 +51,10 @@ public struct ExtractionControlConfig: Sendable {
 /// 100 Hz, flow PI at 10 Hz, box temperature PI on the fan at 1 Hz, the filter supervisor at 1 Hz; alarms and
 /// interlocks; and the run sequence home → position → circulate (backflushes, residue returns) → stop pump → park
 /// → done. Any trip aborts the run into the safe state with the reason recorded; a run never resumes by itself.
+///
+/// A run's results give the host's soft-sensor yield (`yield_estimate`, from its own readings) and, on a simulated
+/// device, the plant's (`yield_true`, the rise of the simulator-only lab assay over the run). The assay is reported,
+/// never used for control.
 public struct ExtractionController: StationController {
     public typealias Profile = ExtractionProfile
     public typealias Snapshot = ExtractionProfile.Snapshot
@@ -128,6 +132,9 @@ public struct ExtractionController: StationController {
         }
         if let energy = s[.energy].value { lastEnergy = energy }
         if let level = s[.level].value { lastLevel = level }
+        // The simulator's lab assay goes into the run's report and nowhere else: no decision reads it (a real
+        // device does not have it, and control must not depend on a figure only a simulation knows).
+        if phase.isRunning, let assay = s[.yieldTrue].value { stats.recordAssay(assay) }
         if alarms.isTripped { return tripped(now: now, reset: reset) }
         if pendingStart && phase == .idle {
             pendingStart = false
@@ -414,10 +421,13 @@ public struct ExtractionController: StationController {
 
     private func runResults() -> [String: ReportValue] {
         var r = stats.report()
-        r["yield"] = .number(rounded(stats.yield.yield, 4))
-        r["yield_max"] = .number(rounded(stats.yield.maximumYield, 4))
-        r["average_placement_error_mm"] = .number(rounded(stats.yield.averagePlacementError, 3))
+        r["yield_estimate"] = .number(rounded(stats.yield.yield, 4))
+        r["yield_estimate_max"] = .number(rounded(stats.yield.maximumYield, 4))
+        r["yield_estimate_placement_error_mm"] = .number(rounded(stats.yield.averagePlacementError, 3))
         r["circulation_s"] = .number(rounded(stats.yield.circulationTime, 2))
+        if let start = stats.assayAtStart, let end = stats.assayLast {
+            r["yield_true"] = .number(rounded(end - start, 4))
+        }
         if let start = stats.energyAtStart, let end = lastEnergy { r["energy_kwh"] = .number(rounded(end - start, 4)) }
         r["fixed_nozzle"] = .bool(recipe.fixedNozzle)
         r["recipe"] = .object(recipe.parameters.mapValues { .number($0) })
@@ -456,9 +466,10 @@ public struct ExtractionController: StationController {
 
     public var phaseName: String? { phase.rawValue }
 
-    /// Yield, energy, in-position fraction and backflushes, where the run has them.
+    /// The plant's yield (simulated devices only) and the host's estimate, energy, in-position fraction and
+    /// backflushes, where the run has them.
     public func runSummary(_ run: RunRecord) -> String {
-        run.summary(["yield", "energy_kwh", "in_position_fraction", "backflushes"])
+        run.summary(["yield_true", "yield_estimate", "energy_kwh", "in_position_fraction", "backflushes"])
     }
 
     public func results() -> [String: ReportValue] {
@@ -483,7 +494,17 @@ struct CirculationStatistics: Sendable {
     var residueReturns = 0
     var energyAtStart: Double?
     var filteredAtStart: Double?
+    /// The host's soft-sensor estimate of the yield, from its own readings (`yield_estimate`).
     var yield = ExtractionYieldEstimator()
+    /// The simulator's lab assay (channel `yield_true`, the batch's extracted fraction) at the first and the last
+    /// reading of the run; a real device has none.
+    var assayAtStart: Double?
+    var assayLast: Double?
+
+    mutating func recordAssay(_ value: Double) {
+        if assayAtStart == nil { assayAtStart = value }
+        assayLast = value
+    }
 
     mutating func recordPosition(heightError e: Double, strokeError: Double) {
         positionTicks += 1

@@ -7,6 +7,11 @@ import Foundation
 ///
 /// The 15 mm scale is this project's calibration: a fixed nozzle over a 6 h run (the surface falls ≈ 120 mm net
 /// with residue returns) averages ≈ 60 mm of error and lands at 0.635 ± 0.02; a tracking nozzle stays at 0.857.
+///
+/// This is the host's estimate, reported as `yield_estimate`: it sees only what the host reads, so a drifting level
+/// sensor that misplaces the nozzle goes unnoticed, and inside the ±10 mm bands every run scores the same. The
+/// simulated plant models the extraction itself from its true state (`ExtractionPlant`); a simulated device serves
+/// that as the `yield_true` channel, reported beside this estimate.
 public struct ExtractionYieldEstimator: Sendable, Equatable {
     public static let bestYield = 0.857
     public static let fixedNozzleYield = 0.635

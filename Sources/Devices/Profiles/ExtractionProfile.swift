@@ -5,7 +5,9 @@
 //   IR 100 + 4·i  channel blocks (value f32, quality u16, reserved u16):
 //                 0 lift_mm 0–800, 1 push_mm 0–300, 2 level_mm 0–600, 3 box_temp_c −20–100,
 //                 4 ambient_temp_c −20–60, 5 flow_lpm 0–20, 6 filter_dp_bar 0–2.5, 7 fan_air_mps 0–6,
-//                 8 pump_power_w 0–1500, 9 energy_kwh, 10 filtered_l
+//                 8 pump_power_w 0–1500, 9 energy_kwh, 10 filtered_l,
+//                 11 yield_true 0–1: SIMULATOR ONLY, the lab assay (fraction of the batch's amino acids
+//                    extracted); a real device has no such sensor and answers 02 for its block
 //   HR 100        lift valve command  −100…100 %  (f32, + raises)
 //   HR 102        push valve command  −100…100 %  (f32, + extends)
 //   HR 104        pump speed             0…100 %  (f32)
@@ -23,6 +25,8 @@ public enum ExtractionProfile: DeviceProfile {
 
     public enum Channel: Int, CaseIterable, Sendable {
         case lift, push, level, boxTemp, ambientTemp, flow, filterDP, fanAir, pumpPower, energy, filtered
+        /// Simulator only: the lab assay. Never used for control (docs/register-contract.md §A).
+        case yieldTrue
     }
 
     public static let channels: [ChannelSpec] = [
@@ -38,7 +42,13 @@ public enum ExtractionProfile: DeviceProfile {
         // The sheet gives no range for the totals; these bound a year of running for the statistics.
         ChannelSpec(9, "energy_kwh", unit: "kWh", range: 0...100_000),
         ChannelSpec(10, "filtered_l", unit: "L", range: 0...10_000_000),
+        // Simulator only ("lab assay"): the plant's true extracted fraction, which a real device cannot measure
+        // in-line. Last, so that the real device's register addresses are those of the contract.
+        ChannelSpec(11, "yield_true", unit: "fraction", range: 0...1),
     ]
+
+    /// `yield_true` is served by the simulator only.
+    public static let simulatorOnlyChannelCount = 1
 
     public static let liftValve = FloatRegister(100, "lift_valve_pct", unit: "%", limits: -100...100)
     public static let pushValve = FloatRegister(102, "push_valve_pct", unit: "%", limits: -100...100)
@@ -114,8 +124,13 @@ public enum ExtractionProfile: DeviceProfile {
     }
 
     public static func readSnapshot(from client: any ModbusClient, order: WordOrder) throws -> Snapshot {
+        try readSnapshot(from: client, order: order, channelCount: channels.count)
+    }
+
+    public static func readSnapshot(from client: any ModbusClient, order: WordOrder,
+                                    channelCount: Int) throws -> Snapshot {
         let header = try client.readHeader()
-        let channels = try readChannels(from: client, order: order)
+        let channels = try readChannels(from: client, order: order, served: channelCount)
         let registers = try client.readHoldingRegisters(at: liftValve.address, count: 2 * holdingFloats.count)
         let holding = (0..<holdingFloats.count).map { RegisterCodec.float32(registers, at: 2 * $0, order: order) }
         let coils = try client.readCoils(at: 0, count: Coil.allCases.count)

@@ -31,6 +31,8 @@ public struct ChannelReading: Sendable, Hashable, CustomStringConvertible {
     public static func ok(_ value: Float) -> ChannelReading { ChannelReading(raw: value, quality: .ok) }
     /// What a lost sensor reads: NaN with quality 0x80.
     public static let lost = ChannelReading(raw: .nan, quality: .sensorFailure)
+    /// What the host records for a channel the device does not have: NaN with quality 0x01.
+    public static let notAvailable = ChannelReading(raw: .nan, quality: .notAvailable)
 
     /// True when the reading must not be used as a number.
     public var isFault: Bool {

@@ -5,7 +5,8 @@ import Devices
 /// Valves act only while coil 2 (axes enable) is on, the pump and the fan only while their coils are on. The
 /// discrete inputs follow the plant: limit switches, low level, leak. Device status: box ≥ 35 °C high warning,
 /// ≥ 38 °C high alarm; low level low alarm; leak or low level set the interlock bit (the device itself refuses to
-/// run the pump dry or onto a leak: pump power is cut while either is active).
+/// run the pump dry or onto a leak: pump power is cut while either is active). Channel 11, `yield_true`, is the plant's
+/// extracted fraction read exactly: the simulator's lab assay, which a real device does not have.
 public struct ExtractionFirmware: FirmwareModel {
     public typealias Profile = ExtractionProfile
 
@@ -65,7 +66,7 @@ public struct ExtractionFirmware: FirmwareModel {
     public func channelReadings() -> [ChannelReading] {
         let m = plant.measured
         let values = [m.liftMM, m.pushMM, m.levelMM, m.boxTempC, m.ambientC, m.flowLPM, m.filterDPBar, m.fanAirMps,
-                      m.pumpPowerW, m.energyKWh, m.filteredL]
+                      m.pumpPowerW, m.energyKWh, m.filteredL, m.extractedFraction]
         return zip(values, ExtractionProfile.channels).map { value, spec in
             var quality = ChannelQuality.ok
             var v = value

@@ -27,10 +27,16 @@ extension StationKind {
             "identity = { table = \"input\", register = \(CommonRegisters.deviceType), type = \"uint16\", "
                 + "equals = \(kind.deviceType) }",
         ]
-        for spec in Profile.channels {
+        let served = Profile.channels.count - Profile.simulatorOnlyChannelCount
+        for spec in Profile.channels.prefix(served) {
             lines += ["", "[[map.channel]]", "name = \"\(spec.name)\"", "table = \"input\"",
                       "register = \(spec.address)", "type = \"float32\"",
                       "quality_word = { table = \"input\", register = \(spec.address + 2) }"]
+        }
+        let simulatorOnly = Profile.channels.dropFirst(served).map(\.name)
+        if !simulatorOnly.isEmpty {
+            lines += ["", "# Not mapped: \(simulatorOnly.joined(separator: ", ")) (served by rigd's simulator only; a real "
+                      + "device has no such sensor)."]
         }
         for setpoint in Profile.holdingSetpoints {
             lines += ["", "[[map.command]]", "name = \"\(setpoint.name)\"", "table = \"holding\"",

@@ -66,6 +66,10 @@ extension StationKind {
     package static var commandNames: [String] { Controller.Profile.commandNames }
     /// The device's channels, from the profile.
     package static var channelSpecs: [ChannelSpec] { Controller.Profile.channels }
+    /// The channels a real device of the kind has (all but the simulator-only ones).
+    package static var deviceChannelSpecs: [ChannelSpec] {
+        Array(Controller.Profile.channels.dropLast(Controller.Profile.simulatorOnlyChannelCount))
+    }
     /// Whether the host feeds the device's watchdog, from the profile.
     package static var feedsDeviceWatchdog: Bool { Controller.Profile.usesHostWatchdog }
 

@@ -8,7 +8,7 @@ extension Station {
         if connect(now: now, restored: false) {
             // One read at once, so the API and the data log have values before the first tick of a slow loop
             // (a stream station samples every minute).
-            if let snapshot = try? Profile.readSnapshot(from: client, order: order) {
+            if let snapshot = try? Profile.readSnapshot(from: client, order: order, channelCount: channelCount) {
                 publisher.recordAndPublish(snapshot, now: now)
                 publisher.markUpdated(now: now)
             }
@@ -39,6 +39,12 @@ extension Station {
                 }
                 order = try client.readWordOrder()
                 watchdogMs = try client.readHoldingRegisters(at: CommonRegisters.watchdogTimeoutMs, count: 1)[0]
+                let served = try Profile.servedChannelCount(from: client)
+                if served < Profile.channels.count, served != channelCount {
+                    let missing = Profile.channels[served...].map(\.name).joined(separator: ", ")
+                    logger.info("station \(name): the device does not serve \(missing) (simulator only): not available")
+                }
+                channelCount = served
             }
             // A kind whose host feeds no heartbeat turns the device's watchdog off, so that it does not trip and
             // hold a safe state while the host polls it slowly.

@@ -35,6 +35,9 @@ package final class Station<Controller: StationController>: AnyStation, @uncheck
     var supervisor = LinkSupervisor()
 
     var order = WordOrder.abcd
+    /// How many of the kind's channel blocks the device serves (learned when it connects): a real device lacks the
+    /// simulator-only ones.
+    var channelCount = Profile.channels.count
     var watchdogMs = CommonRegisters.defaultWatchdogMs
     var lastCommands: Profile.Commands?
     private var heartbeat: UInt16 = 0
@@ -152,7 +155,7 @@ package final class Station<Controller: StationController>: AnyStation, @uncheck
     /// failed read holds the outputs.
     private func read(loop: Int, now: Double) -> DeviceInput<Profile.Snapshot>? {
         do {
-            let snapshot = try Profile.readSnapshot(from: client, order: order)
+            let snapshot = try Profile.readSnapshot(from: client, order: order, channelCount: channelCount)
             if let ringReader, loop == controller.streamLoop {
                 let chunk = try ringReader.read(from: client, order: order)
                 if let gap = chunk.gap {
