@@ -19,6 +19,16 @@ func commissioningClient(_ address: DeviceAddress, unit: Int, timeoutMs: Int) th
     }
 }
 
+/// Connects `client`, or says why not (naming the tool) and exits 69.
+func connectOrExit(_ client: any ModbusClient, tool: String) throws {
+    do {
+        try client.connect()
+    } catch {
+        FileHandle.standardError.write(Data("rigd \(tool): \(error)\n".utf8))
+        throw ExitCode(ExitStatus.unavailable)
+    }
+}
+
 /// `rigd probe`: one read of every value a map names, as a table — the first thing to run against a new instrument.
 struct ProbeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -81,12 +91,7 @@ struct ProbeCommand: ParsableCommand {
         let unitId = unit ?? (address.contains("unit=") ? parsed.unit : nil) ?? deviceMap?.unit ?? parsed.unit ?? 1
         let client = try commissioningClient(parsed, unit: unitId, timeoutMs: timeoutMs)
         defer { client.close() }
-        do {
-            try client.connect()
-        } catch {
-            FileHandle.standardError.write(Data("rigd probe: \(error)\n".utf8))
-            throw ExitCode(ExitStatus.unavailable)
-        }
+        try connectOrExit(client, tool: "probe")
         if deviceMap == nil {
             do {
                 let header = try client.readHeader()
@@ -219,12 +224,7 @@ struct ScanCommand: ParsableCommand {
         for (i, id) in ids.enumerated() {
             let client = try commissioningClient(parsed, unit: id, timeoutMs: timeoutMs)
             defer { client.close() }
-            do {
-                try client.connect()
-            } catch {
-                FileHandle.standardError.write(Data("rigd scan: \(error)\n".utf8))
-                throw ExitCode(ExitStatus.unavailable)
-            }
+            try connectOrExit(client, tool: "scan")
             var answers: [String] = []
             var identity = ""
             for (code, read) in [(3, { _ = try client.readHoldingRegisters(at: 0, count: 1) }),

@@ -10,13 +10,16 @@ import TOMLKit
 package struct ConfigLoader {
     /// Loads `path`; throws `ConfigError` naming the file.
     package static func load(path: String, kinds: KindRegistry = .builtIn) throws(ConfigError) -> Configuration {
-        let text: String
+        try parse(try readText(path), source: path, kinds: kinds)
+    }
+
+    /// A configuration, map or recipe file's text; an error naming the file when it cannot be read.
+    package static func readText(_ path: String) throws(ConfigError) -> String {
         do {
-            text = try String(contentsOfFile: path, encoding: .utf8)
+            return try String(contentsOfFile: path, encoding: .utf8)
         } catch {
             throw ConfigError(issues: [ConfigIssue(file: path, message: "cannot read: \(Self.reason(error))")])
         }
-        return try parse(text, source: path, kinds: kinds)
     }
 
     /// Parses configuration text; `source` names it in messages.

@@ -8,13 +8,7 @@ import TOMLKit
 package enum MapLoader {
     /// Loads `path`; throws `ConfigError` naming the file.
     package static func load(path: String, kinds: KindRegistry = .builtIn) throws(ConfigError) -> DeviceMap {
-        let text: String
-        do {
-            text = try String(contentsOfFile: path, encoding: .utf8)
-        } catch {
-            throw ConfigError(issues: [ConfigIssue(file: path, message: "cannot read: \(ConfigLoader.reason(error))")])
-        }
-        return try parse(text, source: path, kinds: kinds)
+        try parse(try ConfigLoader.readText(path), source: path, kinds: kinds)
     }
 
     /// Parses map text (a `[map]` table); `source` names it in messages.

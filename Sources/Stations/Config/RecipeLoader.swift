@@ -45,12 +45,7 @@ package enum RecipeLoader {
     }
 
     package static func load(path: String, kinds: KindRegistry = .builtIn) throws(ConfigError) -> Loaded {
-        let text: String
-        do {
-            text = try String(contentsOfFile: path, encoding: .utf8)
-        } catch {
-            throw ConfigError(issues: [ConfigIssue(file: path, message: "cannot read: \(ConfigLoader.reason(error))")])
-        }
+        let text = try ConfigLoader.readText(path)
         let root = try ConfigLoader.parseTOML(text, source: path)
         let reader = ConfigReader(file: path, lines: SourceLines(text))
         let top = TableReader(root, path: "", context: nil, reader: reader)
