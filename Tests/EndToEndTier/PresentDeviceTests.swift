@@ -58,6 +58,10 @@ import Testing
         #expect(wired.map(\.mode) == [.refused, .refused, .simulated])
         #expect(wired.prefix(2).allSatisfy { $0.simulation == nil && $0.makeLoops().isEmpty })
         #expect(wired[1].status().refusedReason == "answers as cnc-mill, not heat-rig (IR 0)")
+        // Refused stations get no loop thread: an idle runner would look hung to the systemd watchdog.
+        let service = StationService(stations: wired, clock: clock, options: RealTimeOptions(),
+                                     logger: Logger(label: "test"))
+        #expect(service.threads.map(\.names) == ["silent"])
     }
 
     /// The daemon keeps a refused station visible: in the API with its reason, in the health document and the log;

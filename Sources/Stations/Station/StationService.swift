@@ -37,7 +37,10 @@ package struct StationService: Service {
     package let logger: Logger
 
     package init(stations: [any AnyStation], clock: MonotonicClock, options: RealTimeOptions, logger: Logger) {
-        self.threads = Self.groups(stations).map { LoopThread(stations: $0, runner: LoopRunner(clock: clock)) }
+        // A refused station has no loops and takes no requests (the API answers 409 for it): no thread. An idle
+        // runner's deadline would never advance, and the systemd watchdog would count it as a hung loop.
+        self.threads = Self.groups(stations.filter { $0.mode != .refused })
+            .map { LoopThread(stations: $0, runner: LoopRunner(clock: clock)) }
         self.clock = clock
         self.options = options
         self.logger = logger
