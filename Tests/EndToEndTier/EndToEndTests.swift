@@ -251,6 +251,15 @@ import Testing
                 .flatMap { Double($0.split(separator: ":")[1].trimmingCharacters(in: .whitespaces)) }
             #expect(value.map(range.contains) == true, "channel \(i): \(r.stdout)")
         }
+        // Turn the device watchdog off (HR 3 = 0, Modicon 40004), then reset a trip that may have come first
+        // (HR 5 = 0xA5, 40006): from here on nothing drives the safe state, which would overwrite the setpoint.
+        #expect(try mbpoll(["-t", "4", "-r", "4", "-1", "127.0.0.1", "0"]).status == 0)
+        #expect(try mbpoll(["-t", "4", "-r", "6", "-1", "127.0.0.1", "165"]).status == 0)
+        // IR 4 (Modicon 30005) holds status bits 16–31, high word first: 18 watchdog tripped, 19 safe state.
+        let status = try mbpoll(["-t", "3", "-r", "5", "-c", "1", "-1", "127.0.0.1"])
+        let high = status.stdout.split(separator: "\n").first { $0.hasPrefix("[5]:") }
+            .flatMap { Int($0.split(separator: ":")[1].trimmingCharacters(in: .whitespaces)) }
+        #expect(high.map { $0 & 0b1100 == 0 } == true, "\(status.stdout)")
         let write = try mbpoll(["-t", "4:float", "-B", "-r", "101", "-1", "127.0.0.1", "25"])
         #expect(write.status == 0, "\(write.stderr)")
         let back = try mbpoll(["-t", "4:float", "-B", "-r", "101", "-c", "1", "-1", "127.0.0.1"])
