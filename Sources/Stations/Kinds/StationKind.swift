@@ -70,6 +70,10 @@ extension StationKind {
     package static var deviceChannelSpecs: [ChannelSpec] {
         Array(Controller.Profile.channels.dropLast(Controller.Profile.simulatorOnlyChannelCount))
     }
+    /// Where the register contract keeps the kind's channels and commands (what a device map translates).
+    package static var contractLayout: ContractLayout { ContractLayout(Controller.Profile.self) }
+    /// Whether the kind's stream loop reads the device's sample ring, which a device map cannot describe.
+    package static var readsSampleRing: Bool { Controller.Profile.sampleRing != nil }
     /// Whether the host feeds the device's watchdog, from the profile.
     package static var feedsDeviceWatchdog: Bool { Controller.Profile.usesHostWatchdog }
 

@@ -89,26 +89,11 @@ package enum MapProbe {
     }
 
     /// The engineering value of `raw` read through `field` (nil for a string).
-    package static func decode(_ raw: [UInt16], _ field: DeviceMap.Field) -> Double? {
-        let number: Double
-        switch field.type {
-        case .string: return nil
-        case .bool:
-            if let bit = field.bit { number = Double(RegisterCodec.bits(raw[0], shift: bit, width: 1)) } else {
-                number = raw[0] != 0 ? 1 : 0
-            }
-        default:
-            number = RegisterCodec.decode(raw, as: field.type, order: field.order)
-        }
-        return number * field.scale + field.offset
-    }
+    package static func decode(_ raw: [UInt16], _ field: DeviceMap.Field) -> Double? { field.value(raw) }
 
     /// The raw value before scale and offset (what `nan_if` compares with).
     static func rawNumber(_ raw: [UInt16], _ field: DeviceMap.Field) -> Double? {
-        switch field.type {
-        case .string, .bool: return nil
-        default: return RegisterCodec.decode(raw, as: field.type, order: field.order)
-        }
+        field.type == .bool ? nil : field.rawNumber(raw)
     }
 
     /// Reads every channel (and the identity) of `map` once.
