@@ -130,6 +130,13 @@ public struct DeviceMap: Sendable, Equatable {
     public var maxWriteRegisters: Int
     public var maxGap: Int
     public var interRequestMs: Int
+    /// Reads start on an even address with an even count (a device that serves 32-bit values only whole).
+    public var evenAlignment = false
+    /// Every read is made twice and kept only when both agree (a device that updates a 32-bit value with two
+    /// single-register writes).
+    public var readTwice = false
+    /// The serial line settings the device requires, if the map names them (checked against an rtu:// address).
+    public var line = LineRequirements()
     public var identity: Identity?
     public var channels: [Channel]
     public var commands: [Command]
@@ -151,6 +158,37 @@ public struct DeviceMap: Sendable, Equatable {
         self.channels = channels
         self.commands = commands
         self.watchdog = watchdog
+    }
+
+    /// Serial settings a device requires; nil: any.
+    public struct LineRequirements: Sendable, Equatable {
+        public var baud: Int?
+        public var parity: SerialSettings.Parity?
+        public var dataBits: Int?
+        public var stopBits: Int?
+
+        public init(baud: Int? = nil, parity: SerialSettings.Parity? = nil, dataBits: Int? = nil, stopBits: Int? = nil) {
+            self.baud = baud
+            self.parity = parity
+            self.dataBits = dataBits
+            self.stopBits = stopBits
+        }
+
+        /// How `settings` disagree with these requirements ("baud 9600, the map requires 19200"), empty if they agree.
+        public func disagreements(_ settings: SerialSettings) -> [String] {
+            var out: [String] = []
+            if let baud, baud != settings.baud { out.append("baud \(settings.baud), the map requires \(baud)") }
+            if let parity, parity != settings.parity {
+                out.append("parity \(settings.parity.rawValue), the map requires \(parity.rawValue)")
+            }
+            if let dataBits, dataBits != settings.dataBits {
+                out.append("data bits \(settings.dataBits), the map requires \(dataBits)")
+            }
+            if let stopBits, stopBits != settings.stopBits {
+                out.append("stop bits \(settings.stopBits), the map requires \(stopBits)")
+            }
+            return out
+        }
     }
 
     /// The channel called `name`, if the device has it.

@@ -170,11 +170,73 @@ package struct ConfigLoader {
         }
         // Control keys depend on the kind: without a valid kind they cannot be judged, so they are not reported.
         if kind != nil { controlTable?.finish() }
+        let map = kind.flatMap { readStationMap(table, kind: $0, address: address, kinds: kinds) }
         table.finish()
         guard let address, let control else { return nil }
-        return StationConfig(name: name, address: address, fallback: fallback, probeTimeoutMs: probe,
-                             responseTimeoutMs: response, control: control, simulator: simulator, estop: estop,
-                             beacon: beacon, relays: relays)
+        var station = StationConfig(name: name, address: address, fallback: fallback, probeTimeoutMs: probe,
+                                    responseTimeoutMs: response, control: control, simulator: simulator, estop: estop,
+                                    beacon: beacon, relays: relays)
+        station.map = map
+        return station
+    }
+
+    /// `map = "FILE"` (relative to the configuration file) or an inline `[station.map]`: the map, checked against the
+    /// station — its kind, the commands the controller drives, the channels a safety function needs, the line.
+    private static func readStationMap(_ table: TableReader, kind: any StationKind.Type, address: DeviceAddress?,
+                                       kinds: KindRegistry) -> StationMap? {
+        guard table.isSet("map") else { return nil }
+        let file = table.reader.file
+        let map: DeviceMap
+        let source: String
+        if table.table["map"]?.table != nil {
+            guard let inline = table.table("map") else { return nil }
+            guard let read = MapLoader.read(inline, kinds: kinds, defaultKind: kind.kind.rawValue) else { return nil }
+            map = read
+            source = "inline [station.map] in \(file)"
+        } else {
+            guard let path = table.string("map") else { return nil }
+            let base = (file as NSString).deletingLastPathComponent
+            let resolved = path.hasPrefix("/") || base.isEmpty ? path : (base as NSString).appendingPathComponent(path)
+            do throws(ConfigError) {
+                map = try MapLoader.load(path: resolved, kinds: kinds)
+            } catch {
+                table.fail("map", "\(resolved) has problems (below)")
+                for issue in error.issues { table.reader.append(issue) }
+                return nil
+            }
+            source = resolved
+        }
+        if map.kind != kind.kind {
+            table.fail("map", "\(source) is a map of \(map.kind), the station is a \(kind.kind)")
+            return nil
+        }
+        var ok = true
+        if kind.readsSampleRing {
+            table.fail("map", "a \(kind.kind) reads the device's sample ring (IR 200…) on its stream loop, which a map "
+                       + "cannot describe: this kind speaks rigd's built-in contract only")
+            ok = false
+        }
+        let unmapped = kind.commandNames.filter { map.command(named: $0) == nil && !kind.optionalCommands.contains($0) }
+        if !unmapped.isEmpty {
+            table.fail("map", "\(source) does not map \(unmapped.joined(separator: ", ")): the \(kind.kind) controller "
+                       + "drives every one of its commands, so a map must say where each goes")
+            ok = false
+        }
+        for (channel, function) in kind.safetyChannels where map.channel(named: channel) == nil {
+            table.fail("map", "\(source) does not map \(channel), which \(function) needs")
+            ok = false
+        }
+        if case .rtu(let settings, _) = address {
+            let disagreements = map.line.disagreements(settings)
+            if !disagreements.isEmpty {
+                table.fail("address", "the line is \(settings.summary) but \(source) says the device needs other "
+                           + "settings: \(disagreements.joined(separator: "; "))")
+                ok = false
+            }
+        }
+        let missing = kind.deviceChannelSpecs.map(\.name).filter { map.channel(named: $0) == nil }
+        let absentCommands = kind.optionalCommands.filter { map.command(named: $0) == nil }
+        return ok ? StationMap(map: map, source: source, missingChannels: missing, missingCommands: absentCommands) : nil
     }
 
     /// `{ chip = "gpiochip0", line = 17, active_low = true }`

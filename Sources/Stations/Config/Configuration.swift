@@ -41,6 +41,8 @@ package struct StationConfig: Sendable {
     package var beacon: GPIOLineAddress?
     /// Host relay outputs by the controller's relay name ("aerator-1", "exchange", "feeder"), on the host's GPIO.
     package var relays: [String: GPIOLineAddress] = [:]
+    /// The device's map (`map = "FILE"` or an inline `[station.map]`), nil for the kind's built-in contract.
+    package var map: StationMap?
 
     package var descriptor: any StationKind.Type { control.descriptor }
     package var kind: DeviceKind { control.descriptor.kind }
@@ -69,6 +71,24 @@ package struct StationConfig: Sendable {
         self.estop = estop
         self.beacon = beacon
         self.relays = relays
+    }
+}
+
+/// A station's device map and where it came from.
+package struct StationMap: Sendable {
+    package var map: DeviceMap
+    /// The map file's path, or "inline [station.map] in FILE".
+    package var source: String
+    /// Channels of the kind the map lacks: they read "not available" (none is needed by a safety function).
+    package var missingChannels: [String]
+    /// Optional commands the map lacks (`StationKind.optionalCommands`): writes to them go nowhere.
+    package var missingCommands: [String]
+
+    package init(map: DeviceMap, source: String, missingChannels: [String] = [], missingCommands: [String] = []) {
+        self.map = map
+        self.source = source
+        self.missingChannels = missingChannels
+        self.missingCommands = missingCommands
     }
 }
 

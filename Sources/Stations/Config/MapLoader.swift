@@ -33,9 +33,10 @@ package enum MapLoader {
 
     /// Reads a `[map]` table (a map file's, or a station's inline `[station.map]`); nil when it has problems (they
     /// are in the table's reader).
-    package static func read(_ t: TableReader, kinds: KindRegistry = .builtIn) -> DeviceMap? {
+    /// `defaultKind`: the kind of the station an inline `[station.map]` belongs to, which it need not repeat.
+    package static func read(_ t: TableReader, kinds: KindRegistry = .builtIn, defaultKind: String? = nil) -> DeviceMap? {
         let before = t.reader.issues.count
-        let kindName = t.string("kind", required: true)
+        let kindName = t.string("kind", required: defaultKind == nil) ?? defaultKind
         let kind = kindName.flatMap(kinds.kind(named:))
         if let kindName, kind == nil {
             t.fail("kind", "unknown kind \"\(kindName)\" (kinds: \(kinds.names.joined(separator: ", ")))")
@@ -53,6 +54,24 @@ package enum MapLoader {
         map.maxWriteRegisters = t.int("max_write_registers", default: 123, range: 0...123)
         map.maxGap = t.int("max_gap", default: 8, range: 0...125)
         map.interRequestMs = t.int("inter_request_ms", default: 0, range: 0...10_000)
+        map.evenAlignment = t.bool("even_alignment") ?? false
+        map.readTwice = t.bool("read_twice") ?? false
+        if let line = t.table("line") {
+            if line.isSet("baud") {
+                let baud = line.int("baud", default: 9600, range: 1...1_000_000)
+                if !SerialSettings.baudRates.contains(baud) {
+                    line.fail("baud", "\(baud) is not a standard rate (\(SerialSettings.baudRates.map(String.init).joined(separator: ", ")))")
+                }
+                map.line.baud = baud
+            }
+            if let parity = line.string("parity") {
+                map.line.parity = SerialSettings.Parity(rawValue: parity.uppercased())
+                if map.line.parity == nil { line.fail("parity", "must be \"N\", \"E\" or \"O\", got \"\(parity)\"") }
+            }
+            if line.isSet("data_bits") { map.line.dataBits = line.int("data_bits", default: 8, range: 7...8) }
+            if line.isSet("stop_bits") { map.line.stopBits = line.int("stop_bits", default: 1, range: 1...2) }
+            line.finish()
+        }
         if let identity = t.table("identity") {
             if let field = readField(identity, context: context, allowBit: false) {
                 let equals = identity.double("equals", default: .nan, range: -Double.greatestFiniteMagnitude...Double.greatestFiniteMagnitude)

@@ -12,6 +12,9 @@ package enum AquaSondeKind: StationKind {
     package static let summary = "aquaculture sonde (DO, pH, temperature, salinity, ammonia, chlorophyll) with aerator, "
         + "exchange and feeder relays (and heater, light where heater_setpoint_c, light_on/light_off are set)"
     package static let lossAlarm = "sonde_lost"
+    package static let safetyChannels: KeyValuePairs<String, String> = [
+        "do_mgl": "aeration (aerators on below aerator_on_below_mgl, the critical-DO alarm)",
+    ]
     package static var presets: [String] { PondPlant.Parameters.presetNames }
 
     /// A pond's or tank's control keys (docs/register-contract.md §B).

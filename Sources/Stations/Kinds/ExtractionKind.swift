@@ -9,6 +9,15 @@ package enum ExtractionKind: StationKind {
 
     package static let summary = "amino-acid circulating extraction device: dynamic nozzle, pump, filter, box cooling"
     package static let lossAlarm = "device_unavailable"
+    /// The channels whose failure trips the device (`sensor_fault`, ExtractionController.evaluateInterlocks).
+    package static let safetyChannels: KeyValuePairs<String, String> = [
+        "lift_mm": "nozzle position control (a failed sensor trips the device)",
+        "push_mm": "nozzle position control (a failed sensor trips the device)",
+        "level_mm": "nozzle height over the liquid (a failed sensor trips the device)",
+        "box_temp_c": "box cooling ≤ 35 °C and its trip",
+        "flow_lpm": "circulation flow control (a failed sensor trips the device)",
+        "filter_dp_bar": "the filter's blockage trip and backflush",
+    ]
     package static var presets: [String] { ExtractionPlant.Parameters.presetNames }
 
     /// The default recipe and start-up behaviour: the recipe's keys, plus `start_run`.

@@ -9,6 +9,9 @@ package enum HeatRigKind: StationKind {
 
     package static let summary = "heat-transfer rig: heater PID to a setpoint or a ramp/soak profile, over-temperature trip"
     package static let lossAlarm = "device_unavailable"
+    package static let safetyChannels: KeyValuePairs<String, String> = [
+        "block_temp_c": "the heater's control and its over-temperature trip",
+    ]
     package static var presets: [String] { HeatRigPlant.Parameters.presetNames }
 
     package static func makeController(_ control: HeatRigControlConfig, context: StationContext) -> HeatRigController {

@@ -22,6 +22,12 @@ package protocol StationKind: Sendable {
     static var summary: String { get }
     /// The alarm the controller raises when the device stops answering (the soak and HIL runs wait for it).
     static var lossAlarm: String { get }
+    /// The channels a safety function of the controller needs, each with that function: a device map must map them
+    /// (the others are for reporting and may be absent). Default: none.
+    static var safetyChannels: KeyValuePairs<String, String> { get }
+    /// Commands for optional equipment (the stream station's autosampler): a device map may leave them out, and then
+    /// the controller's writes to them go nowhere (logged at start). Every other command must be mapped. Default: none.
+    static var optionalCommands: [String] { get }
 
     /// Reads `[station.control]` (nil when the station has none) strictly: every key with its limits (unknown keys
     /// are reported by the caller), then the cross-field checks, each problem through `table.fail`.
@@ -60,6 +66,8 @@ extension StationKind {
     package static var kind: DeviceKind { Controller.Profile.kind }
     package static func readRelays(_ station: TableReader, control: Control) -> [String: GPIOLineAddress]? { nil }
     package static var defaultPreset: String { presets.first ?? "standard" }
+    package static var safetyChannels: KeyValuePairs<String, String> { [:] }
+    package static var optionalCommands: [String] { [] }
     /// The relays of the kind's controller with its default settings.
     package static var possibleRelays: [String] { describe().relays }
     /// The device's commands by name (its setpoints and coils), from the profile.
@@ -73,7 +81,9 @@ extension StationKind {
     /// Where the register contract keeps the kind's channels and commands (what a device map translates).
     package static var contractLayout: ContractLayout { ContractLayout(Controller.Profile.self) }
     /// Whether the kind's stream loop reads the device's sample ring, which a device map cannot describe.
-    package static var readsSampleRing: Bool { Controller.Profile.sampleRing != nil }
+    package static var readsSampleRing: Bool {
+        Controller.Profile.sampleRing != nil && makeController(readControl(nil), context: StationContext()).streamLoop != nil
+    }
     /// Whether the host feeds the device's watchdog, from the profile.
     package static var feedsDeviceWatchdog: Bool { Controller.Profile.usesHostWatchdog }
 

@@ -10,6 +10,8 @@ package enum StreamStationKind: StationKind {
 
     package static let summary = "stream water-quality station: storm events, loads and flow-weighted mean concentrations"
     package static let lossAlarm = "device_unavailable"
+    /// A logger without an autosampler is still a stream station.
+    package static let optionalCommands = ["autosampler_trigger"]
     package static var presets: [String] { StreamPlant.Parameters.presetNames }
 
     package static func makeController(_ control: StreamControlConfig,

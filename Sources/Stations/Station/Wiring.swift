@@ -60,21 +60,26 @@ package enum Wiring {
     }
 
     private static func probe(_ station: StationConfig, lines: [String: SerialLine]) -> Probe {
-        let client: any ModbusClient
+        let transport: any ModbusClient
         switch station.address {
         case .simulated:
             return .silent(reason: "sim:// address")
         case .tcp(let host, let port, let unit):
-            client = ModbusTCPClient(host: host, port: port, unit: unit, timeouts: station.timeouts)
+            transport = ModbusTCPClient(host: host, port: port, unit: unit, timeouts: station.timeouts)
         case .rtu(let settings, let unit):
-            client = ModbusRTUClient(line: lines[settings.path]!, unit: unit,
-                                     probeTimeout: .milliseconds(station.probeTimeoutMs))
+            transport = ModbusRTUClient(line: lines[settings.path]!, unit: unit,
+                                        probeTimeout: .milliseconds(station.probeTimeoutMs))
         }
+        let mapped = station.map.map {
+            MappedClient(base: transport, map: $0.map, layout: station.descriptor.contractLayout)
+        }
+        let client = mapped ?? transport
         defer { client.close() }
         do {
             try client.connect()
             let header = try client.withinProbeTimeout { try client.readHeader() }
             if header.deviceType == station.kind.deviceType { return .answered }
+            if let problem = mapped?.identityProblem { return .wrongDevice(problem) }
             let found = KindRegistry.builtIn.describe(deviceType: header.deviceType)
             return .wrongDevice("answers as \(found), not \(station.kind) (IR 0)")
         } catch let error as ModbusTransactionError {
@@ -148,7 +153,7 @@ package enum Wiring {
                                                   reason: "answers, but its host GPIO line failed: \(error)"))
                     continue
                 }
-                let client: any ModbusClient
+                var client: any ModbusClient
                 switch config.address {
                 case .tcp(let host, let port, let unit):
                     client = ModbusTCPClient(host: host, port: port, unit: unit, timeouts: config.timeouts)
@@ -158,7 +163,14 @@ package enum Wiring {
                 case .simulated:
                     continue
                 }
-                logger.notice("station \(config.name) (\(config.kind)): REAL device at \(config.address)")
+                if let map = config.map {
+                    client = MappedClient(base: client, map: map.map, layout: config.descriptor.contractLayout)
+                    let through = "map \"\(map.map.name)\" (\(map.source))"
+                    logger.notice("station \(config.name) (\(config.kind)): REAL device at \(config.address), \(through)")
+                    noteMapLimits(config, map: map, logger: logger)
+                } else {
+                    logger.notice("station \(config.name) (\(config.kind)): REAL device at \(config.address)")
+                }
                 stations.append(makeStation(config.at(hour: startHourOfDay), mode: .real, client: client,
                                             statusInterval: statusInterval, lines: lines, simulation: nil,
                                             logger: logger))
@@ -196,6 +208,27 @@ package enum Wiring {
             throw first
         }
         return stations
+    }
+
+    /// Says, once at start, what a station's map leaves out: a device without its own watchdog relies on the host
+    /// for its safe state; channels the device lacks read "not available".
+    static func noteMapLimits(_ config: StationConfig, map: StationMap, logger: Logger) {
+        if map.map.watchdog == nil, config.descriptor.feedsDeviceWatchdog {
+            let consequence = "it relies on the host for its safe state — if rigd or the link dies, its outputs stay "
+                + "as they are"
+            logger.warning("""
+                station \(config.name): the device has no watchdog of its own (no [map.watchdog] in \(map.source)): \
+                \(consequence)
+                """)
+        }
+        if !map.missingChannels.isEmpty {
+            let missing = map.missingChannels.joined(separator: ", ")
+            logger.info("station \(config.name): the map has no \(missing): they read \"not available\"")
+        }
+        if !map.missingCommands.isEmpty {
+            let missing = map.missingCommands.joined(separator: ", ")
+            logger.info("station \(config.name): the map has no \(missing) (optional equipment): writes to it go nowhere")
+        }
     }
 
     /// Builds the stations of a virtual-clock run: every one simulated, none probed.

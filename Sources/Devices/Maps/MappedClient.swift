@@ -1,0 +1,398 @@
+import Foundation
+
+/// A device described by a map (docs/maps.md), presented to a station as a device of rigd's register contract: the
+/// station, its profile and its controller run unchanged, and this client turns each contract access into the reads
+/// and writes the map names. The built-in map of a kind is the contract itself; a station without a map uses no
+/// `MappedClient`.
+///
+/// What the contract has and a map does not:
+/// - The header (IR 0–6) is made here: the kind's device type once the map's identity check passed (or, without
+///   one, once the device answered a read of its first mapped value), status bits 0.
+/// - Discrete inputs (the device's E-stop and limit switches) are not part of the map format: a mapped device reads
+///   "E-stop released" and every other input off. A mapped device's E-stop belongs on a host line (`estop = …`).
+/// - The word order (HR 2) is the contract's ABCD: the map's own orders are applied here.
+/// - Without `[map.watchdog]`, HR 3 reads 0 (no device watchdog) and heartbeats are not sent anywhere.
+///
+/// - Important: Confined to its station's thread, as every `ModbusClient`.
+public final class MappedClient: ModbusClient {
+    public let base: any ModbusClient
+    public let map: DeviceMap
+    public let layout: ContractLayout
+    /// Whether to keep the map's `inter_request_ms` of silence between requests (off for an in-memory device on the
+    /// virtual clock, where no time passes in a call).
+    private let paceRequests: Bool
+    private var lastRequestEnd: UInt64 = 0
+    private var probing = false
+    private var heartbeat: UInt16 = 0
+    /// The last value written to each command on this connection: a write of the same value is not sent again.
+    private var written: [String: Double] = [:]
+    private var plans: [PlanKey: ReadPlan] = [:]
+    /// Why the device failed the map's identity check on the last connect, if it did.
+    public private(set) var identityProblem: String?
+
+    private struct PlanKey: Hashable {
+        var table: DeviceMap.Table
+        var range: Range<Int>
+    }
+
+    public init(base: any ModbusClient, map: DeviceMap, layout: ContractLayout, paceRequests: Bool = true) {
+        self.base = base
+        self.map = map
+        self.layout = layout
+        self.paceRequests = paceRequests
+    }
+
+    public var endpoint: String { base.endpoint }
+    public var isConnected: Bool { base.isConnected }
+
+    public func connect() throws {
+        written = [:]
+        try base.connect()
+    }
+
+    public func close() {
+        written = [:]
+        base.close()
+    }
+
+    public func withinProbeTimeout<T>(_ body: () throws -> T) throws -> T {
+        probing = true
+        defer { probing = false }
+        return try base.withinProbeTimeout(body)
+    }
+
+    // MARK: The plans
+
+    /// Every value a station's snapshot reads: the channels (with their quality registers) and the commands.
+    public var snapshotPlan: ReadPlan {
+        ReadPlan.compile(channelSpans(map.channels) + map.commands.map { ($0.field.table, $0.field.span) },
+                         maxRead: map.maxReadRegisters, maxGap: map.maxGap, evenAlignment: map.evenAlignment)
+    }
+
+    private func channelSpans(_ channels: [DeviceMap.Channel]) -> [(table: DeviceMap.Table, span: Range<Int>)] {
+        channels.flatMap { channel -> [(table: DeviceMap.Table, span: Range<Int>)] in
+            var spans = [(channel.field.table, channel.field.span)]
+            if let q = channel.quality { spans.append((q.table, q.register..<(q.register + 1))) }
+            if let w = channel.qualityWord { spans.append((w.table, w.span)) }
+            return spans
+        }
+    }
+
+    private func plan(_ key: PlanKey, _ spans: () -> [(table: DeviceMap.Table, span: Range<Int>)]) -> ReadPlan {
+        if let plan = plans[key] { return plan }
+        let plan = ReadPlan.compile(spans(), maxRead: map.maxReadRegisters, maxGap: map.maxGap,
+                                    evenAlignment: map.evenAlignment)
+        plans[key] = plan
+        return plan
+    }
+
+    /// The answers to a plan's requests.
+    private struct Image {
+        var parts: [(ReadPlan.Request, [UInt16])] = []
+
+        func words(_ table: DeviceMap.Table, _ span: Range<Int>) -> [UInt16]? {
+            for (request, values) in parts where request.table == table && request.span.contains(span.lowerBound)
+                && span.upperBound <= request.span.upperBound {
+                return Array(values[(span.lowerBound - request.start)..<(span.upperBound - request.start)])
+            }
+            return nil
+        }
+
+        func words(_ field: DeviceMap.Field) -> [UInt16]? { words(field.table, field.span) }
+    }
+
+    private func execute(_ plan: ReadPlan) throws -> Image {
+        var image = Image()
+        for request in plan.requests {
+            var values = try read(request)
+            if map.readTwice, !request.table.holdsBits {
+                // A device that updates a 32-bit value with two single-register writes can be caught between them:
+                // keep a value only when two reads agree (three tries, then the read fails).
+                var tries = 1
+                while true {
+                    let again = try read(request)
+                    if again == values { break }
+                    values = again
+                    tries += 1
+                    if tries >= 3 {
+                        throw ModbusTransactionError(endpoint: endpoint, operation: "read \(request) twice",
+                                                     kind: .badData, message: "two reads never agreed (read_twice)")
+                    }
+                }
+            }
+            image.parts.append((request, values))
+        }
+        return image
+    }
+
+    private func read(_ request: ReadPlan.Request) throws -> [UInt16] {
+        try paced {
+            switch request.table {
+            case .input: try base.readInputRegisters(at: request.start, count: request.count)
+            case .holding: try base.readHoldingRegisters(at: request.start, count: request.count)
+            case .coil: try base.readCoils(at: request.start, count: request.count).map { $0 ? 1 : 0 }
+            case .discrete: try base.readDiscreteInputs(at: request.start, count: request.count).map { $0 ? 1 : 0 }
+            }
+        }
+    }
+
+    /// Runs one request after the silence the map asks for since the last one.
+    private func paced<T>(_ body: () throws -> T) throws -> T {
+        if paceRequests, map.interRequestMs > 0 {
+            let due = lastRequestEnd + UInt64(map.interRequestMs) * 1_000_000
+            let now = DispatchTime.now().uptimeNanoseconds
+            if now < due { usleep(UInt32((due - now) / 1000)) }
+        }
+        defer { lastRequestEnd = DispatchTime.now().uptimeNanoseconds }
+        return try body()
+    }
+
+    // MARK: Decoding
+
+    /// The contract reading of `channel` from `image`.
+    private func reading(_ channel: DeviceMap.Channel, _ image: Image) -> ChannelReading {
+        guard let raw = image.words(channel.field), let number = channel.field.rawNumber(raw) else {
+            return .notAvailable
+        }
+        if channel.nanIf.contains(number) { return .notAvailable }
+        let value = number * channel.field.scale + channel.field.offset
+        var quality = ChannelQuality.ok
+        if let word = channel.qualityWord, let q = image.words(word)?.first {
+            quality = ChannelQuality(rawValue: q)
+        }
+        if let bit = channel.quality, let word = image.words(bit.table, bit.register..<(bit.register + 1))?.first {
+            let set = bit.table.holdsBits ? word != 0 : RegisterCodec.bits(word, shift: bit.bit, width: 1) == 1
+            if set == bit.badWhen { quality.insert(.sensorFailure) }
+        }
+        guard value.isFinite else { return ChannelReading(raw: .nan, quality: quality.union(.sensorFailure)) }
+        return ChannelReading(raw: Float(value), quality: quality)
+    }
+
+    private func commandValue(_ command: DeviceMap.Command, _ image: Image) throws -> Double {
+        guard let raw = image.words(command.field), let value = command.field.value(raw) else {
+            throw ModbusTransactionError(endpoint: endpoint, operation: "read \(command.name)", kind: .badData)
+        }
+        return value
+    }
+
+    private func refuse(_ operation: String, _ code: ModbusException = .illegalDataAddress,
+                        _ message: String? = nil) -> ModbusTransactionError {
+        ModbusTransactionError(endpoint: endpoint, operation: operation, kind: .exception(code),
+                               message: message)
+    }
+
+    // MARK: Contract reads
+
+    public func readInputRegisters(at address: Int, count: Int) throws -> [UInt16] {
+        let span = address..<(address + count)
+        if span.upperBound <= CommonRegisters.headerCount { return try header()[span] .map { $0 } }
+        let base = CommonRegisters.channelBase, stride = CommonRegisters.channelStride
+        guard address >= base, span.upperBound <= base + stride * layout.channels.count else {
+            throw refuse("read input registers \(address)+\(count) (not in the map of \(map.name))")
+        }
+        let first = (address - base) / stride, last = (span.upperBound - 1 - base) / stride
+        let channels = (first...last).map { layout.channels[$0] }
+        let mapped = channels.compactMap { map.channel(named: $0) }
+        let image = try execute(plan(PlanKey(table: .input, range: span)) { channelSpans(mapped) })
+        var words: [UInt16] = []
+        for name in channels {
+            let r = map.channel(named: name).map { reading($0, image) } ?? .notAvailable
+            words += RegisterCodec.encode(r.raw, order: .abcd) + [r.quality.rawValue, 0]
+        }
+        let offset = address - (base + stride * first)
+        return Array(words[offset..<(offset + count)])
+    }
+
+    /// IR 0–6: the kind's device type, the contract version, serial 0, status 0, a counter. While connecting, the
+    /// identity check (or one read, to see that the device answers as mapped) decides the device type.
+    private func header() throws -> [UInt16] {
+        var deviceType = layout.kind.deviceType
+        if probing {
+            identityProblem = nil
+            if let identity = map.identity {
+                let image = try execute(ReadPlan(requests: [ReadPlan.Request(table: identity.field.table,
+                                                                              start: identity.field.register,
+                                                                              count: identity.field.length)]))
+                let value = image.words(identity.field).flatMap { identity.field.value($0) }
+                if value != identity.equals {
+                    identityProblem = "fails the map's identity check: \(identity.field.table) register "
+                        + "\(identity.field.register) reads \(value.map { format($0) } ?? "nothing"), "
+                        + "\(map.name) expects \(format(identity.equals))"
+                    deviceType = 0
+                }
+            } else if let first = snapshotPlan.requests.first {
+                _ = try read(first)
+            }
+        }
+        heartbeat &+= 1
+        return [deviceType, CommonRegisters.sheetVersion, 0, 0, 0, 0, heartbeat]
+    }
+
+    private func format(_ value: Double) -> String {
+        value == value.rounded() && abs(value) < 1e15 ? String(Int64(value)) : String(value)
+    }
+
+    public func readHoldingRegisters(at address: Int, count: Int) throws -> [UInt16] {
+        let span = address..<(address + count)
+        if span.upperBound <= CommonRegisters.holdingCount {
+            var words: [UInt16] = [UInt16(map.unit), 0, 0, 0, heartbeat, 0]
+            if span.contains(CommonRegisters.watchdogTimeoutMs) { words[3] = try armWatchdog() }
+            return Array(words[span])
+        }
+        let setpoints = layout.setpoints.filter { span.overlaps($0.address..<($0.address + 2)) }
+        guard !setpoints.isEmpty, let lowest = setpoints.first?.address, lowest <= address,
+              let highest = setpoints.last, span.upperBound <= highest.address + 2 else {
+            throw refuse("read holding registers \(address)+\(count) (not in the map of \(map.name))")
+        }
+        let commands = setpoints.compactMap { map.command(named: $0.name) }
+        let image = try execute(plan(PlanKey(table: .holding, range: span)) {
+            commands.map { ($0.field.table, $0.field.span) }
+        })
+        var words: [UInt16] = []
+        for setpoint in setpoints {
+            let value = try map.command(named: setpoint.name).map { try commandValue($0, image) }
+                ?? written[setpoint.name] ?? 0
+            words += RegisterCodec.encode(Float(value), order: .abcd)
+        }
+        return Array(words[(address - lowest)..<(address - lowest + count)])
+    }
+
+    /// HR 3 as a contract device answers it: with a mapped watchdog, rigd arms it with the map's timeout (once per
+    /// connection) and reports that; without one, 0 (off).
+    private func armWatchdog() throws -> UInt16 {
+        guard let watchdog = map.watchdog else { return 0 }
+        if written["watchdog.timeout"] != watchdog.timeoutMs {
+            try write(watchdog.timeout, value: watchdog.timeoutMs, name: "watchdog timeout")
+            written["watchdog.timeout"] = watchdog.timeoutMs
+        }
+        return UInt16(clamping: Int(watchdog.timeoutMs))
+    }
+
+    public func readCoils(at address: Int, count: Int) throws -> [Bool] {
+        guard address >= 0, address + count <= layout.coils.count else {
+            throw refuse("read coils \(address)+\(count) (not in the map of \(map.name))")
+        }
+        let names = Array(layout.coils[address..<(address + count)])
+        let commands = names.compactMap { map.command(named: $0) }
+        let image = try execute(plan(PlanKey(table: .coil, range: address..<(address + count))) {
+            commands.map { ($0.field.table, $0.field.span) }
+        })
+        return try names.map { name in
+            try map.command(named: name).map { try commandValue($0, image) != 0 } ?? (written[name].map { $0 != 0 } ?? false)
+        }
+    }
+
+    /// DI 0 "E-stop released"; every other input off (maps have no discrete inputs of the contract).
+    public func readDiscreteInputs(at address: Int, count: Int) throws -> [Bool] {
+        (address..<(address + count)).map { $0 == 0 }
+    }
+
+    // MARK: Contract writes
+
+    public func writeRegister(at address: Int, value: UInt16) throws {
+        switch address {
+        case CommonRegisters.watchdogTimeoutMs:
+            guard let watchdog = map.watchdog else { return }
+            try write(watchdog.timeout, value: Double(value), name: "watchdog timeout")
+            written["watchdog.timeout"] = Double(value)
+        case CommonRegisters.hostHeartbeat:
+            heartbeat = value
+            guard let watchdog = map.watchdog else { return }
+            // Any changing value feeds a watchdog: the counter's bits, whatever the register's type.
+            let words = [UInt16](repeating: 0, count: max(1, watchdog.heartbeat.length - 1)) + [value]
+            try writeWords(at: watchdog.heartbeat.register, words, name: "heartbeat")
+        case CommonRegisters.command:
+            guard value == CommonRegisters.resetFaultsCommand, let watchdog = map.watchdog,
+                  let reset = watchdog.reset, let resetValue = watchdog.resetValue else { return }
+            try write(reset, value: resetValue, name: "watchdog reset")
+            // A device leaving its safe state may hold other outputs than those last written: write them all again.
+            written = written.filter { $0.key.hasPrefix("watchdog.") }
+        default:
+            try writeRegisters(at: address, values: [value])
+        }
+    }
+
+    public func writeRegisters(at address: Int, values: [UInt16]) throws {
+        let span = address..<(address + values.count)
+        let setpoints = layout.setpoints.filter { span.overlaps($0.address..<($0.address + 2)) }
+        guard !setpoints.isEmpty, setpoints.allSatisfy({ span.contains($0.address) && $0.address + 2 <= span.upperBound })
+        else { throw refuse("write holding registers \(address)+\(values.count) (not whole setpoints of the contract)") }
+        for setpoint in setpoints {
+            let offset = setpoint.address - address
+            let value = Double(RegisterCodec.float32(values, at: offset, order: .abcd))
+            try command(setpoint.name, value)
+        }
+    }
+
+    public func writeCoil(at address: Int, value: Bool) throws {
+        try writeCoils(at: address, values: [value])
+    }
+
+    public func writeCoils(at address: Int, values: [Bool]) throws {
+        guard address >= 0, address + values.count <= layout.coils.count else {
+            throw refuse("write coils \(address)+\(values.count) (the contract has \(layout.coils.count) coils)")
+        }
+        for (i, value) in values.enumerated() { try command(layout.coils[address + i], value ? 1 : 0) }
+    }
+
+    /// Writes command `name` through the map, unless this connection already wrote that value.
+    private func command(_ name: String, _ value: Double) throws {
+        guard let command = map.command(named: name) else {
+            // Optional equipment the device does not have (the loader refuses a map without a required command).
+            written[name] = value
+            return
+        }
+        guard command.limits.contains(value) else {
+            throw refuse("write \(name) = \(value)", .illegalDataValue,
+                         "\(value) is outside the map's limits for \(name) (\(command.limits.lowerBound)…"
+                            + "\(command.limits.upperBound))")
+        }
+        if written[name] == value { return }
+        written[name] = nil  // unknown until the write succeeds
+        try write(command.field, value: value, name: name)
+        written[name] = value
+    }
+
+    private func write(_ field: DeviceMap.Field, value: Double, name: String) throws {
+        switch field.table {
+        case .coil:
+            try paced { try base.writeCoil(at: field.register, value: value != 0) }
+        case .holding:
+            if field.type == .bool, let bit = field.bit {
+                // One bit of a register: read, change that bit, write the word back.
+                let word = try paced { try base.readHoldingRegisters(at: field.register, count: 1)[0] }
+                let mask = UInt16(1) << UInt16(bit)
+                try writeWords(at: field.register, [value != 0 ? word | mask : word & ~mask], name: name)
+                return
+            }
+            guard let words = field.encode(value) else {
+                throw refuse("write \(name) = \(value)", .illegalDataValue,
+                             "\(value) does not fit the map's \(field.type) for \(name)")
+            }
+            try writeWords(at: field.register, words, name: name)
+        case .input, .discrete:
+            throw refuse("write \(name)", .illegalFunction, "\(field.table) registers cannot be written")
+        }
+    }
+
+    /// FC 16 where the map allows it (as many registers as it allows at a time), FC 6 one register at a time otherwise.
+    private func writeWords(at register: Int, _ words: [UInt16], name: String) throws {
+        if map.maxWriteRegisters == 0 {
+            for (i, word) in words.enumerated() { try paced { try base.writeRegister(at: register + i, value: word) } }
+            return
+        }
+        var start = 0
+        while start < words.count {
+            let end = min(words.count, start + map.maxWriteRegisters)
+            try paced { try base.writeRegisters(at: register + start, values: Array(words[start..<end])) }
+            start = end
+        }
+    }
+}
+
+extension DeviceMap {
+    /// The command called `name`, if the device has it (a relay may be written `aerator-1` or `aerator_1`).
+    public func command(named name: String) -> Command? {
+        commands.first { $0.name == name || $0.name.replacingOccurrences(of: "-", with: "_") == name }
+    }
+}
