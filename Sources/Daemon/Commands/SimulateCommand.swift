@@ -33,6 +33,15 @@ struct SimulateCommand: AsyncParsableCommand {
         (lost, stuck, offset, drift, noise, spikes), device faults (offline, answer delay, exception replies) and \
         plant disturbances (fan_failure, filter_clog, bad_night, storm, …). Devices are named by their station \
         (--config), KIND-N (--kind, in order) or unit-N (--rtu). Stops on SIGINT/SIGTERM.
+
+        Device maps: --map FILE serves the devices of --kind (over TCP or --rtu) through a device map \
+        (docs/maps.md), as a real instrument with that register layout would answer: its types, byte orders and \
+        scaling, its missing channels and gaps, exception 02 for reads longer than max_read_registers, 01 for FC 16 \
+        when max_write_registers = 0, 03 for commands outside their limits, its identity register and its watchdog \
+        (none in the map: the device never trips). --kind may be left out (the map's kind is served) and must \
+        otherwise be the map's kind; over TCP the device answers at the map's unit. Not with --config.
+          rigd simulate --map maps/my-rig.toml --listen 127.0.0.1:15020
+        An invalid map is refused with every problem (file:line: key …) and exit 78.
         """
     )
 
@@ -47,6 +56,9 @@ struct SimulateCommand: AsyncParsableCommand {
 
     @Option(name: .long, help: "Base seed; each device's seed is derived from it and its position.")
     var seed: UInt64 = 1
+
+    @Option(name: .long, help: "Serve the --kind devices through this device map (TOML, docs/maps.md).")
+    var map: String?
 
     @Option(name: .long, help: "Plant preset (default: the kind's first; heat-rig: standard, fast; aqua-sonde: pond, nursery).")
     var preset: String?
@@ -92,9 +104,14 @@ struct SimulateCommand: AsyncParsableCommand {
                 throw ValidationError("--control must be a loopback address (127.0.0.1, ::1): faults are not for the network")
             }
         }
+        if map != nil && config != nil {
+            throw ValidationError("--map serves the --kind devices through a device map; it does not apply to "
+                                  + "--config stations (give one or the other)")
+        }
         if rtu != nil {
-            if kind.count != 1 || !listen.isEmpty || config != nil {
-                throw ValidationError("--rtu serves one --kind on one line: give exactly one --kind and no --listen or --config")
+            if kind.count > 1 || (kind.isEmpty && map == nil) || !listen.isEmpty || config != nil {
+                throw ValidationError("--rtu serves one --kind on one line: give exactly one --kind (or a --map) and "
+                                      + "no --listen or --config")
             }
             _ = try rtuUnits()
             _ = try offlineSchedule()
@@ -107,6 +124,7 @@ struct SimulateCommand: AsyncParsableCommand {
             return
         }
         if !offline.isEmpty { throw ValidationError("--offline needs --rtu") }
+        if map != nil && kind.isEmpty && !listen.isEmpty { return }  // every --listen serves the map's kind
         if kind.count != listen.count {
             throw ValidationError("give one --listen for each --kind (got \(kind.count) kinds, \(listen.count) addresses)")
         }
@@ -140,15 +158,47 @@ struct SimulateCommand: AsyncParsableCommand {
         }
     }
 
+    /// The --map, loaded (an invalid one is every problem on stderr and exit 78), and the kind names to serve: the
+    /// --kind given, which must be the map's kind, or the map's kind for every --listen (or the one --rtu line).
+    func loadMap() throws -> (map: DeviceMap?, kinds: [String]) {
+        guard let map else { return (nil, kind) }
+        let deviceMap: DeviceMap
+        do {
+            deviceMap = try MapLoader.load(path: map)
+        } catch {
+            throw failConfiguration(error)
+        }
+        for name in kind where name != deviceMap.kind.rawValue {
+            throw ValidationError("--kind \(name) does not match --map \(map), a map for \(deviceMap.kind) "
+                                  + "(leave --kind out to serve the map's kind)")
+        }
+        let served = rtu == nil ? listen.count : 1
+        let kinds = kind.isEmpty ? Array(repeating: deviceMap.kind.rawValue, count: served) : kind
+        return (deviceMap, kinds)
+    }
+
+    /// What the startup lines add when a map is served: which file.
+    var mapNote: String {
+        guard let map else { return "" }
+        return ", map \(map)"
+    }
+
+    /// `device` as served: through `map` when there is one.
+    static func served(_ device: any ModbusDevice, kind: any StationKind.Type, map: DeviceMap?) -> any ModbusDevice {
+        guard let map else { return device }
+        return MappedDevice(device: device, map: map, layout: kind.contractLayout)
+    }
+
     func run() async throws {
         let signals = ShutdownSignal()
         let logger = try log.bootstrap()
+        let (deviceMap, kinds) = try loadMap()
         if let rtu {
-            try await serveRTU(path: rtu, signals: signals, logger: logger)
+            try await serveRTU(path: rtu, kindName: kinds[0], map: deviceMap, signals: signals, logger: logger)
             return
         }
         var plan: [Served] = []
-        for (i, (kindName, address)) in zip(kind, listen).enumerated() {
+        for (i, (kindName, address)) in zip(kinds, listen).enumerated() {
             let k = try Self.kind(named: kindName)
             guard let colon = address.lastIndex(of: ":"), let port = Int(address[address.index(after: colon)...]),
                   (0...65535).contains(port), case .tcp(let host, _, _)? = try? DeviceAddress(
@@ -177,15 +227,18 @@ struct SimulateCommand: AsyncParsableCommand {
         var targets: [FaultTarget] = []
         for item in plan {
             do {
-                let device = try item.settings.simulatedDevice(seed: item.seed, preset: item.preset, unit: 1,
-                                                               host: SimulatedHost())
+                // A mapped instrument answers at the map's unit; faults go to the contract device inside.
+                let unit = deviceMap.map { UInt8($0.unit) } ?? 1
+                let inner = try item.settings.simulatedDevice(seed: item.seed, preset: item.preset, unit: unit,
+                                                              host: SimulatedHost())
+                let device = Self.served(inner, kind: item.settings.descriptor, map: deviceMap)
                 let server = try ModbusTCPServer(device: device, host: item.host, port: item.port) { clock.seconds() }
                 servers.append(server)
-                if let injectable = device as? any FaultInjectable {
+                if let injectable = inner as? any FaultInjectable {
                     targets.append(FaultTarget(name: item.name, unit: Int(device.unitId), device: injectable))
                 }
                 say("serving \(item.kind) on \(item.host):\(server.port) (unit \(device.unitId), seed \(item.seed), "
-                    + "preset \(item.preset), name \(item.name))")
+                    + "preset \(item.preset), name \(item.name)\(mapNote))")
             } catch {
                 for s in servers { s.stop() }
                 logger.critical("cannot serve \(item.kind) on \(item.host):\(item.port): \(error)")
@@ -225,17 +278,22 @@ struct SimulateCommand: AsyncParsableCommand {
     }
 
     /// One RTU line with several units of one kind.
-    private func serveRTU(path: String, signals: ShutdownSignal, logger: Logger) async throws {
-        let k = try Self.kind(named: kind[0])
+    private func serveRTU(path: String, kindName: String, map deviceMap: DeviceMap?, signals: ShutdownSignal,
+                          logger: Logger) async throws {
+        let k = try Self.kind(named: kindName)
         let kindSettings = k.configure(nil)
         let presetName = preset ?? k.defaultPreset
         let host = SimulatedHost(context: StationContext(startHourOfDay: RunCommand.localHourOfDay()))
         let clock = MonotonicClock()
+        // What the server answers with (through the map, if any), and the contract devices faults go to.
         var devices: [UInt8: any ModbusDevice] = [:]
+        var inner: [UInt8: any ModbusDevice] = [:]
         for (i, unit) in try rtuUnits().enumerated() {
             do {
-                devices[unit] = try kindSettings.simulatedDevice(seed: seed &+ UInt64(i), preset: presetName, unit: unit,
-                                                             host: host)
+                let device = try kindSettings.simulatedDevice(seed: seed &+ UInt64(i), preset: presetName, unit: unit,
+                                                              host: host)
+                inner[unit] = device
+                devices[unit] = Self.served(device, kind: k, map: deviceMap)
             } catch {
                 logger.critical("cannot simulate \(k.kind): \(error)")
                 throw ExitCode(ExitStatus.usage)
@@ -251,16 +309,16 @@ struct SimulateCommand: AsyncParsableCommand {
         }
         for (i, unit) in devices.keys.sorted().enumerated() {
             say("serving \(k.kind) on rtu://\(path)?\(settings.query) (unit \(unit), seed \(seed &+ UInt64(i)), "
-                + "preset \(presetName))")
+                + "preset \(presetName)\(mapNote))")
         }
         let schedule = try offlineSchedule()
         let started = clock.seconds()
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: RTUServerService(server: server))]
         services += controlService(targets: devices.keys.sorted().compactMap { unit in
-            (devices[unit] as? any FaultInjectable).map { FaultTarget(name: "unit-\(unit)", unit: Int(unit), device: $0) }
+            (inner[unit] as? any FaultInjectable).map { FaultTarget(name: "unit-\(unit)", unit: Int(unit), device: $0) }
         }, logger: logger)
         if !schedule.isEmpty {
-            services.append(.init(service: OfflineScheduleService(schedule: schedule, devices: devices, started: started,
+            services.append(.init(service: OfflineScheduleService(schedule: schedule, devices: inner, started: started,
                                                                   clock: clock, logger: logger)))
         }
         services.append(.init(service: SignalService(signals: signals), successTerminationBehavior: .gracefullyShutdownGroup))

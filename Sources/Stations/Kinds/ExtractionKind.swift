@@ -45,7 +45,7 @@ package enum ExtractionKind: StationKind {
             throw UnknownPreset(kind: kind, preset: preset, presets: presets)
         }
         return SimulatedDevice(model: ExtractionFirmware(plant: ExtractionPlant(parameters: parameters, seed: seed)),
-                               serial: SimulatorCatalog.serial(seed: seed))
+                               serial: SimulatorCatalog.serial(seed: seed), unitId: UInt16(unit))
     }
 
     /// Every key optional: a recipe with none runs the defaults.

@@ -24,7 +24,7 @@ package enum HeatRigKind: StationKind {
             throw UnknownPreset(kind: kind, preset: preset, presets: presets)
         }
         return SimulatedDevice(model: HeatRigFirmware(plant: HeatRigPlant(parameters: parameters, seed: seed)),
-                               serial: SimulatorCatalog.serial(seed: seed))
+                               serial: SimulatorCatalog.serial(seed: seed), unitId: UInt16(unit))
     }
 
     /// A ramp/soak profile: `ramp1_c_per_min`, `target1_c`, `soak1_s`, … up to 8 segments.

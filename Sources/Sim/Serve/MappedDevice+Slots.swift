@@ -1,0 +1,98 @@
+import Devices
+
+extension MappedDevice {
+    /// One value the map names, with what it stands for on the contract side.
+    struct Slot: Sendable {
+        enum Role: Sendable {
+            case channel(DeviceMap.Channel)
+            case qualityBit(DeviceMap.Channel, DeviceMap.QualityBit)
+            case qualityWord(DeviceMap.Channel)
+            case command(DeviceMap.Command, Target)
+            case identity(Double)
+            case watchdogTimeout
+            case heartbeat
+            case reset(value: Double?)
+        }
+
+        /// Where a command's value lives.
+        enum Target: Sendable, Equatable {
+            /// A float32 setpoint of the contract (HR `address`, ABCD).
+            case setpoint(address: Int)
+            /// A contract coil.
+            case coil(index: Int)
+            /// A host relay: the instrument only holds what was written (reads it back).
+            case local
+        }
+
+        var role: Role
+        var field: DeviceMap.Field
+
+        /// Commands and the watchdog's registers are written; channels, their quality and the identity are not.
+        var isWritable: Bool {
+            switch role {
+            case .command, .watchdogTimeout, .heartbeat, .reset: field.table.isWritable
+            case .channel, .qualityBit, .qualityWord, .identity: false
+            }
+        }
+    }
+
+    /// Every value `map` names, channel values, quality bits and words, commands, identity and watchdog.
+    static func slots(of map: DeviceMap, layout: ContractLayout) -> [Slot] {
+        var out: [Slot] = []
+        for channel in map.channels {
+            out.append(Slot(role: .channel(channel), field: channel.field))
+            if let q = channel.quality {
+                // A quality bit reads as a bool: a bit of a register, or a whole coil or discrete input.
+                let field = DeviceMap.Field(table: q.table, register: q.register, type: .bool,
+                                            bit: q.table.holdsBits ? nil : q.bit)
+                out.append(Slot(role: .qualityBit(channel, q), field: field))
+            }
+            if let word = channel.qualityWord { out.append(Slot(role: .qualityWord(channel), field: word)) }
+        }
+        for command in map.commands {
+            out.append(Slot(role: .command(command, target(of: command.name, in: layout)), field: command.field))
+        }
+        if let identity = map.identity { out.append(Slot(role: .identity(identity.equals), field: identity.field)) }
+        if let watchdog = map.watchdog {
+            out.append(Slot(role: .watchdogTimeout, field: watchdog.timeout))
+            out.append(Slot(role: .heartbeat, field: watchdog.heartbeat))
+            if let reset = watchdog.reset { out.append(Slot(role: .reset(value: watchdog.resetValue), field: reset)) }
+        }
+        return out
+    }
+
+    /// A command named after a contract setpoint or coil mirrors it; any other name (a host relay, `aerator_1` or
+    /// `aerator-1`) is held by the instrument alone.
+    static func target(of name: String, in layout: ContractLayout) -> Slot.Target {
+        let snake = name.replacingOccurrences(of: "-", with: "_")
+        if let setpoint = layout.setpoints.first(where: { $0.name == snake }) {
+            return .setpoint(address: setpoint.address)
+        }
+        if let index = layout.coils.firstIndex(of: snake) { return .coil(index: index) }
+        return .local
+    }
+
+    /// The registers (or, in a bit table, one 0/1 word) a channel's value field serves for `reading`, and whether
+    /// the reading is bad: a fault, or a value the field's type cannot hold. A bad reading serves the channel's
+    /// first `nan_if` raw value, else NaN in a float type, else 0.
+    static func served(_ channel: DeviceMap.Channel, _ reading: ChannelReading) -> (words: [UInt16], bad: Bool) {
+        let field = channel.field
+        // A float32 encodes any double, as infinity when it is too large: that does not fit either.
+        if let value = reading.value, let words = field.encode(value), field.rawNumber(words)?.isFinite ?? false {
+            return (words, false)
+        }
+        if field.type != .bool, let raw = channel.nanIf.first,
+           let words = RegisterCodec.encode(raw, as: field.type, order: field.order) {
+            return (words, true)
+        }
+        if field.type.isFloat, let words = RegisterCodec.encode(.nan, as: field.type, order: field.order) {
+            return (words, true)
+        }
+        return (Array(repeating: 0, count: field.length), true)
+    }
+}
+
+extension RegisterType {
+    /// float32 or float64.
+    var isFloat: Bool { self == .float32 || self == .float64 }
+}

@@ -1,0 +1,328 @@
+import Devices
+import Locking
+
+/// A contract device (docs/register-contract.md) served through a device map (docs/maps.md), as a real instrument
+/// with that register layout would answer: what `rigd simulate --map` serves.
+///
+/// The plant, firmware, faults and clock stay the inner device's; this wrapper moves values between the map's
+/// registers and the contract's, through the map's types, byte orders and scaling. What it models of an instrument:
+/// - A read of more than `maxReadRegisters` registers (2000 bits), or one reaching outside the lowest…highest
+///   address the map names in that table, is exception 02. Registers in between that no value holds read 0: a read
+///   plan may read through gaps.
+/// - FC 16 on an instrument without it (`maxWriteRegisters` 0) is exception 01, a longer one than it takes is 02. A
+///   write to a register no command or watchdog value holds is 02, and so is a write to part of a multi-register
+///   value, except on an instrument without FC 16: there FC 6 writes such a value one register at a time, first to
+///   last, and the instrument takes it when the last arrives (a write of the first register starts over; any other
+///   out of order is 02). A command outside its `limits` is 03 and changes nothing.
+/// - A channel whose reading is a fault (or does not fit its type) serves its first `nan_if` raw value, else NaN in
+///   a float type, else 0; its `quality` bit reads bad, its `quality_word` carries the contract's quality word.
+/// - Commands named after a contract setpoint or coil mirror it; others (host relays) are held here and read back.
+/// - Without a `watchdog` in the map, the inner device's watchdog is turned off (HR 3 = 0): the instrument has none
+///   and never trips. With one, its timeout is HR 3 in ms, any change of its heartbeat feeds HR 4, and its reset
+///   value sends HR 5 = 0xA5.
+///
+/// - Important: The inner device is set up (HR 2 = ABCD, and HR 3 = 0 without a mapped watchdog) on the first
+///   `advance` or `handle`, at that call's time rather than in `init`: a device's clock starts at its first call, so
+///   the wrapper must not invent one. While the inner device does not answer (offline), set-up is retried each call.
+public final class MappedDevice: ModbusDevice {
+    /// The contract device whose plant is served; inject faults into it.
+    public let device: any ModbusDevice
+    public let map: DeviceMap
+    public let layout: ContractLayout
+    private let slots: [Slot]
+    /// The slots that hold each address, by table.
+    private let holders: [DeviceMap.Table: [Int: [Int]]]
+    /// The lowest and highest address the map names in each table.
+    private let extents: [DeviceMap.Table: ClosedRange<Int>]
+    private let state: Locked<State>
+
+    private struct State: Sendable {
+        var setUp = false
+        /// Values of commands held here (host relays), by slot.
+        var local: [Int: Double] = [:]
+        /// The heartbeat's registers as last written, and how often they changed (what HR 4 is fed).
+        var heartbeat: [UInt16]
+        var heartbeatChanges: UInt16 = 0
+        /// Registers of a multi-register value written so far with FC 6, by slot (instruments without FC 16).
+        var pending: [Int: [UInt16]] = [:]
+    }
+
+    /// Why a request is not answered with data: the inner device is silent, or an exception.
+    enum Failure: Error {
+        case offline
+        case exception(ModbusException)
+    }
+
+    /// Bits one read may ask for (Modbus application protocol v1.1b3, §6.1).
+    static let maxReadBits = 2000
+
+    /// Serves `device` (a contract device of `layout.kind`) through `map`.
+    public init(device: any ModbusDevice, map: DeviceMap, layout: ContractLayout) {
+        self.device = device
+        self.map = map
+        self.layout = layout
+        let slots = Self.slots(of: map, layout: layout)
+        var holders: [DeviceMap.Table: [Int: [Int]]] = [:]
+        var extents: [DeviceMap.Table: ClosedRange<Int>] = [:]
+        for (i, slot) in slots.enumerated() where slot.field.length > 0 {
+            let f = slot.field
+            for address in f.span { holders[f.table, default: [:]][address, default: []].append(i) }
+            let span = f.span.lowerBound...(f.span.upperBound - 1)
+            extents[f.table] = extents[f.table].map {
+                min($0.lowerBound, span.lowerBound)...max($0.upperBound, span.upperBound)
+            } ?? span
+        }
+        self.slots = slots
+        self.holders = holders
+        self.extents = extents
+        state = Locked(State(heartbeat: Array(repeating: 0, count: map.watchdog?.heartbeat.length ?? 0)))
+    }
+
+    public var kind: DeviceKind { device.kind }
+    public var unitId: UInt8 { device.unitId }
+    public var tickPeriod: Double { device.tickPeriod }
+    public var answerDelay: Double { device.answerDelay }
+
+    public func advance(to now: Double) {
+        state.withLock { s in
+            setUp(&s, now: now)
+            device.advance(to: now)
+        }
+    }
+
+    public func handle(_ request: ModbusRequest, now: Double) -> ModbusResponse? {
+        state.withLock { (s: inout State) -> ModbusResponse? in
+            setUp(&s, now: now)
+            do throws(Failure) {
+                switch request {
+                case .readInputRegisters(let address, let count):
+                    return .registers(try read(.input, address, count, s, now: now))
+                case .readHoldingRegisters(let address, let count):
+                    return .registers(try read(.holding, address, count, s, now: now))
+                case .readCoils(let address, let count):
+                    return .bits(try read(.coil, address, count, s, now: now).map { $0 != 0 })
+                case .readDiscreteInputs(let address, let count):
+                    return .bits(try read(.discrete, address, count, s, now: now).map { $0 != 0 })
+                case .writeCoil(let address, let value):
+                    try write(.coil, address, [value ? 1 : 0], single: true, &s, now: now)
+                case .writeCoils(let address, let values):
+                    try write(.coil, address, values.map { $0 ? 1 : 0 }, single: false, &s, now: now)
+                case .writeRegister(let address, let value):
+                    try write(.holding, address, [value], single: true, &s, now: now)
+                case .writeRegisters(let address, let values):
+                    guard map.maxWriteRegisters > 0 else { throw .exception(.illegalFunction) }
+                    guard values.count <= map.maxWriteRegisters else { throw .exception(.illegalDataAddress) }
+                    try write(.holding, address, values, single: false, &s, now: now)
+                }
+                return .written
+            } catch {
+                switch error {
+                case .offline: return nil
+                case .exception(let code): return .exception(code)
+                }
+            }
+        }
+    }
+
+    /// HR 2 = ABCD, so channel blocks and setpoints decode one way; HR 3 = 0 when the map has no watchdog.
+    private func setUp(_ s: inout State, now: Double) {
+        guard !s.setUp else { return }
+        var writes = [ModbusRequest.writeRegister(address: CommonRegisters.wordOrder, value: WordOrder.abcd.rawValue)]
+        if map.watchdog == nil { writes.append(.writeRegister(address: CommonRegisters.watchdogTimeoutMs, value: 0)) }
+        s.setUp = writes.allSatisfy { device.handle($0, now: now) == .written }
+    }
+
+    /// Asks the inner device; silence and exceptions are thrown, to be passed on as they are.
+    @discardableResult
+    private func ask(_ request: ModbusRequest, now: Double) throws(Failure) -> ModbusResponse {
+        guard let response = device.handle(request, now: now) else { throw .offline }
+        if case .exception(let code) = response { throw .exception(code) }
+        return response
+    }
+
+    // MARK: Reads
+
+    /// What one read has asked the inner device so far: each value is computed once, however many registers of it
+    /// the request covers.
+    private struct ReadCache {
+        var readings: [String: ChannelReading] = [:]
+        var words: [Int: [UInt16]] = [:]
+    }
+
+    /// `count` registers (or bits, as 0/1) from `address`: each the OR of the values that hold it (bits of one
+    /// register may belong to several), 0 where none does.
+    private func read(_ table: DeviceMap.Table, _ address: Int, _ count: Int, _ s: State,
+                      now: Double) throws(Failure) -> [UInt16] {
+        let limit = table.holdsBits ? Self.maxReadBits : map.maxReadRegisters
+        guard count >= 1, count <= limit, let extent = extents[table], address >= extent.lowerBound,
+              address + count - 1 <= extent.upperBound else { throw .exception(.illegalDataAddress) }
+        var cache = ReadCache()
+        var out = [UInt16](repeating: 0, count: count)
+        for a in address..<(address + count) {
+            for i in holders[table]?[a] ?? [] {
+                out[a - address] |= try words(i, &cache, s, now: now)[a - slots[i].field.register]
+            }
+        }
+        return out
+    }
+
+    /// The registers slot `i` serves now, exactly its field's length.
+    private func words(_ i: Int, _ cache: inout ReadCache, _ s: State, now: Double) throws(Failure) -> [UInt16] {
+        if let words = cache.words[i] { return words }
+        let field = slots[i].field
+        var words: [UInt16]
+        switch slots[i].role {
+        case .channel(let channel):
+            words = Self.served(channel, try reading(channel.name, &cache, now: now)).words
+        case .qualityBit(let channel, let quality):
+            let bad = Self.served(channel, try reading(channel.name, &cache, now: now)).bad
+            words = field.encode(bad == quality.badWhen ? 1 : 0) ?? [0]
+        case .qualityWord(let channel):
+            let reading = try reading(channel.name, &cache, now: now)
+            var quality = reading.quality
+            // A number the map's type cannot hold is served as "no reading".
+            if !reading.isFault, Self.served(channel, reading).bad { quality.insert(.notAvailable) }
+            words = field.encode(Double(quality.rawValue)) ?? [quality.rawValue]
+        case .command(_, let target):
+            words = Self.encode(try commandValue(i, target, s, now: now), field)
+        case .identity(let equals):
+            words = Self.encode(equals, field)
+        case .watchdogTimeout:
+            guard case .registers(let r) = try ask(.readHoldingRegisters(address: CommonRegisters.watchdogTimeoutMs,
+                                                                          count: 1), now: now), let ms = r.first
+            else { throw .exception(.serverDeviceFailure) }
+            words = Self.encode(Double(ms), field)
+        case .heartbeat:
+            words = s.heartbeat
+        case .reset:
+            words = []  // a command register: reads 0, as the contract's HR 5
+        }
+        // A field built in code may give a length its type does not fill; the map's registers are what count.
+        if words.count != field.length {
+            words = Array((words + Array(repeating: 0, count: field.length)).prefix(field.length))
+        }
+        cache.words[i] = words
+        return words
+    }
+
+    /// Channel `name` from the inner device's block (float32 ABCD, quality); "not available" if the contract has no
+    /// such channel.
+    private func reading(_ name: String, _ cache: inout ReadCache, now: Double) throws(Failure) -> ChannelReading {
+        if let reading = cache.readings[name] { return reading }
+        var reading = ChannelReading.notAvailable
+        if let address = layout.channelAddress(name) {
+            let request = ModbusRequest.readInputRegisters(address: address, count: CommonRegisters.channelStride)
+            guard case .registers(let r) = try ask(request, now: now), r.count == CommonRegisters.channelStride else {
+                throw .exception(.serverDeviceFailure)
+            }
+            reading = ChannelBlock.decode(r, count: 1, order: .abcd)[0]
+        }
+        cache.readings[name] = reading
+        return reading
+    }
+
+    /// A command's engineering value: the inner setpoint or coil it mirrors, or what was written here.
+    private func commandValue(_ i: Int, _ target: Slot.Target, _ s: State, now: Double) throws(Failure) -> Double {
+        switch target {
+        case .setpoint(let address):
+            guard case .registers(let r) = try ask(.readHoldingRegisters(address: address, count: 2), now: now),
+                  r.count == 2 else { throw .exception(.serverDeviceFailure) }
+            return Double(RegisterCodec.float32(r, at: 0, order: .abcd))
+        case .coil(let index):
+            guard case .bits(let b) = try ask(.readCoils(address: index, count: 1), now: now), let on = b.first else {
+                throw .exception(.serverDeviceFailure)
+            }
+            return on ? 1 : 0
+        case .local:
+            return s.local[i] ?? 0
+        }
+    }
+
+    /// `value` through `field`; NaN in a float type, 0 otherwise, when the type cannot hold it.
+    static func encode(_ value: Double, _ field: DeviceMap.Field) -> [UInt16] {
+        if let words = field.encode(value) { return words }
+        if field.type.isFloat, let words = RegisterCodec.encode(.nan, as: field.type, order: field.order) {
+            return words
+        }
+        return Array(repeating: 0, count: field.length)
+    }
+
+    // MARK: Writes
+
+    /// Writes `values` from `address`: every register must belong to a command or watchdog value, every value is
+    /// written whole (or, without FC 16, word by word with FC 6) and within its limits; then all are applied in
+    /// order. `single`: FC 5 or FC 6.
+    private func write(_ table: DeviceMap.Table, _ address: Int, _ values: [UInt16], single: Bool,
+                       _ s: inout State, now: Double) throws(Failure) {
+        let end = address + values.count
+        var touched: [Int] = []
+        for a in address..<end {
+            let writable = (holders[table]?[a] ?? []).filter { slots[$0].isWritable }
+            guard !writable.isEmpty else { throw .exception(.illegalDataAddress) }
+            for i in writable where !touched.contains(i) { touched.append(i) }
+        }
+        var complete: [(slot: Int, raw: [UInt16])] = []
+        for i in touched {
+            let span = slots[i].field.span
+            if span.lowerBound >= address, span.upperBound <= end {
+                complete.append((i, Array(values[(span.lowerBound - address)..<(span.upperBound - address)])))
+            } else if single, map.maxWriteRegisters == 0, !table.holdsBits {
+                // No FC 16: the value arrives one register at a time, first to last; the first starts over.
+                let offset = address - span.lowerBound
+                var words: [UInt16] = offset == 0 ? [] : s.pending[i] ?? []
+                guard words.count == offset else {
+                    s.pending[i] = nil
+                    throw .exception(.illegalDataAddress)
+                }
+                words.append(values[0])
+                if words.count == span.count {
+                    s.pending[i] = nil
+                    complete.append((i, words))
+                } else {
+                    s.pending[i] = words
+                }
+            } else {
+                throw .exception(.illegalDataAddress)
+            }
+        }
+        // All or nothing: every value is checked before any is applied.
+        var changes: [(slot: Int, value: Double, raw: [UInt16])] = []
+        for (i, raw) in complete {
+            guard let value = slots[i].field.value(raw), value.isFinite else { throw .exception(.illegalDataValue) }
+            if case .command(let command, _) = slots[i].role, !command.limits.contains(value) {
+                throw .exception(.illegalDataValue)
+            }
+            changes.append((i, value, raw))
+        }
+        for change in changes { try apply(change.slot, change.value, change.raw, &s, now: now) }
+    }
+
+    /// Passes one checked value on to the inner device (or keeps it, for a host relay).
+    private func apply(_ i: Int, _ value: Double, _ raw: [UInt16], _ s: inout State, now: Double) throws(Failure) {
+        switch slots[i].role {
+        case .command(_, .setpoint(let address)):
+            try ask(.writeRegisters(address: address, values: RegisterCodec.encode(Float(value), order: .abcd)),
+                    now: now)
+        case .command(_, .coil(let index)):
+            try ask(.writeCoil(address: index, value: value != 0), now: now)
+        case .command(_, .local):
+            s.local[i] = value
+        case .watchdogTimeout:
+            let limits = CommonRegisters.watchdogLimits
+            let ms = min(max(value.rounded(), Double(limits.lowerBound)), Double(limits.upperBound))
+            try ask(.writeRegister(address: CommonRegisters.watchdogTimeoutMs, value: UInt16(ms)), now: now)
+        case .heartbeat:
+            // The instrument's heartbeat may be any width; HR 4 only needs to see that it changed.
+            guard raw != s.heartbeat else { return }
+            s.heartbeat = raw
+            s.heartbeatChanges &+= 1
+            try ask(.writeRegister(address: CommonRegisters.hostHeartbeat, value: s.heartbeatChanges), now: now)
+        case .reset(let resetValue):
+            guard resetValue.map({ $0 == value }) ?? true else { return }
+            try ask(.writeRegister(address: CommonRegisters.command, value: CommonRegisters.resetFaultsCommand),
+                    now: now)
+        case .channel, .qualityBit, .qualityWord, .identity:
+            break  // not writable: `write` refused it
+        }
+    }
+}
