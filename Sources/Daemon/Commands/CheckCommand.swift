@@ -13,7 +13,8 @@ struct CheckCommand: ParsableCommand {
         discussion: """
             Exits 0 and summarises the stations, or prints every problem (file:line: station: key …) and exits 78. \
             With --map, validates a device map (docs/maps.md) instead and lists what it maps, every register as the \
-            0-based protocol address rigd sends (with its one-based and reference forms, the usual off-by-one).
+            0-based protocol address rigd sends (with its one-based and reference forms, the usual off-by-one), and \
+            the read plan: the requests one snapshot takes. With --config --plans, prints each station's read plan.
             """
     )
 
@@ -22,6 +23,9 @@ struct CheckCommand: ParsableCommand {
 
     @Option(name: .long, help: "A device map file (TOML, docs/maps.md) to validate.")
     var map: String?
+
+    @Flag(name: .long, help: "With --config: print each station's read plan (the requests of one snapshot).")
+    var plans = false
 
     func validate() throws {
         if (config == nil) == (map == nil) { throw ValidationError("give --config FILE or --map FILE (one of them)") }
@@ -66,7 +70,15 @@ struct CheckCommand: ParsableCommand {
             say("\(config): ok, \(configuration.stations.count) station(s)"
                 + (configuration.source == config ? "" : " (\(configuration.source))"))
             for s in configuration.stations {
-                say("  \(s.name): \(s.kind) at \(s.address), fallback \(s.fallback.rawValue)")
+                say("  \(s.name): \(s.kind) at \(s.address), fallback \(s.fallback.rawValue)"
+                    + (s.map.map { ", map \"\($0.map.name)\" (\($0.source))" } ?? ""))
+                guard plans else { continue }
+                if let map = s.map {
+                    say(MapSummary.planLines(map.map, indent: "    ").joined(separator: "\n"))
+                } else {
+                    say("    read plan: rigd's register contract, read by the \(s.kind) profile (header IR 0–6, "
+                        + "channel blocks from IR 100, setpoints, coils and inputs: docs/register-contract.md)")
+                }
             }
             let retention = daemon.retentionDays > 0 ? "\(daemon.retentionDays) days" : "forever"
             say("  daemon: http \(daemon.http?.description ?? "off"), data log in \(daemon.resolvedDataDirectory) "
@@ -113,10 +125,32 @@ package enum MapSummary {
                        + TableReader.format(c.limits.upperBound))
         }
         if let w = map.watchdog {
-            out.append("  watchdog: timeout \(at(w.timeout)) = \(TableReader.format(w.timeoutMs)) ms, heartbeat "
-                       + at(w.heartbeat))
+            var text = "  watchdog: timeout \(at(w.timeout)) = \(TableReader.format(w.timeoutMs)) ms, heartbeat "
+                + at(w.heartbeat)
+            if let reset = w.reset, let value = w.resetValue { text += ", reset \(at(reset)) = \(TableReader.format(value))" }
+            out.append(text)
         } else {
             out.append("  no device watchdog: the device relies on the host for its safe state")
+        }
+        return out + planLines(map, indent: "  ")
+    }
+
+    /// The read plan of a station's snapshot: one line per request.
+    package static func planLines(_ map: DeviceMap, indent: String) -> [String] {
+        let plan = map.snapshotPlan
+        let spans = DeviceMap.spans(of: map.channels) + map.commands.map { ($0.field.table, $0.field.span) }
+        var out = ["\(indent)read plan: \(plan.requests.count) request(s) a snapshot, \(plan.unused(for: spans)) "
+                   + "register(s) read through gaps" + (map.readTwice ? ", each read twice (read_twice)" : "")
+                   + (map.evenAlignment ? ", even-aligned" : "")]
+        for request in plan.requests {
+            let inside = (map.channels.map { ($0.name, $0.field) } + map.commands.map { ($0.name, $0.field) })
+                .filter { $0.1.table == request.table && request.span.contains($0.1.register) }.map(\.0)
+            let quality = map.channels.filter { c in
+                (c.quality.map { $0.table == request.table && request.span.contains($0.register) } ?? false)
+                    || (c.qualityWord.map { $0.table == request.table && request.span.contains($0.register) } ?? false)
+            }.map(\.name)
+            let parts = inside + (quality.isEmpty ? [] : ["quality of " + quality.joined(separator: ", ")])
+            out.append("\(indent)  \(request): \(parts.joined(separator: "; "))")
         }
         return out
     }

@@ -27,6 +27,9 @@ public final class MappedClient: ModbusClient {
     /// The last value written to each command on this connection: a write of the same value is not sent again.
     private var written: [String: Double] = [:]
     private var plans: [PlanKey: ReadPlan] = [:]
+    /// The answers to this snapshot's plan: a profile's snapshot starts with the header (IR 0–6), which runs the whole
+    /// plan once; its other reads are answered from here. Dropped at the next header, a write, or a reconnect.
+    private var snapshot: Image?
     /// Why the device failed the map's identity check on the last connect, if it did.
     public private(set) var identityProblem: String?
 
@@ -47,11 +50,13 @@ public final class MappedClient: ModbusClient {
 
     public func connect() throws {
         written = [:]
+        snapshot = nil
         try base.connect()
     }
 
     public func close() {
         written = [:]
+        snapshot = nil
         base.close()
     }
 
@@ -63,19 +68,11 @@ public final class MappedClient: ModbusClient {
 
     // MARK: The plans
 
-    /// Every value a station's snapshot reads: the channels (with their quality registers) and the commands.
-    public var snapshotPlan: ReadPlan {
-        ReadPlan.compile(channelSpans(map.channels) + map.commands.map { ($0.field.table, $0.field.span) },
-                         maxRead: map.maxReadRegisters, maxGap: map.maxGap, evenAlignment: map.evenAlignment)
-    }
+    /// Every value a station's snapshot reads, as requests.
+    public private(set) lazy var snapshotPlan: ReadPlan = map.snapshotPlan
 
     private func channelSpans(_ channels: [DeviceMap.Channel]) -> [(table: DeviceMap.Table, span: Range<Int>)] {
-        channels.flatMap { channel -> [(table: DeviceMap.Table, span: Range<Int>)] in
-            var spans = [(channel.field.table, channel.field.span)]
-            if let q = channel.quality { spans.append((q.table, q.register..<(q.register + 1))) }
-            if let w = channel.qualityWord { spans.append((w.table, w.span)) }
-            return spans
-        }
+        DeviceMap.spans(of: channels)
     }
 
     private func plan(_ key: PlanKey, _ spans: () -> [(table: DeviceMap.Table, span: Range<Int>)]) -> ReadPlan {
@@ -99,6 +96,16 @@ public final class MappedClient: ModbusClient {
         }
 
         func words(_ field: DeviceMap.Field) -> [UInt16]? { words(field.table, field.span) }
+
+        func covers(_ spans: [(table: DeviceMap.Table, span: Range<Int>)]) -> Bool {
+            spans.allSatisfy { words($0.table, $0.span) != nil }
+        }
+    }
+
+    /// The image of `spans`: this snapshot's when it holds them, else one read of them now.
+    private func image(_ key: PlanKey, _ spans: [(table: DeviceMap.Table, span: Range<Int>)]) throws -> Image {
+        if let snapshot, snapshot.covers(spans) { return snapshot }
+        return try execute(plan(key) { spans })
     }
 
     private func execute(_ plan: ReadPlan) throws -> Image {
@@ -193,7 +200,7 @@ public final class MappedClient: ModbusClient {
         let first = (address - base) / stride, last = (span.upperBound - 1 - base) / stride
         let channels = (first...last).map { layout.channels[$0] }
         let mapped = channels.compactMap { map.channel(named: $0) }
-        let image = try execute(plan(PlanKey(table: .input, range: span)) { channelSpans(mapped) })
+        let image = try image(PlanKey(table: .input, range: span), channelSpans(mapped))
         var words: [UInt16] = []
         for name in channels {
             let r = map.channel(named: name).map { reading($0, image) } ?? .notAvailable
@@ -207,7 +214,10 @@ public final class MappedClient: ModbusClient {
     /// identity check (or one read, to see that the device answers as mapped) decides the device type.
     private func header() throws -> [UInt16] {
         var deviceType = layout.kind.deviceType
-        if probing {
+        snapshot = nil
+        if !probing {
+            snapshot = try execute(snapshotPlan)
+        } else {
             identityProblem = nil
             if let identity = map.identity {
                 let image = try execute(ReadPlan(requests: [ReadPlan.Request(table: identity.field.table,
@@ -245,9 +255,7 @@ public final class MappedClient: ModbusClient {
             throw refuse("read holding registers \(address)+\(count) (not in the map of \(map.name))")
         }
         let commands = setpoints.compactMap { map.command(named: $0.name) }
-        let image = try execute(plan(PlanKey(table: .holding, range: span)) {
-            commands.map { ($0.field.table, $0.field.span) }
-        })
+        let image = try image(PlanKey(table: .holding, range: span), commands.map { ($0.field.table, $0.field.span) })
         var words: [UInt16] = []
         for setpoint in setpoints {
             let value = try map.command(named: setpoint.name).map { try commandValue($0, image) }
@@ -274,9 +282,8 @@ public final class MappedClient: ModbusClient {
         }
         let names = Array(layout.coils[address..<(address + count)])
         let commands = names.compactMap { map.command(named: $0) }
-        let image = try execute(plan(PlanKey(table: .coil, range: address..<(address + count))) {
-            commands.map { ($0.field.table, $0.field.span) }
-        })
+        let image = try image(PlanKey(table: .coil, range: address..<(address + count)),
+                              commands.map { ($0.field.table, $0.field.span) })
         return try names.map { name in
             try map.command(named: name).map { try commandValue($0, image) != 0 } ?? (written[name].map { $0 != 0 } ?? false)
         }
@@ -297,9 +304,10 @@ public final class MappedClient: ModbusClient {
             written["watchdog.timeout"] = Double(value)
         case CommonRegisters.hostHeartbeat:
             heartbeat = value
+            snapshot = nil
             guard let watchdog = map.watchdog else { return }
             // Any changing value feeds a watchdog: the counter's bits, whatever the register's type.
-            let words = [UInt16](repeating: 0, count: max(1, watchdog.heartbeat.length - 1)) + [value]
+            let words = [UInt16](repeating: 0, count: max(0, watchdog.heartbeat.length - 1)) + [value]
             try writeWords(at: watchdog.heartbeat.register, words, name: "heartbeat")
         case CommonRegisters.command:
             guard value == CommonRegisters.resetFaultsCommand, let watchdog = map.watchdog,
@@ -354,6 +362,7 @@ public final class MappedClient: ModbusClient {
     }
 
     private func write(_ field: DeviceMap.Field, value: Double, name: String) throws {
+        snapshot = nil
         switch field.table {
         case .coil:
             try paced { try base.writeCoil(at: field.register, value: value != 0) }
@@ -391,6 +400,23 @@ public final class MappedClient: ModbusClient {
 }
 
 extension DeviceMap {
+    /// The reads of every value a station's snapshot takes: the channels (with their quality registers) and the
+    /// commands (read back), merged within the device's limits.
+    public var snapshotPlan: ReadPlan {
+        ReadPlan.compile(Self.spans(of: channels) + commands.map { ($0.field.table, $0.field.span) },
+                         maxRead: maxReadRegisters, maxGap: maxGap, evenAlignment: evenAlignment)
+    }
+
+    /// The registers (or bits) `channels` occupy, with their quality registers.
+    public static func spans(of channels: [Channel]) -> [(table: Table, span: Range<Int>)] {
+        channels.flatMap { channel -> [(table: Table, span: Range<Int>)] in
+            var spans = [(channel.field.table, channel.field.span)]
+            if let q = channel.quality { spans.append((q.table, q.register..<(q.register + 1))) }
+            if let w = channel.qualityWord { spans.append((w.table, w.span)) }
+            return spans
+        }
+    }
+
     /// The command called `name`, if the device has it (a relay may be written `aerator-1` or `aerator_1`).
     public func command(named name: String) -> Command? {
         commands.first { $0.name == name || $0.name.replacingOccurrences(of: "-", with: "_") == name }

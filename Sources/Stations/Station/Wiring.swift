@@ -265,11 +265,20 @@ package enum Wiring {
         let device = try config.control.simulatedDevice(
             seed: deviceSeed, preset: config.simulator.preset ?? config.descriptor.defaultPreset,
             unit: UInt8(config.address.unit ?? 1), host: host)
+        // A station with a map talks to its simulated device through that map, as it would to the real one: the whole
+        // mapped path (types, orders, scaling, read plans, missing channels) runs in simulation too.
+        let served: any ModbusDevice = config.map.map {
+            MappedDevice(device: device, map: $0.map, layout: config.descriptor.contractLayout)
+        } ?? device
         // An injected answer delay beyond the station's own response timeout is a timeout, as over a real link.
-        let client = InMemoryModbusClient(device: device, endpoint: "sim://\(config.kind)/\(config.name)",
-                                          responseTimeout: Double(config.responseTimeoutMs) / 1000) {
+        let transport = InMemoryModbusClient(device: served, endpoint: "sim://\(config.kind)/\(config.name)",
+                                             responseTimeout: Double(config.responseTimeoutMs) / 1000) {
             clock.seconds()
         }
+        let client: any ModbusClient = config.map.map {
+            MappedClient(base: transport, map: $0.map, layout: config.descriptor.contractLayout, paceRequests: false)
+        } ?? transport
+        if let map = config.map { noteMapLimits(config, map: map, logger: logger) }
         let lines = try requestLines(config) { chips[$0]! }
         return makeStation(config, mode: .simulated, client: client, statusInterval: statusInterval, lines: lines,
                            simulation: SimulationHandles(device: device, gpio: chips, standsInFor: standsInFor),

@@ -1,0 +1,122 @@
+import Devices
+import Foundation
+import RigdTestKit
+import Testing
+
+/// Issue 19: each example map in examples/maps/ end to end — `rigd simulate --map` serves the plant through it, `rigd
+/// run` drives the station through the same map (a real device to it: fallback "fail"), and mbpoll reads the raw
+/// registers the map names, which must agree with what the API reports.
+@Suite("Example device maps end to end")
+struct ExampleMapTests {
+    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
+
+    static func mapPath(_ name: String) -> String { repository.appendingPathComponent("examples/maps/\(name)").path }
+
+    /// Serves `map`, runs a station of `kind` through it, and returns the processes, the port and the API's base URL.
+    private func start(kind: String, map: String, control: String = "") throws
+        -> (sim: ChildProcess, rigd: ChildProcess, port: Int, base: String) {
+        let (sim, port) = try startSimulator(["--map", Self.mapPath(map)], kind: kind)
+        #expect(sim.stdout.contains(", map \(Self.mapPath(map)))"), "\(sim.stdout)\(sim.stderr)")
+        let config = try temporaryFile("""
+            [[station]]
+            name = "s"
+            kind = "\(kind)"
+            address = "tcp://127.0.0.1:\(port)"
+            fallback = "fail"
+            map = "\(Self.mapPath(map))"
+            \(control)
+            """)
+        let rigd = try ChildProcess(try rigdBinary(), ["run", "--config", config])
+        return (sim, rigd, port, try rigd.apiBase())
+    }
+
+    /// The station's channels by name once `ready` has a value, polling the API.
+    private func channels(_ base: String, ready: String) async throws -> [String: [String: Any]] {
+        var channels: [String: [String: Any]] = [:]
+        for _ in 0..<60 {
+            let station = try await http("GET", base + "/api/stations/s").json
+            #expect(station?["mode"] as? String == "real")
+            for c in station?["channels"] as? [[String: Any]] ?? [] { channels[c["name"] as? String ?? ""] = c }
+            if channels[ready]?["value"] is Double { break }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        return channels
+    }
+
+    private func mbpoll(_ port: Int, _ args: [String]) throws -> [Int: Double] {
+        let r = try runToCompletion("/usr/bin/mbpoll", ["-m", "tcp", "-p", "\(port)", "-0", "-1"] + args + ["127.0.0.1"])
+        var values: [Int: Double] = [:]
+        for line in r.stdout.split(separator: "\n") where line.hasPrefix("[") {
+            let parts = line.dropFirst().split(separator: "]")
+            guard parts.count == 2, let address = Int(parts[0]) else { continue }
+            let text = parts[1].drop { $0 == ":" || $0 == " " || $0 == "\t" }.split(separator: " ").first ?? ""
+            values[address] = Double(text)
+        }
+        return values
+    }
+
+    private func stop(_ sim: ChildProcess, _ rigd: ChildProcess) {
+        rigd.signal(SIGTERM)
+        #expect(rigd.waitForExit(timeout: 10) == 0, "\(rigd.stderr.suffix(2000))")
+        sim.signal(SIGTERM)
+        _ = sim.waitForExit(timeout: 5)
+    }
+
+    @Test func theSondeWithCDABFloatsAndScaledIntegers() async throws {
+        let (sim, rigd, port, base) = try start(kind: "aqua-sonde", map: "sonde-cdab.toml")
+        defer { stop(sim, rigd) }
+        let channels = try await channels(base, ready: "do_mgl")
+        func value(_ name: String) -> Double? { channels[name]?["value"] as? Double }
+        // The raw registers: DO as a CDAB float (mbpoll's default word order), temperature int16 × 0.01, pH × 0.01.
+        let doRaw = try #require(try mbpoll(port, ["-t", "3:float", "-r", "256", "-c", "1"])[256])
+        let ints = try mbpoll(port, ["-t", "3", "-r", "300", "-c", "2"])
+        let temperature = try #require(ints[300]).truncatingRemainder(dividingBy: 65536) / 100
+        let ph = try #require(ints[301]) / 100
+        #expect((2...15).contains(doRaw), "DO \(doRaw)")
+        #expect((10...35).contains(temperature) && (6...10).contains(ph), "T \(temperature), pH \(ph)")
+        #expect(value("do_mgl").map { abs($0 - doRaw) < 1.5 } == true, "API \(channels["do_mgl"] ?? [:]) vs \(doRaw)")
+        #expect(value("water_temp_c").map { abs($0 - temperature) < 0.5 } == true, "\(channels["water_temp_c"] ?? [:])")
+        #expect(value("ph").map { abs($0 - ph) < 0.2 } == true, "\(channels["ph"] ?? [:])")
+        #expect(value("nh3_mgl") == nil && channels["nh3_mgl"]?["quality"] as? Int == 1, "not in the map")
+        // The sonde has no FC 16, and its identity sits at HR 9000.
+        #expect(try mbpoll(port, ["-t", "4", "-r", "9000", "-c", "1"])[9000] == 4711)
+        let refused = try runToCompletion("/usr/bin/mbpoll", ["-m", "tcp", "-p", "\(port)", "-0", "-1", "-t", "4",
+                                                              "-r", "9000", "127.0.0.1", "1", "2"])
+        #expect(refused.status != 0 && refused.stderr.contains("Illegal function"), "\(refused.stderr)")
+    }
+
+    @Test func thePLCHeatRigOnHoldingRegistersAndCoils() async throws {
+        let (sim, rigd, port, base) = try start(kind: "heat-rig", map: "plc-heat-rig.toml",
+                                                control: "[station.control]\nsetpoint_c = 60")
+        defer { stop(sim, rigd) }
+        let channels = try await channels(base, ready: "block_temp_c")
+        // Let the controller heat for a moment: it writes the heater (HR 10, × 0.1 %) and its enable (coil 0).
+        try await Task.sleep(for: .seconds(2))
+        let holding = try mbpoll(port, ["-t", "4", "-r", "0", "-c", "12"])
+        let block = try #require(holding[0]) / 10
+        #expect((10...90).contains(block), "block \(block) °C")
+        let api = try #require(channels["block_temp_c"]?["value"] as? Double)
+        #expect(abs(api - block) < 2, "API \(api) vs raw \(block)")
+        let heater = try #require(holding[10]) / 10
+        #expect(heater > 0 && heater <= 100, "heater \(heater) % (the rig is far below 60 °C)")
+        #expect(try mbpoll(port, ["-t", "0", "-r", "0", "-c", "2"])[0] == 1, "heater enable coil")
+        // rigd armed the PLC's watchdog with the map's timeout.
+        #expect(try mbpoll(port, ["-t", "4", "-r", "20", "-c", "1"])[20] == 2000)
+        #expect(!rigd.stderr.contains("relies on the host"), "the PLC has a watchdog")
+    }
+
+    @Test func theStreamLoggerWithFloat64Values() async throws {
+        let (sim, rigd, port, base) = try start(kind: "stream-station", map: "stream-logger-f64.toml")
+        defer { stop(sim, rigd) }
+        let channels = try await channels(base, ready: "stage_m")
+        let words = try mbpoll(port, ["-t", "3", "-r", "1000", "-c", "4"])
+        let registers = (1000..<1004).map { UInt16(Int(words[$0] ?? 0) & 0xFFFF) }
+        let stage = RegisterCodec.decode(registers, as: .float64, order: .abcd)
+        #expect((0.01...5).contains(stage), "stage \(stage) m")
+        let api = try #require(channels["stage_m"]?["value"] as? Double)
+        #expect(abs(api - stage) < 0.05, "API \(api) vs raw \(stage)")
+        #expect(rigd.stderr.contains("the map has no autosampler_trigger (optional equipment)"),
+                "\(rigd.stderr.prefix(3000))")
+    }
+}
