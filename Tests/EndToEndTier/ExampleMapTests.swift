@@ -78,7 +78,15 @@ struct ExampleMapTests {
         #expect(value("do_mgl").map { abs($0 - doRaw) < 1.5 } == true, "API \(channels["do_mgl"] ?? [:]) vs \(doRaw)")
         #expect(value("water_temp_c").map { abs($0 - temperature) < 0.5 } == true, "\(channels["water_temp_c"] ?? [:])")
         #expect(value("ph").map { abs($0 - ph) < 0.2 } == true, "\(channels["ph"] ?? [:])")
-        #expect(value("nh3_mgl") == nil && channels["nh3_mgl"]?["quality"] as? Int == 1, "not in the map")
+        #expect(value("wind_mps") == nil && channels["wind_mps"]?["quality"] as? Int == 1, "not in the map")
+        #expect(value("nh3_mgl").map { (0...1).contains($0) } == true, "\(channels["nh3_mgl"] ?? [:])")
+        // The API shows the map and the read plan: the sonde's values in three reads.
+        let station = try #require(try await http("GET", base + "/api/stations/s").json)
+        #expect(station["read_plan"] as? [String] == ["FC 04 input 256…261 (6)", "FC 04 input 300…304 (5)",
+                                                      "FC 04 input 320…320 (1)"])
+        let map = station["device_map"] as? [String: Any]
+        #expect(map?["name"] as? String == "Example sonde (CDAB floats, scaled integers, no FC 16)")
+        #expect(map?["relies_on_host"] as? Bool == false, "a sonde switches nothing: it needs no watchdog")
         // The sonde has no FC 16, and its identity sits at HR 9000.
         #expect(try mbpoll(port, ["-t", "4", "-r", "9000", "-c", "1"])[9000] == 4711)
         let refused = try runToCompletion("/usr/bin/mbpoll", ["-m", "tcp", "-p", "\(port)", "-0", "-1", "-t", "4",
@@ -90,20 +98,27 @@ struct ExampleMapTests {
         let (sim, rigd, port, base) = try start(kind: "heat-rig", map: "plc-heat-rig.toml",
                                                 control: "[station.control]\nsetpoint_c = 60")
         defer { stop(sim, rigd) }
-        let channels = try await channels(base, ready: "block_temp_c")
+        _ = try await channels(base, ready: "block_temp_c")
         // Let the controller heat for a moment: it writes the heater (HR 10, × 0.1 %) and its enable (coil 0).
         try await Task.sleep(for: .seconds(2))
+        // The block heats: the raw reading must lie between what the API showed just before and just after it.
+        let before = try #require(try await channels(base, ready: "block_temp_c")["block_temp_c"]?["value"] as? Double)
         let holding = try mbpoll(port, ["-t", "4", "-r", "0", "-c", "12"])
+        let after = try #require(try await channels(base, ready: "block_temp_c")["block_temp_c"]?["value"] as? Double)
         let block = try #require(holding[0]) / 10
         #expect((10...90).contains(block), "block \(block) °C")
-        let api = try #require(channels["block_temp_c"]?["value"] as? Double)
-        #expect(abs(api - block) < 2, "API \(api) vs raw \(block)")
+        #expect((min(before, after) - 0.3...max(before, after) + 0.3).contains(block),
+                "API \(before)…\(after) vs raw \(block)")
         let heater = try #require(holding[10]) / 10
         #expect(heater > 0 && heater <= 100, "heater \(heater) % (the rig is far below 60 °C)")
         #expect(try mbpoll(port, ["-t", "0", "-r", "0", "-c", "2"])[0] == 1, "heater enable coil")
         // rigd armed the PLC's watchdog with the map's timeout.
         #expect(try mbpoll(port, ["-t", "4", "-r", "20", "-c", "1"])[20] == 2000)
         #expect(!rigd.stderr.contains("relies on the host"), "the PLC has a watchdog")
+        let station = try #require(try await http("GET", base + "/api/stations/s").json)
+        #expect((station["device_map"] as? [String: Any])?["relies_on_host"] as? Bool == false)
+        #expect(station["read_plan"] as? [String] == ["FC 03 holding 0…11 (12)", "FC 01 coil 0…1 (2)"],
+                "the channels, their quality bits and the outputs in one read; the enables in another")
     }
 
     @Test func theStreamLoggerWithFloat64Values() async throws {

@@ -57,10 +57,18 @@ struct ThirdPartyInstrumentTests {
         type = "int16"
         scale = 0.001
         quality = { table = "input", register = 300, bit = 3, bad_when = 1 }
+
+        [[map.channel]]
+        name = "nh3_mgl"
+        table = "input"
+        register = 268
+        type = "uint16"
+        scale = 0.0001
         """
     }
 
-    /// The instrument's registers: DO 7.25 mg/L (CDAB), −1.5 °C, pH 7.81, salinity "no reading", TAN flagged bad.
+    /// The instrument's registers: DO 7.25 mg/L (CDAB), −1.5 °C, pH 7.81, salinity "no reading", TAN flagged bad,
+    /// NH3 0.0012 mg/L.
     static func layout() -> String {
         var words: [Int: UInt16] = [400: 4711, 300: 0b1000]
         for (i, w) in RegisterCodec.encode(Float(7.25), order: .cdab).enumerated() { words[256 + i] = w }
@@ -68,6 +76,7 @@ struct ThirdPartyInstrumentTests {
         words[262] = 781
         words[264] = 65535
         words[266] = 120
+        words[268] = 12
         let body = words.sorted { $0.key < $1.key }.map { "\"\($0.key)\": \($0.value)" }.joined(separator: ", ")
         return "{\"registers\": {\(body)}}"
     }
@@ -128,6 +137,7 @@ struct ThirdPartyInstrumentTests {
         #expect(value("ph").map { abs($0 - 7.81) < 1e-5 } == true, "\(channels)")
         #expect(value("salinity_ppt") == nil && quality("salinity_ppt") == 1, "nan_if: \(channels)")
         #expect(value("tan_mgl") == nil && quality("tan_mgl") == 0x80, "quality bit: \(channels)")
+        #expect(value("nh3_mgl").map { abs($0 - 0.0012) < 1e-7 } == true, "\(channels)")
         #expect(value("do_sat_pct") == nil && quality("do_sat_pct") == 1, "not mapped: \(channels)")
     }
 

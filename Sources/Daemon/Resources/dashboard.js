@@ -577,6 +577,18 @@
       $("#station-meta").textContent = `${status.address} · ${formatAge(status.updated_at)} · ` +
         `${link.transactions} transactions, ${errors} errors${kinds ? " (" + kinds + ")" : ""}, ${link.reconnects} reconnects` +
         (link.last_error ? ` · last error: ${link.last_error}` : "");
+      const note = $("#station-map");
+      if (note) {
+        const map = status.device_map;
+        note.hidden = !map;
+        note.classList.toggle("warn", !!map && map.relies_on_host);
+        note.textContent = !map ? "" :
+          `Device map: ${map.name} · read plan: ${(status.read_plan || []).length} request(s) a snapshot` +
+          (map.missing_channels.length ? ` · not in the map: ${map.missing_channels.join(", ")}` : "") +
+          (!map.relies_on_host ? "" : " · NO DEVICE WATCHDOG: the device relies on rigd for its safe state — if rigd or " +
+                               "the link dies, its outputs stay as they are.");
+        note.title = (status.read_plan || []).join("\n");
+      }
       if (status.mode === "refused") fill($("#station-status"), h("span", { class: "pill bad" }, "NOT STARTED"));
       else fill($("#station-status"), ...linkPills(link.up, link), devicePill(status),
                 alarmPill(status.alarms.length, worstSeverity(status.alarms)), runPill(status.run, status.phase));

@@ -12,8 +12,15 @@ package enum AquaSondeKind: StationKind {
     package static let summary = "aquaculture sonde (DO, pH, temperature, salinity, ammonia, chlorophyll) with aerator, "
         + "exchange and feeder relays (and heater, light where heater_setpoint_c, light_on/light_off are set)"
     package static let lossAlarm = "sonde_lost"
+    /// The channels the controller checks and controls on (`AquacultureController.checkedChannels`): one that never
+    /// reads would hold its fault alarm for ever.
     package static let safetyChannels: KeyValuePairs<String, String> = [
         "do_mgl": "aeration (aerators on below aerator_on_below_mgl, the critical-DO alarm)",
+        "water_temp_c": "the DO saturation and drift checks",
+        "salinity_ppt": "the DO saturation and drift checks",
+        "ph": "the sensor checks of the ammonia chemistry",
+        "tan_mgl": "the sensor checks of the ammonia chemistry",
+        "nh3_mgl": "the water exchange on un-ionised ammonia (nh3_max_mgl)",
     ]
     package static var presets: [String] { PondPlant.Parameters.presetNames }
 

@@ -78,7 +78,15 @@ package final class Station<Controller: StationController>: AnyStation, @uncheck
                                                          controller.safeRelays.map(Optional.some))),
             settings: controller.settings.map(StationStatus.Setting.init),
             results: [:], missingAddress: simulation?.standsInFor)
-        self.publisher = StationPublisher(initial: initial, channels: Profile.channels, statusInterval: statusInterval)
+        var described = initial
+        if let mapped = client as? MappedClient {
+            let missing = Profile.channels.map(\.name).filter { mapped.map.channel(named: $0) == nil }
+            described.deviceMap = StationStatus.DeviceMapInfo(
+                name: mapped.map.name, reliesOnHost: Profile.usesHostWatchdog && mapped.map.watchdog == nil,
+                missingChannels: missing)
+            described.readPlan = mapped.snapshotPlan.requests.map(\.description)
+        }
+        self.publisher = StationPublisher(initial: described, channels: Profile.channels, statusInterval: statusInterval)
     }
 
     package func attach(_ outputs: StationOutputs) {

@@ -153,6 +153,21 @@ package struct StationStatus: Sendable, Codable, Equatable {
         }
     }
 
+    /// A station's device map, as the API shows it.
+    package struct DeviceMapInfo: Sendable, Codable, Equatable {
+        package var name: String
+        /// The device has outputs but no watchdog of its own: it relies on the host for its safe state.
+        package var reliesOnHost: Bool
+        /// Channels of the kind the map lacks (they read "not available").
+        package var missingChannels: [String]
+
+        package init(name: String, reliesOnHost: Bool, missingChannels: [String]) {
+            self.name = name
+            self.reliesOnHost = reliesOnHost
+            self.missingChannels = missingChannels
+        }
+    }
+
     package var name: String
     package var kind: String
     /// `real` or `simulated`.
@@ -163,6 +178,10 @@ package struct StationStatus: Sendable, Codable, Equatable {
     package var missingAddress: String?
     /// For a refused station (mode `refused`): why it was not started. nil otherwise.
     package var refusedReason: String?
+    /// The device's map, when the station has one (nil: rigd's register contract).
+    package var deviceMap: DeviceMapInfo?
+    /// The requests one snapshot takes through the map (`FC 04 input 256…261 (6)`); nil without a map.
+    package var readPlan: [String]?
     /// When the station last published (Unix seconds); nil before its first tick.
     package var updatedAt: Double?
     package var link: Link
