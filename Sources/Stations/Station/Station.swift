@@ -211,7 +211,8 @@ package final class Station<Controller: StationController>: AnyStation, @uncheck
     /// One line with every channel and the active alarms, so a long run shows it is alive.
     private func logStatus(_ snapshot: Profile.Snapshot) {
         let values = zip(Profile.channels, snapshot.channels).map { spec, reading in
-            let value = reading.value.map { String(format: "%.2f", $0) } ?? "FAULT"
+            let value = reading.value.map { String(format: "%.2f", $0) }
+                ?? (reading.quality == .notAvailable ? "n/a" : "FAULT")
             return "\(spec.name) \(value)"
         }.joined(separator: ", ")
         let active = controller.alarms.active.map(\.code)

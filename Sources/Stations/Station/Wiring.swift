@@ -192,9 +192,10 @@ package enum Wiring {
                                                   reason: "does not answer (\(reason)) and fallback is \"fail\""))
                     continue
                 }
+                let through = config.map.map { " through its map \"\($0.map.name)\"" } ?? ""
                 logger.warning("""
                     station \(config.name) (\(config.kind)): SIMULATED — no device at \(config.address) \
-                    (\(reason)); running the in-process simulator
+                    (\(reason)); running the in-process simulator\(through)
                     """)
                 var missing: String? = "\(config.address)"
                 if case .simulated = config.address { missing = nil }
