@@ -30,6 +30,9 @@ public final class MappedClient: ModbusClient {
     /// The answers to this snapshot's plan: a profile's snapshot starts with the header (IR 0–6), which runs the whole
     /// plan once; its other reads are answered from here. Dropped at the next header, a write, or a reconnect.
     private var snapshot: Image?
+    /// Called for every request sent to the device (not for the contract accesses answered here): the station's
+    /// transaction count is what went on the wire.
+    public var onRequest: (@Sendable () -> Void)?
     /// Why the device failed the map's identity check on the last connect, if it did.
     public private(set) var identityProblem: String?
 
@@ -151,6 +154,7 @@ public final class MappedClient: ModbusClient {
             if now < due { usleep(UInt32((due - now) / 1000)) }
         }
         defer { lastRequestEnd = DispatchTime.now().uptimeNanoseconds }
+        onRequest?()
         return try body()
     }
 

@@ -62,7 +62,14 @@ package final class Station<Controller: StationController>: AnyStation, @uncheck
         self.journal = StationJournaling(station: name, logger: logger)
         self.simulation = simulation
         self.mode = mode
-        self.client = CountingClient(client, tally: transactions)
+        if let mapped = client as? MappedClient {
+            // Count what goes on the wire: a mapped snapshot is one plan, whatever the profile asks of the contract.
+            let tally = transactions
+            mapped.onRequest = { tally.add() }
+            self.client = mapped
+        } else {
+            self.client = CountingClient(client, tally: transactions)
+        }
         self.controller = controller
         self.logger = logger
         self.ringReader = controller.streamLoop == nil ? nil : Profile.sampleRing.map(SampleRingReader.init)
