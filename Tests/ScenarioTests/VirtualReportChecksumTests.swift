@@ -27,6 +27,7 @@ struct VirtualReportChecksumTests {
         Case(config: "examples/pond-week.toml", duration: "2d"),
         Case(config: "examples/rigd.toml", duration: "3m"),
         Case(config: "examples/stream.toml", duration: "60d"),
+        Case(config: "examples/mapped.toml", duration: "2h"),
     ]
 
     /// "config seed" → checksum, as measured before the kinds refactor (issue 17).
@@ -57,6 +58,10 @@ struct VirtualReportChecksumTests {
         "examples/stream.toml 60d seed 1": "fe329832ba8a27fc826c01d73b04a5c97c2551253e9a05436f79ed52ae745d5b",
         "examples/stream.toml 60d seed 2": "47a8e8f10866be0c36ea6a53ca692cb41787afda7cb465c13b93247644d79b0c",
         "examples/stream.toml 60d seed 3": "d5ed0c47ddced54aa6044e8015ece1bbb22d931993ce29c3b7e223991a74d374",
+        // Added with issue 19: three stations simulated through the example device maps.
+        "examples/mapped.toml 2h seed 1": "59f48363a212e8a621055eab98abde7b7dfb1da7b796e9bfbf5ddee35d36c1c8",
+        "examples/mapped.toml 2h seed 2": "e85fe550bfe61d1d19c44a33e55cff0db81c6f54aef3f0de7583bf97e5c76ffa",
+        "examples/mapped.toml 2h seed 3": "8ba85008998069a4eb883c267d11ad25eaa92c2366595c39a0f2669d4a81f876",
     ]
 
     static func key(_ c: Case, seed: Int) -> String { "\(c.config ?? "demo") \(c.duration) seed \(seed)" }

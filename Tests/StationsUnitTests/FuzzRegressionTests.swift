@@ -78,7 +78,8 @@ import Testing
         for name in try FileManager.default.contentsOfDirectory(atPath: examples.path) where name.hasSuffix(".toml") {
             let text = try String(contentsOf: examples.appendingPathComponent(name), encoding: .utf8)
             #expect(TOMLPreflight.firstProblem(in: text) == nil, "examples/\(name)")
-            _ = try ConfigLoader.parse(text, source: name)
+            // Loaded from its path: a station's map is found relative to the configuration file.
+            _ = try ConfigLoader.load(path: examples.appendingPathComponent(name).path)
         }
     }
 
