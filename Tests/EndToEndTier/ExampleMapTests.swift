@@ -121,6 +121,49 @@ struct ExampleMapTests {
                 "the channels, their quality bits and the outputs in one read; the enables in another")
     }
 
+    @Test func aMappedDeviceWithoutFC16OnAnRTULine() async throws {
+        // The PLC map changed to a device on a serial line with no FC 16 (a 32-bit heater command then goes as two
+        // FC 6 writes), 5 ms of silence between requests, and a line it requires.
+        let text = try String(contentsOfFile: Self.mapPath("plc-heat-rig.toml"), encoding: .utf8)
+            .replacingOccurrences(of: "max_write_registers = 16", with: """
+                max_write_registers = 0
+                inter_request_ms = 5
+                line = { baud = 9600, parity = "N", stop_bits = 1 }
+                """)
+            .replacingOccurrences(of: "register = \"40011\"\ntype = \"uint16\"\nscale = 0.1",
+                                  with: "register = \"40011\"\ntype = \"uint32\"\nscale = 0.01")
+            .replacingOccurrences(of: "register = \"40012\"", with: "register = \"40013\"")
+        #expect(text.contains("type = \"uint32\"") && text.contains("40013"), "the example map changed: \(text)")
+        let map = try temporaryFile(text)
+        let pty = try PtyPair()
+        let sim = try ChildProcess(try rigdBinary(), ["simulate", "--map", map, "--rtu", pty.a, "--units", "3"])
+        defer { sim.signal(SIGTERM); _ = sim.waitForExit(timeout: 5) }
+        #expect(sim.wait(for: 15) { out, _ in out.contains("serving heat-rig on rtu://") }, "\(sim.stderr)")
+        let config = try temporaryFile("""
+            [[station]]
+            name = "s"
+            kind = "heat-rig"
+            address = "rtu://\(pty.b)?baud=9600&unit=3"
+            fallback = "fail"
+            map = "\(map)"
+            [station.control]
+            setpoint_c = 60
+            """)
+        let rigd = try ChildProcess(try rigdBinary(), ["run", "--config", config])
+        defer { rigd.signal(SIGTERM); _ = rigd.waitForExit(timeout: 10) }
+        let base = try rigd.apiBase()
+        _ = try await channels(base, ready: "block_temp_c")
+        try await Task.sleep(for: .seconds(3))
+        let station = try #require(try await http("GET", base + "/api/stations/s").json)
+        let link = station["link"] as? [String: Any]
+        #expect(link?["transaction_errors"] as? Int == 0, "\(link ?? [:])")
+        #expect(link?["link_errors"] as? Int == 0, "\(link ?? [:])")
+        // The heater command reached the device through two FC 6 writes: the rig draws heater power.
+        let channels = try await channels(base, ready: "heater_power_w")
+        #expect((channels["heater_power_w"]?["value"] as? Double ?? 0) > 0, "\(channels)")
+        #expect(!rigd.stderr.contains("ALARM"), "\(rigd.stderr.suffix(2000))")
+    }
+
     @Test func theStreamLoggerWithFloat64Values() async throws {
         let (sim, rigd, port, base) = try start(kind: "stream-station", map: "stream-logger-f64.toml")
         defer { stop(sim, rigd) }
