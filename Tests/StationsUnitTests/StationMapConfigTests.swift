@@ -133,6 +133,24 @@ struct StationMapConfigTests {
         #expect(found.contains("reads the device's sample ring"), "\(found)")
     }
 
+    @Test func relaysInAMapAreRefusedNotIgnored() throws {
+        let sonde = try String(contentsOf: DeviceMapTests.repository.appendingPathComponent("examples/maps/sonde-cdab.toml"),
+                               encoding: .utf8)
+            + "\n[[map.command]]\nname = \"aerator_1\"\ntable = \"coil\"\nregister = 0\ntype = \"bool\"\n"
+        let station = """
+            [[station]]
+            name = "pond"
+            kind = "aqua-sonde"
+            address = "tcp://127.0.0.1:1"
+            map = "maps/rig.toml"
+            """
+        let found = problems(try files(station: station, map: sonde))
+        #expect(found.contains("maps the relay(s) aerator_1 as device commands, which rigd does not drive yet"),
+                "\(found)")
+        #expect(problems(try files(station: station, map: String(sonde[..<sonde.range(of: "\n[[map.command]]")!.lowerBound])))
+            == "")
+    }
+
     @Test func anInlineMapTakesTheStationsKind() throws {
         let inline = """
             [[station]]

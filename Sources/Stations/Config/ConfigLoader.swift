@@ -222,6 +222,18 @@ package struct ConfigLoader {
                        + "drives every one of its commands, so a map must say where each goes")
             ok = false
         }
+        let relays = map.commands.map(\.name).filter { name in
+            !kind.commandNames.contains(name) && kind.possibleRelays.contains {
+                $0.replacingOccurrences(of: "-", with: "_") == name.replacingOccurrences(of: "-", with: "_")
+            }
+        }
+        if !relays.isEmpty {
+            // Not silently ignored: a relay the map names would otherwise look driven through the device.
+            table.fail("map", "\(source) maps the relay(s) \(relays.joined(separator: ", ")) as device commands, which "
+                       + "rigd does not drive yet: relays are switched on host GPIO lines ([station.relays]); remove "
+                       + "them from the map")
+            ok = false
+        }
         for (channel, function) in kind.safetyChannels where map.channel(named: channel) == nil {
             table.fail("map", "\(source) does not map \(channel), which \(function) needs")
             ok = false
