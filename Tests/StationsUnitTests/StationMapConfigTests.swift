@@ -109,7 +109,8 @@ struct StationMapConfigTests {
         let bad = Self.heatRigMap.replacingOccurrences(of: "scale = 0.1\n\n[[map.command]]", with: "scal = 0.1\n\n[[map.command]]")
         let path = try files(station: Self.rtuRig, map: bad)
         let found = problems(path)
-        #expect(found.contains("rig.toml has problems (below)"), "\(found)")
+        #expect(found.contains("map names \(path.replacingOccurrences(of: "rigd.toml", with: "maps/rig.toml")), which "
+                               + "has problems (below)"), "\(found)")
         #expect(found.contains("maps/rig.toml:") && found.contains("scal"), "\(found)")
     }
 

@@ -15,6 +15,14 @@ package struct ConfigLoader {
 
     /// A configuration, map or recipe file's text; an error naming the file when it cannot be read.
     package static func readText(_ path: String) throws(ConfigError) -> String {
+        var isDirectory: ObjCBool = false
+        if path.isEmpty || !FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) {
+            throw ConfigError(issues: [ConfigIssue(file: path.isEmpty ? "\"\"" : path,
+                                                   message: "cannot read: no such file")])
+        }
+        if isDirectory.boolValue {
+            throw ConfigError(issues: [ConfigIssue(file: path, message: "cannot read: it is a directory, not a file")])
+        }
         do {
             return try String(contentsOfFile: path, encoding: .utf8)
         } catch {
@@ -195,12 +203,16 @@ package struct ConfigLoader {
             source = "inline [station.map] in \(file)"
         } else {
             guard let path = table.string("map") else { return nil }
+            if path.isEmpty {
+                table.fail("map", "must name a map file (or be an inline [station.map] table)")
+                return nil
+            }
             let base = (file as NSString).deletingLastPathComponent
             let resolved = path.hasPrefix("/") || base.isEmpty ? path : (base as NSString).appendingPathComponent(path)
             do throws(ConfigError) {
                 map = try MapLoader.load(path: resolved, kinds: kinds)
             } catch {
-                table.fail("map", "\(resolved) has problems (below)")
+                table.fail("map", "names \(resolved), which has problems (below)")
                 for issue in error.issues { table.reader.append(issue) }
                 return nil
             }
