@@ -97,7 +97,7 @@ struct StationMapConfigTests {
     @Test func aSafetyChannelOrACommandMissingIsAnError() throws {
         let noBlock = Self.heatRigMap.replacingOccurrences(of: "name = \"block_temp_c\"", with: "name = \"end_temp_c\"")
         let found = problems(try files(station: Self.rtuRig, map: noBlock))
-        #expect(found.contains("does not map block_temp_c, which the heater's control and its over-temperature trip needs"),
+        #expect(found.contains("does not map block_temp_c, needed for the heater's control and its over-temperature trip"),
                 "\(found)")
         let noFan = String(Self.heatRigMap[..<Self.heatRigMap.range(of: "\n\n[[map.command]]\nname = \"fan_enable\"")!.lowerBound])
         let second = problems(try files(station: Self.rtuRig, map: noFan))
@@ -150,6 +150,15 @@ struct StationMapConfigTests {
                 "\(found)")
         #expect(problems(try files(station: station, map: String(sonde[..<sonde.range(of: "\n[[map.command]]")!.lowerBound])))
             == "")
+    }
+
+    @Test func rigdKindsSaysWhatAMapMustHave() throws {
+        let heat = try #require(KindRegistry.builtIn.descriptions.first { $0.name == "heat-rig" })
+        #expect(heat.map?.channels.map(\.channel) == ["block_temp_c"])
+        #expect(heat.map?.commands == ["heater_pct", "fan_pct", "heater_enable", "fan_enable"])
+        let stream = try #require(KindRegistry.builtIn.descriptions.first { $0.name == "stream-station" })
+        #expect(stream.map?.commands == [] && stream.map?.optionalCommands == ["autosampler_trigger"])
+        #expect(KindRegistry.builtIn.descriptions.first { $0.name == "cnc-mill" }?.map == nil)
     }
 
     @Test func anInlineMapTakesTheStationsKind() throws {

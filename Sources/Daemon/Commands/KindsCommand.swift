@@ -55,6 +55,14 @@ struct KindsCommand: ParsableCommand {
                     .joined(separator: ", "))
             }
             if !k.relays.isEmpty { print("  relays: " + k.relays.joined(separator: ", ")) }
+            if let map = k.map {
+                var needs = map.channels.map { "\($0.channel) for \($0.function)" }
+                if !map.commands.isEmpty { needs.append("the commands " + map.commands.joined(separator: ", ")) }
+                print("  a device map must have: " + (needs.isEmpty ? "no channel or command in particular" : needs.joined(separator: "; "))
+                      + (map.optionalCommands.isEmpty ? "" : "; it may leave out " + map.optionalCommands.joined(separator: ", ")))
+            } else {
+                print("  device maps: no (its stream loop reads the device's sample ring; it speaks rigd's contract only)")
+            }
             print("  runs: " + (k.recipeKeys.map { "yes; recipe keys \($0)" } ?? "no"))
             print("  simulator presets: " + k.presets.joined(separator: ", ") + " (default \(k.defaultPreset))")
         }

@@ -247,7 +247,7 @@ package struct ConfigLoader {
             ok = false
         }
         for (channel, function) in kind.safetyChannels where map.channel(named: channel) == nil {
-            table.fail("map", "\(source) does not map \(channel), which \(function) needs")
+            table.fail("map", "\(source) does not map \(channel), needed for \(function)")
             ok = false
         }
         if case .rtu(let settings, _) = address {

@@ -37,9 +37,30 @@ package struct KindDescription: Codable, Sendable, Equatable {
     package var settings: [StationStatus.Setting]
     /// The host relays its controller drives (with the kind's default settings).
     package var relays: [String]
+    /// What a device map of the kind must name (docs/maps.md): nil when the kind cannot be mapped (it reads a sample
+    /// ring).
+    package var map: MapNeeds?
+
+    /// The commands a map must map, and the channels a safety or control function needs, each with that function.
+    package struct MapNeeds: Codable, Sendable, Equatable {
+        package struct Need: Codable, Sendable, Equatable {
+            package var channel: String
+            package var function: String
+        }
+
+        package var commands: [String]
+        /// Commands for optional equipment, which a map may leave out.
+        package var optionalCommands: [String]
+        package var channels: [Need]
+
+        package enum CodingKeys: String, CodingKey {
+            case commands, channels
+            case optionalCommands = "optional_commands"
+        }
+    }
 
     package enum CodingKeys: String, CodingKey {
-        case name, summary, presets, runs, channels, settings, relays, transports
+        case name, summary, presets, runs, channels, settings, relays, transports, map
         case deviceType = "device_type"
         case defaultPreset = "default_preset"
         case recipeKeys = "recipe_keys"
@@ -50,7 +71,7 @@ package struct KindDescription: Codable, Sendable, Equatable {
 
     package init(name: String, summary: String, deviceType: Int, presets: [String], defaultPreset: String, runs: Bool,
                  recipeKeys: String? = nil, recipeExample: String? = nil, lossAlarm: String, hostWatchdog: Bool, transports: [String],
-                 channels: [Channel], settings: [StationStatus.Setting], relays: [String]) {
+                 channels: [Channel], settings: [StationStatus.Setting], relays: [String], map: MapNeeds? = nil) {
         self.name = name
         self.summary = summary
         self.deviceType = deviceType
@@ -65,6 +86,7 @@ package struct KindDescription: Codable, Sendable, Equatable {
         self.channels = channels
         self.settings = settings
         self.relays = relays
+        self.map = map
     }
 }
 
@@ -81,7 +103,10 @@ extension StationKind {
             transports: ["tcp", "rtu"],
             channels: Controller.Profile.channels.map { KindDescription.Channel(name: $0.name, unit: $0.unit) },
             settings: controller.settings.map(StationStatus.Setting.init),
-            relays: controller.relayNames)
+            relays: controller.relayNames,
+            map: readsSampleRing ? nil : KindDescription.MapNeeds(
+                commands: commandNames.filter { !optionalCommands.contains($0) }, optionalCommands: optionalCommands,
+                channels: safetyChannels.map { KindDescription.MapNeeds.Need(channel: $0.key, function: $0.value) }))
     }
 }
 
