@@ -1,5 +1,6 @@
 import Devices
 import Foundation
+import Locking
 import Sim
 import Stations
 import Testing
@@ -71,6 +72,38 @@ struct MappedRoundTripTests {
         }
         #expect(RegisterCodec.float32(try p.direct.readHoldingRegisters(at: heater.address, count: 2), at: 0,
                                       order: .abcd) == 37.5)
+    }
+
+    /// The example PLC map shows its watchdog's trip in a status bit: the station sees the contract's bits 18 and 19
+    /// (its controller then asks for the reset, which goes out as the map's reset value).
+    @Test func aTrippedWatchdogShowsAsTheContractsSafeState() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
+        let map = try MapLoader.load(path: root.appendingPathComponent("examples/maps/plc-heat-rig.toml").path)
+        let device = try HeatRigKind.configure(nil).simulatedDevice(seed: 1, preset: "standard", unit: 1,
+                                                                     host: SimulatedHost())
+        let clock = Locked(0.0)
+        let served = MappedDevice(device: device, map: map, layout: HeatRigKind.contractLayout)
+        let client = MappedClient(base: InMemoryModbusClient(device: served) { clock.withLock { $0 } }, map: map,
+                                  layout: HeatRigKind.contractLayout, paceRequests: false)
+        try client.connect()
+        // Connecting arms the PLC's watchdog (HR 3 as the station reads it).
+        let timeout = try client.withinProbeTimeout {
+            _ = try client.readHeader()
+            return try client.readHoldingRegisters(at: CommonRegisters.watchdogTimeoutMs, count: 1)[0]
+        }
+        #expect(timeout == 2000)
+        try client.writeRegister(at: CommonRegisters.hostHeartbeat, value: 1)
+        clock.withLock { $0 = 1.0 }
+        #expect(try client.readHeader().status == [])
+        // No heartbeat for 2.5 s: the PLC trips, and says so.
+        clock.withLock { $0 = 3.5 }
+        #expect(try client.readHeader().status == [.watchdogTripped, .safeState])
+        // The contract's reset (HR 5 = 0xA5) goes out as the map's reset value, and heartbeats resume.
+        try client.writeRegister(at: CommonRegisters.command, value: CommonRegisters.resetFaultsCommand)
+        try client.writeRegister(at: CommonRegisters.hostHeartbeat, value: 2)
+        clock.withLock { $0 = 3.6 }
+        #expect(try client.readHeader().status == [])
     }
 
     @Test func aDeviceFailingTheIdentityCheckSaysWhy() throws {

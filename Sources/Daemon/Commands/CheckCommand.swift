@@ -128,6 +128,7 @@ package enum MapSummary {
             var text = "  watchdog: timeout \(at(w.timeout)) = \(TableReader.format(w.timeoutMs)) ms, heartbeat "
                 + at(w.heartbeat)
             if let reset = w.reset, let value = w.resetValue { text += ", reset \(at(reset)) = \(TableReader.format(value))" }
+            if let t = w.tripped { text += ", tripped when \(t.table) \(t.register) bit \(t.bit) is \(t.badWhen ? 1 : 0)" }
             out.append(text)
         } else {
             out.append("  no device watchdog: the device relies on the host for its safe state")
@@ -138,7 +139,7 @@ package enum MapSummary {
     /// The read plan of a station's snapshot: one line per request.
     package static func planLines(_ map: DeviceMap, indent: String) -> [String] {
         let plan = map.snapshotPlan
-        let spans = DeviceMap.spans(of: map.channels) + map.commands.map { ($0.field.table, $0.field.span) }
+        let spans = map.snapshotSpans
         var out = ["\(indent)read plan: \(plan.requests.count) request(s) a snapshot, \(plan.unused(for: spans)) "
                    + "register(s) read through gaps" + (map.readTwice ? ", each read twice (read_twice)" : "")
                    + (map.evenAlignment ? ", even-aligned" : "")]
@@ -149,7 +150,10 @@ package enum MapSummary {
                 (c.quality.map { $0.table == request.table && request.span.contains($0.register) } ?? false)
                     || (c.qualityWord.map { $0.table == request.table && request.span.contains($0.register) } ?? false)
             }.map(\.name)
+            let tripped = map.watchdog?.tripped.map { $0.table == request.table && request.span.contains($0.register) }
+                ?? false
             let parts = inside + (quality.isEmpty ? [] : ["quality of " + quality.joined(separator: ", ")])
+                + (tripped ? ["the watchdog's trip bit"] : [])
             out.append("\(indent)  \(request): \(parts.joined(separator: "; "))")
         }
         return out

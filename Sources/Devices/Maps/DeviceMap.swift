@@ -43,7 +43,7 @@ public struct DeviceMap: Sendable, Equatable {
         public var span: Range<Int> { register..<(register + length) }
     }
 
-    /// A status bit that marks a channel's reading bad.
+    /// A status bit that marks a channel's reading bad (or, for the watchdog, the device tripped).
     public struct QualityBit: Sendable, Equatable {
         public var table: Table
         public var register: Int
@@ -56,6 +56,14 @@ public struct DeviceMap: Sendable, Equatable {
             self.register = register
             self.bit = bit
             self.badWhen = badWhen
+        }
+
+        /// The register (or bit) it reads.
+        public var span: Range<Int> { register..<(register + 1) }
+
+        /// Whether `word` (a register, or 0/1 for a coil or discrete input) has the bit at its "bad" value.
+        public func isBad(_ word: UInt16) -> Bool {
+            (table.holdsBits ? word != 0 : RegisterCodec.bits(word, shift: bit, width: 1) == 1) == badWhen
         }
     }
 
@@ -111,13 +119,18 @@ public struct DeviceMap: Sendable, Equatable {
         public var heartbeat: Field
         public var reset: Field?
         public var resetValue: Double?
+        /// The bit that says the device tripped into its safe state (`badWhen`: the value that means tripped); nil
+        /// when the device does not show it.
+        public var tripped: QualityBit?
 
-        public init(timeout: Field, timeoutMs: Double, heartbeat: Field, reset: Field? = nil, resetValue: Double? = nil) {
+        public init(timeout: Field, timeoutMs: Double, heartbeat: Field, reset: Field? = nil, resetValue: Double? = nil,
+                    tripped: QualityBit? = nil) {
             self.timeout = timeout
             self.timeoutMs = timeoutMs
             self.heartbeat = heartbeat
             self.reset = reset
             self.resetValue = resetValue
+            self.tripped = tripped
         }
     }
 

@@ -171,9 +171,8 @@ public final class MappedClient: ModbusClient {
         if let word = channel.qualityWord, let q = image.words(word)?.first {
             quality = ChannelQuality(rawValue: q)
         }
-        if let bit = channel.quality, let word = image.words(bit.table, bit.register..<(bit.register + 1))?.first {
-            let set = bit.table.holdsBits ? word != 0 : RegisterCodec.bits(word, shift: bit.bit, width: 1) == 1
-            if set == bit.badWhen { quality.insert(.sensorFailure) }
+        if let bit = channel.quality, let word = image.words(bit.table, bit.span)?.first, bit.isBad(word) {
+            quality.insert(.sensorFailure)
         }
         guard value.isFinite else { return ChannelReading(raw: .nan, quality: quality.union(.sensorFailure)) }
         return ChannelReading(raw: Float(value), quality: quality)
@@ -218,9 +217,17 @@ public final class MappedClient: ModbusClient {
     /// identity check (or one read, to see that the device answers as mapped) decides the device type.
     private func header() throws -> [UInt16] {
         var deviceType = layout.kind.deviceType
+        var status = StatusBits()
         snapshot = nil
         if !probing {
-            snapshot = try execute(snapshotPlan)
+            let image = try execute(snapshotPlan)
+            snapshot = image
+            // A device that shows its watchdog trip: the contract's bits 18 and 19, so the controller sees its safe
+            // state and asks for the reset (HR 5 = 0xA5 → the map's reset value).
+            if let tripped = map.watchdog?.tripped, let word = image.words(tripped.table, tripped.span)?.first,
+               tripped.isBad(word) {
+                status = [.watchdogTripped, .safeState]
+            }
         } else {
             identityProblem = nil
             if let identity = map.identity {
@@ -239,7 +246,7 @@ public final class MappedClient: ModbusClient {
             }
         }
         heartbeat &+= 1
-        return [deviceType, CommonRegisters.sheetVersion, 0, 0, 0, 0, heartbeat]
+        return [deviceType, CommonRegisters.sheetVersion, 0, 0] + RegisterCodec.encode(status.rawValue) + [heartbeat]
     }
 
     private func format(_ value: Double) -> String {
@@ -407,8 +414,13 @@ extension DeviceMap {
     /// The reads of every value a station's snapshot takes: the channels (with their quality registers) and the
     /// commands (read back), merged within the device's limits.
     public var snapshotPlan: ReadPlan {
-        ReadPlan.compile(Self.spans(of: channels) + commands.map { ($0.field.table, $0.field.span) },
-                         maxRead: maxReadRegisters, maxGap: maxGap, evenAlignment: evenAlignment)
+        ReadPlan.compile(snapshotSpans, maxRead: maxReadRegisters, maxGap: maxGap, evenAlignment: evenAlignment)
+    }
+
+    /// What a snapshot reads: the channels with their quality registers, the commands, the watchdog's trip bit.
+    public var snapshotSpans: [(table: Table, span: Range<Int>)] {
+        Self.spans(of: channels) + commands.map { ($0.field.table, $0.field.span) }
+            + (watchdog?.tripped.map { [($0.table, $0.span)] } ?? [])
     }
 
     /// The registers (or bits) `channels` occupy, with their quality registers.

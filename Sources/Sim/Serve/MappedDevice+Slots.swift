@@ -12,6 +12,8 @@ extension MappedDevice {
             case watchdogTimeout
             case heartbeat
             case reset(value: Double?)
+            /// The watchdog's trip bit: the inner device's status bit 18 (host watchdog tripped).
+            case tripped(DeviceMap.QualityBit)
         }
 
         /// Where a command's value lives.
@@ -31,7 +33,7 @@ extension MappedDevice {
         var isWritable: Bool {
             switch role {
             case .command, .watchdogTimeout, .heartbeat, .reset: field.table.isWritable
-            case .channel, .qualityBit, .qualityWord, .identity: false
+            case .channel, .qualityBit, .qualityWord, .identity, .tripped: false
             }
         }
     }
@@ -57,6 +59,11 @@ extension MappedDevice {
             out.append(Slot(role: .watchdogTimeout, field: watchdog.timeout))
             out.append(Slot(role: .heartbeat, field: watchdog.heartbeat))
             if let reset = watchdog.reset { out.append(Slot(role: .reset(value: watchdog.resetValue), field: reset)) }
+            if let t = watchdog.tripped {
+                let field = DeviceMap.Field(table: t.table, register: t.register, type: .bool,
+                                            bit: t.table.holdsBits ? nil : t.bit)
+                out.append(Slot(role: .tripped(t), field: field))
+            }
         }
         return out
     }

@@ -196,6 +196,12 @@ public final class MappedDevice: ModbusDevice {
             words = s.heartbeat
         case .reset:
             words = []  // a command register: reads 0, as the contract's HR 5
+        case .tripped(let t):
+            guard case .registers(let r) = try ask(.readInputRegisters(address: CommonRegisters.status, count: 2),
+                                                   now: now), r.count == 2
+            else { throw .exception(.serverDeviceFailure) }
+            let status = StatusBits(rawValue: RegisterCodec.uint32(r, at: 0))
+            words = field.encode(status.contains(.watchdogTripped) == t.badWhen ? 1 : 0) ?? [0]
         }
         // A field built in code may give a length its type does not fill; the map's registers are what count.
         if words.count != field.length {
@@ -321,7 +327,7 @@ public final class MappedDevice: ModbusDevice {
             guard resetValue.map({ $0 == value }) ?? true else { return }
             try ask(.writeRegister(address: CommonRegisters.command, value: CommonRegisters.resetFaultsCommand),
                     now: now)
-        case .channel, .qualityBit, .qualityWord, .identity:
+        case .channel, .qualityBit, .qualityWord, .identity, .tripped:
             break  // not writable: `write` refused it
         }
     }

@@ -116,6 +116,11 @@ package enum MapLoader {
                 located += [Located(what: "watchdog timeout", reader: w, field: watchdog.timeout),
                             Located(what: "watchdog heartbeat", reader: w, field: watchdog.heartbeat)]
                 if let reset = watchdog.reset { located.append(Located(what: "watchdog reset", reader: w, field: reset)) }
+                if let t = watchdog.tripped {
+                    let field = DeviceMap.Field(table: t.table, register: t.register, type: .bool,
+                                                bit: t.table.holdsBits ? nil : t.bit)
+                    located.append(Located(what: "watchdog trip bit", reader: w, field: field))
+                }
             }
             w.finish()
         }
@@ -370,13 +375,22 @@ package enum MapLoader {
             resetValue = r.double("value", default: 0, range: 0...65_535)
             r.finish()
         }
+        var tripped: DeviceMap.QualityBit?
+        if let t = w.table("tripped") {
+            let table = readTable(t)
+            let register = table.flatMap { registerAddress(t, table: $0, context: context) }
+            let bit = t.int("bit", default: 0, range: 0...15)
+            let when = t.int("when", default: 1, range: 0...1)
+            if let table, let register { tripped = .init(table: table, register: register, bit: bit, badWhen: when == 1) }
+            t.finish()
+        }
         for (key, field) in [("timeout", timeout), ("heartbeat", heartbeat), ("reset", reset)] {
             if let field, field.table != .holding { w.fail(key, "must be a holding register, not \(field.table)") }
         }
         guard let timeout, let heartbeat else { return nil }
         if !fits(timeoutMs, timeout) { w.fail("timeout", "value_ms \(TableReader.format(timeoutMs)) does not fit a \(timeout.type)") }
         return DeviceMap.Watchdog(timeout: timeout, timeoutMs: timeoutMs, heartbeat: heartbeat, reset: reset,
-                                  resetValue: resetValue)
+                                  resetValue: resetValue, tripped: tripped)
     }
 
     // MARK: Layout
