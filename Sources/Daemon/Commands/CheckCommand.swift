@@ -152,7 +152,8 @@ package enum MapSummary {
             }.map(\.name)
             let tripped = map.watchdog?.tripped.map { $0.table == request.table && request.span.contains($0.register) }
                 ?? false
-            let parts = inside + (quality.isEmpty ? [] : ["quality of " + quality.joined(separator: ", ")])
+            let parts = (inside.isEmpty ? [] : [inside.joined(separator: ", ")])
+                + (quality.isEmpty ? [] : ["quality of " + quality.joined(separator: ", ")])
                 + (tripped ? ["the watchdog's trip bit"] : [])
             out.append("\(indent)  \(request): \(parts.joined(separator: "; "))")
         }
