@@ -1,6 +1,8 @@
+import Control
 import Devices
 import Foundation
 import Locking
+import Logging
 import Sim
 import Stations
 import Testing
@@ -118,5 +120,69 @@ struct MappedRoundTripTests {
         #expect(header.deviceType == 0)
         #expect(client.identityProblem == "fails the map's identity check: input register 0 reads 3074, "
                 + "rigd register contract: heat-rig (device type 0x0C02) expects 4711")
+    }
+}
+
+/// Issue 19: what the API shows of a station's map — its name, whether the device relies on the host for its safe
+/// state, the channels it lacks, and the read plan.
+struct StationMapStatusTests {
+    private func status(_ map: String) throws -> StationStatus {
+        let config = try ConfigLoader.parse("""
+            [[station]]
+            name = "rig"
+            kind = "heat-rig"
+            address = "sim://"
+            \(map)
+            """, source: "t.toml")
+        let stations = try Wiring.virtualStations(config, clock: VirtualClock(), seed: 1, logger: Logger(label: "test"))
+        return stations[0].status()
+    }
+
+    static let inline = """
+        [station.map]
+        name = "inline rig"
+        [[station.map.channel]]
+        name = "block_temp_c"
+        table = "input"
+        register = 0
+        type = "int16"
+        scale = 0.1
+        [[station.map.command]]
+        name = "heater_pct"
+        table = "holding"
+        register = 0
+        type = "uint16"
+        [[station.map.command]]
+        name = "fan_pct"
+        table = "holding"
+        register = 1
+        type = "uint16"
+        [[station.map.command]]
+        name = "heater_enable"
+        table = "coil"
+        register = 0
+        type = "bool"
+        [[station.map.command]]
+        name = "fan_enable"
+        table = "coil"
+        register = 1
+        type = "bool"
+        """
+
+    @Test func aMapWithoutAWatchdogIsShownAsRelyingOnTheHost() throws {
+        let s = try status(Self.inline)
+        #expect(s.deviceMap == StationStatus.DeviceMapInfo(
+            name: "inline rig", reliesOnHost: true,
+            missingChannels: ["mid_temp_c", "end_temp_c", "ambient_temp_c", "heater_power_w", "fan_air_mps"]))
+        #expect(s.readPlan == ["FC 04 input 0…0 (1)", "FC 03 holding 0…1 (2)", "FC 01 coil 0…1 (2)"])
+        let withWatchdog = Self.inline + """
+
+            [station.map.watchdog]
+            timeout = { table = "holding", register = 10, type = "uint16", value_ms = 2000 }
+            heartbeat = { table = "holding", register = 11 }
+            """
+        #expect(try status(withWatchdog).deviceMap?.reliesOnHost == false)
+        let contract = try status("")
+        #expect(contract.deviceMap == nil && contract.readPlan == nil)
     }
 }
