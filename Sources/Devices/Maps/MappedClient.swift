@@ -7,7 +7,8 @@ import Foundation
 ///
 /// What the contract has and a map does not:
 /// - The header (IR 0–6) is made here: the kind's device type once the map's identity check passed (or, without
-///   one, once the device answered a read of its first mapped value), status bits 0.
+///   one, once the device answered a read of its first mapped value); status bits 0, or 18 and 19 (watchdog tripped,
+///   safe state) when the map's `[map.watchdog] tripped` bit says the device tripped.
 /// - Discrete inputs (the device's E-stop and limit switches) are not part of the map format: a mapped device reads
 ///   "E-stop released" and every other input off. A mapped device's E-stop belongs on a host line (`estop = …`).
 /// - The word order (HR 2) is the contract's ABCD: the map's own orders are applied here.
