@@ -86,6 +86,24 @@ struct StationMapConfigTests {
         #expect(map.map.command(named: "heater_pct")?.field.scale == 0.1)
     }
 
+    @Test func theMapsUnitIsTheDefaultAndTheAddressOverridesIt() throws {
+        let map = Self.heatRigMap.replacingOccurrences(of: "name = \"example PLC heat rig\"",
+                                                       with: "name = \"example PLC heat rig\"\nunit = 7")
+        let tcp = """
+            [[station]]
+            name = "rig"
+            kind = "heat-rig"
+            address = "tcp://127.0.0.1:1502"
+            map = "maps/rig.toml"
+            """
+        #expect(try ConfigLoader.load(path: try files(station: tcp, map: map)).stations[0].address.unit == 7)
+        let named = tcp.replacingOccurrences(of: "1502\"", with: "1502?unit=3\"")
+        #expect(try ConfigLoader.load(path: try files(station: named, map: map)).stations[0].address.unit == 3)
+        // The line's stop bits are the map's requirement; the unit comes from the map.
+        let rtu = Self.rtuRig.replacingOccurrences(of: "&unit=3", with: "")
+        #expect(try ConfigLoader.load(path: try files(station: rtu, map: map)).stations[0].address.unit == 7)
+    }
+
     @Test func theLineMustBeTheOneTheMapRequires() throws {
         let station = Self.rtuRig.replacingOccurrences(of: "baud=19200&stop=2", with: "baud=9600")
         let found = problems(try files(station: station))

@@ -129,7 +129,9 @@ package struct ConfigLoader {
             }
         }
         var address: DeviceAddress?
+        var addressNamesUnit = false
         if let text = table.string("address", required: true) {
+            addressNamesUnit = text.contains("unit=")
             do {
                 address = try DeviceAddress(parsing: text)
             } catch {
@@ -185,6 +187,14 @@ package struct ConfigLoader {
                                     responseTimeoutMs: response, control: control, simulator: simulator, estop: estop,
                                     beacon: beacon, relays: relays)
         station.map = map
+        // The map's unit is the default; an address that names its unit overrides it.
+        if let unit = map?.map.unit, !addressNamesUnit {
+            switch address {
+            case .tcp(let host, let port, _): station.address = .tcp(host: host, port: port, unit: unit)
+            case .rtu(let settings, _): station.address = .rtu(settings, unit: unit)
+            case .simulated: break
+            }
+        }
         return station
     }
 
