@@ -96,4 +96,44 @@ final class FakeRingDevice: ModbusClient {
         #expect(chunk.gap.map { $0.first == 64 && $0.count == chunk.first - 64 } == true)
         #expect(reader.lost + reader.received == 128)
     }
+
+    /// The index is read again only when the device could have reached the slots read meanwhile: a few new samples
+    /// read quickly take two requests; a full ring, or a read that took long, takes three.
+    @Test func theIndexIsReadAgainOnlyWhenTheDeviceCouldHaveOverwrittenTheSlots() throws {
+        let device = FakeRingDevice()
+        let time = Locked(0.0)
+        let reader = SampleRingReader(layout: device.layout) { time.withLock { $0 } }
+        device.write(10)
+        _ = try reader.read(from: device, order: .abcd)
+        device.write(5)
+        device.reads = 0
+        #expect(try reader.read(from: device, order: .abcd).samples.count == 5)
+        #expect(device.reads == 2, "index, then the five slots")
+        // The same five new samples, but the read took 40 ms on a 1 kHz ring: the device may have written 81 more.
+        device.write(5)
+        device.reads = 0
+        let slow = SlowClock(time: time, step: 0.04)
+        let slowReader = SampleRingReader(layout: device.layout) { slow.now() }
+        _ = try slowReader.read(from: device, order: .abcd)
+        device.write(5)
+        device.reads = 0
+        _ = try slowReader.read(from: device, order: .abcd)
+        #expect(device.reads == 3, "index, slots, index again")
+        // A full ring to read leaves no room at all: the index is read again however fast the read was.
+        device.write(64)
+        device.reads = 0
+        _ = try reader.read(from: device, order: .abcd)
+        #expect(device.reads == 4, "index, the slots in two blocks (they cross the ring's end), index again")
+    }
+}
+
+/// A clock that moves `step` seconds each time it is read.
+private final class SlowClock: @unchecked Sendable {
+    let time: Locked<Double>
+    let step: Double
+    init(time: Locked<Double>, step: Double) {
+        self.time = time
+        self.step = step
+    }
+    func now() -> Double { time.withLock { $0 += step; return $0 } }
 }

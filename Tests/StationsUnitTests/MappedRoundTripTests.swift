@@ -174,7 +174,8 @@ struct StationMapStatusTests {
         #expect(s.deviceMap == StationStatus.DeviceMapInfo(
             name: "inline rig", reliesOnHost: true,
             missingChannels: ["mid_temp_c", "end_temp_c", "ambient_temp_c", "heater_power_w", "fan_air_mps"]))
-        #expect(s.readPlan == ["FC 04 input 0…0 (1)", "FC 03 holding 0…1 (2)", "FC 01 coil 0…1 (2)"])
+        #expect(s.readPlan == ["heater (500 ms): FC 04 input 0…0 (1)", "heater (500 ms): FC 03 holding 0…1 (2)",
+                               "heater (500 ms): FC 01 coil 0…1 (2)"])
         let withWatchdog = Self.inline + """
 
             [station.map.watchdog]
@@ -183,6 +184,11 @@ struct StationMapStatusTests {
             """
         #expect(try status(withWatchdog).deviceMap?.reliesOnHost == false)
         let contract = try status("")
-        #expect(contract.deviceMap == nil && contract.readPlan == nil)
+        // A contract station has no map, and its plan is the contract's: the header, the channel blocks, the
+        // setpoints, the coils and the inputs.
+        #expect(contract.deviceMap == nil)
+        #expect(contract.readPlan == ["heater (500 ms): FC 04 input 0…6 (7)", "heater (500 ms): FC 04 input 100…123 (24)",
+                                      "heater (500 ms): FC 03 holding 100…103 (4)", "heater (500 ms): FC 01 coil 0…1 (2)",
+                                      "heater (500 ms): FC 02 discrete 0…1 (2)"])
     }
 }

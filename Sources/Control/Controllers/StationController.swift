@@ -209,6 +209,10 @@ public protocol StationController: Sendable {
     var streamLoop: Int? { get }
     /// New ring samples (and any gap before them), in order, before the `step` of `streamLoop`.
     mutating func receive(_ chunk: SampleRingReader.Chunk, now: Double)
+    /// What loop `loop` reads from the device on its next tick (docs/maps.md, "Read plans"); the rest of the snapshot
+    /// it is handed is as the loops that read it last read it. Every part of the snapshot must be read by some loop.
+    /// Default: everything, on every tick of every loop.
+    func reads(loop: Int) -> ReadNeeds
 }
 
 extension StationController {
@@ -220,6 +224,7 @@ extension StationController {
     /// Every number among the run's results, by name (a kind names the few that matter instead).
     public func runSummary(_ run: RunRecord) -> String { run.summary(run.results.keys.sorted()) }
     public mutating func receive(_ chunk: SampleRingReader.Chunk, now: Double) {}
+    public func reads(loop: Int) -> ReadNeeds { .everything }
 }
 
 extension StationController {

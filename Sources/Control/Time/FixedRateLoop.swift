@@ -15,6 +15,12 @@ public struct LoopSpec: Sendable, Hashable {
     public var period: Double { Double(periodNanoseconds) / 1e9 }
     /// Rate, Hz.
     public var rate: Double { 1 / period }
+    /// `10 ms`, `1 s`, `1.5 s`.
+    public var periodDescription: String {
+        if periodNanoseconds < 1_000_000_000, periodNanoseconds % 1_000_000 == 0 { return "\(periodNanoseconds / 1_000_000) ms" }
+        let seconds = period
+        return seconds == seconds.rounded() ? "\(Int64(seconds)) s" : "\(seconds) s"
+    }
 }
 
 /// What a tick is handed: the time, the time since the previous tick, and how late the wake-up was.

@@ -14,7 +14,8 @@ struct CheckCommand: ParsableCommand {
             Exits 0 and summarises the stations, or prints every problem (file:line: station: key …) and exits 78. \
             With --map, validates a device map (docs/maps.md) instead and lists what it maps, every register as the \
             0-based protocol address rigd sends (with its one-based and reference forms, the usual off-by-one), and \
-            the read plan: the requests one snapshot takes. With --config --plans, prints each station's read plan.
+            the read plan: the requests one snapshot takes. With --config --plans, prints each station's read plan: \
+            what each of its loops reads on a tick (docs/maps.md, "Read plans").
             """
     )
 
@@ -24,7 +25,7 @@ struct CheckCommand: ParsableCommand {
     @Option(name: .long, help: "A device map file (TOML, docs/maps.md) to validate.")
     var map: String?
 
-    @Flag(name: .long, help: "With --config: print each station's read plan (the requests of one snapshot).")
+    @Flag(name: .long, help: "With --config: print each station's read plan (what each loop reads on a tick).")
     var plans = false
 
     func validate() throws {
@@ -73,11 +74,13 @@ struct CheckCommand: ParsableCommand {
                 say("  \(s.name): \(s.kind) at \(s.address), fallback \(s.fallback.rawValue)"
                     + (s.map.map { ", map \"\($0.map.name)\" (\($0.source))" } ?? ""))
                 guard plans else { continue }
+                // What each loop reads on its ticks: the requests on the wire (through the map, if any).
+                let loops = s.control.readPlan(map: s.map?.map)
+                say("    read plan, each loop's requests a tick"
+                    + (s.map == nil ? " (rigd's register contract, docs/register-contract.md):" : " (through the map):"))
+                say(loops.map { "      " + $0 }.joined(separator: "\n"))
                 if let map = s.map {
                     say(MapSummary.planLines(map.map, indent: "    ").joined(separator: "\n"))
-                } else {
-                    say("    read plan: rigd's register contract, read by the \(s.kind) profile (header IR 0–6, "
-                        + "channel blocks from IR 100, setpoints, coils and inputs: docs/register-contract.md)")
                 }
             }
             let retention = daemon.retentionDays > 0 ? "\(daemon.retentionDays) days" : "forever"
@@ -140,7 +143,7 @@ package enum MapSummary {
     package static func planLines(_ map: DeviceMap, indent: String) -> [String] {
         let plan = map.snapshotPlan
         let spans = map.snapshotSpans
-        var out = ["\(indent)read plan: \(plan.requests.count) request(s) a snapshot, \(plan.unused(for: spans)) "
+        var out = ["\(indent)read plan of a whole snapshot: \(plan.requests.count) request(s), \(plan.unused(for: spans)) "
                    + "register(s) read through gaps" + (map.readTwice ? ", each read twice (read_twice)" : "")
                    + (map.evenAlignment ? ", even-aligned" : "")]
         for request in plan.requests {

@@ -583,7 +583,7 @@
         note.hidden = !map;
         note.classList.toggle("warn", !!map && map.relies_on_host);
         note.textContent = !map ? "" :
-          `Device map: ${map.name} · read plan: ${(status.read_plan || []).length} request(s) a snapshot` +
+          `Device map: ${map.name} · read plan: ${(status.read_plan || []).length} request(s) across the loops (hover to see them)` +
           (map.missing_channels.length ? ` · not in the map: ${map.missing_channels.join(", ")}` : "") +
           (!map.relies_on_host ? "" : " · NO DEVICE WATCHDOG: the device relies on rigd for its safe state — if rigd or " +
                                "the link dies, its outputs stay as they are.");

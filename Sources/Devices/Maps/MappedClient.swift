@@ -15,7 +15,7 @@ import Foundation
 /// - Without `[map.watchdog]`, HR 3 reads 0 (no device watchdog) and heartbeats are not sent anywhere.
 ///
 /// - Important: Confined to its station's thread, as every `ModbusClient`.
-public final class MappedClient: ModbusClient {
+public final class MappedClient: ModbusClient, ContractPlanning {
     public let base: any ModbusClient
     public let map: DeviceMap
     public let layout: ContractLayout
@@ -28,8 +28,8 @@ public final class MappedClient: ModbusClient {
     /// The last value written to each command on this connection: a write of the same value is not sent again.
     private var written: [String: Double] = [:]
     private var plans: [PlanKey: ReadPlan] = [:]
-    /// The answers to this snapshot's plan: a profile's snapshot starts with the header (IR 0–6), which runs the whole
-    /// plan once; its other reads are answered from here. Dropped at the next header, a write, or a reconnect.
+    /// The answers to the plan `readContract` is running: its contract reads are answered from here. Nil otherwise,
+    /// so that a contract read outside a plan goes to the device.
     private var snapshot: Image?
     /// Called for every request sent to the device (not for the contract accesses answered here): the station's
     /// transaction count is what went on the wire.
@@ -192,6 +192,56 @@ public final class MappedClient: ModbusClient {
                                message: message)
     }
 
+    // MARK: Planned reads (ContractPlanning)
+
+    /// The map's registers behind `spans` of the contract: the channels of the channel blocks they touch (with their
+    /// quality registers), the commands of the setpoints and coils, the watchdog's trip bit for the header.
+    private func fieldSpans(_ spans: [ContractSpan]) -> [(table: DeviceMap.Table, span: Range<Int>)] {
+        let base = CommonRegisters.channelBase, stride = CommonRegisters.channelStride
+        var out: [(table: DeviceMap.Table, span: Range<Int>)] = []
+        for s in spans where !s.span.isEmpty {
+            switch s.table {
+            case .input where s.span.upperBound <= CommonRegisters.headerCount:
+                if let t = map.watchdog?.tripped { out.append((t.table, t.span)) }
+            case .input:
+                guard s.span.lowerBound >= base else { continue }
+                let first = (s.span.lowerBound - base) / stride
+                let last = min((s.span.upperBound - 1 - base) / stride, layout.channels.count - 1)
+                guard first <= last else { continue }
+                out += channelSpans(layout.channels[first...last].compactMap { map.channel(named: $0) })
+            case .holding:
+                for setpoint in layout.setpoints where s.span.overlaps(setpoint.address..<(setpoint.address + 2)) {
+                    if let c = map.command(named: setpoint.name) { out.append((c.field.table, c.field.span)) }
+                }
+            case .coil:
+                for i in s.span where i >= 0 && i < layout.coils.count {
+                    if let c = map.command(named: layout.coils[i]) { out.append((c.field.table, c.field.span)) }
+                }
+            case .discrete:
+                break
+            }
+        }
+        return out
+    }
+
+    public func contractPlan(_ spans: [ContractSpan]) -> ReadPlan {
+        ReadPlan.compile(fieldSpans(spans), maxRead: map.maxReadRegisters, maxGap: map.maxGap,
+                         evenAlignment: map.evenAlignment)
+    }
+
+    public func readContract(_ spans: [ContractSpan], plan: ReadPlan) throws -> [[UInt16]] {
+        snapshot = try execute(plan)
+        defer { snapshot = nil }
+        return try spans.map { s in
+            switch s.table {
+            case .input: try readInputRegisters(at: s.span.lowerBound, count: s.span.count)
+            case .holding: try readHoldingRegisters(at: s.span.lowerBound, count: s.span.count)
+            case .coil: try readCoils(at: s.span.lowerBound, count: s.span.count).map { $0 ? 1 : 0 }
+            case .discrete: try readDiscreteInputs(at: s.span.lowerBound, count: s.span.count).map { $0 ? 1 : 0 }
+            }
+        }
+    }
+
     // MARK: Contract reads
 
     public func readInputRegisters(at address: Int, count: Int) throws -> [UInt16] {
@@ -219,15 +269,14 @@ public final class MappedClient: ModbusClient {
     private func header() throws -> [UInt16] {
         var deviceType = layout.kind.deviceType
         var status = StatusBits()
-        snapshot = nil
         if !probing {
-            let image = try execute(snapshotPlan)
-            snapshot = image
             // A device that shows its watchdog trip: the contract's bits 18 and 19, so the controller sees its safe
             // state and asks for the reset (HR 5 = 0xA5 → the map's reset value).
-            if let tripped = map.watchdog?.tripped, let word = image.words(tripped.table, tripped.span)?.first,
-               tripped.isBad(word) {
-                status = [.watchdogTripped, .safeState]
+            if let tripped = map.watchdog?.tripped {
+                let image = try image(PlanKey(table: tripped.table, range: tripped.span), [(tripped.table, tripped.span)])
+                if let word = image.words(tripped.table, tripped.span)?.first, tripped.isBad(word) {
+                    status = [.watchdogTripped, .safeState]
+                }
             }
         } else {
             identityProblem = nil
@@ -316,7 +365,6 @@ public final class MappedClient: ModbusClient {
             written["watchdog.timeout"] = Double(value)
         case CommonRegisters.hostHeartbeat:
             heartbeat = value
-            snapshot = nil
             guard let watchdog = map.watchdog else { return }
             // Any changing value feeds a watchdog: the counter's bits, whatever the register's type.
             let words = [UInt16](repeating: 0, count: max(0, watchdog.heartbeat.length - 1)) + [value]
@@ -374,7 +422,6 @@ public final class MappedClient: ModbusClient {
     }
 
     private func write(_ field: DeviceMap.Field, value: Double, name: String) throws {
-        snapshot = nil
         switch field.table {
         case .coil:
             try paced { try base.writeCoil(at: field.register, value: value != 0) }

@@ -1,8 +1,11 @@
+import Dispatch
+
 /// Reassembles a device's sample ring (docs/register-contract.md §C) into a gap-free stream of numbered samples.
 ///
 /// Each `read` takes the write index, then only the slots written since the last read, in at most two block reads
-/// per wrap, then the write index again: samples the device may have overwritten while they were being read are
-/// dropped and counted as a gap, never passed on. When more than `capacity` samples were written between two reads,
+/// per wrap, then — unless the time the read took proves the device cannot have reached them — the write index again:
+/// samples the device may have overwritten while they were being read are dropped and counted as a gap, never passed
+/// on. When more than `capacity` samples were written between two reads,
 /// the oldest ones are gone: the chunk says how many, from which sample number. Nothing is ever filled in or skipped
 /// silently. Sample numbers are absolute (the u16 write index unwrapped), so more than 65 535 samples between two
 /// reads (65 s at 1 kHz) cannot be told from fewer; a reader that falls that far behind has bigger problems.
@@ -40,8 +43,13 @@ public final class SampleRingReader {
     /// The largest block of floats one read transaction carries (125 registers).
     static let floatsPerRead = 62
 
-    public init(layout: SampleRingLayout) {
+    /// Seconds on a monotonic clock: how long a read took bounds what the device can have written meanwhile.
+    private let clock: () -> Double
+
+    public init(layout: SampleRingLayout,
+                clock: @escaping () -> Double = { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }) {
         self.layout = layout
+        self.clock = clock
     }
 
     /// Forgets the position (after a reconnect the device may have restarted its index).
@@ -52,6 +60,7 @@ public final class SampleRingReader {
 
     /// Reads what was written since the last call. The first read returns what the ring holds.
     public func read(from client: any ModbusClient, order: WordOrder) throws -> Chunk {
+        let started = clock()
         let head = try client.readInputRegisters(at: layout.writeIndexAddress, count: 2)
         let period = Double(SampleRingLayout.periodMicroseconds(fromRegister: head[1])) / 1e6
         let end = unwrap(head[0])
@@ -59,8 +68,18 @@ public final class SampleRingReader {
         let expected = next ?? (end - min(end, capacity))
         var from = max(expected, end >= capacity ? end - capacity : 0)
         var samples = try readSlots(from: from, to: end, client: client, order: order)
-        // Whatever the device wrote meanwhile may have overwritten the oldest slots just read.
-        let after = unwrap(try client.readInputRegisters(at: layout.writeIndexAddress, count: 1)[0])
+        // Whatever the device wrote meanwhile may have overwritten the oldest slots just read. It writes one sample a
+        // period: while twice what it can have written since the index was read (a device clock running fast), plus
+        // one, cannot reach the oldest slot read, nothing was overwritten, and the index is not read again (one
+        // request a read saved: the mill reads its ring 200 times a second).
+        let elapsed = max(0, clock() - started)
+        let mostWritten = period > 0 ? (2 * elapsed / period).rounded(.up) + 1 : .infinity
+        let after: UInt64
+        if mostWritten < Double(capacity), end + UInt64(mostWritten) <= from + capacity {
+            after = end
+        } else {
+            after = unwrap(try client.readInputRegisters(at: layout.writeIndexAddress, count: 1)[0])
+        }
         if after > from + capacity {
             let overwritten = Int(min(UInt64(samples.count), after - capacity - from))
             samples.removeFirst(overwritten)

@@ -1,4 +1,5 @@
 import Control
+import Foundation
 import Devices
 import DeviceTransports
 import Logging
@@ -15,6 +16,9 @@ package protocol ConfiguredKind: Sendable {
     func simulatedDevice(seed: UInt64, preset: String, unit: UInt8, host: SimulatedHost) throws -> any ModbusDevice
     /// The station: this kind's controller behind the generic station runtime.
     func makeStation(_ wiring: StationWiring) -> any AnyStation
+    /// Each loop's read plan for a device with `map` (nil: the register contract), one line a request, as the API's
+    /// `read_plan` shows it: `position (10 ms): FC 04 input 100…111 (12)`.
+    func readPlan(map: DeviceMap?) -> [String]
 }
 
 /// `K`'s settings. Made by the configuration loader (`K.readControl`), or by hand for a station built in code.
@@ -35,6 +39,15 @@ package struct Configured<K: StationKind>: ConfiguredKind {
     package func simulatedDevice(seed: UInt64, preset: String, unit: UInt8,
                                 host: SimulatedHost) throws -> any ModbusDevice {
         try K.simulatedDevice(control, seed: seed, preset: preset, unit: unit, host: host)
+    }
+
+    package func readPlan(map: DeviceMap?) -> [String] {
+        let device: any ModbusClient = map.map { MappedClient(base: NoDevice(), map: $0, layout: K.contractLayout) }
+            ?? NoDevice()
+        // A real device: without the simulator-only channels (a mapped one lacks them anyway).
+        let spans = ContractSpan.snapshot(of: K.Controller.Profile.self, channelCount: K.deviceChannelSpecs.count)
+        return Station<K.Controller>.planLines(controller: K.makeController(control, context: StationContext()),
+                                               cache: SnapshotCache(base: device), snapshot: spans)
     }
 
     package func makeStation(_ wiring: StationWiring) -> any AnyStation {
@@ -70,4 +83,21 @@ package struct StationWiring {
         self.bus = bus
         self.logger = logger
     }
+}
+
+/// A device that is never asked: planning reads needs a client, not an answer.
+private final class NoDevice: ModbusClient {
+    var endpoint: String { "none" }
+    var isConnected: Bool { false }
+    private func refuse() -> ModbusLinkError { ModbusLinkError(endpoint: endpoint, operation: "plan", errno: ENOTCONN) }
+    func connect() throws { throw refuse() }
+    func close() {}
+    func readInputRegisters(at address: Int, count: Int) throws -> [UInt16] { throw refuse() }
+    func readHoldingRegisters(at address: Int, count: Int) throws -> [UInt16] { throw refuse() }
+    func readCoils(at address: Int, count: Int) throws -> [Bool] { throw refuse() }
+    func readDiscreteInputs(at address: Int, count: Int) throws -> [Bool] { throw refuse() }
+    func writeRegister(at address: Int, value: UInt16) throws { throw refuse() }
+    func writeRegisters(at address: Int, values: [UInt16]) throws { throw refuse() }
+    func writeCoil(at address: Int, value: Bool) throws { throw refuse() }
+    func writeCoils(at address: Int, values: [Bool]) throws { throw refuse() }
 }

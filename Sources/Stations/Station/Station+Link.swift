@@ -8,7 +8,8 @@ extension Station {
         if connect(now: now, restored: false) {
             // One read at once, so the API and the data log have values before the first tick of a slow loop
             // (a stream station samples every minute).
-            if let snapshot = try? Profile.readSnapshot(from: client, order: order, channelCount: channelCount) {
+            if (try? client.refresh(snapshotSpans)) != nil,
+               let snapshot = try? Profile.readSnapshot(from: client, order: order, channelCount: channelCount) {
                 publisher.recordAndPublish(snapshot, now: now)
                 publisher.markUpdated(now: now)
             }
@@ -43,6 +44,10 @@ extension Station {
                 if served < Profile.channels.count, served != channelCount {
                     let missing = Profile.channels[served...].map(\.name).joined(separator: ", ")
                     logger.info("station \(name): the device does not serve \(missing) (simulator only): not available")
+                }
+                if served != channelCount || spansByNeeds.isEmpty {
+                    snapshotSpans = ContractSpan.snapshot(of: Profile.self, channelCount: served)
+                    spansByNeeds = [:]
                 }
                 channelCount = served
             }

@@ -26,7 +26,8 @@ package final class Station<Controller: StationController>: AnyStation, @uncheck
     /// Modbus transactions attempted (each request, answered or not), counted by the station's client.
     package let transactions = TransactionTally()
     package let simulation: SimulationHandles?
-    let client: any ModbusClient
+    /// The device, behind the cache each loop's read plan fills (docs/maps.md, "Read plans").
+    let client: SnapshotCache
     var controller: Controller
     let logger: Logger
     var hostLines: HostLineDriver
@@ -43,6 +44,10 @@ package final class Station<Controller: StationController>: AnyStation, @uncheck
     private var heartbeat: UInt16 = 0
     private var lastHeartbeatAt = -Double.infinity
     var lastMissingReminderAt = -Double.infinity
+    /// What a snapshot reads of the contract (with the channels the device serves), and the part of it each set of
+    /// loop needs reads: learned at connect.
+    var snapshotSpans: [ContractSpan]
+    var spansByNeeds: [ReadNeeds: [ContractSpan]] = [:]
     /// The device's sample ring, read on the controller's stream loop.
     let ringReader: SampleRingReader?
     var loops: [FixedRateLoop] = []
@@ -63,16 +68,17 @@ package final class Station<Controller: StationController>: AnyStation, @uncheck
         self.simulation = simulation
         self.mode = mode
         if let mapped = client as? MappedClient {
-            // Count what goes on the wire: a mapped snapshot is one plan, whatever the profile asks of the contract.
+            // Count what goes on the wire: a mapped read plan is its own requests, whatever the contract reads.
             let tally = transactions
             mapped.onRequest = { tally.add() }
-            self.client = mapped
+            self.client = SnapshotCache(base: mapped)
         } else {
-            self.client = CountingClient(client, tally: transactions)
+            self.client = SnapshotCache(base: CountingClient(client, tally: transactions))
         }
+        self.snapshotSpans = ContractSpan.snapshot(of: Profile.self, channelCount: Profile.channels.count)
         self.controller = controller
         self.logger = logger
-        self.ringReader = controller.streamLoop == nil ? nil : Profile.sampleRing.map(SampleRingReader.init)
+        self.ringReader = controller.streamLoop == nil ? nil : Profile.sampleRing.map { SampleRingReader(layout: $0) }
         let initial = StationStatus(
             name: name, kind: Profile.kind.rawValue, mode: mode.rawValue, address: client.endpoint, updatedAt: nil,
             link: StationStatus.Link(up: false, transactions: 0, linkErrors: 0, transactionErrors: 0,
@@ -91,8 +97,8 @@ package final class Station<Controller: StationController>: AnyStation, @uncheck
             described.deviceMap = StationStatus.DeviceMapInfo(
                 name: mapped.map.name, reliesOnHost: Profile.usesHostWatchdog && mapped.map.watchdog == nil,
                 missingChannels: missing)
-            described.readPlan = mapped.snapshotPlan.requests.map(\.description)
         }
+        described.readPlan = Self.planLines(controller: controller, cache: self.client, snapshot: snapshotSpans)
         self.publisher = StationPublisher(initial: described, channels: Profile.channels, statusInterval: statusInterval)
     }
 
@@ -170,6 +176,7 @@ package final class Station<Controller: StationController>: AnyStation, @uncheck
     /// failed read holds the outputs.
     private func read(loop: Int, now: Double) -> DeviceInput<Profile.Snapshot>? {
         do {
+            try client.refresh(spans(controller.reads(loop: loop)))
             let snapshot = try Profile.readSnapshot(from: client, order: order, channelCount: channelCount)
             if let ringReader, loop == controller.streamLoop {
                 let chunk = try ringReader.read(from: client, order: order)
@@ -185,6 +192,30 @@ package final class Station<Controller: StationController>: AnyStation, @uncheck
             return .snapshot(snapshot)
         } catch {
             return failed(error, during: .read, now: now)
+        }
+    }
+
+    /// The contract spans a loop with `needs` refreshes.
+    func spans(_ needs: ReadNeeds) -> [ContractSpan] {
+        if let spans = spansByNeeds[needs] { return spans }
+        let spans = ContractSpan.select(needs, from: snapshotSpans)
+        spansByNeeds[needs] = spans
+        return spans
+    }
+
+    /// Each loop's read plan as the loop reads now, for the API (`read_plan`): `position (10 ms): FC 04 input 100…111
+    /// (12)`, one line a request.
+    package static func planLines(controller: Controller, cache: SnapshotCache, snapshot: [ContractSpan]) -> [String] {
+        controller.loops.enumerated().flatMap { index, spec -> [String] in
+            let needs = controller.reads(loop: index)
+            let plan = cache.plan(ContractSpan.select(needs, from: snapshot))
+            let name = "\(spec.name) (\(spec.periodDescription))"
+            var lines = plan.requests.map { "\(name): \($0)" }
+            if index == controller.streamLoop, let ring = Profile.sampleRing {
+                lines.append("\(name): sample ring: FC 04 input \(ring.writeIndexAddress)…\(ring.writeIndexAddress + 1) (2), "
+                             + "then the slots written since (one read, two across the ring's end)")
+            }
+            return lines.isEmpty ? ["\(name): nothing"] : lines
         }
     }
 

@@ -1,0 +1,151 @@
+/// The contract's registers as a station last read them, so that each loop reads from the device only what it needs
+/// (docs/maps.md, "Read plans"). `refresh` reads a set of spans now, in one plan; a contract read that the refreshed
+/// spans cover is then answered from memory, and any other read goes to the device (and is not kept: the sample ring,
+/// or a part of the snapshot no loop refreshes, is always read fresh). Writes go to the device, and the outputs they
+/// set are kept as written until the next refresh reads them back.
+///
+/// The plan of a set of spans is made once: by the device's own planner when it has one (`ContractPlanning`: a mapped
+/// device merges them in its own registers), else merged in the contract under `maxRead` and `maxGap`.
+///
+/// - Important: Confined to its station's thread, as every `ModbusClient`.
+public final class SnapshotCache: ModbusClient {
+    public let base: any ModbusClient
+    private let maxRead: Int
+    private let maxGap: Int
+    private var plans: [[ContractSpan]: ReadPlan] = [:]
+    /// Per table (`DeviceMap.Table.allCases` order): the words, and whether each was refreshed since the last connect.
+    private var words: [[UInt16]] = Array(repeating: [], count: DeviceMap.Table.allCases.count)
+    private var valid: [[Bool]] = Array(repeating: [], count: DeviceMap.Table.allCases.count)
+
+    public init(base: any ModbusClient, maxRead: Int = 125, maxGap: Int = 8) {
+        self.base = base
+        self.maxRead = maxRead
+        self.maxGap = maxGap
+    }
+
+    public var endpoint: String { base.endpoint }
+    public var isConnected: Bool { base.isConnected }
+
+    public func connect() throws {
+        forget()
+        try base.connect()
+    }
+
+    public func close() {
+        forget()
+        base.close()
+    }
+
+    public func withinProbeTimeout<T>(_ body: () throws -> T) throws -> T { try base.withinProbeTimeout(body) }
+
+    /// Drops everything read: after a reconnect the device may hold anything.
+    public func forget() {
+        for i in valid.indices { valid[i] = Array(repeating: false, count: valid[i].count) }
+    }
+
+    /// The requests `refresh(spans)` sends.
+    public func plan(_ spans: [ContractSpan]) -> ReadPlan {
+        if let plan = plans[spans] { return plan }
+        let plan = (base as? ContractPlanning)?.contractPlan(spans)
+            ?? ReadPlan.compile(spans.map { ($0.table, $0.span) }, maxRead: maxRead, maxGap: maxGap)
+        plans[spans] = plan
+        return plan
+    }
+
+    /// Reads `spans` from the device now and keeps them.
+    public func refresh(_ spans: [ContractSpan]) throws {
+        guard !spans.isEmpty else { return }
+        let plan = plan(spans)
+        if let planner = base as? ContractPlanning {
+            for (span, values) in zip(spans, try planner.readContract(spans, plan: plan)) { keep(span, values) }
+            return
+        }
+        for request in plan.requests {
+            let values: [UInt16]
+            switch request.table {
+            case .input: values = try base.readInputRegisters(at: request.start, count: request.count)
+            case .holding: values = try base.readHoldingRegisters(at: request.start, count: request.count)
+            case .coil: values = try base.readCoils(at: request.start, count: request.count).map { $0 ? 1 : 0 }
+            case .discrete: values = try base.readDiscreteInputs(at: request.start, count: request.count).map { $0 ? 1 : 0 }
+            }
+            keep(ContractSpan(request.table, request.span), values)
+        }
+    }
+
+    private func index(_ table: DeviceMap.Table) -> Int {
+        switch table {
+        case .input: 0
+        case .holding: 1
+        case .coil: 2
+        case .discrete: 3
+        }
+    }
+
+    private func keep(_ span: ContractSpan, _ values: [UInt16]) {
+        let t = index(span.table)
+        if words[t].count < span.span.upperBound {
+            words[t] += Array(repeating: 0, count: span.span.upperBound - words[t].count)
+            valid[t] += Array(repeating: false, count: span.span.upperBound - valid[t].count)
+        }
+        for (i, value) in zip(span.span, values) {
+            words[t][i] = value
+            valid[t][i] = true
+        }
+    }
+
+    /// The kept words of `span`, when every one of them was refreshed.
+    private func kept(_ table: DeviceMap.Table, _ address: Int, _ count: Int) -> [UInt16]? {
+        let t = index(table)
+        guard address >= 0, count > 0, address + count <= valid[t].count else { return nil }
+        for i in address..<(address + count) where !valid[t][i] { return nil }
+        return Array(words[t][address..<(address + count)])
+    }
+
+    /// Updates kept outputs to what was just written (only where they were kept).
+    private func wrote(_ table: DeviceMap.Table, _ address: Int, _ values: [UInt16]) {
+        let t = index(table)
+        for (i, value) in zip(address..., values) where i >= 0 && i < valid[t].count && valid[t][i] {
+            words[t][i] = value
+        }
+    }
+
+    // MARK: ModbusClient
+
+    public func readInputRegisters(at address: Int, count: Int) throws -> [UInt16] {
+        try kept(.input, address, count) ?? base.readInputRegisters(at: address, count: count)
+    }
+
+    public func readHoldingRegisters(at address: Int, count: Int) throws -> [UInt16] {
+        try kept(.holding, address, count) ?? base.readHoldingRegisters(at: address, count: count)
+    }
+
+    public func readCoils(at address: Int, count: Int) throws -> [Bool] {
+        if let bits = kept(.coil, address, count) { return bits.map { $0 != 0 } }
+        return try base.readCoils(at: address, count: count)
+    }
+
+    public func readDiscreteInputs(at address: Int, count: Int) throws -> [Bool] {
+        if let bits = kept(.discrete, address, count) { return bits.map { $0 != 0 } }
+        return try base.readDiscreteInputs(at: address, count: count)
+    }
+
+    public func writeRegister(at address: Int, value: UInt16) throws {
+        try base.writeRegister(at: address, value: value)
+        wrote(.holding, address, [value])
+    }
+
+    public func writeRegisters(at address: Int, values: [UInt16]) throws {
+        try base.writeRegisters(at: address, values: values)
+        wrote(.holding, address, values)
+    }
+
+    public func writeCoil(at address: Int, value: Bool) throws {
+        try base.writeCoil(at: address, value: value)
+        wrote(.coil, address, [value ? 1 : 0])
+    }
+
+    public func writeCoils(at address: Int, values: [Bool]) throws {
+        try base.writeCoils(at: address, values: values)
+        wrote(.coil, address, values.map { $0 ? 1 : 0 })
+    }
+}

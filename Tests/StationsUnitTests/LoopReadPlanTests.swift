@@ -1,0 +1,118 @@
+import Control
+import Devices
+import Foundation
+import Locking
+import Logging
+import Sim
+import Stations
+import Testing
+
+/// A simulated device that remembers every request it answered, with the device time it came at.
+private final class RecordingDevice: ModbusDevice {
+    let inner: any ModbusDevice
+    let requests = Locked<[(Double, ModbusRequest)]>([])
+
+    init(_ inner: any ModbusDevice) { self.inner = inner }
+
+    var kind: DeviceKind { inner.kind }
+    var unitId: UInt8 { inner.unitId }
+    var tickPeriod: Double { inner.tickPeriod }
+    func advance(to now: Double) { inner.advance(to: now) }
+
+    func handle(_ request: ModbusRequest, now: Double) -> ModbusResponse? {
+        requests.withLock { $0.append((now, request)) }
+        return inner.handle(request, now: now)
+    }
+
+    /// The reads in `window`, counted by what they read (`FC 04 100+12`).
+    func reads(in window: ClosedRange<Double>) -> [String: Int] {
+        var out: [String: Int] = [:]
+        for (time, request) in requests.withLock({ $0 }) where window.contains(time) {
+            let key: String
+            switch request {
+            case .readInputRegisters(let a, let c): key = "FC 04 \(a)+\(c)"
+            case .readHoldingRegisters(let a, let c): key = "FC 03 \(a)+\(c)"
+            case .readCoils(let a, let c): key = "FC 01 \(a)+\(c)"
+            case .readDiscreteInputs(let a, let c): key = "FC 02 \(a)+\(c)"
+            default: continue
+            }
+            out[key, default: 0] += 1
+        }
+        return out
+    }
+}
+
+/// Issue 19, "Read plans": each loop reads what it declares, and the snapshot it is handed has the rest as the loops
+/// that read it last read it.
+struct LoopReadPlanTests {
+    static let toml = """
+        [[station]]
+        name = "ex"
+        kind = "extraction"
+        address = "tcp://192.0.2.1:502"
+        [station.control]
+        start_run = true
+        circulation_s = 3600
+        """
+
+    private func run(seconds: Double) throws -> (RecordingDevice, any AnyStation) {
+        let config = try ConfigLoader.parse(Self.toml, source: "test.toml")
+        let clock = VirtualClock()
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        let device = RecordingDevice(SimulatedDevice(
+            model: ExtractionFirmware(plant: ExtractionPlant(parameters: .standard, seed: 1)), serial: 1))
+        let client = InMemoryModbusClient(device: device) { clock.seconds() }
+        let station = Wiring.makeStation(config.stations[0], mode: .real, client: client, logger: logger)
+        station.start(now: 0)
+        LoopRunner(clock: clock, loops: station.makeLoops()).run(until: Int64(seconds * 1e9))
+        return (device, station)
+    }
+
+    @Test func theExtractionLoopsReadOnlyWhatTheyDeclare() throws {
+        let (device, station) = try run(seconds: 60)
+        let status = station.status()
+        #expect(status.phase == "circulating", "the run is under way: \(status.phase ?? "none")")
+        // Ten seconds of circulation (both ends inside, so 1001 position ticks and 101 flow ticks).
+        let reads = device.reads(in: 49.999...60.0001)
+        // 100 Hz: the position loop reads the axes and the level, one request a tick.
+        #expect((1000...1002).contains(reads["FC 04 100+12"] ?? 0), "\(reads)")
+        // 100 Hz: the switches (E-stop, leak, limits) too, so that an E-stop is seen within one tick.
+        #expect((1000...1002).contains(reads["FC 02 0+7"] ?? 0), "\(reads)")
+        // 10 Hz: the flow loop reads the header, and flow and ΔP in one request.
+        #expect((100...102).contains(reads["FC 04 0+7"] ?? 0), "\(reads)")
+        #expect((100...102).contains(reads["FC 04 120+8"] ?? 0), "\(reads)")
+        // 1 Hz: every channel (the simulator serves the assay too), and ΔP with the outputs read back.
+        #expect((10...11).contains(reads["FC 04 100+48"] ?? 0), "\(reads)")
+        #expect((10...11).contains(reads["FC 03 100+8"] ?? 0), "\(reads)")
+        #expect((10...11).contains(reads["FC 01 0+5"] ?? 0), "\(reads)")
+        // Nothing else: the whole snapshot is no longer read on every tick.
+        #expect(reads.count == 8, "\(reads.keys.sorted())")
+        // The snapshot handed on still has every channel, the fast ones fresh.
+        #expect(status.channels.allSatisfy { $0.value != nil }, "\(status.channels)")
+    }
+
+    @Test func theReadPlanShowsEachLoopsRequests() throws {
+        let (_, station) = try run(seconds: 0.5)
+        #expect(station.status().readPlan?.prefix(4) == [
+            "position (10 ms): FC 04 input 100…111 (12)", "position (10 ms): FC 02 discrete 0…6 (7)",
+            "flow (100 ms): FC 04 input 0…6 (7)", "flow (100 ms): FC 04 input 120…127 (8)"])
+    }
+
+    /// Through a map, a loop's needs are planned in the map's own registers: the PLC-style map keeps the heat rig's
+    /// channels and outputs in holding registers, and one request reads them.
+    @Test func throughAMapALoopsNeedsArePlannedInTheMapsRegisters() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
+        let map = try MapLoader.load(path: root.appendingPathComponent("examples/maps/plc-heat-rig.toml").path)
+        let cache = SnapshotCache(base: MappedClient(base: InMemoryModbusClient(device: try HeatRigKind.configure(nil)
+            .simulatedDevice(seed: 1, preset: "standard", unit: 1, host: SimulatedHost())) { 1 },
+            map: map, layout: HeatRigKind.contractLayout, paceRequests: false))
+        let everything = ContractSpan.snapshot(of: HeatRigProfile.self, channelCount: HeatRigProfile.channels.count)
+        #expect(cache.plan(everything).description == "FC 03 holding 0…11 (12); FC 01 coil 0…1 (2)")
+        let block = ContractSpan.select(ReadNeeds(channels: [0]), from: everything)
+        #expect(block == [ContractSpan(.input, 100..<104)])
+        #expect(cache.plan(block).description.hasPrefix("FC 03 holding 0…"), "\(cache.plan(block))")
+        #expect(cache.plan(block).requests.count == 1)
+    }
+}
