@@ -115,4 +115,22 @@ struct LoopReadPlanTests {
         #expect(cache.plan(block).description.hasPrefix("FC 03 holding 0…"), "\(cache.plan(block))")
         #expect(cache.plan(block).requests.count == 1)
     }
+
+    /// A span whose refresh failed is not handed on from memory: the next read of it goes to the device.
+    @Test func aFailedRefreshDropsWhatWasKept() throws {
+        let device = try HeatRigKind.configure(nil).simulatedDevice(seed: 1, preset: "standard", unit: 1,
+                                                                     host: SimulatedHost())
+        let recording = RecordingDevice(device)
+        let client = InMemoryModbusClient(device: recording) { 1 }
+        let cache = SnapshotCache(base: client)
+        try cache.connect()
+        let header = ContractSpan(.input, 0..<7)
+        try cache.refresh([header])
+        _ = try cache.readInputRegisters(at: 0, count: 7)
+        #expect(recording.reads(in: 0...2)["FC 04 0+7"] == 1, "answered from memory")
+        // A span the device refuses (exception 02) fails the refresh, and every span of it is dropped.
+        #expect(throws: (any Error).self) { try cache.refresh([header, ContractSpan(.input, 9000..<9001)]) }
+        _ = try cache.readInputRegisters(at: 0, count: 7)
+        #expect(recording.reads(in: 0...2)["FC 04 0+7"] == 3, "dropped: refreshed once more, then read from the device")
+    }
 }

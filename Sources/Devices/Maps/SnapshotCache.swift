@@ -52,9 +52,25 @@ public final class SnapshotCache: ModbusClient {
         return plan
     }
 
-    /// Reads `spans` from the device now and keeps them.
+    /// Reads `spans` from the device now and keeps them. When the read fails, what was kept of them is dropped: the
+    /// next snapshot reads them from the device (and fails the same way) instead of handing on old values for as
+    /// long as other loops' reads succeed.
     public func refresh(_ spans: [ContractSpan]) throws {
         guard !spans.isEmpty else { return }
+        do {
+            try read(spans)
+        } catch {
+            for s in spans { drop(s) }
+            throw error
+        }
+    }
+
+    private func drop(_ span: ContractSpan) {
+        let t = index(span.table)
+        for i in span.span where i >= 0 && i < valid[t].count { valid[t][i] = false }
+    }
+
+    private func read(_ spans: [ContractSpan]) throws {
         let plan = plan(spans)
         if let planner = base as? ContractPlanning {
             for (span, values) in zip(spans, try planner.readContract(spans, plan: plan)) { keep(span, values) }
