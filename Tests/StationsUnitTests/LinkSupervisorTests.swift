@@ -65,32 +65,34 @@ import Testing
         #expect(actions.contains(.closeLink))
     }
 
-    @Test func twoFailedReadsHoldTheOutputsAndTheThirdReportsUnavailable() {
+    @Test func fiveFailedReadsHoldTheOutputsAndTheSixthReportsUnavailable() {
         var s = up()
         let first = s.transactionError("exception 02", during: .read, monotonicNanoseconds: 0)
         #expect(first == [.warnTransactionError(suppressed: 0), .holdOutputs])
-        let second = s.transactionError("exception 02", during: .read, monotonicNanoseconds: 1_000_000)
-        #expect(second == [.holdOutputs])
-        #expect(s.failedReads == 2)
-        let third = s.transactionError("bad CRC", during: .read, monotonicNanoseconds: 2_000_000)
-        #expect(third == [.reportUnavailable(reason: "3 reads failed in a row: bad CRC"), .markValuesUnknown])
+        for i in 2...5 {
+            let next = s.transactionError("exception 06", during: .read, monotonicNanoseconds: Int64(i) * 1_000_000)
+            #expect(next == [.holdOutputs], "read \(i)")
+        }
+        #expect(s.failedReads == 5)
+        let sixth = s.transactionError("bad CRC", during: .read, monotonicNanoseconds: 6_000_000)
+        #expect(sixth == [.reportUnavailable(reason: "6 reads failed in a row: bad CRC"), .markValuesUnknown])
         // A transaction error keeps the link.
         #expect(s.isUp)
-        #expect(!third.contains(.closeLink))
-        let fourth = s.transactionError("bad CRC", during: .read, monotonicNanoseconds: 3_000_000)
-        #expect(fourth == [.reportUnavailable(reason: "4 reads failed in a row: bad CRC"), .markValuesUnknown])
+        #expect(!sixth.contains(.closeLink))
+        let seventh = s.transactionError("bad CRC", during: .read, monotonicNanoseconds: 7_000_000)
+        #expect(seventh == [.reportUnavailable(reason: "7 reads failed in a row: bad CRC"), .markValuesUnknown])
     }
 
     @Test func aSuccessfulReadResetsTheFailedReadCount() {
         var s = up()
-        _ = s.transactionError("exception 02", during: .read, monotonicNanoseconds: 0)
-        _ = s.transactionError("exception 02", during: .read, monotonicNanoseconds: 0)
+        for _ in 1...5 { _ = s.transactionError("exception 02", during: .read, monotonicNanoseconds: 0) }
         s.readSucceeded()
         #expect(s.failedReads == 0)
-        #expect(s.transactionError("exception 02", during: .read, monotonicNanoseconds: 0) == [.holdOutputs])
-        #expect(s.transactionError("exception 02", during: .read, monotonicNanoseconds: 0) == [.holdOutputs])
+        for _ in 1...5 {
+            #expect(s.transactionError("exception 02", during: .read, monotonicNanoseconds: 0) == [.holdOutputs])
+        }
         #expect(s.transactionError("exception 02", during: .read, monotonicNanoseconds: 0)
-                == [.reportUnavailable(reason: "3 reads failed in a row: exception 02"), .markValuesUnknown])
+                == [.reportUnavailable(reason: "6 reads failed in a row: exception 02"), .markValuesUnknown])
     }
 
     @Test func failedWritesAreCountedButNeverHoldOrReportUnavailable() {

@@ -31,8 +31,10 @@ package struct LinkSupervisor: Sendable, Equatable {
 
     package static var initialBackoff: Double { 0.5 }
     package static var maxBackoff: Double { 30 }
-    /// Transaction failures in a row before the controller is told the device is unavailable.
-    package static var failedReadLimit: Int { 3 }
+    /// Transaction failures in a row before the controller is told the device is unavailable: six, so a real
+    /// instrument's occasional busy or refused answer (exception 06, a bad CRC on a noisy line) holds the outputs
+    /// instead of tripping, while a device that keeps refusing is unavailable within six ticks.
+    package static var failedReadLimit: Int { 6 }
     /// At most one transaction-error warning per this many nanoseconds: a device answering every request with an
     /// exception must not flood the log (the counters and the metrics have every one).
     package static var warningIntervalNanoseconds: Int64 { 5_000_000_000 }
