@@ -207,3 +207,15 @@ public struct DeviceMap: Sendable, Equatable {
     /// The channel called `name`, if the device has it.
     public func channel(named name: String) -> Channel? { channels.first { $0.name == name } }
 }
+
+extension ModbusClient {
+    /// Reads `count` registers or bits of `table` from `start`, bits as words of 0 and 1.
+    public func readWords(_ table: DeviceMap.Table, at start: Int, count: Int) throws -> [UInt16] {
+        switch table {
+        case .input: try readInputRegisters(at: start, count: count)
+        case .holding: try readHoldingRegisters(at: start, count: count)
+        case .coil: try readCoils(at: start, count: count).map { $0 ? 1 : 0 }
+        case .discrete: try readDiscreteInputs(at: start, count: count).map { $0 ? 1 : 0 }
+        }
+    }
+}

@@ -137,14 +137,7 @@ public final class MappedClient: ModbusClient, ContractPlanning {
     }
 
     private func read(_ request: ReadPlan.Request) throws -> [UInt16] {
-        try paced {
-            switch request.table {
-            case .input: try base.readInputRegisters(at: request.start, count: request.count)
-            case .holding: try base.readHoldingRegisters(at: request.start, count: request.count)
-            case .coil: try base.readCoils(at: request.start, count: request.count).map { $0 ? 1 : 0 }
-            case .discrete: try base.readDiscreteInputs(at: request.start, count: request.count).map { $0 ? 1 : 0 }
-            }
-        }
+        try paced { try base.readWords(request.table, at: request.start, count: request.count) }
     }
 
     /// Runs one request after the silence the map asks for since the last one.
@@ -232,14 +225,7 @@ public final class MappedClient: ModbusClient, ContractPlanning {
     public func readContract(_ spans: [ContractSpan], plan: ReadPlan) throws -> [[UInt16]] {
         snapshot = try execute(plan)
         defer { snapshot = nil }
-        return try spans.map { s in
-            switch s.table {
-            case .input: try readInputRegisters(at: s.span.lowerBound, count: s.span.count)
-            case .holding: try readHoldingRegisters(at: s.span.lowerBound, count: s.span.count)
-            case .coil: try readCoils(at: s.span.lowerBound, count: s.span.count).map { $0 ? 1 : 0 }
-            case .discrete: try readDiscreteInputs(at: s.span.lowerBound, count: s.span.count).map { $0 ? 1 : 0 }
-            }
-        }
+        return try spans.map { try readWords($0.table, at: $0.span.lowerBound, count: $0.span.count) }
     }
 
     // MARK: Contract reads

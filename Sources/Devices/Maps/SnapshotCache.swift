@@ -77,14 +77,8 @@ public final class SnapshotCache: ModbusClient {
             return
         }
         for request in plan.requests {
-            let values: [UInt16]
-            switch request.table {
-            case .input: values = try base.readInputRegisters(at: request.start, count: request.count)
-            case .holding: values = try base.readHoldingRegisters(at: request.start, count: request.count)
-            case .coil: values = try base.readCoils(at: request.start, count: request.count).map { $0 ? 1 : 0 }
-            case .discrete: values = try base.readDiscreteInputs(at: request.start, count: request.count).map { $0 ? 1 : 0 }
-            }
-            keep(ContractSpan(request.table, request.span), values)
+            keep(ContractSpan(request.table, request.span),
+                 try base.readWords(request.table, at: request.start, count: request.count))
         }
     }
 

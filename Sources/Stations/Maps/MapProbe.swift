@@ -58,13 +58,7 @@ package enum MapProbe {
         -> [UInt16] {
         let code = functionCode(field.table)
         do {
-            let raw: [UInt16]
-            switch field.table {
-            case .input: raw = try client.readInputRegisters(at: field.register, count: field.length)
-            case .holding: raw = try client.readHoldingRegisters(at: field.register, count: field.length)
-            case .coil: raw = try client.readCoils(at: field.register, count: field.length).map { $0 ? 1 : 0 }
-            case .discrete: raw = try client.readDiscreteInputs(at: field.register, count: field.length).map { $0 ? 1 : 0 }
-            }
+            let raw = try client.readWords(field.table, at: field.register, count: field.length)
             guard raw.count == field.length else {
                 codes.note(code, "short answer")
                 throw ShortAnswer(expected: field.length, got: raw.count)
