@@ -11,7 +11,10 @@ struct ExampleMapTests {
     static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent()
 
-    static func mapPath(_ name: String) -> String { repository.appendingPathComponent("examples/maps/\(name)").path }
+    /// An example map's path (or `name` itself, when it is a path already).
+    static func mapPath(_ name: String) -> String {
+        name.hasPrefix("/") ? name : repository.appendingPathComponent("examples/maps/\(name)").path
+    }
 
     /// Serves `map`, runs a station of `kind` through it, and returns the processes, the port and the API's base URL.
     private func start(kind: String, map: String, control: String = "") throws
@@ -93,6 +96,47 @@ struct ExampleMapTests {
         let refused = try runToCompletion("/usr/bin/mbpoll", ["-m", "tcp", "-p", "\(port)", "-0", "-1", "-t", "4",
                                                               "-r", "9000", "127.0.0.1", "1", "2"])
         #expect(refused.status != 0 && refused.stderr.contains("Illegal function"), "\(refused.stderr)")
+    }
+
+    /// A sonde-and-controller unit that switches the pond's aerators on its coils 0 and 1 (docs/maps.md, "Relays"):
+    /// over TCP, the coils hold what the station decided, and its safe state (aerators on) when rigd stops.
+    @Test func aeratorsSwitchedThroughTheInstrument() async throws {
+        let sonde = try String(contentsOfFile: Self.mapPath("sonde-cdab.toml"), encoding: .utf8) + """
+
+            [[map.command]]
+            name = "aerator_1"
+            table = "coil"
+            register = 0
+            type = "bool"
+
+            [[map.command]]
+            name = "aerator_2"
+            table = "coil"
+            register = 1
+            type = "bool"
+            """
+        let map = try temporaryFile(sonde, suffix: ".toml")
+        let (sim, rigd, port, base) = try start(kind: "aqua-sonde", map: map)
+        defer { stop(sim, rigd) }
+        _ = try await channels(base, ready: "do_mgl")
+        var decided: Bool?
+        var coils: [Int: Double] = [:]
+        // The decision and the coils, read until they agree (a decision may change between the two reads).
+        for _ in 0..<20 {
+            let station = try await http("GET", base + "/api/stations/s").json
+            decided = (station?["relays"] as? [String: Any])?["aerator-1"] as? Bool
+            coils = try mbpoll(port, ["-t", "0", "-r", "0", "-c", "2"])
+            if let decided, coils[0] == (decided ? 1 : 0), coils[1] == coils[0] { break }
+            try await Task.sleep(for: .milliseconds(300))
+        }
+        let on = try #require(decided, "the API reports the aerators")
+        #expect(coils[0] == (on ? 1 : 0) && coils[1] == (on ? 1 : 0), "decided \(on), coils \(coils)")
+        #expect(!rigd.stderr.contains("GPIO"), "no host line is involved: \(rigd.stderr.suffix(1500))")
+        rigd.signal(SIGTERM)
+        #expect(rigd.waitForExit(timeout: 10) == 0, "\(rigd.stderr.suffix(2000))")
+        #expect(rigd.stderr.contains("station s: safe state driven"), "\(rigd.stderr.suffix(2000))")
+        let safe = try mbpoll(port, ["-t", "0", "-r", "0", "-c", "2"])
+        #expect(safe[0] == 1 && safe[1] == 1, "a pond's aerators are on in its safe state: \(safe)")
     }
 
     @Test func thePLCHeatRigOnHoldingRegistersAndCoils() async throws {

@@ -152,7 +152,9 @@ struct StationMapConfigTests {
         #expect(found.contains("reads the device's sample ring"), "\(found)")
     }
 
-    @Test func relaysInAMapAreRefusedNotIgnored() throws {
+    /// A relay the map names is switched through the device (docs/maps.md, "Relays"); the same relay on a host line
+    /// as well is refused, naming both.
+    @Test func aRelayInTheMapIsSwitchedThroughTheDeviceNotAlsoOnALine() throws {
         let sonde = try String(contentsOf: DeviceMapTests.repository.appendingPathComponent("examples/maps/sonde-cdab.toml"),
                                encoding: .utf8)
             + "\n[[map.command]]\nname = \"aerator_1\"\ntable = \"coil\"\nregister = 0\ntype = \"bool\"\n"
@@ -163,11 +165,15 @@ struct StationMapConfigTests {
             address = "tcp://127.0.0.1:1"
             map = "maps/rig.toml"
             """
-        let found = problems(try files(station: station, map: sonde))
-        #expect(found.contains("maps the relay(s) aerator_1 as device commands, which rigd does not drive yet"),
-                "\(found)")
-        #expect(problems(try files(station: station, map: String(sonde[..<sonde.range(of: "\n[[map.command]]")!.lowerBound])))
-            == "")
+        #expect(problems(try files(station: station, map: sonde)) == "")
+        let alsoOnALine = station + """
+
+            [station.relays]
+            aerators = [{ chip = "gpiochip0", line = 10 }]
+            """
+        let found = problems(try files(station: alsoOnALine, map: sonde))
+        #expect(found.contains("aerator-1 is on gpiochip0 line 10 and is also a command in"), "\(found)")
+        #expect(found.contains("not both"), "\(found)")
     }
 
     @Test func rigdKindsSaysWhatAMapMustHave() throws {

@@ -229,9 +229,11 @@ struct SimulateCommand: AsyncParsableCommand {
             do {
                 // A mapped instrument answers at the map's unit; faults go to the contract device inside.
                 let unit = deviceMap.map { UInt8($0.unit) } ?? 1
+                let instrument = Locked<MappedDevice?>(nil)
                 let inner = try item.settings.simulatedDevice(seed: item.seed, preset: item.preset, unit: unit,
-                                                              host: SimulatedHost())
+                                                              host: Self.host(switchedBy: instrument))
                 let device = Self.served(inner, kind: item.settings.descriptor, map: deviceMap)
+                instrument.withLock { $0 = device as? MappedDevice }
                 let server = try ModbusTCPServer(device: device, host: item.host, port: item.port) { clock.seconds() }
                 servers.append(server)
                 if let injectable = inner as? any FaultInjectable {
@@ -277,23 +279,32 @@ struct SimulateCommand: AsyncParsableCommand {
         return k
     }
 
+    /// The plant's host: no relay is on (a served device has no host lines), except those a mapped instrument switches
+    /// (docs/maps.md, "Relays"), as it last wrote them. `instrument` is set once the plant is served through its map.
+    private static func host(_ context: StationContext = StationContext(),
+                             switchedBy instrument: Locked<MappedDevice?>) -> SimulatedHost {
+        SimulatedHost(context: context) { name in instrument.withLock { $0 }?.relay(name) ?? false }
+    }
+
     /// One RTU line with several units of one kind.
     private func serveRTU(path: String, kindName: String, map deviceMap: DeviceMap?, signals: ShutdownSignal,
                           logger: Logger) async throws {
         let k = try Self.kind(named: kindName)
         let kindSettings = k.configure(nil)
         let presetName = preset ?? k.defaultPreset
-        let host = SimulatedHost(context: StationContext(startHourOfDay: RunCommand.localHourOfDay()))
+        let context = StationContext(startHourOfDay: RunCommand.localHourOfDay())
         let clock = MonotonicClock()
         // What the server answers with (through the map, if any), and the contract devices faults go to.
         var devices: [UInt8: any ModbusDevice] = [:]
         var inner: [UInt8: any ModbusDevice] = [:]
         for (i, unit) in try rtuUnits().enumerated() {
             do {
+                let instrument = Locked<MappedDevice?>(nil)
                 let device = try kindSettings.simulatedDevice(seed: seed &+ UInt64(i), preset: presetName, unit: unit,
-                                                              host: host)
+                                                              host: Self.host(context, switchedBy: instrument))
                 inner[unit] = device
                 devices[unit] = Self.served(device, kind: k, map: deviceMap)
+                instrument.withLock { $0 = devices[unit] as? MappedDevice }
             } catch {
                 logger.critical("cannot simulate \(k.kind): \(error)")
                 throw ExitCode(ExitStatus.usage)

@@ -389,6 +389,17 @@ public final class MappedClient: ModbusClient, ContractPlanning {
         for (i, value) in values.enumerated() { try command(layout.coils[address + i], value ? 1 : 0) }
     }
 
+    /// Switches a host relay the map names (`aerator-1` or `aerator_1`) through the device: written unless this
+    /// connection already wrote that value, as a contract command is. A relay the map lacks is not written.
+    public func writeRelay(_ name: String, on: Bool) throws {
+        try command(name.replacingOccurrences(of: "-", with: "_"), on ? 1 : 0)
+    }
+
+    /// Whether the map names the host relay `name` (`aerator-1` or `aerator_1`) as a command of the device.
+    public func switchesRelay(_ name: String) -> Bool {
+        map.command(named: name.replacingOccurrences(of: "-", with: "_")) != nil
+    }
+
     /// Writes command `name` through the map, unless this connection already wrote that value.
     private func command(_ name: String, _ value: Double) throws {
         guard let command = map.command(named: name) else {

@@ -181,6 +181,14 @@ package struct ConfigLoader {
         // Control keys depend on the kind: without a valid kind they cannot be judged, so they are not reported.
         if kind != nil { controlTable?.finish() }
         let map = kind.flatMap { readStationMap(table, kind: $0, address: address, kinds: kinds) }
+        if let map {
+            // A relay the map names is switched through the device (docs/maps.md, "Relays"): it cannot also be a line.
+            for (name, line) in relays.sorted(by: { $0.key < $1.key })
+                where map.map.command(named: name.replacingOccurrences(of: "-", with: "_")) != nil {
+                table.fail("relays", "\(name) is on \(line) and is also a command in \(map.source): a relay is "
+                           + "switched on a host line or through the device, not both; remove one")
+            }
+        }
         table.finish()
         guard let address, let control else { return nil }
         var station = StationConfig(name: name, address: address, fallback: fallback, probeTimeoutMs: probe,
@@ -242,18 +250,6 @@ package struct ConfigLoader {
         if !unmapped.isEmpty {
             table.fail("map", "\(source) does not map \(unmapped.joined(separator: ", ")): the \(kind.kind) controller "
                        + "drives every one of its commands, so a map must say where each goes")
-            ok = false
-        }
-        let relays = map.commands.map(\.name).filter { name in
-            !kind.commandNames.contains(name) && kind.possibleRelays.contains {
-                $0.replacingOccurrences(of: "-", with: "_") == name.replacingOccurrences(of: "-", with: "_")
-            }
-        }
-        if !relays.isEmpty {
-            // Not silently ignored: a relay the map names would otherwise look driven through the device.
-            table.fail("map", "\(source) maps the relay(s) \(relays.joined(separator: ", ")) as device commands, which "
-                       + "rigd does not drive yet: relays are switched on host GPIO lines ([station.relays]); remove "
-                       + "them from the map")
             ok = false
         }
         for (channel, function) in kind.safetyChannels where map.channel(named: channel) == nil {

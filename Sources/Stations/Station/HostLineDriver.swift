@@ -25,6 +25,9 @@ struct HostLineDriver {
     private let station: String
     private let lines: HostLines
     private let relayNames: [String]
+    /// Relays (by index) that the device's map switches: the station writes them through the device; here they are
+    /// decided, logged and reported like the others, with no line.
+    private let throughDevice: Set<Int>
     private let logger: Logger
     private var estopLineError: String?
     private var beaconState: Bool?
@@ -32,10 +35,12 @@ struct HostLineDriver {
     private(set) var relayStates: [Bool?]
 
     /// Relay lines are requested in the safe state (Wiring), so that is what they hold until the first decision.
-    init(station: String, lines: HostLines, relayNames: [String], safeRelays: [Bool], logger: Logger) {
+    init(station: String, lines: HostLines, relayNames: [String], safeRelays: [Bool], throughDevice: Set<Int> = [],
+         logger: Logger) {
         self.station = station
         self.lines = lines
         self.relayNames = relayNames
+        self.throughDevice = throughDevice
         self.relayStates = safeRelays.map(Optional.some)
         self.logger = logger
     }
@@ -87,7 +92,8 @@ struct HostLineDriver {
             }
             relayStates[i] = on
             if previous != nil || line == nil {
-                logger.info("station \(station): \(names[i]) \(on ? "ON" : "OFF")\(line == nil ? " (no line wired)" : "")")
+                let how = throughDevice.contains(i) ? " (through the device)" : line == nil ? " (no line wired)" : ""
+                logger.info("station \(station): \(names[i]) \(on ? "ON" : "OFF")\(how)")
             }
         }
     }

@@ -15,6 +15,7 @@ extension Station {
             for write in Profile.writes(for: controller.safeCommands, previous: nil, order: order) {
                 try write.apply(to: client)
             }
+            try writeDeviceRelays(controller.safeRelays)
             logger.notice("station \(name): safe state driven")
             journal.event("safe_state", "safe state driven at shutdown", now: now)
         } catch {

@@ -31,6 +31,9 @@ package final class Station<Controller: StationController>: AnyStation, @uncheck
     var controller: Controller
     let logger: Logger
     var hostLines: HostLineDriver
+    /// The relays the device's map switches (docs/maps.md, "Relays"), with the mapped client that writes them: written
+    /// with the commands while the link is up, and driven to their safe state at shutdown.
+    let deviceRelays: (client: MappedClient, relays: [(index: Int, name: String)])?
     var journal: StationJournaling
     let publisher: StationPublisher
     var supervisor = LinkSupervisor()
@@ -62,8 +65,14 @@ package final class Station<Controller: StationController>: AnyStation, @uncheck
         self.name = name
         self.descriptor = descriptor
         self.bus = bus
+        let mappedRelays = (client as? MappedClient).map { mapped in
+            (client: mapped, relays: controller.relayNames.enumerated().filter { mapped.switchesRelay($0.element) }
+                .map { (index: $0.offset, name: $0.element) })
+        }
+        self.deviceRelays = mappedRelays.flatMap { $0.relays.isEmpty ? nil : $0 }
         self.hostLines = HostLineDriver(station: name, lines: lines, relayNames: controller.relayNames,
-                                        safeRelays: controller.safeRelays, logger: logger)
+                                        safeRelays: controller.safeRelays,
+                                        throughDevice: Set(mappedRelays?.relays.map(\.index) ?? []), logger: logger)
         self.journal = StationJournaling(station: name, logger: logger)
         self.simulation = simulation
         self.mode = mode
@@ -161,7 +170,7 @@ package final class Station<Controller: StationController>: AnyStation, @uncheck
             publishState(now: now, withResults: !envelopes.isEmpty || runsChanged || publisher.resultsDue(now: now))
         }
         guard supervisor.isUp else { return }
-        write(output.commands, now: now)
+        write(output.commands, relays: output.relays, now: now)
         if supervisor.isUp, output.resetDeviceFaults {
             do {
                 try client.writeRegister(at: CommonRegisters.command, value: CommonRegisters.resetFaultsCommand)
@@ -219,13 +228,23 @@ package final class Station<Controller: StationController>: AnyStation, @uncheck
         }
     }
 
+    /// Switches the relays the device's map names; the mapped client writes only what this connection has not
+    /// written yet, so after a reconnect every one is written again.
+    func writeDeviceRelays(_ wanted: [Bool]) throws {
+        guard let deviceRelays else { return }
+        for relay in deviceRelays.relays where relay.index < wanted.count {
+            try deviceRelays.client.writeRelay(relay.name, on: wanted[relay.index])
+        }
+    }
+
     /// Writes what changed, then the host heartbeat when due (at least four per device watchdog timeout).
-    private func write(_ commands: Profile.Commands, now: Double) {
+    private func write(_ commands: Profile.Commands, relays: [Bool], now: Double) {
         do {
             for write in Profile.writes(for: commands, previous: lastCommands, order: order) {
                 try write.apply(to: client)
             }
             lastCommands = commands
+            try writeDeviceRelays(relays)
             let interval = watchdogMs == 0 ? 1.0 : min(1.0, Double(watchdogMs) / 4000)
             if Profile.usesHostWatchdog, now - lastHeartbeatAt >= interval - 1e-9 {
                 heartbeat &+= 1

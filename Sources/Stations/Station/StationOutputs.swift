@@ -33,10 +33,14 @@ package struct SimulationHandles: @unchecked Sendable {
     /// The configured address of the real device this simulation stands in for (it did not answer at start-up and
     /// the station's fallback is "simulate"); nil for `sim://` stations and virtual runs.
     package let standsInFor: String?
+    /// The instrument the station talks to when it has a map: `device` served through that map.
+    package let instrument: MappedDevice?
 
-    package init(device: any ModbusDevice, gpio: [String: SimulatedGPIOChip], standsInFor: String? = nil) {
+    package init(device: any ModbusDevice, gpio: [String: SimulatedGPIOChip], standsInFor: String? = nil,
+                 instrument: MappedDevice? = nil) {
         self.device = device
         self.gpio = gpio
         self.standsInFor = standsInFor
+        self.instrument = instrument
     }
 }

@@ -226,6 +226,12 @@ package enum Wiring {
             let missing = map.missingChannels.joined(separator: ", ")
             logger.info("station \(config.name): the map has no \(missing): they read \"not available\"")
         }
+        let switched = config.control.relays(context: config.context).map(\.name)
+            .filter { map.map.command(named: $0.replacingOccurrences(of: "-", with: "_")) != nil }
+        if !switched.isEmpty {
+            let list = switched.joined(separator: ", ")
+            logger.info("station \(config.name): the device switches \(list) (commands of its map); while the link is down it holds them as last written")
+        }
         if !map.missingCommands.isEmpty {
             let missing = map.missingCommands.joined(separator: ", ")
             logger.info("station \(config.name): the map has no \(missing) (optional equipment): writes to it go nowhere")
@@ -245,8 +251,12 @@ package enum Wiring {
                                  logger: Logger) throws -> any AnyStation {
         var config = config
         let deviceSeed = config.simulator.seed ?? SimulatorCatalog.seed(run: seed, name: config.name)
+        // Relays the map names are switched through the (simulated) instrument instead (docs/maps.md, "Relays").
+        let throughDevice = { (relay: String) in
+            config.map?.map.command(named: relay.replacingOccurrences(of: "-", with: "_")) != nil
+        }
         if config.relays.isEmpty {
-            for (i, relay) in config.control.relays(context: config.context).enumerated() {
+            for (i, relay) in config.control.relays(context: config.context).enumerated() where !throughDevice(relay.name) {
                 config.relays[relay.name] = GPIOLineAddress(chip: "sim-relays", line: i)
             }
         }
@@ -259,18 +269,20 @@ package enum Wiring {
             chips[address.chip] = SimulatedGPIOChip(name: address.chip, lineCount: max(32, widest + 1))
         }
         let wired = config.relays.mapValues { (chip: chips[$0.chip]!, address: $0) }
+        // The mapped instrument exists only once the plant does; the plant asks for its relays from its first advance.
+        let instrument = Locked<MappedDevice?>(nil)
         let host = SimulatedHost(context: config.context) { name in
-            guard let relay = wired[name] else { return false }
-            return relay.chip.physicalLevel(relay.address.line) != relay.address.activeLow
+            if let relay = wired[name] { return relay.chip.physicalLevel(relay.address.line) != relay.address.activeLow }
+            return instrument.withLock { $0 }?.relay(name) ?? false
         }
         let device = try config.control.simulatedDevice(
             seed: deviceSeed, preset: config.simulator.preset ?? config.descriptor.defaultPreset,
             unit: UInt8(config.address.unit ?? 1), host: host)
         // A station with a map talks to its simulated device through that map, as it would to the real one: the whole
         // mapped path (types, orders, scaling, read plans, missing channels) runs in simulation too.
-        let served: any ModbusDevice = config.map.map {
-            MappedDevice(device: device, map: $0.map, layout: config.descriptor.contractLayout)
-        } ?? device
+        let mapped = config.map.map { MappedDevice(device: device, map: $0.map, layout: config.descriptor.contractLayout) }
+        instrument.withLock { $0 = mapped }
+        let served: any ModbusDevice = mapped ?? device
         // An injected answer delay beyond the station's own response timeout is a timeout, as over a real link.
         let transport = InMemoryModbusClient(device: served, endpoint: "sim://\(config.kind)/\(config.name)",
                                              responseTimeout: Double(config.responseTimeoutMs) / 1000) {
@@ -282,7 +294,8 @@ package enum Wiring {
         if let map = config.map { noteMapLimits(config, map: map, logger: logger) }
         let lines = try requestLines(config) { chips[$0]! }
         return makeStation(config, mode: .simulated, client: client, statusInterval: statusInterval, lines: lines,
-                           simulation: SimulationHandles(device: device, gpio: chips, standsInFor: standsInFor),
+                           simulation: SimulationHandles(device: device, gpio: chips, standsInFor: standsInFor,
+                                                         instrument: mapped),
                            logger: logger)
     }
 
