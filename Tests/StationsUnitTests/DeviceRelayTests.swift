@@ -63,7 +63,8 @@ import Testing
         var offAt: Int64?
         for step in 1...288 {
             runner.run(until: Int64(step) * 600_000_000_000)
-            let decided = try #require(station.status().relays["aerator-1"] ?? nil)
+            let relay: Bool? = station.status().relays["aerator-1"] ?? nil
+            let decided = try #require(relay)
             #expect(instrument.relay("aerator-1") == decided && instrument.relay("aerator_2") == decided,
                     "at \(step * 10) min: decided \(decided), the instrument's coils \(String(describing: instrument.relay("aerator-1")))")
             let felt = firmware.withModel { $0.relays().aeratorsOn }

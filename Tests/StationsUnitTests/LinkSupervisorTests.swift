@@ -67,38 +67,52 @@ import Testing
 
     @Test func fiveFailedReadsHoldTheOutputsAndTheSixthReportsUnavailable() {
         var s = up()
-        let first = s.transactionError("exception 02", during: .read, monotonicNanoseconds: 0)
+        let first = s.transactionError("exception 02", during: .read, now: 0, monotonicNanoseconds: 0)
         #expect(first == [.warnTransactionError(suppressed: 0), .holdOutputs])
         for i in 2...5 {
-            let next = s.transactionError("exception 06", during: .read, monotonicNanoseconds: Int64(i) * 1_000_000)
+            let next = s.transactionError("exception 06", during: .read, now: Double(i) * 0.01,
+                                           monotonicNanoseconds: Int64(i) * 1_000_000)
             #expect(next == [.holdOutputs], "read \(i)")
         }
         #expect(s.failedReads == 5)
-        let sixth = s.transactionError("bad CRC", during: .read, monotonicNanoseconds: 6_000_000)
+        let sixth = s.transactionError("bad CRC", during: .read, now: 0.06, monotonicNanoseconds: 6_000_000)
         #expect(sixth == [.reportUnavailable(reason: "6 reads failed in a row: bad CRC"), .markValuesUnknown])
         // A transaction error keeps the link.
         #expect(s.isUp)
         #expect(!sixth.contains(.closeLink))
-        let seventh = s.transactionError("bad CRC", during: .read, monotonicNanoseconds: 7_000_000)
+        let seventh = s.transactionError("bad CRC", during: .read, now: 0.07, monotonicNanoseconds: 7_000_000)
         #expect(seventh == [.reportUnavailable(reason: "7 reads failed in a row: bad CRC"), .markValuesUnknown])
     }
 
     @Test func aSuccessfulReadResetsTheFailedReadCount() {
         var s = up()
-        for _ in 1...5 { _ = s.transactionError("exception 02", during: .read, monotonicNanoseconds: 0) }
+        for _ in 1...5 { _ = s.transactionError("exception 02", during: .read, now: 0, monotonicNanoseconds: 0) }
         s.readSucceeded()
         #expect(s.failedReads == 0)
         for _ in 1...5 {
-            #expect(s.transactionError("exception 02", during: .read, monotonicNanoseconds: 0) == [.holdOutputs])
+            #expect(s.transactionError("exception 02", during: .read, now: 0, monotonicNanoseconds: 0) == [.holdOutputs])
         }
-        #expect(s.transactionError("exception 02", during: .read, monotonicNanoseconds: 0)
+        #expect(s.transactionError("exception 02", during: .read, now: 0, monotonicNanoseconds: 0)
                 == [.reportUnavailable(reason: "6 reads failed in a row: exception 02"), .markValuesUnknown])
+    }
+
+    /// On a slow loop, failures in a row that span 2 s make the device unavailable before the sixth.
+    @Test func failedReadsOverTwoSecondsReportUnavailableOnASlowLoop() {
+        var s = up()
+        #expect(s.transactionError("exception 06", during: .read, now: 10, monotonicNanoseconds: 0).last == .holdOutputs)
+        #expect(s.transactionError("exception 06", during: .read, now: 11, monotonicNanoseconds: 0) == [.holdOutputs])
+        #expect(s.transactionError("exception 06", during: .read, now: 12, monotonicNanoseconds: 0)
+                == [.reportUnavailable(reason: "3 reads failed in a row over 2.0 s: exception 06"), .markValuesUnknown])
+        // A success starts the span again.
+        s.readSucceeded()
+        #expect(s.transactionError("exception 06", during: .read, now: 20, monotonicNanoseconds: 0) == [.holdOutputs])
+        #expect(s.transactionError("exception 06", during: .read, now: 21.9, monotonicNanoseconds: 0) == [.holdOutputs])
     }
 
     @Test func failedWritesAreCountedButNeverHoldOrReportUnavailable() {
         var s = up()
         for i in 0..<5 {
-            let actions = s.transactionError("exception 04", during: .write, monotonicNanoseconds: Int64(i))
+            let actions = s.transactionError("exception 04", during: .write, now: 0, monotonicNanoseconds: Int64(i))
             #expect(!actions.contains(.holdOutputs))
             #expect(actions.allSatisfy { if case .warnTransactionError = $0 { true } else { false } })
         }
@@ -109,12 +123,12 @@ import Testing
     @Test func transactionWarningsAreLoggedAtMostEveryFiveSeconds() {
         var s = up()
         let second: Int64 = 1_000_000_000
-        #expect(s.transactionError("e", during: .write, monotonicNanoseconds: 0) == [.warnTransactionError(suppressed: 0)])
-        #expect(s.transactionError("e", during: .write, monotonicNanoseconds: 1 * second) == [])
-        #expect(s.transactionError("e", during: .write, monotonicNanoseconds: 4 * second) == [])
-        #expect(s.transactionError("e", during: .write, monotonicNanoseconds: 5 * second)
+        #expect(s.transactionError("e", during: .write, now: 0, monotonicNanoseconds: 0) == [.warnTransactionError(suppressed: 0)])
+        #expect(s.transactionError("e", during: .write, now: 0, monotonicNanoseconds: 1 * second) == [])
+        #expect(s.transactionError("e", during: .write, now: 0, monotonicNanoseconds: 4 * second) == [])
+        #expect(s.transactionError("e", during: .write, now: 0, monotonicNanoseconds: 5 * second)
                 == [.warnTransactionError(suppressed: 2)])
-        #expect(s.transactionError("e", during: .write, monotonicNanoseconds: 11 * second)
+        #expect(s.transactionError("e", during: .write, now: 0, monotonicNanoseconds: 11 * second)
                 == [.warnTransactionError(suppressed: 0)])
     }
 

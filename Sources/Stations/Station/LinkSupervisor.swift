@@ -19,7 +19,8 @@ package enum LinkAction: Sendable, Equatable {
 
 /// Link supervision of one station as a pure state machine (docs/design.md, "Errors"): link errors close the link and
 /// reconnect with backoff (0.5 s doubling to 30 s); transaction errors are counted and keep the link, one failed read
-/// holds the outputs and `failedReadLimit` in a row make the device unavailable.
+/// holds the outputs, and `failedReadLimit` in a row (or failures in a row over `failedReadSeconds`) make the device
+/// unavailable.
 ///
 /// - Important: No I/O and no clock: every event comes with the time it happened (`now`, station-clock seconds;
 ///   the log throttle takes monotonic nanoseconds), so a test drives it on a mock clock.
@@ -35,6 +36,10 @@ package struct LinkSupervisor: Sendable, Equatable {
     /// instrument's occasional busy or refused answer (exception 06, a bad CRC on a noisy line) holds the outputs
     /// instead of tripping, while a device that keeps refusing is unavailable within six ticks.
     package static var failedReadLimit: Int { 6 }
+    /// ... or sooner on a slow loop: failed reads in a row (two at least) spanning this long, station-clock seconds.
+    /// Six ticks of a 1 s loop would leave a pond's controller blind for 5–6 s; the loss of a device must be known
+    /// within a few seconds, whatever the loop's rate.
+    package static var failedReadSeconds: Double { 2 }
     /// At most one transaction-error warning per this many nanoseconds: a device answering every request with an
     /// exception must not flood the log (the counters and the metrics have every one).
     package static var warningIntervalNanoseconds: Int64 { 5_000_000_000 }
@@ -45,6 +50,8 @@ package struct LinkSupervisor: Sendable, Equatable {
     package private(set) var nextReconnectAt = 0.0
     /// Failed reads in a row (transaction errors); a successful read resets it.
     package private(set) var failedReads = 0
+    /// When the first of the failed reads in a row failed (station clock).
+    private var firstFailedReadAt = 0.0
     private var lastWarningAt: Int64 = .min / 2
     private var suppressedWarnings = 0
 
@@ -86,9 +93,9 @@ package struct LinkSupervisor: Sendable, Equatable {
         return actions
     }
 
-    /// A transaction error (an exception reply, a bad CRC, a malformed answer): the link is kept.
+    /// A transaction error (an exception reply, a bad CRC, a malformed answer) at `now`: the link is kept.
     /// `monotonicNanoseconds` paces the warnings in the log.
-    package mutating func transactionError(_ reason: String, during operation: Operation,
+    package mutating func transactionError(_ reason: String, during operation: Operation, now: Double,
                                            monotonicNanoseconds: Int64) -> [LinkAction] {
         var actions: [LinkAction] = []
         if monotonicNanoseconds - lastWarningAt >= Self.warningIntervalNanoseconds {
@@ -100,10 +107,13 @@ package struct LinkSupervisor: Sendable, Equatable {
         }
         guard operation == .read else { return actions }
         failedReads += 1
-        if failedReads < Self.failedReadLimit {
+        if failedReads == 1 { firstFailedReadAt = now }
+        let lasting = now - firstFailedReadAt
+        if failedReads < Self.failedReadLimit, failedReads < 2 || lasting < Self.failedReadSeconds {
             actions.append(.holdOutputs)
         } else {
-            actions.append(.reportUnavailable(reason: "\(failedReads) reads failed in a row: \(reason)"))
+            let span = failedReads < Self.failedReadLimit ? String(format: " over %.1f s", lasting) : ""
+            actions.append(.reportUnavailable(reason: "\(failedReads) reads failed in a row\(span): \(reason)"))
             actions.append(.markValuesUnknown)
         }
         return actions

@@ -94,7 +94,7 @@ extension Station {
                 $0.lastError = "\(error)"
                 $0.count(error)
             }
-            actions = supervisor.transactionError("\(error)", during: operation,
+            actions = supervisor.transactionError("\(error)", during: operation, now: now,
                                                   monotonicNanoseconds: MonotonicClock.monotonicNanoseconds())
         }
         var input: DeviceInput<Profile.Snapshot>?
