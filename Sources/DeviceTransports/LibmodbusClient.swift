@@ -95,6 +95,16 @@ public class LibmodbusClient {
         }
     }
 
+    public func writeAndReadRegisters(writeAt writeAddress: Int, values: [UInt16], readAt readAddress: Int,
+                                      count: Int) throws -> [UInt16] {
+        var out = [UInt16](repeating: 0, count: count)
+        try run("write registers \(writeAddress)+\(values.count) and read \(readAddress)+\(count)") {
+            modbus_write_and_read_registers($0, Int32(writeAddress), Int32(values.count), values, Int32(readAddress),
+                                            Int32(count), &out)
+        }
+        return out
+    }
+
     public func writeCoil(at address: Int, value: Bool) throws {
         try run("write coil \(address)") { modbus_write_bit($0, Int32(address), value ? 1 : 0) }
     }

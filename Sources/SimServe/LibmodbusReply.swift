@@ -20,6 +20,10 @@ func replyThroughLibmodbus(_ pointer: OpaquePointer, query: [UInt8], length: Int
         for (i, v) in values.enumerated() { mapping.pointee.tab_input_registers[address + i] = v }
     case (.readHoldingRegisters(let address, _), .registers(let values)):
         for (i, v) in values.enumerated() { mapping.pointee.tab_registers[address + i] = v }
+    case (.writeAndReadRegisters(_, _, let address, _), .registers(let values)):
+        // libmodbus writes the request's values into the mapping, then answers from the read range; where the two
+        // overlap it answers what was written, as the device would have (its write came first).
+        for (i, v) in values.enumerated() { mapping.pointee.tab_registers[address + i] = v }
     case (.readCoils(let address, _), .bits(let values)):
         for (i, v) in values.enumerated() { mapping.pointee.tab_bits[address + i] = v ? 1 : 0 }
     case (.readDiscreteInputs(let address, _), .bits(let values)):

@@ -139,6 +139,41 @@ struct ExampleMapTests {
         #expect(safe[0] == 1 && safe[1] == 1, "a pond's aerators are on in its safe state: \(safe)")
     }
 
+    /// The PLC heat rig with `fc23 = true`, over TCP: libmodbus sends FC 23 and the simulator's server answers it.
+    /// With a 1 s watchdog the heartbeat is written on every 500 ms tick and, idle, nothing else is: without FC 23 a
+    /// tick is that write and two reads (holding 0…11, coils 0…1), with it the write carries the next tick's holding
+    /// read — two requests a tick instead of three (docs/maps.md, "FC 23").
+    @Test func thePLCHeatRigWithFC23OverTCP() async throws {
+        let plc = try String(contentsOfFile: Self.mapPath("plc-heat-rig.toml"), encoding: .utf8)
+            .replacingOccurrences(of: "max_gap = 8\n", with: "max_gap = 8\nfc23 = true\n")
+            .replacingOccurrences(of: "value_ms = 2000", with: "value_ms = 1000")
+        #expect(plc.contains("fc23 = true") && plc.contains("value_ms = 1000"))
+        let (sim, rigd, _, base) = try start(kind: "heat-rig", map: try temporaryFile(plc, suffix: ".toml"))
+        defer { stop(sim, rigd) }
+        _ = try await channels(base, ready: "block_temp_c")
+        func counts() async throws -> (transactions: Int, ticks: Int, errors: Int, linkErrors: Int, plan: [String]) {
+            let station = try #require(try await http("GET", base + "/api/stations/s").json)
+            let link = station["link"] as? [String: Any] ?? [:]
+            let ticks = (station["loops"] as? [[String: Any]] ?? []).compactMap { $0["ticks"] as? Int }.reduce(0, +)
+            return (link["transactions"] as? Int ?? 0, ticks, link["transaction_errors"] as? Int ?? -1,
+                    link["link_errors"] as? Int ?? -1, station["read_plan"] as? [String] ?? [])
+        }
+        let before = try await counts()
+        try await Task.sleep(for: .seconds(6))
+        let after = try await counts()
+        #expect(after.errors == 0, "no request refused: the server answers FC 23")
+        #expect(after.plan.contains { $0.contains("FC 23: a tick's last holding-register write goes with") }, "\(after.plan)")
+        let ticks = after.ticks - before.ticks
+        let perTick = Double(after.transactions - before.transactions) / Double(max(1, ticks))
+        #expect(ticks >= 8, "\(ticks) ticks in 6 s")
+        // A timeout on a loaded machine (a link error, then a reconnect) adds requests that are not FC 23's doing.
+        #expect(perTick < 2.5 || after.linkErrors > before.linkErrors,
+                "\(perTick) requests a tick (\(after.transactions - before.transactions) in \(ticks))")
+        // The heartbeats reach the PLC inside FC 23: its 1 s watchdog never trips.
+        let alarms = rigd.stderr.split(separator: "\n").filter { $0.contains("ALARM") && !$0.contains("device_unavailable") }
+        #expect(alarms.isEmpty, "\(alarms)")
+    }
+
     @Test func thePLCHeatRigOnHoldingRegistersAndCoils() async throws {
         let (sim, rigd, port, base) = try start(kind: "heat-rig", map: "plc-heat-rig.toml",
                                                 control: "[station.control]\nsetpoint_c = 60")

@@ -24,6 +24,10 @@ func checkDecoded(_ request: ModbusRequest, pdu: [UInt8]) {
     case .writeRegisters(let address, let values):
         fuzzCheck((0...0xFFFF).contains(address) && (1...123).contains(values.count), "registers \(values.count)")
         fuzzCheck(pdu.count >= 6 + 2 * values.count, "registers past the PDU")
+    case .writeAndReadRegisters(let writeAddress, let values, let readAddress, let readCount):
+        fuzzCheck((0...0xFFFF).contains(writeAddress) && (1...121).contains(values.count), "FC 23 write \(values.count)")
+        fuzzCheck((0...0xFFFF).contains(readAddress) && (1...125).contains(readCount), "FC 23 read \(readCount)")
+        fuzzCheck(pdu.count >= 10 + 2 * values.count, "FC 23 values past the PDU")
     }
 }
 
@@ -35,7 +39,8 @@ func checkResponse(_ response: ModbusResponse?, to request: ModbusRequest) {
     case .readCoils(let address, let count), .readDiscreteInputs(let address, let count):
         guard case .bits(let bits) = response else { return fuzzCheck(false, "\(request) answered \(response)") }
         fuzzCheck(bits.count == count && address + count <= 65536, "\(request) answered \(bits.count) bits")
-    case .readHoldingRegisters(let address, let count), .readInputRegisters(let address, let count):
+    case .readHoldingRegisters(let address, let count), .readInputRegisters(let address, let count),
+         .writeAndReadRegisters(_, _, let address, let count):
         guard case .registers(let r) = response else { return fuzzCheck(false, "\(request) answered \(response)") }
         fuzzCheck(r.count == count && address + count <= 65536, "\(request) answered \(r.count) registers")
     case .writeCoil, .writeRegister, .writeCoils, .writeRegisters:
@@ -75,7 +80,7 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         switch ModbusRequest.decode(pdu: pdu) {
         case .failure(let code):
             fuzzCheck([.illegalFunction, .illegalDataValue].contains(code), "decode failed with \(code)")
-            if !pdu.isEmpty, ![1, 2, 3, 4, 5, 6, 15, 16].contains(pdu[0]) {
+            if !pdu.isEmpty, ![1, 2, 3, 4, 5, 6, 15, 16, 23].contains(pdu[0]) {
                 fuzzCheck(code == .illegalFunction, "function \(pdu[0]) gave \(code)")
             }
         case .success(let request):

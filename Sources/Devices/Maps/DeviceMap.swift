@@ -148,6 +148,9 @@ public struct DeviceMap: Sendable, Equatable {
     /// Every read is made twice and kept only when both agree (a device that updates a 32-bit value with two
     /// single-register writes).
     public var readTwice = false
+    /// The device answers FC 23 (write and read holding registers in one request): a loop's holding-register write and
+    /// its next read of holding registers go as one request (docs/maps.md, "FC 23").
+    public var fc23 = false
     /// The serial line settings the device requires, if the map names them (checked against an rtu:// address).
     public var line = LineRequirements()
     public var identity: Identity?

@@ -31,6 +31,11 @@ public final class MappedClient: ModbusClient, ContractPlanning {
     /// The answers to the plan `readContract` is running: its contract reads are answered from here. Nil otherwise,
     /// so that a contract read outside a plan goes to the device.
     private var snapshot: Image?
+    /// FC 23 (`fc23`): the plan whose first holding-register read the writes now being made may go out with; the last
+    /// holding-register write held back for it; and the answer of such a read, for the next run of that plan.
+    private var combining: (plan: ReadPlan, request: Int)?
+    private var held: (register: Int, words: [UInt16], name: String)?
+    private var prefetched: (plan: ReadPlan, request: Int, values: [UInt16])?
     /// Called for every request sent to the device (not for the contract accesses answered here): the station's
     /// transaction count is what went on the wire.
     public var onRequest: (@Sendable () -> Void)?
@@ -55,12 +60,14 @@ public final class MappedClient: ModbusClient, ContractPlanning {
     public func connect() throws {
         written = [:]
         snapshot = nil
+        prefetched = nil
         try base.connect()
     }
 
     public func close() {
         written = [:]
         snapshot = nil
+        prefetched = nil
         base.close()
     }
 
@@ -114,7 +121,14 @@ public final class MappedClient: ModbusClient, ContractPlanning {
 
     private func execute(_ plan: ReadPlan) throws -> Image {
         var image = Image()
-        for request in plan.requests {
+        // An FC 23 answer serves only the very next plan run, and only if it is the plan it was read for.
+        let early = prefetched.flatMap { $0.plan == plan ? $0 : nil }
+        prefetched = nil
+        for (index, request) in plan.requests.enumerated() {
+            if let early, early.request == index {
+                image.parts.append((request, early.values))
+                continue
+            }
             var values = try read(request)
             if map.readTwice, !request.table.holdsBits {
                 // A device that updates a 32-bit value with two single-register writes can be caught between them:
@@ -140,8 +154,63 @@ public final class MappedClient: ModbusClient, ContractPlanning {
         try paced { try base.readWords(request.table, at: request.start, count: request.count) }
     }
 
-    /// Runs one request after the silence the map asks for since the last one.
+    // MARK: FC 23
+
+    /// Runs `body`'s writes. With `fc23`, when `next` reads holding registers (and is not read twice), the last
+    /// holding-register write that would end the batch is held back and sent with `next`'s first holding-register read
+    /// as one FC 23; its answer serves the next `execute(next)`, one period old by then. Any other request the batch
+    /// makes sends a held write first, so the device sees the writes in their order. A batch that fails sends nothing
+    /// it held, and a held write that is not known to have arrived is not counted as written.
+    public func combiningWrites(prefetching next: ReadPlan, _ body: () throws -> Void) throws {
+        guard map.fc23, !map.readTwice, let index = next.requests.firstIndex(where: { $0.table == .holding }) else {
+            return try body()
+        }
+        combining = (next, index)
+        defer {
+            combining = nil
+            held = nil
+        }
+        do {
+            try body()
+        } catch {
+            if let held { written[held.name] = nil }
+            throw error
+        }
+        guard let write = held else { return }
+        held = nil
+        let read = next.requests[index]
+        do {
+            let values = try pacedNow {
+                try base.writeAndReadRegisters(writeAt: write.register, values: write.words, readAt: read.start,
+                                               count: read.count)
+            }
+            prefetched = (next, index, values)
+        } catch {
+            written[write.name] = nil
+            throw error
+        }
+    }
+
+    /// Sends a held write now (another request is about to go).
+    private func sendHeld() throws {
+        guard let write = held else { return }
+        held = nil
+        do {
+            try pacedNow { try base.writeRegisters(at: write.register, values: write.words) }
+        } catch {
+            written[write.name] = nil
+            throw error
+        }
+    }
+
+    /// Runs one request after the silence the map asks for since the last one, a held write first.
     private func paced<T>(_ body: () throws -> T) throws -> T {
+        try sendHeld()
+        return try pacedNow(body)
+    }
+
+    /// Runs one request after the silence the map asks for since the last one.
+    private func pacedNow<T>(_ body: () throws -> T) throws -> T {
         if paceRequests, map.interRequestMs > 0 {
             let due = lastRequestEnd + UInt64(map.interRequestMs) * 1_000_000
             let now = DispatchTime.now().uptimeNanoseconds
@@ -442,6 +511,11 @@ public final class MappedClient: ModbusClient, ContractPlanning {
 
     /// FC 16 where the map allows it (as many registers as it allows at a time), FC 6 one register at a time otherwise.
     private func writeWords(at register: Int, _ words: [UInt16], name: String) throws {
+        if combining != nil, words.count <= map.maxWriteRegisters {
+            try sendHeld()
+            held = (register, words, name)
+            return
+        }
         if map.maxWriteRegisters == 0 {
             for (i, word) in words.enumerated() { try paced { try base.writeRegister(at: register + i, value: word) } }
             return

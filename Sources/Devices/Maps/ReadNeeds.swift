@@ -96,6 +96,13 @@ public protocol ContractPlanning: AnyObject {
     /// Reads `spans` with `plan` (made by `contractPlan` for them): the contract's words of each span, in order
     /// (bits as 0 or 1).
     func readContract(_ spans: [ContractSpan], plan: ReadPlan) throws -> [[UInt16]]
+    /// Runs `body`'s writes; a device that can may send its last write together with the first read of `next` (a plan
+    /// `contractPlan` made), keeping that answer for the next `readContract` with `next` (FC 23).
+    func combiningWrites(prefetching next: ReadPlan, _ body: () throws -> Void) throws
+}
+
+extension ContractPlanning {
+    public func combiningWrites(prefetching next: ReadPlan, _ body: () throws -> Void) throws { try body() }
 }
 
 /// Answers zeros of the right size and remembers what was read: how `ContractSpan.snapshot` learns a profile's reads.

@@ -52,6 +52,14 @@ public final class SnapshotCache: ModbusClient {
         return plan
     }
 
+    /// Runs `body`'s writes. A mapped device with FC 23 (`fc23`) sends the last holding-register write together with
+    /// the first holding-register read of `next`'s plan, and that answer serves the next `refresh(next)` (docs/maps.md,
+    /// "FC 23"); any other device just writes.
+    public func combiningWrites(prefetching next: [ContractSpan], _ body: () throws -> Void) throws {
+        guard let planner = base as? ContractPlanning, !next.isEmpty else { return try body() }
+        try planner.combiningWrites(prefetching: plan(next), body)
+    }
+
     /// Reads `spans` from the device now and keeps them. When the read fails, what was kept of them is dropped: the
     /// next snapshot reads them from the device (and fails the same way) instead of handing on old values for as
     /// long as other loops' reads succeed.

@@ -18,6 +18,11 @@ public protocol ModbusClient: AnyObject {
     func writeRegisters(at address: Int, values: [UInt16]) throws
     func writeCoil(at address: Int, value: Bool) throws
     func writeCoils(at address: Int, values: [Bool]) throws
+    /// FC 23: writes `values` from `writeAddress`, then reads `count` holding registers from `readAddress`, in one
+    /// transaction (the device applies the write first). Only a transport sends it; other clients refuse it with
+    /// exception 01, as a device without it would.
+    func writeAndReadRegisters(writeAt writeAddress: Int, values: [UInt16], readAt readAddress: Int,
+                               count: Int) throws -> [UInt16]
     /// Runs the reads that identify a device just connected so that the connect and they together take at most the
     /// link's probe timeout (a device that accepts and then stays silent costs one probe timeout, not one response
     /// timeout per read). A client without timeouts (in memory) just runs them.
@@ -26,6 +31,11 @@ public protocol ModbusClient: AnyObject {
 
 extension ModbusClient {
     public func withinProbeTimeout<T>(_ body: () throws -> T) throws -> T { try body() }
+
+    public func writeAndReadRegisters(writeAt writeAddress: Int, values: [UInt16], readAt readAddress: Int,
+                                      count: Int) throws -> [UInt16] {
+        throw ModbusTransactionError(endpoint: endpoint, operation: "write and read registers", kind: .exception(.illegalFunction))
+    }
 
     /// Reads and decodes the common header, IR 0…6.
     public func readHeader() throws -> DeviceHeader {

@@ -191,6 +191,11 @@ public final class SimulatedDevice<Model: FirmwareModel>: ModbusDevice, FaultInj
                 return writeRegisters(&s, address: address, values: [value], now: now)
             case .writeRegisters(let address, let values):
                 return writeRegisters(&s, address: address, values: values, now: now)
+            case .writeAndReadRegisters(let writeAddress, let values, let readAddress, let readCount):
+                // The write first, then the read, under the same lock: the read sees what the write did.
+                let written = writeRegisters(&s, address: writeAddress, values: values, now: now)
+                guard written == .written else { return written }
+                return result(holdingRegisters(s, address: readAddress, count: readCount)) { .registers($0) }
             }
         }
     }

@@ -72,6 +72,13 @@ public final class InMemoryModbusClient: ModbusClient {
                       "read holding registers \(address)+\(count)")
     }
 
+    public func writeAndReadRegisters(writeAt writeAddress: Int, values: [UInt16], readAt readAddress: Int,
+                                      count: Int) throws -> [UInt16] {
+        try registers(.writeAndReadRegisters(writeAddress: writeAddress, values: values, readAddress: readAddress,
+                                             readCount: count),
+                      "write registers \(writeAddress)+\(values.count) and read \(readAddress)+\(count)")
+    }
+
     public func readCoils(at address: Int, count: Int) throws -> [Bool] {
         try bits(.readCoils(address: address, count: count), "read coils \(address)+\(count)")
     }

@@ -9,6 +9,8 @@ import Locking
 /// - A read of more than `maxReadRegisters` registers (2000 bits), or one reaching outside the lowest…highest
 ///   address the map names in that table, is exception 02. Registers in between that no value holds read 0: a read
 ///   plan may read through gaps.
+/// - FC 23 (write, then read holding registers) only where the map says `fc23 = true`, else exception 01; its write
+///   is taken as an FC 16's would be, its read as an FC 03's.
 /// - FC 16 on an instrument without it (`maxWriteRegisters` 0) is exception 01, a longer one than it takes is 02. A
 ///   write to a register no command or watchdog value holds is 02, and so is a write to part of a multi-register
 ///   value, except on an instrument without FC 16: there FC 6 writes such a value one register at a time, first to
@@ -124,6 +126,13 @@ public final class MappedDevice: ModbusDevice {
                     guard map.maxWriteRegisters > 0 else { throw .exception(.illegalFunction) }
                     guard values.count <= map.maxWriteRegisters else { throw .exception(.illegalDataAddress) }
                     try write(.holding, address, values, single: false, &s, now: now)
+                case .writeAndReadRegisters(let writeAddress, let values, let readAddress, let readCount):
+                    // Only an instrument whose map says `fc23 = true` has it; the write is checked and applied as an
+                    // FC 16 would be, then the read answered.
+                    guard map.fc23 else { throw .exception(.illegalFunction) }
+                    guard values.count <= map.maxWriteRegisters else { throw .exception(.illegalDataAddress) }
+                    try write(.holding, writeAddress, values, single: false, &s, now: now)
+                    return .registers(try read(.holding, readAddress, readCount, s, now: now))
                 }
                 return .written
             } catch {

@@ -10,12 +10,17 @@ public enum ModbusRequest: Sendable, Equatable {
     case writeRegister(address: Int, value: UInt16)
     case writeCoils(address: Int, values: [Bool])
     case writeRegisters(address: Int, values: [UInt16])
+    /// FC 23: writes `values` from `writeAddress`, then reads `readCount` holding registers from `readAddress`, in one
+    /// transaction (the write is applied before the read, Modbus application protocol v1.1b3 §6.17).
+    case writeAndReadRegisters(writeAddress: Int, values: [UInt16], readAddress: Int, readCount: Int)
 
     /// Quantity limits of the Modbus application protocol (v1.1b3, §6).
     static let maxReadBits = 2000
     static let maxReadRegisters = 125
     static let maxWriteBits = 1968
     static let maxWriteRegisters = 123
+    /// FC 23's write part (its read part may be 125).
+    static let maxWriteReadWriteRegisters = 121
 
     /// Decodes a PDU (function code first) that libmodbus has already framed and checked.
     /// Unknown function codes are exception 01; malformed quantities or byte counts are exception 03.
@@ -24,7 +29,7 @@ public enum ModbusRequest: Sendable, Equatable {
         guard let function = bytes.first else { return .failure(.illegalFunction) }
         func word(_ i: Int) -> Int? { i + 1 < bytes.count ? Int(bytes[i]) << 8 | Int(bytes[i + 1]) : nil }
         guard let address = word(1), let second = word(3) else {
-            return .failure([1, 2, 3, 4, 5, 6, 15, 16].contains(function) ? .illegalDataValue : .illegalFunction)
+            return .failure([1, 2, 3, 4, 5, 6, 15, 16, 23].contains(function) ? .illegalDataValue : .illegalFunction)
         }
         switch function {
         case 0x01, 0x02:
@@ -52,6 +57,16 @@ public enum ModbusRequest: Sendable, Equatable {
                   bytes.count >= 6 + 2 * count else { return .failure(.illegalDataValue) }
             let values = (0..<count).map { UInt16(bytes[6 + 2 * $0]) << 8 | UInt16(bytes[7 + 2 * $0]) }
             return .success(.writeRegisters(address: address, values: values))
+        case 0x17:
+            // Read address, read quantity, write address, write quantity, byte count, values.
+            guard let writeAddress = word(5), let writeCount = word(7), (1...maxReadRegisters).contains(second),
+                  (1...maxWriteReadWriteRegisters).contains(writeCount), bytes.count > 9,
+                  Int(bytes[9]) == 2 * writeCount, bytes.count >= 10 + 2 * writeCount else {
+                return .failure(.illegalDataValue)
+            }
+            let values = (0..<writeCount).map { UInt16(bytes[10 + 2 * $0]) << 8 | UInt16(bytes[11 + 2 * $0]) }
+            return .success(.writeAndReadRegisters(writeAddress: writeAddress, values: values, readAddress: address,
+                                                   readCount: second))
         default:
             return .failure(.illegalFunction)
         }

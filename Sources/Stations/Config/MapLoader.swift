@@ -56,6 +56,11 @@ package enum MapLoader {
         map.interRequestMs = t.int("inter_request_ms", default: 0, range: 0...10_000)
         map.evenAlignment = t.bool("even_alignment") ?? false
         map.readTwice = t.bool("read_twice") ?? false
+        map.fc23 = t.bool("fc23") ?? false
+        if map.fc23, map.maxWriteRegisters == 0 {
+            t.fail("fc23", "FC 23 writes registers as FC 16 does, and max_write_registers = 0 says the device has no "
+                   + "FC 16: give max_write_registers, or remove fc23")
+        }
         if let line = t.table("line") {
             if line.isSet("baud") {
                 let baud = line.int("baud", default: 9600, range: 1...1_000_000)

@@ -47,6 +47,12 @@ package final class CountingClient: ModbusClient {
     package func writeRegisters(at address: Int, values: [UInt16]) throws {
         try counted { try base.writeRegisters(at: address, values: values) }
     }
+    package func writeAndReadRegisters(writeAt writeAddress: Int, values: [UInt16], readAt readAddress: Int,
+                                       count: Int) throws -> [UInt16] {
+        try counted {
+            try base.writeAndReadRegisters(writeAt: writeAddress, values: values, readAt: readAddress, count: count)
+        }
+    }
     package func writeCoil(at address: Int, value: Bool) throws {
         try counted { try base.writeCoil(at: address, value: value) }
     }

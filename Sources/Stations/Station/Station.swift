@@ -170,7 +170,7 @@ package final class Station<Controller: StationController>: AnyStation, @uncheck
             publishState(now: now, withResults: !envelopes.isEmpty || runsChanged || publisher.resultsDue(now: now))
         }
         guard supervisor.isUp else { return }
-        write(output.commands, relays: output.relays, now: now)
+        write(output.commands, relays: output.relays, loop: loop, now: now)
         if supervisor.isUp, output.resetDeviceFaults {
             do {
                 try client.writeRegister(at: CommonRegisters.command, value: CommonRegisters.resetFaultsCommand)
@@ -220,6 +220,11 @@ package final class Station<Controller: StationController>: AnyStation, @uncheck
             let plan = cache.plan(ContractSpan.select(needs, from: snapshot))
             let name = "\(spec.name) (\(spec.periodDescription))"
             var lines = plan.requests.map { "\(name): \($0)" }
+            if let mapped = cache.base as? MappedClient, mapped.map.fc23, !mapped.map.readTwice,
+               let first = plan.requests.first(where: { $0.table == .holding }) {
+                lines.append("\(name): FC 23: a tick's last holding-register write goes with the next tick's read of "
+                             + "holding \(first.start)…\(first.start + first.count - 1), read then (one period early)")
+            }
             if index == controller.streamLoop, let ring = Profile.sampleRing {
                 lines.append("\(name): sample ring: FC 04 input \(ring.writeIndexAddress)…\(ring.writeIndexAddress + 1) (2), "
                              + "then the slots written since (one read, two across the ring's end)")
@@ -238,18 +243,22 @@ package final class Station<Controller: StationController>: AnyStation, @uncheck
     }
 
     /// Writes what changed, then the host heartbeat when due (at least four per device watchdog timeout).
-    private func write(_ commands: Profile.Commands, relays: [Bool], now: Double) {
+    /// On a mapped device with FC 23 the last holding-register write goes out with the loop's next read (docs/maps.md,
+    /// "FC 23").
+    private func write(_ commands: Profile.Commands, relays: [Bool], loop: Int, now: Double) {
         do {
-            for write in Profile.writes(for: commands, previous: lastCommands, order: order) {
-                try write.apply(to: client)
-            }
-            lastCommands = commands
-            try writeDeviceRelays(relays)
-            let interval = watchdogMs == 0 ? 1.0 : min(1.0, Double(watchdogMs) / 4000)
-            if Profile.usesHostWatchdog, now - lastHeartbeatAt >= interval - 1e-9 {
-                heartbeat &+= 1
-                try client.writeRegister(at: CommonRegisters.hostHeartbeat, value: heartbeat)
-                lastHeartbeatAt = now
+            try client.combiningWrites(prefetching: spans(controller.reads(loop: loop))) {
+                for write in Profile.writes(for: commands, previous: lastCommands, order: order) {
+                    try write.apply(to: client)
+                }
+                lastCommands = commands
+                try writeDeviceRelays(relays)
+                let interval = watchdogMs == 0 ? 1.0 : min(1.0, Double(watchdogMs) / 4000)
+                if Profile.usesHostWatchdog, now - lastHeartbeatAt >= interval - 1e-9 {
+                    heartbeat &+= 1
+                    try client.writeRegister(at: CommonRegisters.hostHeartbeat, value: heartbeat)
+                    lastHeartbeatAt = now
+                }
             }
         } catch {
             if !(error is ModbusLinkError) { lastCommands = nil }  // unknown what the device holds: write all next time
