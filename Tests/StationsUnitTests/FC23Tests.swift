@@ -65,7 +65,7 @@ struct FC23Tests {
                                                                      with: "max_write_registers = 0")
         let path = NSTemporaryDirectory() + "rigd-fc23-\(UUID().uuidString).toml"
         try text.write(toFile: path, atomically: true, encoding: .utf8)
-        #expect { try MapLoader.load(path: path) } throws: { "\($0)".contains("fc23") && "\($0)".contains("no FC 16") }
+        #expect { try MapLoader.load(path: path) } throws: { "\($0)".contains("fc23 needs FC 16") }
     }
 
     /// A heat-rig station through the PLC map, with and without FC 23, for 20 minutes on the virtual clock: with it,

@@ -114,6 +114,7 @@ package enum MapSummary {
                    + "\(map.maxReadRegisters) registers, "
                    + (map.maxWriteRegisters == 0 ? "no FC 16 (writes one register at a time)"
                       : "writes of at most \(map.maxWriteRegisters)")
+                   + (map.fc23 ? ", FC 23 (a write carries the next read)" : "")
                    + ", gaps up to \(map.maxGap), \(map.interRequestMs) ms between requests"]
         if let identity = map.identity { out.append("  identity: \(at(identity.field)) = \(TableReader.format(identity.equals))") }
         for c in map.channels {

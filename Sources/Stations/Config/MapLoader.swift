@@ -58,8 +58,8 @@ package enum MapLoader {
         map.readTwice = t.bool("read_twice") ?? false
         map.fc23 = t.bool("fc23") ?? false
         if map.fc23, map.maxWriteRegisters == 0 {
-            t.fail("fc23", "FC 23 writes registers as FC 16 does, and max_write_registers = 0 says the device has no "
-                   + "FC 16: give max_write_registers, or remove fc23")
+            t.fail("fc23", "needs FC 16 (FC 23 writes as FC 16 does), but max_write_registers = 0 says the device has "
+                   + "none: give max_write_registers, or remove fc23")
         }
         if let line = t.table("line") {
             if line.isSet("baud") {
