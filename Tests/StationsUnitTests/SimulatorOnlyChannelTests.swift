@@ -99,6 +99,9 @@ final class ExtractionWithoutAssay: ModbusDevice {
         let assay = try #require(status.channels.first { $0.name == "yield_true" })
         #expect(assay.value == nil)
         #expect(assay.quality == ChannelQuality.notAvailable.rawValue)
+        // The API's read plan is the one its loops read: every channel is IR 100…143, without the assay's block.
+        #expect(status.readPlan?.contains("temperature (1 s): FC 04 input 100…143 (44)") == true,
+                "\(status.readPlan ?? [])")
         // Its run reports the host's estimate only.
         #expect(status.run?.results["yield_true"] == nil)
         #expect(status.run?.results["yield_estimate"]?.number != nil)
@@ -108,6 +111,7 @@ final class ExtractionWithoutAssay: ModbusDevice {
                                         serial: 1)
         let onSimulator = try run(on: simulated, seconds: 150).status()
         #expect(onSimulator.link.transactionErrors == 0)
+        #expect(onSimulator.readPlan?.contains("temperature (1 s): FC 04 input 100…147 (48)") == true)
         #expect((onSimulator.channels.first { $0.name == "yield_true" }?.value ?? 0) > 0)
         #expect((onSimulator.run?.results["yield_true"]?.number ?? 0) > 0)
     }

@@ -82,10 +82,6 @@ public final class MappedClient: ModbusClient, ContractPlanning {
     /// Every value a station's snapshot reads, as requests.
     public private(set) lazy var snapshotPlan: ReadPlan = map.snapshotPlan
 
-    private func channelSpans(_ channels: [DeviceMap.Channel]) -> [(table: DeviceMap.Table, span: Range<Int>)] {
-        DeviceMap.spans(of: channels)
-    }
-
     private func plan(_ key: PlanKey, _ spans: () -> [(table: DeviceMap.Table, span: Range<Int>)]) -> ReadPlan {
         if let plan = plans[key] { return plan }
         let plan = ReadPlan.compile(spans(), maxRead: map.maxReadRegisters, maxGap: map.maxGap,
@@ -270,7 +266,7 @@ public final class MappedClient: ModbusClient, ContractPlanning {
                 let first = (s.span.lowerBound - base) / stride
                 let last = min((s.span.upperBound - 1 - base) / stride, layout.channels.count - 1)
                 guard first <= last else { continue }
-                out += channelSpans(layout.channels[first...last].compactMap { map.channel(named: $0) })
+                out += DeviceMap.spans(of: layout.channels[first...last].compactMap { map.channel(named: $0) })
             case .holding:
                 for setpoint in layout.setpoints where s.span.overlaps(setpoint.address..<(setpoint.address + 2)) {
                     if let c = map.command(named: setpoint.name) { out.append((c.field.table, c.field.span)) }
@@ -309,7 +305,7 @@ public final class MappedClient: ModbusClient, ContractPlanning {
         let first = (address - base) / stride, last = (span.upperBound - 1 - base) / stride
         let channels = (first...last).map { layout.channels[$0] }
         let mapped = channels.compactMap { map.channel(named: $0) }
-        let image = try image(PlanKey(table: .input, range: span), channelSpans(mapped))
+        let image = try image(PlanKey(table: .input, range: span), DeviceMap.spans(of: mapped))
         var words: [UInt16] = []
         for name in channels {
             let r = map.channel(named: name).map { reading($0, image) } ?? .notAvailable

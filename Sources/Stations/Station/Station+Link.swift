@@ -48,6 +48,8 @@ extension Station {
                 if served != channelCount || spansByNeeds.isEmpty {
                     snapshotSpans = ContractSpan.snapshot(of: Profile.self, channelCount: served)
                     spansByNeeds = [:]
+                    // The API's plan as the loops now read (a real device lacks the simulator-only channels).
+                    publisher.setReadPlan(Self.planLines(controller: controller, cache: client, snapshot: snapshotSpans))
                 }
                 channelCount = served
             }

@@ -85,6 +85,11 @@ final class StationPublisher: @unchecked Sendable {
         published.withLock { $0.updatedAt = updated }
     }
 
+    /// Each loop's read plan as the API shows it (`read_plan`), once the device's channels are known.
+    func setReadPlan(_ lines: [String]) {
+        published.withLock { $0.readPlan = lines }
+    }
+
     /// What the API shows must not pass for current: the values are unknown until a read succeeds again.
     func markValuesUnknown() {
         published.withLock { s in
