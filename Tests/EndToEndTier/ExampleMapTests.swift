@@ -101,20 +101,7 @@ struct ExampleMapTests {
     /// A sonde-and-controller unit that switches the pond's aerators on its coils 0 and 1 (docs/maps.md, "Relays"):
     /// over TCP, the coils hold what the station decided, and its safe state (aerators on) when rigd stops.
     @Test func aeratorsSwitchedThroughTheInstrument() async throws {
-        let sonde = try String(contentsOfFile: Self.mapPath("sonde-cdab.toml"), encoding: .utf8) + """
-
-            [[map.command]]
-            name = "aerator_1"
-            table = "coil"
-            register = 0
-            type = "bool"
-
-            [[map.command]]
-            name = "aerator_2"
-            table = "coil"
-            register = 1
-            type = "bool"
-            """
+        let sonde = try sondeMapWithAerators()
         let map = try temporaryFile(sonde, suffix: ".toml")
         let (sim, rigd, port, base) = try start(kind: "aqua-sonde", map: map)
         defer { stop(sim, rigd) }
@@ -129,7 +116,7 @@ struct ExampleMapTests {
             if let decided, coils[0] == (decided ? 1 : 0), coils[1] == coils[0] { break }
             try await Task.sleep(for: .milliseconds(300))
         }
-        let on = try #require(decided, "the API reports the aerators")
+        let on = try #require(decided as Bool?, "the API reports the aerators")
         #expect(coils[0] == (on ? 1 : 0) && coils[1] == (on ? 1 : 0), "decided \(on), coils \(coils)")
         #expect(!rigd.stderr.contains("GPIO"), "no host line is involved: \(rigd.stderr.suffix(1500))")
         rigd.signal(SIGTERM)

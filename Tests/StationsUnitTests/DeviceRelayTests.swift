@@ -2,6 +2,7 @@ import Control
 import Devices
 import Foundation
 import Logging
+import RigdTestKit
 import Sim
 import Stations
 import Testing
@@ -10,30 +11,11 @@ import Testing
 /// commands makes the station write them through the device instead of a GPIO line, and the simulated instrument
 /// hands them to the plant.
 @Suite struct DeviceRelayTests {
-    /// The example sonde with its two aerators on coils 0 and 1 (a sonde-and-controller unit).
-    static func sondeWithAerators() throws -> String {
-        try String(contentsOf: DeviceMapTests.repository.appendingPathComponent("examples/maps/sonde-cdab.toml"),
-                   encoding: .utf8) + """
-
-            [[map.command]]
-            name = "aerator_1"
-            table = "coil"
-            register = 0
-            type = "bool"
-
-            [[map.command]]
-            name = "aerator-2"
-            table = "coil"
-            register = 1
-            type = "bool"
-            """
-    }
-
     static func pond() throws -> (station: any AnyStation, firmware: SimulatedDevice<AquaSondeFirmware>,
                                   instrument: MappedDevice, clock: VirtualClock, runner: LoopRunner) {
         let dir = NSTemporaryDirectory() + "rigd-relays-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        try sondeWithAerators().write(toFile: dir + "/sonde.toml", atomically: true, encoding: .utf8)
+        try sondeMapWithAerators().write(toFile: dir + "/sonde.toml", atomically: true, encoding: .utf8)
         try """
             [[station]]
             name = "pond"
@@ -64,7 +46,7 @@ import Testing
         for step in 1...288 {
             runner.run(until: Int64(step) * 600_000_000_000)
             let relay: Bool? = station.status().relays["aerator-1"] ?? nil
-            let decided = try #require(relay)
+            let decided = try #require(relay as Bool?)
             #expect(instrument.relay("aerator-1") == decided && instrument.relay("aerator_2") == decided,
                     "at \(step * 10) min: decided \(decided), the instrument's coils \(String(describing: instrument.relay("aerator-1")))")
             let felt = firmware.withModel { $0.relays().aeratorsOn }
