@@ -118,7 +118,9 @@ import Testing
         #expect(try client.readCoils(at: 0, count: 2) == [false, true])
     }
 
-    @Test func refusedAddressFallsBackToSimulatedWithin2Seconds() throws {
+    /// A refused connection is an answer: the station falls back at once, without spending a probe timeout (how long
+    /// that takes on this machine is not asserted; the log says which it was).
+    @Test func refusedAddressFallsBackToSimulatedAtOnce() throws {
         let config = try temporaryFile("""
         [[station]]
         name = "lonely"
@@ -126,13 +128,10 @@ import Testing
         address = "tcp://127.0.0.1:1"
         """)
         defer { unlink(config) }
-        let start = Date()
         let rigd = try ChildProcess(try rigdBinary(), ["run", "--config", config])
-        let simulated = rigd.wait(for: 10) { _, err in err.contains("SIMULATED") }
-        let elapsed = Date().timeIntervalSince(start)
-        #expect(simulated)
-        #expect(elapsed < 2, "simulated after \(elapsed) s")
+        #expect(rigd.wait(for: 10) { _, err in err.contains("SIMULATED") })
         #expect(rigd.stderr.contains("station lonely (heat-rig): SIMULATED — no device at tcp://127.0.0.1:1"))
+        #expect(rigd.stderr.contains("Connection refused") && !rigd.stderr.contains("timed out"), "\(rigd.stderr)")
         rigd.signal(SIGINT)
         #expect(rigd.waitForExit(timeout: 10) == 0)
         #expect(rigd.stderr.contains("station lonely: safe state driven"))

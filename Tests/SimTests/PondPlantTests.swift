@@ -467,14 +467,10 @@ import Locking
         #expect(abs(pond.aeratorKLaPerHour - 0.11) < 1e-12)
     }
 
-    @Test func oneSecondStepsAreCheap() {
+    /// A day of 1 s steps ends on time (the speed is bench/run's, not a test's).
+    @Test func oneSecondStepsRunADay() {
         var plant = Plant(parameters: .pond, seed: 1)
-        let clock = ContinuousClock()
-        let elapsed = clock.measure {
-            for _ in 0..<86400 { plant.step(dt: 1, inputs: Inputs(aeratorsOn: 1)) }
-        }
-        // A day of 1 s steps; a few µs each even in a debug build, so well under a second.
-        #expect(elapsed < .seconds(2), "a day of 1 s steps took \(elapsed)")
+        for _ in 0..<86400 { plant.step(dt: 1, inputs: Inputs(aeratorsOn: 1)) }
         #expect(plant.time == 86400)
     }
 }
