@@ -201,7 +201,11 @@ struct ExampleMapTests {
             .replacingOccurrences(of: "register = \"40011\"\ntype = \"uint16\"\nscale = 0.1",
                                   with: "register = \"40011\"\ntype = \"uint32\"\nscale = 0.01")
             .replacingOccurrences(of: "register = \"40012\"", with: "register = \"40013\"")
-        #expect(text.contains("type = \"uint32\"") && text.contains("40013"), "the example map changed: \(text)")
+            // The PLC's watchdog at 10 s, not 2: one read timing out on a loaded machine (3 s here) would trip it,
+            // and this test is about the line and the FC 6 writes (the TCP test checks the watchdog).
+            .replacingOccurrences(of: "value_ms = 2000", with: "value_ms = 10000")
+        #expect(text.contains("type = \"uint32\"") && text.contains("40013") && text.contains("value_ms = 10000"),
+                "the example map changed: \(text)")
         let map = try temporaryFile(text)
         let pty = try PtyPair()
         let sim = try ChildProcess(try rigdBinary(), ["simulate", "--map", map, "--rtu", pty.a, "--units", "3"])

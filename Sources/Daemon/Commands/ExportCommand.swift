@@ -91,7 +91,9 @@ struct ExportCommand: ParsableCommand {
             FileHandle.standardError.write(Data("rigd export: no station \"\(station)\" in \(DataLog.path(in: directory)) (stations: \(list))\n".utf8))
             throw ExitCode(ExitStatus.usage)
         }
-        let target = output.map { $0 + ".partial-\(getpid())" }
+        // A new or regular file is written beside it and renamed over it at the end (nothing half-written is left);
+        // a device or a pipe (/dev/null) is written in place, never replaced.
+        let target = output.map { OutputFile.isReplaceable($0) ? $0 + ".partial-\(getpid())" : $0 }
         guard let stream = target.map({ OutputStream(toFileAtPath: $0, append: false) })
                 ?? OutputStream(toFileAtPath: "/dev/stdout", append: true) else {
             throw ValidationError("cannot write to \(output ?? "standard output")")
@@ -101,13 +103,13 @@ struct ExportCommand: ParsableCommand {
             let csv = try CSVWriter(stream: stream, newline: .crlf)
             rows = try pool.read { db in try write(csv, db: db, from: window.0, to: window.1) }
             csv.stream.close()
-            if let target, let output {
+            if let target, let output, target != output {
                 if rename(target, output) != 0 {
                     throw ValidationError("cannot rename \(target) to \(output): \(String(cString: strerror(errno)))")
                 }
             }
         } catch {
-            if let target { unlink(target) }
+            if let target, target != output { unlink(target) }
             throw error
         }
         let destination = output ?? "standard output"

@@ -21,7 +21,8 @@ package enum RunReport {
         return try encoder.encode(document)
     }
 
-    /// Writes to `path` atomically (temporary file, then rename), or to standard output for "-".
+    /// Writes to `path` atomically (temporary file, then rename), or to standard output for "-"; a device or a pipe
+    /// (`/dev/null`) is written in place, never replaced.
     package static func write(_ document: ReportValue, to path: String) throws {
         var data = try encode(document)
         data.append(0x0A)
@@ -29,6 +30,7 @@ package enum RunReport {
             FileHandle.standardOutput.write(data)
             return
         }
+        guard OutputFile.isReplaceable(path) else { return try OutputFile.writeInPlace(data, to: path) }
         try data.write(to: URL(fileURLWithPath: path), options: .atomic)
     }
 }
