@@ -457,12 +457,12 @@ public final class MappedClient: ModbusClient, ContractPlanning {
     /// Switches a host relay the map names (`aerator-1` or `aerator_1`) through the device: written unless this
     /// connection already wrote that value, as a contract command is. A relay the map lacks is not written.
     public func writeRelay(_ name: String, on: Bool) throws {
-        try command(name.replacingOccurrences(of: "-", with: "_"), on ? 1 : 0)
+        try command(name, on ? 1 : 0)
     }
 
     /// Whether the map names the host relay `name` (`aerator-1` or `aerator_1`) as a command of the device.
     public func switchesRelay(_ name: String) -> Bool {
-        map.command(named: name.replacingOccurrences(of: "-", with: "_")) != nil
+        map.command(named: name) != nil
     }
 
     /// Writes command `name` through the map, unless this connection already wrote that value.
@@ -548,8 +548,10 @@ extension DeviceMap {
         }
     }
 
-    /// The command called `name`, if the device has it (a relay may be written `aerator-1` or `aerator_1`).
+    /// The command called `name`, if the device has it (a relay may be written `aerator-1` or `aerator_1`, in the map
+    /// and in `name` alike).
     public func command(named name: String) -> Command? {
-        commands.first { $0.name == name || $0.name.replacingOccurrences(of: "-", with: "_") == name }
+        let key = name.replacingOccurrences(of: "-", with: "_")
+        return commands.first { $0.name == name || $0.name.replacingOccurrences(of: "-", with: "_") == key }
     }
 }

@@ -37,7 +37,7 @@ public final class MappedDevice: ModbusDevice {
     /// The lowest and highest address the map names in each table.
     private let extents: [DeviceMap.Table: ClosedRange<Int>]
     private let state: Locked<State>
-    /// The host relays this instrument switches, by name with `_` (`aerator_1`), as last written; apart from `state`
+    /// The host relays this instrument switches, by the map's command name, as last written; apart from `state`
     /// because the plant asks for them while `state` is held (in `advance`). Taken after `state`, never before.
     private let relays = Locked<[String: Bool]>([:])
 
@@ -86,9 +86,8 @@ public final class MappedDevice: ModbusDevice {
     /// Whether the host relay `name` (`aerator-1` or `aerator_1`) that this instrument switches is on, as last
     /// written: off until it is written, as an instrument's outputs after power-up. Nil when the map does not name it.
     public func relay(_ name: String) -> Bool? {
-        let key = name.replacingOccurrences(of: "-", with: "_")
-        guard map.commands.contains(where: { $0.name.replacingOccurrences(of: "-", with: "_") == key }) else { return nil }
-        return relays.withLock { $0[key] ?? false }
+        guard let command = map.command(named: name) else { return nil }
+        return relays.withLock { $0[command.name] ?? false }
     }
 
     public var kind: DeviceKind { device.kind }
@@ -333,7 +332,7 @@ public final class MappedDevice: ModbusDevice {
             try ask(.writeCoil(address: index, value: value != 0), now: now)
         case .command(let command, .local):
             s.local[i] = value
-            relays.withLock { $0[command.name.replacingOccurrences(of: "-", with: "_")] = value != 0 }
+            relays.withLock { $0[command.name] = value != 0 }
         case .watchdogTimeout:
             let limits = CommonRegisters.watchdogLimits
             let ms = min(max(value.rounded(), Double(limits.lowerBound)), Double(limits.upperBound))

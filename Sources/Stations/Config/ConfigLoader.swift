@@ -184,7 +184,7 @@ package struct ConfigLoader {
         if let map {
             // A relay the map names is switched through the device (docs/maps.md, "Relays"): it cannot also be a line.
             for (name, line) in relays.sorted(by: { $0.key < $1.key })
-                where map.map.command(named: name.replacingOccurrences(of: "-", with: "_")) != nil {
+                where map.map.command(named: name) != nil {
                 table.fail("relays", "\(name) is on \(line) and is also a command in \(map.source): a relay is "
                            + "switched on a host line or through the device, not both; remove one")
             }

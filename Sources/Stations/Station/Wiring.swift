@@ -227,7 +227,7 @@ package enum Wiring {
             logger.info("station \(config.name): the map has no \(missing): they read \"not available\"")
         }
         let switched = config.control.relays(context: config.context).map(\.name)
-            .filter { map.map.command(named: $0.replacingOccurrences(of: "-", with: "_")) != nil }
+            .filter { map.map.command(named: $0) != nil }
         if !switched.isEmpty {
             let list = switched.joined(separator: ", ")
             logger.info("station \(config.name): the device switches \(list) (commands of its map); while the link is down it holds them as last written")
@@ -252,9 +252,7 @@ package enum Wiring {
         var config = config
         let deviceSeed = config.simulator.seed ?? SimulatorCatalog.seed(run: seed, name: config.name)
         // Relays the map names are switched through the (simulated) instrument instead (docs/maps.md, "Relays").
-        let throughDevice = { (relay: String) in
-            config.map?.map.command(named: relay.replacingOccurrences(of: "-", with: "_")) != nil
-        }
+        let throughDevice = { (relay: String) in config.map?.map.command(named: relay) != nil }
         if config.relays.isEmpty {
             for (i, relay) in config.control.relays(context: config.context).enumerated() where !throughDevice(relay.name) {
                 config.relays[relay.name] = GPIOLineAddress(chip: "sim-relays", line: i)
