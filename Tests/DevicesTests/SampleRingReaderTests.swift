@@ -22,16 +22,30 @@ final class FakeRingDevice: ModbusClient {
         }
     }
 
+    /// The switch word just below the ring (a contract 1.01 device), if this device has one.
+    var switchWord: UInt16?
+
+    /// Any run of registers from the switch word (or the index) to the last slot, as one request answers them.
     func readInputRegisters(at address: Int, count: Int) throws -> [UInt16] {
         reads += 1
-        if address == layout.base {
-            return Array([UInt16(truncatingIfNeeded: written), layout.periodRegister].prefix(count))
-        }
-        let first = (address - layout.samplesAddress) / 2
         #expect(count <= 125, "one read carries at most 125 registers")
-        #expect(first + count / 2 <= 64, "a block read must not run past the ring's end")
-        let out = (first..<first + count / 2).flatMap { RegisterCodec.encode(slots[$0], order: .abcd) }
-        write(writesDuringRead)
+        var out: [UInt16] = []
+        var slotsRead = false
+        for a in address..<(address + count) {
+            switch a {
+            case layout.switchWordAddress where switchWord != nil: out.append(switchWord!)
+            case layout.writeIndexAddress: out.append(UInt16(truncatingIfNeeded: written))
+            case layout.periodAddress: out.append(layout.periodRegister)
+            case layout.samplesAddress..<(layout.samplesAddress + 2 * layout.capacity):
+                let offset = a - layout.samplesAddress
+                out.append(RegisterCodec.encode(slots[offset / 2], order: .abcd)[offset % 2])
+                slotsRead = true
+            default:
+                Issue.record("IR \(a) is not in the ring: a block read must not run past the ring's end")
+                out.append(0)
+            }
+        }
+        if slotsRead { write(writesDuringRead) }
         return out
     }
 
@@ -97,33 +111,58 @@ final class FakeRingDevice: ModbusClient {
         #expect(reader.lost + reader.received == 128)
     }
 
-    /// The index is read again only when the device could have reached the slots read meanwhile: a few new samples
-    /// read quickly take two requests; a full ring, or a read that took long, takes three.
+    /// Once the reader knows where it is, the index and about as many new slots as last time come in one request;
+    /// whatever that request did not bring is read after it, and the index is read again only when the device could
+    /// have reached the slots read meanwhile: a read that took long, or a full ring.
     @Test func theIndexIsReadAgainOnlyWhenTheDeviceCouldHaveOverwrittenTheSlots() throws {
         let device = FakeRingDevice()
         let time = Locked(0.0)
         let reader = SampleRingReader(layout: device.layout) { time.withLock { $0 } }
         device.write(10)
         _ = try reader.read(from: device, order: .abcd)
+        #expect(device.reads == 2, "the first read: index, then the slots")
         device.write(5)
         device.reads = 0
-        #expect(try reader.read(from: device, order: .abcd).samples.count == 5)
-        #expect(device.reads == 2, "index, then the five slots")
-        // The same five new samples, but the read took 40 ms on a 1 kHz ring: the device may have written 81 more.
-        device.write(5)
+        #expect(try reader.read(from: device, order: .abcd).samples == (10..<15).map { Float($0) })
+        #expect(device.reads == 1, "index and slots 0…24 in one request (10 last time: up to 15 new expected)")
+        // More than expected (5 last time: up to 7): the first request brings 7, the rest is read after it, and the
+        // read was quick, so the index is not read again.
+        device.write(20)
         device.reads = 0
+        #expect(try reader.read(from: device, order: .abcd).samples == (15..<35).map { Float($0) })
+        #expect(device.reads == 2, "index with slots 0…21, then slots 22…34")
+        // The same, but the read took 40 ms on a 1 kHz ring: the device may have written 81 more.
         let slow = SlowClock(time: time, step: 0.04)
         let slowReader = SampleRingReader(layout: device.layout) { slow.now() }
         _ = try slowReader.read(from: device, order: .abcd)
         device.write(5)
-        device.reads = 0
         _ = try slowReader.read(from: device, order: .abcd)
-        #expect(device.reads == 3, "index, slots, index again")
+        device.write(20)
+        device.reads = 0
+        #expect(try slowReader.read(from: device, order: .abcd).samples == (40..<60).map { Float($0) })
+        #expect(device.reads == 3, "index with slots 0…46, slots 47…59, index again")
         // A full ring to read leaves no room at all: the index is read again however fast the read was.
         device.write(64)
         device.reads = 0
         _ = try reader.read(from: device, order: .abcd)
         #expect(device.reads == 4, "index, the slots in two blocks (they cross the ring's end), index again")
+    }
+
+    /// A contract 1.01 device keeps its switch word just below the ring: asked for, it comes in the same request as
+    /// the index and the slots.
+    @Test func theSwitchWordComesWithTheRing() throws {
+        let device = FakeRingDevice()
+        device.switchWord = 0b10
+        let reader = SampleRingReader(layout: device.layout)
+        device.write(10)
+        #expect(try reader.read(from: device, order: .abcd, switchWord: true).switches == 0b10)
+        device.write(5)
+        device.switchWord = 0b01
+        device.reads = 0
+        let read = try reader.read(from: device, order: .abcd, switchWord: true)
+        #expect(read.switches == 0b01 && read.chunk.samples == (10..<15).map { Float($0) })
+        #expect(device.reads == 1, "switch word, index and slots in one request")
+        #expect(try reader.read(from: device, order: .abcd, switchWord: false).switches == nil)
     }
 }
 

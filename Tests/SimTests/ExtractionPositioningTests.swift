@@ -41,6 +41,24 @@ import Locking
         #expect(r.holdError <= 1)
     }
 
+    /// Inside its window the positioner leaves the valve at exactly 0 (a proportional command there would be below
+    /// the valve's dead band anyway), so a held axis needs no valve writes; outside it, proportional plus the friction
+    /// feed-forward. The plant moves the same either way: a held lift sinks by its creep, whatever the command within
+    /// the dead band.
+    @Test func insideItsWindowThePositionerCommandsZero() {
+        let positioner = FrictionCompensatedPositioner()
+        #expect(positioner.output(error: 0.25) == 0 && positioner.output(error: -0.2) == 0)
+        #expect(positioner.output(error: 0.3) == 2.5 * 0.3 + 3.3)
+        #expect(positioner.output(error: -1) == -(2.5 + 3.3))
+        #expect(positioner.output(error: .nan) == 0 && positioner.output(error: 1000) == 100)
+        var zero = ExtractionPlant(seed: 4), small = ExtractionPlant(seed: 4)
+        for _ in 0..<500 {
+            zero.step(dt: 0.01, inputs: ExtractionPlant.Inputs(liftValve: 0))
+            small.step(dt: 0.01, inputs: ExtractionPlant.Inputs(liftValve: 2.5 * 0.25 / 100))
+        }
+        #expect(zero.liftMM == small.liftMM && zero.liftMM < ExtractionPlant(seed: 4).liftMM)
+    }
+
     /// Valve reversals over the last 30 s of a minute holding 600 mm with `law`.
     private func reversals(_ law: (Double) -> Double) -> Int {
         var plant = ExtractionPlant(seed: 3)

@@ -25,7 +25,7 @@ private func bits(_ r: ModbusResponse?) -> [Bool] {
         let device = makeHeatRig()
         device.advance(to: 0)
         let first = registers(device.handle(.readInputRegisters(address: 0, count: 7), now: 0.05))
-        #expect(first[0] == 0x0C02 && first[1] == 100)
+        #expect(first[0] == 0x0C02 && first[1] == 101)
         #expect(RegisterCodec.uint32(first, at: 2) == 4242)
         let second = registers(device.handle(.readInputRegisters(address: 0, count: 7), now: 0.25))
         // One heartbeat per 10 ms device tick.
@@ -167,6 +167,22 @@ private func bits(_ r: ModbusResponse?) -> [Bool] {
         _ = device.handle(.writeRegister(address: 4, value: 9), now: 0.3)
         _ = device.handle(.writeRegister(address: 5, value: 0xA5), now: 0.3)
         #expect(!device.status.contains(.safeState))
+    }
+
+    /// Contract 1.01: IR 99 holds the discrete inputs as one word (bit i = DI i), readable with the channel blocks;
+    /// a kind without discrete inputs has no switch word.
+    @Test func theSwitchWordMirrorsTheDiscreteInputs() {
+        let device = makeHeatRig()
+        device.advance(to: 0)
+        let released = registers(device.handle(.readInputRegisters(address: 99, count: 5), now: 0.1))
+        #expect(released.count == 5 && released[0] == 0b01, "E-stop OK, thermostat not tripped: \(released)")
+        device.setEstop(pressed: true)
+        #expect(registers(device.handle(.readInputRegisters(address: 99, count: 1), now: 0.2)) == [0])
+        #expect(bits(device.handle(.readDiscreteInputs(address: 0, count: 2), now: 0.2)) == [false, false])
+        #expect(device.handle(.readInputRegisters(address: 98, count: 2), now: 0.2) == .exception(.illegalDataAddress))
+        let sonde = SimulatedDevice(model: AquaSondeFirmware(plant: PondPlant(parameters: .pond, seed: 1), seed: 1),
+                                    serial: 1)
+        #expect(sonde.handle(.readInputRegisters(address: 99, count: 1), now: 0) == .exception(.illegalDataAddress))
     }
 
     @Test func lostChannelReadsNaNWithQuality0x80() {

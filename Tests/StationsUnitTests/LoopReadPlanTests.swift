@@ -42,6 +42,28 @@ private final class RecordingDevice: ModbusDevice {
     }
 }
 
+/// A simulated device as a contract 1.00 device answers: IR 1 reads 100 and there is no switch word at IR 99.
+private final class Contract100Device: ModbusDevice {
+    let inner: any ModbusDevice
+
+    init(_ inner: any ModbusDevice) { self.inner = inner }
+
+    var kind: DeviceKind { inner.kind }
+    var unitId: UInt8 { inner.unitId }
+    var tickPeriod: Double { inner.tickPeriod }
+    func advance(to now: Double) { inner.advance(to: now) }
+
+    func handle(_ request: ModbusRequest, now: Double) -> ModbusResponse? {
+        guard case .readInputRegisters(let address, let count) = request else { return inner.handle(request, now: now) }
+        let span = address..<(address + count)
+        if span.contains(CommonRegisters.switchWord) { return .exception(.illegalDataAddress) }
+        let response = inner.handle(request, now: now)
+        guard span.contains(CommonRegisters.profileVersion), case .registers(var words)? = response else { return response }
+        words[CommonRegisters.profileVersion - address] = 100
+        return .registers(words)
+    }
+}
+
 /// Issue 19, "Read plans": each loop reads what it declares, and the snapshot it is handed has the rest as the loops
 /// that read it last read it.
 struct LoopReadPlanTests {
@@ -75,10 +97,10 @@ struct LoopReadPlanTests {
         #expect(status.phase == "circulating", "the run is under way: \(status.phase ?? "none")")
         // Ten seconds of circulation (both ends inside, so 1001 position ticks and 101 flow ticks).
         let reads = device.reads(in: 49.999...60.0001)
-        // 100 Hz: the position loop reads the axes and the level, one request a tick.
-        #expect((1000...1002).contains(reads["FC 04 100+12"] ?? 0), "\(reads)")
-        // 100 Hz: the switches (E-stop, leak, limits) too, so that an E-stop is seen within one tick.
-        #expect((1000...1002).contains(reads["FC 02 0+7"] ?? 0), "\(reads)")
+        // 100 Hz: the position loop reads the switches (E-stop, leak, limits: an E-stop is seen within one tick), the
+        // axes and the level in one request: the switch word at IR 99 and the blocks of channels 0–2 above it.
+        #expect((1000...1002).contains(reads["FC 04 99+13"] ?? 0), "\(reads)")
+        #expect(reads["FC 02 0+7"] == nil, "the switches come with the axes: \(reads)")
         // 10 Hz: the flow loop reads the header, and flow and ΔP in one request.
         #expect((100...102).contains(reads["FC 04 0+7"] ?? 0), "\(reads)")
         #expect((100...102).contains(reads["FC 04 120+8"] ?? 0), "\(reads)")
@@ -87,7 +109,7 @@ struct LoopReadPlanTests {
         #expect((10...11).contains(reads["FC 03 100+8"] ?? 0), "\(reads)")
         #expect((10...11).contains(reads["FC 01 0+5"] ?? 0), "\(reads)")
         // Nothing else: the whole snapshot is no longer read on every tick.
-        #expect(reads.count == 8, "\(reads.keys.sorted())")
+        #expect(reads.count == 7, "\(reads.keys.sorted())")
         // The snapshot handed on still has every channel, the fast ones fresh.
         #expect(status.channels.allSatisfy { $0.value != nil }, "\(status.channels)")
     }
@@ -95,8 +117,55 @@ struct LoopReadPlanTests {
     @Test func theReadPlanShowsEachLoopsRequests() throws {
         let (_, station) = try run(seconds: 0.5)
         #expect(station.status().readPlan?.prefix(4) == [
-            "position (10 ms): FC 04 input 100…111 (12)", "position (10 ms): FC 02 discrete 0…6 (7)",
-            "flow (100 ms): FC 04 input 0…6 (7)", "flow (100 ms): FC 04 input 120…127 (8)"])
+            "position (10 ms): FC 04 input 99…111 (13)",
+            "flow (100 ms): FC 04 input 0…6 (7)", "flow (100 ms): FC 04 input 120…127 (8)",
+            "temperature (1 s): FC 04 input 100…147 (48)"])
+    }
+
+    /// A device of contract 1.00 has no switch word (IR 1 reads 100, IR 99 answers 02): the station reads the
+    /// switches with FC 02, as before, and runs the same.
+    @Test func aDeviceWithoutTheSwitchWordIsReadWithFC02() throws {
+        let config = try ConfigLoader.parse(Self.toml, source: "test.toml")
+        let clock = VirtualClock()
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        let device = RecordingDevice(Contract100Device(SimulatedDevice(
+            model: ExtractionFirmware(plant: ExtractionPlant(parameters: .standard, seed: 1)), serial: 1)))
+        let client = InMemoryModbusClient(device: device) { clock.seconds() }
+        let station = Wiring.makeStation(config.stations[0], mode: .real, client: client, logger: logger)
+        station.start(now: 0)
+        LoopRunner(clock: clock, loops: station.makeLoops()).run(until: Int64(60e9))
+        let status = station.status()
+        #expect(status.phase == "circulating", "the run is under way: \(status.phase ?? "none")")
+        #expect(status.readPlan?.prefix(2) == ["position (10 ms): FC 04 input 100…111 (12)",
+                                               "position (10 ms): FC 02 discrete 0…6 (7)"])
+        let reads = device.reads(in: 49.999...60.0001)
+        #expect((1000...1002).contains(reads["FC 04 100+12"] ?? 0), "\(reads)")
+        #expect((1000...1002).contains(reads["FC 02 0+7"] ?? 0), "\(reads)")
+        #expect(reads.keys.allSatisfy { !$0.hasPrefix("FC 04 99") }, "\(reads)")
+        #expect(status.alarms.isEmpty, "\(status.alarms)")
+    }
+
+    /// With the switch word, what the cache hands on as discrete inputs is the word's bits: an E-stop pressed on the
+    /// device reads as DI 0 = 0 from the same request as the channels.
+    @Test func theSwitchWordAnswersTheDiscreteInputs() throws {
+        let device = SimulatedDevice(
+            model: ExtractionFirmware(plant: ExtractionPlant(parameters: .standard, seed: 1)), serial: 1)
+        let recording = RecordingDevice(device)
+        let cache = SnapshotCache(base: InMemoryModbusClient(device: recording) { 1 })
+        try cache.connect()
+        cache.switchWord = true
+        let spans = [ContractSpan(.discrete, 0..<7), ContractSpan(.input, 100..<112)]
+        #expect(cache.plan(spans).description == "FC 04 input 99…111 (13)")
+        try cache.refresh(spans)
+        #expect(try cache.readDiscreteInputs(at: 0, count: 7)[0] == true, "E-stop OK")
+        device.setEstop(pressed: true)
+        try cache.refresh(spans)
+        #expect(try cache.readDiscreteInputs(at: 0, count: 7)[0] == false, "E-stop pressed")
+        let reads = recording.reads(in: 0...2)
+        #expect(reads["FC 04 99+13"] == 2 && reads["FC 02 0+7"] == nil, "no FC 02: \(reads)")
+        cache.switchWord = false
+        #expect(cache.plan(spans).description == "FC 04 input 100…111 (12); FC 02 discrete 0…6 (7)")
     }
 
     /// Through a map, a loop's needs are planned in the map's own registers: the PLC-style map keeps the heat rig's

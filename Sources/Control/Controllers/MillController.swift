@@ -49,10 +49,12 @@ public struct MillController: StationController {
     public typealias Snapshot = MillProfile.Snapshot
     public typealias Commands = MillProfile.Commands
 
-    /// 200 Hz: a ring sample is seen at most 5 ms after it was taken.
+    /// 200 Hz: a ring sample is seen at most 5 ms after it was taken; the E-stop and the guard door within 5 ms.
     public static let supervisionLoop = LoopSpec(name: "supervision", period: .milliseconds(5))
+    /// 10 Hz: the device's status word, the channels (spindle speed, motor temperature) and the outputs read back.
+    public static let statusLoop = LoopSpec(name: "status", period: .milliseconds(100))
 
-    public let loops = [MillController.supervisionLoop]
+    public let loops = [MillController.supervisionLoop, MillController.statusLoop]
     static let checks = DeviceChecks(noun: "mill")
     public let streamLoop: Int? = 0
     public var alarms = AlarmBook()
@@ -123,6 +125,14 @@ public struct MillController: StationController {
                 reference.clear()
             }
         }
+    }
+
+    /// The supervision loop reads the ring and the switches (E-stop, guard door): on a contract 1.01 device one
+    /// request, the switch word just below the ring (docs/register-contract.md). The status loop reads the rest: the
+    /// header, the channels and the outputs read back, so the feed is released up to 100 ms after the spindle is up to
+    /// speed, and the device's status bits are seen within 100 ms (its own trips act at once, on the device).
+    public func reads(loop: Int) -> ReadNeeds {
+        loop == 0 ? ReadNeeds(inputs: true) : ReadNeeds(header: true, channels: nil, outputs: true)
     }
 
     // MARK: Step

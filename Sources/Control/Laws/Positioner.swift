@@ -6,7 +6,8 @@ public struct FrictionCompensatedPositioner: Sendable, Equatable {
     public var kp: Double
     /// % added in the direction of motion, just above the valve's dead band.
     public var frictionFeedForward: Double
-    /// mm: inside this error the axis is left at rest.
+    /// mm: inside this error the axis is left at rest (the command is 0: kp × window is below the valve's dead band,
+    /// so a smaller command would not move the axis either, and a command that does not change is not written).
     public var window: Double
     public var maxOutput: Double
 
@@ -19,9 +20,8 @@ public struct FrictionCompensatedPositioner: Sendable, Equatable {
 
     /// Valve command (%) for `error` = target − position (mm).
     public func output(error: Double) -> Double {
-        guard error.isFinite else { return 0 }
-        var u = kp * error
-        if abs(error) > window { u += error > 0 ? frictionFeedForward : -frictionFeedForward }
+        guard error.isFinite, abs(error) > window else { return 0 }
+        let u = kp * error + (error > 0 ? frictionFeedForward : -frictionFeedForward)
         return min(max(u, -maxOutput), maxOutput)
     }
 }

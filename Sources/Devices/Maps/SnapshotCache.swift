@@ -23,6 +23,32 @@ public final class SnapshotCache: ModbusClient {
         self.maxGap = maxGap
     }
 
+    /// The device serves its discrete inputs as a word at IR 99 too (contract 1.01, `CommonRegisters.switchWord`): a
+    /// refresh of discrete inputs 0…15 then reads that word instead, in the same request as the channel blocks above
+    /// it. Set when the station connects, from the profile version in the header; only for a contract device (a mapped
+    /// one plans in its own registers).
+    public var switchWord = false {
+        didSet { if switchWord != oldValue { plans = [:] } }
+    }
+
+    /// Whether discrete inputs 0…15 are read as the switch word (`switchWord`, on a contract device).
+    public var readsSwitchWord: Bool { switchWord && !(base is ContractPlanning) }
+
+    /// Keeps `word`, a switch word read elsewhere (the one below a sample ring), as the discrete inputs of `span`.
+    public func keepSwitches(_ word: UInt16, as span: ContractSpan) {
+        precondition(span.table == .discrete && span.span.lowerBound >= 0 && span.span.upperBound <= 16)
+        keep(span, span.span.map { (word >> UInt16($0)) & 1 })
+    }
+
+    /// `spans` as a contract device is asked for them: the discrete inputs as the switch word, when it has one.
+    private func asked(_ spans: [ContractSpan]) -> [ContractSpan] {
+        guard readsSwitchWord else { return spans }
+        return spans.map { s in
+            guard s.table == .discrete, s.span.lowerBound >= 0, s.span.upperBound <= 16 else { return s }
+            return ContractSpan(.input, CommonRegisters.switchWord..<(CommonRegisters.switchWord + 1))
+        }
+    }
+
     public var endpoint: String { base.endpoint }
     public var isConnected: Bool { base.isConnected }
 
@@ -47,7 +73,7 @@ public final class SnapshotCache: ModbusClient {
     public func plan(_ spans: [ContractSpan]) -> ReadPlan {
         if let plan = plans[spans] { return plan }
         let plan = (base as? ContractPlanning)?.contractPlan(spans)
-            ?? ReadPlan.compile(spans.map { ($0.table, $0.span) }, maxRead: maxRead, maxGap: maxGap)
+            ?? ReadPlan.compile(asked(spans).map { ($0.table, $0.span) }, maxRead: maxRead, maxGap: maxGap)
         plans[spans] = plan
         return plan
     }
@@ -87,6 +113,10 @@ public final class SnapshotCache: ModbusClient {
         for request in plan.requests {
             keep(ContractSpan(request.table, request.span),
                  try base.readWords(request.table, at: request.start, count: request.count))
+        }
+        for (span, asked) in zip(spans, asked(spans)) where span.table == .discrete && asked.table == .input {
+            guard let word = kept(.input, CommonRegisters.switchWord, 1)?[0] else { continue }
+            keep(span, span.span.map { (word >> UInt16($0)) & 1 })
         }
     }
 

@@ -11,6 +11,11 @@ public enum CommonRegisters {
     public static let heartbeat = 6
     /// IR 0…6.
     public static let headerCount = 7
+    /// IR 99: the discrete inputs as one word, bit i = DI i (contract 1.01): just below the channel blocks, so a host
+    /// reads the switches and the channels it needs in one request. A 1.00 device answers 02 here.
+    public static let switchWord = 99
+    /// The profile version (IR 1) from which a device serves `switchWord`.
+    public static let switchWordVersion: UInt16 = 101
 
     // Holding registers.
     public static let unitId = 0
@@ -26,7 +31,7 @@ public enum CommonRegisters {
     /// HR 5 value that resets latched faults.
     public static let resetFaultsCommand: UInt16 = 0xA5
     /// The profile version this sheet describes, × 100.
-    public static let sheetVersion: UInt16 = 100
+    public static let sheetVersion: UInt16 = 101
     /// Default HR 3 (ms).
     public static let defaultWatchdogMs: UInt16 = 2000
     /// Allowed HR 3 values: 0 (off) up to one minute.

@@ -30,6 +30,9 @@ public struct SampleRingLayout: Sendable, Hashable {
         raw & 0x8000 == 0 ? UInt32(raw) : UInt32(raw & 0x7FFF) * 1000
     }
 
+    /// Contract 1.01: the device's switch word again (as at IR 99), just below the write index, so that a loop that
+    /// reads the ring reads the switches in the same request (docs/register-contract.md).
+    public var switchWordAddress: Int { base - 1 }
     public var writeIndexAddress: Int { base }
     public var periodAddress: Int { base + 1 }
     public var samplesAddress: Int { base + 2 }

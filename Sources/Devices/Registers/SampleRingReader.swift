@@ -60,14 +60,52 @@ public final class SampleRingReader {
 
     /// Reads what was written since the last call. The first read returns what the ring holds.
     public func read(from client: any ModbusClient, order: WordOrder) throws -> Chunk {
+        try read(from: client, order: order, switchWord: false).chunk
+    }
+
+    /// Reads what was written since the last call, and with `switchWord` (a contract 1.01 device: its switch word sits
+    /// just below the ring, `SampleRingLayout.switchWordAddress`) the switches in the same request.
+    ///
+    /// Once the reader knows where it is, one request usually does: from the switch word (or the write index) up to
+    /// the slot where the samples the last read brought, and half as many again, would end. When the index it brings
+    /// says the device wrote no further, the new samples are all in it, read together with the index (so none can
+    /// have been overwritten meanwhile); when it wrote further, or the slots needed cross the ring's end or the
+    /// request would pass 125 registers, the rest is read as before.
+    public func read(from client: any ModbusClient, order: WordOrder,
+                     switchWord: Bool) throws -> (chunk: Chunk, switches: UInt16?) {
         let started = clock()
-        let head = try client.readInputRegisters(at: layout.writeIndexAddress, count: 2)
-        let period = Double(SampleRingLayout.periodMicroseconds(fromRegister: head[1])) / 1e6
-        let end = unwrap(head[0])
         let capacity = UInt64(layout.capacity)
+        let lead = switchWord ? 1 : 0
+        let first = layout.writeIndexAddress - lead
+        let head: [UInt16]
+        /// Slots 0..<slots came with the index.
+        var prefetchedSlots = 0
+        if let next, let slots = predictedSlots(after: next), case let count = layout.samplesAddress + 2 * slots - first,
+           count <= 125 {
+            head = try client.readInputRegisters(at: first, count: count)
+            prefetchedSlots = slots
+        } else {
+            head = try client.readInputRegisters(at: first, count: 2 + lead)
+        }
+        let switches = switchWord ? head[0] : nil
+        let period = Double(SampleRingLayout.periodMicroseconds(fromRegister: head[lead + 1])) / 1e6
+        let end = unwrap(head[lead])
         let expected = next ?? (end - min(end, capacity))
         var from = max(expected, end >= capacity ? end - capacity : 0)
-        var samples = try readSlots(from: from, to: end, client: client, order: order)
+        var samples: [Float] = []
+        samples.reserveCapacity(Int(end - min(from, end)))
+        // The new samples the first request brought: every sample from `from` to `end` is among the last `capacity`
+        // written, so the slot it goes to held it when the index was read.
+        var n = from
+        while n < end, Int(n % capacity) < prefetchedSlots {
+            samples.append(RegisterCodec.float32(head, at: 2 + lead + 2 * Int(n % capacity), order: order))
+            n += 1
+        }
+        if n == end {
+            lastSlots = samples.count
+            return (finish(from: from, expected: expected, samples: samples, period: period), switches)
+        }
+        samples += try readSlots(from: n, to: end, client: client, order: order)
         // Whatever the device wrote meanwhile may have overwritten the oldest slots just read. It writes one sample a
         // period: while twice what it can have written since the index was read (a device clock running fast), plus
         // one, cannot reach the oldest slot read, nothing was overwritten, and the index is not read again (one
@@ -85,6 +123,23 @@ public final class SampleRingReader {
             samples.removeFirst(overwritten)
             from += UInt64(overwritten)
         }
+        lastSlots = samples.count
+        return (finish(from: from, expected: expected, samples: samples, period: period), switches)
+    }
+
+    /// How many samples the last read brought: the next is expected to bring about as many.
+    private var lastSlots = 0
+
+    /// How many slots, from slot 0, a one-request read takes: up to where the samples after `next` should end (as
+    /// many as last time, and half as many again, at least two more); nil when they would cross the ring's end.
+    private func predictedSlots(after next: UInt64) -> Int? {
+        let firstSlot = Int(next % UInt64(layout.capacity))
+        let wanted = lastSlots + max(2, lastSlots / 2)
+        guard lastSlots > 0, firstSlot + wanted <= layout.capacity else { return nil }
+        return firstSlot + wanted
+    }
+
+    private func finish(from: UInt64, expected: UInt64, samples: [Float], period: Double) -> Chunk {
         var gap: Gap?
         if from > expected {
             gap = Gap(first: expected, count: from - expected)

@@ -208,7 +208,8 @@ public final class SimulatedDevice<Model: FirmwareModel>: ModbusDevice, FaultInj
         }
     }
 
-    /// Input registers: header IR 0–6, channel blocks from IR 100, and the sample ring if the kind has one.
+    /// Input registers: header IR 0–6, the switch word at IR 99, channel blocks from IR 100, and the sample ring if the
+    /// kind has one, with the switch word again just below it (IR 199).
     private func inputRegisters(_ s: State, address: Int, count: Int) -> Result<[UInt16], ModbusException> {
         // The channel readings (and the header, whose status bits come from them) are made only when the request
         // touches them: a sample-ring read at 200 Hz needs neither.
@@ -237,6 +238,13 @@ public final class SimulatedDevice<Model: FirmwareModel>: ModbusDevice, FaultInj
                                           heartbeat: UInt16(truncatingIfNeeded: s.ticks)).registers
                 }
                 out.append(header![a])
+            } else if a == CommonRegisters.switchWord || a == Model.ring?.switchWordAddress,
+                      case let inputs = s.model.discreteInputs(estopPressed: s.estopPressed), !inputs.isEmpty {
+                var word: UInt16 = 0
+                for (bit, on) in inputs.prefix(16).enumerated() where on {
+                    word |= 1 << UInt16(bit)
+                }
+                out.append(word)
             } else if a >= CommonRegisters.channelBase, a < channelEnd {
                 if blocks == nil {
                     if readings == nil { readings = self.readings(s) }

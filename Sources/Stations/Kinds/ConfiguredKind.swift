@@ -17,7 +17,7 @@ package protocol ConfiguredKind: Sendable {
     /// The station: this kind's controller behind the generic station runtime.
     func makeStation(_ wiring: StationWiring) -> any AnyStation
     /// Each loop's read plan for a device with `map` (nil: the register contract), one line a request, as the API's
-    /// `read_plan` shows it: `position (10 ms): FC 04 input 100…111 (12)`.
+    /// `read_plan` shows it: `position (10 ms): FC 04 input 99…111 (13)`.
     func readPlan(map: DeviceMap?) -> [String]
 }
 
@@ -46,8 +46,11 @@ package struct Configured<K: StationKind>: ConfiguredKind {
             ?? NoDevice()
         // A real device: without the simulator-only channels (a mapped one lacks them anyway).
         let spans = ContractSpan.snapshot(of: K.Controller.Profile.self, channelCount: K.deviceChannelSpecs.count)
+        // A contract device as the simulator is one (1.01: the switches in IR 99); a 1.00 device reads them with FC 02.
+        let cache = SnapshotCache(base: device)
+        cache.switchWord = true
         return Station<K.Controller>.planLines(controller: K.makeController(control, context: StationContext()),
-                                               cache: SnapshotCache(base: device), snapshot: spans)
+                                               cache: cache, snapshot: spans)
     }
 
     package func makeStation(_ wiring: StationWiring) -> any AnyStation {

@@ -38,6 +38,9 @@ extension Station {
                         ?? String(header.deviceType, radix: 16)
                     throw WrongDeviceError(expected: kind, found: found, endpoint: endpoint)
                 }
+                let switchWord = header.profileVersion >= CommonRegisters.switchWordVersion
+                let replan = switchWord != client.switchWord
+                client.switchWord = switchWord
                 order = try client.readWordOrder()
                 watchdogMs = try client.readHoldingRegisters(at: CommonRegisters.watchdogTimeoutMs, count: 1)[0]
                 let served = try Profile.servedChannelCount(from: client)
@@ -45,7 +48,7 @@ extension Station {
                     let missing = Profile.channels[served...].map(\.name).joined(separator: ", ")
                     logger.info("station \(name): the device does not serve \(missing) (simulator only): not available")
                 }
-                if served != channelCount || spansByNeeds.isEmpty {
+                if served != channelCount || spansByNeeds.isEmpty || replan {
                     snapshotSpans = ContractSpan.snapshot(of: Profile.self, channelCount: served)
                     spansByNeeds = [:]
                     // The API's plan as the loops now read (a real device lacks the simulator-only channels).

@@ -185,17 +185,30 @@ package final class Station<Controller: StationController>: AnyStation, @uncheck
     /// failed read holds the outputs.
     private func read(loop: Int, now: Double) -> DeviceInput<Profile.Snapshot>? {
         do {
-            try client.refresh(spans(controller.reads(loop: loop)))
-            let snapshot = try Profile.readSnapshot(from: client, order: order, channelCount: channelCount)
+            let needs = controller.reads(loop: loop)
+            var spans = spans(needs)
+            var chunk: SampleRingReader.Chunk?
             if let ringReader, loop == controller.streamLoop {
-                let chunk = try ringReader.read(from: client, order: order)
+                // A contract 1.01 device keeps its switch word just below the ring: the ring read brings the switches
+                // this loop needs, and the refresh need not read them.
+                let switches = spans.first { $0.table == .discrete && client.readsSwitchWord }
+                let read = try ringReader.read(from: client, order: order, switchWord: switches != nil)
+                if let switches, let word = read.switches {
+                    client.keepSwitches(word, as: switches)
+                    spans.removeAll { $0 == switches }
+                }
+                chunk = read.chunk
+            }
+            try client.refresh(spans)
+            let snapshot = try Profile.readSnapshot(from: client, order: order, channelCount: channelCount)
+            if let chunk {
                 if let gap = chunk.gap {
                     logger.warning("station \(name): sample ring: \(gap) (read too slowly or the link stalled)")
                 }
                 controller.receive(chunk, now: now)
             }
             supervisor.readSucceeded()
-            publisher.count(snapshot)
+            publisher.count(snapshot, fresh: needs.channels)
             publisher.recordAndPublish(snapshot, now: now)
             if publisher.statusLineDue(now: now) { logStatus(snapshot) }
             return .snapshot(snapshot)
@@ -217,7 +230,11 @@ package final class Station<Controller: StationController>: AnyStation, @uncheck
     package static func planLines(controller: Controller, cache: SnapshotCache, snapshot: [ContractSpan]) -> [String] {
         controller.loops.enumerated().flatMap { index, spec -> [String] in
             let needs = controller.reads(loop: index)
-            let plan = cache.plan(ContractSpan.select(needs, from: snapshot))
+            var spans = ContractSpan.select(needs, from: snapshot)
+            let ringSwitches = index == controller.streamLoop && Profile.sampleRing != nil && cache.readsSwitchWord
+                && spans.contains { $0.table == .discrete }
+            if ringSwitches { spans.removeAll { $0.table == .discrete } }
+            let plan = cache.plan(spans)
             let name = "\(spec.name) (\(spec.periodDescription))"
             var lines = plan.requests.map { "\(name): \($0)" }
             if let mapped = cache.base as? MappedClient, mapped.map.fc23, !mapped.map.readTwice,
@@ -226,8 +243,10 @@ package final class Station<Controller: StationController>: AnyStation, @uncheck
                              + "holding \(first.start)…\(first.start + first.count - 1), read then (one period early)")
             }
             if index == controller.streamLoop, let ring = Profile.sampleRing {
-                lines.append("\(name): sample ring: FC 04 input \(ring.writeIndexAddress)…\(ring.writeIndexAddress + 1) (2), "
-                             + "then the slots written since (one read, two across the ring's end)")
+                let first = ringSwitches ? ring.switchWordAddress : ring.writeIndexAddress
+                lines.append("\(name): FC 04 input \(first)…: " + (ringSwitches ? "the switch word, " : "")
+                             + "the sample ring's index and new slots (one request; a second when the device wrote "
+                             + "further or the slots cross the ring's end)")
             }
             return lines.isEmpty ? ["\(name): nothing"] : lines
         }

@@ -41,9 +41,12 @@ final class StationPublisher: @unchecked Sendable {
 
     private func unix(_ t: Double) -> Double { t + epoch }
 
-    /// Adds a read's values to the channel statistics of the run report.
-    func count(_ snapshot: some DeviceSnapshot) {
+    /// Adds a read's values to the channel statistics of the run report: the channels the read refreshed (`fresh`, by
+    /// index; nil: all), so that a channel's statistics are over its readings, not over the ticks of loops that
+    /// handed on its last reading.
+    func count(_ snapshot: some DeviceSnapshot, fresh: Set<Int>?) {
         for (i, reading) in snapshot.channels.enumerated() where i < channelStats.count {
+            if let fresh, !fresh.contains(i) { continue }
             channelStats[i].record(reading)
         }
     }
