@@ -1,6 +1,7 @@
 import Control
 import Devices
 import Foundation
+import Locking
 import Logging
 import RigdTestKit
 import Sim
@@ -11,8 +12,8 @@ import Testing
 /// commands makes the station write them through the device instead of a GPIO line, and the simulated instrument
 /// hands them to the plant.
 @Suite struct DeviceRelayTests {
-    static func pond() throws -> (station: any AnyStation, firmware: SimulatedDevice<AquaSondeFirmware>,
-                                  instrument: MappedDevice, clock: VirtualClock, runner: LoopRunner) {
+    static func pond(logger: Logger? = nil) throws -> (station: any AnyStation, firmware: SimulatedDevice<AquaSondeFirmware>,
+                                                       instrument: MappedDevice, clock: VirtualClock, runner: LoopRunner) {
         let dir = NSTemporaryDirectory() + "rigd-relays-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         try sondeMapWithAerators().write(toFile: dir + "/sonde.toml", atomically: true, encoding: .utf8)
@@ -27,8 +28,9 @@ import Testing
             feed_times = []
             """.write(toFile: dir + "/rigd.toml", atomically: true, encoding: .utf8)
         let config = try ConfigLoader.load(path: dir + "/rigd.toml")
-        var logger = Logger(label: "test")
-        logger.logLevel = .critical
+        var quiet = Logger(label: "test")
+        quiet.logLevel = .critical
+        let logger = logger ?? quiet
         let clock = VirtualClock()
         let station = try Wiring.virtualStations(config, clock: clock, seed: 1, logger: logger)[0]
         let firmware = try #require(station.simulation?.device as? SimulatedDevice<AquaSondeFirmware>)
@@ -63,5 +65,28 @@ import Testing
         station.driveSafeState(now: clock.seconds())
         #expect(instrument.relay("aerator-1") == true)
         #expect(firmware.withModel { $0.relays().aeratorsOn } == 2, "the aerators' safe state is on")
+    }
+
+    /// At shutdown the log says what happened to the relays the device switches: written in their safe state, or,
+    /// with the link down, not; the host's own relay lines are logged apart, and never with the device's.
+    @Test func atShutdownTheLogSaysWhetherTheDevicesRelaysWereWritten() throws {
+        for linkDown in [false, true] {
+            let lines = Locked<[(Logger.Level, String)]>([])
+            let (station, firmware, _, clock, runner) = try Self.pond(
+                logger: Logger(label: "test") { _ in CapturingLogHandler(lines: lines) })
+            runner.run(until: 60_000_000_000)
+            if linkDown {
+                firmware.setOffline(true)
+                runner.run(until: 180_000_000_000)
+                #expect(!station.status().link.up, "the link is down after two minutes without answers")
+            }
+            station.driveSafeState(now: clock.seconds())
+            let log = lines.withLock { $0 }.map(\.1)
+            let written = log.contains { $0.contains("relays switched through the device in their safe state (aerator-1 ON, aerator-2 ON)") }
+            let notWritten = log.contains { $0.contains("aerator-1, aerator-2 (switched through the device) could not be put in their safe state") }
+            #expect(written == !linkDown && notWritten == linkDown, "link down \(linkDown): \(log.suffix(6))")
+            let host = log.first { $0.contains("relays in their safe state (") && !$0.contains("through the device") }
+            #expect(host?.contains("aerator") == false, "the host's relays only: \(host ?? "none")")
+        }
     }
 }

@@ -99,11 +99,15 @@ struct HostLineDriver {
     }
 
     /// Beacon off and the relays in their safe state, logged (shutdown).
+    /// The relays the device switches are the station's to write (and to log): only the host's are logged here.
     mutating func driveSafeState(safeRelays: [Bool]) {
         driveBeacon(false)
         guard !safeRelays.isEmpty else { return }
         driveRelays(safeRelays)
-        let states: [String] = zip(relayNames, safeRelays).map { name, on in name + (on ? " ON" : " OFF") }
+        let states: [String] = zip(relayNames, safeRelays).enumerated()
+            .filter { !throughDevice.contains($0.offset) }
+            .map { _, relay in relay.0 + (relay.1 ? " ON" : " OFF") }
+        guard !states.isEmpty else { return }
         logger.notice("station \(station): relays in their safe state (\(states.joined(separator: ", ")))")
     }
 

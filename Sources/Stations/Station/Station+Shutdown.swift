@@ -8,6 +8,10 @@ extension Station {
             if Profile.usesHostWatchdog {
                 logger.warning("station \(name): link down at shutdown; the device's own watchdog drives its safe state")
             }
+            if let deviceRelays {
+                let names = deviceRelays.relays.map(\.name).joined(separator: ", ")
+                logger.warning("station \(name): link down at shutdown: \(names) (switched through the device) could not be put in their safe state")
+            }
             logLinkCounters()
             return
         }
@@ -16,6 +20,11 @@ extension Station {
                 try write.apply(to: client)
             }
             try writeDeviceRelays(controller.safeRelays)
+            if let deviceRelays {
+                let states = deviceRelays.relays.filter { $0.index < controller.safeRelays.count }
+                    .map { $0.name + (controller.safeRelays[$0.index] ? " ON" : " OFF") }.joined(separator: ", ")
+                logger.notice("station \(name): relays switched through the device in their safe state (\(states))")
+            }
             logger.notice("station \(name): safe state driven")
             journal.event("safe_state", "safe state driven at shutdown", now: now)
         } catch {
