@@ -112,9 +112,10 @@ public final class ChildProcess: @unchecked Sendable {
         let end = Date().addingTimeInterval(timeout)
         while process.isRunning && Date() < end { Thread.sleep(forTimeInterval: 0.02) }
         if process.isRunning { return nil }
-        // Let the readability handlers drain the pipes to their end (a loaded machine may run them late; a
-        // grandchild that kept the pipe open is given 5 s).
-        let drained = Date().addingTimeInterval(5)
+        // Let the readability handlers drain the pipes to their end: a loaded machine (the sanitizer runs) may run
+        // them seconds late, and a cut-off last line fails a test for nothing. Only a grandchild that kept the pipe
+        // open makes this wait the whole 30 s.
+        let drained = Date().addingTimeInterval(30)
         while !lock.withLock({ outClosed && errClosed }) && Date() < drained { Thread.sleep(forTimeInterval: 0.01) }
         return process.terminationStatus
     }
