@@ -7,12 +7,17 @@ import Sim
 import Stations
 import Testing
 
-/// A simulated device that remembers every request it answered, with the device time it came at.
+/// A simulated device that remembers every request it answered, with the device time it came at. `contract100`: it
+/// answers as a contract 1.00 device would (IR 1 reads 100, and there is no switch word at IR 99).
 private final class RecordingDevice: ModbusDevice {
     let inner: any ModbusDevice
+    let contract100: Bool
     let requests = Locked<[(Double, ModbusRequest)]>([])
 
-    init(_ inner: any ModbusDevice) { self.inner = inner }
+    init(_ inner: any ModbusDevice, contract100: Bool = false) {
+        self.inner = inner
+        self.contract100 = contract100
+    }
 
     var kind: DeviceKind { inner.kind }
     var unitId: UInt8 { inner.unitId }
@@ -21,7 +26,15 @@ private final class RecordingDevice: ModbusDevice {
 
     func handle(_ request: ModbusRequest, now: Double) -> ModbusResponse? {
         requests.withLock { $0.append((now, request)) }
-        return inner.handle(request, now: now)
+        guard contract100, case .readInputRegisters(let address, let count) = request else {
+            return inner.handle(request, now: now)
+        }
+        let span = address..<(address + count)
+        if span.contains(CommonRegisters.switchWord) { return .exception(.illegalDataAddress) }
+        let response = inner.handle(request, now: now)
+        guard span.contains(CommonRegisters.profileVersion), case .registers(var words)? = response else { return response }
+        words[CommonRegisters.profileVersion - address] = 100
+        return .registers(words)
     }
 
     /// The reads in `window`, counted by what they read (`FC 04 100+12`).
@@ -39,28 +52,6 @@ private final class RecordingDevice: ModbusDevice {
             out[key, default: 0] += 1
         }
         return out
-    }
-}
-
-/// A simulated device as a contract 1.00 device answers: IR 1 reads 100 and there is no switch word at IR 99.
-private final class Contract100Device: ModbusDevice {
-    let inner: any ModbusDevice
-
-    init(_ inner: any ModbusDevice) { self.inner = inner }
-
-    var kind: DeviceKind { inner.kind }
-    var unitId: UInt8 { inner.unitId }
-    var tickPeriod: Double { inner.tickPeriod }
-    func advance(to now: Double) { inner.advance(to: now) }
-
-    func handle(_ request: ModbusRequest, now: Double) -> ModbusResponse? {
-        guard case .readInputRegisters(let address, let count) = request else { return inner.handle(request, now: now) }
-        let span = address..<(address + count)
-        if span.contains(CommonRegisters.switchWord) { return .exception(.illegalDataAddress) }
-        let response = inner.handle(request, now: now)
-        guard span.contains(CommonRegisters.profileVersion), case .registers(var words)? = response else { return response }
-        words[CommonRegisters.profileVersion - address] = 100
-        return .registers(words)
     }
 }
 
@@ -129,8 +120,9 @@ struct LoopReadPlanTests {
         let clock = VirtualClock()
         var logger = Logger(label: "test")
         logger.logLevel = .critical
-        let device = RecordingDevice(Contract100Device(SimulatedDevice(
-            model: ExtractionFirmware(plant: ExtractionPlant(parameters: .standard, seed: 1)), serial: 1)))
+        let device = RecordingDevice(SimulatedDevice(
+            model: ExtractionFirmware(plant: ExtractionPlant(parameters: .standard, seed: 1)), serial: 1),
+            contract100: true)
         let client = InMemoryModbusClient(device: device) { clock.seconds() }
         let station = Wiring.makeStation(config.stations[0], mode: .real, client: client, logger: logger)
         station.start(now: 0)
