@@ -17,9 +17,9 @@ struct ExampleMapTests {
     }
 
     /// Serves `map`, runs a station of `kind` through it, and returns the processes, the port and the API's base URL.
-    private func start(kind: String, map: String, control: String = "") throws
+    private func start(kind: String, map: String, control: String = "", simulator: [String] = []) throws
         -> (sim: ChildProcess, rigd: ChildProcess, port: Int, base: String) {
-        let (sim, port) = try startSimulator(["--map", Self.mapPath(map)], kind: kind)
+        let (sim, port) = try startSimulator(["--map", Self.mapPath(map)] + simulator, kind: kind)
         #expect(sim.stdout.contains(", map \(Self.mapPath(map)))"), "\(sim.stdout)\(sim.stderr)")
         let config = try temporaryFile("""
             [[station]]
@@ -187,6 +187,50 @@ struct ExampleMapTests {
         #expect(station["read_plan"] as? [String] == ["heater (500 ms): FC 03 holding 0…11 (12)",
                                                       "heater (500 ms): FC 01 coil 0…1 (2)"],
                 "the channels, their quality bits and the outputs in one read; the enables in another")
+    }
+
+    /// Issue 20 item 2 end to end: a 4-bit status field, an enumeration register, a NaN bit pattern and the device's
+    /// fallback value, served by `rigd simulate --map` and read by `rigd run` through the same map. A sensor lost in
+    /// the simulator (`rigd fault`) reaches the API as no value with the quality the map's rule gives.
+    @Test func statusFieldsPatternsAndFallbackValuesEndToEnd() async throws {
+        let commands = try String(contentsOfFile: Self.mapPath("plc-heat-rig.toml"), encoding: .utf8)
+            .components(separatedBy: "[[map.command]]").dropFirst().joined(separator: "[[map.command]]")
+            .components(separatedBy: "[map.watchdog]")[0]
+        let status = try String(contentsOfFile: Self.repository
+            .appendingPathComponent("fuzz/corpus/map/status-fields-patterns-fallback.toml").path, encoding: .utf8)
+        let map = try temporaryFile(status.replacingOccurrences(of: "max_read_registers = 60",
+                                                               with: "max_read_registers = 60\nmax_gap = 20")
+                                    + "\n[[map.command]]" + commands.replacingOccurrences(of: "\"400", with: "\"401"))
+        defer { unlink(map) }
+        let (sim, rigd, _, base) = try start(kind: "heat-rig", map: map, control: "[station.control]\nsetpoint_c = 40",
+                                             simulator: ["--control", "127.0.0.1:0"])
+        defer { stop(sim, rigd) }
+        let good = try await channels(base, ready: "heater_power_w")
+        for name in ["block_temp_c", "mid_temp_c", "end_temp_c", "ambient_temp_c", "heater_power_w"] {
+            #expect(good[name]?["value"] is Double && good[name]?["quality"] as? Int == 0, "\(name): \(good[name] ?? [:])")
+        }
+        guard sim.wait(for: 10, until: { out, _ in out.contains("control on http://") }),
+              let range = sim.stdout.range(of: "control on http://") else {
+            Issue.record("no control address: \(sim.stdout)")
+            return
+        }
+        let control = String(sim.stdout[range.upperBound...].prefix { !$0.isWhitespace })
+        for channel in ["mid_temp_c", "ambient_temp_c"] {
+            let fault = try runToCompletion(try rigdBinary(), ["fault", "--control", control, "channel", channel, "lost"])
+            #expect(fault.status == 0, "\(fault.stderr)")
+        }
+        var lost: [String: [String: Any]] = [:]
+        for _ in 0..<50 {
+            lost = try await channels(base, ready: "heater_power_w")
+            if !(lost["mid_temp_c"]?["value"] is Double), !(lost["ambient_temp_c"]?["value"] is Double) { break }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        // The status field says "sensor failure" (0x80); the NaN pattern is "not available" (0x01).
+        #expect(!(lost["mid_temp_c"]?["value"] is Double) && lost["mid_temp_c"]?["quality"] as? Int == 0x80,
+                "\(lost["mid_temp_c"] ?? [:])")
+        #expect(!(lost["ambient_temp_c"]?["value"] is Double) && lost["ambient_temp_c"]?["quality"] as? Int == 0x01,
+                "\(lost["ambient_temp_c"] ?? [:])")
+        #expect(lost["block_temp_c"]?["value"] is Double && lost["end_temp_c"]?["value"] is Double)
     }
 
     @Test func aMappedDeviceWithoutFC16OnAnRTULine() async throws {

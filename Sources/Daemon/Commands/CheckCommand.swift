@@ -120,7 +120,15 @@ package enum MapSummary {
         for c in map.channels {
             var text = "  channel \(c.name): \(at(c.field))"
             if !c.nanIf.isEmpty { text += ", no reading if raw " + c.nanIf.map(TableReader.format).joined(separator: " or ") }
-            if let q = c.quality { text += ", bad when \(q.table) \(q.register) bit \(q.bit) is \(q.badWhen ? 1 : 0)" }
+            if !c.nanIfBits.isEmpty {
+                text += ", no reading when " + c.nanIfBits.map { "0x" + String($0, radix: 16, uppercase: true) }
+                    .joined(separator: " or ")
+            }
+            if let q = c.quality {
+                text += q.good == nil ? ", bad when \(q.table) \(q.register) bit \(q.bit) is \(q.badWhen ? 1 : 0)"
+                    : ", status \(q.description)"
+            }
+            if let f = c.fallback { text += ", the device's fallback value at \(f.table) \(f.register)" }
             if let w = c.qualityWord { text += ", quality word \(w.table) \(w.register)" }
             out.append(text)
         }
@@ -153,6 +161,7 @@ package enum MapSummary {
             let quality = map.channels.filter { c in
                 (c.quality.map { $0.table == request.table && request.span.contains($0.register) } ?? false)
                     || (c.qualityWord.map { $0.table == request.table && request.span.contains($0.register) } ?? false)
+                    || (c.fallback.map { $0.table == request.table && request.span.contains($0.register) } ?? false)
             }.map(\.name)
             let tripped = map.watchdog?.tripped.map { $0.table == request.table && request.span.contains($0.register) }
                 ?? false

@@ -43,19 +43,84 @@ public struct DeviceMap: Sendable, Equatable {
         public var span: Range<Int> { register..<(register + length) }
     }
 
-    /// A status bit that marks a channel's reading bad (or, for the watchdog, the device tripped).
+    /// A status bit that marks a channel's reading bad (or, for the watchdog, the device tripped); or a status field
+    /// of `width` bits from bit `bit` (a 4-bit field, a whole enumeration register) whose values `good` mean good,
+    /// `notAvailable` "no reading" and any other a sensor failure (docs/maps.md, "Quality").
     public struct QualityBit: Sendable, Equatable {
         public var table: Table
         public var register: Int
+        /// The bit, or the lowest bit of the field (its shift).
         public var bit: Int
-        /// The bit's value that means "bad".
+        /// The bit's value that means "bad" (the one-bit form).
         public var badWhen: Bool
+        /// Bits in the field (1: the one-bit form, unless `good` is given).
+        public var width: Int
+        /// The field's values that mean good; nil: the one-bit form (`badWhen`).
+        public var good: [Int]?
+        /// The field's values that mean "not available" (not set, no reading yet) rather than a sensor failure.
+        public var notAvailable: [Int]
 
         public init(table: Table, register: Int, bit: Int, badWhen: Bool) {
             self.table = table
             self.register = register
             self.bit = bit
             self.badWhen = badWhen
+            self.width = 1
+            self.good = nil
+            self.notAvailable = []
+        }
+
+        /// A status field: `width` bits from `shift`, good when its value is one of `good`.
+        public init(table: Table, register: Int, shift: Int, width: Int, good: [Int], notAvailable: [Int] = []) {
+            self.table = table
+            self.register = register
+            self.bit = shift
+            self.badWhen = true
+            self.width = width
+            self.good = good
+            self.notAvailable = notAvailable
+        }
+
+        /// The field's value in `word` (a register, or 0/1 for a coil or discrete input).
+        public func value(_ word: UInt16) -> Int {
+            table.holdsBits ? (word != 0 ? 1 : 0) : Int(RegisterCodec.bits(word, shift: bit, width: width))
+        }
+
+        /// What `word` says of the reading: good (`[]`), `.notAvailable` or `.sensorFailure`.
+        public func quality(_ word: UInt16) -> ChannelQuality {
+            guard let good else { return isBad(word) ? .sensorFailure : [] }
+            let v = value(word)
+            if good.contains(v) { return [] }
+            return notAvailable.contains(v) ? .notAvailable : .sensorFailure
+        }
+
+        /// The word (shifted into place) a device serves for a reading of `quality`: the first good value, the first
+        /// "not available" value, or the first value that is neither.
+        public func word(for quality: ChannelQuality) -> UInt16 {
+            let v: Int
+            if let good {
+                let failed = quality.contains(.sensorFailure)
+                if !failed && !quality.contains(.notAvailable) {
+                    v = good.first ?? 0
+                } else if !failed, let na = notAvailable.first {
+                    v = na
+                } else {
+                    v = (0..<(1 << width)).first { !good.contains($0) && !notAvailable.contains($0) }
+                        ?? notAvailable.first ?? 0
+                }
+            } else {
+                let bad = !quality.isDisjoint(with: [.sensorFailure, .notAvailable])
+                v = bad == badWhen ? 1 : 0
+            }
+            return table.holdsBits ? UInt16(v & 1) : UInt16(truncatingIfNeeded: v << bit)
+        }
+
+        /// `bit 3 = 1`, `bits 4…7 in [0]`: how the map's status is read, for messages.
+        public var description: String {
+            guard let good else { return "\(table) \(register) bit \(bit) = \(badWhen ? 1 : 0) is bad" }
+            let bits = width == 16 && bit == 0 ? "" : width == 1 ? " bit \(bit)" : " bits \(bit)…\(bit + width - 1)"
+            let na = notAvailable.isEmpty ? "" : ", not available when in \(notAvailable)"
+            return "\(table) \(register)\(bits) good when in \(good)\(na)"
         }
 
         /// The register (or bit) it reads.
@@ -73,18 +138,45 @@ public struct DeviceMap: Sendable, Equatable {
         public var field: Field
         /// Raw values that mean "no reading" (quality "not available").
         public var nanIf: [Double]
+        /// Raw bit patterns that mean "no reading" (`nan_if = "0xFFFFFFFF"`): the value's registers as one big-endian
+        /// number in the field's byte order, so NaN patterns compare exactly.
+        public var nanIfBits: [UInt64]
         public var quality: QualityBit?
         /// A whole quality word in the register contract's meaning (docs/register-contract.md §0: 0x80 failure,
         /// 0x01 not available, …), as the built-in maps have it.
         public var qualityWord: Field?
+        /// The register where the device keeps the value it serves instead of a reading it does not have (an
+        /// "offline fallback" value): a reading equal to it is "not available", never a measurement.
+        public var fallback: Field?
 
-        public init(name: String, field: Field, nanIf: [Double] = [], quality: QualityBit? = nil,
-                    qualityWord: Field? = nil) {
+        public init(name: String, field: Field, nanIf: [Double] = [], nanIfBits: [UInt64] = [],
+                    quality: QualityBit? = nil, qualityWord: Field? = nil, fallback: Field? = nil) {
             self.name = name
             self.field = field
             self.nanIf = nanIf
+            self.nanIfBits = nanIfBits
             self.quality = quality
             self.qualityWord = qualityWord
+            self.fallback = fallback
+        }
+
+        /// Why `raw` (the value's registers, exactly its length) is no reading: `nan_if 65535`, `nan_if 0x7FC00000`;
+        /// nil when it is one. `fallback` is the fallback register's words, when the map has one.
+        public func noReading(_ raw: [UInt16], fallback fallbackWords: [UInt16]? = nil) -> String? {
+            if let number = field.rawNumber(raw), nanIf.contains(number) {
+                return "nan_if " + (number == number.rounded() && abs(number) < 1e15 ? String(Int64(number)) : "\(number)")
+            }
+            if !nanIfBits.isEmpty, !field.table.holdsBits, field.type != .string {
+                let bits = RegisterCodec.bigEndianBits(raw.prefix(field.type.registerCount), order: field.order)
+                if nanIfBits.contains(bits) {
+                    return "nan_if 0x" + String(bits, radix: 16, uppercase: true)
+                }
+            }
+            if let fallback, let fallbackWords, let mine = field.rawNumber(raw),
+               let theirs = fallback.rawNumber(fallbackWords), mine == theirs {
+                return "the device's fallback value (\(fallback.table) \(fallback.register))"
+            }
+            return nil
         }
     }
 

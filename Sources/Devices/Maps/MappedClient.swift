@@ -224,14 +224,16 @@ public final class MappedClient: ModbusClient, ContractPlanning {
         guard let raw = image.words(channel.field), let number = channel.field.rawNumber(raw) else {
             return .notAvailable
         }
-        if channel.nanIf.contains(number) { return .notAvailable }
+        if channel.noReading(raw, fallback: channel.fallback.flatMap { image.words($0) }) != nil {
+            return .notAvailable
+        }
         let value = number * channel.field.scale + channel.field.offset
         var quality = ChannelQuality.ok
         if let word = channel.qualityWord, let q = image.words(word)?.first {
             quality = ChannelQuality(rawValue: q)
         }
-        if let bit = channel.quality, let word = image.words(bit.table, bit.span)?.first, bit.isBad(word) {
-            quality.insert(.sensorFailure)
+        if let status = channel.quality, let word = image.words(status.table, status.span)?.first {
+            quality.formUnion(status.quality(word))
         }
         guard value.isFinite else { return ChannelReading(raw: .nan, quality: quality.union(.sensorFailure)) }
         return ChannelReading(raw: Float(value), quality: quality)
@@ -544,6 +546,7 @@ extension DeviceMap {
             var spans = [(channel.field.table, channel.field.span)]
             if let q = channel.quality { spans.append((q.table, q.register..<(q.register + 1))) }
             if let w = channel.qualityWord { spans.append((w.table, w.span)) }
+            if let f = channel.fallback { spans.append((f.table, f.span)) }
             return spans
         }
     }

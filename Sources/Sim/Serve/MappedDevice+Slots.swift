@@ -7,6 +7,8 @@ extension MappedDevice {
             case channel(DeviceMap.Channel)
             case qualityBit(DeviceMap.Channel, DeviceMap.QualityBit)
             case qualityWord(DeviceMap.Channel)
+            /// The value the device serves instead of a reading it does not have (`fallback`).
+            case fallback
             case command(DeviceMap.Command, Target)
             case identity(Double)
             case watchdogTimeout
@@ -33,7 +35,7 @@ extension MappedDevice {
         var isWritable: Bool {
             switch role {
             case .command, .watchdogTimeout, .heartbeat, .reset: field.table.isWritable
-            case .channel, .qualityBit, .qualityWord, .identity, .tripped: false
+            case .channel, .qualityBit, .qualityWord, .fallback, .identity, .tripped: false
             }
         }
     }
@@ -44,12 +46,15 @@ extension MappedDevice {
         for channel in map.channels {
             out.append(Slot(role: .channel(channel), field: channel.field))
             if let q = channel.quality {
-                // A quality bit reads as a bool: a bit of a register, or a whole coil or discrete input.
-                let field = DeviceMap.Field(table: q.table, register: q.register, type: .bool,
-                                            bit: q.table.holdsBits ? nil : q.bit)
+                // A quality bit reads as a bool: a bit of a register, or a whole coil or discrete input; a status
+                // field as the register, its value shifted into place (fields of one register are OR-ed together).
+                let field = q.good != nil ? DeviceMap.Field(table: q.table, register: q.register, type: .uint16)
+                    : DeviceMap.Field(table: q.table, register: q.register, type: .bool,
+                                      bit: q.table.holdsBits ? nil : q.bit)
                 out.append(Slot(role: .qualityBit(channel, q), field: field))
             }
             if let word = channel.qualityWord { out.append(Slot(role: .qualityWord(channel), field: word)) }
+            if let fallback = channel.fallback { out.append(Slot(role: .fallback, field: fallback)) }
         }
         for command in map.commands {
             out.append(Slot(role: .command(command, target(of: command.name, in: layout)), field: command.field))
@@ -88,14 +93,31 @@ extension MappedDevice {
         if let value = reading.value, let words = field.encode(value), field.rawNumber(words)?.isFinite ?? false {
             return (words, false)
         }
+        if channel.fallback != nil, let words = RegisterCodec.encode(fallbackValue(field.type), as: field.type,
+                                                                      order: field.order) {
+            return (words, true)
+        }
         if field.type != .bool, let raw = channel.nanIf.first,
            let words = RegisterCodec.encode(raw, as: field.type, order: field.order) {
             return (words, true)
+        }
+        if field.type != .bool, let bits = channel.nanIfBits.first {
+            return (RegisterCodec.registers(bigEndianBits: bits, count: field.type.registerCount, order: field.order),
+                    true)
         }
         if field.type.isFloat, let words = RegisterCodec.encode(.nan, as: field.type, order: field.order) {
             return (words, true)
         }
         return (Array(repeating: 0, count: field.length), true)
+    }
+}
+
+extension MappedDevice {
+    /// What the simulated instrument keeps in a `fallback` register, and serves instead of a reading it does not have:
+    /// −9999 where the type holds it (the usual "no data" of loggers), else the type's largest value.
+    static func fallbackValue(_ type: RegisterType) -> Double {
+        if let range = type.integerRange, !range.contains(-9999) { return range.upperBound }
+        return -9999
     }
 }
 

@@ -194,8 +194,15 @@ public final class MappedDevice: ModbusDevice {
         case .channel(let channel):
             words = Self.served(channel, try reading(channel.name, &cache, now: now)).words
         case .qualityBit(let channel, let quality):
-            let bad = Self.served(channel, try reading(channel.name, &cache, now: now)).bad
-            words = field.encode(bad == quality.badWhen ? 1 : 0) ?? [0]
+            let reading = try reading(channel.name, &cache, now: now)
+            var served = reading.quality
+            // A number the map's type cannot hold is served as "no reading".
+            if !reading.isFault, Self.served(channel, reading).bad { served.insert(.notAvailable) }
+            if !reading.raw.isFinite { served.insert(.sensorFailure) }
+            words = [quality.word(for: served)]
+        case .fallback:
+            words = RegisterCodec.encode(Self.fallbackValue(field.type), as: field.type, order: field.order)
+                ?? Array(repeating: 0, count: field.length)
         case .qualityWord(let channel):
             let reading = try reading(channel.name, &cache, now: now)
             var quality = reading.quality
@@ -347,7 +354,7 @@ public final class MappedDevice: ModbusDevice {
             guard resetValue.map({ $0 == value }) ?? true else { return }
             try ask(.writeRegister(address: CommonRegisters.command, value: CommonRegisters.resetFaultsCommand),
                     now: now)
-        case .channel, .qualityBit, .qualityWord, .identity, .tripped:
+        case .channel, .qualityBit, .qualityWord, .fallback, .identity, .tripped:
             break  // not writable: `write` refused it
         }
     }

@@ -280,32 +280,29 @@ package enum MapLoader {
         let field = readField(t, context: context)
         if field?.type == .string { t.fail("type", "a channel is a number; string is for identity registers") }
         var nanIf: [Double] = []
+        var nanIfBits: [UInt64] = []
         if t.isSet("nan_if") {
             let v = t.table["nan_if"]
             t.markRead("nan_if")
-            if let d = v?.double ?? v?.int.map(Double.init) {
-                nanIf = [d]
-            } else if let array = v?.array {
-                for element in array {
-                    guard let d = element.double ?? element.int.map(Double.init) else {
-                        t.fail("nan_if", "must be a number or an array of numbers")
+            let expected = "a raw number, a bit pattern such as \"0xFFFFFFFF\", or an array of them (raw values "
+                + "meaning \"no reading\")"
+            for element in v?.array.map(Array.init) ?? (v.map { [$0] } ?? []) {
+                if let d = element.double ?? element.int.map(Double.init) {
+                    nanIf.append(d)
+                } else if let text = element.string {
+                    guard let bits = bitPattern(text, field: field) else {
+                        t.fail("nan_if", "\"\(text)\" is not a bit pattern of a \(field?.type.rawValue ?? "value"): "
+                               + "0x and at most \(4 * (field?.type.registerCount ?? 1)) hex digits")
                         break
                     }
-                    nanIf.append(d)
+                    nanIfBits.append(bits)
+                } else {
+                    t.fail("nan_if", "must be \(expected)")
+                    break
                 }
-            } else {
-                t.fail("nan_if", "must be a number or an array of numbers (raw values meaning \"no reading\")")
             }
         }
-        var quality: DeviceMap.QualityBit?
-        if let q = t.table("quality") {
-            let table = readTable(q)
-            let register = table.flatMap { registerAddress(q, table: $0, context: context) }
-            let bit = q.int("bit", default: 0, range: 0...15)
-            let badWhen = q.int("bad_when", default: 1, range: 0...1)
-            if let table, let register { quality = .init(table: table, register: register, bit: bit, badWhen: badWhen == 1) }
-            q.finish()
-        }
+        let quality = t.table("quality").flatMap { readQuality($0, context: context) }
         var qualityWord: DeviceMap.Field?
         if let q = t.table("quality_word") {
             qualityWord = readField(q, context: context, allowBit: false, defaultType: .uint16)
@@ -314,8 +311,88 @@ package enum MapLoader {
             }
             q.finish()
         }
+        var fallback: DeviceMap.Field?
+        if let f = t.table("fallback") {
+            fallback = readField(f, context: context, allowBit: false, defaultType: field?.type)
+            if let fb = fallback, let field, fb.type != field.type || fb.table.holdsBits != field.table.holdsBits {
+                f.fail("type", "the fallback register holds a value of the channel's type (\(field.type)), got \(fb.type)")
+            }
+            if let fb = fallback, fb.scale != 1 || fb.offset != 0 {
+                f.fail("scale", "a fallback register is compared raw: no scale or offset")
+            }
+            f.finish()
+        }
         guard let name, let field else { return nil }
-        return DeviceMap.Channel(name: name, field: field, nanIf: nanIf, quality: quality, qualityWord: qualityWord)
+        return DeviceMap.Channel(name: name, field: field, nanIf: nanIf, nanIfBits: nanIfBits, quality: quality,
+                                 qualityWord: qualityWord, fallback: fallback)
+    }
+
+    /// `"0x7FC00000"`: a bit pattern that fits `field`'s registers.
+    static func bitPattern(_ text: String, field: DeviceMap.Field?) -> UInt64? {
+        guard text.lowercased().hasPrefix("0x"), let field, !field.table.holdsBits, field.type != .string else {
+            return nil
+        }
+        let digits = text.dropFirst(2)
+        guard !digits.isEmpty, digits.count <= 4 * field.type.registerCount, let bits = UInt64(digits, radix: 16) else {
+            return nil
+        }
+        return bits
+    }
+
+    /// `quality = { table, register, bit, bad_when }` (one status bit) or `{ table, register, shift, width, good,
+    /// not_available }` (a status field: bits of a register, or a whole register as an enumeration).
+    static func readQuality(_ q: TableReader, context: FieldContext) -> DeviceMap.QualityBit? {
+        let table = readTable(q)
+        let register = table.flatMap { registerAddress(q, table: $0, context: context) }
+        let isField = q.isSet("good") || q.isSet("shift") || q.isSet("width") || q.isSet("not_available")
+        guard isField else {
+            let bit = q.int("bit", default: 0, range: 0...15)
+            let badWhen = q.int("bad_when", default: 1, range: 0...1)
+            q.finish()
+            guard let table, let register else { return nil }
+            return .init(table: table, register: register, bit: bit, badWhen: badWhen == 1)
+        }
+        for key in ["bit", "bad_when"] where q.isSet(key) {
+            q.fail(key, "is for one status bit; a status field has shift, width, good and not_available")
+            q.markRead(key)
+        }
+        if table?.holdsBits == true {
+            q.fail("table", "a status field is in an input or holding register (a coil or discrete input is one bit: "
+                   + "use bit and bad_when)")
+        }
+        let shift = q.int("shift", default: 0, range: 0...15)
+        let width = q.int("width", default: 16 - shift, range: 1...16)
+        if shift + width > 16 { q.fail("width", "shift \(shift) + width \(width) passes the register's 16 bits") }
+        let limit = width >= 16 ? 65535 : (1 << width) - 1
+        func values(_ key: String, required: Bool) -> [Int] {
+            guard q.isSet(key) else {
+                if required { q.fail(key, "is required: the field's values that mean good, e.g. good = [0]") }
+                return []
+            }
+            q.markRead(key)
+            let v = q.table[key]
+            let items = v?.array.map(Array.init) ?? (v.map { [$0] } ?? [])
+            var out: [Int] = []
+            for item in items {
+                guard let n = item.int, (0...limit).contains(n) else {
+                    q.fail(key, "must be whole numbers 0…\(limit) (what \(width) bit(s) hold)")
+                    return out
+                }
+                out.append(n)
+            }
+            return out
+        }
+        let good = values("good", required: true)
+        let notAvailable = values("not_available", required: false)
+        if let both = good.first(where: notAvailable.contains) {
+            q.fail("not_available", "\(both) is also in good")
+        }
+        if limit < 65535, Set(good + notAvailable).count > limit {
+            q.fail("good", "every value of the field is good or not available: it can never say a sensor failed")
+        }
+        q.finish()
+        guard let table, let register else { return nil }
+        return .init(table: table, register: register, shift: shift, width: width, good: good, notAvailable: notAvailable)
     }
 
     static func readCommand(_ t: TableReader, context: FieldContext, known: [String],

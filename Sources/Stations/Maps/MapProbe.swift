@@ -85,11 +85,6 @@ package enum MapProbe {
     /// The engineering value of `raw` read through `field` (nil for a string).
     package static func decode(_ raw: [UInt16], _ field: DeviceMap.Field) -> Double? { field.value(raw) }
 
-    /// The raw value before scale and offset (what `nan_if` compares with).
-    static func rawNumber(_ raw: [UInt16], _ field: DeviceMap.Field) -> Double? {
-        field.type == .bool ? nil : field.rawNumber(raw)
-    }
-
     /// Reads every channel (and the identity) of `map` once.
     package static func run(_ map: DeviceMap, client: any ModbusClient, units: [String: String] = [:]) -> Result {
         var codes = FunctionCodes()
@@ -118,20 +113,27 @@ package enum MapProbe {
             do {
                 reading.raw = try read(channel.field, from: client, codes: &codes)
                 reading.value = decode(reading.raw, channel.field)
-                if let raw = rawNumber(reading.raw, channel.field), channel.nanIf.contains(raw) {
+                let fallbackWords = try channel.fallback.map { try read($0, from: client, codes: &codes) }
+                if let why = channel.noReading(reading.raw, fallback: fallbackWords) {
                     reading.value = nil
-                    reading.quality = "not available (nan_if \(TableReader.format(raw)))"
+                    reading.quality = "not available (\(why))"
                 } else if let value = reading.value, !value.isFinite {
                     reading.value = nil
                     reading.quality = "not available (NaN)"
                 }
                 if let q = channel.quality {
-                    let bitField = DeviceMap.Field(table: q.table, register: q.register, type: .bool,
-                                                   bit: q.table.holdsBits ? nil : q.bit)
-                    let word = try read(bitField, from: client, codes: &codes)
-                    let set = q.table.holdsBits ? word[0] != 0 : RegisterCodec.bits(word[0], shift: q.bit, width: 1) == 1
-                    if set == q.badWhen {
-                        reading.quality = "bad (\(q.table) \(q.register) bit \(q.bit) = \(set ? 1 : 0))"
+                    let statusField = DeviceMap.Field(table: q.table, register: q.register, type: .uint16)
+                    let word = try read(q.table.holdsBits ? DeviceMap.Field(table: q.table, register: q.register,
+                                                                           type: .bool) : statusField,
+                                        from: client, codes: &codes)[0]
+                    let quality = q.quality(word)
+                    let at = q.good == nil ? "\(q.table) \(q.register) bit \(q.bit) = \(q.value(word))"
+                        : "\(q.table) \(q.register) \(q.width == 16 ? "" : "bits \(q.bit)…\(q.bit + q.width - 1) ")= \(q.value(word))"
+                    if quality.contains(.sensorFailure) {
+                        reading.quality = "bad (\(at))"
+                        reading.value = nil
+                    } else if quality.contains(.notAvailable) {
+                        reading.quality = "not available (\(at))"
                         reading.value = nil
                     }
                 }
