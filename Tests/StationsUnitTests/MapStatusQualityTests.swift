@@ -182,7 +182,7 @@ struct MapStatusQualityTests {
         } catch {
             let said = "\(error)"
             let path = line.hasPrefix("quality") ? "quality.\(key)" : line.hasPrefix("fallback") ? "fallback.\(key)" : key
-            #expect(said.contains("bad.toml") && said.contains("channel \"block_temp_c\": \(path) ")
+            #expect(said.contains("bad.toml:9: ") && said.contains("channel \"block_temp_c\": \(path) ")
                     && said.contains(message), "\(said)")
             #expect(!said.contains("not a known key"), "one message for one mistake: \(said)")
         }

@@ -1,5 +1,6 @@
 /// Finds the line of a key in a TOML file, for messages only (TOMLKit gives lines for syntax errors, not for keys).
-/// It follows `[table]` and `[[array]]` headers and `key =` lines; anything it cannot place gets no line.
+/// It follows `[table]` and `[[array]]` headers and `key =` lines; a key it cannot place gets the line of the nearest
+/// enclosing one, and one with none gets no line.
 package struct SourceLines: Sendable {
     /// "station[0].control.setpoint_c" → 7; "station[0]" → the header's line.
     private var lines: [String: Int] = [:]
@@ -34,7 +35,16 @@ package struct SourceLines: Sendable {
         }
     }
 
-    package func line(_ path: String) -> Int? { lines[path] }
+    /// The line of `path`, or of the nearest enclosing key or table that has one: a key inside an inline table
+    /// (`quality = { good = … }`) gets the line of `quality =`.
+    package func line(_ path: String) -> Int? {
+        var p = Substring(path)
+        while true {
+            if let n = lines[String(p)] { return n }
+            guard let dot = p.lastIndex(of: ".") else { return nil }
+            p = p[..<dot]
+        }
+    }
 
     private static func unquote(_ s: Substring) -> String {
         s.trimmingCharacters(in: " \t").split(separator: ".").map {
