@@ -187,26 +187,26 @@ package final class Station<Controller: StationController>: AnyStation, @uncheck
         do {
             let needs = controller.reads(loop: loop)
             var spans = spans(needs)
-            var chunk: SampleRingReader.Chunk?
             if let ringReader, loop == controller.streamLoop {
                 // A contract 1.01 device keeps its switch word just below the ring: the ring read brings the switches
                 // this loop needs, and the refresh need not read them.
-                let switches = spans.first { $0.table == .discrete && client.readsSwitchWord }
+                let switches = spans.first {
+                    $0.table == .discrete && $0.span.upperBound <= 16 && client.readsSwitchWord
+                }
                 let read = try ringReader.read(from: client, order: order, switchWord: switches != nil)
                 if let switches, let word = read.switches {
                     client.keepSwitches(word, as: switches)
                     spans.removeAll { $0 == switches }
                 }
-                chunk = read.chunk
+                // Handed on at once: the reader has moved past these samples, so a refresh that fails next must not
+                // lose them (the controller acts on them at its next step).
+                if let gap = read.chunk.gap {
+                    logger.warning("station \(name): sample ring: \(gap) (read too slowly or the link stalled)")
+                }
+                controller.receive(read.chunk, now: now)
             }
             try client.refresh(spans)
             let snapshot = try Profile.readSnapshot(from: client, order: order, channelCount: channelCount)
-            if let chunk {
-                if let gap = chunk.gap {
-                    logger.warning("station \(name): sample ring: \(gap) (read too slowly or the link stalled)")
-                }
-                controller.receive(chunk, now: now)
-            }
             supervisor.readSucceeded()
             publisher.count(snapshot, fresh: needs.channels)
             publisher.recordAndPublish(snapshot, now: now)
