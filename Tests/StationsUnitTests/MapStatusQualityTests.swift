@@ -153,6 +153,7 @@ struct MapStatusQualityTests {
     @Test(arguments: [
         ("quality = { table = \"holding\", register = 10, shift = 4 }", "good", "is required"),
         ("quality = { table = \"holding\", register = 10, bit = 1, good = [0] }", "bit", "is for one status bit"),
+        ("quality = { table = \"holding\", register = 10, good = [] }", "good", "at least one value"),
         ("quality = { table = \"holding\", register = 10, shift = 12, width = 8, good = [0] }", "width", "passes the register's 16 bits"),
         ("quality = { table = \"holding\", register = 10, width = 2, good = [0, 1], not_available = [2, 3] }", "good", "can never say a sensor failed"),
         ("quality = { table = \"holding\", register = 10, width = 4, good = [16] }", "good", "0…15"),

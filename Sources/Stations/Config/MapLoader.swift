@@ -372,6 +372,9 @@ package enum MapLoader {
             q.markRead(key)
             let v = q.table[key]
             let items = v?.array.map(Array.init) ?? (v.map { [$0] } ?? [])
+            if required && items.isEmpty {
+                q.fail(key, "must name at least one value (what the device reports for a good reading)")
+            }
             var out: [Int] = []
             for item in items {
                 guard let n = item.int, (0...limit).contains(n) else {
