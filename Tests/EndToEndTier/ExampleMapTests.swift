@@ -135,19 +135,19 @@ struct ExampleMapTests {
             .replacingOccurrences(of: "max_gap = 8\n", with: "max_gap = 8\nfc23 = true\n")
             .replacingOccurrences(of: "value_ms = 2000", with: "value_ms = 1000")
         #expect(plc.contains("fc23 = true") && plc.contains("value_ms = 1000"))
-        let (sim, rigd, _, base) = try start(kind: "heat-rig", map: try temporaryFile(plc, suffix: ".toml"))
+        // Setpoint 0 °C: the heater stays off, so each tick's only holding-register write is the heartbeat, and the
+        // ratio below does not depend on how far the rig has heated (a slow machine, as under the thread sanitizer,
+        // reached the band where the heater command changes every tick: one more write a tick).
+        let (sim, rigd, _, base) = try start(kind: "heat-rig", map: try temporaryFile(plc, suffix: ".toml"),
+                                             control: "[station.control]\nsetpoint_c = 0")
         defer { stop(sim, rigd) }
         _ = try await channels(base, ready: "block_temp_c")
-        func counts() async throws
-            -> (transactions: Int, ticks: Int, errors: Int, linkErrors: Int, late: Int, plan: [String]) {
+        func counts() async throws -> (transactions: Int, ticks: Int, errors: Int, linkErrors: Int, plan: [String]) {
             let station = try #require(try await http("GET", base + "/api/stations/s").json)
             let link = station["link"] as? [String: Any] ?? [:]
-            let loops = station["loops"] as? [[String: Any]] ?? []
-            let ticks = loops.compactMap { $0["ticks"] as? Int }.reduce(0, +)
-            let late = loops.compactMap { ($0["overruns"] as? Int ?? 0) + ($0["missed_deadlines"] as? Int ?? 0) }
-                .reduce(0, +)
+            let ticks = (station["loops"] as? [[String: Any]] ?? []).compactMap { $0["ticks"] as? Int }.reduce(0, +)
             return (link["transactions"] as? Int ?? 0, ticks, link["transaction_errors"] as? Int ?? -1,
-                    link["link_errors"] as? Int ?? -1, late, station["read_plan"] as? [String] ?? [])
+                    link["link_errors"] as? Int ?? -1, station["read_plan"] as? [String] ?? [])
         }
         let before = try await counts()
         try await Task.sleep(for: .seconds(6))
@@ -157,11 +157,10 @@ struct ExampleMapTests {
         let ticks = after.ticks - before.ticks
         let perTick = Double(after.transactions - before.transactions) / Double(max(1, ticks))
         #expect(ticks >= 8, "\(ticks) ticks in 6 s")
-        // A timeout on a loaded machine (a link error, then a reconnect) adds requests that are not FC 23's doing, and
-        // so does a loop that fell behind (the thread sanitizer's CI run: 72 ticks in 6 s of a 500 ms loop, catching
-        // up, at 3.0 requests a tick). On time and without link errors, FC 23 must carry the writes.
-        #expect(perTick < 2.5 || after.linkErrors > before.linkErrors || after.late > before.late,
-                "\(perTick) requests a tick (\(after.transactions - before.transactions) in \(ticks)), \(after.late - before.late) late ticks")
+        // FC 23 (heartbeat and holding read) and the coils: 2 a tick; without FC 23, 3. A timeout on a loaded machine
+        // (a link error, then a reconnect) adds requests that are not FC 23's doing.
+        #expect(perTick < 2.5 || after.linkErrors > before.linkErrors,
+                "\(perTick) requests a tick (\(after.transactions - before.transactions) in \(ticks))")
         // The heartbeats reach the PLC inside FC 23: its 1 s watchdog never trips.
         let alarms = rigd.stderr.split(separator: "\n").filter { $0.contains("ALARM") && !$0.contains("device_unavailable") }
         #expect(alarms.isEmpty, "\(alarms)")
