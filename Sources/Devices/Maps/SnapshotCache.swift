@@ -116,7 +116,7 @@ public final class SnapshotCache: ModbusClient {
         }
         for (span, asked) in zip(spans, asked(spans)) where span.table == .discrete && asked.table == .input {
             guard let word = kept(.input, CommonRegisters.switchWord, 1)?[0] else { continue }
-            keep(span, span.span.map { (word >> UInt16($0)) & 1 })
+            keepSwitches(word, as: span)
         }
     }
 

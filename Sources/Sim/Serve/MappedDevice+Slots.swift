@@ -93,10 +93,7 @@ extension MappedDevice {
         if let value = reading.value, let words = field.encode(value), field.rawNumber(words)?.isFinite ?? false {
             return (words, false)
         }
-        if channel.fallback != nil, let words = RegisterCodec.encode(fallbackValue(field.type), as: field.type,
-                                                                      order: field.order) {
-            return (words, true)
-        }
+        if channel.fallback != nil, let words = fallbackWords(field) { return (words, true) }
         if field.type != .bool, let raw = channel.nanIf.first,
            let words = RegisterCodec.encode(raw, as: field.type, order: field.order) {
             return (words, true)
@@ -118,6 +115,11 @@ extension MappedDevice {
     static func fallbackValue(_ type: RegisterType) -> Double {
         if let range = type.integerRange, !range.contains(-9999) { return range.upperBound }
         return -9999
+    }
+
+    /// `fallbackValue` in `field`'s registers.
+    static func fallbackWords(_ field: DeviceMap.Field) -> [UInt16]? {
+        RegisterCodec.encode(fallbackValue(field.type), as: field.type, order: field.order)
     }
 }
 

@@ -201,8 +201,7 @@ public final class MappedDevice: ModbusDevice {
             if !reading.raw.isFinite { served.insert(.sensorFailure) }
             words = [quality.word(for: served)]
         case .fallback:
-            words = RegisterCodec.encode(Self.fallbackValue(field.type), as: field.type, order: field.order)
-                ?? Array(repeating: 0, count: field.length)
+            words = Self.fallbackWords(field) ?? Array(repeating: 0, count: field.length)
         case .qualityWord(let channel):
             let reading = try reading(channel.name, &cache, now: now)
             var quality = reading.quality
