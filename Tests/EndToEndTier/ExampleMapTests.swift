@@ -98,6 +98,70 @@ struct ExampleMapTests {
         #expect(refused.status != 0 && refused.stderr.contains("Illegal function"), "\(refused.stderr)")
     }
 
+    /// Issue 20 item 1: a sonde that measures only when asked (docs/maps.md, "Acquisition"). `rigd simulate --map`
+    /// measures after the trigger and keeps its measuring time in a register; `rigd run` writes the trigger, waits
+    /// that time, polls the ready flag and reads. When the instrument never finishes (the `never_ready` fault), the
+    /// channels read "not available" and the failures are counted as `not_ready`; when it recovers, values return.
+    @Test func aSondeThatMustBeAskedEndToEnd() async throws {
+        let sonde = try String(contentsOfFile: Self.mapPath("sonde-cdab.toml"), encoding: .utf8)
+        let map = try temporaryFile(sonde + """
+
+            [[map.acquire]]
+            simulate_ms = 1500
+            [[map.acquire.step]]
+            write = { table = "holding", register = 1, value = 1 }
+            [[map.acquire.step]]
+            wait = { table = "holding", register = 2, max_ms = 5000 }
+            [[map.acquire.step]]
+            poll = { table = "holding", register = 3, equals = 1, timeout_ms = 2000 }
+            """)
+        defer { unlink(map) }
+        let (sim, rigd, port, base) = try start(kind: "aqua-sonde", map: map,
+                                                control: "[station.control]\nsample_every_s = 1",
+                                                simulator: ["--control", "127.0.0.1:0"])
+        defer { stop(sim, rigd) }
+        let good = try await channels(base, ready: "do_mgl")
+        for name in ["do_mgl", "water_temp_c", "ph"] {
+            #expect(good[name]?["value"] is Double && good[name]?["quality"] as? Int == 0, "\(name): \(good[name] ?? [:])")
+        }
+        #expect(try mbpoll(port, ["-t", "4", "-r", "2", "-c", "1"])[2] == 1500, "the instrument's measuring time")
+        let station = try #require(try await http("GET", base + "/api/stations/s").json)
+        let plan = station["read_plan"] as? [String] ?? []
+        #expect(plan.contains { $0.hasPrefix("sample (1 s): acquire do_mgl, do_sat_pct, chl_ugl, water_temp_c, ph, "
+                                             + "salinity_ppt, tan_mgl, nh3_mgl first: write holding 1 = 1, wait the ms in "
+                                             + "holding 2 (at most 5000), poll holding 3 until 1 (timeout 2000 ms); takes "
+                                             + "0…7000 ms, more than the loop's period") }, "\(plan)")
+
+        guard sim.wait(for: 10, until: { out, _ in out.contains("control on http://") }),
+              let range = sim.stdout.range(of: "control on http://") else {
+            Issue.record("no control address: \(sim.stdout)")
+            return
+        }
+        let control = String(sim.stdout[range.upperBound...].prefix { !$0.isWhitespace })
+        let fault = try runToCompletion(try rigdBinary(), ["fault", "--control", control, "device", "never_ready"])
+        #expect(fault.status == 0, "\(fault.stderr)")
+        var stale: [String: [String: Any]] = [:]
+        var link: [String: Any] = [:]
+        for _ in 0..<75 {
+            let station = try await http("GET", base + "/api/stations/s").json
+            for c in station?["channels"] as? [[String: Any]] ?? [] { stale[c["name"] as? String ?? ""] = c }
+            link = station?["link"] as? [String: Any] ?? [:]
+            if !(stale["do_mgl"]?["value"] is Double), (link["errors_by_kind"] as? [String: Any])?["not_ready"] != nil {
+                break
+            }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        #expect(!(stale["do_mgl"]?["value"] is Double) && stale["do_mgl"]?["quality"] as? Int == 1,
+                "never ready: \(stale["do_mgl"] ?? [:])")
+        #expect(((link["errors_by_kind"] as? [String: Any])?["not_ready"] as? Int ?? 0) >= 1, "\(link)")
+        #expect((link["last_error"] as? String ?? "").contains("poll holding 3 until 1 (timeout 2000 ms) timed out"),
+                "\(link)")
+        let normal = try runToCompletion(try rigdBinary(), ["fault", "--control", control, "device", "normal"])
+        #expect(normal.status == 0, "\(normal.stderr)")
+        let back = try await channels(base, ready: "do_mgl")
+        #expect(back["do_mgl"]?["value"] is Double && back["do_mgl"]?["quality"] as? Int == 0, "\(back["do_mgl"] ?? [:])")
+    }
+
     /// A sonde-and-controller unit that switches the pond's aerators on its coils 0 and 1 (docs/maps.md, "Relays"):
     /// over TCP, the coils hold what the station decided, and its safe state (aerators on) when rigd stops.
     @Test func aeratorsSwitchedThroughTheInstrument() async throws {

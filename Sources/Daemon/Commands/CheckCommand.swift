@@ -145,6 +145,11 @@ package enum MapSummary {
         } else {
             out.append("  no device watchdog: the device relies on the host for its safe state")
         }
+        for a in map.acquisitions {
+            out.append("  acquire \(a.channels.joined(separator: ", ")) before reading them: "
+                       + a.steps.map(\.description).joined(separator: ", ")
+                       + " (simulated measurement \(TableReader.format(a.simulateMs)) ms)")
+        }
         return out + planLines(map, indent: "  ")
     }
 

@@ -17,7 +17,9 @@ struct FaultCommand: AsyncParsableCommand {
         What to do, after the options:
           list                                   devices, their channels and disturbances, what is injected
           channel NAME lost | stuck V | offset V | drift V_PER_HOUR | noise SIGMA | spikes SIZE PER_HOUR | clear
-          device offline | online | normal | delay MS | exception CODE
+          device offline | online | normal | delay MS | exception CODE | never_ready
+                                                 never_ready: an instrument served through a map with acquisition
+                                                 sequences never finishes a measurement (normal ends it)
           disturb NAME on | off                  a plant disturbance (fan_failure, filter_clog, bad_night, storm, …)
           clear                                  every fault and disturbance off
         Name the device with --device (its name: the station of --config, KIND-N, or unit-N on RTU) or --unit \
@@ -72,12 +74,14 @@ struct FaultCommand: AsyncParsableCommand {
                 throw ValidationError("channel fault must be one of " + FaultRequest.channelFaults.joined(separator: ", "))
             }
         case "device"?:
-            guard words.count >= 2 else { throw ValidationError("device offline|online|normal|delay MS|exception CODE") }
+            guard words.count >= 2 else {
+                throw ValidationError("device offline|online|normal|delay MS|exception CODE|never_ready")
+            }
             r.device = words[1]
             switch words[1] {
             case "delay": r.ms = try number(2, "milliseconds")
             case "exception": r.code = Int(try number(2, "the exception code"))
-            case "offline", "online", "normal": break
+            case "offline", "online", "normal", "never_ready": break
             default:
                 throw ValidationError("device fault must be one of " + FaultRequest.deviceFaults.joined(separator: ", "))
             }

@@ -173,7 +173,8 @@ struct RunCommand: AsyncParsableCommand {
                 runner.run(until: Int64((next.at * 1e9).rounded()))
                 pending.removeFirst()
                 let name = next.request.station ?? ""
-                if let device = stations.first(where: { $0.name == name })?.simulation?.device as? any FaultInjectable {
+                let simulation = stations.first(where: { $0.name == name })?.simulation
+                if let device = (simulation?.instrument ?? simulation?.device) as? any FaultInjectable {
                     var what = next.request
                     what.station = nil
                     do throws(FaultRequest.Invalid) {

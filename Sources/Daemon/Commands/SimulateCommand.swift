@@ -227,7 +227,7 @@ struct SimulateCommand: AsyncParsableCommand {
         var targets: [FaultTarget] = []
         for item in plan {
             do {
-                // A mapped instrument answers at the map's unit; faults go to the contract device inside.
+                // A mapped instrument answers at the map's unit.
                 let unit = deviceMap.map { UInt8($0.unit) } ?? 1
                 let instrument = Locked<MappedDevice?>(nil)
                 let inner = try item.settings.simulatedDevice(seed: item.seed, preset: item.preset, unit: unit,
@@ -236,7 +236,9 @@ struct SimulateCommand: AsyncParsableCommand {
                 instrument.withLock { $0 = device as? MappedDevice }
                 let server = try ModbusTCPServer(device: device, host: item.host, port: item.port) { clock.seconds() }
                 servers.append(server)
-                if let injectable = inner as? any FaultInjectable {
+                // Through a map, faults go to the instrument: it passes the device's on to the contract device inside
+                // and keeps its own (never_ready).
+                if let injectable = (device as? any FaultInjectable) ?? (inner as? any FaultInjectable) {
                     targets.append(FaultTarget(name: item.name, unit: Int(device.unitId), device: injectable))
                 }
                 say("serving \(item.kind) on \(item.host):\(server.port) (unit \(device.unitId), seed \(item.seed), "
@@ -294,7 +296,8 @@ struct SimulateCommand: AsyncParsableCommand {
         let presetName = preset ?? k.defaultPreset
         let context = StationContext(startHourOfDay: RunCommand.localHourOfDay())
         let clock = MonotonicClock()
-        // What the server answers with (through the map, if any), and the contract devices faults go to.
+        // What the server answers with (through the map, if any; faults go to it), and the contract devices inside
+        // (the offline schedule's).
         var devices: [UInt8: any ModbusDevice] = [:]
         var inner: [UInt8: any ModbusDevice] = [:]
         for (i, unit) in try rtuUnits().enumerated() {
@@ -326,7 +329,9 @@ struct SimulateCommand: AsyncParsableCommand {
         let started = clock.seconds()
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: RTUServerService(server: server))]
         services += controlService(targets: devices.keys.sorted().compactMap { unit in
-            (inner[unit] as? any FaultInjectable).map { FaultTarget(name: "unit-\(unit)", unit: Int(unit), device: $0) }
+            ((devices[unit] as? any FaultInjectable) ?? (inner[unit] as? any FaultInjectable)).map {
+                FaultTarget(name: "unit-\(unit)", unit: Int(unit), device: $0)
+            }
         }, logger: logger)
         if !schedule.isEmpty {
             services.append(.init(service: OfflineScheduleService(schedule: schedule, devices: inner, started: started,

@@ -12,8 +12,9 @@ import Locking
 /// Exactly one target per request:
 /// - a channel: `channel` + `fault` = lost | stuck (`value`) | offset (`value`) | drift (`per_hour`) |
 ///   noise (`sigma`) | spikes (`size`, `per_hour`) | clear;
-/// - the device: `device` = offline | online | delay (`ms`) | exception (`code`, 1–255) | normal (no delay, no
-///   exceptions, online);
+/// - the device: `device` = offline | online | delay (`ms`) | exception (`code`, 1–255) | never_ready (an
+///   instrument served through a map with acquisition sequences never finishes a measurement) | normal (no delay, no
+///   exceptions, online, ready);
 /// - a plant disturbance: `disturbance` = a name of the kind's (`fan_failure`, `filter_clog`, `bad_night`, `storm`, …)
 ///   with `active` true or false;
 /// - or `clear_all` = true: every fault and disturbance off.
@@ -42,7 +43,7 @@ package struct FaultRequest: Codable, Sendable, Equatable, CustomStringConvertib
     }
 
     package static let channelFaults = ["lost", "stuck", "offset", "drift", "noise", "spikes", "clear"]
-    package static let deviceFaults = ["offline", "online", "delay", "exception", "normal"]
+    package static let deviceFaults = ["offline", "online", "delay", "exception", "never_ready", "normal"]
 
     package struct Invalid: Error, CustomStringConvertible {
         package let description: String
@@ -111,6 +112,11 @@ package struct FaultRequest: Codable, Sendable, Equatable, CustomStringConvertib
         if let kind = self.device {
             switch kind {
             case "offline", "online", "normal": break
+            case "never_ready":
+                guard (device as? MappedDevice)?.acquires == true else {
+                    throw Invalid("never_ready needs an instrument served through a map with acquisition sequences "
+                                  + "([[map.acquire]]); \(device.kind) here has none")
+                }
             case "delay":
                 let ms = try number(ms, "ms", for: "delay")
                 guard (0...60_000).contains(ms) else { throw Invalid("delay ms must be 0–60000, got \(ms)") }
@@ -139,6 +145,7 @@ package struct FaultRequest: Codable, Sendable, Equatable, CustomStringConvertib
             device.setOffline(false)
             device.setAnswerDelay(0)
             device.setExceptionReplies(nil)
+            (device as? MappedDevice)?.setNeverReady(false)
             for name in device.injected.disturbances { try? device.setDisturbance(name, active: false) }
             return
         }
@@ -151,10 +158,12 @@ package struct FaultRequest: Codable, Sendable, Equatable, CustomStringConvertib
         case "online"?: device.setOffline(false)
         case "delay"?: device.setAnswerDelay((ms ?? 0) / 1000)
         case "exception"?: device.setExceptionReplies(code.flatMap { ModbusException(rawValue: UInt8($0)) })
+        case "never_ready"?: (device as? MappedDevice)?.setNeverReady(true)
         case "normal"?:
             device.setOffline(false)
             device.setAnswerDelay(0)
             device.setExceptionReplies(nil)
+            (device as? MappedDevice)?.setNeverReady(false)
         default: break
         }
         if let disturbance {

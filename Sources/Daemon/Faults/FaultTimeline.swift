@@ -115,7 +115,8 @@ package struct FaultTimeline: Sendable {
                                               + stations.map(\.name).joined(separator: ", ") + ")"))
                 continue
             }
-            guard let device = station.simulation?.device as? any FaultInjectable else {
+            guard let device = (station.simulation?.instrument ?? station.simulation?.device) as? any FaultInjectable
+            else {
                 issues.append(ConfigIssue(file: source, line: nil, context: "station \"\(name)\"", key: "fault[\(i)]",
                                           message: "the station is not simulated: faults go into simulated devices only"))
                 continue

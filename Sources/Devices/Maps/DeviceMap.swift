@@ -226,6 +226,88 @@ public struct DeviceMap: Sendable, Equatable {
         }
     }
 
+    /// An acquisition sequence (`[[map.acquire]]`, docs/maps.md "Acquisition"): steps the host runs before it reads
+    /// `channels` — trigger a measurement, wait, poll a ready flag — for instruments that answer only when asked.
+    public struct Acquisition: Sendable, Equatable {
+        public enum Step: Sendable, Equatable {
+            /// Write a raw value (a parameter bitmask, "force sample") with FC 6/16, or FC 5 to a coil.
+            case write(Field, value: Double)
+            /// Wait a fixed time.
+            case wait(ms: Double)
+            /// Wait the time the device keeps in a register (its value × the field's scale, in ms), at most `maxMs`.
+            case waitFrom(Field, maxMs: Double)
+            /// Read a register (or a bit) until it holds `equals`; a sequence failure after `timeoutMs`.
+            case poll(Field, equals: Double, timeoutMs: Double)
+
+            /// `write holding 1 = 7`, `wait 500 ms`, …: for messages and `rigd check`.
+            public var description: String {
+                switch self {
+                case .write(let f, let v): "write \(f.table) \(f.register) = \(Acquisition.format(v))"
+                case .wait(let ms): "wait \(Acquisition.format(ms)) ms"
+                case .waitFrom(let f, let maxMs):
+                    "wait the ms in \(f.table) \(f.register)" + (f.scale != 1 ? " × \(Acquisition.format(f.scale))" : "")
+                        + " (at most \(Acquisition.format(maxMs)))"
+                case .poll(let f, let equals, let timeoutMs):
+                    "poll \(f.table) \(f.register)\(f.bit.map { " bit \($0)" } ?? "") until \(Acquisition.format(equals))"
+                        + " (timeout \(Acquisition.format(timeoutMs)) ms)"
+                }
+            }
+        }
+
+        /// The channels it acquires (names of the map's channels).
+        public var channels: [String]
+        public var steps: [Step]
+        /// How long the simulated instrument takes to measure after the trigger (the last write), in ms: what its
+        /// wait register holds and when its ready flag rises. Not used by the host.
+        public var simulateMs: Double
+
+        public init(channels: [String], steps: [Step], simulateMs: Double? = nil) {
+            self.channels = channels
+            self.steps = steps
+            self.simulateMs = simulateMs ?? Self.defaultSimulateMs(steps)
+        }
+
+        /// The sequence's fixed waits, or 1000 ms when it waits only for the device (a wait register or a poll).
+        public static func defaultSimulateMs(_ steps: [Step]) -> Double {
+            let fixed = steps.reduce(0.0) { if case .wait(let ms) = $1 { $0 + ms } else { $0 } }
+            let asks = steps.contains {
+                switch $0 {
+                case .waitFrom, .poll: true
+                case .write, .wait: false
+                }
+            }
+            return fixed > 0 ? fixed : (asks ? 1000 : 0)
+        }
+
+        /// The least time the host spends on it, ms: its fixed waits (a register's wait is known only at run time).
+        public var fixedWaitMs: Double {
+            steps.reduce(0.0) { if case .wait(let ms) = $1 { $0 + ms } else { $0 } }
+        }
+
+        /// The longest it may take before it fails or completes, ms: fixed waits, register waits at their maximum,
+        /// polls to their timeout.
+        public var longestMs: Double {
+            steps.reduce(0.0) {
+                switch $1 {
+                case .write: $0
+                case .wait(let ms): $0 + ms
+                case .waitFrom(_, let maxMs): $0 + maxMs
+                case .poll(_, _, let timeoutMs): $0 + timeoutMs
+                }
+            }
+        }
+
+        /// The register the device takes as its trigger: the last write.
+        public var trigger: (field: Field, value: Double)? {
+            for step in steps.reversed() { if case .write(let f, let v) = step { return (f, v) } }
+            return nil
+        }
+
+        static func format(_ v: Double) -> String {
+            v == v.rounded() && abs(v) < 1e15 ? String(Int64(v)) : String(v)
+        }
+    }
+
     public var kind: DeviceKind
     public var name: String
     public var wordOrder: ByteOrder
@@ -249,6 +331,8 @@ public struct DeviceMap: Sendable, Equatable {
     public var channels: [Channel]
     public var commands: [Command]
     public var watchdog: Watchdog?
+    /// Acquisition sequences (`[[map.acquire]]`), each for its channels.
+    public var acquisitions: [Acquisition] = []
 
     public init(kind: DeviceKind, name: String, wordOrder: ByteOrder = .abcd, unit: Int = 1,
                 maxReadRegisters: Int = 125, maxWriteRegisters: Int = 123, maxGap: Int = 8, interRequestMs: Int = 0,
@@ -301,6 +385,11 @@ public struct DeviceMap: Sendable, Equatable {
 
     /// The channel called `name`, if the device has it.
     public func channel(named name: String) -> Channel? { channels.first { $0.name == name } }
+
+    /// The index of the acquisition sequence that acquires channel `name`, if one does.
+    public func acquisition(of name: String) -> Int? {
+        acquisitions.firstIndex { $0.channels.contains(name) }
+    }
 }
 
 extension ModbusClient {

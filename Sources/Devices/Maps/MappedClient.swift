@@ -13,6 +13,8 @@ import Foundation
 ///   "E-stop released" and every other input off. A mapped device's E-stop belongs on a host line (`estop = …`).
 /// - The word order (HR 2) is the contract's ABCD: the map's own orders are applied here.
 /// - Without `[map.watchdog]`, HR 3 reads 0 (no device watchdog) and heartbeats are not sent anywhere.
+/// - Channels with an acquisition sequence (`[[map.acquire]]`) are read only once it completed, across ticks; in
+///   between, the last completed acquisition is served (docs/maps.md, "Acquisition").
 ///
 /// - Important: Confined to its station's thread, as every `ModbusClient`.
 public final class MappedClient: ModbusClient, ContractPlanning {
@@ -41,34 +43,62 @@ public final class MappedClient: ModbusClient, ContractPlanning {
     public var onRequest: (@Sendable () -> Void)?
     /// Why the device failed the map's identity check on the last connect, if it did.
     public private(set) var identityProblem: String?
+    /// The station's clock, seconds: what acquisition steps wait on (the virtual clock in a virtual run).
+    private let clock: @Sendable () -> Double
+    /// Each acquisition sequence's progress (`map.acquisitions` order).
+    private var acquiring: [AcquisitionRun]
+    /// On the read being made: the channels whose acquisition is still under way (served from their last completed
+    /// acquisition, not read), and the sequences that completed (their channels are read now, and kept).
+    private var underWay: Set<String> = []
+    private var completed: Set<Int> = []
 
     private struct PlanKey: Hashable {
         var table: DeviceMap.Table
         var range: Range<Int>
+        /// Channels left out (their acquisition is under way).
+        var leaving: [String] = []
     }
 
-    public init(base: any ModbusClient, map: DeviceMap, layout: ContractLayout, paceRequests: Bool = true) {
+    /// Where one acquisition sequence stands: the next step, when a wait ends, when a poll gives up; and the readings
+    /// of its last completed acquisition.
+    private struct AcquisitionRun {
+        var step = 0
+        var resumeAt: Double?
+        var deadline: Double?
+        var readings: [String: ChannelReading] = [:]
+    }
+
+    /// `clock`: the station's clock in seconds (acquisition waits); by default the monotonic clock.
+    public init(base: any ModbusClient, map: DeviceMap, layout: ContractLayout, paceRequests: Bool = true,
+                clock: (@Sendable () -> Double)? = nil) {
         self.base = base
         self.map = map
         self.layout = layout
         self.paceRequests = paceRequests
+        self.clock = clock ?? { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
+        acquiring = Array(repeating: AcquisitionRun(), count: map.acquisitions.count)
     }
 
     public var endpoint: String { base.endpoint }
     public var isConnected: Bool { base.isConnected }
 
     public func connect() throws {
-        written = [:]
-        snapshot = nil
-        prefetched = nil
+        forget()
         try base.connect()
     }
 
     public func close() {
+        forget()
+        base.close()
+    }
+
+    /// After a reconnect the device may hold anything: every command is written again, every acquisition starts over
+    /// and nothing it acquired before is served.
+    private func forget() {
         written = [:]
         snapshot = nil
         prefetched = nil
-        base.close()
+        acquiring = Array(repeating: AcquisitionRun(), count: map.acquisitions.count)
     }
 
     public func withinProbeTimeout<T>(_ body: () throws -> T) throws -> T {
@@ -256,7 +286,8 @@ public final class MappedClient: ModbusClient, ContractPlanning {
 
     /// The map's registers behind `spans` of the contract: the channels of the channel blocks they touch (with their
     /// quality registers), the commands of the setpoints and coils, the watchdog's trip bit for the header.
-    private func fieldSpans(_ spans: [ContractSpan]) -> [(table: DeviceMap.Table, span: Range<Int>)] {
+    private func fieldSpans(_ spans: [ContractSpan], leaving: Set<String> = [])
+        -> [(table: DeviceMap.Table, span: Range<Int>)] {
         let base = CommonRegisters.channelBase, stride = CommonRegisters.channelStride
         var out: [(table: DeviceMap.Table, span: Range<Int>)] = []
         for s in spans where !s.span.isEmpty {
@@ -268,7 +299,8 @@ public final class MappedClient: ModbusClient, ContractPlanning {
                 let first = (s.span.lowerBound - base) / stride
                 let last = min((s.span.upperBound - 1 - base) / stride, layout.channels.count - 1)
                 guard first <= last else { continue }
-                out += DeviceMap.spans(of: layout.channels[first...last].compactMap { map.channel(named: $0) })
+                out += DeviceMap.spans(of: layout.channels[first...last].filter { !leaving.contains($0) }
+                    .compactMap { map.channel(named: $0) })
             case .holding:
                 for setpoint in layout.setpoints where s.span.overlaps(setpoint.address..<(setpoint.address + 2)) {
                     if let c = map.command(named: setpoint.name) { out.append((c.field.table, c.field.span)) }
@@ -290,9 +322,149 @@ public final class MappedClient: ModbusClient, ContractPlanning {
     }
 
     public func readContract(_ spans: [ContractSpan], plan: ReadPlan) throws -> [[UInt16]] {
+        try acquire(channelNames(spans))
+        defer { (underWay, completed) = ([], []) }
+        let leaving = underWay.sorted()
+        let plan = leaving.isEmpty ? plan : reducedPlans[ReducedKey(spans: spans, leaving: leaving)] ?? {
+            let reduced = ReadPlan.compile(fieldSpans(spans, leaving: underWay), maxRead: map.maxReadRegisters,
+                                           maxGap: map.maxGap, evenAlignment: map.evenAlignment)
+            reducedPlans[ReducedKey(spans: spans, leaving: leaving)] = reduced
+            return reduced
+        }()
         snapshot = try execute(plan)
         defer { snapshot = nil }
         return try spans.map { try readWords($0.table, at: $0.span.lowerBound, count: $0.span.count) }
+    }
+
+    private struct ReducedKey: Hashable {
+        var spans: [ContractSpan]
+        var leaving: [String]
+    }
+
+    /// Plans of contract spans without the channels whose acquisition is under way.
+    private var reducedPlans: [ReducedKey: ReadPlan] = [:]
+
+    /// The map's channels in the channel blocks `spans` touch.
+    private func channelNames(_ spans: [ContractSpan]) -> [String] {
+        let base = CommonRegisters.channelBase, stride = CommonRegisters.channelStride
+        var names: [String] = []
+        for s in spans where s.table == .input && s.span.upperBound > base {
+            let first = max(0, (s.span.lowerBound - base) / stride)
+            let last = min((s.span.upperBound - 1 - base) / stride, layout.channels.count - 1)
+            if first <= last { names += layout.channels[first...last] }
+        }
+        return names
+    }
+
+    // MARK: Acquisition sequences
+
+    /// Runs the acquisition sequences of `names`' channels as far as they go now (docs/maps.md, "Acquisition"): a
+    /// sequence's writes, then its waits and polls, each checked again on later reads until it is done. Sets
+    /// `underWay` (channels to serve from their last acquisition) and `completed` (sequences whose channels this read
+    /// reads fresh). A sequence that fails — a poll that times out, a wait the device asks for longer than the map
+    /// allows, a request that fails — starts over and its channels are "not available" until it completes again; the
+    /// failure is thrown as a transaction error (kind `notReady`, or the request's own).
+    private func acquire(_ names: [String]) throws {
+        underWay = []
+        completed = []
+        guard !map.acquisitions.isEmpty else { return }
+        for (i, acquisition) in map.acquisitions.enumerated() where acquisition.channels.contains(where: names.contains) {
+            do {
+                if try advance(i) {
+                    completed.insert(i)
+                } else {
+                    underWay.formUnion(acquisition.channels)
+                }
+            } catch {
+                acquiring[i] = AcquisitionRun()
+                underWay = []
+                completed = []
+                throw error
+            }
+        }
+    }
+
+    /// Runs sequence `i`'s steps until one must wait; true when every step is done (its channels may be read now).
+    private func advance(_ i: Int) throws -> Bool {
+        let acquisition = map.acquisitions[i]
+        var run = acquiring[i]
+        defer { acquiring[i] = run }
+        while run.step < acquisition.steps.count {
+            let step = acquisition.steps[run.step]
+            switch step {
+            case .write(let field, let value):
+                try write(field, value: value, name: "acquisition step \(run.step + 1)")
+            case .wait(let ms):
+                let due = run.resumeAt ?? clock() + ms / 1000
+                run.resumeAt = due
+                guard clock() >= due else { return false }
+            case .waitFrom(let field, let maxMs):
+                if run.resumeAt == nil {
+                    let raw = try read(ReadPlan.Request(table: field.table, start: field.register, count: field.length))
+                    guard let ms = field.value(raw), ms.isFinite, ms >= 0 else {
+                        throw notReady(acquisition, "\(step.description): the register holds no wait")
+                    }
+                    guard ms <= maxMs else {
+                        throw notReady(acquisition, "\(step.description): the device asks for \(format(ms)) ms")
+                    }
+                    run.resumeAt = clock() + ms / 1000
+                }
+                guard let due = run.resumeAt, clock() >= due else { return false }
+            case .poll(let field, let equals, let timeoutMs):
+                let deadline = run.deadline ?? clock() + timeoutMs / 1000
+                run.deadline = deadline
+                let raw = try read(ReadPlan.Request(table: field.table, start: field.register, count: field.length))
+                let value = field.value(raw)
+                if value != equals {
+                    guard clock() >= deadline else { return false }
+                    throw notReady(acquisition, "\(step.description) timed out, reads "
+                                   + (value.map { format($0) } ?? "nothing"))
+                }
+            }
+            run.step += 1
+            run.resumeAt = nil
+            run.deadline = nil
+        }
+        run.step = 0
+        return true
+    }
+
+    /// What `rigd check --plans` and the API's `read_plan` say of the acquisition sequences a loop with `spans` runs
+    /// (one line each), and, when one cannot fit the loop's `period` (s), how often its channels are read then.
+    public func acquisitionLines(_ spans: [ContractSpan], period: Double) -> [String] {
+        let names = channelNames(spans)
+        return map.acquisitions.filter { $0.channels.contains(where: names.contains) }.map { a in
+            var line = "acquire " + a.channels.joined(separator: ", ") + " first: "
+                + a.steps.map(\.description).joined(separator: ", ")
+            let least = a.fixedWaitMs / 1000
+            if a.longestMs > 0 {
+                // A step that waits resumes on a later tick; the next acquisition starts on the tick after the read.
+                let ticks = Int((least / period).rounded(.up)) + 1
+                let varies = a.longestMs > a.fixedWaitMs
+                line += "; takes " + (varies ? "\(format(a.fixedWaitMs))…\(format(a.longestMs))" : format(a.longestMs))
+                    + " ms" + (a.longestMs / 1000 >= period ? ", more than the loop's period" : "")
+                if ticks > 1 || varies {
+                    line += ": the loop runs on, serving the last acquisition, and reads these channels every "
+                        + (ticks > 1 ? "\(ticks) ticks" : "tick") + (varies ? " at best" : "")
+                }
+            }
+            return line
+        }
+    }
+
+    private func notReady(_ acquisition: DeviceMap.Acquisition, _ message: String) -> ModbusTransactionError {
+        ModbusTransactionError(endpoint: endpoint, operation: "acquire " + acquisition.channels.joined(separator: ", "),
+                               kind: .notReady, message: message)
+    }
+
+    /// The reading of `channel` for this read: from the image, or, while its acquisition is under way, from its last
+    /// completed acquisition ("not available" before the first); a completed acquisition's readings are kept.
+    private func acquiredReading(_ channel: DeviceMap.Channel, _ image: Image) -> ChannelReading {
+        guard let i = map.acquisition(of: channel.name) else { return reading(channel, image) }
+        if underWay.contains(channel.name) { return acquiring[i].readings[channel.name] ?? .notAvailable }
+        let r = reading(channel, image)
+        if completed.contains(i) { acquiring[i].readings[channel.name] = r }
+        return r
     }
 
     // MARK: Contract reads
@@ -306,11 +478,16 @@ public final class MappedClient: ModbusClient, ContractPlanning {
         }
         let first = (address - base) / stride, last = (span.upperBound - 1 - base) / stride
         let channels = (first...last).map { layout.channels[$0] }
-        let mapped = channels.compactMap { map.channel(named: $0) }
-        let image = try image(PlanKey(table: .input, range: span), DeviceMap.spans(of: mapped))
+        // A read outside a plan (`readContract`) runs the channels' acquisition sequences itself.
+        let direct = snapshot == nil
+        if direct { try acquire(channels) }
+        defer { if direct { (underWay, completed) = ([], []) } }
+        let mapped = channels.compactMap { map.channel(named: $0) }.filter { !underWay.contains($0.name) }
+        let image = try image(PlanKey(table: .input, range: span, leaving: underWay.sorted()),
+                              DeviceMap.spans(of: mapped))
         var words: [UInt16] = []
         for name in channels {
-            let r = map.channel(named: name).map { reading($0, image) } ?? .notAvailable
+            let r = map.channel(named: name).map { acquiredReading($0, image) } ?? .notAvailable
             words += RegisterCodec.encode(r.raw, order: .abcd) + [r.quality.rawValue, 0]
         }
         let offset = address - (base + stride * first)

@@ -64,6 +64,9 @@ public struct ModbusTransactionError: Error, Sendable, CustomStringConvertible {
         case badCRC
         case badData
         case badSlave
+        /// The device did not become ready: an acquisition sequence (docs/maps.md, "Acquisition") timed out or was
+        /// refused the wait it asked for.
+        case notReady
         case other
     }
 
@@ -90,6 +93,7 @@ public struct ModbusTransactionError: Error, Sendable, CustomStringConvertible {
         case .badCRC: "invalid CRC"
         case .badData: "invalid data"
         case .badSlave: "response not from the requested unit"
+        case .notReady: "the device did not become ready"
         case .other: "transaction failed"
         }
     }

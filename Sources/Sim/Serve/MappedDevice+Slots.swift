@@ -16,6 +16,12 @@ extension MappedDevice {
             case reset(value: Double?)
             /// The watchdog's trip bit: the inner device's status bit 18 (host watchdog tripped).
             case tripped(DeviceMap.QualityBit)
+            /// A register an acquisition sequence writes (`trigger`: its last write, which starts a measurement).
+            case acquireWrite(sequence: Int, value: Double, trigger: Bool)
+            /// The register that holds how long a measurement takes (ms, through the field's scale).
+            case acquireWait(sequence: Int)
+            /// A ready flag or status an acquisition sequence polls: `equals` once the measurement is done.
+            case acquirePoll(sequence: Int, equals: Double)
         }
 
         /// Where a command's value lives.
@@ -34,8 +40,8 @@ extension MappedDevice {
         /// Commands and the watchdog's registers are written; channels, their quality and the identity are not.
         var isWritable: Bool {
             switch role {
-            case .command, .watchdogTimeout, .heartbeat, .reset: field.table.isWritable
-            case .channel, .qualityBit, .qualityWord, .fallback, .identity, .tripped: false
+            case .command, .watchdogTimeout, .heartbeat, .reset, .acquireWrite: field.table.isWritable
+            case .channel, .qualityBit, .qualityWord, .fallback, .identity, .tripped, .acquireWait, .acquirePoll: false
             }
         }
     }
@@ -68,6 +74,24 @@ extension MappedDevice {
                 let field = DeviceMap.Field(table: t.table, register: t.register, type: .bool,
                                             bit: t.table.holdsBits ? nil : t.bit)
                 out.append(Slot(role: .tripped(t), field: field))
+            }
+        }
+        for (i, acquisition) in map.acquisitions.enumerated() {
+            let trigger = acquisition.trigger
+            for step in acquisition.steps {
+                switch step {
+                case .write(let field, let value):
+                    // Writes of one register are one slot (the last sequence that writes it wins the trigger).
+                    let isTrigger = trigger.map { $0.field == field && $0.value == value } ?? false
+                    out.removeAll { if case .acquireWrite = $0.role { $0.field == field } else { false } }
+                    out.append(Slot(role: .acquireWrite(sequence: i, value: value, trigger: isTrigger), field: field))
+                case .waitFrom(let field, _):
+                    out.append(Slot(role: .acquireWait(sequence: i), field: field))
+                case .poll(let field, let equals, _):
+                    out.append(Slot(role: .acquirePoll(sequence: i, equals: equals), field: field))
+                case .wait:
+                    break
+                }
             }
         }
         return out

@@ -19,6 +19,10 @@ import Locking
 /// - A channel whose reading is a fault (or does not fit its type) serves its first `nan_if` raw value, else NaN in
 ///   a float type, else 0; its `quality` bit reads bad, its `quality_word` carries the contract's quality word.
 /// - Commands named after a contract setpoint or coil mirror it; others (host relays) are held here and read back.
+/// - An acquisition sequence (`[[map.acquire]]`) measures when its trigger (the sequence's last write, with the map's
+///   value; another is 03) arrives and takes `simulateMs`, which its wait register holds; until then its channels
+///   serve "no reading" and its poll register "not ready", then what it measured until the next trigger. The
+///   `never_ready` fault (`setNeverReady`) keeps every measurement from finishing.
 /// - Without a `watchdog` in the map, the inner device's watchdog is turned off (HR 3 = 0): the instrument has none
 ///   and never trips. With one, its timeout is HR 3 in ms, any change of its heartbeat feeds HR 4, and its reset
 ///   value sends HR 5 = 0xA5.
@@ -50,6 +54,12 @@ public final class MappedDevice: ModbusDevice {
         var heartbeatChanges: UInt16 = 0
         /// Registers of a multi-register value written so far with FC 6, by slot (instruments without FC 16).
         var pending: [Int: [UInt16]] = [:]
+        /// Per acquisition sequence: when its measurement was triggered, and the readings it took (frozen at the
+        /// first read after it was done, until the next trigger).
+        var triggeredAt: [Double?]
+        var measured: [[String: ChannelReading]]
+        /// Injected: measurements never finish (`device = "never_ready"`).
+        var neverReady = false
     }
 
     /// Why a request is not answered with data: the inner device is silent, or an exception.
@@ -80,7 +90,29 @@ public final class MappedDevice: ModbusDevice {
         self.slots = slots
         self.holders = holders
         self.extents = extents
-        state = Locked(State(heartbeat: Array(repeating: 0, count: map.watchdog?.heartbeat.length ?? 0)))
+        state = Locked(State(heartbeat: Array(repeating: 0, count: map.watchdog?.heartbeat.length ?? 0),
+                             triggeredAt: Array(repeating: nil, count: map.acquisitions.count),
+                             measured: Array(repeating: [:], count: map.acquisitions.count)))
+    }
+
+    /// Whether the map has acquisition sequences (`[[map.acquire]]`): what the `never_ready` fault acts on.
+    public var acquires: Bool { !map.acquisitions.isEmpty }
+
+    /// Injects (or takes away) the fault "the sequence never completes": a triggered measurement is never done, its
+    /// ready flag never rises and its channels keep reading "not ready".
+    public func setNeverReady(_ on: Bool) {
+        state.withLock { $0.neverReady = on }
+    }
+
+    public var neverReady: Bool { state.withLock { $0.neverReady } }
+
+    /// Whether sequence `i`'s measurement is done at `now`: triggered (a sequence without a write measures all the
+    /// time), `simulateMs` ago, and not held back by the `never_ready` fault.
+    private func measured(_ i: Int, _ s: State, now: Double) -> Bool {
+        guard !s.neverReady else { return false }
+        guard map.acquisitions[i].trigger != nil else { return true }
+        guard let at = s.triggeredAt[i] else { return false }
+        return now - at >= map.acquisitions[i].simulateMs / 1000
     }
 
     /// Whether the host relay `name` (`aerator-1` or `aerator_1`) that this instrument switches is on, as last
@@ -108,13 +140,13 @@ public final class MappedDevice: ModbusDevice {
             do throws(Failure) {
                 switch request {
                 case .readInputRegisters(let address, let count):
-                    return .registers(try read(.input, address, count, s, now: now))
+                    return .registers(try read(.input, address, count, &s, now: now))
                 case .readHoldingRegisters(let address, let count):
-                    return .registers(try read(.holding, address, count, s, now: now))
+                    return .registers(try read(.holding, address, count, &s, now: now))
                 case .readCoils(let address, let count):
-                    return .bits(try read(.coil, address, count, s, now: now).map { $0 != 0 })
+                    return .bits(try read(.coil, address, count, &s, now: now).map { $0 != 0 })
                 case .readDiscreteInputs(let address, let count):
-                    return .bits(try read(.discrete, address, count, s, now: now).map { $0 != 0 })
+                    return .bits(try read(.discrete, address, count, &s, now: now).map { $0 != 0 })
                 case .writeCoil(let address, let value):
                     try write(.coil, address, [value ? 1 : 0], single: true, &s, now: now)
                 case .writeCoils(let address, let values):
@@ -131,7 +163,7 @@ public final class MappedDevice: ModbusDevice {
                     guard map.fc23 else { throw .exception(.illegalFunction) }
                     guard values.count <= map.maxWriteRegisters else { throw .exception(.illegalDataAddress) }
                     try write(.holding, writeAddress, values, single: false, &s, now: now)
-                    return .registers(try read(.holding, readAddress, readCount, s, now: now))
+                    return .registers(try read(.holding, readAddress, readCount, &s, now: now))
                 }
                 return .written
             } catch {
@@ -170,7 +202,7 @@ public final class MappedDevice: ModbusDevice {
 
     /// `count` registers (or bits, as 0/1) from `address`: each the OR of the values that hold it (bits of one
     /// register may belong to several), 0 where none does.
-    private func read(_ table: DeviceMap.Table, _ address: Int, _ count: Int, _ s: State,
+    private func read(_ table: DeviceMap.Table, _ address: Int, _ count: Int, _ s: inout State,
                       now: Double) throws(Failure) -> [UInt16] {
         let limit = table.holdsBits ? Self.maxReadBits : map.maxReadRegisters
         guard count >= 1, count <= limit, let extent = extents[table], address >= extent.lowerBound,
@@ -179,31 +211,32 @@ public final class MappedDevice: ModbusDevice {
         var out = [UInt16](repeating: 0, count: count)
         for a in address..<(address + count) {
             for i in holders[table]?[a] ?? [] {
-                out[a - address] |= try words(i, &cache, s, now: now)[a - slots[i].field.register]
+                out[a - address] |= try words(i, &cache, &s, now: now)[a - slots[i].field.register]
             }
         }
         return out
     }
 
     /// The registers slot `i` serves now, exactly its field's length.
-    private func words(_ i: Int, _ cache: inout ReadCache, _ s: State, now: Double) throws(Failure) -> [UInt16] {
+    private func words(_ i: Int, _ cache: inout ReadCache, _ s: inout State, now: Double) throws(Failure) -> [UInt16] {
         if let words = cache.words[i] { return words }
         let field = slots[i].field
         var words: [UInt16]
         switch slots[i].role {
         case .channel(let channel):
-            words = Self.served(channel, try reading(channel.name, &cache, now: now)).words
+            words = Self.served(channel, try reading(channel.name, &cache, &s, now: now)).words
         case .qualityBit(let channel, let quality):
-            let reading = try reading(channel.name, &cache, now: now)
+            let reading = try reading(channel.name, &cache, &s, now: now)
             var served = reading.quality
             // A number the map's type cannot hold is served as "no reading".
             if !reading.isFault, Self.served(channel, reading).bad { served.insert(.notAvailable) }
-            if !reading.raw.isFinite { served.insert(.sensorFailure) }
+            // NaN without a word of why is a failure; "not available" (no reading yet, not ready) stays that.
+            if !reading.raw.isFinite, !served.contains(.notAvailable) { served.insert(.sensorFailure) }
             words = [quality.word(for: served)]
         case .fallback:
             words = Self.fallbackWords(field) ?? Array(repeating: 0, count: field.length)
         case .qualityWord(let channel):
-            let reading = try reading(channel.name, &cache, now: now)
+            let reading = try reading(channel.name, &cache, &s, now: now)
             var quality = reading.quality
             // A number the map's type cannot hold is served as "no reading".
             if !reading.isFault, Self.served(channel, reading).bad { quality.insert(.notAvailable) }
@@ -227,6 +260,13 @@ public final class MappedDevice: ModbusDevice {
             else { throw .exception(.serverDeviceFailure) }
             let status = StatusBits(rawValue: RegisterCodec.uint32(r, at: 0))
             words = field.encode(status.contains(.watchdogTripped) == t.badWhen ? 1 : 0) ?? [0]
+        case .acquireWrite(_, let value, _):
+            words = Self.encode(s.local[i] ?? value, field)
+        case .acquireWait(let sequence):
+            words = Self.encode(map.acquisitions[sequence].simulateMs, field)
+        case .acquirePoll(let sequence, let equals):
+            // Not ready: any other value (0, or 1 when ready is 0).
+            words = Self.encode(measured(sequence, s, now: now) ? equals : (equals == 0 ? 1 : 0), field)
         }
         // A field built in code may give a length its type does not fill; the map's registers are what count.
         if words.count != field.length {
@@ -238,8 +278,32 @@ public final class MappedDevice: ModbusDevice {
 
     /// Channel `name` from the inner device's block (float32 ABCD, quality); "not available" if the contract has no
     /// such channel.
-    private func reading(_ name: String, _ cache: inout ReadCache, now: Double) throws(Failure) -> ChannelReading {
+    private func reading(_ name: String, _ cache: inout ReadCache, _ s: inout State,
+                         now: Double) throws(Failure) -> ChannelReading {
         if let reading = cache.readings[name] { return reading }
+        // A channel an acquisition sequence triggers: "not ready" (no reading) until the measurement is done, then what
+        // it measured, held until the next trigger.
+        if let i = map.acquisition(of: name), map.acquisitions[i].trigger != nil || s.neverReady {
+            guard measured(i, s, now: now) else {
+                cache.readings[name] = .notAvailable
+                return .notAvailable
+            }
+            if let held = s.measured[i][name] {
+                cache.readings[name] = held
+                return held
+            }
+            let taken = try liveReading(name, now: now)
+            s.measured[i][name] = taken
+            cache.readings[name] = taken
+            return taken
+        }
+        let reading = try liveReading(name, now: now)
+        cache.readings[name] = reading
+        return reading
+    }
+
+    /// Channel `name` as the inner device reads it now.
+    private func liveReading(_ name: String, now: Double) throws(Failure) -> ChannelReading {
         var reading = ChannelReading.notAvailable
         if let address = layout.channelAddress(name) {
             let request = ModbusRequest.readInputRegisters(address: address, count: CommonRegisters.channelStride)
@@ -248,7 +312,6 @@ public final class MappedDevice: ModbusDevice {
             }
             reading = ChannelBlock.decode(r, count: 1, order: .abcd)[0]
         }
-        cache.readings[name] = reading
         return reading
     }
 
@@ -353,8 +416,40 @@ public final class MappedDevice: ModbusDevice {
             guard resetValue.map({ $0 == value }) ?? true else { return }
             try ask(.writeRegister(address: CommonRegisters.command, value: CommonRegisters.resetFaultsCommand),
                     now: now)
-        case .channel, .qualityBit, .qualityWord, .fallback, .identity, .tripped:
+        case .acquireWrite(let sequence, let expected, let trigger):
+            // The trigger starts a measurement; the value must be the one the map writes (another bitmask asks for
+            // parameters this instrument does not measure).
+            if trigger {
+                guard value == expected else { throw .exception(.illegalDataValue) }
+                s.triggeredAt[sequence] = now
+                s.measured[sequence] = [:]
+            }
+            s.local[i] = value
+        case .channel, .qualityBit, .qualityWord, .fallback, .identity, .tripped, .acquireWait, .acquirePoll:
             break  // not writable: `write` refused it
         }
+    }
+}
+
+/// Faults go to the contract device inside (its plant, sensors and link); the instrument adds its own:
+/// `setNeverReady` (an acquisition sequence that never completes).
+extension MappedDevice: FaultInjectable {
+    private var inner: (any FaultInjectable)? { device as? any FaultInjectable }
+
+    public func setChannelFault(_ fault: ChannelFault?, channel: Int) { inner?.setChannelFault(fault, channel: channel) }
+    public func setOffline(_ offline: Bool) { inner?.setOffline(offline) }
+    public func setAnswerDelay(_ seconds: Double) { inner?.setAnswerDelay(seconds) }
+    public func setExceptionReplies(_ code: ModbusException?) { inner?.setExceptionReplies(code) }
+    public var disturbanceNames: [String] { inner?.disturbanceNames ?? [] }
+    public var channelSpecs: [ChannelSpec] { inner?.channelSpecs ?? [] }
+
+    public func setDisturbance(_ name: String, active: Bool) throws(UnknownDisturbance) {
+        guard let inner else { throw UnknownDisturbance(name: name, kind: kind, known: []) }
+        try inner.setDisturbance(name, active: active)
+    }
+
+    public var injected: InjectedFaults {
+        inner?.injected ?? InjectedFaults(offline: false, answerDelay: 0, exceptionReplies: nil, disturbances: [],
+                                          channels: [:])
     }
 }

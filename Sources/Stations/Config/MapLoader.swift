@@ -129,9 +129,190 @@ package enum MapLoader {
             }
             w.finish()
         }
+        for (i, a) in (t.arrayOfTables("acquire") ?? []).enumerated() {
+            a.context = "acquire \(i + 1)"
+            if let acquisition = readAcquisition(a, number: i + 1, context: context, map: map, located: located) {
+                for name in acquisition.channels where map.acquisition(of: name) != nil {
+                    a.fail("channels", "\(name) is acquired by two sequences")
+                }
+                map.acquisitions.append(acquisition)
+            }
+            a.finish()
+        }
         t.finish()
         checkLayout(located, maxRead: map.maxReadRegisters)
         return t.reader.issues.count == before ? map : nil
+    }
+
+    // MARK: Acquisition
+
+    /// Longest wait, poll timeout or simulated measurement a sequence may name: 10 min.
+    static let longestStepMs = 600_000.0
+
+    /// `[[map.acquire]]`: `channels` (default: all), `simulate_ms`, and its `[[map.acquire.step]]`s, each one of
+    /// `write`, `wait_ms`, `wait` or `poll`. A write may not touch a value the map reads (a channel, its quality, the
+    /// identity, the watchdog's registers), and touches a command's registers only within limits the map gave it.
+    static func readAcquisition(_ a: TableReader, number: Int, context: FieldContext, map: DeviceMap,
+                                located: [Located]) -> DeviceMap.Acquisition? {
+        var channels = map.channels.map(\.name)
+        if a.isSet("channels"), let names = a.stringArray("channels") {
+            if names.isEmpty { a.fail("channels", "must name at least one channel (leave it out for all)") }
+            for name in names where map.channel(named: name) == nil {
+                a.fail("channels", "\(name) is not a channel of this map (mapped: "
+                       + map.channels.map(\.name).joined(separator: ", ") + ")")
+            }
+            channels = names
+        }
+        let simulateMs: Double? = a.isSet("simulate_ms")
+            ? a.double("simulate_ms", default: 0, range: 0...longestStepMs) : nil
+        var steps: [DeviceMap.Acquisition.Step] = []
+        let tables = a.arrayOfTables("step") ?? []
+        if tables.isEmpty { a.fail("step", "is required: at least one [[map.acquire.step]] (write, wait_ms, wait or poll)") }
+        for (i, st) in tables.enumerated() {
+            st.context = "acquire \(number) step \(i + 1)"
+            if let step = readStep(st, context: context, map: map, located: located) { steps.append(step) }
+            st.finish()
+        }
+        guard steps.count == tables.count, !steps.isEmpty else { return nil }
+        return DeviceMap.Acquisition(channels: channels, steps: steps, simulateMs: simulateMs)
+    }
+
+    static func readStep(_ st: TableReader, context: FieldContext, map: DeviceMap,
+                         located: [Located]) -> DeviceMap.Acquisition.Step? {
+        let actions = ["write", "wait_ms", "wait", "poll"].filter(st.isSet)
+        guard actions.count == 1, let action = actions.first else {
+            st.fail(actions.first ?? "write", actions.isEmpty
+                    ? "a step is one of write, wait_ms, wait or poll"
+                    : "a step is one action, not \(actions.joined(separator: " and "))")
+            for key in actions { st.markRead(key) }
+            return nil
+        }
+        switch action {
+        case "wait_ms":
+            return .wait(ms: st.double("wait_ms", default: 0, range: 0...longestStepMs))
+        case "wait":
+            guard let w = st.table("wait") else { return nil }
+            defer { w.finish() }
+            let field = readField(w, context: context, allowBit: false, defaultType: .uint16)
+            let maxMs = w.double("max_ms", default: 60_000, range: 1...longestStepMs)
+            if let field, field.type == .string || field.table.holdsBits {
+                w.fail("type", "the wait is a number in an input or holding register")
+                return nil
+            }
+            return field.map { .waitFrom($0, maxMs: maxMs) }
+        case "poll":
+            guard let p = st.table("poll") else { return nil }
+            defer { p.finish() }
+            let field = readField(p, context: context, defaultType: p.isSet("bit") ? .bool : .uint16)
+            let timeoutMs = p.double("timeout_ms", default: 5000, range: 1...longestStepMs)
+            guard p.has("equals") else {
+                p.fail("equals", "is required: the value that means ready")
+                return nil
+            }
+            let equals = p.double("equals", default: 0, range: -1e300...1e300)
+            guard let field else { return nil }
+            if field.type == .string {
+                p.fail("type", "a ready flag or status is a number or a bit")
+                return nil
+            }
+            if !fits(equals, field) {
+                p.fail("equals", "\(TableReader.format(equals)) does not fit a \(field.type)")
+                return nil
+            }
+            return .poll(field, equals: equals, timeoutMs: timeoutMs)
+        default:
+            guard let w = st.table("write") else { return nil }
+            defer { w.finish() }
+            let field = readField(w, context: context, defaultType: w.isSet("bit") ? .bool : .uint16)
+            guard let field else { return nil }
+            if !field.table.isWritable {
+                w.fail("table", "must be coil or holding (it is written), not \(field.table)")
+                return nil
+            }
+            if field.type == .string {
+                w.fail("type", "a step writes a number (a string is for identity registers)")
+                return nil
+            }
+            if field.scale != 1 || field.offset != 0 {
+                w.fail("scale", "a step writes its raw value: no scale or offset")
+                return nil
+            }
+            guard let value = rawValue(w, "value", field: field) else { return nil }
+            for (what, f) in statusFields(map) where f.table == field.table && f.span.overlaps(field.span) {
+                w.fail("register", "writes over \(what) at \(f.table) \(f.register): a sequence writes only registers "
+                       + "of its own or commands with limits")
+                return nil
+            }
+            for l in located where l.field.table == field.table && l.field.span.overlaps(field.span) {
+                if let a = l.field.bit, let b = field.bit, a != b { continue }
+                guard l.what.hasPrefix("command "), let command = map.command(named: String(l.what.dropFirst(8))) else {
+                    w.fail("register", "writes over \(l.what) at \(field.table) \(l.field.register): a sequence writes "
+                           + "only registers of its own or commands with limits")
+                    return nil
+                }
+                if command.limits == fullRange(of: command.field) {
+                    w.fail("register", "writes command \(command.name), which has no limits in this map (give it min "
+                           + "and max)")
+                    return nil
+                }
+                let engineering = value * command.field.scale + command.field.offset
+                if field.span != command.field.span || !command.limits.contains(engineering) {
+                    w.fail("value", "\(TableReader.format(value)) written to command \(command.name) is outside its "
+                           + "limits \(TableReader.format(command.limits.lowerBound))…"
+                           + "\(TableReader.format(command.limits.upperBound)) (or not its whole register)")
+                    return nil
+                }
+            }
+            return .write(field, value: value)
+        }
+    }
+
+    /// The registers a channel's reading depends on besides its value: quality bits and fields, quality words,
+    /// fallback values.
+    static func statusFields(_ map: DeviceMap) -> [(what: String, field: DeviceMap.Field)] {
+        map.channels.flatMap { c -> [(what: String, field: DeviceMap.Field)] in
+            var out: [(what: String, field: DeviceMap.Field)] = []
+            if let q = c.quality {
+                out.append(("the quality of \(c.name)", DeviceMap.Field(table: q.table, register: q.register,
+                                                                         type: q.table.holdsBits ? .bool : .uint16)))
+            }
+            if let w = c.qualityWord { out.append(("the quality word of \(c.name)", w)) }
+            if let f = c.fallback { out.append(("the fallback value of \(c.name)", f)) }
+            return out
+        }
+    }
+
+    /// A raw number, or a hex bit mask ("0x0007"), that `field` can hold.
+    static func rawValue(_ t: TableReader, _ key: String, field: DeviceMap.Field) -> Double? {
+        guard t.has(key) else {
+            t.fail(key, "is required: the raw value to write (a number, or a bit mask such as \"0x0007\")")
+            return nil
+        }
+        t.markRead(key)
+        let v = t.table[key]
+        var value: Double?
+        if let text = v?.string {
+            if let bits = bitPattern(text, field: field) { value = Double(bits) }
+        } else {
+            value = v?.double ?? v?.int.map(Double.init)
+        }
+        guard let value else {
+            t.fail(key, "must be a number or a hex bit mask (\"0x0007\", at most \(4 * field.type.registerCount) digits)")
+            return nil
+        }
+        if !fits(value, field) {
+            t.fail(key, "\(TableReader.format(value)) does not fit a \(field.type)")
+            return nil
+        }
+        return value
+    }
+
+    /// What a command's type can hold after scale and offset: its limits when the map gives none.
+    static func fullRange(of f: DeviceMap.Field) -> ClosedRange<Double> {
+        if f.type == .bool { return 0...1 }
+        guard let range = f.type.integerRange else { return -1e12...1e12 }
+        let ends = [range.lowerBound * f.scale + f.offset, range.upperBound * f.scale + f.offset]
+        return ends.min()!...ends.max()!
     }
 
     /// The names a map may give commands of `kind`: the device's setpoints and coils, and the host relays the kind
@@ -413,12 +594,7 @@ package enum MapLoader {
             t.fail("table", "must be coil or holding for a command (it is written), not \(field.table)")
         }
         if field?.type == .string { t.fail("type", "a command is a number, not a string") }
-        let full = field.map { f -> ClosedRange<Double> in
-            if f.type == .bool { return 0...1 }
-            guard let range = f.type.integerRange else { return -1e12...1e12 }
-            let ends = [range.lowerBound * f.scale + f.offset, range.upperBound * f.scale + f.offset]
-            return ends.min()!...ends.max()!
-        } ?? (0...1)
+        let full = field.map(fullRange(of:)) ?? (0...1)
         let min = t.double("min", default: full.lowerBound, range: -1e300...1e300)
         let max = t.double("max", default: full.upperBound, range: -1e300...1e300)
         guard let name, let field else { return nil }

@@ -35,6 +35,7 @@ package struct LinkCounters: Sendable, Equatable {
             case .badCRC: return "crc"
             case .badData: return "bad_data"
             case .badSlave: return "bad_unit"
+            case .notReady: return "not_ready"
             case .other: return "transaction_other"
             }
         case is WrongDeviceError: return "wrong_device"

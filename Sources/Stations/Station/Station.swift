@@ -242,6 +242,9 @@ package final class Station<Controller: StationController>: AnyStation, @uncheck
                 lines.append("\(name): FC 23: a tick's last holding-register write goes with the next tick's read of "
                              + "holding \(first.start)…\(first.start + first.count - 1), read then (one period early)")
             }
+            if let mapped = cache.base as? MappedClient {
+                lines += mapped.acquisitionLines(spans, period: spec.period).map { "\(name): \($0)" }
+            }
             if index == controller.streamLoop, let ring = Profile.sampleRing {
                 let first = ringSwitches ? ring.switchWordAddress : ring.writeIndexAddress
                 lines.append("\(name): FC 04 input \(first)…: " + (ringSwitches ? "the switch word, " : "")

@@ -287,7 +287,9 @@ package enum Wiring {
             clock.seconds()
         }
         let client: any ModbusClient = config.map.map {
-            MappedClient(base: transport, map: $0.map, layout: config.descriptor.contractLayout, paceRequests: false)
+            MappedClient(base: transport, map: $0.map, layout: config.descriptor.contractLayout, paceRequests: false) {
+                clock.seconds()
+            }
         } ?? transport
         if let map = config.map { noteMapLimits(config, map: map, logger: logger) }
         let lines = try requestLines(config) { chips[$0]! }
