@@ -331,9 +331,19 @@ public final class MappedClient: ModbusClient, ContractPlanning {
             reducedPlans[ReducedKey(spans: spans, leaving: leaving)] = reduced
             return reduced
         }()
-        snapshot = try execute(plan)
+        do {
+            snapshot = try execute(plan)
+        } catch {
+            forgetCompleted()
+            throw error
+        }
         defer { snapshot = nil }
         return try spans.map { try readWords($0.table, at: $0.span.lowerBound, count: $0.span.count) }
+    }
+
+    /// The read after a completed acquisition failed: what it measured is lost, and nothing older is served instead.
+    private func forgetCompleted() {
+        for i in completed { acquiring[i] = AcquisitionRun() }
     }
 
     private struct ReducedKey: Hashable {
@@ -483,8 +493,14 @@ public final class MappedClient: ModbusClient, ContractPlanning {
         if direct { try acquire(channels) }
         defer { if direct { (underWay, completed) = ([], []) } }
         let mapped = channels.compactMap { map.channel(named: $0) }.filter { !underWay.contains($0.name) }
-        let image = try image(PlanKey(table: .input, range: span, leaving: underWay.sorted()),
-                              DeviceMap.spans(of: mapped))
+        let image: Image
+        do {
+            image = try self.image(PlanKey(table: .input, range: span, leaving: underWay.sorted()),
+                                   DeviceMap.spans(of: mapped))
+        } catch {
+            if direct { forgetCompleted() }
+            throw error
+        }
         var words: [UInt16] = []
         for name in channels {
             let r = map.channel(named: name).map { acquiredReading($0, image) } ?? .notAvailable

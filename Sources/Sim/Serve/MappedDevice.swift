@@ -112,7 +112,9 @@ public final class MappedDevice: ModbusDevice {
         guard !s.neverReady else { return false }
         guard map.acquisitions[i].trigger != nil else { return true }
         guard let at = s.triggeredAt[i] else { return false }
-        return now - at >= map.acquisitions[i].simulateMs / 1000
+        // A microsecond's grace: a host that waited exactly this long on the same clock must find it done, whatever
+        // the rounding of its sums.
+        return now - at >= map.acquisitions[i].simulateMs / 1000 - 1e-6
     }
 
     /// Whether the host relay `name` (`aerator-1` or `aerator_1`) that this instrument switches is on, as last
