@@ -162,6 +162,81 @@ struct ExampleMapTests {
         #expect(back["do_mgl"]?["value"] is Double && back["do_mgl"]?["quality"] as? Int == 0, "\(back["do_mgl"] ?? [:])")
     }
 
+    /// Issue 20 item 3: a sonde whose parameter list is written at every connect (`[[map.setup]]`, with FC 6 one
+    /// register at a time: it has no FC 16) and whose DO units ID must read 1 (`[[map.expect]]`). Units changed on
+    /// the instrument make DO bad, never rescaled; a status error makes pH bad while its value looks fine; and an
+    /// instrument that refuses the setup (it has no such registers) is refused, never simulated over.
+    @Test func aSondeWithASetupAndExpectedUnitsEndToEnd() async throws {
+        let sonde = try String(contentsOfFile: Self.mapPath("sonde-cdab.toml"), encoding: .utf8)
+        let setup = """
+
+            [[map.setup]]
+            write = { table = "holding", register = 128, values = [212, 1, 18, 0] }
+
+            [[map.expect]]
+            table = "holding"
+            register = 140
+            equals = 1
+            channels = ["do_mgl", "do_sat_pct"]
+            what = "DO units ID"
+            """
+        let map = try temporaryFile(sonde + setup)
+        defer { unlink(map) }
+        let (sim, rigd, port, base) = try start(kind: "aqua-sonde", map: map, simulator: ["--control", "127.0.0.1:0"])
+        defer { stop(sim, rigd) }
+        let good = try await channels(base, ready: "do_mgl")
+        for name in ["do_mgl", "ph"] {
+            #expect(good[name]?["value"] is Double && good[name]?["quality"] as? Int == 0, "\(name): \(good[name] ?? [:])")
+        }
+        let list = try mbpoll(port, ["-t", "4", "-r", "128", "-c", "4"])
+        #expect([128, 129, 130, 131].map { list[$0] } == [212, 1, 18, 0], "the parameter list as written: \(list)")
+        guard sim.wait(for: 10, until: { out, _ in out.contains("control on http://") }),
+              let range = sim.stdout.range(of: "control on http://") else {
+            Issue.record("no control address: \(sim.stdout)")
+            return
+        }
+        let control = String(sim.stdout[range.upperBound...].prefix { !$0.isWhitespace })
+        for words in [["device", "units_changed"], ["channel", "ph", "status_error"]] {
+            let fault = try runToCompletion(try rigdBinary(), ["fault", "--control", control] + words)
+            #expect(fault.status == 0, "\(words): \(fault.stderr)")
+        }
+        var bad: [String: [String: Any]] = [:]
+        for _ in 0..<50 {
+            let station = try await http("GET", base + "/api/stations/s").json
+            for c in station?["channels"] as? [[String: Any]] ?? [] { bad[c["name"] as? String ?? ""] = c }
+            if !(bad["do_mgl"]?["value"] is Double), !(bad["ph"]?["value"] is Double) { break }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        #expect(!(bad["do_mgl"]?["value"] is Double) && bad["do_mgl"]?["quality"] as? Int == 0x80, "\(bad["do_mgl"] ?? [:])")
+        #expect(!(bad["ph"]?["value"] is Double) && bad["ph"]?["quality"] as? Int == 0x80, "\(bad["ph"] ?? [:])")
+        #expect(bad["water_temp_c"]?["value"] is Double, "no expectation or status error: \(bad["water_temp_c"] ?? [:])")
+        #expect(rigd.wait(for: 10, until: { _, err in
+            err.contains("station s: do_mgl marked bad (never rescaled): DO units ID (holding 140) reads 2, the map "
+                         + "expects 1")
+        }), "\(rigd.stderr.suffix(3000))")
+
+        // The same map against an instrument without those registers: it answers the setup with exception 02, so the
+        // station is refused — not simulated, though its fallback would simulate a silent device.
+        let (plain, plainPort) = try startSimulator(["--map", Self.mapPath("sonde-cdab.toml")], kind: "aqua-sonde")
+        defer { plain.signal(SIGTERM); _ = plain.waitForExit(timeout: 5) }
+        let config = try temporaryFile("""
+            [[station]]
+            name = "r"
+            kind = "aqua-sonde"
+            address = "tcp://127.0.0.1:\(plainPort)"
+            fallback = "simulate"
+            map = "\(map)"
+            """)
+        defer { unlink(config) }
+        let refused = try ChildProcess(try rigdBinary(), ["run", "--config", config])
+        defer { refused.signal(SIGTERM); _ = refused.waitForExit(timeout: 10) }
+        let stations = try await http("GET", try refused.apiBase() + "/api/stations").json?["stations"] as? [[String: Any]]
+        #expect(stations?.first?["mode"] as? String == "refused", "\(stations ?? [])")
+        let reason = stations?.first?["refused_reason"] as? String ?? ""
+        #expect(reason.contains("setup 1 of Example sonde (CDAB floats, scaled integers, no FC 16): write holding "
+                                + "128…131 = 212, 1, 18, 0: exception 0x02 (illegal data address)"), "\(reason)")
+    }
+
     /// A sonde-and-controller unit that switches the pond's aerators on its coils 0 and 1 (docs/maps.md, "Relays"):
     /// over TCP, the coils hold what the station decided, and its safe state (aerators on) when rigd stops.
     @Test func aeratorsSwitchedThroughTheInstrument() async throws {

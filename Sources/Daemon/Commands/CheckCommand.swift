@@ -145,6 +145,15 @@ package enum MapSummary {
         } else {
             out.append("  no device watchdog: the device relies on the host for its safe state")
         }
+        for (i, setup) in map.setup.enumerated() {
+            out.append("  setup \(i + 1), after every connect: \(setup.description)"
+                       + (setup.settleMs > 0 ? ", then \(TableReader.format(setup.settleMs)) ms to settle" : ""))
+        }
+        for e in map.expectations {
+            out.append("  expect \(e.what): \(at(e.field)) = \(e.equals), "
+                       + (e.channels.isEmpty ? "the whole device's (checked at connect)"
+                          : "vouching for " + e.channels.joined(separator: ", ") + " (read with them)"))
+        }
         for a in map.acquisitions {
             out.append("  acquire \(a.channels.joined(separator: ", ")) before reading them: "
                        + a.steps.map(\.description).joined(separator: ", ")
@@ -170,7 +179,11 @@ package enum MapSummary {
             }.map(\.name)
             let tripped = map.watchdog?.tripped.map { $0.table == request.table && request.span.contains($0.register) }
                 ?? false
+            let expected = map.expectations.filter {
+                !$0.channels.isEmpty && $0.field.table == request.table && request.span.contains($0.field.register)
+            }.map(\.what)
             let parts = (inside.isEmpty ? [] : [inside.joined(separator: ", ")])
+                + (expected.isEmpty ? [] : ["expected " + expected.joined(separator: ", ")])
                 + (quality.isEmpty ? [] : ["quality of " + quality.joined(separator: ", ")])
                 + (tripped ? ["the watchdog's trip bit"] : [])
             out.append("\(indent)  \(request): \(parts.joined(separator: "; "))")

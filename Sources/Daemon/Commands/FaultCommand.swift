@@ -16,10 +16,12 @@ struct FaultCommand: AsyncParsableCommand {
         discussion: """
         What to do, after the options:
           list                                   devices, their channels and disturbances, what is injected
-          channel NAME lost | stuck V | offset V | drift V_PER_HOUR | noise SIGMA | spikes SIZE PER_HOUR | clear
-          device offline | online | normal | delay MS | exception CODE | never_ready
-                                                 never_ready: an instrument served through a map with acquisition
-                                                 sequences never finishes a measurement (normal ends it)
+          channel NAME lost | stuck V | offset V | drift V_PER_HOUR | noise SIGMA | spikes SIZE PER_HOUR
+                       | status_error | clear   status_error: through a map, the channel's status register says
+                                                 "sensor error" while its value reads normally
+          device offline | online | normal | delay MS | exception CODE | never_ready | units_changed
+                                                 through a map: never_ready, acquisitions never finish; units_changed,
+                                                 the [[map.expect]] registers read other values (normal ends both)
           disturb NAME on | off                  a plant disturbance (fan_failure, filter_clog, bad_night, storm, …)
           clear                                  every fault and disturbance off
         Name the device with --device (its name: the station of --config, KIND-N, or unit-N on RTU) or --unit \
@@ -69,19 +71,19 @@ struct FaultCommand: AsyncParsableCommand {
             case "spikes":
                 r.size = try number(3, "the spike size")
                 r.perHour = try number(4, "spikes per hour")
-            case "lost", "clear": break
+            case "lost", "clear", "status_error": break
             default:
                 throw ValidationError("channel fault must be one of " + FaultRequest.channelFaults.joined(separator: ", "))
             }
         case "device"?:
             guard words.count >= 2 else {
-                throw ValidationError("device offline|online|normal|delay MS|exception CODE|never_ready")
+                throw ValidationError("device offline|online|normal|delay MS|exception CODE|never_ready|units_changed")
             }
             r.device = words[1]
             switch words[1] {
             case "delay": r.ms = try number(2, "milliseconds")
             case "exception": r.code = Int(try number(2, "the exception code"))
-            case "offline", "online", "normal", "never_ready": break
+            case "offline", "online", "normal", "never_ready", "units_changed": break
             default:
                 throw ValidationError("device fault must be one of " + FaultRequest.deviceFaults.joined(separator: ", "))
             }

@@ -333,7 +333,9 @@ struct RunCommand: AsyncParsableCommand {
         }
         let groupConfiguration = ServiceGroupConfiguration(services: services, logger: logger)
         let group = ServiceGroup(configuration: groupConfiguration)
-        logger.notice("rigd running \(stations.count) station(s) from \(configuration.source)")
+        let refusedCount = stations.filter { $0.mode == .refused }.count
+        let refusedNote = refusedCount > 0 ? " (\(refusedCount) refused: not started, see above)" : ""
+        logger.notice("rigd running \(stations.count) station(s) from \(configuration.source)\(refusedNote)")
         #if DEBUG
         logger.warning("""
             this is a debug build of rigd: loop timing and speed are not representative \

@@ -13,8 +13,10 @@ import Locking
 /// - a channel: `channel` + `fault` = lost | stuck (`value`) | offset (`value`) | drift (`per_hour`) |
 ///   noise (`sigma`) | spikes (`size`, `per_hour`) | clear;
 /// - the device: `device` = offline | online | delay (`ms`) | exception (`code`, 1–255) | never_ready (an
-///   instrument served through a map with acquisition sequences never finishes a measurement) | normal (no delay, no
-///   exceptions, online, ready);
+///   instrument served through a map with acquisition sequences never finishes a measurement) | units_changed (its
+///   `[[map.expect]]` registers read other values) | normal (no delay, no exceptions, online, ready, units as mapped);
+/// - `status_error` on a channel of an instrument served through a map: its status register says "sensor error"
+///   while its value reads normally (`clear` ends it);
 /// - a plant disturbance: `disturbance` = a name of the kind's (`fan_failure`, `filter_clog`, `bad_night`, `storm`, …)
 ///   with `active` true or false;
 /// - or `clear_all` = true: every fault and disturbance off.
@@ -42,8 +44,9 @@ package struct FaultRequest: Codable, Sendable, Equatable, CustomStringConvertib
         case clearAll = "clear_all"
     }
 
-    package static let channelFaults = ["lost", "stuck", "offset", "drift", "noise", "spikes", "clear"]
-    package static let deviceFaults = ["offline", "online", "delay", "exception", "never_ready", "normal"]
+    package static let channelFaults = ["lost", "stuck", "offset", "drift", "noise", "spikes", "status_error", "clear"]
+    package static let deviceFaults = ["offline", "online", "delay", "exception", "never_ready", "units_changed",
+                                       "normal"]
 
     package struct Invalid: Error, CustomStringConvertible {
         package let description: String
@@ -108,10 +111,23 @@ package struct FaultRequest: Codable, Sendable, Equatable, CustomStringConvertib
         guard targets == 1 else {
             throw Invalid("name exactly one of channel, device, disturbance or clear_all (got \(targets))")
         }
-        if channel != nil { _ = try channelFault(on: device) }
+        if let channel, fault == "status_error" {
+            guard let instrument = device as? MappedDevice,
+                  let c = instrument.map.channel(named: channel), c.quality != nil || c.qualityWord != nil else {
+                throw Invalid("status_error needs a channel with a status register in the map it is served through "
+                              + "(quality or quality_word); \(channel) has none here")
+            }
+        } else if channel != nil {
+            _ = try channelFault(on: device)
+        }
         if let kind = self.device {
             switch kind {
             case "offline", "online", "normal": break
+            case "units_changed":
+                guard (device as? MappedDevice)?.expects == true else {
+                    throw Invalid("units_changed needs an instrument served through a map with [[map.expect]] values; "
+                                  + "\(device.kind) here has none")
+                }
             case "never_ready":
                 guard (device as? MappedDevice)?.acquires == true else {
                     throw Invalid("never_ready needs an instrument served through a map with acquisition sequences "
@@ -145,13 +161,16 @@ package struct FaultRequest: Codable, Sendable, Equatable, CustomStringConvertib
             device.setOffline(false)
             device.setAnswerDelay(0)
             device.setExceptionReplies(nil)
-            (device as? MappedDevice)?.setNeverReady(false)
+            (device as? MappedDevice)?.clearInstrumentFaults()
             for name in device.injected.disturbances { try? device.setDisturbance(name, active: false) }
             return
         }
-        if channel != nil {
+        if let channel, fault == "status_error" {
+            (device as? MappedDevice)?.setStatusError(channel, true)
+        } else if let channel {
             let (index, fault) = try channelFault(on: device)
             device.setChannelFault(fault, channel: index)
+            if fault == nil { (device as? MappedDevice)?.setStatusError(channel, false) }
         }
         switch self.device {
         case "offline"?: device.setOffline(true)
@@ -159,11 +178,13 @@ package struct FaultRequest: Codable, Sendable, Equatable, CustomStringConvertib
         case "delay"?: device.setAnswerDelay((ms ?? 0) / 1000)
         case "exception"?: device.setExceptionReplies(code.flatMap { ModbusException(rawValue: UInt8($0)) })
         case "never_ready"?: (device as? MappedDevice)?.setNeverReady(true)
+        case "units_changed"?: (device as? MappedDevice)?.setUnitsChanged(true)
         case "normal"?:
             device.setOffline(false)
             device.setAnswerDelay(0)
             device.setExceptionReplies(nil)
             (device as? MappedDevice)?.setNeverReady(false)
+            (device as? MappedDevice)?.setUnitsChanged(false)
         default: break
         }
         if let disturbance {

@@ -308,6 +308,74 @@ public struct DeviceMap: Sendable, Equatable {
         }
     }
 
+    /// A start-up write (`[[map.setup]]`): run once after every connect, in order — a parameter list, a word-order
+    /// register, an unlock sequence.
+    public struct Setup: Sendable, Equatable {
+        /// Where it writes (holding registers, or a coil); `words` are its raw registers (a coil: one 0/1 word).
+        public var field: Field
+        public var words: [UInt16]
+        /// A wait after the write before anything else is sent (a device that restarts a measurement or reconfigures).
+        public var settleMs: Double
+
+        public init(field: Field, words: [UInt16], settleMs: Double = 0) {
+            self.field = field
+            self.words = words
+            self.settleMs = settleMs
+        }
+
+        /// `write holding 128…131 = 1, 18, 212, 0`.
+        public var description: String {
+            let span = words.count > 1 ? "\(field.register)…\(field.register + words.count - 1)" : "\(field.register)"
+            return "write \(field.table) \(span) = " + words.map(String.init).joined(separator: ", ")
+        }
+    }
+
+    /// A value the device must hold (`[[map.expect]]`): a units ID, a parameter ID, a model string.
+    public struct Expectation: Sendable, Equatable {
+        public enum Value: Sendable, Equatable, CustomStringConvertible {
+            case number(Double)
+            case text(String)
+
+            public var description: String {
+                switch self {
+                case .number(let v): v == v.rounded() && abs(v) < 1e15 ? String(Int64(v)) : String(v)
+                case .text(let t): "\"\(t)\""
+                }
+            }
+        }
+
+        public var field: Field
+        public var equals: Value
+        /// The channels it vouches for, checked with every read of them; empty: the whole device, checked after every
+        /// connect (a mismatch marks every channel bad).
+        public var channels: [String]
+        /// What it is, for messages ("pH units ID").
+        public var what: String
+
+        public init(field: Field, equals: Value, channels: [String] = [], what: String? = nil) {
+            self.field = field
+            self.equals = equals
+            self.channels = channels
+            self.what = what ?? "\(field.table) \(field.register)"
+        }
+
+        /// What `raw` (the field's registers) holds, as the map writes it.
+        public func found(_ raw: [UInt16]) -> Value? {
+            switch equals {
+            case .number: field.value(raw).map(Value.number)
+            case .text: .text(RegisterCodec.decodeString(raw, order: field.order))
+            }
+        }
+
+        /// Why `raw` is not what the device must hold; nil when it is.
+        public func problem(_ raw: [UInt16]) -> String? {
+            let value = found(raw)
+            guard value != equals else { return nil }
+            return "\(what) (\(field.table) \(field.register)) reads \(value.map { "\($0)" } ?? "nothing"), the map "
+                + "expects \(equals)"
+        }
+    }
+
     public var kind: DeviceKind
     public var name: String
     public var wordOrder: ByteOrder
@@ -333,6 +401,10 @@ public struct DeviceMap: Sendable, Equatable {
     public var watchdog: Watchdog?
     /// Acquisition sequences (`[[map.acquire]]`), each for its channels.
     public var acquisitions: [Acquisition] = []
+    /// Start-up writes (`[[map.setup]]`), in order.
+    public var setup: [Setup] = []
+    /// Values the device must hold (`[[map.expect]]`).
+    public var expectations: [Expectation] = []
 
     public init(kind: DeviceKind, name: String, wordOrder: ByteOrder = .abcd, unit: Int = 1,
                 maxReadRegisters: Int = 125, maxWriteRegisters: Int = 123, maxGap: Int = 8, interRequestMs: Int = 0,

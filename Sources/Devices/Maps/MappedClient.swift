@@ -43,6 +43,14 @@ public final class MappedClient: ModbusClient, ContractPlanning {
     public var onRequest: (@Sendable () -> Void)?
     /// Why the device failed the map's identity check on the last connect, if it did.
     public private(set) var identityProblem: String?
+    /// Why the whole device fails a `[[map.expect]]` without channels, since the last connect: every channel is bad.
+    public private(set) var deviceProblem: String?
+    /// Each channel's failed expectation, as last reported.
+    private var problems: [String: String] = [:]
+    /// Told when a channel's expectation starts or stops failing (`problem` nil): the station logs it.
+    public var onProblem: (@Sendable (_ channel: String, _ problem: String?) -> Void)?
+    /// Whether the `[[map.setup]]` writes ran on this connection.
+    private var setupDone = false
     /// The station's clock, seconds: what acquisition steps wait on (the virtual clock in a virtual run).
     private let clock: @Sendable () -> Double
     /// Each acquisition sequence's progress (`map.acquisitions` order).
@@ -95,6 +103,8 @@ public final class MappedClient: ModbusClient, ContractPlanning {
     /// After a reconnect the device may hold anything: every command is written again, every acquisition starts over
     /// and nothing it acquired before is served.
     private func forget() {
+        setupDone = false
+        deviceProblem = nil
         written = [:]
         snapshot = nil
         prefetched = nil
@@ -249,8 +259,19 @@ public final class MappedClient: ModbusClient, ContractPlanning {
 
     // MARK: Decoding
 
-    /// The contract reading of `channel` from `image`.
+    /// The contract reading of `channel` from `image`: bad, never rescaled, when an expectation that vouches for it
+    /// (or the whole device's, checked at connect) failed.
     private func reading(_ channel: DeviceMap.Channel, _ image: Image) -> ChannelReading {
+        if let problem = deviceProblem {
+            report(channel.name, problem)
+            return ChannelReading(raw: .nan, quality: .sensorFailure)
+        }
+        for e in map.expectations where e.channels.contains(channel.name) {
+            guard let raw = image.words(e.field), let problem = e.problem(raw) else { continue }
+            report(channel.name, problem)
+            return ChannelReading(raw: .nan, quality: .sensorFailure)
+        }
+        report(channel.name, nil)
         guard let raw = image.words(channel.field), let number = channel.field.rawNumber(raw) else {
             return .notAvailable
         }
@@ -299,7 +320,7 @@ public final class MappedClient: ModbusClient, ContractPlanning {
                 let first = (s.span.lowerBound - base) / stride
                 let last = min((s.span.upperBound - 1 - base) / stride, layout.channels.count - 1)
                 guard first <= last else { continue }
-                out += DeviceMap.spans(of: layout.channels[first...last].filter { !leaving.contains($0) }
+                out += map.spans(of: layout.channels[first...last].filter { !leaving.contains($0) }
                     .compactMap { map.channel(named: $0) })
             case .holding:
                 for setpoint in layout.setpoints where s.span.overlaps(setpoint.address..<(setpoint.address + 2)) {
@@ -462,6 +483,43 @@ public final class MappedClient: ModbusClient, ContractPlanning {
         }
     }
 
+    /// Tells `onProblem` when channel `name`'s failed expectation changes.
+    private func report(_ name: String, _ problem: String?) {
+        guard problems[name] != problem else { return }
+        problems[name] = problem
+        onProblem?(name, problem)
+    }
+
+    /// The `[[map.setup]]` writes, in order, each followed by its settle time; then the whole device's expectations.
+    /// A write the device refuses is thrown as it came (a present device that refuses its setup is refused, never
+    /// simulated), named by its step.
+    private func runSetup() throws {
+        for (i, setup) in map.setup.enumerated() {
+            do {
+                if setup.field.table == .coil {
+                    try paced { try base.writeCoil(at: setup.field.register, value: setup.words.first != 0) }
+                } else {
+                    try writeWords(at: setup.field.register, setup.words, name: "setup \(i + 1)")
+                }
+            } catch let error as ModbusTransactionError {
+                throw ModbusTransactionError(endpoint: endpoint, operation: "setup \(i + 1) of \(map.name): "
+                                             + setup.description, kind: error.kind, errno: error.errno,
+                                             message: error.message)
+            }
+            // The settle time on a real link; an in-memory device on the station's clock needs none.
+            if setup.settleMs > 0, paceRequests { usleep(UInt32(min(setup.settleMs, 600_000) * 1000)) }
+        }
+        deviceProblem = nil
+        for e in map.expectations where e.channels.isEmpty {
+            let raw = try read(ReadPlan.Request(table: e.field.table, start: e.field.register, count: e.field.length))
+            if let problem = e.problem(raw) {
+                deviceProblem = problem
+                break
+            }
+        }
+        setupDone = true
+    }
+
     private func notReady(_ acquisition: DeviceMap.Acquisition, _ message: String) -> ModbusTransactionError {
         ModbusTransactionError(endpoint: endpoint, operation: "acquire " + acquisition.channels.joined(separator: ", "),
                                kind: .notReady, message: message)
@@ -496,7 +554,7 @@ public final class MappedClient: ModbusClient, ContractPlanning {
         let image: Image
         do {
             image = try self.image(PlanKey(table: .input, range: span, leaving: underWay.sorted()),
-                                   DeviceMap.spans(of: mapped))
+                                   map.spans(of: mapped))
         } catch {
             if direct { forgetCompleted() }
             throw error
@@ -540,6 +598,7 @@ public final class MappedClient: ModbusClient, ContractPlanning {
             } else if let first = snapshotPlan.requests.first {
                 _ = try read(first)
             }
+            if deviceType != 0, !setupDone { try runSetup() }
         }
         heartbeat &+= 1
         return [deviceType, CommonRegisters.sheetVersion, 0, 0] + RegisterCodec.encode(status.rawValue) + [heartbeat]
@@ -729,17 +788,19 @@ extension DeviceMap {
 
     /// What a snapshot reads: the channels with their quality registers, the commands, the watchdog's trip bit.
     public var snapshotSpans: [(table: Table, span: Range<Int>)] {
-        Self.spans(of: channels) + commands.map { ($0.field.table, $0.field.span) }
+        spans(of: channels) + commands.map { ($0.field.table, $0.field.span) }
             + (watchdog?.tripped.map { [($0.table, $0.span)] } ?? [])
     }
 
-    /// The registers (or bits) `channels` occupy, with their quality registers.
-    public static func spans(of channels: [Channel]) -> [(table: Table, span: Range<Int>)] {
+    /// The registers (or bits) `channels` occupy, with their quality registers and the expectations that vouch for
+    /// them (`[[map.expect]]` with `channels`: read with them, so a changed units ID is seen at once).
+    public func spans(of channels: [Channel]) -> [(table: Table, span: Range<Int>)] {
         channels.flatMap { channel -> [(table: Table, span: Range<Int>)] in
             var spans = [(channel.field.table, channel.field.span)]
             if let q = channel.quality { spans.append((q.table, q.register..<(q.register + 1))) }
             if let w = channel.qualityWord { spans.append((w.table, w.span)) }
             if let f = channel.fallback { spans.append((f.table, f.span)) }
+            for e in expectations where e.channels.contains(channel.name) { spans.append((e.field.table, e.field.span)) }
             return spans
         }
     }

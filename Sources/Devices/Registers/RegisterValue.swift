@@ -143,4 +143,15 @@ extension RegisterCodec {
         let text = String(decoding: bytes.map { (0x20...0x7E).contains($0) ? $0 : UInt8(ascii: "?") }, as: UTF8.self)
         return String(text.reversed().drop { $0 == " " }.reversed())
     }
+
+    /// `text` as `length` registers, two ASCII characters a register (high byte first, unless `order` swaps bytes),
+    /// padded with NULs and cut to fit: what `decodeString` reads back.
+    public static func encodeString(_ text: String, length: Int, order: ByteOrder) -> [UInt16] {
+        var bytes = Array(text.utf8.prefix(2 * length))
+        bytes += Array(repeating: 0, count: 2 * length - bytes.count)
+        return (0..<length).map { i in
+            let word = UInt16(bytes[2 * i]) << 8 | UInt16(bytes[2 * i + 1])
+            return order.swapsBytes ? word.byteSwapped : word
+        }
+    }
 }

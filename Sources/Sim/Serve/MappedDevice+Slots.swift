@@ -22,6 +22,10 @@ extension MappedDevice {
             case acquireWait(sequence: Int)
             /// A ready flag or status an acquisition sequence polls: `equals` once the measurement is done.
             case acquirePoll(sequence: Int, equals: Double)
+            /// Registers a start-up write sets (`[[map.setup]]`): held as written, read back.
+            case setupWrite(index: Int)
+            /// A value the host checks (`[[map.expect]]`): what the map expects, unless "units changed" is injected.
+            case expectation(index: Int)
         }
 
         /// Where a command's value lives.
@@ -40,8 +44,9 @@ extension MappedDevice {
         /// Commands and the watchdog's registers are written; channels, their quality and the identity are not.
         var isWritable: Bool {
             switch role {
-            case .command, .watchdogTimeout, .heartbeat, .reset, .acquireWrite: field.table.isWritable
-            case .channel, .qualityBit, .qualityWord, .fallback, .identity, .tripped, .acquireWait, .acquirePoll: false
+            case .command, .watchdogTimeout, .heartbeat, .reset, .acquireWrite, .setupWrite: field.table.isWritable
+            case .channel, .qualityBit, .qualityWord, .fallback, .identity, .tripped, .acquireWait, .acquirePoll,
+                 .expectation: false
             }
         }
     }
@@ -75,6 +80,14 @@ extension MappedDevice {
                                             bit: t.table.holdsBits ? nil : t.bit)
                 out.append(Slot(role: .tripped(t), field: field))
             }
+        }
+        for (i, setup) in map.setup.enumerated() {
+            // A register several set-up writes set (an unlock sequence) is one slot, the last write's.
+            out.removeAll { if case .setupWrite = $0.role { $0.field.span.overlaps(setup.field.span) } else { false } }
+            out.append(Slot(role: .setupWrite(index: i), field: setup.field))
+        }
+        for (i, e) in map.expectations.enumerated() {
+            out.append(Slot(role: .expectation(index: i), field: e.field))
         }
         for (i, acquisition) in map.acquisitions.enumerated() {
             let trigger = acquisition.trigger

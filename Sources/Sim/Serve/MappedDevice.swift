@@ -60,6 +60,12 @@ public final class MappedDevice: ModbusDevice {
         var measured: [[String: ChannelReading]]
         /// Injected: measurements never finish (`device = "never_ready"`).
         var neverReady = false
+        /// The registers each start-up write set, as last written (nil: never, since power-up).
+        var setupWords: [Int: [UInt16]] = [:]
+        /// Injected: the instrument's units or parameter IDs changed (`device = "units_changed"`).
+        var unitsChanged = false
+        /// Injected: channels whose status says "sensor error" while their value reads normally.
+        var statusError: Set<String> = []
     }
 
     /// Why a request is not answered with data: the inner device is silent, or an exception.
@@ -105,6 +111,45 @@ public final class MappedDevice: ModbusDevice {
     }
 
     public var neverReady: Bool { state.withLock { $0.neverReady } }
+
+    /// Whether the map has `[[map.expect]]` values: what the `units_changed` fault acts on.
+    public var expects: Bool { !map.expectations.isEmpty }
+
+    /// Injects (or takes away) "units changed": every `[[map.expect]]` register reads another value than the map
+    /// expects (a units ID, a parameter ID, a model string changed on the instrument).
+    public func setUnitsChanged(_ on: Bool) {
+        state.withLock { $0.unitsChanged = on }
+    }
+
+    /// Injects (or takes away) "status says sensor error" on channel `name`: its quality bit, field or word reads
+    /// a failure while its value still reads as a measurement. False when the map gives the channel no status.
+    @discardableResult
+    public func setStatusError(_ name: String, _ on: Bool) -> Bool {
+        guard let channel = map.channel(named: name), channel.quality != nil || channel.qualityWord != nil else {
+            return false
+        }
+        state.withLock { if on { $0.statusError.insert(name) } else { $0.statusError.remove(name) } }
+        return true
+    }
+
+    /// Takes every instrument fault away (`never_ready`, `units_changed`, status errors).
+    public func clearInstrumentFaults() {
+        state.withLock {
+            $0.neverReady = false
+            $0.unitsChanged = false
+            $0.statusError = []
+        }
+    }
+
+    /// Whether the start-up writes set what the map writes (a fresh instrument, or one given another parameter list,
+    /// serves no readings: its data registers do not hold the map's parameters).
+    private func configured(_ s: State) -> Bool {
+        map.setup.indices.allSatisfy { i in
+            s.setupWords[i] == map.setup[i].words || map.setup.indices.contains { j in
+                j > i && map.setup[j].field.span.overlaps(map.setup[i].field.span)  // overwritten later (unlock)
+            }
+        }
+    }
 
     /// Whether sequence `i`'s measurement is done at `now`: triggered (a sequence without a write measures all the
     /// time), `simulateMs` ago, and not held back by the `never_ready` fault.
@@ -234,6 +279,7 @@ public final class MappedDevice: ModbusDevice {
             if !reading.isFault, Self.served(channel, reading).bad { served.insert(.notAvailable) }
             // NaN without a word of why is a failure; "not available" (no reading yet, not ready) stays that.
             if !reading.raw.isFinite, !served.contains(.notAvailable) { served.insert(.sensorFailure) }
+            if s.statusError.contains(channel.name) { served = .sensorFailure }
             words = [quality.word(for: served)]
         case .fallback:
             words = Self.fallbackWords(field) ?? Array(repeating: 0, count: field.length)
@@ -242,6 +288,7 @@ public final class MappedDevice: ModbusDevice {
             var quality = reading.quality
             // A number the map's type cannot hold is served as "no reading".
             if !reading.isFault, Self.served(channel, reading).bad { quality.insert(.notAvailable) }
+            if s.statusError.contains(channel.name) { quality.insert(.sensorFailure) }
             words = field.encode(Double(quality.rawValue)) ?? [quality.rawValue]
         case .command(_, let target):
             words = Self.encode(try commandValue(i, target, s, now: now), field)
@@ -264,6 +311,16 @@ public final class MappedDevice: ModbusDevice {
             words = field.encode(status.contains(.watchdogTripped) == t.badWhen ? 1 : 0) ?? [0]
         case .acquireWrite(_, let value, _):
             words = Self.encode(s.local[i] ?? value, field)
+        case .setupWrite(let index):
+            words = s.setupWords[index] ?? Array(repeating: 0, count: field.length)
+        case .expectation(let index):
+            switch map.expectations[index].equals {
+            case .number(let v):
+                words = Self.encode(s.unitsChanged ? v + 1 : v, field)
+            case .text(let t):
+                words = RegisterCodec.encodeString(s.unitsChanged ? "CHANGED" : t, length: field.length,
+                                                   order: field.order)
+            }
         case .acquireWait(let sequence):
             words = Self.encode(map.acquisitions[sequence].simulateMs, field)
         case .acquirePoll(let sequence, let equals):
@@ -283,6 +340,10 @@ public final class MappedDevice: ModbusDevice {
     private func reading(_ name: String, _ cache: inout ReadCache, _ s: inout State,
                          now: Double) throws(Failure) -> ChannelReading {
         if let reading = cache.readings[name] { return reading }
+        guard configured(s) else {
+            cache.readings[name] = .notAvailable
+            return .notAvailable
+        }
         // A channel an acquisition sequence triggers: "not ready" (no reading) until the measurement is done, then what
         // it measured, held until the next trigger.
         if let i = map.acquisition(of: name), map.acquisitions[i].trigger != nil || s.neverReady {
@@ -427,7 +488,10 @@ public final class MappedDevice: ModbusDevice {
                 s.measured[sequence] = [:]
             }
             s.local[i] = value
-        case .channel, .qualityBit, .qualityWord, .fallback, .identity, .tripped, .acquireWait, .acquirePoll:
+        case .setupWrite(let index):
+            s.setupWords[index] = raw
+        case .channel, .qualityBit, .qualityWord, .fallback, .identity, .tripped, .acquireWait, .acquirePoll,
+             .expectation:
             break  // not writable: `write` refused it
         }
     }

@@ -129,6 +129,16 @@ package enum MapLoader {
             }
             w.finish()
         }
+        for (i, st) in (t.arrayOfTables("setup") ?? []).enumerated() {
+            st.context = "setup \(i + 1)"
+            if let setup = readSetup(st, context: context, map: map, located: located) { map.setup.append(setup) }
+            st.finish()
+        }
+        for (i, e) in (t.arrayOfTables("expect") ?? []).enumerated() {
+            e.context = "expect \(i + 1)"
+            if let expectation = readExpectation(e, context: context, map: map) { map.expectations.append(expectation) }
+            e.finish()
+        }
         for (i, a) in (t.arrayOfTables("acquire") ?? []).enumerated() {
             a.context = "acquire \(i + 1)"
             if let acquisition = readAcquisition(a, number: i + 1, context: context, map: map, located: located) {
@@ -238,33 +248,146 @@ package enum MapLoader {
                 return nil
             }
             guard let value = rawValue(w, "value", field: field) else { return nil }
-            for (what, f) in statusFields(map) where f.table == field.table && f.span.overlaps(field.span) {
-                w.fail("register", "writes over \(what) at \(f.table) \(f.register): a sequence writes only registers "
-                       + "of its own or commands with limits")
+            if let (key, message) = writeProblem(field, value: value, map: map, located: located) {
+                w.fail(key, message)
                 return nil
-            }
-            for l in located where l.field.table == field.table && l.field.span.overlaps(field.span) {
-                if let a = l.field.bit, let b = field.bit, a != b { continue }
-                guard l.what.hasPrefix("command "), let command = map.command(named: String(l.what.dropFirst(8))) else {
-                    w.fail("register", "writes over \(l.what) at \(field.table) \(l.field.register): a sequence writes "
-                           + "only registers of its own or commands with limits")
-                    return nil
-                }
-                if command.limits == fullRange(of: command.field) {
-                    w.fail("register", "writes command \(command.name), which has no limits in this map (give it min "
-                           + "and max)")
-                    return nil
-                }
-                let engineering = value * command.field.scale + command.field.offset
-                if field.span != command.field.span || !command.limits.contains(engineering) {
-                    w.fail("value", "\(TableReader.format(value)) written to command \(command.name) is outside its "
-                           + "limits \(TableReader.format(command.limits.lowerBound))…"
-                           + "\(TableReader.format(command.limits.upperBound)) (or not its whole register)")
-                    return nil
-                }
             }
             return .write(field, value: value)
         }
+    }
+
+    /// Why a sequence or set-up write of raw `value` (nil: several registers) to `field` may not be: it writes over a
+    /// value the map reads, or a command without limits or outside them. Nil when it may.
+    static func writeProblem(_ field: DeviceMap.Field, value: Double?, map: DeviceMap,
+                             located: [Located]) -> (key: String, message: String)? {
+        for (what, f) in statusFields(map) where f.table == field.table && f.span.overlaps(field.span) {
+            return ("register", "writes over \(what) at \(f.table) \(f.register): only registers of its own or "
+                    + "commands with limits may be written")
+        }
+        for l in located where l.field.table == field.table && l.field.span.overlaps(field.span) {
+            if let a = l.field.bit, let b = field.bit, a != b { continue }
+            guard l.what.hasPrefix("command "), let command = map.command(named: String(l.what.dropFirst(8))) else {
+                return ("register", "writes over \(l.what) at \(field.table) \(l.field.register): only registers of "
+                        + "its own or commands with limits may be written")
+            }
+            if command.limits == fullRange(of: command.field) {
+                return ("register", "writes command \(command.name), which has no limits in this map (give it min "
+                        + "and max)")
+            }
+            guard let value, field.span == command.field.span,
+                  command.limits.contains(value * command.field.scale + command.field.offset) else {
+                return ("value", "\(value.map(TableReader.format) ?? "the registers") written to command "
+                        + "\(command.name) is outside its limits \(TableReader.format(command.limits.lowerBound))…"
+                        + "\(TableReader.format(command.limits.upperBound)) (or not its whole register)")
+            }
+        }
+        return nil
+    }
+
+    // MARK: Setup and expectations
+
+    /// `[[map.setup]]`: `write = { table, register, value | values, type }` (raw: a value through its type, or
+    /// `values` as one register each) and `settle_ms`.
+    static func readSetup(_ t: TableReader, context: FieldContext, map: DeviceMap,
+                          located: [Located]) -> DeviceMap.Setup? {
+        let settleMs = t.double("settle_ms", default: 0, range: 0...longestStepMs)
+        guard let w = t.table("write") else {
+            t.fail("write", "is required: { table, register, value } or { table, register, values = [...] }")
+            return nil
+        }
+        defer { w.finish() }
+        if w.isSet("values") {
+            if w.isSet("value") || w.isSet("type") {
+                w.fail("values", "is a list of raw registers: not with value or type")
+                w.markRead("value")
+                w.markRead("type")
+            }
+            guard let table = readTable(w), let register = registerAddress(w, table: table, context: context) else {
+                return nil
+            }
+            w.markRead("values")
+            var words: [UInt16] = []
+            for item in w.table["values"]?.array.map(Array.init) ?? [] {
+                guard let n = item.int, (0...65_535).contains(n) else {
+                    w.fail("values", "must be whole numbers 0…65535 (one register each)")
+                    return nil
+                }
+                words.append(UInt16(n))
+            }
+            guard !words.isEmpty, words.count <= 123 else {
+                w.fail("values", "must name 1…123 registers")
+                return nil
+            }
+            guard table == .holding else {
+                w.fail("table", "a list of registers is written to holding registers, not \(table)")
+                return nil
+            }
+            let field = DeviceMap.Field(table: table, register: register, type: .uint16, length: words.count)
+            if let (key, message) = writeProblem(field, value: words.count == 1 ? Double(words[0]) : nil, map: map,
+                                                 located: located) {
+                w.fail(key, message)
+                return nil
+            }
+            return DeviceMap.Setup(field: field, words: words, settleMs: settleMs)
+        }
+        let field = readField(w, context: context, defaultType: w.isSet("bit") ? .bool : .uint16)
+        guard let field else { return nil }
+        if !field.table.isWritable || field.type == .string || field.scale != 1 || field.offset != 0 {
+            w.fail("table", "a set-up write is a raw number to a holding register or a coil")
+            return nil
+        }
+        guard let value = rawValue(w, "value", field: field), let words = field.encode(value) else { return nil }
+        if field.type == .bool, field.bit != nil {
+            w.fail("bit", "a set-up write writes whole registers")
+            return nil
+        }
+        if let (key, message) = writeProblem(field, value: value, map: map, located: located) {
+            w.fail(key, message)
+            return nil
+        }
+        return DeviceMap.Setup(field: field, words: words, settleMs: settleMs)
+    }
+
+    /// `[[map.expect]]`: `table, register, type, length, equals` (a number, or a string for `type = "string"`),
+    /// `channels` (default: none, the whole device) and `what`.
+    static func readExpectation(_ t: TableReader, context: FieldContext, map: DeviceMap) -> DeviceMap.Expectation? {
+        let field = readField(t, context: context, allowBit: true, defaultType: .uint16)
+        var channels: [String] = []
+        if t.isSet("channels"), let names = t.stringArray("channels") {
+            for name in names where map.channel(named: name) == nil {
+                t.fail("channels", "\(name) is not a channel of this map")
+            }
+            channels = names
+        }
+        let what = t.string("what")
+        guard t.has("equals") else {
+            t.fail("equals", "is required: the value the device must hold")
+            return nil
+        }
+        t.markRead("equals")
+        let raw = t.table["equals"]
+        guard let field else { return nil }
+        var equals: DeviceMap.Expectation.Value
+        if let text = raw?.string {
+            guard field.type == .string else {
+                t.fail("equals", "\"\(text)\" is a string: give type = \"string\" and its length")
+                return nil
+            }
+            equals = .text(text)
+        } else if let number = raw?.double ?? raw?.int.map(Double.init) {
+            guard field.type != .string, fits(number, field) else {
+                t.fail("equals", "\(TableReader.format(number)) does not fit a \(field.type)")
+                return nil
+            }
+            equals = .number(number)
+        } else {
+            t.fail("equals", "must be a number or a string")
+            return nil
+        }
+        if field.type == .string, case .text(let text) = equals, text.utf8.count > 2 * field.length {
+            t.fail("equals", "\"\(text)\" is longer than \(field.length) registers hold")
+        }
+        return DeviceMap.Expectation(field: field, equals: equals, channels: channels, what: what)
     }
 
     /// The registers a channel's reading depends on besides its value: quality bits and fields, quality words,

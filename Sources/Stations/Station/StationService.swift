@@ -65,6 +65,12 @@ package struct StationService: Service {
 
     package func run() async throws {
         let (threads, clock, options, logger) = (self.threads, self.clock, self.options, self.logger)
+        guard !threads.isEmpty else {
+            // Every station was refused: nothing runs, but the daemon stays up so that the API and the dashboard say
+            // why, until it is told to stop. (Returning would end the service group with an error.)
+            try? await gracefulShutdown()
+            return
+        }
         for thread in threads {
             for station in thread.stations {
                 for loop in station.makeLoops() { thread.runner.add(loop) }

@@ -164,7 +164,7 @@ package enum Wiring {
                     continue
                 }
                 if let map = config.map {
-                    client = MappedClient(base: client, map: map.map, layout: config.descriptor.contractLayout)
+                    client = mappedClient(client, config, map: map.map, logger: logger)
                     let through = "map \"\(map.map.name)\" (\(map.source))"
                     logger.notice("station \(config.name) (\(config.kind)): REAL device at \(config.address), \(through)")
                     noteMapLimits(config, map: map, logger: logger)
@@ -287,9 +287,7 @@ package enum Wiring {
             clock.seconds()
         }
         let client: any ModbusClient = config.map.map {
-            MappedClient(base: transport, map: $0.map, layout: config.descriptor.contractLayout, paceRequests: false) {
-                clock.seconds()
-            }
+            mappedClient(transport, config, map: $0.map, paceRequests: false, clock: { clock.seconds() }, logger: logger)
         } ?? transport
         if let map = config.map { noteMapLimits(config, map: map, logger: logger) }
         let lines = try requestLines(config) { chips[$0]! }
@@ -297,6 +295,22 @@ package enum Wiring {
                            simulation: SimulationHandles(device: device, gpio: chips, standsInFor: standsInFor,
                                                          instrument: mapped),
                            logger: logger)
+    }
+
+    /// A station's device through its map; a channel whose `[[map.expect]]` fails (or stops failing) is logged.
+    static func mappedClient(_ base: any ModbusClient, _ config: StationConfig, map: DeviceMap, paceRequests: Bool = true,
+                             clock: (@Sendable () -> Double)? = nil, logger: Logger) -> MappedClient {
+        let client = MappedClient(base: base, map: map, layout: config.descriptor.contractLayout,
+                                  paceRequests: paceRequests, clock: clock)
+        let name = config.name
+        client.onProblem = { channel, problem in
+            if let problem {
+                logger.warning("station \(name): \(channel) marked bad (never rescaled): \(problem)")
+            } else {
+                logger.notice("station \(name): \(channel) is as its map expects again")
+            }
+        }
+        return client
     }
 
     /// Requests the station's E-stop (input), beacon (output, off) and relay lines (outputs, in their safe state:
