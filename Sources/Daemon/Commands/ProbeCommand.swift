@@ -39,11 +39,14 @@ struct ProbeCommand: ParsableCommand {
         configuration). The map is --map FILE (docs/maps.md), or the built-in map of --kind K; without either, rigd \
         reads IR 0 and uses the built-in map of the kind that answers.
 
-        Prints the identity check, one row per channel (name; table and register, 0-based and one-based; the raw \
-        registers in hex; the decoded value and unit; its quality) and how each function code answered. --watch \
-        repeats every second until Ctrl-C.
+        Prints the identity check; then, for a map that has them, the setup writes it made, the acquisition \
+        sequences it ran (it waits and polls as the device asks) and the expectations it checked; one row per \
+        channel (name; table and register, 0-based and one-based; the raw registers in hex; the decoded value and \
+        unit; its quality) and how each function code answered. --watch repeats every second until Ctrl-C. A probe \
+        with a map that has setup writes or acquisition sequences writes to the device: those writes, nothing else.
 
-        Exit status: 0 every mapped channel read (and the identity matched); 1 otherwise, naming the failures; 64 bad \
+        Exit status: 0 every mapped channel read (and the identity matched, the setup, acquisitions and expectations \
+        passed); 1 otherwise, naming the failures; 64 bad \
         arguments; 69 no answer at all; 78 the map has problems.
         """
     )
@@ -123,7 +126,7 @@ struct ProbeCommand: ParsableCommand {
         repeat {
             let result = MapProbe.run(deviceMap, client: client, units: units)
             say(Self.render(result, map: deviceMap, address: address, unit: unitId))
-            failed = !result.failures.isEmpty || result.identityOK == false
+            failed = !result.failures.isEmpty || result.identityOK == false || result.stepsFailed
             if watch { Thread.sleep(forTimeInterval: 1) }
         } while watch
         if failed { throw ExitCode(1) }
@@ -149,6 +152,7 @@ struct ProbeCommand: ParsableCommand {
             lines.append("identity: \(location(id.field)) = \(id.error ?? value(id)) (expected "
                          + "\(TableReader.format(expected.equals))): \(verdict)")
         }
+        lines += result.steps
         var rows = [["CHANNEL", "REGISTER", "RAW", "VALUE", "UNIT", "QUALITY"]]
         for r in result.channels {
             rows.append([r.name, location(r.field), r.error == nil ? hex(r.raw, r.field) : "-", value(r), r.unit,

@@ -38,6 +38,11 @@ package enum MapProbe {
     package struct Result: Sendable {
         package var identity: Reading?
         package var identityOK: Bool?
+        /// What the probe did before reading (the map's setup writes, its acquisition sequences) and what the map's
+        /// expectations found, one line each.
+        package var steps: [String] = []
+        /// A setup write, an acquisition or an expectation failed: the probe's exit status is 1.
+        package var stepsFailed = false
         package var channels: [Reading]
         package var functionCodes: FunctionCodes
         /// Channels that did not read (error) — the probe's exit status is 1 when any did not.
@@ -107,6 +112,12 @@ package enum MapProbe {
             }
             identity = reading
         }
+        var steps: [String] = []
+        var stepsFailed = false
+        var vouched: [String: String] = [:]
+        if identityOK != false {
+            (steps, stepsFailed, vouched) = prepare(map, client: client, codes: &codes)
+        }
         var channels: [Reading] = []
         for channel in map.channels {
             var reading = Reading(name: channel.name, field: channel.field, unit: units[channel.name] ?? "")
@@ -155,8 +166,100 @@ package enum MapProbe {
                 reading.quality = "read failed"
                 reading.value = nil
             }
+            if let why = vouched[channel.name], reading.error == nil {
+                reading.quality = "bad (\(why))"
+                reading.value = nil
+            }
             channels.append(reading)
         }
-        return Result(identity: identity, identityOK: identityOK, channels: channels, functionCodes: codes)
+        return Result(identity: identity, identityOK: identityOK, steps: steps, stepsFailed: stepsFailed,
+                      channels: channels, functionCodes: codes)
+    }
+
+    /// Runs what the host runs before reading (docs/maps.md): the `[[map.setup]]` writes, every acquisition
+    /// sequence to its end (a probe may block: it waits and polls for real), and the expectations. Returns a line
+    /// for each, whether any failed, and the channels a failed expectation marks bad (with why).
+    static func prepare(_ map: DeviceMap, client: any ModbusClient, codes: inout FunctionCodes)
+        -> (lines: [String], failed: Bool, vouched: [String: String]) {
+        var lines: [String] = []
+        var failed = false
+        func write(_ field: DeviceMap.Field, _ words: [UInt16]) throws {
+            if field.table == .coil {
+                try client.writeCoil(at: field.register, value: words.first != 0)
+                codes.note(5, "ok")
+            } else if map.maxWriteRegisters == 0 {
+                for (i, word) in words.enumerated() { try client.writeRegister(at: field.register + i, value: word) }
+                codes.note(6, "ok")
+            } else {
+                try client.writeRegisters(at: field.register, values: words)
+                codes.note(16, "ok")
+            }
+        }
+        for (i, setup) in map.setup.enumerated() {
+            do {
+                try write(setup.field, setup.words)
+                if setup.settleMs > 0 { usleep(UInt32(setup.settleMs * 1000)) }
+                lines.append("setup \(i + 1): \(setup.description): ok")
+            } catch {
+                lines.append("setup \(i + 1): \(setup.description): FAILED: \(error)")
+                failed = true
+            }
+        }
+        for acquisition in map.acquisitions {
+            let name = "acquire " + acquisition.channels.joined(separator: ", ")
+            let start = DispatchTime.now().uptimeNanoseconds
+            do {
+                for step in acquisition.steps {
+                    switch step {
+                    case .write(let field, let value):
+                        guard let words = field.encode(value) else { continue }
+                        try write(field, words)
+                    case .wait(let ms):
+                        usleep(UInt32(ms * 1000))
+                    case .waitFrom(let field, let maxMs):
+                        let ms = decode(try read(field, from: client, codes: &codes), field) ?? .nan
+                        guard ms.isFinite, ms >= 0, ms <= maxMs else {
+                            throw ProbeStepFailure(description: "\(step.description): the device asks for \(ms) ms")
+                        }
+                        usleep(UInt32(ms * 1000))
+                    case .poll(let field, let equals, let timeoutMs):
+                        let deadline = DispatchTime.now().uptimeNanoseconds + UInt64(timeoutMs * 1e6)
+                        while decode(try read(field, from: client, codes: &codes), field) != equals {
+                            guard DispatchTime.now().uptimeNanoseconds < deadline else {
+                                throw ProbeStepFailure(description: "\(step.description) timed out")
+                            }
+                            usleep(100_000)
+                        }
+                    }
+                }
+                let ms = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
+                lines.append("\(name): " + acquisition.steps.map(\.description).joined(separator: ", ")
+                             + String(format: ": done in %.0f ms", ms))
+            } catch {
+                lines.append("\(name): FAILED: \(error)")
+                failed = true
+            }
+        }
+        var vouched: [String: String] = [:]
+        for e in map.expectations {
+            do {
+                let raw = try read(e.field, from: client, codes: &codes)
+                if let problem = e.problem(raw) {
+                    lines.append("expect \(problem): MISMATCH")
+                    failed = true
+                    for name in e.channels.isEmpty ? map.channels.map(\.name) : e.channels { vouched[name] = problem }
+                } else {
+                    lines.append("expect \(e.what) = \(e.equals): ok")
+                }
+            } catch {
+                lines.append("expect \(e.what): FAILED: \(error)")
+                failed = true
+            }
+        }
+        return (lines, failed, vouched)
+    }
+
+    struct ProbeStepFailure: Error, CustomStringConvertible {
+        var description: String
     }
 }

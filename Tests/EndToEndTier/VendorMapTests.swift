@@ -1,0 +1,98 @@
+import Devices
+import Foundation
+import RigdTestKit
+import Testing
+
+/// Issue 20 item 8: the maps in examples/maps/vendor/, written from vendors' manuals and drivers (never tried on the
+/// instruments), each end to end against `rigd simulate` serving the same map: over TCP and over RTU on a socat pty,
+/// `rigd run` with fallback "fail" (values through the API), and `rigd probe`.
+@Suite("Vendor-style maps end to end")
+struct VendorMapTests {
+    static func mapPath(_ name: String) -> String {
+        ExampleMapTests.repository.appendingPathComponent("examples/maps/vendor/\(name)").path
+    }
+
+    /// The station's channels by name once every one of `ready` has a value (at most `seconds`).
+    private func channels(_ base: String, ready: [String], seconds: Int = 30) async throws -> [String: [String: Any]] {
+        var channels: [String: [String: Any]] = [:]
+        for _ in 0..<(seconds * 5) {
+            let station = try await http("GET", base + "/api/stations/s").json
+            #expect(station?["mode"] as? String == "real")
+            for c in station?["channels"] as? [[String: Any]] ?? [] { channels[c["name"] as? String ?? ""] = c }
+            if ready.allSatisfy({ channels[$0]?["value"] is Double }) { break }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        return channels
+    }
+
+    private func runStation(address: String, map: String) throws -> (ChildProcess, String) {
+        let config = try temporaryFile("""
+            [[station]]
+            name = "s"
+            kind = "aqua-sonde"
+            address = "\(address)"
+            fallback = "fail"
+            response_timeout_ms = 3000
+            map = "\(map)"
+            [station.control]
+            sample_every_s = 1
+            """)
+        let rigd = try ChildProcess(try rigdBinary(), ["run", "--config", config])
+        return (rigd, try rigd.apiBase())
+    }
+
+    static let sondeChannels = ["do_mgl", "do_sat_pct", "water_temp_c", "ph", "salinity_ppt", "tan_mgl", "nh3_mgl",
+                                "chl_ugl"]
+
+    /// The EXO-style adapter: the parameter list written on connect (the simulator serves nothing without it), a
+    /// forced sample and its wait before every read, per-parameter status registers, CDAB floats.
+    @Test func theEXOStyleSondeOverTCP() async throws {
+        let map = Self.mapPath("exo-style.toml")
+        let (sim, port) = try startSimulator(["--map", map], kind: "aqua-sonde")
+        defer { sim.signal(SIGTERM); _ = sim.waitForExit(timeout: 5) }
+        // Before rigd: the simulated adapter has no parameter list, so no data (status "not set").
+        let probeBefore = try runToCompletion("/usr/bin/mbpoll", ["-m", "tcp", "-p", "\(port)", "-0", "-1", "-t", "4",
+                                                                  "-r", "256", "-c", "1", "127.0.0.1"])
+        #expect(probeBefore.stdout.contains("[256]: \t1"), "\(probeBefore.stdout)")
+        let (rigd, base) = try runStation(address: "tcp://127.0.0.1:\(port)", map: map)
+        defer { rigd.signal(SIGTERM); _ = rigd.waitForExit(timeout: 10) }
+        let channels = try await channels(base, ready: Self.sondeChannels)
+        for name in Self.sondeChannels {
+            #expect(channels[name]?["value"] is Double && channels[name]?["quality"] as? Int == 0,
+                    "\(name): \(channels[name] ?? [:])")
+        }
+        #expect((channels["do_mgl"]?["value"] as? Double).map { (2...15).contains($0) } == true)
+        #expect((channels["ph"]?["value"] as? Double).map { (6...10).contains($0) } == true)
+        let station = try #require(try await http("GET", base + "/api/stations/s").json)
+        #expect((station["link"] as? [String: Any])?["transaction_errors"] as? Int == 0, "\(station["link"] ?? "")")
+    }
+
+    /// The same map on a serial line (9600 8N1, as the map requires), and `rigd probe`: it writes the list, forces a
+    /// sample, waits, and reads every channel good.
+    @Test func theEXOStyleSondeOverRTUAndTheProbe() async throws {
+        let map = Self.mapPath("exo-style.toml")
+        let pty = try PtyPair()
+        let sim = try ChildProcess(try rigdBinary(), ["simulate", "--map", map, "--rtu", pty.a, "--units", "1"])
+        defer { sim.signal(SIGTERM); _ = sim.waitForExit(timeout: 5) }
+        #expect(sim.wait(for: 15) { out, _ in out.contains("serving aqua-sonde on rtu://") }, "\(sim.stderr)")
+        let address = "rtu://\(pty.b)?baud=9600&unit=1"
+        let probe = try runToCompletion(try rigdBinary(), ["probe", address, "--map", map])
+        #expect(probe.status == 0, "\(probe.stdout)\(probe.stderr)")
+        #expect(probe.stdout.contains("setup 1: write holding 128…136 = 212, 211, 1, 18, 12, 48, 47, 193, 0: ok"),
+                "\(probe.stdout)")
+        #expect(probe.stdout.contains("acquire do_mgl, do_sat_pct, water_temp_c, ph, salinity_ppt, tan_mgl, nh3_mgl, "
+                                      + "chl_ugl: write holding 1 = 1, wait 2500 ms: done in"), "\(probe.stdout)")
+        #expect(probe.stdout.contains("expect parameter code of the first data register (212, ODO mg/L) = 212: ok"),
+                "\(probe.stdout)")
+        let rows = probe.stdout.split(separator: "\n").filter { row in Self.sondeChannels.contains { row.hasPrefix($0) } }
+        #expect(rows.count == 8 && rows.allSatisfy { $0.hasSuffix("good") }, "\(probe.stdout)")
+
+        let (rigd, base) = try runStation(address: address, map: map)
+        defer { rigd.signal(SIGTERM); _ = rigd.waitForExit(timeout: 10) }
+        let channels = try await channels(base, ready: Self.sondeChannels)
+        for name in Self.sondeChannels {
+            #expect(channels[name]?["value"] is Double && channels[name]?["quality"] as? Int == 0,
+                    "\(name): \(channels[name] ?? [:])")
+        }
+    }
+}
