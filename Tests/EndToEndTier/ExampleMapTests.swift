@@ -59,6 +59,13 @@ struct ExampleMapTests {
         return values
     }
 
+    /// The fault-control address `rigd simulate --control 127.0.0.1:0` printed.
+    private func controlAddress(_ sim: ChildProcess) -> String? {
+        guard sim.wait(for: 10, until: { out, _ in out.contains("control on http://") }),
+              let range = sim.stdout.range(of: "control on http://") else { return nil }
+        return String(sim.stdout[range.upperBound...].prefix { !$0.isWhitespace })
+    }
+
     private func stop(_ sim: ChildProcess, _ rigd: ChildProcess) {
         rigd.signal(SIGTERM)
         #expect(rigd.waitForExit(timeout: 10) == 0, "\(rigd.stderr.suffix(2000))")
@@ -132,12 +139,7 @@ struct ExampleMapTests {
                                              + "holding 2 (at most 5000), poll holding 3 until 1 (timeout 2000 ms); takes "
                                              + "0…7000 ms, more than the loop's period") }, "\(plan)")
 
-        guard sim.wait(for: 10, until: { out, _ in out.contains("control on http://") }),
-              let range = sim.stdout.range(of: "control on http://") else {
-            Issue.record("no control address: \(sim.stdout)")
-            return
-        }
-        let control = String(sim.stdout[range.upperBound...].prefix { !$0.isWhitespace })
+        let control = try #require(controlAddress(sim), "no control address: \(sim.stdout)")
         let fault = try runToCompletion(try rigdBinary(), ["fault", "--control", control, "device", "never_ready"])
         #expect(fault.status == 0, "\(fault.stderr)")
         var stale: [String: [String: Any]] = [:]
@@ -190,12 +192,7 @@ struct ExampleMapTests {
         }
         let list = try mbpoll(port, ["-t", "4", "-r", "128", "-c", "4"])
         #expect([128, 129, 130, 131].map { list[$0] } == [212, 1, 18, 0], "the parameter list as written: \(list)")
-        guard sim.wait(for: 10, until: { out, _ in out.contains("control on http://") }),
-              let range = sim.stdout.range(of: "control on http://") else {
-            Issue.record("no control address: \(sim.stdout)")
-            return
-        }
-        let control = String(sim.stdout[range.upperBound...].prefix { !$0.isWhitespace })
+        let control = try #require(controlAddress(sim), "no control address: \(sim.stdout)")
         for words in [["device", "units_changed"], ["channel", "ph", "status_error"]] {
             let fault = try runToCompletion(try rigdBinary(), ["fault", "--control", control] + words)
             #expect(fault.status == 0, "\(words): \(fault.stderr)")
@@ -353,12 +350,7 @@ struct ExampleMapTests {
         for name in ["block_temp_c", "mid_temp_c", "end_temp_c", "ambient_temp_c", "heater_power_w"] {
             #expect(good[name]?["value"] is Double && good[name]?["quality"] as? Int == 0, "\(name): \(good[name] ?? [:])")
         }
-        guard sim.wait(for: 10, until: { out, _ in out.contains("control on http://") }),
-              let range = sim.stdout.range(of: "control on http://") else {
-            Issue.record("no control address: \(sim.stdout)")
-            return
-        }
-        let control = String(sim.stdout[range.upperBound...].prefix { !$0.isWhitespace })
+        let control = try #require(controlAddress(sim), "no control address: \(sim.stdout)")
         for channel in ["mid_temp_c", "ambient_temp_c"] {
             let fault = try runToCompletion(try rigdBinary(), ["fault", "--control", control, "channel", channel, "lost"])
             #expect(fault.status == 0, "\(fault.stderr)")
