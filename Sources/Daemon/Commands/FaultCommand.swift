@@ -17,13 +17,14 @@ struct FaultCommand: AsyncParsableCommand {
         What to do, after the options:
           list                                   devices, their channels and disturbances, what is injected
           channel NAME lost | stuck V | offset V | drift V_PER_HOUR | noise SIGMA | spikes SIZE PER_HOUR
-                       | status_error | clear   status_error: through a map, the channel's status register says
-                                                 "sensor error" while its value reads normally
+                       | status_error | clear
           device offline | online | normal | delay MS | exception CODE | never_ready | units_changed
-                                                 through a map: never_ready, acquisitions never finish; units_changed,
-                                                 the [[map.expect]] registers read other values (normal ends both)
           disturb NAME on | off                  a plant disturbance (fan_failure, filter_clog, bad_night, storm, …)
           clear                                  every fault and disturbance off
+        For a device served through a map (rigd simulate --map): never_ready keeps its acquisition sequences from \
+        finishing; units_changed makes its [[map.expect]] registers read other values (device normal ends both); \
+        status_error makes a channel's status register say "sensor error" while its value still reads as a \
+        measurement (channel NAME clear ends it).
         Name the device with --device (its name: the station of --config, KIND-N, or unit-N on RTU) or --unit \
         when the simulator serves several. Examples:
           rigd fault --control 127.0.0.1:9100 --unit 2 channel do_mgl stuck 7.5

@@ -262,16 +262,18 @@ public final class MappedClient: ModbusClient, ContractPlanning {
     /// The contract reading of `channel` from `image`: bad, never rescaled, when an expectation that vouches for it
     /// (or the whole device's, checked at connect) failed.
     private func reading(_ channel: DeviceMap.Channel, _ image: Image) -> ChannelReading {
-        if let problem = deviceProblem {
-            report(channel.name, problem)
-            return ChannelReading(raw: .nan, quality: .sensorFailure)
+        if !map.expectations.isEmpty {
+            if let problem = deviceProblem {
+                report(channel.name, problem)
+                return ChannelReading(raw: .nan, quality: .sensorFailure)
+            }
+            for e in map.expectations where e.channels.contains(channel.name) {
+                guard let raw = image.words(e.field), let problem = e.problem(raw) else { continue }
+                report(channel.name, problem)
+                return ChannelReading(raw: .nan, quality: .sensorFailure)
+            }
+            report(channel.name, nil)
         }
-        for e in map.expectations where e.channels.contains(channel.name) {
-            guard let raw = image.words(e.field), let problem = e.problem(raw) else { continue }
-            report(channel.name, problem)
-            return ChannelReading(raw: .nan, quality: .sensorFailure)
-        }
-        report(channel.name, nil)
         guard let raw = image.words(channel.field), let number = channel.field.rawNumber(raw) else {
             return .notAvailable
         }
@@ -343,7 +345,7 @@ public final class MappedClient: ModbusClient, ContractPlanning {
     }
 
     public func readContract(_ spans: [ContractSpan], plan: ReadPlan) throws -> [[UInt16]] {
-        try acquire(channelNames(spans))
+        if !map.acquisitions.isEmpty { try acquire(channelNames(spans)) }
         defer { (underWay, completed) = ([], []) }
         let leaving = underWay.sorted()
         let plan = leaving.isEmpty ? plan : reducedPlans[ReducedKey(spans: spans, leaving: leaving)] ?? {
@@ -547,14 +549,14 @@ public final class MappedClient: ModbusClient, ContractPlanning {
         let first = (address - base) / stride, last = (span.upperBound - 1 - base) / stride
         let channels = (first...last).map { layout.channels[$0] }
         // A read outside a plan (`readContract`) runs the channels' acquisition sequences itself.
-        let direct = snapshot == nil
+        let direct = snapshot == nil && !map.acquisitions.isEmpty
         if direct { try acquire(channels) }
         defer { if direct { (underWay, completed) = ([], []) } }
         let mapped = channels.compactMap { map.channel(named: $0) }.filter { !underWay.contains($0.name) }
         let image: Image
         do {
-            image = try self.image(PlanKey(table: .input, range: span, leaving: underWay.sorted()),
-                                   map.spans(of: mapped))
+            let leaving = underWay.isEmpty ? [] : underWay.sorted()
+            image = try self.image(PlanKey(table: .input, range: span, leaving: leaving), map.spans(of: mapped))
         } catch {
             if direct { forgetCompleted() }
             throw error
