@@ -492,10 +492,21 @@ public final class MappedClient: ModbusClient, ContractPlanning {
         onProblem?(name, problem)
     }
 
-    /// The `[[map.setup]]` writes, in order, each followed by its settle time; then the whole device's expectations.
-    /// A write the device refuses is thrown as it came (a present device that refuses its setup is refused, never
-    /// simulated), named by its step.
-    private func runSetup() throws {
+    /// Runs acquisition sequence `i` as far as it goes now, as a loop's read does; true when every step is done. A
+    /// failed sequence starts over. `rigd probe` calls it until it is done, sleeping in between.
+    public func advanceAcquisition(_ i: Int) throws -> Bool {
+        do {
+            return try advance(i)
+        } catch {
+            acquiring[i] = AcquisitionRun()
+            throw error
+        }
+    }
+
+    /// The `[[map.setup]]` writes, in order, each followed by its settle time, as every connect makes them (and
+    /// `rigd probe`). A write the device refuses is thrown as it came (a present device that refuses its setup is
+    /// refused, never simulated), named by its step.
+    public func setUp() throws {
         for (i, setup) in map.setup.enumerated() {
             do {
                 if setup.field.table == .coil {
@@ -511,6 +522,11 @@ public final class MappedClient: ModbusClient, ContractPlanning {
             // The settle time on a real link; an in-memory device on the station's clock needs none.
             if setup.settleMs > 0, paceRequests { usleep(UInt32(min(setup.settleMs, 600_000) * 1000)) }
         }
+    }
+
+    /// The whole device's `[[map.expect]]` values, after the setup on every connect: the first that fails is
+    /// `deviceProblem`, and every channel reads bad until a connect finds them right.
+    private func checkDevice() throws {
         deviceProblem = nil
         for e in map.expectations where e.channels.isEmpty {
             let raw = try read(ReadPlan.Request(table: e.field.table, start: e.field.register, count: e.field.length))
@@ -519,7 +535,6 @@ public final class MappedClient: ModbusClient, ContractPlanning {
                 break
             }
         }
-        setupDone = true
     }
 
     private func notReady(_ acquisition: DeviceMap.Acquisition, _ message: String) -> ModbusTransactionError {
@@ -600,7 +615,11 @@ public final class MappedClient: ModbusClient, ContractPlanning {
             } else if let first = snapshotPlan.requests.first {
                 _ = try read(first)
             }
-            if deviceType != 0, !setupDone { try runSetup() }
+            if deviceType != 0, !setupDone {
+                try setUp()
+                try checkDevice()
+                setupDone = true
+            }
         }
         heartbeat &+= 1
         return [deviceType, CommonRegisters.sheetVersion, 0, 0] + RegisterCodec.encode(status.rawValue) + [heartbeat]

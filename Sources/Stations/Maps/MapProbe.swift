@@ -176,62 +176,29 @@ package enum MapProbe {
                       channels: channels, functionCodes: codes)
     }
 
-    /// Runs what the host runs before reading (docs/maps.md): the `[[map.setup]]` writes, every acquisition
-    /// sequence to its end (a probe may block: it waits and polls for real), and the expectations. Returns a line
-    /// for each, whether any failed, and the channels a failed expectation marks bad (with why).
+    /// Runs what the host runs before reading (docs/maps.md), through the same `MappedClient` a station uses: the
+    /// `[[map.setup]]` writes, every acquisition sequence to its end (a probe may block: it waits and polls for
+    /// real), and the expectations. Returns a line for each, whether any failed, and the channels a failed
+    /// expectation marks bad (with why).
     static func prepare(_ map: DeviceMap, client: any ModbusClient, codes: inout FunctionCodes)
         -> (lines: [String], failed: Bool, vouched: [String: String]) {
+        guard !map.setup.isEmpty || !map.acquisitions.isEmpty || !map.expectations.isEmpty,
+              let kind = KindRegistry.builtIn.kind(named: map.kind.rawValue) else { return ([], false, [:]) }
+        let mapped = MappedClient(base: client, map: map, layout: kind.contractLayout)
         var lines: [String] = []
         var failed = false
-        func write(_ field: DeviceMap.Field, _ words: [UInt16]) throws {
-            if field.table == .coil {
-                try client.writeCoil(at: field.register, value: words.first != 0)
-                codes.note(5, "ok")
-            } else if map.maxWriteRegisters == 0 {
-                for (i, word) in words.enumerated() { try client.writeRegister(at: field.register + i, value: word) }
-                codes.note(6, "ok")
-            } else {
-                try client.writeRegisters(at: field.register, values: words)
-                codes.note(16, "ok")
-            }
+        do {
+            try mapped.setUp()
+            lines += map.setup.enumerated().map { "setup \($0 + 1): \($1.description): ok" }
+        } catch {
+            lines.append("setup FAILED: \(error)")
+            failed = true
         }
-        for (i, setup) in map.setup.enumerated() {
-            do {
-                try write(setup.field, setup.words)
-                if setup.settleMs > 0 { usleep(UInt32(setup.settleMs * 1000)) }
-                lines.append("setup \(i + 1): \(setup.description): ok")
-            } catch {
-                lines.append("setup \(i + 1): \(setup.description): FAILED: \(error)")
-                failed = true
-            }
-        }
-        for acquisition in map.acquisitions {
+        for (i, acquisition) in map.acquisitions.enumerated() where !failed {
             let name = "acquire " + acquisition.channels.joined(separator: ", ")
             let start = DispatchTime.now().uptimeNanoseconds
             do {
-                for step in acquisition.steps {
-                    switch step {
-                    case .write(let field, let value):
-                        guard let words = field.encode(value) else { continue }
-                        try write(field, words)
-                    case .wait(let ms):
-                        usleep(UInt32(ms * 1000))
-                    case .waitFrom(let field, let maxMs):
-                        let ms = decode(try read(field, from: client, codes: &codes), field) ?? .nan
-                        guard ms.isFinite, ms >= 0, ms <= maxMs else {
-                            throw ProbeStepFailure(description: "\(step.description): the device asks for \(ms) ms")
-                        }
-                        usleep(UInt32(ms * 1000))
-                    case .poll(let field, let equals, let timeoutMs):
-                        let deadline = DispatchTime.now().uptimeNanoseconds + UInt64(timeoutMs * 1e6)
-                        while decode(try read(field, from: client, codes: &codes), field) != equals {
-                            guard DispatchTime.now().uptimeNanoseconds < deadline else {
-                                throw ProbeStepFailure(description: "\(step.description) timed out")
-                            }
-                            usleep(100_000)
-                        }
-                    }
-                }
+                while try !mapped.advanceAcquisition(i) { usleep(100_000) }
                 let ms = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
                 lines.append("\(name): " + acquisition.steps.map(\.description).joined(separator: ", ")
                              + String(format: ": done in %.0f ms", ms))
@@ -257,9 +224,5 @@ package enum MapProbe {
             }
         }
         return (lines, failed, vouched)
-    }
-
-    struct ProbeStepFailure: Error, CustomStringConvertible {
-        var description: String
     }
 }
