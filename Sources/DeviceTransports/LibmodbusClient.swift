@@ -13,6 +13,8 @@ public class LibmodbusClient {
     private var probeDeadline: ContinuousClock.Instant?
     /// When the last `connect()` started; the probe's budget counts from there.
     var connectStartedAt: ContinuousClock.Instant?
+    /// The unit id `addressing(unit:)` asks for now instead of the transport's own; nil: its own.
+    var addressed: Int?
 
     init() {}
 
@@ -33,6 +35,14 @@ public class LibmodbusClient {
     public func withinProbeTimeout<T>(_ body: () throws -> T) throws -> T {
         probeDeadline = (connectStartedAt ?? .now) + probeTimeout
         defer { probeDeadline = nil }
+        return try body()
+    }
+
+    /// Runs `body`'s transactions addressed to `unit` (nil: the transport's own unit).
+    public func addressing<T>(unit: Int?, _ body: () throws -> T) throws -> T {
+        let before = addressed
+        addressed = unit
+        defer { addressed = before }
         return try body()
     }
 

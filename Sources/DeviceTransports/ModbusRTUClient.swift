@@ -72,15 +72,16 @@ public final class SerialLine: Sendable {
         s.context = context
     }
 
-    /// Runs one transaction with `unit` addressed. On failure the line is flushed so a late answer cannot be taken
+    /// Runs one transaction for the attached `unit`, with `addressing` (another unit of its station, docs/maps.md
+    /// "Several unit ids") or `unit` itself addressed. On failure the line is flushed so a late answer cannot be taken
     /// for the next unit's; a failure of the port itself (not a timeout) closes the line for every unit.
-    public func transact(unit: Int, endpoint: String, _ operation: String,
+    public func transact(unit: Int, addressing: Int? = nil, endpoint: String, _ operation: String,
                          _ body: (OpaquePointer) -> Int32) throws {
         try state.withLock { (s: inout State) throws in
             guard let context = s.context, s.users.contains(unit) else {
                 throw ModbusLinkError(endpoint: endpoint, operation: operation, errno: ENOTCONN)
             }
-            _ = modbus_set_slave(context.pointer, Int32(unit))
+            _ = modbus_set_slave(context.pointer, Int32(addressing ?? unit))
             if body(context.pointer) < 0 {
                 let code = errno
                 _ = modbus_flush(context.pointer)
@@ -134,7 +135,8 @@ public final class ModbusRTUClient: LibmodbusClient, ModbusClient {
     override func transact(_ operation: String, _ body: (OpaquePointer) -> Int32) throws {
         guard isConnected else { throw ModbusLinkError(endpoint: endpoint, operation: operation, errno: ENOTCONN) }
         do {
-            try line.transact(unit: unit, endpoint: endpoint, operation, body)
+            let endpoint = addressed.map { DeviceAddress.rtu(line.settings, unit: $0).description } ?? endpoint
+            try line.transact(unit: unit, addressing: addressed, endpoint: endpoint, operation, body)
         } catch let error as ModbusLinkError {
             close()
             throw error

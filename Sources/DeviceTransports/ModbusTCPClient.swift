@@ -106,8 +106,12 @@ public final class ModbusTCPClient: LibmodbusClient, ModbusClient {
     /// Runs one libmodbus call; a negative result becomes a link or transaction error.
     override func transact(_ operation: String, _ body: (OpaquePointer) -> Int32) throws {
         let pointer = try live(operation)
+        // Another unit behind the same gateway (`addressing(unit:)`) for this transaction only.
+        _ = modbus_set_slave(pointer, Int32(addressed ?? unit))
         if body(pointer) < 0 {
             let code = errno
+            let endpoint = addressed.map { DeviceAddress.tcp(host: host, port: port, unit: $0).description }
+                ?? endpoint
             let error = modbusError(errno: code, endpoint: endpoint, operation: operation)
             if error is ModbusLinkError { close() }
             throw error

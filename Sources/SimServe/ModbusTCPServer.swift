@@ -26,6 +26,8 @@ public struct ModbusServerError: Error, Sendable, CustomStringConvertible {
 /// heartbeat and the device watchdog run on time.
 public final class ModbusTCPServer: Sendable {
     public let device: any ModbusDevice
+    /// Other units behind the same address (a gateway to a line of instruments), by unit id.
+    public let units: [UInt8: any ModbusDevice]
     public let host: String
     /// The bound port (the real one when 0 was asked for).
     public let port: Int
@@ -38,8 +40,11 @@ public final class ModbusTCPServer: Sendable {
     private nonisolated(unsafe) let mapping: UnsafeMutablePointer<modbus_mapping_t>
 
     /// Binds and listens; the caller then runs `run()` on a thread of its own or calls `start()`.
-    /// - Parameter clock: the device's clock in seconds.
-    public init(device: any ModbusDevice, host: String, port: Int,
+    /// - Parameters:
+    ///   - clock: the device's clock in seconds.
+    ///   - units: other units served behind the same address, as a gateway to a line (a mapped instrument with
+    ///     several unit ids); `device` answers its own unit id, 0 and 255.
+    public init(device: any ModbusDevice, units: [UInt8: any ModbusDevice] = [:], host: String, port: Int,
                 clock: @escaping @Sendable () -> Double) throws {
         let endpoint = "tcp://\(host):\(port)"
         guard let pointer = modbus_new_tcp_pi(host, String(port)) else {
@@ -76,6 +81,7 @@ public final class ModbusTCPServer: Sendable {
         }
         _ = modbus_set_indication_timeout(pointer, 1, 0)
         self.device = device
+        self.units = units
         self.host = host
         self.port = boundPort
         self.clock = clock
@@ -145,13 +151,18 @@ public final class ModbusTCPServer: Sendable {
         }
     }
 
-    /// Answers one framed request. Unit ids other than the device's (and 0/255, "whoever is here" on TCP) get
-    /// exception 0B, as a gateway would.
+    /// Answers one framed request. Unit ids other than the device's (and 0/255, "whoever is here" on TCP) and the
+    /// other `units` get exception 0B, as a gateway would.
     private func serve(_ query: inout [UInt8], length: Int) {
         let pointer = context.pointer
         let header = Int(modbus_get_header_length(pointer))
         let unit = query[header - 1]
-        guard unit == device.unitId || unit == 0 || unit == 0xFF else {
+        let device: any ModbusDevice
+        if unit == self.device.unitId || unit == 0 || unit == 0xFF {
+            device = self.device
+        } else if let other = units[unit] {
+            device = other
+        } else {
             _ = modbus_reply_exception(pointer, query, UInt32(ModbusException.gatewayTargetFailed.rawValue))
             return
         }

@@ -101,7 +101,7 @@ package enum MapSummary {
             let span = f.length > 1 ? "\(f.register)–\(f.register + f.length - 1)" : "\(f.register)"
             let n = f.register + 1
             let reference = prefix + String(format: n <= 9999 ? "%04d" : "%05d", n)
-            var text = "\(f.table) \(span) (one-based \(n), reference \(reference))"
+            var text = (f.unit.map { "unit \($0) " } ?? "") + "\(f.table) \(span) (one-based \(n), reference \(reference))"
             text += " \(f.type)"
             if f.table.holdsBits == false && f.length > 1 { text += " \(f.order)" }
             if let bit = f.bit { text += " bit \(bit)" }
@@ -110,7 +110,9 @@ package enum MapSummary {
             }
             return text
         }
-        var out = ["\(file): ok, map \"\(map.name)\" for kind \(map.kind): unit \(map.unit), reads of at most "
+        let others = map.otherUnits.isEmpty ? ""
+            : " (and units " + map.otherUnits.map(String.init).joined(separator: ", ") + " of the same line)"
+        var out = ["\(file): ok, map \"\(map.name)\" for kind \(map.kind): unit \(map.unit)\(others), reads of at most "
                    + "\(map.maxReadRegisters) registers, "
                    + (map.maxWriteRegisters == 0 ? "no FC 16 (writes one register at a time)"
                       : "writes of at most \(map.maxWriteRegisters)")
@@ -125,11 +127,11 @@ package enum MapSummary {
                     .joined(separator: " or ")
             }
             if let q = c.quality {
-                text += q.good == nil ? ", bad when \(q.table) \(q.register) bit \(q.bit) is \(q.badWhen ? 1 : 0)"
+                text += q.good == nil ? ", bad when \(q.location) bit \(q.bit) is \(q.badWhen ? 1 : 0)"
                     : ", status \(q.description)"
             }
-            if let f = c.fallback { text += ", the device's fallback value at \(f.table) \(f.register)" }
-            if let w = c.qualityWord { text += ", quality word \(w.table) \(w.register)" }
+            if let f = c.fallback { text += ", the device's fallback value at \(f.name)" }
+            if let w = c.qualityWord { text += ", quality word \(w.name)" }
             out.append(text)
         }
         for c in map.commands {
@@ -170,18 +172,15 @@ package enum MapSummary {
                    + "register(s) read through gaps" + (map.readTwice ? ", each read twice (read_twice)" : "")
                    + (map.evenAlignment ? ", even-aligned" : "")]
         for request in plan.requests {
+            let read = request.location
+            func holds(_ l: DeviceMap.Location?) -> Bool { l.map { read.overlaps($0) } ?? false }
             let inside = (map.channels.map { ($0.name, $0.field) } + map.commands.map { ($0.name, $0.field) })
-                .filter { $0.1.table == request.table && request.span.contains($0.1.register) }.map(\.0)
+                .filter { holds($0.1.location) }.map(\.0)
             let quality = map.channels.filter { c in
-                (c.quality.map { $0.table == request.table && request.span.contains($0.register) } ?? false)
-                    || (c.qualityWord.map { $0.table == request.table && request.span.contains($0.register) } ?? false)
-                    || (c.fallback.map { $0.table == request.table && request.span.contains($0.register) } ?? false)
+                holds(c.quality?.location) || holds(c.qualityWord?.location) || holds(c.fallback?.location)
             }.map(\.name)
-            let tripped = map.watchdog?.tripped.map { $0.table == request.table && request.span.contains($0.register) }
-                ?? false
-            let expected = map.expectations.filter {
-                !$0.channels.isEmpty && $0.field.table == request.table && request.span.contains($0.field.register)
-            }.map(\.what)
+            let tripped = holds(map.watchdog?.tripped?.location)
+            let expected = map.expectations.filter { !$0.channels.isEmpty && holds($0.field.location) }.map(\.what)
             let parts = (inside.isEmpty ? [] : [inside.joined(separator: ", ")])
                 + (expected.isEmpty ? [] : ["expected " + expected.joined(separator: ", ")])
                 + (quality.isEmpty ? [] : ["quality of " + quality.joined(separator: ", ")])

@@ -135,7 +135,8 @@ struct ProbeCommand: ParsableCommand {
     static func render(_ result: MapProbe.Result, map: DeviceMap, address: String, unit: Int) -> String {
         func location(_ f: DeviceMap.Field) -> String {
             let span = f.length > 1 ? "\(f.register)–\(f.register + f.length - 1)" : "\(f.register)"
-            return "\(f.table) \(span) (#\(f.register + 1))" + (f.bit.map { " bit \($0)" } ?? "")
+            return (f.unit.map { "unit \($0) " } ?? "") + "\(f.table) \(span) (#\(f.register + 1))"
+                + (f.bit.map { " bit \($0)" } ?? "")
         }
         func hex(_ raw: [UInt16], _ f: DeviceMap.Field) -> String {
             f.table.holdsBits ? raw.map(String.init).joined(separator: " ")
@@ -146,7 +147,9 @@ struct ProbeCommand: ParsableCommand {
             guard let v = r.value else { return "—" }
             return v == v.rounded() && abs(v) < 1e15 ? String(Int(v)) : String(format: "%.6g", v)
         }
-        var lines = ["\(address) unit \(unit), map \"\(map.name)\" (\(map.kind))"]
+        let others = map.otherUnits.isEmpty ? "" : " (and units " + map.otherUnits.map(String.init).joined(separator: ", ")
+            + ")"
+        var lines = ["\(address) unit \(unit)\(others), map \"\(map.name)\" (\(map.kind))"]
         if let id = result.identity, let expected = map.identity {
             let verdict = result.identityOK == true ? "ok" : "MISMATCH"
             lines.append("identity: \(location(id.field)) = \(id.error ?? value(id)) (expected "

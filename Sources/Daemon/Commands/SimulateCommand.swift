@@ -66,8 +66,8 @@ struct SimulateCommand: AsyncParsableCommand {
     @Option(name: .long, help: "RTU: serve --units of the one --kind on this serial device (e.g. one end of a socat pty pair).")
     var rtu: String?
 
-    @Option(name: .long, help: "RTU: unit ids to serve, comma-separated (1–247).")
-    var units: String = "1"
+    @Option(name: .long, help: "RTU: unit ids to serve, comma-separated (1–247; default: the --map's unit, else 1). A map that names other unit ids serves them too, once.")
+    var units: String?
 
     @Option(name: .long, help: "RTU: baud rate.")
     var baud: Int = 9600
@@ -133,9 +133,10 @@ struct SimulateCommand: AsyncParsableCommand {
         }
     }
 
-    func rtuUnits() throws -> [UInt8] {
+    /// The --units, or `fallback` (the map's unit) when none are given.
+    func rtuUnits(default fallback: Int = 1) throws -> [UInt8] {
         var out: [UInt8] = []
-        for item in units.split(separator: ",") {
+        for item in (units ?? "\(fallback)").split(separator: ",") {
             guard let u = UInt8(item.trimmingCharacters(in: .whitespaces)), (1...247).contains(u) else {
                 throw ValidationError("--units: \"\(item)\" is not a unit id 1–247")
             }
@@ -146,8 +147,8 @@ struct SimulateCommand: AsyncParsableCommand {
         return out
     }
 
-    func offlineSchedule() throws -> [(unit: UInt8, after: Double)] {
-        let served = try rtuUnits()
+    func offlineSchedule(default fallback: Int = 1) throws -> [(unit: UInt8, after: Double)] {
+        let served = try rtuUnits(default: fallback)
         return try offline.map { item in
             let parts = item.split(separator: "@")
             guard parts.count == 2, let u = UInt8(parts[0]), let t = Double(parts[1]), t >= 0 else {
@@ -234,15 +235,18 @@ struct SimulateCommand: AsyncParsableCommand {
                                                               host: Self.host(switchedBy: instrument))
                 let device = Self.served(inner, kind: item.settings.descriptor, map: deviceMap)
                 instrument.withLock { $0 = device as? MappedDevice }
-                let server = try ModbusTCPServer(device: device, host: item.host, port: item.port) { clock.seconds() }
+                let others = Self.otherUnits(of: device)
+                let server = try ModbusTCPServer(device: device, units: others, host: item.host, port: item.port) {
+                    clock.seconds()
+                }
                 servers.append(server)
                 // Through a map, faults go to the instrument: it passes the device's on to the contract device inside
                 // and keeps its own (never_ready).
                 if let injectable = (device as? any FaultInjectable) ?? (inner as? any FaultInjectable) {
                     targets.append(FaultTarget(name: item.name, unit: Int(device.unitId), device: injectable))
                 }
-                say("serving \(item.kind) on \(item.host):\(server.port) (unit \(device.unitId), seed \(item.seed), "
-                    + "preset \(item.preset), name \(item.name)\(mapNote))")
+                say("serving \(item.kind) on \(item.host):\(server.port) (unit \(device.unitId)\(Self.note(others)), "
+                    + "seed \(item.seed), preset \(item.preset), name \(item.name)\(mapNote))")
             } catch {
                 for s in servers { s.stop() }
                 logger.critical("cannot serve \(item.kind) on \(item.host):\(item.port): \(error)")
@@ -288,6 +292,18 @@ struct SimulateCommand: AsyncParsableCommand {
         SimulatedHost(context: context) { name in instrument.withLock { $0 }?.relay(name) ?? false }
     }
 
+    /// The other unit ids a mapped instrument answers (docs/maps.md, "Several unit ids"), by unit.
+    static func otherUnits(of device: any ModbusDevice) -> [UInt8: any ModbusDevice] {
+        guard let mapped = device as? MappedDevice else { return [:] }
+        return Dictionary(uniqueKeysWithValues: mapped.otherUnits.map { (UInt8($0.key), $0.value) })
+    }
+
+    /// ` and units 11, 12 (through the map)`: what a startup line adds for them.
+    static func note(_ others: [UInt8: any ModbusDevice]) -> String {
+        others.isEmpty ? "" : " and units " + others.keys.sorted().map(String.init).joined(separator: ", ")
+            + " (through the map)"
+    }
+
     /// One RTU line with several units of one kind.
     private func serveRTU(path: String, kindName: String, map deviceMap: DeviceMap?, signals: ShutdownSignal,
                           logger: Logger) async throws {
@@ -300,7 +316,19 @@ struct SimulateCommand: AsyncParsableCommand {
         // (the offline schedule's).
         var devices: [UInt8: any ModbusDevice] = [:]
         var inner: [UInt8: any ModbusDevice] = [:]
-        for (i, unit) in try rtuUnits().enumerated() {
+        let mainUnits = try rtuUnits(default: deviceMap?.unit ?? 1)
+        if let deviceMap, !deviceMap.otherUnits.isEmpty {
+            // The map's other units are one instrument's: serving two copies would put each of them on the line twice.
+            guard mainUnits.count == 1 else {
+                throw ValidationError("--units: map \(map ?? "") names units "
+                                      + deviceMap.otherUnits.map(String.init).joined(separator: ", ")
+                                      + " besides its own; it is served once (give one unit id, or none)")
+            }
+            if let clash = deviceMap.otherUnits.first(where: { $0 == Int(mainUnits[0]) }) {
+                throw ValidationError("--units \(clash) is also a unit the map names for its other values")
+            }
+        }
+        for (i, unit) in mainUnits.enumerated() {
             do {
                 let instrument = Locked<MappedDevice?>(nil)
                 let device = try kindSettings.simulatedDevice(seed: seed &+ UInt64(i), preset: presetName, unit: unit,
@@ -308,6 +336,7 @@ struct SimulateCommand: AsyncParsableCommand {
                 inner[unit] = device
                 devices[unit] = Self.served(device, kind: k, map: deviceMap)
                 instrument.withLock { $0 = devices[unit] as? MappedDevice }
+                for (other, device) in Self.otherUnits(of: devices[unit]!) { devices[other] = device }
             } catch {
                 logger.critical("cannot simulate \(k.kind): \(error)")
                 throw ExitCode(ExitStatus.usage)
@@ -321,14 +350,15 @@ struct SimulateCommand: AsyncParsableCommand {
             logger.critical("cannot serve on \(path): \(error)")
             throw ExitCode(ExitStatus.unavailable)
         }
-        for (i, unit) in devices.keys.sorted().enumerated() {
-            say("serving \(k.kind) on rtu://\(path)?\(settings.query) (unit \(unit), seed \(seed &+ UInt64(i)), "
+        for (i, unit) in mainUnits.enumerated() {
+            let others = Self.note(Self.otherUnits(of: devices[unit]!))
+            say("serving \(k.kind) on rtu://\(path)?\(settings.query) (unit \(unit)\(others), seed \(seed &+ UInt64(i)), "
                 + "preset \(presetName)\(mapNote))")
         }
-        let schedule = try offlineSchedule()
+        let schedule = try offlineSchedule(default: deviceMap?.unit ?? 1)
         let started = clock.seconds()
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: RTUServerService(server: server))]
-        services += controlService(targets: devices.keys.sorted().compactMap { unit in
+        services += controlService(targets: mainUnits.compactMap { unit in
             ((devices[unit] as? any FaultInjectable) ?? (inner[unit] as? any FaultInjectable)).map {
                 FaultTarget(name: "unit-\(unit)", unit: Int(unit), device: $0)
             }

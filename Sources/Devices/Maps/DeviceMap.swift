@@ -26,9 +26,11 @@ public struct DeviceMap: Sendable, Equatable {
         /// value = raw × scale + offset.
         public var scale: Double
         public var offset: Double
+        /// The unit id it is read from or written to, when not the station's own (docs/maps.md, "Several unit ids").
+        public var unit: Int?
 
         public init(table: Table, register: Int, type: RegisterType, length: Int? = nil, order: ByteOrder = .abcd,
-                    bit: Int? = nil, scale: Double = 1, offset: Double = 0) {
+                    bit: Int? = nil, scale: Double = 1, offset: Double = 0, unit: Int? = nil) {
             self.table = table
             self.register = register
             self.type = type
@@ -37,10 +39,46 @@ public struct DeviceMap: Sendable, Equatable {
             self.bit = bit
             self.scale = scale
             self.offset = offset
+            self.unit = unit
         }
 
         /// The registers (or bits) it occupies.
         public var span: Range<Int> { register..<(register + length) }
+
+        /// Its unit, table and registers.
+        public var location: Location { Location(unit: unit, table, span) }
+
+        /// `holding 140`, or `unit 11 holding 140` on another unit: for messages.
+        public var name: String { (unit.map { "unit \($0) " } ?? "") + "\(table) \(register)" }
+    }
+
+    /// Where registers (or bits) are: a unit (nil: the station's own), a table and the addresses in it.
+    public struct Location: Sendable, Hashable, CustomStringConvertible {
+        public var unit: Int?
+        public var table: Table
+        public var range: Range<Int>
+
+        public init(unit: Int? = nil, _ table: Table, _ range: Range<Int>) {
+            self.unit = unit
+            self.table = table
+            self.range = range
+        }
+
+        /// Whether they share a register (or bit): same unit, same table, overlapping addresses.
+        public func overlaps(_ other: Location) -> Bool {
+            unit == other.unit && table == other.table && range.overlaps(other.range)
+        }
+
+        /// Whether it holds all of `other`.
+        public func contains(_ other: Location) -> Bool {
+            unit == other.unit && table == other.table && range.lowerBound <= other.range.lowerBound
+                && other.range.upperBound <= range.upperBound
+        }
+
+        public var description: String {
+            (unit.map { "unit \($0) " } ?? "") + "\(table) \(range.lowerBound)"
+                + (range.count > 1 ? "…\(range.upperBound - 1)" : "")
+        }
     }
 
     /// A status bit that marks a channel's reading bad (or, for the watchdog, the device tripped); or a status field
@@ -59,8 +97,10 @@ public struct DeviceMap: Sendable, Equatable {
         public var good: [Int]?
         /// The field's values that mean "not available" (not set, no reading yet) rather than a sensor failure.
         public var notAvailable: [Int]
+        /// The unit id it is read from, when not the station's own.
+        public var unit: Int?
 
-        public init(table: Table, register: Int, bit: Int, badWhen: Bool) {
+        public init(table: Table, register: Int, bit: Int, badWhen: Bool, unit: Int? = nil) {
             self.table = table
             self.register = register
             self.bit = bit
@@ -68,10 +108,12 @@ public struct DeviceMap: Sendable, Equatable {
             self.width = 1
             self.good = nil
             self.notAvailable = []
+            self.unit = unit
         }
 
         /// A status field: `width` bits from `shift`, good when its value is one of `good`.
-        public init(table: Table, register: Int, shift: Int, width: Int, good: [Int], notAvailable: [Int] = []) {
+        public init(table: Table, register: Int, shift: Int, width: Int, good: [Int], notAvailable: [Int] = [],
+                    unit: Int? = nil) {
             self.table = table
             self.register = register
             self.bit = shift
@@ -79,7 +121,11 @@ public struct DeviceMap: Sendable, Equatable {
             self.width = width
             self.good = good
             self.notAvailable = notAvailable
+            self.unit = unit
         }
+
+        /// Its unit, table and register.
+        public var location: Location { Location(unit: unit, table, span) }
 
         /// The field's value in `word` (a register, or 0/1 for a coil or discrete input).
         public func value(_ word: UInt16) -> Int {
@@ -117,10 +163,12 @@ public struct DeviceMap: Sendable, Equatable {
 
         /// `bit 3 = 1`, `bits 4…7 in [0]`: how the map's status is read, for messages.
         public var description: String {
-            guard let good else { return "\(table) \(register) bit \(bit) = \(badWhen ? 1 : 0) is bad" }
+            guard let good else {
+                return "\(unit.map { "unit \($0) " } ?? "")\(table) \(register) bit \(bit) = \(badWhen ? 1 : 0) is bad"
+            }
             let bits = width == 16 && bit == 0 ? "" : width == 1 ? " bit \(bit)" : " bits \(bit)…\(bit + width - 1)"
             let na = notAvailable.isEmpty ? "" : ", not available when in \(notAvailable)"
-            return "\(table) \(register)\(bits) good when in \(good)\(na)"
+            return "\(unit.map { "unit \($0) " } ?? "")\(table) \(register)\(bits) good when in \(good)\(na)"
         }
 
         /// The register (or bit) it reads.
@@ -242,13 +290,13 @@ public struct DeviceMap: Sendable, Equatable {
             /// `write holding 1 = 7`, `wait 500 ms`, …: for messages and `rigd check`.
             public var description: String {
                 switch self {
-                case .write(let f, let v): "write \(f.table) \(f.register) = \(Acquisition.format(v))"
+                case .write(let f, let v): "write \(f.name) = \(Acquisition.format(v))"
                 case .wait(let ms): "wait \(Acquisition.format(ms)) ms"
                 case .waitFrom(let f, let maxMs):
-                    "wait the ms in \(f.table) \(f.register)" + (f.scale != 1 ? " × \(Acquisition.format(f.scale))" : "")
+                    "wait the ms in \(f.name)" + (f.scale != 1 ? " × \(Acquisition.format(f.scale))" : "")
                         + " (at most \(Acquisition.format(maxMs)))"
                 case .poll(let f, let equals, let timeoutMs):
-                    "poll \(f.table) \(f.register)\(f.bit.map { " bit \($0)" } ?? "") until \(Acquisition.format(equals))"
+                    "poll \(f.name)\(f.bit.map { " bit \($0)" } ?? "") until \(Acquisition.format(equals))"
                         + " (timeout \(Acquisition.format(timeoutMs)) ms)"
                 }
             }
@@ -326,7 +374,7 @@ public struct DeviceMap: Sendable, Equatable {
         /// `write holding 128…131 = 1, 18, 212, 0`.
         public var description: String {
             let span = words.count > 1 ? "\(field.register)…\(field.register + words.count - 1)" : "\(field.register)"
-            return "write \(field.table) \(span) = " + words.map(String.init).joined(separator: ", ")
+            return "write \(field.unit.map { "unit \($0) " } ?? "")\(field.table) \(span) = " + words.map(String.init).joined(separator: ", ")
         }
     }
 
@@ -356,7 +404,7 @@ public struct DeviceMap: Sendable, Equatable {
             self.field = field
             self.equals = equals
             self.channels = channels
-            self.what = what ?? "\(field.table) \(field.register)"
+            self.what = what ?? field.name
         }
 
         /// What `raw` (the field's registers) holds, as the map writes it.
@@ -371,7 +419,7 @@ public struct DeviceMap: Sendable, Equatable {
         public func problem(_ raw: [UInt16]) -> String? {
             let value = found(raw)
             guard value != equals else { return nil }
-            return "\(what) (\(field.table) \(field.register)) reads \(value.map { "\($0)" } ?? "nothing"), the map "
+            return "\(what) (\(field.name)) reads \(value.map { "\($0)" } ?? "nothing"), the map "
                 + "expects \(equals)"
         }
     }
@@ -457,6 +505,26 @@ public struct DeviceMap: Sendable, Equatable {
 
     /// The channel called `name`, if the device has it.
     public func channel(named name: String) -> Channel? { channels.first { $0.name == name } }
+
+    /// The unit ids besides the station's own that the map's values name (docs/maps.md, "Several unit ids").
+    public var otherUnits: [Int] {
+        var fields = channels.flatMap { c in [c.field, c.qualityWord, c.fallback].compactMap { $0 } }
+        fields += commands.map(\.field) + setup.map(\.field) + expectations.map(\.field)
+        fields += [identity?.field, watchdog?.timeout, watchdog?.heartbeat, watchdog?.reset].compactMap { $0 }
+        for a in acquisitions {
+            for step in a.steps {
+                switch step {
+                case .write(let f, _), .waitFrom(let f, _), .poll(let f, _, _): fields.append(f)
+                case .wait: break
+                }
+            }
+        }
+        var units = Set(fields.compactMap(\.unit))
+        for q in channels.compactMap(\.quality) + [watchdog?.tripped].compactMap({ $0 }) {
+            if let u = q.unit { units.insert(u) }
+        }
+        return units.sorted()
+    }
 
     /// The index of the acquisition sequence that acquires channel `name`, if one does.
     public func acquisition(of name: String) -> Int? {

@@ -35,8 +35,8 @@ public final class MappedClient: ModbusClient, ContractPlanning {
     private var snapshot: Image?
     /// FC 23 (`fc23`): the plan whose first holding-register read the writes now being made may go out with; the last
     /// holding-register write held back for it; and the answer of such a read, for the next run of that plan.
-    private var combining: (plan: ReadPlan, request: Int)?
-    private var held: (register: Int, words: [UInt16], name: String)?
+    private var combining: (plan: ReadPlan, request: Int, unit: Int?)?
+    private var held: (unit: Int?, register: Int, words: [UInt16], name: String)?
     private var prefetched: (plan: ReadPlan, request: Int, values: [UInt16])?
     /// Called for every request sent to the device (not for the contract accesses answered here): the station's
     /// transaction count is what went on the wire.
@@ -122,7 +122,7 @@ public final class MappedClient: ModbusClient, ContractPlanning {
     /// Every value a station's snapshot reads, as requests.
     public private(set) lazy var snapshotPlan: ReadPlan = map.snapshotPlan
 
-    private func plan(_ key: PlanKey, _ spans: () -> [(table: DeviceMap.Table, span: Range<Int>)]) -> ReadPlan {
+    private func plan(_ key: PlanKey, _ spans: () -> [DeviceMap.Location]) -> ReadPlan {
         if let plan = plans[key] { return plan }
         let plan = ReadPlan.compile(spans(), maxRead: map.maxReadRegisters, maxGap: map.maxGap,
                                     evenAlignment: map.evenAlignment)
@@ -134,23 +134,22 @@ public final class MappedClient: ModbusClient, ContractPlanning {
     private struct Image {
         var parts: [(ReadPlan.Request, [UInt16])] = []
 
-        func words(_ table: DeviceMap.Table, _ span: Range<Int>) -> [UInt16]? {
-            for (request, values) in parts where request.table == table && request.span.contains(span.lowerBound)
-                && span.upperBound <= request.span.upperBound {
-                return Array(values[(span.lowerBound - request.start)..<(span.upperBound - request.start)])
+        func words(_ location: DeviceMap.Location) -> [UInt16]? {
+            for (request, values) in parts where request.location.contains(location) {
+                return Array(values[(location.range.lowerBound - request.start)..<(location.range.upperBound - request.start)])
             }
             return nil
         }
 
-        func words(_ field: DeviceMap.Field) -> [UInt16]? { words(field.table, field.span) }
+        func words(_ field: DeviceMap.Field) -> [UInt16]? { words(field.location) }
 
-        func covers(_ spans: [(table: DeviceMap.Table, span: Range<Int>)]) -> Bool {
-            spans.allSatisfy { words($0.table, $0.span) != nil }
+        func covers(_ spans: [DeviceMap.Location]) -> Bool {
+            spans.allSatisfy { words($0) != nil }
         }
     }
 
     /// The image of `spans`: this snapshot's when it holds them, else one read of them now.
-    private func image(_ key: PlanKey, _ spans: [(table: DeviceMap.Table, span: Range<Int>)]) throws -> Image {
+    private func image(_ key: PlanKey, _ spans: [DeviceMap.Location]) throws -> Image {
         if let snapshot, snapshot.covers(spans) { return snapshot }
         return try execute(plan(key) { spans })
     }
@@ -187,7 +186,7 @@ public final class MappedClient: ModbusClient, ContractPlanning {
     }
 
     private func read(_ request: ReadPlan.Request) throws -> [UInt16] {
-        try paced { try base.readWords(request.table, at: request.start, count: request.count) }
+        try paced { try on(request.unit) { try base.readWords(request.table, at: request.start, count: request.count) } }
     }
 
     // MARK: FC 23
@@ -201,7 +200,7 @@ public final class MappedClient: ModbusClient, ContractPlanning {
         guard map.fc23, !map.readTwice, let index = next.requests.firstIndex(where: { $0.table == .holding }) else {
             return try body()
         }
-        combining = (next, index)
+        combining = (next, index, next.requests[index].unit)
         defer {
             combining = nil
             held = nil
@@ -217,8 +216,10 @@ public final class MappedClient: ModbusClient, ContractPlanning {
         let read = next.requests[index]
         do {
             let values = try pacedNow {
-                try base.writeAndReadRegisters(writeAt: write.register, values: write.words, readAt: read.start,
-                                               count: read.count)
+                try on(write.unit) {
+                    try base.writeAndReadRegisters(writeAt: write.register, values: write.words, readAt: read.start,
+                                                   count: read.count)
+                }
             }
             prefetched = (next, index, values)
         } catch {
@@ -232,11 +233,17 @@ public final class MappedClient: ModbusClient, ContractPlanning {
         guard let write = held else { return }
         held = nil
         do {
-            try pacedNow { try base.writeRegisters(at: write.register, values: write.words) }
+            try pacedNow { try on(write.unit) { try base.writeRegisters(at: write.register, values: write.words) } }
         } catch {
             written[write.name] = nil
             throw error
         }
+    }
+
+    /// Runs `body`'s requests addressed to `unit` (nil: the station's own): every request names its unit, so a held
+    /// write sent on the way goes to its own.
+    private func on<T>(_ unit: Int?, _ body: () throws -> T) throws -> T {
+        try base.addressing(unit: unit, body)
     }
 
     /// Runs one request after the silence the map asks for since the last one, a held write first.
@@ -285,7 +292,7 @@ public final class MappedClient: ModbusClient, ContractPlanning {
         if let word = channel.qualityWord, let q = image.words(word)?.first {
             quality = ChannelQuality(rawValue: q)
         }
-        if let status = channel.quality, let word = image.words(status.table, status.span)?.first {
+        if let status = channel.quality, let word = image.words(status.location)?.first {
             quality.formUnion(status.quality(word))
         }
         guard value.isFinite else { return ChannelReading(raw: .nan, quality: quality.union(.sensorFailure)) }
@@ -309,14 +316,13 @@ public final class MappedClient: ModbusClient, ContractPlanning {
 
     /// The map's registers behind `spans` of the contract: the channels of the channel blocks they touch (with their
     /// quality registers), the commands of the setpoints and coils, the watchdog's trip bit for the header.
-    private func fieldSpans(_ spans: [ContractSpan], leaving: Set<String> = [])
-        -> [(table: DeviceMap.Table, span: Range<Int>)] {
+    private func fieldSpans(_ spans: [ContractSpan], leaving: Set<String> = []) -> [DeviceMap.Location] {
         let base = CommonRegisters.channelBase, stride = CommonRegisters.channelStride
-        var out: [(table: DeviceMap.Table, span: Range<Int>)] = []
+        var out: [DeviceMap.Location] = []
         for s in spans where !s.span.isEmpty {
             switch s.table {
             case .input where s.span.upperBound <= CommonRegisters.headerCount:
-                if let t = map.watchdog?.tripped { out.append((t.table, t.span)) }
+                if let t = map.watchdog?.tripped { out.append(t.location) }
             case .input:
                 guard s.span.lowerBound >= base else { continue }
                 let first = (s.span.lowerBound - base) / stride
@@ -326,11 +332,11 @@ public final class MappedClient: ModbusClient, ContractPlanning {
                     .compactMap { map.channel(named: $0) })
             case .holding:
                 for setpoint in layout.setpoints where s.span.overlaps(setpoint.address..<(setpoint.address + 2)) {
-                    if let c = map.command(named: setpoint.name) { out.append((c.field.table, c.field.span)) }
+                    if let c = map.command(named: setpoint.name) { out.append(c.field.location) }
                 }
             case .coil:
                 for i in s.span where i >= 0 && i < layout.coils.count {
-                    if let c = map.command(named: layout.coils[i]) { out.append((c.field.table, c.field.span)) }
+                    if let c = map.command(named: layout.coils[i]) { out.append(c.field.location) }
                 }
             case .discrete:
                 break
@@ -433,7 +439,7 @@ public final class MappedClient: ModbusClient, ContractPlanning {
                 guard clock() >= due else { return false }
             case .waitFrom(let field, let maxMs):
                 if run.resumeAt == nil {
-                    let raw = try read(ReadPlan.Request(table: field.table, start: field.register, count: field.length))
+                    let raw = try read(ReadPlan.Request(field))
                     guard let ms = field.value(raw), ms.isFinite, ms >= 0 else {
                         throw notReady(acquisition, "\(step.description): the register holds no wait")
                     }
@@ -446,7 +452,7 @@ public final class MappedClient: ModbusClient, ContractPlanning {
             case .poll(let field, let equals, let timeoutMs):
                 let deadline = run.deadline ?? clock() + timeoutMs / 1000
                 run.deadline = deadline
-                let raw = try read(ReadPlan.Request(table: field.table, start: field.register, count: field.length))
+                let raw = try read(ReadPlan.Request(field))
                 let value = field.value(raw)
                 if value != equals {
                     guard clock() >= deadline else { return false }
@@ -510,9 +516,14 @@ public final class MappedClient: ModbusClient, ContractPlanning {
         for (i, setup) in map.setup.enumerated() {
             do {
                 if setup.field.table == .coil {
-                    try paced { try base.writeCoil(at: setup.field.register, value: setup.words.first != 0) }
+                    try paced {
+                        try on(setup.field.unit) {
+                            try base.writeCoil(at: setup.field.register, value: setup.words.first != 0)
+                        }
+                    }
                 } else {
-                    try writeWords(at: setup.field.register, setup.words, name: "setup \(i + 1)")
+                    try writeWords(unit: setup.field.unit, at: setup.field.register, setup.words,
+                                   name: "setup \(i + 1)")
                 }
             } catch let error as ModbusTransactionError {
                 throw ModbusTransactionError(endpoint: endpoint, operation: "setup \(i + 1) of \(map.name): "
@@ -529,7 +540,7 @@ public final class MappedClient: ModbusClient, ContractPlanning {
     private func checkDevice() throws {
         deviceProblem = nil
         for e in map.expectations where e.channels.isEmpty {
-            let raw = try read(ReadPlan.Request(table: e.field.table, start: e.field.register, count: e.field.length))
+            let raw = try read(ReadPlan.Request(e.field))
             if let problem = e.problem(raw) {
                 deviceProblem = problem
                 break
@@ -594,21 +605,20 @@ public final class MappedClient: ModbusClient, ContractPlanning {
             // A device that shows its watchdog trip: the contract's bits 18 and 19, so the controller sees its safe
             // state and asks for the reset (HR 5 = 0xA5 → the map's reset value).
             if let tripped = map.watchdog?.tripped {
-                let image = try image(PlanKey(table: tripped.table, range: tripped.span), [(tripped.table, tripped.span)])
-                if let word = image.words(tripped.table, tripped.span)?.first, tripped.isBad(word) {
+                let image = try image(PlanKey(table: tripped.table, range: tripped.span), [tripped.location])
+                if let word = image.words(tripped.location)?.first, tripped.isBad(word) {
                     status = [.watchdogTripped, .safeState]
                 }
             }
         } else {
             identityProblem = nil
             if let identity = map.identity {
-                let image = try execute(ReadPlan(requests: [ReadPlan.Request(table: identity.field.table,
-                                                                              start: identity.field.register,
-                                                                              count: identity.field.length)]))
+                let image = try execute(ReadPlan(requests: [ReadPlan.Request(identity.field)]))
                 let value = image.words(identity.field).flatMap { identity.field.value($0) }
                 if value != identity.equals {
-                    identityProblem = "fails the map's identity check: \(identity.field.table) register "
-                        + "\(identity.field.register) reads \(value.map { format($0) } ?? "nothing"), "
+                    let f = identity.field
+                    identityProblem = "fails the map's identity check: \(f.unit.map { "unit \($0) " } ?? "")\(f.table) "
+                        + "register \(f.register) reads \(value.map { format($0) } ?? "nothing"), "
                         + "\(map.name) expects \(format(identity.equals))"
                     deviceType = 0
                 }
@@ -642,7 +652,7 @@ public final class MappedClient: ModbusClient, ContractPlanning {
             throw refuse("read holding registers \(address)+\(count) (not in the map of \(map.name))")
         }
         let commands = setpoints.compactMap { map.command(named: $0.name) }
-        let image = try image(PlanKey(table: .holding, range: span), commands.map { ($0.field.table, $0.field.span) })
+        let image = try image(PlanKey(table: .holding, range: span), commands.map(\.field.location))
         var words: [UInt16] = []
         for setpoint in setpoints {
             let value = try map.command(named: setpoint.name).map { try commandValue($0, image) }
@@ -670,7 +680,7 @@ public final class MappedClient: ModbusClient, ContractPlanning {
         let names = Array(layout.coils[address..<(address + count)])
         let commands = names.compactMap { map.command(named: $0) }
         let image = try image(PlanKey(table: .coil, range: address..<(address + count)),
-                              commands.map { ($0.field.table, $0.field.span) })
+                              commands.map(\.field.location))
         return try names.map { name in
             try map.command(named: name).map { try commandValue($0, image) != 0 } ?? (written[name].map { $0 != 0 } ?? false)
         }
@@ -694,7 +704,7 @@ public final class MappedClient: ModbusClient, ContractPlanning {
             guard let watchdog = map.watchdog else { return }
             // Any changing value feeds a watchdog: the counter's bits, whatever the register's type.
             let words = [UInt16](repeating: 0, count: max(0, watchdog.heartbeat.length - 1)) + [value]
-            try writeWords(at: watchdog.heartbeat.register, words, name: "heartbeat")
+            try writeWords(unit: watchdog.heartbeat.unit, at: watchdog.heartbeat.register, words, name: "heartbeat")
         case CommonRegisters.command:
             guard value == CommonRegisters.resetFaultsCommand, let watchdog = map.watchdog,
                   let reset = watchdog.reset, let resetValue = watchdog.resetValue else { return }
@@ -761,40 +771,44 @@ public final class MappedClient: ModbusClient, ContractPlanning {
     private func write(_ field: DeviceMap.Field, value: Double, name: String) throws {
         switch field.table {
         case .coil:
-            try paced { try base.writeCoil(at: field.register, value: value != 0) }
+            try paced { try on(field.unit) { try base.writeCoil(at: field.register, value: value != 0) } }
         case .holding:
             if field.type == .bool, let bit = field.bit {
                 // One bit of a register: read, change that bit, write the word back.
-                let word = try paced { try base.readHoldingRegisters(at: field.register, count: 1)[0] }
+                let word = try paced { try on(field.unit) { try base.readHoldingRegisters(at: field.register, count: 1)[0] } }
                 let mask = UInt16(1) << UInt16(bit)
-                try writeWords(at: field.register, [value != 0 ? word | mask : word & ~mask], name: name)
+                try writeWords(unit: field.unit, at: field.register, [value != 0 ? word | mask : word & ~mask],
+                               name: name)
                 return
             }
             guard let words = field.encode(value) else {
                 throw refuse("write \(name) = \(value)", .illegalDataValue,
                              "\(value) does not fit the map's \(field.type) for \(name)")
             }
-            try writeWords(at: field.register, words, name: name)
+            try writeWords(unit: field.unit, at: field.register, words, name: name)
         case .input, .discrete:
             throw refuse("write \(name)", .illegalFunction, "\(field.table) registers cannot be written")
         }
     }
 
     /// FC 16 where the map allows it (as many registers as it allows at a time), FC 6 one register at a time otherwise.
-    private func writeWords(at register: Int, _ words: [UInt16], name: String) throws {
-        if combining != nil, words.count <= map.maxWriteRegisters {
+    private func writeWords(unit: Int?, at register: Int, _ words: [UInt16], name: String) throws {
+        // FC 23 goes to one unit: only a write to the unit of the read it would go with is held for it.
+        if let combining, combining.unit == unit, words.count <= map.maxWriteRegisters {
             try sendHeld()
-            held = (register, words, name)
+            held = (unit, register, words, name)
             return
         }
         if map.maxWriteRegisters == 0 {
-            for (i, word) in words.enumerated() { try paced { try base.writeRegister(at: register + i, value: word) } }
+            for (i, word) in words.enumerated() {
+                try paced { try on(unit) { try base.writeRegister(at: register + i, value: word) } }
+            }
             return
         }
         var start = 0
         while start < words.count {
             let end = min(words.count, start + map.maxWriteRegisters)
-            try paced { try base.writeRegisters(at: register + start, values: Array(words[start..<end])) }
+            try paced { try on(unit) { try base.writeRegisters(at: register + start, values: Array(words[start..<end])) } }
             start = end
         }
     }
@@ -808,20 +822,19 @@ extension DeviceMap {
     }
 
     /// What a snapshot reads: the channels with their quality registers, the commands, the watchdog's trip bit.
-    public var snapshotSpans: [(table: Table, span: Range<Int>)] {
-        spans(of: channels) + commands.map { ($0.field.table, $0.field.span) }
-            + (watchdog?.tripped.map { [($0.table, $0.span)] } ?? [])
+    public var snapshotSpans: [Location] {
+        spans(of: channels) + commands.map(\.field.location) + (watchdog?.tripped.map { [$0.location] } ?? [])
     }
 
     /// The registers (or bits) `channels` occupy, with their quality registers and the expectations that vouch for
     /// them (`[[map.expect]]` with `channels`: read with them, so a changed units ID is seen at once).
-    public func spans(of channels: [Channel]) -> [(table: Table, span: Range<Int>)] {
-        channels.flatMap { channel -> [(table: Table, span: Range<Int>)] in
-            var spans = [(channel.field.table, channel.field.span)]
-            if let q = channel.quality { spans.append((q.table, q.register..<(q.register + 1))) }
-            if let w = channel.qualityWord { spans.append((w.table, w.span)) }
-            if let f = channel.fallback { spans.append((f.table, f.span)) }
-            for e in expectations where e.channels.contains(channel.name) { spans.append((e.field.table, e.field.span)) }
+    public func spans(of channels: [Channel]) -> [Location] {
+        channels.flatMap { channel -> [Location] in
+            var spans = [channel.field.location]
+            if let q = channel.quality { spans.append(q.location) }
+            if let w = channel.qualityWord { spans.append(w.location) }
+            if let f = channel.fallback { spans.append(f.location) }
+            for e in expectations where e.channels.contains(channel.name) { spans.append(e.field.location) }
             return spans
         }
     }

@@ -27,10 +27,20 @@ public protocol ModbusClient: AnyObject {
     /// link's probe timeout (a device that accepts and then stays silent costs one probe timeout, not one response
     /// timeout per read). A client without timeouts (in memory) just runs them.
     func withinProbeTimeout<T>(_ body: () throws -> T) throws -> T
+    /// Runs `body`'s requests addressed to unit `unit` of the same line or gateway instead of the client's own (nil:
+    /// its own): a station whose map reads channels from several unit ids (docs/maps.md, "Several unit ids"). A
+    /// client that cannot address other units refuses with a transaction error (it never asks its own instead).
+    func addressing<T>(unit: Int?, _ body: () throws -> T) throws -> T
 }
 
 extension ModbusClient {
     public func withinProbeTimeout<T>(_ body: () throws -> T) throws -> T { try body() }
+
+    public func addressing<T>(unit: Int?, _ body: () throws -> T) throws -> T {
+        guard let unit else { return try body() }
+        throw ModbusTransactionError(endpoint: endpoint, operation: "address unit \(unit)", kind: .badSlave,
+                                     message: "this client reaches one unit only")
+    }
 
     public func writeAndReadRegisters(writeAt writeAddress: Int, values: [UInt16], readAt readAddress: Int,
                                       count: Int) throws -> [UInt16] {

@@ -16,14 +16,29 @@ public final class InMemoryModbusClient: ModbusClient {
     /// virtual clock); a shorter one is not felt.
     public let responseTimeout: Double
     public private(set) var isConnected = false
+    /// Other units on the same simulated line, by unit id (a mapped device with several unit ids); a unit not here is
+    /// silent, as on a wire.
+    public let units: [Int: any ModbusDevice]
+    /// The unit `addressing(unit:)` asks for now; nil: `device`.
+    private var addressed: Int?
 
-    /// - Parameter now: the device's clock, seconds (the station's loop clock).
+    /// - Parameters:
+    ///   - now: the device's clock, seconds (the station's loop clock).
+    ///   - units: other units reachable through `addressing(unit:)`.
     public init(device: any ModbusDevice, endpoint: String? = nil, responseTimeout: Double = 0.5,
-                now: @escaping @Sendable () -> Double) {
+                units: [Int: any ModbusDevice] = [:], now: @escaping @Sendable () -> Double) {
         self.device = device
         self.endpoint = endpoint ?? "sim://\(device.kind)"
         self.responseTimeout = responseTimeout
+        self.units = units
         self.now = now
+    }
+
+    public func addressing<T>(unit: Int?, _ body: () throws -> T) throws -> T {
+        let before = addressed
+        addressed = unit
+        defer { addressed = before }
+        return try body()
     }
 
     public func connect() throws {
@@ -38,7 +53,10 @@ public final class InMemoryModbusClient: ModbusClient {
 
     private func call(_ request: ModbusRequest, _ operation: @autoclosure () -> String) throws -> ModbusResponse {
         guard isConnected else { throw ModbusLinkError(endpoint: endpoint, operation: operation(), errno: ENOTCONN) }
-        guard let response = device.handle(request, now: now()), device.answerDelay <= responseTimeout else {
+        let device: (any ModbusDevice)? = if let addressed { units[addressed] } else { self.device }
+        let endpoint = addressed.map { "\(self.endpoint) unit \($0)" } ?? self.endpoint
+        guard let device, let response = device.handle(request, now: now()),
+              device.answerDelay <= responseTimeout else {
             isConnected = false
             throw ModbusLinkError(endpoint: endpoint, operation: operation(), errno: ETIMEDOUT)
         }

@@ -59,9 +59,10 @@ extension MappedDevice {
             if let q = channel.quality {
                 // A quality bit reads as a bool: a bit of a register, or a whole coil or discrete input; a status
                 // field as the register, its value shifted into place (fields of one register are OR-ed together).
-                let field = q.good != nil ? DeviceMap.Field(table: q.table, register: q.register, type: .uint16)
+                let field = q.good != nil ? DeviceMap.Field(table: q.table, register: q.register, type: .uint16,
+                                                            unit: q.unit)
                     : DeviceMap.Field(table: q.table, register: q.register, type: .bool,
-                                      bit: q.table.holdsBits ? nil : q.bit)
+                                      bit: q.table.holdsBits ? nil : q.bit, unit: q.unit)
                 out.append(Slot(role: .qualityBit(channel, q), field: field))
             }
             if let word = channel.qualityWord { out.append(Slot(role: .qualityWord(channel), field: word)) }
@@ -77,19 +78,21 @@ extension MappedDevice {
             if let reset = watchdog.reset { out.append(Slot(role: .reset(value: watchdog.resetValue), field: reset)) }
             if let t = watchdog.tripped {
                 let field = DeviceMap.Field(table: t.table, register: t.register, type: .bool,
-                                            bit: t.table.holdsBits ? nil : t.bit)
+                                            bit: t.table.holdsBits ? nil : t.bit, unit: t.unit)
                 out.append(Slot(role: .tripped(t), field: field))
             }
         }
         for (i, setup) in map.setup.enumerated() {
             // A register several set-up writes set (an unlock sequence) is one slot, the last write's.
-            out.removeAll { if case .setupWrite = $0.role { $0.field.span.overlaps(setup.field.span) } else { false } }
+            out.removeAll {
+                if case .setupWrite = $0.role { $0.field.location.overlaps(setup.field.location) } else { false }
+            }
             out.append(Slot(role: .setupWrite(index: i), field: setup.field))
         }
         for (i, e) in map.expectations.enumerated() {
             // An expectation on a register the setup writes checks that it reads back as written: the register is
             // the setup's.
-            guard !map.setup.contains(where: { $0.field.table == e.field.table && $0.field.span.overlaps(e.field.span) })
+            guard !map.setup.contains(where: { $0.field.location.overlaps(e.field.location) })
             else { continue }
             out.append(Slot(role: .expectation(index: i), field: e.field))
         }

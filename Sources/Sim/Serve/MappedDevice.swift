@@ -36,10 +36,10 @@ public final class MappedDevice: ModbusDevice {
     public let map: DeviceMap
     public let layout: ContractLayout
     private let slots: [Slot]
-    /// The slots that hold each address, by table.
-    private let holders: [DeviceMap.Table: [Int: [Int]]]
-    /// The lowest and highest address the map names in each table.
-    private let extents: [DeviceMap.Table: ClosedRange<Int>]
+    /// The slots that hold each address, by unit and table.
+    private let holders: [Space: [Int: [Int]]]
+    /// The lowest and highest address the map names in each table of each unit.
+    private let extents: [Space: ClosedRange<Int>]
     private let state: Locked<State>
     /// The host relays this instrument switches, by the map's command name, as last written; apart from `state`
     /// because the plant asks for them while `state` is held (in `advance`). Taken after `state`, never before.
@@ -77,19 +77,26 @@ public final class MappedDevice: ModbusDevice {
     /// Bits one read may ask for (Modbus application protocol v1.1b3, §6.1).
     static let maxReadBits = 2000
 
+    /// A table of one unit: the device's own (`unit` nil) or another the map names.
+    struct Space: Hashable {
+        var unit: Int?
+        var table: DeviceMap.Table
+    }
+
     /// Serves `device` (a contract device of `layout.kind`) through `map`.
     public init(device: any ModbusDevice, map: DeviceMap, layout: ContractLayout) {
         self.device = device
         self.map = map
         self.layout = layout
         let slots = Self.slots(of: map, layout: layout)
-        var holders: [DeviceMap.Table: [Int: [Int]]] = [:]
-        var extents: [DeviceMap.Table: ClosedRange<Int>] = [:]
+        var holders: [Space: [Int: [Int]]] = [:]
+        var extents: [Space: ClosedRange<Int>] = [:]
         for (i, slot) in slots.enumerated() where slot.field.length > 0 {
             let f = slot.field
-            for address in f.span { holders[f.table, default: [:]][address, default: []].append(i) }
+            let space = Space(unit: f.unit, table: f.table)
+            for address in f.span { holders[space, default: [:]][address, default: []].append(i) }
             let span = f.span.lowerBound...(f.span.upperBound - 1)
-            extents[f.table] = extents[f.table].map {
+            extents[space] = extents[space].map {
                 min($0.lowerBound, span.lowerBound)...max($0.upperBound, span.upperBound)
             } ?? span
         }
@@ -146,7 +153,7 @@ public final class MappedDevice: ModbusDevice {
     private func configured(_ s: State) -> Bool {
         map.setup.indices.allSatisfy { i in
             s.setupWords[i] == map.setup[i].words || map.setup.indices.contains { j in
-                j > i && map.setup[j].field.span.overlaps(map.setup[i].field.span)  // overwritten later (unlock)
+                j > i && map.setup[j].field.location.overlaps(map.setup[i].field.location)  // overwritten later
             }
         }
     }
@@ -182,35 +189,41 @@ public final class MappedDevice: ModbusDevice {
     }
 
     public func handle(_ request: ModbusRequest, now: Double) -> ModbusResponse? {
-        state.withLock { (s: inout State) -> ModbusResponse? in
+        handle(request, unit: nil, now: now)
+    }
+
+    /// Answers a request to `unit`, another unit id the map names (nil: the device's own).
+    public func handle(_ request: ModbusRequest, unit: Int?, now: Double) -> ModbusResponse? {
+        func at(_ table: DeviceMap.Table) -> Space { Space(unit: unit, table: table) }
+        return state.withLock { (s: inout State) -> ModbusResponse? in
             setUp(&s, now: now)
             do throws(Failure) {
                 switch request {
                 case .readInputRegisters(let address, let count):
-                    return .registers(try read(.input, address, count, &s, now: now))
+                    return .registers(try read(at(.input), address, count, &s, now: now))
                 case .readHoldingRegisters(let address, let count):
-                    return .registers(try read(.holding, address, count, &s, now: now))
+                    return .registers(try read(at(.holding), address, count, &s, now: now))
                 case .readCoils(let address, let count):
-                    return .bits(try read(.coil, address, count, &s, now: now).map { $0 != 0 })
+                    return .bits(try read(at(.coil), address, count, &s, now: now).map { $0 != 0 })
                 case .readDiscreteInputs(let address, let count):
-                    return .bits(try read(.discrete, address, count, &s, now: now).map { $0 != 0 })
+                    return .bits(try read(at(.discrete), address, count, &s, now: now).map { $0 != 0 })
                 case .writeCoil(let address, let value):
-                    try write(.coil, address, [value ? 1 : 0], single: true, &s, now: now)
+                    try write(at(.coil), address, [value ? 1 : 0], single: true, &s, now: now)
                 case .writeCoils(let address, let values):
-                    try write(.coil, address, values.map { $0 ? 1 : 0 }, single: false, &s, now: now)
+                    try write(at(.coil), address, values.map { $0 ? 1 : 0 }, single: false, &s, now: now)
                 case .writeRegister(let address, let value):
-                    try write(.holding, address, [value], single: true, &s, now: now)
+                    try write(at(.holding), address, [value], single: true, &s, now: now)
                 case .writeRegisters(let address, let values):
                     guard map.maxWriteRegisters > 0 else { throw .exception(.illegalFunction) }
                     guard values.count <= map.maxWriteRegisters else { throw .exception(.illegalDataAddress) }
-                    try write(.holding, address, values, single: false, &s, now: now)
+                    try write(at(.holding), address, values, single: false, &s, now: now)
                 case .writeAndReadRegisters(let writeAddress, let values, let readAddress, let readCount):
                     // Only an instrument whose map says `fc23 = true` has it; the write is checked and applied as an
                     // FC 16 would be, then the read answered.
                     guard map.fc23 else { throw .exception(.illegalFunction) }
                     guard values.count <= map.maxWriteRegisters else { throw .exception(.illegalDataAddress) }
-                    try write(.holding, writeAddress, values, single: false, &s, now: now)
-                    return .registers(try read(.holding, readAddress, readCount, &s, now: now))
+                    try write(at(.holding), writeAddress, values, single: false, &s, now: now)
+                    return .registers(try read(at(.holding), readAddress, readCount, &s, now: now))
                 }
                 return .written
             } catch {
@@ -249,15 +262,15 @@ public final class MappedDevice: ModbusDevice {
 
     /// `count` registers (or bits, as 0/1) from `address`: each the OR of the values that hold it (bits of one
     /// register may belong to several), 0 where none does.
-    private func read(_ table: DeviceMap.Table, _ address: Int, _ count: Int, _ s: inout State,
+    private func read(_ space: Space, _ address: Int, _ count: Int, _ s: inout State,
                       now: Double) throws(Failure) -> [UInt16] {
-        let limit = table.holdsBits ? Self.maxReadBits : map.maxReadRegisters
-        guard count >= 1, count <= limit, let extent = extents[table], address >= extent.lowerBound,
+        let limit = space.table.holdsBits ? Self.maxReadBits : map.maxReadRegisters
+        guard count >= 1, count <= limit, let extent = extents[space], address >= extent.lowerBound,
               address + count - 1 <= extent.upperBound else { throw .exception(.illegalDataAddress) }
         var cache = ReadCache()
         var out = [UInt16](repeating: 0, count: count)
         for a in address..<(address + count) {
-            for i in holders[table]?[a] ?? [] {
+            for i in holders[space]?[a] ?? [] {
                 out[a - address] |= try words(i, &cache, &s, now: now)[a - slots[i].field.register]
             }
         }
@@ -409,12 +422,13 @@ public final class MappedDevice: ModbusDevice {
     /// Writes `values` from `address`: every register must belong to a command or watchdog value, every value is
     /// written whole (or, without FC 16, word by word with FC 6) and within its limits; then all are applied in
     /// order. `single`: FC 5 or FC 6.
-    private func write(_ table: DeviceMap.Table, _ address: Int, _ values: [UInt16], single: Bool,
+    private func write(_ space: Space, _ address: Int, _ values: [UInt16], single: Bool,
                        _ s: inout State, now: Double) throws(Failure) {
+        let table = space.table
         let end = address + values.count
         var touched: [Int] = []
         for a in address..<end {
-            let writable = (holders[table]?[a] ?? []).filter { slots[$0].isWritable }
+            let writable = (holders[space]?[a] ?? []).filter { slots[$0].isWritable }
             guard !writable.isEmpty else { throw .exception(.illegalDataAddress) }
             for i in writable where !touched.contains(i) { touched.append(i) }
         }
@@ -494,6 +508,35 @@ public final class MappedDevice: ModbusDevice {
              .expectation:
             break  // not writable: `write` refused it
         }
+    }
+}
+
+extension MappedDevice {
+    /// Another unit id the map names (a probe at unit 11 of the same line, a logger's module), served as a device of
+    /// its own on the line: its requests are answered from the same instrument, in that unit's registers. Faults
+    /// stay the instrument's: an offline instrument silences every unit.
+    public final class Unit: ModbusDevice {
+        public let owner: MappedDevice
+        public let unit: Int
+
+        init(owner: MappedDevice, unit: Int) {
+            self.owner = owner
+            self.unit = unit
+        }
+
+        public var kind: DeviceKind { owner.kind }
+        public var unitId: UInt8 { UInt8(clamping: unit) }
+        public var tickPeriod: Double { owner.tickPeriod }
+        public var answerDelay: Double { owner.answerDelay }
+        public func advance(to now: Double) { owner.advance(to: now) }
+        public func handle(_ request: ModbusRequest, now: Double) -> ModbusResponse? {
+            owner.handle(request, unit: unit, now: now)
+        }
+    }
+
+    /// The other unit ids the map names (`map.otherUnits`), each served as a device of its own.
+    public var otherUnits: [Int: any ModbusDevice] {
+        Dictionary(uniqueKeysWithValues: map.otherUnits.map { ($0, Unit(owner: self, unit: $0) as any ModbusDevice) })
     }
 }
 

@@ -46,10 +46,11 @@ package enum MapLoader {
         if !["zero-based", "one-based"].contains(numbering) {
             t.fail("numbering", "must be \"zero-based\" or \"one-based\", got \"\(numbering)\"")
         }
-        let context = FieldContext(oneBased: numbering == "one-based", order: byteOrder(t, "word_order") ?? .abcd)
+        var context = FieldContext(oneBased: numbering == "one-based", order: byteOrder(t, "word_order") ?? .abcd)
         var map = DeviceMap(kind: kind?.kind ?? DeviceKind("?", deviceType: 0), name: name,
                             wordOrder: context.order)
         map.unit = t.int("unit", default: 1, range: 1...247)
+        context.mainUnit = map.unit
         map.maxReadRegisters = t.int("max_read_registers", default: 125, range: 1...125)
         map.maxWriteRegisters = t.int("max_write_registers", default: 123, range: 0...123)
         map.maxGap = t.int("max_gap", default: 8, range: 0...125)
@@ -123,7 +124,7 @@ package enum MapLoader {
                 if let reset = watchdog.reset { located.append(Located(what: "watchdog reset", reader: w, field: reset)) }
                 if let t = watchdog.tripped {
                     let field = DeviceMap.Field(table: t.table, register: t.register, type: .bool,
-                                                bit: t.table.holdsBits ? nil : t.bit)
+                                                bit: t.table.holdsBits ? nil : t.bit, unit: t.unit)
                     located.append(Located(what: "watchdog trip bit", reader: w, field: field))
                 }
             }
@@ -175,6 +176,9 @@ package enum MapLoader {
         }
         let simulateMs: Double? = a.isSet("simulate_ms")
             ? a.double("simulate_ms", default: 0, range: 0...longestStepMs) : nil
+        // The unit its steps address unless one says otherwise (a probe at another unit of the line).
+        var context = context
+        context.unit = readUnit(a, context: context)
         var steps: [DeviceMap.Acquisition.Step] = []
         let tables = a.arrayOfTables("step") ?? []
         if tables.isEmpty { a.fail("step", "is required: at least one [[map.acquire.step]] (write, wait_ms, wait or poll)") }
@@ -260,14 +264,14 @@ package enum MapLoader {
     /// value the map reads, or a command without limits or outside them. Nil when it may.
     static func writeProblem(_ field: DeviceMap.Field, value: Double?, map: DeviceMap,
                              located: [Located]) -> (key: String, message: String)? {
-        for (what, f) in statusFields(map) where f.table == field.table && f.span.overlaps(field.span) {
-            return ("register", "writes over \(what) at \(f.table) \(f.register): only registers of its own or "
+        for (what, f) in statusFields(map) where f.location.overlaps(field.location) {
+            return ("register", "writes over \(what) at \(f.name): only registers of its own or "
                     + "commands with limits may be written")
         }
-        for l in located where l.field.table == field.table && l.field.span.overlaps(field.span) {
+        for l in located where l.field.location.overlaps(field.location) {
             if let a = l.field.bit, let b = field.bit, a != b { continue }
             guard l.what.hasPrefix("command "), let command = map.command(named: String(l.what.dropFirst(8))) else {
-                return ("register", "writes over \(l.what) at \(field.table) \(l.field.register): only registers of "
+                return ("register", "writes over \(l.what) at \(l.field.name): only registers of "
                         + "its own or commands with limits may be written")
             }
             if command.limits == fullRange(of: command.field) {
@@ -302,6 +306,7 @@ package enum MapLoader {
                 w.markRead("value")
                 w.markRead("type")
             }
+            let unit = readUnit(w, context: context)
             guard let table = readTable(w), let register = registerAddress(w, table: table, context: context) else {
                 return nil
             }
@@ -322,7 +327,8 @@ package enum MapLoader {
                 w.fail("table", "a list of registers is written to holding registers, not \(table)")
                 return nil
             }
-            let field = DeviceMap.Field(table: table, register: register, type: .uint16, length: words.count)
+            let field = DeviceMap.Field(table: table, register: register, type: .uint16, length: words.count,
+                                        unit: unit)
             if let (key, message) = writeProblem(field, value: words.count == 1 ? Double(words[0]) : nil, map: map,
                                                  located: located) {
                 w.fail(key, message)
@@ -397,7 +403,8 @@ package enum MapLoader {
             var out: [(what: String, field: DeviceMap.Field)] = []
             if let q = c.quality {
                 out.append(("the quality of \(c.name)", DeviceMap.Field(table: q.table, register: q.register,
-                                                                         type: q.table.holdsBits ? .bool : .uint16)))
+                                                                         type: q.table.holdsBits ? .bool : .uint16,
+                                                                         unit: q.unit)))
             }
             if let w = c.qualityWord { out.append(("the quality word of \(c.name)", w)) }
             if let f = c.fallback { out.append(("the fallback value of \(c.name)", f)) }
@@ -454,6 +461,18 @@ package enum MapLoader {
     struct FieldContext {
         var oneBased: Bool
         var order: ByteOrder
+        /// The map's `unit`: a field that names it is the station's own (nil), which an address may move.
+        var mainUnit = 1
+        /// The unit a field without `unit` is on (nil: the station's own): a channel's, for its quality registers.
+        var unit: Int?
+    }
+
+    /// `unit = N`: the unit id a value is on, when it is not the map's (docs/maps.md, "Several unit ids"); nil for the
+    /// map's own unit, which the station's address may move. Without the key, the context's.
+    static func readUnit(_ t: TableReader, context: FieldContext) -> Int? {
+        guard t.isSet("unit") else { return context.unit }
+        let unit = t.int("unit", default: context.mainUnit, range: 1...247)
+        return unit == context.mainUnit ? nil : unit
     }
 
     static func byteOrder(_ t: TableReader, _ key: String) -> ByteOrder? {
@@ -519,6 +538,7 @@ package enum MapLoader {
     /// table, register, type (with length, word_order, bit, scale, offset where they apply).
     static func readField(_ t: TableReader, context: FieldContext, allowBit: Bool = true,
                           defaultType: RegisterType? = nil) -> DeviceMap.Field? {
+        let unit = readUnit(t, context: context)
         let table = readTable(t)
         let register = table.flatMap { registerAddress(t, table: $0, context: context) }
         var type = defaultType
@@ -555,7 +575,7 @@ package enum MapLoader {
             return nil
         }
         return DeviceMap.Field(table: table, register: register, type: type, length: length, order: order, bit: bit,
-                               scale: scale, offset: offset)
+                               scale: scale, offset: offset, unit: unit)
     }
 
     /// Whether `value` (in engineering units) can be written or matched through `field`.
@@ -583,6 +603,9 @@ package enum MapLoader {
         }
         let field = readField(t, context: context)
         if field?.type == .string { t.fail("type", "a channel is a number; string is for identity registers") }
+        // Its quality registers and fallback value are on its unit unless they say otherwise.
+        var context = context
+        context.unit = field?.unit ?? context.unit
         var nanIf: [Double] = []
         var nanIfBits: [UInt64] = []
         if t.isSet("nan_if") {
@@ -646,6 +669,7 @@ package enum MapLoader {
     /// `quality = { table, register, bit, bad_when }` (one status bit) or `{ table, register, shift, width, good,
     /// not_available }` (a status field: bits of a register, or a whole register as an enumeration).
     static func readQuality(_ q: TableReader, context: FieldContext) -> DeviceMap.QualityBit? {
+        let unit = readUnit(q, context: context)
         let table = readTable(q)
         let register = table.flatMap { registerAddress(q, table: $0, context: context) }
         let isField = q.isSet("good") || q.isSet("shift") || q.isSet("width") || q.isSet("not_available")
@@ -654,7 +678,7 @@ package enum MapLoader {
             let badWhen = q.int("bad_when", default: 1, range: 0...1)
             q.finish()
             guard let table, let register else { return nil }
-            return .init(table: table, register: register, bit: bit, badWhen: badWhen == 1)
+            return .init(table: table, register: register, bit: bit, badWhen: badWhen == 1, unit: unit)
         }
         for key in ["bit", "bad_when"] where q.isSet(key) {
             q.fail(key, "is for one status bit; a status field has shift, width, good and not_available")
@@ -699,7 +723,8 @@ package enum MapLoader {
         }
         q.finish()
         guard let table, let register else { return nil }
-        return .init(table: table, register: register, shift: shift, width: width, good: good, notAvailable: notAvailable)
+        return .init(table: table, register: register, shift: shift, width: width, good: good, notAvailable: notAvailable,
+                     unit: unit)
     }
 
     static func readCommand(_ t: TableReader, context: FieldContext, known: [String],
@@ -761,11 +786,14 @@ package enum MapLoader {
         }
         var tripped: DeviceMap.QualityBit?
         if let t = w.table("tripped") {
+            let unit = readUnit(t, context: context)
             let table = readTable(t)
             let register = table.flatMap { registerAddress(t, table: $0, context: context) }
             let bit = t.int("bit", default: 0, range: 0...15)
             let when = t.int("when", default: 1, range: 0...1)
-            if let table, let register { tripped = .init(table: table, register: register, bit: bit, badWhen: when == 1) }
+            if let table, let register {
+                tripped = .init(table: table, register: register, bit: bit, badWhen: when == 1, unit: unit)
+            }
             t.finish()
         }
         for (key, field) in [("timeout", timeout), ("heartbeat", heartbeat), ("reset", reset)] {
@@ -793,14 +821,15 @@ package enum MapLoader {
                           + "max_read_registers (\(maxRead)) allows in one read")
         }
         for (i, a) in located.enumerated() {
-            for b in located[(i + 1)...] where a.field.table == b.field.table && a.field.span.overlaps(b.field.span) {
+            for b in located[(i + 1)...] where a.field.location.overlaps(b.field.location) {
                 // Bits of one register may be shared out; a bit may not share a register with a whole value.
                 if let bitA = a.field.bit, let bitB = b.field.bit, a.field.register == b.field.register, bitA != bitB {
                     continue
                 }
                 let span = a.field.span.count == 1 ? "\(a.field.register)"
                     : "\(a.field.span.lowerBound)–\(a.field.span.upperBound - 1)"
-                b.reader.fail("register", "overlaps \(a.what) at \(a.field.table) \(span)")
+                b.reader.fail("register", "overlaps \(a.what) at \(a.field.unit.map { "unit \($0) " } ?? "")"
+                              + "\(a.field.table) \(span)")
             }
         }
     }

@@ -63,7 +63,9 @@ package enum MapProbe {
         -> [UInt16] {
         let code = functionCode(field.table)
         do {
-            let raw = try client.readWords(field.table, at: field.register, count: field.length)
+            let raw = try client.addressing(unit: field.unit) {
+                try client.readWords(field.table, at: field.register, count: field.length)
+            }
             guard raw.count == field.length else {
                 codes.note(code, "short answer")
                 throw ShortAnswer(expected: field.length, got: raw.count)
@@ -133,13 +135,12 @@ package enum MapProbe {
                     reading.quality = "not available (NaN)"
                 }
                 if let q = channel.quality {
-                    let statusField = DeviceMap.Field(table: q.table, register: q.register, type: .uint16)
-                    let word = try read(q.table.holdsBits ? DeviceMap.Field(table: q.table, register: q.register,
-                                                                           type: .bool) : statusField,
-                                        from: client, codes: &codes)[0]
+                    let statusField = DeviceMap.Field(table: q.table, register: q.register,
+                                                      type: q.table.holdsBits ? .bool : .uint16, unit: q.unit)
+                    let word = try read(statusField, from: client, codes: &codes)[0]
                     let quality = q.quality(word)
-                    let at = q.good == nil ? "\(q.table) \(q.register) bit \(q.bit) = \(q.value(word))"
-                        : "\(q.table) \(q.register) \(q.width == 16 ? "" : "bits \(q.bit)…\(q.bit + q.width - 1) ")= \(q.value(word))"
+                    let at = q.good == nil ? "\(statusField.name) bit \(q.bit) = \(q.value(word))"
+                        : "\(statusField.name) \(q.width == 16 ? "" : "bits \(q.bit)…\(q.bit + q.width - 1) ")= \(q.value(word))"
                     if quality.contains(.sensorFailure) {
                         reading.quality = "bad (\(at))"
                         reading.value = nil

@@ -23,6 +23,9 @@ package final class CountingClient: ModbusClient {
     package func connect() throws { try base.connect() }
     package func close() { base.close() }
     package func withinProbeTimeout<T>(_ body: () throws -> T) throws -> T { try base.withinProbeTimeout(body) }
+    package func addressing<T>(unit: Int?, _ body: () throws -> T) throws -> T {
+        try base.addressing(unit: unit, body)
+    }
 
     private func counted<T>(_ body: () throws -> T) rethrows -> T {
         tally.add()

@@ -117,11 +117,16 @@ package enum Wiring {
             } else if first[settings.path] == nil {
                 first[settings.path] = (station.name, settings)
             }
-            if let other = units[settings.path]?[unit] {
-                out.append(RefusedStation(station: station.name, address: "\(station.address)",
-                                          reason: "has the same unit id as station \"\(other)\" on that line"))
+            // A map that reads values from other unit ids of the line claims them too.
+            for u in [unit] + (station.map?.map.otherUnits ?? []) {
+                if let other = units[settings.path]?[u] {
+                    let reason = u == unit ? "has the same unit id as station \"\(other)\" on that line"
+                        : "reads unit \(u) (its map's other unit), which station \"\(other)\" also uses on that line"
+                    out.append(RefusedStation(station: station.name, address: "\(station.address)", reason: reason))
+                    break
+                }
+                units[settings.path, default: [:]][u] = station.name
             }
-            units[settings.path, default: [:]][unit] = station.name
         }
         return out
     }
@@ -283,7 +288,8 @@ package enum Wiring {
         let served: any ModbusDevice = mapped ?? device
         // An injected answer delay beyond the station's own response timeout is a timeout, as over a real link.
         let transport = InMemoryModbusClient(device: served, endpoint: "sim://\(config.kind)/\(config.name)",
-                                             responseTimeout: Double(config.responseTimeoutMs) / 1000) {
+                                             responseTimeout: Double(config.responseTimeoutMs) / 1000,
+                                             units: mapped?.otherUnits ?? [:]) {
             clock.seconds()
         }
         let client: any ModbusClient = config.map.map {
