@@ -96,3 +96,118 @@ struct VendorMapTests {
         }
     }
 }
+
+/// The maps whose instruments sit at several unit ids of one line (issue 20 item 6): a DO7016-style probe at unit 10
+/// with pH, salinity and ammonia probes at 11–13 (8N2), and a Hach-LDO-style probe at 247 with sc-style sensors at
+/// 2–4 (19200 baud). Each over TCP (the simulator as a gateway) and over RTU on a socat pty with `rigd probe`.
+@Suite("Vendor-style maps at several unit ids")
+struct VendorMultiUnitMapTests {
+    static let required = ["do_mgl", "water_temp_c", "ph", "salinity_ppt", "tan_mgl", "nh3_mgl"]
+
+    private func runStation(address: String, map: String) throws -> (ChildProcess, String) {
+        let config = try temporaryFile("""
+            [[station]]
+            name = "s"
+            kind = "aqua-sonde"
+            address = "\(address)"
+            fallback = "fail"
+            response_timeout_ms = 3000
+            map = "\(map)"
+            [station.control]
+            sample_every_s = 1
+            """)
+        let rigd = try ChildProcess(try rigdBinary(), ["run", "--config", config])
+        return (rigd, try rigd.apiBase())
+    }
+
+    /// Every required channel good through the API, DO and pH plausible, no transaction error.
+    private func expectAllGood(_ base: String, also: [String] = []) async throws {
+        var channels: [String: [String: Any]] = [:]
+        let wanted = Self.required + also
+        for _ in 0..<150 {
+            let station = try await http("GET", base + "/api/stations/s").json
+            #expect(station?["mode"] as? String == "real")
+            for c in station?["channels"] as? [[String: Any]] ?? [] { channels[c["name"] as? String ?? ""] = c }
+            if wanted.allSatisfy({ channels[$0]?["value"] is Double }) { break }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        for name in wanted {
+            #expect(channels[name]?["value"] is Double && channels[name]?["quality"] as? Int == 0,
+                    "\(name): \(channels[name] ?? [:])")
+        }
+        #expect((channels["do_mgl"]?["value"] as? Double).map { (2...15).contains($0) } == true)
+        #expect((channels["ph"]?["value"] as? Double).map { (6...10).contains($0) } == true)
+        let station = try #require(try await http("GET", base + "/api/stations/s").json)
+        #expect((station["link"] as? [String: Any])?["transaction_errors"] as? Int == 0, "\(station["link"] ?? "")")
+    }
+
+    @Test func theDO7016StyleProbesOverTCP() async throws {
+        let map = VendorMapTests.mapPath("do7016-style.toml")
+        let (sim, port) = try startSimulator(["--map", map], kind: "aqua-sonde")
+        defer { sim.signal(SIGTERM); _ = sim.waitForExit(timeout: 5) }
+        #expect(sim.stdout.contains("(unit 10 and units 11, 12, 13 (through the map)"), "\(sim.stdout)")
+        let (rigd, base) = try runStation(address: "tcp://127.0.0.1:\(port)", map: map)
+        defer { rigd.signal(SIGTERM); _ = rigd.waitForExit(timeout: 10) }
+        try await expectAllGood(base, also: ["do_sat_pct"])
+    }
+
+    /// 8N2 at unit 10 as the driver has it; the probe triggers, waits the time the probe keeps at 0x00A4, and reads
+    /// all four probes.
+    @Test func theDO7016StyleProbesOverRTUAndTheProbe() async throws {
+        let map = VendorMapTests.mapPath("do7016-style.toml")
+        let pty = try PtyPair()
+        let sim = try ChildProcess(try rigdBinary(), ["simulate", "--map", map, "--rtu", pty.a])
+        defer { sim.signal(SIGTERM); _ = sim.waitForExit(timeout: 5) }
+        #expect(sim.wait(for: 15) { out, _ in out.contains("(unit 10 and units 11, 12, 13") }, "\(sim.stdout)\(sim.stderr)")
+        let address = "rtu://\(pty.b)?baud=9600&stop=2"
+        let probe = try runToCompletion(try rigdBinary(), ["probe", address, "--map", map])
+        #expect(probe.status == 0, "\(probe.stdout)\(probe.stderr)")
+        #expect(probe.stdout.contains("acquire do_mgl, do_sat_pct, water_temp_c: write holding 1 = 15, wait the ms in "
+                                      + "holding 164 (at most 10000): done in"), "\(probe.stdout)")
+        for (name, at) in [("ph", "unit 11 holding 1"), ("salinity_ppt", "unit 12 holding 1"),
+                           ("tan_mgl", "unit 13 holding 1"), ("nh3_mgl", "unit 13 holding 3")] {
+            let row = probe.stdout.split(separator: "\n").first { $0.hasPrefix(name + " ") }
+            #expect(row.map { $0.contains(at) && $0.hasSuffix("good") } == true, "\(name): \(probe.stdout)")
+        }
+        let (rigd, base) = try runStation(address: address, map: map)
+        defer { rigd.signal(SIGTERM); _ = rigd.waitForExit(timeout: 10) }
+        try await expectAllGood(base)
+    }
+
+    @Test func theHachLDOStyleProbesOverTCP() async throws {
+        let map = VendorMapTests.mapPath("hach-ldo-style.toml")
+        let (sim, port) = try startSimulator(["--map", map], kind: "aqua-sonde")
+        defer { sim.signal(SIGTERM); _ = sim.waitForExit(timeout: 5) }
+        let (rigd, base) = try runStation(address: "tcp://127.0.0.1:\(port)", map: map)
+        defer { rigd.signal(SIGTERM); _ = rigd.waitForExit(timeout: 10) }
+        try await expectAllGood(base)
+    }
+
+    /// Slave 247 at 19200 baud: an address at another rate is refused before anything is sent; at 19200 the probe
+    /// and the station read every sensor.
+    @Test func theHachLDOStyleProbesOverRTUAndTheProbe() async throws {
+        let map = VendorMapTests.mapPath("hach-ldo-style.toml")
+        let pty = try PtyPair()
+        let sim = try ChildProcess(try rigdBinary(), ["simulate", "--map", map, "--rtu", pty.a, "--baud", "19200"])
+        defer { sim.signal(SIGTERM); _ = sim.waitForExit(timeout: 5) }
+        #expect(sim.wait(for: 15) { out, _ in out.contains("(unit 247 and units 2, 3, 4") }, "\(sim.stdout)\(sim.stderr)")
+        let check = try runToCompletion(try rigdBinary(), ["check", "--config", try temporaryFile("""
+            [[station]]
+            name = "s"
+            kind = "aqua-sonde"
+            address = "rtu://\(pty.b)?baud=9600"
+            map = "\(map)"
+            """)])
+        #expect(check.status != 0 && check.stderr.contains("baud 9600, the map requires 19200"),
+                "\(check.stdout)\(check.stderr)")
+        let address = "rtu://\(pty.b)?baud=19200"
+        let probe = try runToCompletion(try rigdBinary(), ["probe", address, "--map", map])
+        #expect(probe.status == 0, "\(probe.stdout)\(probe.stderr)")
+        #expect(probe.stdout.contains("unit 247 (and units 2, 3, 4)"), "\(probe.stdout)")
+        let rows = probe.stdout.split(separator: "\n").filter { row in Self.required.contains { row.hasPrefix($0 + " ") } }
+        #expect(rows.count == 6 && rows.allSatisfy { $0.hasSuffix("good") }, "\(probe.stdout)")
+        let (rigd, base) = try runStation(address: address, map: map)
+        defer { rigd.signal(SIGTERM); _ = rigd.waitForExit(timeout: 10) }
+        try await expectAllGood(base)
+    }
+}
