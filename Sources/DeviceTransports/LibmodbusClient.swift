@@ -15,6 +15,8 @@ public class LibmodbusClient {
     var connectStartedAt: ContinuousClock.Instant?
     /// The unit id `addressing(unit:)` asks for now instead of the transport's own; nil: its own.
     var addressed: Int?
+    /// While `waking` runs: the retries and the response timeout of each transaction.
+    private var wake: (retries: Int, timeout: Duration?)?
 
     init() {}
 
@@ -46,20 +48,40 @@ public class LibmodbusClient {
         return try body()
     }
 
-    /// One transaction through `transact`, with the response timeout cut to the probe's deadline while one runs.
+    /// Runs `body`'s transactions as the first to a device that may be asleep: each with `timeout` (nil: the
+    /// configured one; the probe's deadline does not cut it) and sent again up to `retries` more times after a
+    /// timeout, within one `transact` (an RTU line stays locked, a TCP connection open).
+    public func waking<T>(retries: Int, timeout: Duration?, _ body: () throws -> T) throws -> T {
+        let before = wake
+        wake = (max(0, retries), timeout)
+        defer { wake = before }
+        return try body()
+    }
+
+    /// One transaction through `transact`: with the response timeout cut to the probe's deadline while one runs, or
+    /// with the wake-up's timeout and retries while `waking` runs.
     private func run(_ operation: String, _ body: (OpaquePointer) -> Int32) throws {
-        guard let deadline = probeDeadline else { return try transact(operation, body) }
-        let left = max(deadline - .now, .milliseconds(1))
+        let deadline = wake == nil ? probeDeadline : nil
+        guard deadline != nil || wake != nil else { return try transact(operation, body) }
+        let retries = wake?.retries ?? 0
+        let wakeTimeout = wake?.timeout
         try transact(operation) { pointer in
             var seconds: UInt32 = 0
             var microseconds: UInt32 = 0
             _ = modbus_get_response_timeout(pointer, &seconds, &microseconds)
             let configured = Duration.seconds(Int64(seconds)) + .microseconds(Int64(microseconds))
-            guard left < configured else { return body(pointer) }
-            ModbusContext.setTimeout(pointer, left, modbus_set_response_timeout)
-            let result = body(pointer)
+            var timeout = wakeTimeout ?? configured
+            if let deadline { timeout = min(timeout, max(deadline - .now, .milliseconds(1))) }
+            if timeout != configured { ModbusContext.setTimeout(pointer, timeout, modbus_set_response_timeout) }
+            var result = body(pointer)
+            var tries = 0
+            while result < 0, errno == ETIMEDOUT, tries < retries {
+                tries += 1
+                _ = modbus_flush(pointer)
+                result = body(pointer)
+            }
             let code = errno
-            _ = modbus_set_response_timeout(pointer, seconds, microseconds)
+            if timeout != configured { _ = modbus_set_response_timeout(pointer, seconds, microseconds) }
             errno = code
             return result
         }

@@ -432,4 +432,67 @@ struct ExampleMapTests {
         #expect(rigd.stderr.contains("the map has no autosampler_trigger (optional equipment)"),
                 "\(rigd.stderr.prefix(3000))")
     }
+
+    /// Issue 20 item 5: a sonde that sleeps after 1.5 s of silence (the simulator drops the first request after it)
+    /// and whose DO reading carries a sample counter that must advance (`fresh`). The station wakes it with the map's
+    /// retries and counts no error for it; a hung sensor board (the `stale` fault: value and counter stand still)
+    /// makes DO "not available" after `max_age_ms`, logged, and fresh again when it moves. `rigd probe` wakes the
+    /// sleeping sonde with the same map, and fails without `[map.wake]`.
+    @Test func aSondeThatSleepsAndGoesStaleEndToEnd() async throws {
+        let sonde = try String(contentsOfFile: Self.mapPath("sonde-cdab.toml"), encoding: .utf8)
+        let fresh = sonde.replacingOccurrences(of: "name = \"do_mgl\"\n", with: """
+            name = "do_mgl"
+            fresh = { table = "input", register = 330, type = "uint32", max_age_ms = 3000 }
+
+            """)
+        #expect(fresh != sonde)
+        let awake = try temporaryFile(fresh)
+        let map = try temporaryFile(fresh + """
+
+            [map.wake]
+            first_timeout_ms = 500
+            retries = 1
+            sleeps_after_ms = 1500
+            """)
+        defer { unlink(map); unlink(awake) }
+        let (sim, rigd, _, base) = try start(kind: "aqua-sonde", map: map,
+                                             control: "[station.control]\nsample_every_s = 1",
+                                             simulator: ["--control", "127.0.0.1:0"])
+        defer { sim.signal(SIGTERM); _ = sim.waitForExit(timeout: 5) }
+        let good = try await channels(base, ready: "do_mgl")
+        #expect(good["do_mgl"]?["quality"] as? Int == 0, "\(good["do_mgl"] ?? [:])")
+        var station = try #require(try await http("GET", base + "/api/stations/s").json)
+        #expect((station["link"] as? [String: Any])?["transaction_errors"] as? Int == 0, "woken, not failed: \(station["link"] ?? "")")
+
+        let control = try #require(controlAddress(sim), "no control address: \(sim.stdout)")
+        let fault = try runToCompletion(try rigdBinary(), ["fault", "--control", control, "channel", "do_mgl", "stale"])
+        #expect(fault.status == 0, "\(fault.stderr)")
+        var doMgl: [String: Any] = [:]
+        for _ in 0..<50 {
+            station = try #require(try await http("GET", base + "/api/stations/s").json)
+            doMgl = (station["channels"] as? [[String: Any]])?.first { $0["name"] as? String == "do_mgl" } ?? [:]
+            if doMgl["quality"] as? Int == 1 { break }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        #expect(!(doMgl["value"] is Double) && doMgl["quality"] as? Int == 1, "stale: \(doMgl)")
+        #expect(rigd.stderr.contains("do_mgl is stale, not used: input 330 has not changed for"),
+                "\(rigd.stderr.suffix(3000))")
+        let clear = try runToCompletion(try rigdBinary(), ["fault", "--control", control, "channel", "do_mgl", "clear"])
+        #expect(clear.status == 0, "\(clear.stderr)")
+        let back = try await channels(base, ready: "do_mgl")
+        #expect(back["do_mgl"]?["quality"] as? Int == 0, "\(back["do_mgl"] ?? [:])")
+        #expect(rigd.wait(for: 5) { _, err in err.contains("do_mgl is fresh again") }, "\(rigd.stderr.suffix(2000))")
+        rigd.signal(SIGTERM)
+        #expect(rigd.waitForExit(timeout: 10) == 0)
+
+        // Left alone, the sonde sleeps: a probe through a map without [map.wake] loses its first request.
+        try await Task.sleep(for: .seconds(2))
+        let address = "tcp://127.0.0.1:\(try #require(sim.stdout.split(separator: ":").dropFirst().first?.prefix { $0.isNumber }))"
+        let unwoken = try runToCompletion(try rigdBinary(), ["probe", address, "--map", awake, "--timeout-ms", "500"])
+        #expect(unwoken.status != 0, "\(unwoken.stdout)\(unwoken.stderr)")
+        try await Task.sleep(for: .seconds(2))
+        let woken = try runToCompletion(try rigdBinary(), ["probe", address, "--map", map])
+        #expect(woken.status == 0 && woken.stdout.contains("wake the device: read input 256: answered"),
+                "\(woken.stdout)\(woken.stderr)")
+    }
 }

@@ -132,6 +132,10 @@ package enum MapSummary {
             }
             if let f = c.fallback { text += ", the device's fallback value at \(f.name)" }
             if let w = c.qualityWord { text += ", quality word \(w.name)" }
+            if let f = c.freshness {
+                text += f.field.map { ", stale when \($0.name) stands still for \(TableReader.format(f.maxAgeMs)) ms" }
+                    ?? ", stale when its last acquisition is \(TableReader.format(f.maxAgeMs)) ms old"
+            }
             out.append(text)
         }
         for c in map.commands {
@@ -146,6 +150,15 @@ package enum MapSummary {
             out.append(text)
         } else {
             out.append("  no device watchdog: the device relies on the host for its safe state")
+        }
+        if let w = map.wake {
+            var parts: [String] = []
+            if let ms = w.firstTimeoutMs { parts.append("may take \(TableReader.format(ms)) ms") }
+            if w.retries > 0 { parts.append("is sent again up to \(w.retries) time(s) when unanswered") }
+            if w.settleMs > 0 { parts.append("is followed by \(TableReader.format(w.settleMs)) ms of quiet") }
+            out.append("  wake: the first request after a connect"
+                       + (w.sleepsAfterMs.map { " or after \(TableReader.format($0)) ms of silence (the device sleeps)" } ?? "")
+                       + (parts.isEmpty ? " is sent as any other" : " " + parts.joined(separator: ", ")))
         }
         for (i, setup) in map.setup.enumerated() {
             out.append("  setup \(i + 1), after every connect: \(setup.description)"
@@ -179,12 +192,15 @@ package enum MapSummary {
             let quality = map.channels.filter { c in
                 holds(c.quality?.location) || holds(c.qualityWord?.location) || holds(c.fallback?.location)
             }.map(\.name)
+            let fresh = map.channels.filter { holds($0.freshness?.field?.location) }.map(\.name)
             let tripped = holds(map.watchdog?.tripped?.location)
             let expected = map.expectations.filter { !$0.channels.isEmpty && holds($0.field.location) }.map(\.what)
-            let parts = (inside.isEmpty ? [] : [inside.joined(separator: ", ")])
-                + (expected.isEmpty ? [] : ["expected " + expected.joined(separator: ", ")])
-                + (quality.isEmpty ? [] : ["quality of " + quality.joined(separator: ", ")])
-                + (tripped ? ["the watchdog's trip bit"] : [])
+            var parts: [String] = []
+            if !inside.isEmpty { parts.append(inside.joined(separator: ", ")) }
+            if !expected.isEmpty { parts.append("expected " + expected.joined(separator: ", ")) }
+            if !quality.isEmpty { parts.append("quality of " + quality.joined(separator: ", ")) }
+            if !fresh.isEmpty { parts.append("freshness of " + fresh.joined(separator: ", ")) }
+            if tripped { parts.append("the watchdog's trip bit") }
             out.append("\(indent)  \(request): \(parts.joined(separator: "; "))")
         }
         return out

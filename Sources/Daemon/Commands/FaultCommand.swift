@@ -17,14 +17,15 @@ struct FaultCommand: AsyncParsableCommand {
         What to do, after the options:
           list                                   devices, their channels and disturbances, what is injected
           channel NAME lost | stuck V | offset V | drift V_PER_HOUR | noise SIGMA | spikes SIZE PER_HOUR
-                       | status_error | clear
+                       | status_error | stale | clear
           device offline | online | normal | delay MS | exception CODE | never_ready | units_changed
           disturb NAME on | off                  a plant disturbance (fan_failure, filter_clog, bad_night, storm, …)
           clear                                  every fault and disturbance off
         For a device served through a map (rigd simulate --map): never_ready keeps its acquisition sequences from \
         finishing; units_changed makes its [[map.expect]] registers read other values (device normal ends both); \
         status_error makes a channel's status register say "sensor error" while its value still reads as a \
-        measurement (channel NAME clear ends it).
+        measurement; stale makes a channel with a fresh register (a counter that must advance) stand still, value \
+        and counter, as a hung sensor board does (channel NAME clear ends both).
         Name the device with --device (its name: the station of --config, KIND-N, or unit-N on RTU) or --unit \
         when the simulator serves several. Examples:
           rigd fault --control 127.0.0.1:9100 --unit 2 channel do_mgl stuck 7.5
@@ -72,7 +73,7 @@ struct FaultCommand: AsyncParsableCommand {
             case "spikes":
                 r.size = try number(3, "the spike size")
                 r.perHour = try number(4, "spikes per hour")
-            case "lost", "clear", "status_error": break
+            case "lost", "clear", "status_error", "stale": break
             default:
                 throw ValidationError("channel fault must be one of " + FaultRequest.channelFaults.joined(separator: ", "))
             }

@@ -39,8 +39,8 @@ struct ProbeCommand: ParsableCommand {
         configuration). The map is --map FILE (docs/maps.md), or the built-in map of --kind K; without either, rigd \
         reads IR 0 and uses the built-in map of the kind that answers.
 
-        Prints the identity check; then, for a map that has them, the setup writes it made, the acquisition \
-        sequences it ran (it waits and polls as the device asks) and the expectations it checked; one row per \
+        Prints, for a map with [map.wake], how it woke each unit (the map's first timeout and retries); the \
+        identity check; then, for a map that has them, the setup writes it made, the acquisition sequences it ran (it waits and polls as the device asks) and the expectations it checked; one row per \
         channel (name; table and register, 0-based and one-based; the raw registers in hex; the decoded value and \
         unit; its quality) and how each function code answered. --watch repeats every second until Ctrl-C. A probe \
         with a map that has setup writes or acquisition sequences writes to the device: those writes, nothing else.

@@ -16,7 +16,8 @@ import Locking
 ///   instrument served through a map with acquisition sequences never finishes a measurement) | units_changed (its
 ///   `[[map.expect]]` registers read other values) | normal (no delay, no exceptions, online, ready, units as mapped);
 /// - `status_error` on a channel of an instrument served through a map: its status register says "sensor error"
-///   while its value reads normally (`clear` ends it);
+///   while its value reads normally (`clear` ends it); `stale` on such a channel with a `fresh` register: its value
+///   and its counter stand still, as a hung sensor board's (`clear` ends it);
 /// - a plant disturbance: `disturbance` = a name of the kind's (`fan_failure`, `filter_clog`, `bad_night`, `storm`, …)
 ///   with `active` true or false;
 /// - or `clear_all` = true: every fault and disturbance off.
@@ -44,7 +45,8 @@ package struct FaultRequest: Codable, Sendable, Equatable, CustomStringConvertib
         case clearAll = "clear_all"
     }
 
-    package static let channelFaults = ["lost", "stuck", "offset", "drift", "noise", "spikes", "status_error", "clear"]
+    package static let channelFaults = ["lost", "stuck", "offset", "drift", "noise", "spikes", "status_error", "stale",
+                                        "clear"]
     package static let deviceFaults = ["offline", "online", "delay", "exception", "never_ready", "units_changed",
                                        "normal"]
 
@@ -117,6 +119,12 @@ package struct FaultRequest: Codable, Sendable, Equatable, CustomStringConvertib
                 throw Invalid("status_error needs a channel with a status register in the map it is served through "
                               + "(quality or quality_word); \(channel) has none here")
             }
+        } else if let channel, fault == "stale" {
+            guard let instrument = device as? MappedDevice,
+                  instrument.map.channel(named: channel)?.freshness?.field != nil else {
+                throw Invalid("stale needs a channel with a fresh register (a counter that must advance) in the map it "
+                              + "is served through; \(channel) has none here")
+            }
         } else if channel != nil {
             _ = try channelFault(on: device)
         }
@@ -167,10 +175,15 @@ package struct FaultRequest: Codable, Sendable, Equatable, CustomStringConvertib
         }
         if let channel, fault == "status_error" {
             (device as? MappedDevice)?.setStatusError(channel, true)
+        } else if let channel, fault == "stale" {
+            (device as? MappedDevice)?.setStale(channel, true)
         } else if let channel {
             let (index, fault) = try channelFault(on: device)
             device.setChannelFault(fault, channel: index)
-            if fault == nil { (device as? MappedDevice)?.setStatusError(channel, false) }
+            if fault == nil {
+                (device as? MappedDevice)?.setStatusError(channel, false)
+                (device as? MappedDevice)?.setStale(channel, false)
+            }
         }
         switch self.device {
         case "offline"?: device.setOffline(true)

@@ -196,9 +196,12 @@ public struct DeviceMap: Sendable, Equatable {
         /// The register where the device keeps the value it serves instead of a reading it does not have (an
         /// "offline fallback" value): a reading equal to it is "not available", never a measurement.
         public var fallback: Field?
+        /// How rigd knows the reading is new (`fresh`): a register that must advance, or a maximum age.
+        public var freshness: Freshness?
 
         public init(name: String, field: Field, nanIf: [Double] = [], nanIfBits: [UInt64] = [],
-                    quality: QualityBit? = nil, qualityWord: Field? = nil, fallback: Field? = nil) {
+                    quality: QualityBit? = nil, qualityWord: Field? = nil, fallback: Field? = nil,
+                    freshness: Freshness? = nil) {
             self.name = name
             self.field = field
             self.nanIf = nanIf
@@ -206,6 +209,7 @@ public struct DeviceMap: Sendable, Equatable {
             self.quality = quality
             self.qualityWord = qualityWord
             self.fallback = fallback
+            self.freshness = freshness
         }
 
         /// Why `raw` (the value's registers, exactly its length) is no reading: `nan_if 65535`, `nan_if 0x7FC00000`;
@@ -225,6 +229,39 @@ public struct DeviceMap: Sendable, Equatable {
                 return "the device's fallback value (\(fallback.table) \(fallback.register))"
             }
             return nil
+        }
+    }
+
+    /// A staleness rule (`fresh`, docs/maps.md "Wake-up and staleness"): a reading is "not available" — never used —
+    /// once `field` (a sample counter, an uptime, a timestamp) has not changed for `maxAgeMs`, or, without a field,
+    /// once the acquisition it was taken by is older than `maxAgeMs`.
+    public struct Freshness: Sendable, Equatable {
+        public var field: Field?
+        public var maxAgeMs: Double
+
+        public init(field: Field?, maxAgeMs: Double) {
+            self.field = field
+            self.maxAgeMs = maxAgeMs
+        }
+    }
+
+    /// How to wake a device that sleeps or answers slowly at first (`[map.wake]`, docs/maps.md "Wake-up and
+    /// staleness"): the first request after a connect, or after the device has been left alone `sleepsAfterMs`, may
+    /// take `firstTimeoutMs` and is sent up to `retries` more times when it gets no answer; then `settleMs` of quiet.
+    public struct Wake: Sendable, Equatable {
+        /// The first request's response timeout, ms; nil: the station's.
+        public var firstTimeoutMs: Double?
+        public var retries: Int
+        public var settleMs: Double
+        /// Silence after which the device is asleep again; nil: it only needs waking after a connect.
+        public var sleepsAfterMs: Double?
+
+        public init(firstTimeoutMs: Double? = nil, retries: Int = 0, settleMs: Double = 0,
+                    sleepsAfterMs: Double? = nil) {
+            self.firstTimeoutMs = firstTimeoutMs
+            self.retries = retries
+            self.settleMs = settleMs
+            self.sleepsAfterMs = sleepsAfterMs
         }
     }
 
@@ -453,6 +490,8 @@ public struct DeviceMap: Sendable, Equatable {
     public var setup: [Setup] = []
     /// Values the device must hold (`[[map.expect]]`).
     public var expectations: [Expectation] = []
+    /// How the device is woken (`[map.wake]`); nil: it answers at once.
+    public var wake: Wake?
 
     public init(kind: DeviceKind, name: String, wordOrder: ByteOrder = .abcd, unit: Int = 1,
                 maxReadRegisters: Int = 125, maxWriteRegisters: Int = 123, maxGap: Int = 8, interRequestMs: Int = 0,
@@ -508,7 +547,7 @@ public struct DeviceMap: Sendable, Equatable {
 
     /// The unit ids besides the station's own that the map's values name (docs/maps.md, "Several unit ids").
     public var otherUnits: [Int] {
-        var fields = channels.flatMap { c in [c.field, c.qualityWord, c.fallback].compactMap { $0 } }
+        var fields = channels.flatMap { c in [c.field, c.qualityWord, c.fallback, c.freshness?.field].compactMap { $0 } }
         fields += commands.map(\.field) + setup.map(\.field) + expectations.map(\.field)
         fields += [identity?.field, watchdog?.timeout, watchdog?.heartbeat, watchdog?.reset].compactMap { $0 }
         for a in acquisitions {

@@ -49,6 +49,16 @@ public final class MappedClient: ModbusClient, ContractPlanning {
     private var problems: [String: String] = [:]
     /// Told when a channel's expectation starts or stops failing (`problem` nil): the station logs it.
     public var onProblem: (@Sendable (_ channel: String, _ problem: String?) -> Void)?
+    /// Told when a channel's reading goes stale (its `fresh` register stopped, its acquisition is too old) and when it
+    /// is fresh again (`why` nil): the station logs it.
+    public var onStale: (@Sendable (_ channel: String, _ why: String?) -> Void)?
+    /// Each channel's staleness, as last reported.
+    private var staleness: [String: String] = [:]
+    /// Per channel with a `fresh` register: its words as last seen changed, and when (station clock).
+    private var freshSeen: [String: (words: [UInt16], at: Double)] = [:]
+    /// Per unit (nil: the station's own): when a request to it last went through, on the station's clock. A unit not
+    /// here has not answered since the connect: with `[map.wake]`, its next request wakes it.
+    private var lastAsked: [Int?: Double] = [:]
     /// Whether the `[[map.setup]]` writes ran on this connection.
     private var setupDone = false
     /// The station's clock, seconds: what acquisition steps wait on (the virtual clock in a virtual run).
@@ -74,6 +84,8 @@ public final class MappedClient: ModbusClient, ContractPlanning {
         var resumeAt: Double?
         var deadline: Double?
         var readings: [String: ChannelReading] = [:]
+        /// When its last acquisition completed (station clock).
+        var completedAt: Double?
     }
 
     /// `clock`: the station's clock in seconds (acquisition waits); by default the monotonic clock.
@@ -109,6 +121,8 @@ public final class MappedClient: ModbusClient, ContractPlanning {
         snapshot = nil
         prefetched = nil
         acquiring = Array(repeating: AcquisitionRun(), count: map.acquisitions.count)
+        freshSeen = [:]
+        lastAsked = [:]
     }
 
     public func withinProbeTimeout<T>(_ body: () throws -> T) throws -> T {
@@ -243,7 +257,22 @@ public final class MappedClient: ModbusClient, ContractPlanning {
     /// Runs `body`'s requests addressed to `unit` (nil: the station's own): every request names its unit, so a held
     /// write sent on the way goes to its own.
     private func on<T>(_ unit: Int?, _ body: () throws -> T) throws -> T {
-        try base.addressing(unit: unit, body)
+        guard let wake = map.wake else { return try base.addressing(unit: unit, body) }
+        let now = clock()
+        let asleep = lastAsked[unit].map { last in wake.sleepsAfterMs.map { now - last >= $0 / 1000 } ?? false } ?? true
+        guard asleep else {
+            let result = try base.addressing(unit: unit, body)
+            lastAsked[unit] = clock()
+            return result
+        }
+        // The first request since the connect, or since the device fell asleep: the map's longer timeout and
+        // retries, then its settle time.
+        let result = try base.addressing(unit: unit) {
+            try base.waking(retries: wake.retries, timeout: wake.firstTimeoutMs.map { .milliseconds(Int64($0)) }, body)
+        }
+        lastAsked[unit] = clock()
+        if wake.settleMs > 0, paceRequests { usleep(UInt32(min(wake.settleMs, 600_000) * 1000)) }
+        return result
     }
 
     /// Runs one request after the silence the map asks for since the last one, a held write first.
@@ -269,6 +298,20 @@ public final class MappedClient: ModbusClient, ContractPlanning {
     /// The contract reading of `channel` from `image`: bad, never rescaled, when an expectation that vouches for it
     /// (or the whole device's, checked at connect) failed.
     private func reading(_ channel: DeviceMap.Channel, _ image: Image) -> ChannelReading {
+        if let fresh = channel.freshness, let f = fresh.field, let words = image.words(f) {
+            // A counter, uptime or timestamp that stood still longer than the map allows: the reading is old.
+            let now = clock()
+            if let seen = freshSeen[channel.name], seen.words == words {
+                if now - seen.at > fresh.maxAgeMs / 1000 {
+                    stale(channel.name, "\(f.name) has not changed for \(format((now - seen.at).rounded())) s "
+                          + "(max_age_ms \(format(fresh.maxAgeMs)))")
+                    return .notAvailable
+                }
+            } else {
+                freshSeen[channel.name] = (words, now)
+            }
+            stale(channel.name, nil)
+        }
         if !map.expectations.isEmpty {
             if let problem = deviceProblem {
                 report(channel.name, problem)
@@ -491,6 +534,13 @@ public final class MappedClient: ModbusClient, ContractPlanning {
         }
     }
 
+    /// Tells `onStale` when channel `name`'s staleness changes.
+    private func stale(_ name: String, _ why: String?) {
+        guard staleness[name] != why else { return }
+        staleness[name] = why
+        onStale?(name, why)
+    }
+
     /// Tells `onProblem` when channel `name`'s failed expectation changes.
     private func report(_ name: String, _ problem: String?) {
         guard problems[name] != problem else { return }
@@ -557,9 +607,24 @@ public final class MappedClient: ModbusClient, ContractPlanning {
     /// completed acquisition ("not available" before the first); a completed acquisition's readings are kept.
     private func acquiredReading(_ channel: DeviceMap.Channel, _ image: Image) -> ChannelReading {
         guard let i = map.acquisition(of: channel.name) else { return reading(channel, image) }
-        if underWay.contains(channel.name) { return acquiring[i].readings[channel.name] ?? .notAvailable }
+        if underWay.contains(channel.name) {
+            // An acquisition older than the map allows is not served (`fresh = { max_age_ms }`).
+            if let fresh = channel.freshness, fresh.field == nil, let at = acquiring[i].completedAt {
+                let age = clock() - at
+                if age > fresh.maxAgeMs / 1000 {
+                    stale(channel.name, "its last acquisition is \(format(age.rounded())) s old (max_age_ms "
+                          + "\(format(fresh.maxAgeMs)))")
+                    return .notAvailable
+                }
+            }
+            return acquiring[i].readings[channel.name] ?? .notAvailable
+        }
         let r = reading(channel, image)
-        if completed.contains(i) { acquiring[i].readings[channel.name] = r }
+        if completed.contains(i) {
+            acquiring[i].readings[channel.name] = r
+            acquiring[i].completedAt = clock()
+            if channel.freshness?.field == nil { stale(channel.name, nil) }
+        }
         return r
     }
 
@@ -834,6 +899,7 @@ extension DeviceMap {
             if let q = channel.quality { spans.append(q.location) }
             if let w = channel.qualityWord { spans.append(w.location) }
             if let f = channel.fallback { spans.append(f.location) }
+            if let f = channel.freshness?.field { spans.append(f.location) }
             for e in expectations where e.channels.contains(channel.name) { spans.append(e.field.location) }
             return spans
         }

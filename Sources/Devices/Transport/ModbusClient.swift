@@ -31,10 +31,17 @@ public protocol ModbusClient: AnyObject {
     /// its own): a station whose map reads channels from several unit ids (docs/maps.md, "Several unit ids"). A
     /// client that cannot address other units refuses with a transaction error (it never asks its own instead).
     func addressing<T>(unit: Int?, _ body: () throws -> T) throws -> T
+    /// Runs `body`'s requests as the first to a device that may be asleep or slow to start (docs/maps.md, "Wake-up and
+    /// staleness"): each may take `timeout` (nil: the client's own response timeout, even inside
+    /// `withinProbeTimeout`) and is sent again, up to `retries` more times, when it gets no answer. A client without
+    /// timeouts or retries just runs them.
+    func waking<T>(retries: Int, timeout: Duration?, _ body: () throws -> T) throws -> T
 }
 
 extension ModbusClient {
     public func withinProbeTimeout<T>(_ body: () throws -> T) throws -> T { try body() }
+
+    public func waking<T>(retries: Int, timeout: Duration?, _ body: () throws -> T) throws -> T { try body() }
 
     public func addressing<T>(unit: Int?, _ body: () throws -> T) throws -> T {
         guard let unit else { return try body() }

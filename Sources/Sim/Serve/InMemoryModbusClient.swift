@@ -21,6 +21,9 @@ public final class InMemoryModbusClient: ModbusClient {
     public let units: [Int: any ModbusDevice]
     /// The unit `addressing(unit:)` asks for now; nil: `device`.
     private var addressed: Int?
+    /// While `waking` runs: how often a request that gets no answer is sent again, and the timeout an answer delay
+    /// is held against.
+    private var wake: (retries: Int, timeout: Double?)?
 
     /// - Parameters:
     ///   - now: the device's clock, seconds (the station's loop clock).
@@ -34,6 +37,13 @@ public final class InMemoryModbusClient: ModbusClient {
         self.now = now
     }
 
+    public func waking<T>(retries: Int, timeout: Duration?, _ body: () throws -> T) throws -> T {
+        let before = wake
+        wake = (max(0, retries), timeout.map { Double($0.components.seconds) + Double($0.components.attoseconds) / 1e18 })
+        defer { wake = before }
+        return try body()
+    }
+
     public func addressing<T>(unit: Int?, _ body: () throws -> T) throws -> T {
         let before = addressed
         addressed = unit
@@ -42,8 +52,9 @@ public final class InMemoryModbusClient: ModbusClient {
     }
 
     public func connect() throws {
-        // An offline device refuses the link as a dead TCP peer would.
-        if device.handle(.readInputRegisters(address: 0, count: 1), now: now()) == nil {
+        // An offline device refuses the link as a dead TCP peer would (a sleeping one does not: a connect wakes
+        // nothing, it sends no request).
+        if !device.isListening(now: now()) {
             throw ModbusLinkError(endpoint: endpoint, operation: "connect", errno: ETIMEDOUT)
         }
         isConnected = true
@@ -55,8 +66,14 @@ public final class InMemoryModbusClient: ModbusClient {
         guard isConnected else { throw ModbusLinkError(endpoint: endpoint, operation: operation(), errno: ENOTCONN) }
         let device: (any ModbusDevice)? = if let addressed { units[addressed] } else { self.device }
         let endpoint = addressed.map { "\(self.endpoint) unit \($0)" } ?? self.endpoint
-        guard let device, let response = device.handle(request, now: now()),
-              device.answerDelay <= responseTimeout else {
+        // A device that gets no answer through is asked again while waking it (a sleeping device drops the first).
+        var response = device?.handle(request, now: now())
+        var tries = 0
+        while response == nil, let device, tries < wake?.retries ?? 0 {
+            tries += 1
+            response = device.handle(request, now: now())
+        }
+        guard let device, let response, device.answerDelay <= wake?.timeout ?? responseTimeout else {
             isConnected = false
             throw ModbusLinkError(endpoint: endpoint, operation: operation(), errno: ETIMEDOUT)
         }

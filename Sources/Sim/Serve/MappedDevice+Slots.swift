@@ -26,6 +26,8 @@ extension MappedDevice {
             case setupWrite(index: Int)
             /// A value the host checks (`[[map.expect]]`): what the map expects, unless "units changed" is injected.
             case expectation(index: Int)
+            /// A `fresh` register (a sample counter) of `channels`: it advances, unless one of them is stale.
+            case freshCounter(channels: [String])
         }
 
         /// Where a command's value lives.
@@ -46,7 +48,7 @@ extension MappedDevice {
             switch role {
             case .command, .watchdogTimeout, .heartbeat, .reset, .acquireWrite, .setupWrite: field.table.isWritable
             case .channel, .qualityBit, .qualityWord, .fallback, .identity, .tripped, .acquireWait, .acquirePoll,
-                 .expectation: false
+                 .expectation, .freshCounter: false
             }
         }
     }
@@ -68,6 +70,17 @@ extension MappedDevice {
             if let word = channel.qualityWord { out.append(Slot(role: .qualityWord(channel), field: word)) }
             if let fallback = channel.fallback { out.append(Slot(role: .fallback, field: fallback)) }
         }
+        // One counter per `fresh` register, however many channels it vouches for.
+        var counters: [(field: DeviceMap.Field, channels: [String])] = []
+        for channel in map.channels {
+            guard let f = channel.freshness?.field else { continue }
+            if let i = counters.firstIndex(where: { $0.field.location == f.location }) {
+                counters[i].channels.append(channel.name)
+            } else {
+                counters.append((f, [channel.name]))
+            }
+        }
+        for c in counters { out.append(Slot(role: .freshCounter(channels: c.channels), field: c.field)) }
         for command in map.commands {
             out.append(Slot(role: .command(command, target(of: command.name, in: layout)), field: command.field))
         }

@@ -66,6 +66,18 @@ public final class MappedDevice: ModbusDevice {
         var unitsChanged = false
         /// Injected: channels whose status says "sensor error" while their value reads normally.
         var statusError: Set<String> = []
+        /// Injected: channels whose sensor board hung — their value and their `fresh` counter stand still, as first
+        /// read after the fault began.
+        var stale: [String: Frozen] = [:]
+        /// Per unit (nil: the device's own): when it was last asked (`[map.wake] sleeps_after_ms`); a unit not here
+        /// has slept since power-up.
+        var lastAsked: [Int?: Double] = [:]
+    }
+
+    /// What a hung sensor board keeps serving.
+    struct Frozen: Sendable {
+        var reading: ChannelReading?
+        var counter: Double?
     }
 
     /// Why a request is not answered with data: the inner device is silent, or an exception.
@@ -139,14 +151,27 @@ public final class MappedDevice: ModbusDevice {
         return true
     }
 
-    /// Takes every instrument fault away (`never_ready`, `units_changed`, status errors).
+    /// Injects (or takes away) "stale" on channel `name`: its sensor board hangs, so its value and its `fresh`
+    /// counter stand still. False when the map gives the channel no `fresh` register.
+    @discardableResult
+    public func setStale(_ name: String, _ on: Bool) -> Bool {
+        guard map.channel(named: name)?.freshness?.field != nil else { return false }
+        state.withLock { if on { $0.stale[name] = $0.stale[name] ?? Frozen() } else { $0.stale[name] = nil } }
+        return true
+    }
+
+    /// Takes every instrument fault away (`never_ready`, `units_changed`, status errors, stale channels).
     public func clearInstrumentFaults() {
         state.withLock {
             $0.neverReady = false
             $0.unitsChanged = false
             $0.statusError = []
+            $0.stale = [:]
         }
     }
+
+    /// The sample counter a `fresh` register serves: ten counts a second of device time.
+    static func counter(now: Double) -> Double { (now * 10).rounded(.down) }
 
     /// Whether the start-up writes set what the map writes (a fresh instrument, or one given another parameter list,
     /// serves no readings: its data registers do not hold the map's parameters).
@@ -181,6 +206,8 @@ public final class MappedDevice: ModbusDevice {
     public var tickPeriod: Double { device.tickPeriod }
     public var answerDelay: Double { device.answerDelay }
 
+    public func isListening(now: Double) -> Bool { device.isListening(now: now) }
+
     public func advance(to now: Double) {
         state.withLock { s in
             setUp(&s, now: now)
@@ -197,6 +224,12 @@ public final class MappedDevice: ModbusDevice {
         func at(_ table: DeviceMap.Table) -> Space { Space(unit: unit, table: table) }
         return state.withLock { (s: inout State) -> ModbusResponse? in
             setUp(&s, now: now)
+            if let sleepsAfter = map.wake?.sleepsAfterMs {
+                // Asleep (since power-up, or left alone that long): the request wakes the unit and is not answered.
+                let asleep = s.lastAsked[unit].map { now - $0 >= sleepsAfter / 1000 } ?? true
+                s.lastAsked[unit] = now
+                if asleep { return nil }
+            }
             do throws(Failure) {
                 switch request {
                 case .readInputRegisters(let address, let count):
@@ -334,6 +367,14 @@ public final class MappedDevice: ModbusDevice {
                 words = RegisterCodec.encodeString(s.unitsChanged ? "CHANGED" : t, length: field.length,
                                                    order: field.order)
             }
+        case .freshCounter(let channels):
+            var counter = Self.counter(now: now)
+            for name in channels where s.stale[name] != nil {
+                if s.stale[name]?.counter == nil { s.stale[name]?.counter = counter }
+                counter = s.stale[name]?.counter ?? counter
+            }
+            if let range = field.type.integerRange { counter = counter.truncatingRemainder(dividingBy: range.upperBound + 1) }
+            words = Self.encode(counter, field)
         case .acquireWait(let sequence):
             words = Self.encode(map.acquisitions[sequence].simulateMs, field)
         case .acquirePoll(let sequence, let equals):
@@ -353,6 +394,14 @@ public final class MappedDevice: ModbusDevice {
     private func reading(_ name: String, _ cache: inout ReadCache, _ s: inout State,
                          now: Double) throws(Failure) -> ChannelReading {
         if let reading = cache.readings[name] { return reading }
+        if let frozen = s.stale[name] {
+            // A hung sensor board: what it served when it hung.
+            let reading: ChannelReading
+            if let held = frozen.reading { reading = held } else { reading = try liveReading(name, now: now) }
+            s.stale[name]?.reading = reading
+            cache.readings[name] = reading
+            return reading
+        }
         guard configured(s) else {
             cache.readings[name] = .notAvailable
             return .notAvailable
@@ -505,7 +554,7 @@ public final class MappedDevice: ModbusDevice {
         case .setupWrite(let index):
             s.setupWords[index] = raw
         case .channel, .qualityBit, .qualityWord, .fallback, .identity, .tripped, .acquireWait, .acquirePoll,
-             .expectation:
+             .expectation, .freshCounter:
             break  // not writable: `write` refused it
         }
     }
@@ -529,6 +578,7 @@ extension MappedDevice {
         public var tickPeriod: Double { owner.tickPeriod }
         public var answerDelay: Double { owner.answerDelay }
         public func advance(to now: Double) { owner.advance(to: now) }
+        public func isListening(now: Double) -> Bool { owner.isListening(now: now) }
         public func handle(_ request: ModbusRequest, now: Double) -> ModbusResponse? {
             owner.handle(request, unit: unit, now: now)
         }

@@ -95,8 +95,15 @@ public protocol ModbusDevice: AnyObject, Sendable {
     func handle(_ request: ModbusRequest, now: Double) -> ModbusResponse?
     /// Seconds a server waits before sending each answer (an injected slow device); 0 normally.
     var answerDelay: Double { get }
+
+    /// Whether anything is there to connect to: false for an offline device. Asks nothing of a device that sleeps.
+    func isListening(now: Double) -> Bool
 }
 
 extension ModbusDevice {
     public var answerDelay: Double { 0 }
+
+    public func isListening(now: Double) -> Bool {
+        handle(.readInputRegisters(address: 0, count: 1), now: now) != nil
+    }
 }

@@ -92,12 +92,14 @@ package enum MapLoader {
         }
         var located: [Located] = []
         let channelNames = kind.map { k in k.describe().channels.map(\.name) } ?? []
+        var ageOnly: [(name: String, reader: TableReader)] = []
         for (i, c) in (t.arrayOfTables("channel") ?? []).enumerated() {
             c.context = "channel \(i + 1)"
             if let channel = readChannel(c, context: context, known: channelNames, kind: kindName ?? "?") {
                 if map.channels.contains(where: { $0.name == channel.name }) {
                     c.fail("name", "\"\(channel.name)\" is mapped twice")
                 }
+                if let f = channel.freshness, f.field == nil { ageOnly.append((channel.name, c)) }
                 map.channels.append(channel)
                 located.append(Located(what: "channel \(channel.name)", reader: c, field: channel.field))
             }
@@ -130,6 +132,10 @@ package enum MapLoader {
             }
             w.finish()
         }
+        if let w = t.table("wake") {
+            map.wake = readWake(w)
+            w.finish()
+        }
         for (i, st) in (t.arrayOfTables("setup") ?? []).enumerated() {
             st.context = "setup \(i + 1)"
             if let setup = readSetup(st, context: context, map: map, located: located) { map.setup.append(setup) }
@@ -149,6 +155,11 @@ package enum MapLoader {
                 map.acquisitions.append(acquisition)
             }
             a.finish()
+        }
+        for (name, reader) in ageOnly where map.acquisition(of: name) == nil {
+            reader.fail("fresh", "max_age_ms without a register applies to a channel an acquisition sequence acquires "
+                        + "(its last acquisition may be that old); \(name) is read on every tick: give the register "
+                        + "that must advance (a sample counter, an uptime)")
         }
         t.finish()
         checkLayout(located, maxRead: map.maxReadRegisters)
@@ -408,6 +419,7 @@ package enum MapLoader {
             }
             if let w = c.qualityWord { out.append(("the quality word of \(c.name)", w)) }
             if let f = c.fallback { out.append(("the fallback value of \(c.name)", f)) }
+            if let f = c.freshness?.field { out.append(("the freshness register of \(c.name)", f)) }
             return out
         }
     }
@@ -649,9 +661,46 @@ package enum MapLoader {
             }
             f.finish()
         }
+        var freshness: DeviceMap.Freshness?
+        if let f = t.table("fresh") {
+            freshness = readFreshness(f, context: context)
+            f.finish()
+        }
         guard let name, let field else { return nil }
         return DeviceMap.Channel(name: name, field: field, nanIf: nanIf, nanIfBits: nanIfBits, quality: quality,
-                                 qualityWord: qualityWord, fallback: fallback)
+                                 qualityWord: qualityWord, fallback: fallback, freshness: freshness)
+    }
+
+    /// `fresh = { table, register, type, max_age_ms }` (a counter, uptime or timestamp that must change at least
+    /// every `max_age_ms`) or `fresh = { max_age_ms }` (the oldest acquisition that may be served).
+    static func readFreshness(_ f: TableReader, context: FieldContext) -> DeviceMap.Freshness? {
+        let maxAge = f.has("max_age_ms") ? f.double("max_age_ms", default: 1000, range: 100...86_400_000) : nil
+        if maxAge == nil { f.fail("max_age_ms", "is required: how long the reading may stand still before it is not used") }
+        guard f.isSet("table") || f.isSet("register") else {
+            for key in ["type", "unit", "word_order", "scale", "offset", "bit"] where f.isSet(key) {
+                f.fail(key, "belongs to a register: give its table and register too")
+                f.markRead(key)
+            }
+            return maxAge.map { DeviceMap.Freshness(field: nil, maxAgeMs: $0) }
+        }
+        guard let field = readField(f, context: context, allowBit: false, defaultType: .uint16) else { return nil }
+        if field.table.holdsBits || field.type == .string {
+            f.fail("type", "a counter, uptime or timestamp is a number in an input or holding register")
+            return nil
+        }
+        return maxAge.map { DeviceMap.Freshness(field: field, maxAgeMs: $0) }
+    }
+
+    /// `[map.wake]`: `first_timeout_ms`, `retries`, `settle_ms`, `sleeps_after_ms`.
+    static func readWake(_ w: TableReader) -> DeviceMap.Wake {
+        var wake = DeviceMap.Wake()
+        if w.isSet("first_timeout_ms") { wake.firstTimeoutMs = w.double("first_timeout_ms", default: 1000, range: 1...60_000) }
+        wake.retries = w.int("retries", default: 0, range: 0...10)
+        wake.settleMs = w.double("settle_ms", default: 0, range: 0...longestStepMs)
+        if w.isSet("sleeps_after_ms") {
+            wake.sleepsAfterMs = w.double("sleeps_after_ms", default: 60_000, range: 100...86_400_000)
+        }
+        return wake
     }
 
     /// `"0x7FC00000"`: a bit pattern that fits `field`'s registers.

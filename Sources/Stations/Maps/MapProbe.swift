@@ -95,6 +95,7 @@ package enum MapProbe {
     /// Reads every channel (and the identity) of `map` once.
     package static func run(_ map: DeviceMap, client: any ModbusClient, units: [String: String] = [:]) -> Result {
         var codes = FunctionCodes()
+        var (steps, stepsFailed) = wake(map, client: client)
         var identity: Reading?
         var identityOK: Bool?
         if let id = map.identity {
@@ -114,11 +115,12 @@ package enum MapProbe {
             }
             identity = reading
         }
-        var steps: [String] = []
-        var stepsFailed = false
         var vouched: [String: String] = [:]
-        if identityOK != false {
-            (steps, stepsFailed, vouched) = prepare(map, client: client, codes: &codes)
+        if identityOK != false, !stepsFailed {
+            let prepared = prepare(map, client: client, codes: &codes)
+            steps += prepared.lines
+            stepsFailed = prepared.failed
+            vouched = prepared.vouched
         }
         var channels: [Reading] = []
         for channel in map.channels {
@@ -175,6 +177,34 @@ package enum MapProbe {
         }
         return Result(identity: identity, identityOK: identityOK, steps: steps, stepsFailed: stepsFailed,
                       channels: channels, functionCodes: codes)
+    }
+
+    /// Wakes each unit of a device that sleeps (`[map.wake]`), as a station's first request does: one read of its
+    /// first mapped value with the map's first timeout and retries, then its settle time. An exception is an answer
+    /// (the unit is awake). Returns a line for each unit, and whether one never answered.
+    static func wake(_ map: DeviceMap, client: any ModbusClient) -> (lines: [String], failed: Bool) {
+        guard let wake = map.wake else { return ([], false) }
+        var fields = map.channels.flatMap { [$0.field, $0.qualityWord, $0.fallback].compactMap { $0 } }
+        fields += map.commands.map(\.field) + [map.identity?.field].compactMap { $0 }
+        var lines: [String] = []
+        for unit in [nil] + map.otherUnits.map(Optional.some) {
+            guard let field = fields.first(where: { $0.unit == unit }) else { continue }
+            let name = unit.map { "unit \($0)" } ?? "the device"
+            do {
+                _ = try client.addressing(unit: unit) {
+                    try client.waking(retries: wake.retries, timeout: wake.firstTimeoutMs.map { .milliseconds(Int64($0)) }) {
+                        try client.readWords(field.table, at: field.register, count: field.length)
+                    }
+                }
+                lines.append("wake \(name): read \(field.name): answered")
+            } catch let error as ModbusTransactionError {
+                lines.append("wake \(name): read \(field.name): answered (\(error.message))")
+            } catch {
+                return (lines + ["wake \(name): FAILED: \(error)"], true)
+            }
+            if wake.settleMs > 0 { usleep(UInt32(min(wake.settleMs, 600_000) * 1000)) }
+        }
+        return (lines, false)
     }
 
     /// Runs what the host runs before reading (docs/maps.md), through the same `MappedClient` a station uses: the

@@ -26,6 +26,9 @@ package final class CountingClient: ModbusClient {
     package func addressing<T>(unit: Int?, _ body: () throws -> T) throws -> T {
         try base.addressing(unit: unit, body)
     }
+    package func waking<T>(retries: Int, timeout: Duration?, _ body: () throws -> T) throws -> T {
+        try base.waking(retries: retries, timeout: timeout, body)
+    }
 
     private func counted<T>(_ body: () throws -> T) rethrows -> T {
         tally.add()

@@ -316,6 +316,13 @@ package enum Wiring {
                 logger.notice("station \(name): \(channel) is as its map expects again")
             }
         }
+        client.onStale = { channel, why in
+            if let why {
+                logger.warning("station \(name): \(channel) is stale, not used: \(why)")
+            } else {
+                logger.notice("station \(name): \(channel) is fresh again")
+            }
+        }
         return client
     }
 
