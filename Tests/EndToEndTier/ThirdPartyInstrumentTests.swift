@@ -115,7 +115,7 @@ struct ThirdPartyInstrumentTests {
 
     @Test func rigdReadsAPymodbusInstrumentThroughAMap() async throws {
         let (server, port) = try startInstrument()
-        defer { server.signal(SIGTERM); _ = server.waitForExit(timeout: 5) }
+        defer { server.signal(SIGKILL); _ = server.waitForExit(timeout: 5) }  // SIGTERM may be blocked (the runner's signal mask)
         let config = try configuration(port: port, identity: 4711)
         let rigd = try ChildProcess(try rigdBinary(), ["run", "--config", config])
         defer { rigd.signal(SIGTERM); _ = rigd.waitForExit(timeout: 10) }
@@ -143,7 +143,7 @@ struct ThirdPartyInstrumentTests {
 
     @Test func anInstrumentFailingTheIdentityCheckIsRefused() throws {
         let (server, port) = try startInstrument()
-        defer { server.signal(SIGTERM); _ = server.waitForExit(timeout: 5) }
+        defer { server.signal(SIGKILL); _ = server.waitForExit(timeout: 5) }  // SIGTERM may be blocked (the runner's signal mask)
         let config = try configuration(port: port, identity: 4712)
         let rigd = try ChildProcess(try rigdBinary(), ["run", "--config", config])
         let status = rigd.waitForExit(timeout: 20)

@@ -150,6 +150,9 @@ struct MapWakeTests {
         #expect(try rig.read()[0] == .notAvailable, "3.2 s: stale")
         #expect(rig.stale.withLock { $0["block_temp_c"] }??.contains("input 10 has not changed for 3 s") == true,
                 "\(rig.stale.withLock { $0 })")
+        rig.at(16)
+        #expect(try rig.read()[0] == .notAvailable)
+        #expect(rig.stale.withLock { $0["block_temp_c"] }??.contains("for 3 s") == true, "told once, not every read")
         #expect(try rig.read()[1].quality == .ok, "the other channel has no fresh rule")
         rig.served.setStale("block_temp_c", false)
         rig.at(15.5)

@@ -534,9 +534,10 @@ public final class MappedClient: ModbusClient, ContractPlanning {
         }
     }
 
-    /// Tells `onStale` when channel `name`'s staleness changes.
+    /// Tells `onStale` when channel `name` goes stale or is fresh again (not while it stays stale: the reason's age
+    /// grows on every read).
     private func stale(_ name: String, _ why: String?) {
-        guard staleness[name] != why else { return }
+        guard (staleness[name] == nil) != (why == nil) else { return }
         staleness[name] = why
         onStale?(name, why)
     }
