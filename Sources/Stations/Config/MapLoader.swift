@@ -484,6 +484,8 @@ package enum MapLoader {
     static func readUnit(_ t: TableReader, context: FieldContext) -> Int? {
         guard t.isSet("unit") else { return context.unit }
         let unit = t.int("unit", default: context.mainUnit, range: 1...247)
+        // A unit out of range is reported; kept as written, the value it names overlaps nothing by mistake.
+        if let written = t.table["unit"]?.int, !(1...247).contains(written) { return written }
         return unit == context.mainUnit ? nil : unit
     }
 
