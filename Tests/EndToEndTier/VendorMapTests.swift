@@ -25,7 +25,9 @@ struct VendorMapTests {
         return channels
     }
 
-    private func runStation(address: String, map: String) throws -> (ChildProcess, String) {
+    /// `rigd run` with one aqua-sonde station "s" at `address` through `map`, fallback "fail": the process and the
+    /// API's base URL.
+    static func runStation(address: String, map: String) throws -> (ChildProcess, String) {
         let config = try temporaryFile("""
             [[station]]
             name = "s"
@@ -54,7 +56,7 @@ struct VendorMapTests {
         let probeBefore = try runToCompletion("/usr/bin/mbpoll", ["-m", "tcp", "-p", "\(port)", "-0", "-1", "-t", "4",
                                                                   "-r", "256", "-c", "1", "127.0.0.1"])
         #expect(probeBefore.stdout.contains("[256]: \t1"), "\(probeBefore.stdout)")
-        let (rigd, base) = try runStation(address: "tcp://127.0.0.1:\(port)", map: map)
+        let (rigd, base) = try Self.runStation(address: "tcp://127.0.0.1:\(port)", map: map)
         defer { rigd.signal(SIGTERM); _ = rigd.waitForExit(timeout: 10) }
         let channels = try await channels(base, ready: Self.sondeChannels)
         for name in Self.sondeChannels {
@@ -87,7 +89,7 @@ struct VendorMapTests {
         let rows = probe.stdout.split(separator: "\n").filter { row in Self.sondeChannels.contains { row.hasPrefix($0) } }
         #expect(rows.count == 8 && rows.allSatisfy { $0.hasSuffix("good") }, "\(probe.stdout)")
 
-        let (rigd, base) = try runStation(address: address, map: map)
+        let (rigd, base) = try Self.runStation(address: address, map: map)
         defer { rigd.signal(SIGTERM); _ = rigd.waitForExit(timeout: 10) }
         let channels = try await channels(base, ready: Self.sondeChannels)
         for name in Self.sondeChannels {
@@ -103,22 +105,6 @@ struct VendorMapTests {
 @Suite("Vendor-style maps at several unit ids")
 struct VendorMultiUnitMapTests {
     static let required = ["do_mgl", "water_temp_c", "ph", "salinity_ppt", "tan_mgl", "nh3_mgl"]
-
-    private func runStation(address: String, map: String) throws -> (ChildProcess, String) {
-        let config = try temporaryFile("""
-            [[station]]
-            name = "s"
-            kind = "aqua-sonde"
-            address = "\(address)"
-            fallback = "fail"
-            response_timeout_ms = 3000
-            map = "\(map)"
-            [station.control]
-            sample_every_s = 1
-            """)
-        let rigd = try ChildProcess(try rigdBinary(), ["run", "--config", config])
-        return (rigd, try rigd.apiBase())
-    }
 
     /// Every required channel good through the API, DO and pH plausible, no transaction error.
     private func expectAllGood(_ base: String, also: [String] = []) async throws {
@@ -146,7 +132,7 @@ struct VendorMultiUnitMapTests {
         let (sim, port) = try startSimulator(["--map", map], kind: "aqua-sonde")
         defer { sim.signal(SIGTERM); _ = sim.waitForExit(timeout: 5) }
         #expect(sim.stdout.contains("(unit 10 and units 11, 12, 13 (through the map)"), "\(sim.stdout)")
-        let (rigd, base) = try runStation(address: "tcp://127.0.0.1:\(port)", map: map)
+        let (rigd, base) = try VendorMapTests.runStation(address: "tcp://127.0.0.1:\(port)", map: map)
         defer { rigd.signal(SIGTERM); _ = rigd.waitForExit(timeout: 10) }
         try await expectAllGood(base, also: ["do_sat_pct"])
     }
@@ -169,7 +155,7 @@ struct VendorMultiUnitMapTests {
             let row = probe.stdout.split(separator: "\n").first { $0.hasPrefix(name + " ") }
             #expect(row.map { $0.contains(at) && $0.hasSuffix("good") } == true, "\(name): \(probe.stdout)")
         }
-        let (rigd, base) = try runStation(address: address, map: map)
+        let (rigd, base) = try VendorMapTests.runStation(address: address, map: map)
         defer { rigd.signal(SIGTERM); _ = rigd.waitForExit(timeout: 10) }
         try await expectAllGood(base)
     }
@@ -178,7 +164,7 @@ struct VendorMultiUnitMapTests {
         let map = VendorMapTests.mapPath("hach-ldo-style.toml")
         let (sim, port) = try startSimulator(["--map", map], kind: "aqua-sonde")
         defer { sim.signal(SIGTERM); _ = sim.waitForExit(timeout: 5) }
-        let (rigd, base) = try runStation(address: "tcp://127.0.0.1:\(port)", map: map)
+        let (rigd, base) = try VendorMapTests.runStation(address: "tcp://127.0.0.1:\(port)", map: map)
         defer { rigd.signal(SIGTERM); _ = rigd.waitForExit(timeout: 10) }
         try await expectAllGood(base)
     }
@@ -206,7 +192,7 @@ struct VendorMultiUnitMapTests {
         #expect(probe.stdout.contains("unit 247 (and units 2, 3, 4)"), "\(probe.stdout)")
         let rows = probe.stdout.split(separator: "\n").filter { row in Self.required.contains { row.hasPrefix($0 + " ") } }
         #expect(rows.count == 6 && rows.allSatisfy { $0.hasSuffix("good") }, "\(probe.stdout)")
-        let (rigd, base) = try runStation(address: address, map: map)
+        let (rigd, base) = try VendorMapTests.runStation(address: address, map: map)
         defer { rigd.signal(SIGTERM); _ = rigd.waitForExit(timeout: 10) }
         try await expectAllGood(base)
     }

@@ -71,6 +71,13 @@ struct MapUnitsTests {
         max = 100
         """
 
+    /// The map in a file of its own, for a configuration to name.
+    static func mapFile() throws -> URL {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("units-\(UUID().uuidString).toml")
+        try map.write(to: file, atomically: true, encoding: .utf8)
+        return file
+    }
+
     @Test func theLoaderKeepsEachUnitsRegistersApart() throws {
         let map = try MapLoader.parse(Self.map, source: "units.toml")
         #expect(map.unit == 5)
@@ -183,11 +190,8 @@ struct MapUnitsTests {
 
     /// A map's other units belong to its station on that line: another station at one of them is refused.
     @Test func anotherStationAtAUnitTheMapReadsIsALineConflict() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("units-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: dir) }
-        let mapFile = dir.appendingPathComponent("units.toml")
-        try Self.map.write(to: mapFile, atomically: true, encoding: .utf8)
+        let mapFile = try Self.mapFile()
+        defer { try? FileManager.default.removeItem(at: mapFile) }
         let config = try ConfigLoader.parse("""
             [[station]]
             name = "a"
@@ -206,11 +210,8 @@ struct MapUnitsTests {
 
     /// A simulated station reads its other units through the in-process simulator too.
     @Test func aSimulatedStationServesEveryUnit() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("units-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: dir) }
-        let mapFile = dir.appendingPathComponent("units.toml")
-        try Self.map.write(to: mapFile, atomically: true, encoding: .utf8)
+        let mapFile = try Self.mapFile()
+        defer { try? FileManager.default.removeItem(at: mapFile) }
         let config = try ConfigLoader.parse("""
             [[station]]
             name = "rig"
