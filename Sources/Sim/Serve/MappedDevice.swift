@@ -23,6 +23,10 @@ import Locking
 ///   value; another is 03) arrives and takes `simulateMs`, which its wait register holds; until then its channels
 ///   serve "no reading" and its poll register "not ready", then what it measured until the next trigger. The
 ///   `never_ready` fault (`setNeverReady`) keeps every measurement from finishing.
+/// - Values on other unit ids (`unit = N`) are served at those units (`otherUnits`, one `Unit` each); each unit's
+///   registers are its own. With `[map.wake] sleeps_after_ms`, each unit sleeps from power-up and after that much
+///   silence: the first request wakes it and is not answered. A `fresh` register serves a counter that advances ten
+///   times a second; the `stale` fault (`setStale`) freezes it with the channel's value.
 /// - Without a `watchdog` in the map, the inner device's watchdog is turned off (HR 3 = 0): the instrument has none
 ///   and never trips. With one, its timeout is HR 3 in ms, any change of its heartbeat feeds HR 4, and its reset
 ///   value sends HR 5 = 0xA5.
