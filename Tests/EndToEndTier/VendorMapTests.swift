@@ -12,17 +12,25 @@ struct VendorMapTests {
         ExampleMapTests.repository.appendingPathComponent("examples/maps/vendor/\(name)").path
     }
 
-    /// The station's channels by name once every one of `ready` has a value (at most `seconds`).
-    private func channels(_ base: String, ready: [String], seconds: Int = 30) async throws -> [String: [String: Any]] {
+    /// Every channel of `wanted` good through the API (waiting up to 30 s for them), DO and pH plausible, and no
+    /// transaction error on the station's link.
+    static func expectAllGood(_ base: String, wanted: [String]) async throws {
         var channels: [String: [String: Any]] = [:]
-        for _ in 0..<(seconds * 5) {
+        for _ in 0..<150 {
             let station = try await http("GET", base + "/api/stations/s").json
             #expect(station?["mode"] as? String == "real")
             for c in station?["channels"] as? [[String: Any]] ?? [] { channels[c["name"] as? String ?? ""] = c }
-            if ready.allSatisfy({ channels[$0]?["value"] is Double }) { break }
+            if wanted.allSatisfy({ channels[$0]?["value"] is Double }) { break }
             try await Task.sleep(for: .milliseconds(200))
         }
-        return channels
+        for name in wanted {
+            #expect(channels[name]?["value"] is Double && channels[name]?["quality"] as? Int == 0,
+                    "\(name): \(channels[name] ?? [:])")
+        }
+        #expect((channels["do_mgl"]?["value"] as? Double).map { (2...15).contains($0) } == true)
+        #expect((channels["ph"]?["value"] as? Double).map { (6...10).contains($0) } == true)
+        let station = try #require(try await http("GET", base + "/api/stations/s").json)
+        #expect((station["link"] as? [String: Any])?["transaction_errors"] as? Int == 0, "\(station["link"] ?? "")")
     }
 
     /// `rigd run` with one aqua-sonde station "s" at `address` through `map`, fallback "fail": the process and the
@@ -58,15 +66,7 @@ struct VendorMapTests {
         #expect(probeBefore.stdout.contains("[256]: \t1"), "\(probeBefore.stdout)")
         let (rigd, base) = try Self.runStation(address: "tcp://127.0.0.1:\(port)", map: map)
         defer { rigd.signal(SIGTERM); _ = rigd.waitForExit(timeout: 10) }
-        let channels = try await channels(base, ready: Self.sondeChannels)
-        for name in Self.sondeChannels {
-            #expect(channels[name]?["value"] is Double && channels[name]?["quality"] as? Int == 0,
-                    "\(name): \(channels[name] ?? [:])")
-        }
-        #expect((channels["do_mgl"]?["value"] as? Double).map { (2...15).contains($0) } == true)
-        #expect((channels["ph"]?["value"] as? Double).map { (6...10).contains($0) } == true)
-        let station = try #require(try await http("GET", base + "/api/stations/s").json)
-        #expect((station["link"] as? [String: Any])?["transaction_errors"] as? Int == 0, "\(station["link"] ?? "")")
+        try await Self.expectAllGood(base, wanted: Self.sondeChannels)
     }
 
     /// The same map on a serial line (9600 8N1, as the map requires), and `rigd probe`: it writes the list, forces a
@@ -91,11 +91,7 @@ struct VendorMapTests {
 
         let (rigd, base) = try Self.runStation(address: address, map: map)
         defer { rigd.signal(SIGTERM); _ = rigd.waitForExit(timeout: 10) }
-        let channels = try await channels(base, ready: Self.sondeChannels)
-        for name in Self.sondeChannels {
-            #expect(channels[name]?["value"] is Double && channels[name]?["quality"] as? Int == 0,
-                    "\(name): \(channels[name] ?? [:])")
-        }
+        try await Self.expectAllGood(base, wanted: Self.sondeChannels)
     }
 }
 
@@ -106,27 +102,6 @@ struct VendorMapTests {
 struct VendorMultiUnitMapTests {
     static let required = ["do_mgl", "water_temp_c", "ph", "salinity_ppt", "tan_mgl", "nh3_mgl"]
 
-    /// Every required channel good through the API, DO and pH plausible, no transaction error.
-    private func expectAllGood(_ base: String, also: [String] = []) async throws {
-        var channels: [String: [String: Any]] = [:]
-        let wanted = Self.required + also
-        for _ in 0..<150 {
-            let station = try await http("GET", base + "/api/stations/s").json
-            #expect(station?["mode"] as? String == "real")
-            for c in station?["channels"] as? [[String: Any]] ?? [] { channels[c["name"] as? String ?? ""] = c }
-            if wanted.allSatisfy({ channels[$0]?["value"] is Double }) { break }
-            try await Task.sleep(for: .milliseconds(200))
-        }
-        for name in wanted {
-            #expect(channels[name]?["value"] is Double && channels[name]?["quality"] as? Int == 0,
-                    "\(name): \(channels[name] ?? [:])")
-        }
-        #expect((channels["do_mgl"]?["value"] as? Double).map { (2...15).contains($0) } == true)
-        #expect((channels["ph"]?["value"] as? Double).map { (6...10).contains($0) } == true)
-        let station = try #require(try await http("GET", base + "/api/stations/s").json)
-        #expect((station["link"] as? [String: Any])?["transaction_errors"] as? Int == 0, "\(station["link"] ?? "")")
-    }
-
     @Test func theDO7016StyleProbesOverTCP() async throws {
         let map = VendorMapTests.mapPath("do7016-style.toml")
         let (sim, port) = try startSimulator(["--map", map], kind: "aqua-sonde")
@@ -134,7 +109,7 @@ struct VendorMultiUnitMapTests {
         #expect(sim.stdout.contains("(unit 10 and units 11, 12, 13 (through the map)"), "\(sim.stdout)")
         let (rigd, base) = try VendorMapTests.runStation(address: "tcp://127.0.0.1:\(port)", map: map)
         defer { rigd.signal(SIGTERM); _ = rigd.waitForExit(timeout: 10) }
-        try await expectAllGood(base, also: ["do_sat_pct"])
+        try await VendorMapTests.expectAllGood(base, wanted: Self.required + ["do_sat_pct"])
     }
 
     /// 8N2 at unit 10 as the driver has it; the probe triggers, waits the time the probe keeps at 0x00A4, and reads
@@ -157,7 +132,7 @@ struct VendorMultiUnitMapTests {
         }
         let (rigd, base) = try VendorMapTests.runStation(address: address, map: map)
         defer { rigd.signal(SIGTERM); _ = rigd.waitForExit(timeout: 10) }
-        try await expectAllGood(base)
+        try await VendorMapTests.expectAllGood(base, wanted: Self.required)
     }
 
     @Test func theHachLDOStyleProbesOverTCP() async throws {
@@ -166,7 +141,7 @@ struct VendorMultiUnitMapTests {
         defer { sim.signal(SIGTERM); _ = sim.waitForExit(timeout: 5) }
         let (rigd, base) = try VendorMapTests.runStation(address: "tcp://127.0.0.1:\(port)", map: map)
         defer { rigd.signal(SIGTERM); _ = rigd.waitForExit(timeout: 10) }
-        try await expectAllGood(base)
+        try await VendorMapTests.expectAllGood(base, wanted: Self.required)
     }
 
     /// Slave 247 at 19200 baud: an address at another rate is refused before anything is sent; at 19200 the probe
@@ -194,6 +169,6 @@ struct VendorMultiUnitMapTests {
         #expect(rows.count == 6 && rows.allSatisfy { $0.hasSuffix("good") }, "\(probe.stdout)")
         let (rigd, base) = try VendorMapTests.runStation(address: address, map: map)
         defer { rigd.signal(SIGTERM); _ = rigd.waitForExit(timeout: 10) }
-        try await expectAllGood(base)
+        try await VendorMapTests.expectAllGood(base, wanted: Self.required)
     }
 }
