@@ -57,7 +57,7 @@ package struct Configured<K: StationKind>: ConfiguredKind {
         Station(name: wiring.name, descriptor: K.self, mode: wiring.mode, client: wiring.client,
                 controller: K.makeController(control, context: wiring.context), logger: wiring.logger,
                 statusInterval: wiring.statusInterval, lines: wiring.lines, simulation: wiring.simulation,
-                bus: wiring.bus)
+                bus: wiring.bus, clock: wiring.clock)
     }
 }
 
@@ -71,11 +71,13 @@ package struct StationWiring {
     package var lines: HostLines
     package var simulation: SimulationHandles?
     package var bus: String?
+    /// The station's clock, seconds (its loops' clock); nil: the monotonic clock.
+    package var clock: (@Sendable () -> Double)?
     package var logger: Logger
 
     package init(name: String, mode: StationMode, client: any ModbusClient, context: StationContext,
                  statusInterval: Double, lines: HostLines, simulation: SimulationHandles? = nil, bus: String? = nil,
-                 logger: Logger) {
+                 clock: (@Sendable () -> Double)? = nil, logger: Logger) {
         self.name = name
         self.mode = mode
         self.client = client
@@ -84,6 +86,7 @@ package struct StationWiring {
         self.lines = lines
         self.simulation = simulation
         self.bus = bus
+        self.clock = clock
         self.logger = logger
     }
 }

@@ -61,7 +61,7 @@ package final class Station<Controller: StationController>: AnyStation, @uncheck
 
     package init(name: String, descriptor: any StationKind.Type, mode: StationMode, client: any ModbusClient,
          controller: Controller, logger: Logger, statusInterval: Double = 0, lines: HostLines = HostLines(),
-         simulation: SimulationHandles? = nil, bus: String? = nil) {
+         simulation: SimulationHandles? = nil, bus: String? = nil, clock: (@Sendable () -> Double)? = nil) {
         self.name = name
         self.descriptor = descriptor
         self.bus = bus
@@ -87,7 +87,11 @@ package final class Station<Controller: StationController>: AnyStation, @uncheck
         self.snapshotSpans = ContractSpan.snapshot(of: Profile.self, channelCount: Profile.channels.count)
         self.controller = controller
         self.logger = logger
-        self.ringReader = controller.streamLoop == nil ? nil : Profile.sampleRing.map { SampleRingReader(layout: $0) }
+        // A ring read times itself on the station's clock: the virtual clock in a virtual run, where no time passes
+        // in a call (the wall clock there made a run's request count depend on how the host scheduled it).
+        self.ringReader = controller.streamLoop == nil ? nil : Profile.sampleRing.map { layout in
+            clock.map { SampleRingReader(layout: layout, clock: $0) } ?? SampleRingReader(layout: layout)
+        }
         let initial = StationStatus(
             name: name, kind: Profile.kind.rawValue, mode: mode.rawValue, address: client.endpoint, updatedAt: nil,
             link: StationStatus.Link(up: false, transactions: 0, linkErrors: 0, transactionErrors: 0,

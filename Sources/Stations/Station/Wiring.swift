@@ -300,6 +300,7 @@ package enum Wiring {
         return makeStation(config, mode: .simulated, client: client, statusInterval: statusInterval, lines: lines,
                            simulation: SimulationHandles(device: device, gpio: chips, standsInFor: standsInFor,
                                                          instrument: mapped),
+                           clock: { clock.seconds() },
                            logger: logger)
     }
 
@@ -349,10 +350,11 @@ package enum Wiring {
 
     package static func makeStation(_ config: StationConfig, mode: StationMode, client: any ModbusClient,
                             statusInterval: Double = 0, lines: HostLines = HostLines(),
-                            simulation: SimulationHandles? = nil, logger: Logger) -> any AnyStation {
+                            simulation: SimulationHandles? = nil, clock: (@Sendable () -> Double)? = nil,
+                            logger: Logger) -> any AnyStation {
         config.control.makeStation(StationWiring(name: config.name, mode: mode, client: client, context: config.context,
                                                  statusInterval: statusInterval, lines: lines, simulation: simulation,
-                                                 bus: config.bus, logger: logger))
+                                                 bus: config.bus, clock: clock, logger: logger))
     }
 }
 
