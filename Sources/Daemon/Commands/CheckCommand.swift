@@ -101,7 +101,8 @@ package enum MapSummary {
             let span = f.length > 1 ? "\(f.register)–\(f.register + f.length - 1)" : "\(f.register)"
             let n = f.register + 1
             let reference = prefix + String(format: n <= 9999 ? "%04d" : "%05d", n)
-            var text = (f.unit.map { "unit \($0) " } ?? "") + "\(f.table) \(span) (one-based \(n), reference \(reference))"
+            var text = f.place.map { "\($0), offset \(span)" }
+                ?? (f.unit.map { "unit \($0) " } ?? "") + "\(f.table) \(span) (one-based \(n), reference \(reference))"
             text += " \(f.type)"
             if f.table.holdsBits == false && f.length > 1 { text += " \(f.order)" }
             if let bit = f.bit { text += " bit \(bit)" }
@@ -119,6 +120,18 @@ package enum MapSummary {
                    + (map.fc23 ? ", FC 23 (a write carries the next read)" : "")
                    + ", gaps up to \(map.maxGap), \(map.interRequestMs) ms between requests"]
         if let identity = map.identity { out.append("  identity: \(at(identity.field)) = \(TableReader.format(identity.equals))") }
+        for b in map.blocks {
+            var text = "  locate \(b.name): \(b.count) block(s) of \(b.stride) registers in \(b.unit.map { "unit \($0) " } ?? "")"
+                + "\(b.table)"
+            if let p = b.pointer {
+                text += ", from where \(at(p)) points" + (b.pointerOneBased ? " (a one-based register number)" : "")
+            } else if let from = b.from {
+                text += " from \(from) (one-based \(from + 1))"
+            }
+            if let id = b.idOffset { text += ", each with its parameter ID at offset \(id)" }
+            if let v = b.version { text += "; found again when \(at(v)) (the layout version) changes" }
+            out.append(text + "; found at every connect")
+        }
         for c in map.channels {
             var text = "  channel \(c.name): \(at(c.field))"
             if !c.nanIf.isEmpty { text += ", no reading if raw " + c.nanIf.map(TableReader.format).joined(separator: " or ") }
@@ -127,8 +140,10 @@ package enum MapSummary {
                     .joined(separator: " or ")
             }
             if let q = c.quality {
-                text += q.good == nil ? ", bad when \(q.location) bit \(q.bit) is \(q.badWhen ? 1 : 0)"
-                    : ", status \(q.description)"
+                let place = q.place.map { "\($0) + \(q.register)" }
+                text += q.good == nil ? ", bad when \(place ?? "\(q.location)") bit \(q.bit) is \(q.badWhen ? 1 : 0)"
+                    : ", status " + (place.map { q.description.replacingOccurrences(of: "\(q.table) \(q.register)", with: $0) }
+                                     ?? q.description)
             }
             if let f = c.fallback { text += ", the device's fallback value at \(f.name)" }
             if let w = c.qualityWord { text += ", quality word \(w.name)" }
@@ -179,6 +194,9 @@ package enum MapSummary {
 
     /// The read plan of a station's snapshot: one line per request.
     package static func planLines(_ map: DeviceMap, indent: String) -> [String] {
+        // Values found at start-up are read where discovery finds them: the plan here is of the others.
+        let located = map.channels.filter { $0.field.place != nil }.map(\.name)
+        let map = map.located(DeviceMap.Layout()).map
         let plan = map.snapshotPlan
         let spans = map.snapshotSpans
         var out = ["\(indent)read plan of a whole snapshot: \(plan.requests.count) request(s), \(plan.unused(for: spans)) "
@@ -202,6 +220,10 @@ package enum MapSummary {
             if !fresh.isEmpty { parts.append("freshness of " + fresh.joined(separator: ", ")) }
             if tripped { parts.append("the watchdog's trip bit") }
             out.append("\(indent)  \(request): \(parts.joined(separator: "; "))")
+        }
+        if !located.isEmpty {
+            out.append("\(indent)  and \(located.joined(separator: ", ")) where the device says at connect ([[map.locate]]; "
+                       + "rigd probe shows the layout found)")
         }
         return out
     }

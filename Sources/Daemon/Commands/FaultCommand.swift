@@ -19,10 +19,12 @@ struct FaultCommand: AsyncParsableCommand {
           channel NAME lost | stuck V | offset V | drift V_PER_HOUR | noise SIGMA | spikes SIZE PER_HOUR
                        | status_error | stale | clear
           device offline | online | normal | delay MS | exception CODE | never_ready | units_changed
+                 | layout_changed
           disturb NAME on | off                  a plant disturbance (fan_failure, filter_clog, bad_night, storm, …)
           clear                                  every fault and disturbance off
         For a device served through a map (rigd simulate --map): never_ready keeps its acquisition sequences from \
-        finishing; units_changed makes its [[map.expect]] registers read other values (device normal ends both); \
+        finishing; units_changed makes its [[map.expect]] registers read other values; layout_changed moves its \
+        [[map.locate]] blocks and changes its layout version (device normal ends all three); \
         status_error makes a channel's status register say "sensor error" while its value still reads as a \
         measurement; stale makes a channel with a fresh register (a counter that must advance) stand still, value \
         and counter, as a hung sensor board does (channel NAME clear ends both).
@@ -79,13 +81,14 @@ struct FaultCommand: AsyncParsableCommand {
             }
         case "device"?:
             guard words.count >= 2 else {
-                throw ValidationError("device offline|online|normal|delay MS|exception CODE|never_ready|units_changed")
+                throw ValidationError("device offline|online|normal|delay MS|exception CODE|never_ready|units_changed"
+                                      + "|layout_changed")
             }
             r.device = words[1]
             switch words[1] {
             case "delay": r.ms = try number(2, "milliseconds")
             case "exception": r.code = Int(try number(2, "the exception code"))
-            case "offline", "online", "normal", "never_ready", "units_changed": break
+            case "offline", "online", "normal", "never_ready", "units_changed", "layout_changed": break
             default:
                 throw ValidationError("device fault must be one of " + FaultRequest.deviceFaults.joined(separator: ", "))
             }

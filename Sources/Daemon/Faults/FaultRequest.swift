@@ -14,7 +14,8 @@ import Locking
 ///   noise (`sigma`) | spikes (`size`, `per_hour`) | clear;
 /// - the device: `device` = offline | online | delay (`ms`) | exception (`code`, 1–255) | never_ready (an
 ///   instrument served through a map with acquisition sequences never finishes a measurement) | units_changed (its
-///   `[[map.expect]]` registers read other values) | normal (no delay, no exceptions, online, ready, units as mapped);
+///   `[[map.expect]]` registers read other values) | layout_changed (its `[[map.locate]]` blocks move and its layout
+///   version changes) | normal (no delay, no exceptions, online, ready, units and layout as mapped);
 /// - `status_error` on a channel of an instrument served through a map: its status register says "sensor error"
 ///   while its value reads normally (`clear` ends it); `stale` on such a channel with a `fresh` register: its value
 ///   and its counter stand still, as a hung sensor board's (`clear` ends it);
@@ -48,7 +49,7 @@ package struct FaultRequest: Codable, Sendable, Equatable, CustomStringConvertib
     package static let channelFaults = ["lost", "stuck", "offset", "drift", "noise", "spikes", "status_error", "stale",
                                         "clear"]
     package static let deviceFaults = ["offline", "online", "delay", "exception", "never_ready", "units_changed",
-                                       "normal"]
+                                       "layout_changed", "normal"]
 
     package struct Invalid: Error, CustomStringConvertible {
         package let description: String
@@ -136,6 +137,11 @@ package struct FaultRequest: Codable, Sendable, Equatable, CustomStringConvertib
                     throw Invalid("units_changed needs an instrument served through a map with [[map.expect]] values; "
                                   + "\(device.kind) here has none")
                 }
+            case "layout_changed":
+                guard (device as? MappedDevice)?.declared.locates == true else {
+                    throw Invalid("layout_changed needs an instrument served through a map with values found at "
+                                  + "start-up ([[map.locate]]); \(device.kind) here has none")
+                }
             case "never_ready":
                 guard (device as? MappedDevice)?.acquires == true else {
                     throw Invalid("never_ready needs an instrument served through a map with acquisition sequences "
@@ -192,12 +198,14 @@ package struct FaultRequest: Codable, Sendable, Equatable, CustomStringConvertib
         case "exception"?: device.setExceptionReplies(code.flatMap { ModbusException(rawValue: UInt8($0)) })
         case "never_ready"?: (device as? MappedDevice)?.setNeverReady(true)
         case "units_changed"?: (device as? MappedDevice)?.setUnitsChanged(true)
+        case "layout_changed"?: (device as? MappedDevice)?.setLayoutChanged(true)
         case "normal"?:
             device.setOffline(false)
             device.setAnswerDelay(0)
             device.setExceptionReplies(nil)
             (device as? MappedDevice)?.setNeverReady(false)
             (device as? MappedDevice)?.setUnitsChanged(false)
+            (device as? MappedDevice)?.setLayoutChanged(false)
         default: break
         }
         if let disturbance {

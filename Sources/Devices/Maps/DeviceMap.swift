@@ -28,6 +28,9 @@ public struct DeviceMap: Sendable, Equatable {
         public var offset: Double
         /// The unit id it is read from or written to, when not the station's own (docs/maps.md, "Several unit ids").
         public var unit: Int?
+        /// A value in a block found at start-up (`locate`): `register` is its offset in the block, until the map is
+        /// `located` (docs/maps.md, "Values found at start-up").
+        public var place: Place?
 
         public init(table: Table, register: Int, type: RegisterType, length: Int? = nil, order: ByteOrder = .abcd,
                     bit: Int? = nil, scale: Double = 1, offset: Double = 0, unit: Int? = nil) {
@@ -48,8 +51,70 @@ public struct DeviceMap: Sendable, Equatable {
         /// Its unit, table and registers.
         public var location: Location { Location(unit: unit, table, span) }
 
-        /// `holding 140`, or `unit 11 holding 140` on another unit: for messages.
-        public var name: String { (unit.map { "unit \($0) " } ?? "") + "\(table) \(register)" }
+        /// `holding 140`, or `unit 11 holding 140` on another unit, or `block ph (id 17) + 0` before it is found: for
+        /// messages.
+        public var name: String {
+            if let place { return "\(place) + \(register)" }
+            return (unit.map { "unit \($0) " } ?? "") + "\(table) \(register)"
+        }
+    }
+
+    /// Where a located value is: in the block of `block` (a `[[map.locate]]`) whose parameter ID is `id` (nil: the
+    /// block the pointer gives).
+    public struct Place: Sendable, Hashable, CustomStringConvertible {
+        public var block: String
+        public var id: Int?
+
+        public init(block: String, id: Int? = nil) {
+            self.block = block
+            self.id = id
+        }
+
+        /// `block ph (id 17)`.
+        public var description: String { "block \(block)" + (id.map { " (id \($0))" } ?? "") }
+    }
+
+    /// `[[map.locate]]`: blocks of values whose address the device tells at start-up (docs/maps.md, "Values found at
+    /// start-up"). The region starts where `pointer` says (its value, less one when `pointerOneBased`) or at `from`;
+    /// it holds `count` blocks of `stride` registers, each with its parameter ID at `idOffset` (nil: one block, not
+    /// identified). A change of `version` (a layout-version register) means the layout moved.
+    public struct Block: Sendable, Equatable {
+        public var name: String
+        public var table: Table
+        public var unit: Int?
+        public var pointer: Field?
+        public var pointerOneBased: Bool
+        public var from: Int?
+        public var stride: Int
+        public var count: Int
+        public var idOffset: Int?
+        public var version: Field?
+
+        public init(name: String, table: Table, unit: Int? = nil, pointer: Field? = nil, pointerOneBased: Bool = false,
+                    from: Int? = nil, stride: Int, count: Int = 1, idOffset: Int? = nil, version: Field? = nil) {
+            self.name = name
+            self.table = table
+            self.unit = unit
+            self.pointer = pointer
+            self.pointerOneBased = pointerOneBased
+            self.from = from
+            self.stride = stride
+            self.count = count
+            self.idOffset = idOffset
+            self.version = version
+        }
+    }
+
+    /// What discovery found (`[[map.locate]]`): per block, the first register of each parameter's block by ID (the
+    /// key nil for a block without IDs), and the layout version each block's `version` register read.
+    public struct Layout: Sendable, Equatable {
+        public var bases: [String: [Int?: Int]] = [:]
+        public var versions: [String: Double] = [:]
+
+        public init(bases: [String: [Int?: Int]] = [:], versions: [String: Double] = [:]) {
+            self.bases = bases
+            self.versions = versions
+        }
     }
 
     /// Where registers (or bits) are: a unit (nil: the station's own), a table and the addresses in it.
@@ -99,6 +164,8 @@ public struct DeviceMap: Sendable, Equatable {
         public var notAvailable: [Int]
         /// The unit id it is read from, when not the station's own.
         public var unit: Int?
+        /// In a located block (`register` is then its offset there): as `Field.place`.
+        public var place: Place?
 
         public init(table: Table, register: Int, bit: Int, badWhen: Bool, unit: Int? = nil) {
             self.table = table
@@ -492,6 +559,8 @@ public struct DeviceMap: Sendable, Equatable {
     public var expectations: [Expectation] = []
     /// How the device is woken (`[map.wake]`); nil: it answers at once.
     public var wake: Wake?
+    /// Blocks found at start-up (`[[map.locate]]`).
+    public var blocks: [Block] = []
 
     public init(kind: DeviceKind, name: String, wordOrder: ByteOrder = .abcd, unit: Int = 1,
                 maxReadRegisters: Int = 125, maxWriteRegisters: Int = 123, maxGap: Int = 8, interRequestMs: Int = 0,
@@ -558,11 +627,70 @@ public struct DeviceMap: Sendable, Equatable {
                 }
             }
         }
+        for b in blocks { fields += [b.pointer, b.version].compactMap { $0 } }
         var units = Set(fields.compactMap(\.unit))
+        for b in blocks { if let u = b.unit { units.insert(u) } }
         for q in channels.compactMap(\.quality) + [watchdog?.tripped].compactMap({ $0 }) {
             if let u = q.unit { units.insert(u) }
         }
         return units.sorted()
+    }
+
+    /// Whether values are found at start-up (`[[map.locate]]`).
+    public var locates: Bool { !blocks.isEmpty }
+
+    /// This map with its located values at the registers `layout` found (docs/maps.md, "Values found at start-up"): a
+    /// channel or expectation whose block was not found is left out (the channel reads "not available"), and `missing`
+    /// says which and why. With an empty layout: the map before discovery, without its located values.
+    public func located(_ layout: Layout) -> (map: DeviceMap, missing: [String]) {
+        var out = self
+        var missing: [String] = []
+        func resolve(_ field: Field?) -> Field?? {
+            guard let field else { return .some(nil) }
+            guard let place = field.place else { return field }
+            guard let base = layout.bases[place.block]?[place.id] else { return .none }
+            var f = field
+            f.register = base + field.register
+            f.place = nil
+            return f
+        }
+        func why(_ place: Place?) -> String {
+            guard let place else { return "" }
+            if layout.bases[place.block] == nil { return "block \(place.block) was not found" }
+            return "no block of \(place.block) has parameter ID \(place.id.map(String.init) ?? "?")"
+        }
+        out.channels = channels.compactMap { c in
+            var c = c
+            guard let field = resolve(c.field) ?? nil, let word = resolve(c.qualityWord),
+                  let fallback = resolve(c.fallback), let fresh = resolve(c.freshness?.field) else {
+                missing.append("\(c.name): \(why(c.field.place))")
+                return nil
+            }
+            c.field = field
+            c.qualityWord = word
+            c.fallback = fallback
+            if c.freshness != nil { c.freshness?.field = fresh }
+            if var q = c.quality, let place = q.place {
+                guard let base = layout.bases[place.block]?[place.id] else {
+                    missing.append("\(c.name): \(why(place))")
+                    return nil
+                }
+                q.register += base
+                q.place = nil
+                c.quality = q
+            }
+            return c
+        }
+        out.expectations = expectations.compactMap { e in
+            guard let field = resolve(e.field) ?? nil else {
+                missing.append("expectation \(e.what): \(why(e.field.place))")
+                return nil
+            }
+            var e = e
+            e.field = field
+            return e
+        }
+        return (out, missing)
     }
 
     /// The index of the acquisition sequence that acquires channel `name`, if one does.

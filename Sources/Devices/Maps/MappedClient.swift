@@ -19,7 +19,19 @@ import Foundation
 /// - Important: Confined to its station's thread, as every `ModbusClient`.
 public final class MappedClient: ModbusClient, ContractPlanning {
     public let base: any ModbusClient
-    public let map: DeviceMap
+    /// The map as loaded: with `[[map.locate]]`, its located values' registers are offsets in their blocks.
+    public let declared: DeviceMap
+    /// The map in use: `declared` with its located values where discovery found them (without them before it).
+    public private(set) var map: DeviceMap
+    /// Counts the layouts discovery found: a plan compiled under another is compiled again (`ContractPlanning`).
+    public private(set) var planGeneration = 0
+    /// What the last discovery found, and how it says so (`rigd probe`, the station's log).
+    public private(set) var foundLayout: DeviceMap.Layout?
+    public private(set) var layoutLines: [String] = []
+    /// Told each time discovery finds a layout other than the last: one line per block, and per missing value.
+    public var onLayout: (@Sendable (_ lines: [String]) -> Void)?
+    /// When the layout-version registers were last read (station clock).
+    private var versionCheckedAt: Double?
     public let layout: ContractLayout
     /// Whether to keep the map's `inter_request_ms` of silence between requests (off for an in-memory device on the
     /// virtual clock, where no time passes in a call).
@@ -92,7 +104,9 @@ public final class MappedClient: ModbusClient, ContractPlanning {
     public init(base: any ModbusClient, map: DeviceMap, layout: ContractLayout, paceRequests: Bool = true,
                 clock: (@Sendable () -> Double)? = nil) {
         self.base = base
-        self.map = map
+        self.declared = map
+        self.map = map.locates ? map.located(DeviceMap.Layout()).map : map
+        self.snapshotPlan = self.map.snapshotPlan
         self.layout = layout
         self.paceRequests = paceRequests
         self.clock = clock ?? { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
@@ -133,8 +147,8 @@ public final class MappedClient: ModbusClient, ContractPlanning {
 
     // MARK: The plans
 
-    /// Every value a station's snapshot reads, as requests.
-    public private(set) lazy var snapshotPlan: ReadPlan = map.snapshotPlan
+    /// Every value a station's snapshot reads, as requests (of the layout found, with `[[map.locate]]`).
+    public private(set) var snapshotPlan: ReadPlan
 
     private func plan(_ key: PlanKey, _ spans: () -> [DeviceMap.Location]) -> ReadPlan {
         if let plan = plans[key] { return plan }
@@ -394,10 +408,14 @@ public final class MappedClient: ModbusClient, ContractPlanning {
     }
 
     public func readContract(_ spans: [ContractSpan], plan: ReadPlan) throws -> [[UInt16]] {
+        let generation = planGeneration
+        try checkLayoutVersion()
+        // A plan compiled before the layout moved reads where the values were.
+        let current = generation == planGeneration ? plan : contractPlan(spans)
         if !map.acquisitions.isEmpty { try acquire(channelNames(spans)) }
         defer { (underWay, completed) = ([], []) }
         let leaving = underWay.sorted()
-        let plan = leaving.isEmpty ? plan : reducedPlans[ReducedKey(spans: spans, leaving: leaving)] ?? {
+        let plan = leaving.isEmpty ? current : reducedPlans[ReducedKey(spans: spans, leaving: leaving)] ?? {
             let reduced = ReadPlan.compile(fieldSpans(spans, leaving: underWay), maxRead: map.maxReadRegisters,
                                            maxGap: map.maxGap, evenAlignment: map.evenAlignment)
             reducedPlans[ReducedKey(spans: spans, leaving: leaving)] = reduced
@@ -436,6 +454,99 @@ public final class MappedClient: ModbusClient, ContractPlanning {
             if first <= last { names += layout.channels[first...last] }
         }
         return names
+    }
+
+    // MARK: Values found at start-up
+
+    /// How often the layout-version registers are read: once a second of the station's clock.
+    static let versionCheckSeconds = 1.0
+
+    /// Finds the `[[map.locate]]` blocks (docs/maps.md, "Values found at start-up"): each block's pointer (or its
+    /// fixed start), then, for identified blocks, the parameter ID of each; the map in use becomes `declared` with
+    /// its located values there. A value whose block is not found is left out of the map: its channel reads "not
+    /// available". Called after the setup writes on every connect, and when a layout version changes; a layout other
+    /// than the last is told to `onLayout` and compiles the plans again.
+    public func discover() throws {
+        var found = DeviceMap.Layout()
+        var lines: [String] = []
+        for block in declared.blocks {
+            if let version = block.version, let v = version.value(try read(ReadPlan.Request(version))) {
+                found.versions[block.name] = v
+            }
+            let first: Int
+            let how: String
+            let unit = block.unit.map { "unit \($0) " } ?? ""
+            if let pointer = block.pointer {
+                let value = pointer.value(try read(ReadPlan.Request(pointer)))
+                let start = value.map { Int(exactly: $0.rounded()) ?? -1 }.map { block.pointerOneBased ? $0 - 1 : $0 }
+                how = "\(pointer.name) reads \(value.map(format) ?? "nothing")"
+                    + (block.pointerOneBased ? " (one-based)" : "")
+                guard let start, start >= 0, start + block.stride * block.count <= 65_536 else {
+                    lines.append("block \(block.name): NOT FOUND: \(how), no block there")
+                    continue
+                }
+                first = start
+            } else {
+                first = block.from ?? 0
+                how = "fixed by the map"
+            }
+            var bases: [Int?: Int] = [:]
+            if let idOffset = block.idOffset {
+                // Each block's parameter ID, in reads of whole blocks within the map's read size; ID 0 is an empty
+                // block.
+                let perRead = max(1, declared.maxReadRegisters / block.stride)
+                var k = 0
+                while k < block.count {
+                    let n = min(perRead, block.count - k)
+                    let request = ReadPlan.Request(table: block.table, start: first + k * block.stride,
+                                                   count: (n - 1) * block.stride + idOffset + 1, unit: block.unit)
+                    let words = try read(request)
+                    for j in 0..<n {
+                        let id = Int(words[j * block.stride + idOffset])
+                        if id != 0, bases[id] == nil { bases[id] = first + (k + j) * block.stride }
+                    }
+                    k += n
+                }
+            } else {
+                bases[nil] = first
+            }
+            found.bases[block.name] = bases
+            let blocks = bases.sorted { $0.value < $1.value }
+                .map { ($0.key.map { "id \($0) at " } ?? "at ") + "\($0.value)…\($0.value + block.stride - 1)" }
+            let version = found.versions[block.name].map { "; layout version \(format($0))" } ?? ""
+            lines.append("block \(block.name): \(how)\(version): \(unit)\(block.table) "
+                         + (blocks.isEmpty ? "no parameter in \(block.count) block(s) from \(first)"
+                            : blocks.joined(separator: ", ")))
+        }
+        let (resolved, missing) = declared.located(found)
+        lines += missing.map { "not found: \($0)" }
+        if found != foundLayout {
+            foundLayout = found
+            map = resolved
+            snapshotPlan = map.snapshotPlan
+            plans = [:]
+            reducedPlans = [:]
+            planGeneration += 1
+            layoutLines = lines
+            onLayout?(lines)
+        }
+        versionCheckedAt = clock()
+    }
+
+    /// Reads the layout-version registers once a second: a version other than discovery's finds the values again.
+    private func checkLayoutVersion() throws {
+        guard let found = foundLayout, !found.versions.isEmpty else { return }
+        let now = clock()
+        if let at = versionCheckedAt, now - at < Self.versionCheckSeconds { return }
+        versionCheckedAt = now
+        for block in declared.blocks {
+            guard let version = block.version, let was = found.versions[block.name] else { continue }
+            let now = version.value(try read(ReadPlan.Request(version)))
+            if now != was {
+                try discover()
+                return
+            }
+        }
     }
 
     // MARK: Acquisition sequences
@@ -693,6 +804,7 @@ public final class MappedClient: ModbusClient, ContractPlanning {
             }
             if deviceType != 0, !setupDone {
                 try setUp()
+                if declared.locates { try discover() }
                 try checkDevice()
                 setupDone = true
             }

@@ -93,6 +93,8 @@ public struct ContractSpan: Sendable, Hashable, CustomStringConvertible {
 public protocol ContractPlanning: AnyObject {
     /// The requests that read `spans` (what goes on the wire).
     func contractPlan(_ spans: [ContractSpan]) -> ReadPlan
+    /// Changes when the plans `contractPlan` made no longer hold (values found at start-up moved).
+    var planGeneration: Int { get }
     /// Reads `spans` with `plan` (made by `contractPlan` for them): the contract's words of each span, in order
     /// (bits as 0 or 1).
     func readContract(_ spans: [ContractSpan], plan: ReadPlan) throws -> [[UInt16]]

@@ -69,8 +69,18 @@ public final class SnapshotCache: ModbusClient {
         for i in valid.indices { valid[i] = Array(repeating: false, count: valid[i].count) }
     }
 
+    /// The generation of the plans kept (`ContractPlanning.planGeneration`).
+    private var plansGeneration = 0
+
+    /// Changes when the device's plans were compiled again (a mapped device's values found at another place).
+    public var planGeneration: Int { (base as? ContractPlanning)?.planGeneration ?? 0 }
+
     /// The requests `refresh(spans)` sends.
     public func plan(_ spans: [ContractSpan]) -> ReadPlan {
+        if planGeneration != plansGeneration {
+            plans = [:]
+            plansGeneration = planGeneration
+        }
         if let plan = plans[spans] { return plan }
         let plan = (base as? ContractPlanning)?.contractPlan(spans)
             ?? ReadPlan.compile(asked(spans).map { ($0.table, $0.span) }, maxRead: maxRead, maxGap: maxGap)

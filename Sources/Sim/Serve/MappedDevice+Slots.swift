@@ -28,6 +28,10 @@ extension MappedDevice {
             case expectation(index: Int)
             /// A `fresh` register (a sample counter) of `channels`: it advances, unless one of them is stale.
             case freshCounter(channels: [String])
+            /// A register that holds a fixed value: a block pointer, a parameter ID (`[[map.locate]]`).
+            case constant(Double)
+            /// A `[[map.locate]]` layout-version register: 1, or 2 once the layout moved.
+            case layoutVersion
         }
 
         /// Where a command's value lives.
@@ -48,9 +52,92 @@ extension MappedDevice {
             switch role {
             case .command, .watchdogTimeout, .heartbeat, .reset, .acquireWrite, .setupWrite: field.table.isWritable
             case .channel, .qualityBit, .qualityWord, .fallback, .identity, .tripped, .acquireWait, .acquirePoll,
-                 .expectation, .freshCounter: false
+                 .expectation, .freshCounter, .constant, .layoutVersion: false
             }
         }
+    }
+
+    // MARK: Values found at start-up
+
+    /// The parameter IDs the map's located values name in `block`, in the order they first appear.
+    static func ids(in block: DeviceMap.Block, of map: DeviceMap) -> [Int] {
+        var fields = map.channels.map(\.field) + map.expectations.map(\.field)
+        fields += map.channels.flatMap { [$0.qualityWord, $0.fallback, $0.freshness?.field].compactMap { $0 } }
+        var out: [Int] = []
+        for f in fields where f.place?.block == block.name {
+            if let id = f.place?.id, !out.contains(id) { out.append(id) }
+        }
+        return out
+    }
+
+    /// Where this instrument keeps its located blocks: each block with a pointer in a region of its own above every
+    /// register the map names in its table (from the next multiple of 100), a block with `from` there; identified
+    /// blocks in the order the map names their IDs. `moved` (the `layout_changed` fault): the pointers point one block
+    /// further on, identified blocks come in reverse order.
+    static func servedLayout(of map: DeviceMap, moved: Bool) -> DeviceMap.Layout {
+        var highest: [Space: Int] = [:]
+        var fields = map.channels.flatMap { [$0.field, $0.qualityWord, $0.fallback].compactMap { $0 } }
+        fields += map.commands.map(\.field) + map.setup.map(\.field) + map.expectations.map(\.field)
+        fields += map.blocks.flatMap { [$0.pointer, $0.version].compactMap { $0 } }
+        fields += [map.identity?.field, map.watchdog?.timeout, map.watchdog?.heartbeat].compactMap { $0 }
+        for f in fields where f.place == nil {
+            let space = Space(unit: f.unit, table: f.table)
+            highest[space] = max(highest[space] ?? -1, f.span.upperBound - 1)
+        }
+        for b in map.blocks {
+            if let from = b.from {
+                let space = Space(unit: b.unit, table: b.table)
+                highest[space] = max(highest[space] ?? -1, from + b.stride * b.count - 1)
+            }
+        }
+        var layout = DeviceMap.Layout()
+        for b in map.blocks {
+            let space = Space(unit: b.unit, table: b.table)
+            var first: Int
+            if let from = b.from {
+                first = from
+            } else {
+                first = ((highest[space] ?? -1) / 100 + 1) * 100
+                // Room for every block, and one more for the move.
+                highest[space] = first + b.stride * (b.count + 1) - 1
+                if moved { first += b.stride }
+            }
+            var ids = ids(in: b, of: map)
+            if moved { ids.reverse() }
+            var bases: [Int?: Int] = [:]
+            if b.idOffset == nil {
+                bases[nil] = first
+            } else {
+                for (k, id) in ids.enumerated() where k < b.count { bases[id] = first + k * b.stride }
+            }
+            layout.bases[b.name] = bases
+            layout.versions[b.name] = moved ? 2 : 1
+        }
+        return layout
+    }
+
+    /// The registers that tell the host where the blocks are: each pointer (the region's first register, plus one when
+    /// the map reads it one-based), each block's parameter ID (0 in a block that holds no parameter the map names),
+    /// each layout-version register.
+    static func locateSlots(of map: DeviceMap, _ layout: DeviceMap.Layout) -> [Slot] {
+        var out: [Slot] = []
+        for b in map.blocks {
+            let bases = layout.bases[b.name] ?? [:]
+            let first = bases.values.min() ?? b.from ?? 0
+            if let pointer = b.pointer {
+                out.append(Slot(role: .constant(Double(first + (b.pointerOneBased ? 1 : 0))), field: pointer))
+            }
+            if let version = b.version { out.append(Slot(role: .layoutVersion, field: version)) }
+            guard let idOffset = b.idOffset else { continue }
+            for k in 0..<b.count {
+                let start = first + k * b.stride
+                let id = bases.first { $0.value == start }?.key ?? nil
+                out.append(Slot(role: .constant(Double(id ?? 0)),
+                                field: DeviceMap.Field(table: b.table, register: start + idOffset, type: .uint16,
+                                                       unit: b.unit)))
+            }
+        }
+        return out
     }
 
     /// Every value `map` names, channel values, quality bits and words, commands, identity and watchdog.

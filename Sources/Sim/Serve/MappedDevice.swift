@@ -39,12 +39,21 @@ public final class MappedDevice: ModbusDevice {
     public let device: any ModbusDevice
     public let map: DeviceMap
     public let layout: ContractLayout
+    /// The map as loaded; `map` is it with its located values where this instrument keeps them.
+    public let declared: DeviceMap
     private let slots: [Slot]
-    /// The slots that hold each address, by unit and table.
-    private let holders: [Space: [Int: [Int]]]
-    /// The lowest and highest address the map names in each table of each unit.
-    private let extents: [Space: ClosedRange<Int>]
+    /// Where the registers are: one view, or with `[[map.locate]]` two — the layout served, and the one it moves to
+    /// under the `layout_changed` fault (the same slots, at other registers).
+    private let views: [View]
     private let state: Locked<State>
+
+    struct View: Sendable {
+        var slots: [Slot]
+        /// The slots that hold each address, by unit and table.
+        var holders: [Space: [Int: [Int]]]
+        /// The lowest and highest address the map names in each table of each unit.
+        var extents: [Space: ClosedRange<Int>]
+    }
     /// The host relays this instrument switches, by the map's command name, as last written; apart from `state`
     /// because the plant asks for them while `state` is held (in `advance`). Taken after `state`, never before.
     private let relays = Locked<[String: Bool]>([:])
@@ -76,6 +85,8 @@ public final class MappedDevice: ModbusDevice {
         /// Per unit (nil: the device's own): when it was last asked (`[map.wake] sleeps_after_ms`); a unit not here
         /// has slept since power-up.
         var lastAsked: [Int?: Double] = [:]
+        /// Injected: the located blocks moved (`device = "layout_changed"`), and the layout version says so.
+        var moved = false
     }
 
     /// What a hung sensor board keeps serving.
@@ -102,23 +113,32 @@ public final class MappedDevice: ModbusDevice {
     /// Serves `device` (a contract device of `layout.kind`) through `map`.
     public init(device: any ModbusDevice, map: DeviceMap, layout: ContractLayout) {
         self.device = device
-        self.map = map
+        self.declared = map
         self.layout = layout
-        let slots = Self.slots(of: map, layout: layout)
-        var holders: [Space: [Int: [Int]]] = [:]
-        var extents: [Space: ClosedRange<Int>] = [:]
-        for (i, slot) in slots.enumerated() where slot.field.length > 0 {
-            let f = slot.field
-            let space = Space(unit: f.unit, table: f.table)
-            for address in f.span { holders[space, default: [:]][address, default: []].append(i) }
-            let span = f.span.lowerBound...(f.span.upperBound - 1)
-            extents[space] = extents[space].map {
-                min($0.lowerBound, span.lowerBound)...max($0.upperBound, span.upperBound)
-            } ?? span
+        let layouts = map.locates ? [Self.servedLayout(of: map, moved: false), Self.servedLayout(of: map, moved: true)]
+            : [DeviceMap.Layout()]
+        var views: [View] = []
+        var served: DeviceMap?
+        for found in layouts {
+            let located = map.locates ? map.located(found).map : map
+            served = served ?? located
+            let slots = Self.slots(of: located, layout: layout) + Self.locateSlots(of: map, found)
+            var holders: [Space: [Int: [Int]]] = [:]
+            var extents: [Space: ClosedRange<Int>] = [:]
+            for (i, slot) in slots.enumerated() where slot.field.length > 0 {
+                let f = slot.field
+                let space = Space(unit: f.unit, table: f.table)
+                for address in f.span { holders[space, default: [:]][address, default: []].append(i) }
+                let span = f.span.lowerBound...(f.span.upperBound - 1)
+                extents[space] = extents[space].map {
+                    min($0.lowerBound, span.lowerBound)...max($0.upperBound, span.upperBound)
+                } ?? span
+            }
+            views.append(View(slots: slots, holders: holders, extents: extents))
         }
-        self.slots = slots
-        self.holders = holders
-        self.extents = extents
+        self.map = served ?? map
+        self.views = views
+        self.slots = views[0].slots
         state = Locked(State(heartbeat: Array(repeating: 0, count: map.watchdog?.heartbeat.length ?? 0),
                              triggeredAt: Array(repeating: nil, count: map.acquisitions.count),
                              measured: Array(repeating: [:], count: map.acquisitions.count)))
@@ -164,9 +184,17 @@ public final class MappedDevice: ModbusDevice {
         return true
     }
 
-    /// Takes every instrument fault away (`never_ready`, `units_changed`, status errors, stale channels).
+    /// Injects (or takes away) "layout changed": the located blocks (`[[map.locate]]`) move — the pointers point
+    /// one block further, identified blocks come in reverse order — and the layout-version registers read 2.
+    public func setLayoutChanged(_ on: Bool) {
+        state.withLock { $0.moved = on }
+    }
+
+    /// Takes every instrument fault away (`never_ready`, `units_changed`, `layout_changed`, status errors, stale
+    /// channels).
     public func clearInstrumentFaults() {
         state.withLock {
+            $0.moved = false
             $0.neverReady = false
             $0.unitsChanged = false
             $0.statusError = []
@@ -297,18 +325,22 @@ public final class MappedDevice: ModbusDevice {
         var words: [Int: [UInt16]] = [:]
     }
 
+    /// Where the registers are now: the layout served, or the one it moved to (`layout_changed`).
+    private func view(_ s: State) -> View { views[s.moved ? views.count - 1 : 0] }
+
     /// `count` registers (or bits, as 0/1) from `address`: each the OR of the values that hold it (bits of one
     /// register may belong to several), 0 where none does.
     private func read(_ space: Space, _ address: Int, _ count: Int, _ s: inout State,
                       now: Double) throws(Failure) -> [UInt16] {
         let limit = space.table.holdsBits ? Self.maxReadBits : map.maxReadRegisters
-        guard count >= 1, count <= limit, let extent = extents[space], address >= extent.lowerBound,
+        let view = view(s)
+        guard count >= 1, count <= limit, let extent = view.extents[space], address >= extent.lowerBound,
               address + count - 1 <= extent.upperBound else { throw .exception(.illegalDataAddress) }
         var cache = ReadCache()
         var out = [UInt16](repeating: 0, count: count)
         for a in address..<(address + count) {
-            for i in holders[space]?[a] ?? [] {
-                out[a - address] |= try words(i, &cache, &s, now: now)[a - slots[i].field.register]
+            for i in view.holders[space]?[a] ?? [] {
+                out[a - address] |= try words(i, &cache, &s, now: now)[a - view.slots[i].field.register]
             }
         }
         return out
@@ -317,9 +349,11 @@ public final class MappedDevice: ModbusDevice {
     /// The registers slot `i` serves now, exactly its field's length.
     private func words(_ i: Int, _ cache: inout ReadCache, _ s: inout State, now: Double) throws(Failure) -> [UInt16] {
         if let words = cache.words[i] { return words }
-        let field = slots[i].field
+        // The served layout's slot: its registers, and the pointer and ID values that lead there.
+        let slot = view(s).slots[i]
+        let field = slot.field
         var words: [UInt16]
-        switch slots[i].role {
+        switch slot.role {
         case .channel(let channel):
             words = Self.served(channel, try reading(channel.name, &cache, &s, now: now)).words
         case .qualityBit(let channel, let quality):
@@ -381,6 +415,10 @@ public final class MappedDevice: ModbusDevice {
             words = Self.encode(counter, field)
         case .acquireWait(let sequence):
             words = Self.encode(map.acquisitions[sequence].simulateMs, field)
+        case .constant(let value):
+            words = Self.encode(value, field)
+        case .layoutVersion:
+            words = Self.encode(s.moved ? 2 : 1, field)
         case .acquirePoll(let sequence, let equals):
             // Not ready: any other value (0, or 1 when ready is 0).
             words = Self.encode(measured(sequence, s, now: now) ? equals : (equals == 0 ? 1 : 0), field)
@@ -480,14 +518,15 @@ public final class MappedDevice: ModbusDevice {
         let table = space.table
         let end = address + values.count
         var touched: [Int] = []
+        let view = view(s)
         for a in address..<end {
-            let writable = (holders[space]?[a] ?? []).filter { slots[$0].isWritable }
+            let writable = (view.holders[space]?[a] ?? []).filter { slots[$0].isWritable }
             guard !writable.isEmpty else { throw .exception(.illegalDataAddress) }
             for i in writable where !touched.contains(i) { touched.append(i) }
         }
         var complete: [(slot: Int, raw: [UInt16])] = []
         for i in touched {
-            let span = slots[i].field.span
+            let span = view.slots[i].field.span
             if span.lowerBound >= address, span.upperBound <= end {
                 complete.append((i, Array(values[(span.lowerBound - address)..<(span.upperBound - address)])))
             } else if single, map.maxWriteRegisters == 0, !table.holdsBits {
@@ -558,7 +597,7 @@ public final class MappedDevice: ModbusDevice {
         case .setupWrite(let index):
             s.setupWords[index] = raw
         case .channel, .qualityBit, .qualityWord, .fallback, .identity, .tripped, .acquireWait, .acquirePoll,
-             .expectation, .freshCounter:
+             .expectation, .freshCounter, .constant, .layoutVersion:
             break  // not writable: `write` refused it
         }
     }

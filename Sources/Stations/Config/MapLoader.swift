@@ -90,6 +90,17 @@ package enum MapLoader {
             }
             identity.finish()
         }
+        for (i, b) in (t.arrayOfTables("locate") ?? []).enumerated() {
+            b.context = "locate \(i + 1)"
+            if let block = readBlock(b, context: context, maxRead: map.maxReadRegisters) {
+                if map.blocks.contains(where: { $0.name == block.name }) {
+                    b.fail("name", "\"\(block.name)\" is named twice")
+                }
+                map.blocks.append(block)
+            }
+            b.finish()
+        }
+        context.blocks = Dictionary(map.blocks.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
         var located: [Located] = []
         let channelNames = kind.map { k in k.describe().channels.map(\.name) } ?? []
         var ageOnly: [(name: String, reader: TableReader)] = []
@@ -279,7 +290,7 @@ package enum MapLoader {
             return ("register", "writes over \(what) at \(f.name): only registers of its own or "
                     + "commands with limits may be written")
         }
-        for l in located where l.field.location.overlaps(field.location) {
+        for l in located where l.field.place == nil && l.field.location.overlaps(field.location) {
             if let a = l.field.bit, let b = field.bit, a != b { continue }
             guard l.what.hasPrefix("command "), let command = map.command(named: String(l.what.dropFirst(8))) else {
                 return ("register", "writes over \(l.what) at \(l.field.name): only registers of "
@@ -368,6 +379,8 @@ package enum MapLoader {
     /// `[[map.expect]]`: `table, register, type, length, equals` (a number, or a string for `type = "string"`),
     /// `channels` (default: none, the whole device) and `what`.
     static func readExpectation(_ t: TableReader, context: FieldContext, map: DeviceMap) -> DeviceMap.Expectation? {
+        var context = context
+        context.mayLocate = true
         let field = readField(t, context: context, allowBit: true, defaultType: .uint16)
         var channels: [String] = []
         if t.isSet("channels"), let names = t.stringArray("channels") {
@@ -477,6 +490,132 @@ package enum MapLoader {
         var mainUnit = 1
         /// The unit a field without `unit` is on (nil: the station's own): a channel's, for its quality registers.
         var unit: Int?
+        /// The map's `[[map.locate]]` blocks, by name.
+        var blocks: [String: DeviceMap.Block] = [:]
+        /// Whether a value read here may be located (`locate`): a channel's or an expectation's.
+        var mayLocate = false
+        /// The block a located channel is in: its status registers, fallback and `fresh` are offsets there too.
+        var place: DeviceMap.Place?
+    }
+
+    /// `[[map.locate]]`: `name`, `table` (holding), `unit`, `pointer = { register, type, one_based }` or `from`,
+    /// `stride`, `count`, `id_offset`, `version = { register, type }`.
+    static func readBlock(_ b: TableReader, context: FieldContext, maxRead: Int) -> DeviceMap.Block? {
+        let name = b.string("name", required: true)
+        if let name { b.context = "locate \"\(name)\"" }
+        var context = context
+        context.unit = readUnit(b, context: context)
+        let tableName = b.string("table") ?? "holding"
+        let table = DeviceMap.Table(rawValue: tableName)
+        if table == nil || table?.holdsBits == true {
+            b.fail("table", "must be input or holding (blocks of registers), got \"\(tableName)\"")
+        }
+        let stride = b.int("stride", default: 1, range: 1...125)
+        if !b.isSet("stride") { b.fail("stride", "is required: the registers one parameter's block takes (8 on an In-Situ sonde)") }
+        if stride > maxRead { b.fail("stride", "\(stride) registers do not fit one read (max_read_registers \(maxRead))") }
+        let count = b.int("count", default: 1, range: 1...64)
+        var idOffset: Int?
+        if b.isSet("id_offset") { idOffset = b.int("id_offset", default: 0, range: 0...(stride - 1)) }
+        if idOffset == nil, count > 1 {
+            b.fail("count", "\(count) blocks need id_offset: where each block holds its parameter ID, to tell them apart")
+        }
+        func register(_ r: TableReader, what: String) -> DeviceMap.Field? {
+            var inner = r.isSet("table") ? nil : table
+            if inner == nil { inner = readTable(r) }
+            guard let t = inner, let address = registerAddress(r, table: t, context: context) else { return nil }
+            var type = RegisterType.uint16
+            if let text = r.string("type") {
+                guard let parsed = RegisterType(rawValue: text), parsed.integerRange != nil else {
+                    r.fail("type", "\(what) is a whole number: uint16, int16, uint32 or int32, got \"\(text)\"")
+                    return nil
+                }
+                type = parsed
+            }
+            if t.holdsBits { r.fail("table", "\(what) is a register (input or holding), not a bit") }
+            return DeviceMap.Field(table: t, register: address, type: type, order: byteOrder(r, "word_order") ?? context.order,
+                                   unit: context.unit)
+        }
+        var pointer: DeviceMap.Field?
+        var oneBased = false
+        var from: Int?
+        if let p = b.table("pointer") {
+            pointer = register(p, what: "a pointer")
+            oneBased = p.bool("one_based") ?? false
+            p.finish()
+            if b.isSet("from") {
+                b.fail("from", "give pointer or from, not both")
+                b.markRead("from")
+            }
+        } else if b.isSet("from") {
+            // The first block's first register, in the map's numbering.
+            let n = b.int("from", default: 0, range: (context.oneBased ? 1 : 0)...(context.oneBased ? 65_536 : 65_535))
+            from = context.oneBased ? n - 1 : n
+        } else {
+            b.fail("pointer", "is required (or from): the register that says where the blocks start, or where they start")
+        }
+        var version: DeviceMap.Field?
+        if let v = b.table("version") {
+            version = register(v, what: "a layout version")
+            v.finish()
+        }
+        guard let name, let table else { return nil }
+        return DeviceMap.Block(name: name, table: table, unit: context.unit, pointer: pointer, pointerOneBased: oneBased,
+                               from: from, stride: stride, count: count, idOffset: idOffset, version: version)
+    }
+
+    /// `locate = "NAME"` and `id = N` on a channel or expectation: the block its `register` is an offset in. Returns
+    /// the context its field is read in (with `place` set).
+    static func readPlace(_ t: TableReader, context: FieldContext) -> FieldContext {
+        var context = context
+        guard t.isSet("locate") else {
+            if t.isSet("id"), context.place == nil {
+                t.fail("id", "is the parameter ID of a located block: give locate too")
+                t.markRead("id")
+            }
+            return context
+        }
+        guard context.mayLocate, context.place == nil else {
+            t.fail("locate", context.place == nil ? "is for values read: channels and expectations"
+                   : "follows the channel's: its status registers are in the same block")
+            t.markRead("locate")
+            return context
+        }
+        guard let name = t.string("locate") else { return context }
+        guard let block = context.blocks[name] else {
+            let known = context.blocks.keys.sorted().map { "\"\($0)\"" }.joined(separator: ", ")
+            t.fail("locate", "no [[map.locate]] is named \"\(name)\"" + (known.isEmpty ? "" : " (blocks: \(known))"))
+            return context
+        }
+        var id: Int?
+        if block.idOffset != nil {
+            id = t.int("id", default: 1, range: 1...65_535)
+            if !t.isSet("id") { t.fail("id", "is required: the parameter ID of the block in \(name) that holds it") }
+        } else if t.isSet("id") {
+            t.fail("id", "block \(name) has no id_offset: its blocks carry no parameter ID")
+            t.markRead("id")
+        }
+        context.place = DeviceMap.Place(block: name, id: id)
+        return context
+    }
+
+    /// Inside a located block: the value's table (the block's; `table` may repeat it), its offset (`register`, 0 to
+    /// the stride − 1, whatever the map's numbering) and its unit (the block's).
+    static func placedRegister(_ t: TableReader, context: FieldContext) -> (table: DeviceMap.Table, offset: Int)? {
+        guard let place = context.place, let block = context.blocks[place.block] else { return nil }
+        if let text = t.string("table"), text != block.table.rawValue {
+            t.fail("table", "a value in block \(place.block) is in its table (\(block.table)), got \"\(text)\"")
+        }
+        if t.isSet("unit") {
+            t.fail("unit", "a value in block \(place.block) is on its unit")
+            t.markRead("unit")
+        }
+        guard t.has("register") else {
+            t.fail("register", "is required: the offset in the block (0…\(block.stride - 1))")
+            return nil
+        }
+        let offset = t.int("register", default: 0, range: 0...(block.stride - 1))
+        if let written = t.table["register"]?.int, !(0..<block.stride).contains(written) { return nil }
+        return (block.table, offset)
     }
 
     /// `unit = N`: the unit id a value is on, when it is not the map's (docs/maps.md, "Several unit ids"); nil for the
@@ -552,9 +691,12 @@ package enum MapLoader {
     /// table, register, type (with length, word_order, bit, scale, offset where they apply).
     static func readField(_ t: TableReader, context: FieldContext, allowBit: Bool = true,
                           defaultType: RegisterType? = nil) -> DeviceMap.Field? {
-        let unit = readUnit(t, context: context)
-        let table = readTable(t)
-        let register = table.flatMap { registerAddress(t, table: $0, context: context) }
+        let context = readPlace(t, context: context)
+        let placed = context.place == nil ? nil : placedRegister(t, context: context)
+        let unit = context.place == nil ? readUnit(t, context: context) : context.blocks[context.place!.block]?.unit
+        let table = context.place == nil ? readTable(t) : placed?.table
+        let register = context.place == nil ? table.flatMap { registerAddress(t, table: $0, context: context) }
+            : placed?.offset
         var type = defaultType
         if let text = t.string("type", required: defaultType == nil) {
             type = RegisterType(rawValue: text)
@@ -588,8 +730,16 @@ package enum MapLoader {
             t.fail("bit", "applies to type bool only, not \(type)")
             return nil
         }
-        return DeviceMap.Field(table: table, register: register, type: type, length: length, order: order, bit: bit,
-                               scale: scale, offset: offset, unit: unit)
+        var field = DeviceMap.Field(table: table, register: register, type: type, length: length, order: order, bit: bit,
+                                    scale: scale, offset: offset, unit: unit)
+        if let place = context.place, let block = context.blocks[place.block] {
+            field.place = place
+            if register + field.length > block.stride {
+                t.fail("register", "\(type) at offset \(register) passes the end of block \(place.block) "
+                       + "(\(block.stride) registers)")
+            }
+        }
+        return field
     }
 
     /// Whether `value` (in engineering units) can be written or matched through `field`.
@@ -615,11 +765,15 @@ package enum MapLoader {
                 t.fail("name", "\"\(name)\" is not a channel of \(kind) (channels: \(known.joined(separator: ", ")))")
             }
         }
-        let field = readField(t, context: context)
+        var locating = context
+        locating.mayLocate = true
+        let field = readField(t, context: locating)
         if field?.type == .string { t.fail("type", "a channel is a number; string is for identity registers") }
-        // Its quality registers and fallback value are on its unit unless they say otherwise.
+        // Its quality registers and fallback value are on its unit unless they say otherwise; in its block when it is
+        // located.
         var context = context
         context.unit = field?.unit ?? context.unit
+        context.place = field?.place
         var nanIf: [Double] = []
         var nanIfBits: [UInt64] = []
         if t.isSet("nan_if") {
@@ -720,16 +874,23 @@ package enum MapLoader {
     /// `quality = { table, register, bit, bad_when }` (one status bit) or `{ table, register, shift, width, good,
     /// not_available }` (a status field: bits of a register, or a whole register as an enumeration).
     static func readQuality(_ q: TableReader, context: FieldContext) -> DeviceMap.QualityBit? {
-        let unit = readUnit(q, context: context)
-        let table = readTable(q)
-        let register = table.flatMap { registerAddress(q, table: $0, context: context) }
+        let placed = context.place == nil ? nil : placedRegister(q, context: context)
+        let unit = context.place == nil ? readUnit(q, context: context) : context.blocks[context.place!.block]?.unit
+        let table = context.place == nil ? readTable(q) : placed?.table
+        let register = context.place == nil ? table.flatMap { registerAddress(q, table: $0, context: context) }
+            : placed?.offset
+        func placing(_ bit: DeviceMap.QualityBit) -> DeviceMap.QualityBit {
+            var bit = bit
+            bit.place = context.place
+            return bit
+        }
         let isField = q.isSet("good") || q.isSet("shift") || q.isSet("width") || q.isSet("not_available")
         guard isField else {
             let bit = q.int("bit", default: 0, range: 0...15)
             let badWhen = q.int("bad_when", default: 1, range: 0...1)
             q.finish()
             guard let table, let register else { return nil }
-            return .init(table: table, register: register, bit: bit, badWhen: badWhen == 1, unit: unit)
+            return placing(.init(table: table, register: register, bit: bit, badWhen: badWhen == 1, unit: unit))
         }
         for key in ["bit", "bad_when"] where q.isSet(key) {
             q.fail(key, "is for one status bit; a status field has shift, width, good and not_available")
@@ -774,8 +935,8 @@ package enum MapLoader {
         }
         q.finish()
         guard let table, let register else { return nil }
-        return .init(table: table, register: register, shift: shift, width: width, good: good, notAvailable: notAvailable,
-                     unit: unit)
+        return placing(.init(table: table, register: register, shift: shift, width: width, good: good,
+                             notAvailable: notAvailable, unit: unit))
     }
 
     static func readCommand(_ t: TableReader, context: FieldContext, known: [String],
@@ -872,7 +1033,8 @@ package enum MapLoader {
                           + "max_read_registers (\(maxRead)) allows in one read")
         }
         for (i, a) in located.enumerated() {
-            for b in located[(i + 1)...] where a.field.location.overlaps(b.field.location) {
+            // A located value's register is an offset in its block: it can overlap only another of the same block.
+            for b in located[(i + 1)...] where a.field.place == b.field.place && a.field.location.overlaps(b.field.location) {
                 // Bits of one register may be shared out; a bit may not share a register with a whole value.
                 if let bitA = a.field.bit, let bitB = b.field.bit, a.field.register == b.field.register, bitA != bitB {
                     continue

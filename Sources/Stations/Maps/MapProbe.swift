@@ -93,7 +93,8 @@ package enum MapProbe {
     package static func decode(_ raw: [UInt16], _ field: DeviceMap.Field) -> Double? { field.value(raw) }
 
     /// Reads every channel (and the identity) of `map` once.
-    package static func run(_ map: DeviceMap, client: any ModbusClient, units: [String: String] = [:]) -> Result {
+    package static func run(_ declared: DeviceMap, client: any ModbusClient, units: [String: String] = [:]) -> Result {
+        var map = declared
         var codes = FunctionCodes()
         var (steps, stepsFailed) = wake(map, client: client)
         var identity: Reading?
@@ -121,9 +122,19 @@ package enum MapProbe {
             steps += prepared.lines
             stepsFailed = prepared.failed
             vouched = prepared.vouched
+            map = prepared.map
         }
         var channels: [Reading] = []
-        for channel in map.channels {
+        for declaredChannel in declared.channels {
+            guard let channel = map.channel(named: declaredChannel.name), channel.field.place == nil else {
+                // A located value whose block was not found (or not looked for: the setup failed).
+                var reading = Reading(name: declaredChannel.name, field: declaredChannel.field,
+                                      unit: units[declaredChannel.name] ?? "")
+                reading.error = "\(declaredChannel.field.place.map { "\($0)" } ?? "its block") was not found"
+                reading.quality = "not found"
+                channels.append(reading)
+                continue
+            }
             var reading = Reading(name: channel.name, field: channel.field, unit: units[channel.name] ?? "")
             do {
                 reading.raw = try read(channel.field, from: client, codes: &codes)
@@ -211,10 +222,13 @@ package enum MapProbe {
     /// `[[map.setup]]` writes, every acquisition sequence to its end (a probe may block: it waits and polls for
     /// real), and the expectations. Returns a line for each, whether any failed, and the channels a failed
     /// expectation marks bad (with why).
-    static func prepare(_ map: DeviceMap, client: any ModbusClient, codes: inout FunctionCodes)
-        -> (lines: [String], failed: Bool, vouched: [String: String]) {
-        guard !map.setup.isEmpty || !map.acquisitions.isEmpty || !map.expectations.isEmpty,
-              let kind = KindRegistry.builtIn.kind(named: map.kind.rawValue) else { return ([], false, [:]) }
+    /// With `[[map.locate]]`, it finds the blocks after the setup, as a station's connect does, and returns the map
+    /// with its located values where they were found (without those not found).
+    static func prepare(_ declared: DeviceMap, client: any ModbusClient, codes: inout FunctionCodes)
+        -> (lines: [String], failed: Bool, vouched: [String: String], map: DeviceMap) {
+        var map = declared
+        guard !map.setup.isEmpty || !map.acquisitions.isEmpty || !map.expectations.isEmpty || map.locates,
+              let kind = KindRegistry.builtIn.kind(named: map.kind.rawValue) else { return ([], false, [:], map) }
         let mapped = MappedClient(base: client, map: map, layout: kind.contractLayout)
         var lines: [String] = []
         var failed = false
@@ -224,6 +238,16 @@ package enum MapProbe {
         } catch {
             lines.append("setup FAILED: \(error)")
             failed = true
+        }
+        if map.locates, !failed {
+            do {
+                try mapped.discover()
+                lines += mapped.layoutLines.map { "locate \($0)" }
+                map = mapped.map
+            } catch {
+                lines.append("locate FAILED: \(error)")
+                failed = true
+            }
         }
         for (i, acquisition) in map.acquisitions.enumerated() where !failed {
             let name = "acquire " + acquisition.channels.joined(separator: ", ")
@@ -254,6 +278,6 @@ package enum MapProbe {
                 failed = true
             }
         }
-        return (lines, failed, vouched)
+        return (lines, failed, vouched, map)
     }
 }

@@ -39,7 +39,7 @@ extension Station {
                     throw WrongDeviceError(expected: kind, found: found, endpoint: endpoint)
                 }
                 let switchWord = header.profileVersion >= CommonRegisters.switchWordVersion
-                let replan = switchWord != client.switchWord
+                let replan = switchWord != client.switchWord || client.planGeneration != publishedPlanGeneration
                 client.switchWord = switchWord
                 order = try client.readWordOrder()
                 watchdogMs = try client.readHoldingRegisters(at: CommonRegisters.watchdogTimeoutMs, count: 1)[0]
@@ -51,7 +51,9 @@ extension Station {
                 if served != channelCount || spansByNeeds.isEmpty || replan {
                     snapshotSpans = ContractSpan.snapshot(of: Profile.self, channelCount: served)
                     spansByNeeds = [:]
-                    // The API's plan as the loops now read (a real device lacks the simulator-only channels).
+                    publishedPlanGeneration = client.planGeneration
+                    // The API's plan as the loops now read (a real device lacks the simulator-only channels, a mapped
+                    // one's values found at start-up are where discovery found them).
                     publisher.setReadPlan(Self.planLines(controller: controller, cache: client, snapshot: snapshotSpans))
                 }
                 channelCount = served

@@ -51,6 +51,10 @@ package final class Station<Controller: StationController>: AnyStation, @uncheck
     /// loop needs reads: learned at connect.
     var snapshotSpans: [ContractSpan]
     var spansByNeeds: [ReadNeeds: [ContractSpan]] = [:]
+    /// The plan generation the published read plan was made under (a mapped device's values found at start-up).
+    var publishedPlanGeneration = 0
+    /// Whether the device's map finds values at start-up (`[[map.locate]]`): its layout may move while it runs.
+    let mappedLocates: Bool
     /// The device's sample ring, read on the controller's stream loop.
     let ringReader: SampleRingReader?
     var loops: [FixedRateLoop] = []
@@ -74,6 +78,7 @@ package final class Station<Controller: StationController>: AnyStation, @uncheck
                                         safeRelays: controller.safeRelays,
                                         throughDevice: Set(mappedRelays?.relays.map(\.index) ?? []), logger: logger)
         self.journal = StationJournaling(station: name, logger: logger)
+        self.mappedLocates = (client as? MappedClient)?.declared.locates ?? false
         self.simulation = simulation
         self.mode = mode
         if let mapped = client as? MappedClient {
@@ -210,6 +215,12 @@ package final class Station<Controller: StationController>: AnyStation, @uncheck
                 controller.receive(read.chunk, now: now)
             }
             try client.refresh(spans)
+            if mappedLocates, client.planGeneration != publishedPlanGeneration {
+                // The device's layout moved (a layout version changed) and the values were found again: the API's
+                // plan says where they are read now.
+                publishedPlanGeneration = client.planGeneration
+                publisher.setReadPlan(Self.planLines(controller: controller, cache: client, snapshot: snapshotSpans))
+            }
             let snapshot = try Profile.readSnapshot(from: client, order: order, channelCount: channelCount)
             supervisor.readSucceeded()
             publisher.count(snapshot, fresh: needs.channels)

@@ -317,6 +317,9 @@ package enum Wiring {
                 logger.notice("station \(name): \(channel) is as its map expects again")
             }
         }
+        client.onLayout = { lines in
+            for line in lines { logger.notice("station \(name): its map's layout: \(line)") }
+        }
         client.onStale = { channel, why in
             if let why {
                 logger.warning("station \(name): \(channel) is stale, not used: \(why)")
