@@ -59,13 +59,6 @@ struct ExampleMapTests {
         return values
     }
 
-    /// The fault-control address `rigd simulate --control 127.0.0.1:0` printed.
-    private func controlAddress(_ sim: ChildProcess) -> String? {
-        guard sim.wait(for: 10, until: { out, _ in out.contains("control on http://") }),
-              let range = sim.stdout.range(of: "control on http://") else { return nil }
-        return String(sim.stdout[range.upperBound...].prefix { !$0.isWhitespace })
-    }
-
     private func stop(_ sim: ChildProcess, _ rigd: ChildProcess) {
         rigd.signal(SIGTERM)
         #expect(rigd.waitForExit(timeout: 10) == 0, "\(rigd.stderr.suffix(2000))")

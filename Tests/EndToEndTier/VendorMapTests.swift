@@ -172,3 +172,70 @@ struct VendorMultiUnitMapTests {
         try await VendorMapTests.expectAllGood(base, wanted: Self.required)
     }
 }
+
+/// Issue 20 items 4 and 8: the In-Situ-style parameter-block sonde, its values found at start-up through its
+/// sensors' pointer registers and parameter IDs.
+@Suite("Vendor-style map with values found at start-up")
+struct VendorLocatedMapTests {
+    static let required = ["do_mgl", "do_sat_pct", "water_temp_c", "ph", "salinity_ppt", "tan_mgl", "nh3_mgl"]
+
+    /// The read plan the API shows for the station's sample loop.
+    static func samplePlan(_ base: String) async throws -> [String] {
+        let station = try await http("GET", base + "/api/stations/s").json
+        return (station?["read_plan"] as? [String] ?? []).filter { $0.hasPrefix("sample") }
+    }
+
+    /// Over TCP: the station finds the four sensors' blocks and reads every channel good; when the instrument lays its
+    /// blocks out again (the layout_changed fault: its layout versions change), the station finds them again, logs the
+    /// new layout and reads every channel good where it moved, without a transaction error.
+    @Test func theInSituStyleSondeOverTCPFindsItsBlocksAgainWhenTheyMove() async throws {
+        let map = VendorMapTests.mapPath("insitu-style.toml")
+        let (sim, port) = try startSimulator(["--map", map, "--control", "127.0.0.1:0"], kind: "aqua-sonde")
+        defer { sim.signal(SIGTERM); _ = sim.waitForExit(timeout: 5) }
+        let (rigd, base) = try VendorMapTests.runStation(address: "tcp://127.0.0.1:\(port)", map: map)
+        defer { rigd.signal(SIGTERM); _ = rigd.waitForExit(timeout: 10) }
+        try await VendorMapTests.expectAllGood(base, wanted: Self.required)
+        #expect(rigd.stderr.contains("station s: its map's layout: block rdo: holding 9306 reads 9401 (one-based); "
+                                     + "layout version 1: holding id 20 at 9400…9407"), "\(rigd.stderr.suffix(3000))")
+        let before = try await Self.samplePlan(base)
+        #expect(before.first == "sample (1 s): FC 03 holding 9400…9422 (23)", "\(before)")
+
+        let control = try #require(controlAddress(sim), "no control address: \(sim.stdout)")
+        let fault = try runToCompletion(try rigdBinary(), ["fault", "--control", control, "device", "layout_changed"])
+        #expect(fault.status == 0, "\(fault.stderr)")
+        #expect(rigd.wait(for: 15) { _, err in err.contains("layout version 2") }, "\(rigd.stderr.suffix(3000))")
+        #expect(rigd.stderr.contains("block rdo: holding 9306 reads 9409 (one-based); layout version 2: holding id 1 at "
+                                     + "9408…9415"), "\(rigd.stderr.suffix(3000))")
+        var after: [String] = []
+        for _ in 0..<25 {
+            after = try await Self.samplePlan(base)
+            if after != before { break }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        #expect(after.first == "sample (1 s): FC 03 holding 9408…9430 (23)", "\(after)")
+        try await Task.sleep(for: .seconds(2))
+        try await VendorMapTests.expectAllGood(base, wanted: Self.required)
+    }
+
+    /// The same map on a serial line, and `rigd probe`: it follows each pointer, lists the blocks it found by
+    /// parameter ID, checks the pH units ID in the block it found, and reads every channel good.
+    @Test func theInSituStyleSondeOverRTUAndTheProbe() async throws {
+        let map = VendorMapTests.mapPath("insitu-style.toml")
+        let pty = try PtyPair()
+        let sim = try ChildProcess(try rigdBinary(), ["simulate", "--map", map, "--rtu", pty.a])
+        defer { sim.signal(SIGTERM); _ = sim.waitForExit(timeout: 5) }
+        #expect(sim.wait(for: 15) { out, _ in out.contains("serving") }, "\(sim.stdout)\(sim.stderr)")
+        let address = "rtu://\(pty.b)?baud=9600"
+        let probe = try runToCompletion(try rigdBinary(), ["probe", address, "--map", map])
+        #expect(probe.status == 0, "\(probe.stdout)\(probe.stderr)")
+        #expect(probe.stdout.contains("locate block ph-sensor: holding 9316 reads 9501 (one-based); layout version 1: "
+                                      + "holding id 17 at 9500…9507"), "\(probe.stdout)")
+        #expect(probe.stdout.contains("expect pH units ID = 145: ok"), "\(probe.stdout)")
+        let rows = probe.stdout.split(separator: "\n").filter { row in Self.required.contains { row.hasPrefix($0 + " ") } }
+        #expect(rows.count == 7 && rows.allSatisfy { $0.hasSuffix("good") }, "\(probe.stdout)")
+        #expect(rows.first?.contains("holding 9400–9401 (#9401)") == true, "\(probe.stdout)")
+        let (rigd, base) = try VendorMapTests.runStation(address: address, map: map)
+        defer { rigd.signal(SIGTERM); _ = rigd.waitForExit(timeout: 10) }
+        try await VendorMapTests.expectAllGood(base, wanted: Self.required)
+    }
+}

@@ -147,6 +147,13 @@ public func runToCompletion(_ executable: String, _ arguments: [String], timeout
 }
 
 /// Starts `rigd simulate` on a free port and returns it with the port it bound.
+/// The fault-control address `rigd simulate --control 127.0.0.1:0` printed.
+public func controlAddress(_ sim: ChildProcess) -> String? {
+    guard sim.wait(for: 10, until: { out, _ in out.contains("control on http://") }),
+          let range = sim.stdout.range(of: "control on http://") else { return nil }
+    return String(sim.stdout[range.upperBound...].prefix { !$0.isWhitespace })
+}
+
 public func startSimulator(_ extra: [String] = [], kind: String = "heat-rig") throws -> (ChildProcess, Int) {
     let sim = try ChildProcess(try rigdBinary(), ["simulate", "--kind", kind, "--listen", "127.0.0.1:0"] + extra)
     var port: Int?

@@ -98,7 +98,12 @@ struct MapLocateTests {
         #expect(located.channel(named: "do_mgl")?.fallback?.register == 213)
         #expect(located.channel(named: "water_temp_c")?.field.register == 200)
         #expect(located.channel(named: "ph")?.field.register == 502)
-        #expect(located.expectations.first?.field.register == 211)
+        #expect(located.expectations.last?.field.register == 211 && located.expectations.last?.isLayoutCheck == false)
+        // Each identified block's ID is read with its channel.
+        let checks = located.expectations.filter(\.isLayoutCheck)
+        #expect(checks.map(\.field.register) == [210, 202] && checks.map(\.channels) == [["do_mgl"], ["water_temp_c"]])
+        #expect(located.snapshotPlan.requests.map(\.description).contains("FC 03 holding 200…214 (15)"),
+                "\(located.snapshotPlan.requests)")
         let (partial, gone) = map.located(DeviceMap.Layout(bases: ["probe": [1: 200]]))
         #expect(partial.channel(named: "do_mgl") == nil && partial.channel(named: "ph") == nil)
         #expect(gone.contains("do_mgl: no block of probe has parameter ID 20"), "\(gone)")
@@ -141,7 +146,9 @@ struct MapLocateTests {
         #expect(noIDs.contains { $0.contains("need id_offset") }, "\(noIDs)")
         let both = DeviceMapTests.issues(Self.map.replacingOccurrences(of: "version = { register = 100 }",
                                                                        with: "from = 200"))
-        #expect(both.contains { $0.contains("give pointer or from, not both") }, "\(both)")
+        #expect(both.contains { $0.contains("from is given with pointer: give one of them") }, "\(both)")
+        let past = DeviceMapTests.issues(Self.map.replacingOccurrences(of: "from = 501", with: "from = 65534"))
+        #expect(past.contains { $0.contains("pass the last register (65535)") }, "\(past)")
         let onCommand = DeviceMapTests.issues(Self.map + """
 
             [[map.command]]
@@ -202,11 +209,15 @@ struct MapLocateTests {
 
         rig.served.setLayoutChanged(true)
         rig.at(10.5)
-        _ = try rig.read()
-        #expect(rig.mapped.planGeneration == generation, "the version is read once a second")
-        rig.at(11.5)
         readings = try rig.read()
+        // The blocks moved one block on and swapped: temperature's is where it was, DO's now holds temperature. The
+        // read that finds temperature's ID where DO was does not use that value (never another parameter's reading
+        // under DO's name), and the blocks are found again at once, before any version check.
+        #expect(readings[0] == .notAvailable, "\(readings)")
+        #expect(readings[2].quality == .ok && readings[3].quality == .ok, "their blocks did not move: \(readings)")
         #expect(rig.mapped.planGeneration == generation + 1, "found again")
+        rig.at(11)
+        readings = try rig.read()
         let after = try #require(rig.mapped.map.channel(named: "do_mgl")?.field.register)
         #expect(after != before, "do_mgl moved: \(before) → \(after)")
         #expect(rig.layouts.withLock { $0.last?.first?.contains("layout version 2") } == true)

@@ -503,6 +503,9 @@ public struct DeviceMap: Sendable, Equatable {
         public var channels: [String]
         /// What it is, for messages ("pH units ID").
         public var what: String
+        /// Added by `located`: the parameter ID of a located channel's block, read with the channel on every read. A
+        /// mismatch means the layout moved: the reading is not available and the blocks are found again.
+        public var isLayoutCheck = false
 
         public init(field: Field, equals: Value, channels: [String] = [], what: String? = nil) {
             self.field = field
@@ -681,7 +684,18 @@ public struct DeviceMap: Sendable, Equatable {
             }
             return c
         }
-        out.expectations = expectations.compactMap { e in
+        // Each identified block's ID is read with its channel: a block that moved is noticed on the next read.
+        var checks: [Expectation] = []
+        for c in channels {
+            guard let place = c.field.place, let id = place.id, let base = layout.bases[place.block]?[id],
+                  let block = blocks.first(where: { $0.name == place.block }), let idOffset = block.idOffset else { continue }
+            var check = Expectation(field: Field(table: block.table, register: base + idOffset, type: .uint16,
+                                                 unit: block.unit),
+                                    equals: .number(Double(id)), channels: [c.name], what: "\(c.name)'s parameter ID")
+            check.isLayoutCheck = true
+            checks.append(check)
+        }
+        out.expectations = checks + expectations.compactMap { e in
             guard let field = resolve(e.field) ?? nil else {
                 missing.append("expectation \(e.what): \(why(e.field.place))")
                 return nil

@@ -32,6 +32,8 @@ public final class MappedClient: ModbusClient, ContractPlanning {
     public var onLayout: (@Sendable (_ lines: [String]) -> Void)?
     /// When the layout-version registers were last read (station clock).
     private var versionCheckedAt: Double?
+    /// Set by a read that found a located block's parameter ID changed: the blocks are found again after it.
+    private var layoutMoved = false
     public let layout: ContractLayout
     /// Whether to keep the map's `inter_request_ms` of silence between requests (off for an in-memory device on the
     /// virtual clock, where no time passes in a call).
@@ -333,6 +335,11 @@ public final class MappedClient: ModbusClient, ContractPlanning {
             }
             for e in map.expectations where e.channels.contains(channel.name) {
                 guard let raw = image.words(e.field), let problem = e.problem(raw) else { continue }
+                if e.isLayoutCheck {
+                    // The block moved: what is there now is another parameter. Not used; found again after this read.
+                    layoutMoved = true
+                    return .notAvailable
+                }
                 report(channel.name, problem)
                 return ChannelReading(raw: .nan, quality: .sensorFailure)
             }
@@ -428,7 +435,12 @@ public final class MappedClient: ModbusClient, ContractPlanning {
             throw error
         }
         defer { snapshot = nil }
-        return try spans.map { try readWords($0.table, at: $0.span.lowerBound, count: $0.span.count) }
+        let words = try spans.map { try readWords($0.table, at: $0.span.lowerBound, count: $0.span.count) }
+        if layoutMoved {
+            layoutMoved = false
+            try discover()
+        }
+        return words
     }
 
     /// The read after a completed acquisition failed: what it measured is lost, and nothing older is served instead.
@@ -458,8 +470,9 @@ public final class MappedClient: ModbusClient, ContractPlanning {
 
     // MARK: Values found at start-up
 
-    /// How often the layout-version registers are read: once a second of the station's clock.
-    static let versionCheckSeconds = 1.0
+    /// How often the layout-version registers are read, seconds of the station's clock. An identified block is
+    /// checked on every read besides (its ID is read with its value).
+    static let versionCheckSeconds = 5.0
 
     /// Finds the `[[map.locate]]` blocks (docs/maps.md, "Values found at start-up"): each block's pointer (or its
     /// fixed start), then, for identified blocks, the parameter ID of each; the map in use becomes `declared` with

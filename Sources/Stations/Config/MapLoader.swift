@@ -543,7 +543,7 @@ package enum MapLoader {
             oneBased = p.bool("one_based") ?? false
             p.finish()
             if b.isSet("from") {
-                b.fail("from", "give pointer or from, not both")
+                b.fail("from", "is given with pointer: give one of them")
                 b.markRead("from")
             }
         } else if b.isSet("from") {
@@ -557,6 +557,9 @@ package enum MapLoader {
         if let v = b.table("version") {
             version = register(v, what: "a layout version")
             v.finish()
+        }
+        if let from, from + stride * count > 65_536 {
+            b.fail("from", "\(count) block(s) of \(stride) registers from \(from) pass the last register (65535)")
         }
         guard let name, let table else { return nil }
         return DeviceMap.Block(name: name, table: table, unit: context.unit, pointer: pointer, pointerOneBased: oneBased,
@@ -692,6 +695,13 @@ package enum MapLoader {
     static func readField(_ t: TableReader, context: FieldContext, allowBit: Bool = true,
                           defaultType: RegisterType? = nil) -> DeviceMap.Field? {
         let context = readPlace(t, context: context)
+        if t.isSet("locate"), context.place == nil {
+            // Refused already (an unknown block, or not a value read): its other keys say nothing more.
+            for key in ["table", "register", "type", "id", "unit", "word_order", "scale", "offset", "bit", "length"] {
+                t.markRead(key)
+            }
+            return nil
+        }
         let placed = context.place == nil ? nil : placedRegister(t, context: context)
         let unit = context.place == nil ? readUnit(t, context: context) : context.blocks[context.place!.block]?.unit
         let table = context.place == nil ? readTable(t) : placed?.table
