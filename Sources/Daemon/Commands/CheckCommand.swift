@@ -77,7 +77,9 @@ struct CheckCommand: ParsableCommand {
                 // What each loop reads on its ticks: the requests on the wire (through the map, if any).
                 let loops = s.control.readPlan(map: s.map?.map)
                 say("    read plan, each loop's requests a tick"
-                    + (s.map == nil ? " (rigd's register contract, docs/register-contract.md):" : " (through the map):"))
+                    + (s.map == nil ? " (rigd's register contract, docs/register-contract.md):" : " (through the map):")
+                    + (s.map?.map.locates == true ? " without the values found at connect ([[map.locate]]), which "
+                       + "are read where the device says" : ""))
                 say(loops.map { "      " + $0 }.joined(separator: "\n"))
                 if let map = s.map {
                     say(MapSummary.planLines(map.map, indent: "    ").joined(separator: "\n"))
