@@ -135,6 +135,7 @@ struct ProbeCommand: ParsableCommand {
     static func render(_ result: MapProbe.Result, map: DeviceMap, address: String, unit: Int) -> String {
         func location(_ f: DeviceMap.Field) -> String {
             let span = f.length > 1 ? "\(f.register)–\(f.register + f.length - 1)" : "\(f.register)"
+            if let place = f.place { return "\(place) + \(span)" }  // not found: its offset in the block
             return (f.unit.map { "unit \($0) " } ?? "") + "\(f.table) \(span) (#\(f.register + 1))"
                 + (f.bit.map { " bit \($0)" } ?? "")
         }
