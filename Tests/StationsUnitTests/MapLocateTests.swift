@@ -208,7 +208,7 @@ struct MapLocateTests {
         let generation = rig.mapped.planGeneration
 
         rig.served.setLayoutChanged(true)
-        rig.at(10.5)
+        rig.at(11)
         readings = try rig.read()
         // The blocks moved one block on and swapped: temperature's is where it was, DO's now holds temperature. The
         // read that finds temperature's ID where DO was does not use that value (never another parameter's reading
@@ -216,7 +216,7 @@ struct MapLocateTests {
         #expect(readings[0] == .notAvailable, "\(readings)")
         #expect(readings[2].quality == .ok && readings[3].quality == .ok, "their blocks did not move: \(readings)")
         #expect(rig.mapped.planGeneration == generation + 1, "found again")
-        rig.at(11)
+        rig.at(11.5)
         readings = try rig.read()
         let after = try #require(rig.mapped.map.channel(named: "do_mgl")?.field.register)
         #expect(after != before, "do_mgl moved: \(before) → \(after)")
@@ -224,6 +224,20 @@ struct MapLocateTests {
         #expect(readings[0].quality == .ok && (2...15).contains(readings[0].value ?? 0),
                 "DO read where it moved, not the block now there: \(readings)")
         #expect((0...40).contains(readings[2].value ?? -99) && readings[2].value != readings[0].value)
+
+        // Moved back within the second: the device refuses the registers its blocks no longer reach (exception 02),
+        // and the blocks are found again only once a second has passed since the last discovery (a device whose
+        // blocks flap does not turn every read into one).
+        rig.served.setLayoutChanged(false)
+        rig.at(11.8)
+        #expect(throws: ModbusTransactionError.self) { try rig.read() }
+        #expect(rig.mapped.planGeneration == generation + 1)
+        rig.at(12.1)
+        #expect(throws: ModbusTransactionError.self) { try rig.read() }
+        #expect(rig.mapped.planGeneration == generation + 2, "found again after the refused read")
+        #expect(rig.mapped.map.channel(named: "do_mgl")?.field.register == before, "back where it was")
+        rig.at(12.3)
+        #expect(try rig.read()[0].quality == .ok)
     }
 
     @Test func aParameterTheDeviceDoesNotHaveIsNotAvailable() throws {

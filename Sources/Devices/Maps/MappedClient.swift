@@ -34,6 +34,8 @@ public final class MappedClient: ModbusClient, ContractPlanning {
     private var versionCheckedAt: Double?
     /// Set by a read that found a located block's parameter ID changed: the blocks are found again after it.
     private var layoutMoved = false
+    /// When discovery last ran (station clock).
+    private var discoveredAt: Double?
     public let layout: ContractLayout
     /// Whether to keep the map's `inter_request_ms` of silence between requests (off for an in-memory device on the
     /// virtual clock, where no time passes in a call).
@@ -432,13 +434,18 @@ public final class MappedClient: ModbusClient, ContractPlanning {
             snapshot = try execute(plan)
         } catch {
             forgetCompleted()
+            // A device that refuses the addresses where its blocks were found (02) may have laid them out again:
+            // found again, and this read fails as it came.
+            if declared.locates, (error as? ModbusTransactionError)?.exception == .illegalDataAddress {
+                try rediscover()
+            }
             throw error
         }
         defer { snapshot = nil }
         let words = try spans.map { try readWords($0.table, at: $0.span.lowerBound, count: $0.span.count) }
         if layoutMoved {
             layoutMoved = false
-            try discover()
+            try rediscover()
         }
         return words
     }
@@ -544,9 +551,17 @@ public final class MappedClient: ModbusClient, ContractPlanning {
             onLayout?(lines)
         }
         versionCheckedAt = clock()
+        discoveredAt = versionCheckedAt
     }
 
-    /// Reads the layout-version registers once a second: a version other than discovery's finds the values again.
+    /// Finds the blocks again after a read suggested they moved, at most once a second: a device whose blocks flap
+    /// must not turn every read into a discovery.
+    private func rediscover() throws {
+        if let at = discoveredAt, clock() - at < 1 { return }
+        try discover()
+    }
+
+    /// Reads the layout-version registers every `versionCheckSeconds`: a version other than discovery's finds the values again.
     private func checkLayoutVersion() throws {
         guard let found = foundLayout, !found.versions.isEmpty else { return }
         let now = clock()

@@ -156,7 +156,7 @@ public final class MappedDevice: ModbusDevice {
     public var neverReady: Bool { state.withLock { $0.neverReady } }
 
     /// Whether the map has `[[map.expect]]` values: what the `units_changed` fault acts on.
-    public var expects: Bool { !map.expectations.isEmpty }
+    public var expects: Bool { map.expectations.contains { !$0.isLayoutCheck } }
 
     /// Injects (or takes away) "units changed": every `[[map.expect]]` register reads another value than the map
     /// expects (a units ID, a parameter ID, a model string changed on the instrument).
