@@ -27,6 +27,9 @@ import Locking
 ///   registers are its own. With `[map.wake] sleeps_after_ms`, each unit sleeps from power-up and after that much
 ///   silence: the first request wakes it and is not answered. A `fresh` register serves a counter that advances ten
 ///   times a second; the `stale` fault (`setStale`) freezes it with the channel's value.
+/// - Values found at start-up (`[[map.locate]]`) sit in blocks of this instrument's choosing (`servedLayout`), its
+///   pointers, parameter IDs and layout versions saying where; the `layout_changed` fault moves the blocks and
+///   changes the versions (`setLayoutChanged`).
 /// - Without a `watchdog` in the map, the inner device's watchdog is turned off (HR 3 = 0): the instrument has none
 ///   and never trips. With one, its timeout is HR 3 in ms, any change of its heartbeat feeds HR 4, and its reset
 ///   value sends HR 5 = 0xA5.
