@@ -601,6 +601,18 @@ package enum MapLoader {
         return context
     }
 
+    /// Where a value is: its unit, table and register (0-based); in a located block, the block's unit and table and the
+    /// offset in it (`placedRegister`).
+    static func readWhere(_ t: TableReader, context: FieldContext) -> (unit: Int?, table: DeviceMap.Table?, register: Int?) {
+        guard let place = context.place else {
+            let unit = readUnit(t, context: context)
+            let table = readTable(t)
+            return (unit, table, table.flatMap { registerAddress(t, table: $0, context: context) })
+        }
+        let placed = placedRegister(t, context: context)
+        return (context.blocks[place.block]?.unit, placed?.table, placed?.offset)
+    }
+
     /// Inside a located block: the value's table (the block's; `table` may repeat it), its offset (`register`, 0 to
     /// the stride − 1, whatever the map's numbering) and its unit (the block's).
     static func placedRegister(_ t: TableReader, context: FieldContext) -> (table: DeviceMap.Table, offset: Int)? {
@@ -702,11 +714,7 @@ package enum MapLoader {
             }
             return nil
         }
-        let placed = context.place == nil ? nil : placedRegister(t, context: context)
-        let unit = context.place == nil ? readUnit(t, context: context) : context.blocks[context.place!.block]?.unit
-        let table = context.place == nil ? readTable(t) : placed?.table
-        let register = context.place == nil ? table.flatMap { registerAddress(t, table: $0, context: context) }
-            : placed?.offset
+        let (unit, table, register) = readWhere(t, context: context)
         var type = defaultType
         if let text = t.string("type", required: defaultType == nil) {
             type = RegisterType(rawValue: text)
@@ -884,11 +892,7 @@ package enum MapLoader {
     /// `quality = { table, register, bit, bad_when }` (one status bit) or `{ table, register, shift, width, good,
     /// not_available }` (a status field: bits of a register, or a whole register as an enumeration).
     static func readQuality(_ q: TableReader, context: FieldContext) -> DeviceMap.QualityBit? {
-        let placed = context.place == nil ? nil : placedRegister(q, context: context)
-        let unit = context.place == nil ? readUnit(q, context: context) : context.blocks[context.place!.block]?.unit
-        let table = context.place == nil ? readTable(q) : placed?.table
-        let register = context.place == nil ? table.flatMap { registerAddress(q, table: $0, context: context) }
-            : placed?.offset
+        let (unit, table, register) = readWhere(q, context: context)
         func placing(_ bit: DeviceMap.QualityBit) -> DeviceMap.QualityBit {
             var bit = bit
             bit.place = context.place
