@@ -141,7 +141,12 @@ public func runToCompletion(_ executable: String, _ arguments: [String], timeout
     -> (status: Int32, stdout: String, stderr: String) {
     let child = try ChildProcess(executable, arguments)
     guard let status = child.waitForExit(timeout: timeout) else {
-        throw TestFailure("\(executable) \(arguments.joined(separator: " ")) did not finish in \(timeout) s")
+        // Stopped, so it does not outlive the test, and its last words kept: whether it hung starting, running or
+        // stopping is in them.
+        child.signal(SIGTERM)
+        if child.waitForExit(timeout: 5) == nil { child.signal(SIGKILL) }
+        throw TestFailure("\(executable) \(arguments.joined(separator: " ")) did not finish in \(timeout) s; "
+                          + "its stderr ends: \(child.stderr.suffix(3000))")
     }
     return (status, child.stdout, child.stderr)
 }
