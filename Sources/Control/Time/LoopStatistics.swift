@@ -24,14 +24,15 @@ public struct LoopStatisticsSnapshot: Sendable {
 public final class LoopStatistics: Sendable {
     /// Lateness beyond this (ns) is clamped into the top bucket.
     static let highestTrackable: UInt64 = 60_000_000_000
-    /// Two significant digits (1 % of the value) is plenty for lateness and keeps the histogram at about 30 KB: with
-    /// three it is about 220 KB per loop, which a thousand stations feel (bench/run's scale section).
+    /// Two significant digits (1 % of the value) is plenty for lateness. The histogram grows only as far as the
+    /// largest lateness seen (autosizing): about 13 KB for lateness up to a millisecond, where a fixed size up to
+    /// `highestTrackable` takes 30 KB (and three digits 220 KB), which a thousand stations feel (bench/run, scale).
     private let state: Locked<LoopStatisticsSnapshot>
 
     public init(name: String, period: Double) {
         state = Locked(LoopStatisticsSnapshot(
             name: name, period: period, ticks: 0, overruns: 0, missedDeadlines: 0,
-            lateness: Histogram(highestTrackableValue: Self.highestTrackable, numberOfSignificantValueDigits: .two)))
+            lateness: Histogram(numberOfSignificantValueDigits: .two)))
     }
 
     func record(latenessNanoseconds: Int64, overran: Bool, missed: UInt64) {

@@ -34,7 +34,7 @@ final class StationPublisher: @unchecked Sendable {
     init(initial: StationStatus, channels: [ChannelSpec], statusInterval: Double) {
         station = initial.name
         channelSpecs = channels
-        channelStats = channels.map(ChannelStatistics.init)
+        channelStats = channels.map { ChannelStatistics(spec: $0) }
         published = Locked(initial)
         self.statusInterval = statusInterval
     }
