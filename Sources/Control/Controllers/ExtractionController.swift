@@ -158,15 +158,18 @@ public struct ExtractionController: StationController {
     /// limits: the E-stop is seen within one 10 ms tick), the flow loop the status word with flow and ΔP, the
     /// temperature loop every channel (the log's and the sensor check's), the filter loop ΔP and the outputs read back.
     /// At 100 Hz that is two reads a tick instead of five; the status word is read at 10 Hz, every channel at 1 Hz.
-    public func reads(loop: Int) -> ReadNeeds {
+    public func reads(loop: Int) -> ReadNeeds { Self.loopReads[Swift.min(loop, Self.loopReads.count - 1)] }
+
+    /// What each loop reads (asked every tick: made once).
+    private static let loopReads: [ReadNeeds] = {
         func channels(_ list: [ExtractionProfile.Channel]) -> Set<Int> { Set(list.map(\.rawValue)) }
-        switch loop {
-        case 0: return ReadNeeds(channels: channels([.lift, .push, .level]), inputs: true)
-        case 1: return ReadNeeds(header: true, channels: channels([.flow, .filterDP]))
-        case 2: return ReadNeeds(channels: nil)
-        default: return ReadNeeds(channels: channels([.filterDP]), outputs: true)
-        }
-    }
+        return [
+            ReadNeeds(channels: channels([.lift, .push, .level]), inputs: true),
+            ReadNeeds(header: true, channels: channels([.flow, .filterDP])),
+            ReadNeeds(channels: nil),
+            ReadNeeds(channels: channels([.filterDP]), outputs: true),
+        ]
+    }()
 
     private var commands: Commands {
         var c = out

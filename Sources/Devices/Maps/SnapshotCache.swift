@@ -145,10 +145,11 @@ public final class SnapshotCache: ModbusClient {
             words[t] += Array(repeating: 0, count: span.span.upperBound - words[t].count)
             valid[t] += Array(repeating: false, count: span.span.upperBound - valid[t].count)
         }
-        for (i, value) in zip(span.span, values) {
-            words[t][i] = value
-            valid[t][i] = true
-        }
+        // One access to each array for the whole span (this runs for every read of every tick).
+        let n = Swift.min(span.span.count, values.count)
+        let range = span.span.lowerBound..<(span.span.lowerBound + n)
+        words[t].replaceSubrange(range, with: values.prefix(n))
+        valid[t].replaceSubrange(range, with: repeatElement(true, count: n))
     }
 
     /// The kept words of `span`, when every one of them was refreshed.

@@ -92,9 +92,18 @@ public enum ChannelBlock {
         var out: [UInt16] = []
         out.reserveCapacity(readings.count * CommonRegisters.channelStride)
         for reading in readings {
-            out += RegisterCodec.encode(reading.raw, order: order)
-            out += [reading.quality.rawValue, 0]
+            for offset in 0..<CommonRegisters.channelStride { out.append(word(offset, of: reading, order: order)) }
         }
         return out
+    }
+
+    /// Word `offset` (0–3) of a reading's block, as `encode` lays it out, without making an array.
+    @inline(__always)
+    public static func word(_ offset: Int, of reading: ChannelReading, order: WordOrder) -> UInt16 {
+        switch offset {
+        case 0, 1: RegisterCodec.word(offset, of: reading.raw, order: order)
+        case 2: reading.quality.rawValue
+        default: 0
+        }
     }
 }

@@ -19,6 +19,14 @@ public enum RegisterCodec {
         return order == .abcd ? [high, low] : [low, high]
     }
 
+    /// Word `word` (0 or 1) of `value` encoded as two registers in the given word order, without making an array.
+    @inline(__always)
+    public static func word(_ word: Int, of value: Float, order: WordOrder) -> UInt16 {
+        let bits = value.bitPattern
+        let high = (word == 0) == (order == .abcd)
+        return UInt16(truncatingIfNeeded: high ? bits >> 16 : bits)
+    }
+
     /// Decodes a u32 stored high word first (serial numbers and status words; HR 2 applies to floats only).
     public static func uint32<C: RandomAccessCollection>(_ registers: C, at index: C.Index) -> UInt32
     where C.Element == UInt16 {

@@ -22,6 +22,9 @@ public protocol FirmwareModel: Sendable {
     mutating func tick(dt: Double, actuators: Actuators)
     /// The channels as the sensors read them (before injected faults), in block order.
     func channelReadings() -> [ChannelReading]
+    /// Channel `index` as its sensor reads it, the same as `channelReadings()[index]`: the sample ring takes one
+    /// channel every millisecond, and a model can give it without making the others.
+    func channelReading(_ index: Int) -> ChannelReading
     /// The discrete inputs; `estopPressed` is the state of the E-stop button.
     func discreteInputs(estopPressed: Bool) -> [Bool]
     /// Status bits the device raises on its own (alarms, warnings, interlocks); the core adds 5, 17, 18 and 19.
@@ -34,6 +37,7 @@ public protocol FirmwareModel: Sendable {
 }
 
 extension FirmwareModel {
+    public func channelReading(_ index: Int) -> ChannelReading { channelReadings()[index] }
     public static var disturbances: [String] { [] }
     public mutating func setDisturbance(_ name: String, active: Bool) {}
 }

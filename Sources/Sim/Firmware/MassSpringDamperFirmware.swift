@@ -35,9 +35,17 @@ public struct MassSpringDamperFirmware: FirmwareModel {
 
     private mutating func measure() -> [ChannelReading] {
         let r = plant.reading(rng: &rng)
-        return [r.positionMm, r.velocityMms, r.accelMs2, r.forceN].enumerated().map { i, value in
-            ChannelReading.checked(value, MassSpringDamperProfile.channels[i])
-        }
+        let values = (r.positionMm, r.velocityMms, r.accelMs2, r.forceN)
+        let channels = MassSpringDamperProfile.channels
+        // In place when the array is ours alone (every device tick, 4 kHz): no new array each time.
+        if latest.count != 4 { latest = Array(repeating: .lost, count: 4) }
+        var out = latest
+        latest = []
+        out[0] = ChannelReading.checked(values.0, channels[0])
+        out[1] = ChannelReading.checked(values.1, channels[1])
+        out[2] = ChannelReading.checked(values.2, channels[2])
+        out[3] = ChannelReading.checked(values.3, channels[3])
+        return out
     }
 
     public func channelReadings() -> [ChannelReading] { latest }

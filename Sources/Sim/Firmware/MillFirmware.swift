@@ -37,9 +37,17 @@ public struct MillFirmware: FirmwareModel {
     }
 
     public func channelReadings() -> [ChannelReading] {
-        [plant.spindleRPM, plant.measuredTorqueNm(), plant.feedMmMin, plant.motorTempC].enumerated().map { i, value in
-            ChannelReading.checked(value, MillProfile.channels[i])
+        (0..<MillProfile.channels.count).map(channelReading)
+    }
+
+    public func channelReading(_ index: Int) -> ChannelReading {
+        let value = switch index {
+        case 0: plant.spindleRPM
+        case 1: plant.measuredTorqueNm()
+        case 2: plant.feedMmMin
+        default: plant.motorTempC
         }
+        return ChannelReading.checked(value, MillProfile.channels[index])
     }
 
     public func discreteInputs(estopPressed: Bool) -> [Bool] { [!estopPressed, guardClosed] }

@@ -88,7 +88,7 @@ public final class SimulatedDevice<Model: FirmwareModel>: ModbusDevice, FaultInj
             let t = origin + Double(s.ticks) * tickPeriod
             s.model.tick(dt: tickPeriod, actuators: actuators(s))
             if ringEvery > 0, s.ticks % ringEvery == 0, let ring = Model.ring {
-                let reading = readings(s)[ring.channel]
+                let reading = faulted(s.model.channelReading(ring.channel), index: ring.channel, s)
                 s.ring[Int(s.ringWritten) % ring.capacity] = reading.raw
                 s.ringWritten &+= 1
             }
@@ -121,28 +121,32 @@ public final class SimulatedDevice<Model: FirmwareModel>: ModbusDevice, FaultInj
 
     private func readings(_ s: State) -> [ChannelReading] {
         var out = s.model.channelReadings()
-        for (index, fault) in s.channelFaults where index < out.count {
-            switch fault {
-            case .lost: out[index] = .lost
-            case .stuck(let value): out[index] = ChannelReading(raw: value, quality: out[index].quality)
-            case .offset(let delta): out[index] = ChannelReading(raw: out[index].raw + delta,
-                                                                  quality: out[index].quality)
-            case .drift(let perHour):
-                let hours = (deviceTime(s) - (s.faultSince[index] ?? deviceTime(s))) / 3600
-                out[index] = ChannelReading(raw: out[index].raw + perHour * Float(hours), quality: out[index].quality)
-            case .noise(let sigma):
-                let draw = FaultNoise.normal(UInt64(s.serial), s.ticks, UInt64(index))
-                out[index] = ChannelReading(raw: out[index].raw + sigma * Float(draw), quality: out[index].quality)
-            case .spikes(let size, let perHour):
-                let chance = perHour * tickPeriod / 3600
-                let draw = FaultNoise.uniform(UInt64(s.serial), s.ticks, UInt64(index) &+ 1000)
-                if draw < chance {
-                    let sign: Float = FaultNoise.uniform(UInt64(s.serial), s.ticks, UInt64(index) &+ 2000) < 0.5 ? -1 : 1
-                    out[index] = ChannelReading(raw: out[index].raw + sign * size, quality: out[index].quality)
-                }
-            }
+        for index in s.channelFaults.keys where index < out.count {
+            out[index] = faulted(out[index], index: index, s)
         }
         return out
+    }
+
+    /// Channel `index`'s reading with its injected fault, if any.
+    private func faulted(_ reading: ChannelReading, index: Int, _ s: State) -> ChannelReading {
+        guard let fault = s.channelFaults[index] else { return reading }
+        switch fault {
+        case .lost: return .lost
+        case .stuck(let value): return ChannelReading(raw: value, quality: reading.quality)
+        case .offset(let delta): return ChannelReading(raw: reading.raw + delta, quality: reading.quality)
+        case .drift(let perHour):
+            let hours = (deviceTime(s) - (s.faultSince[index] ?? deviceTime(s))) / 3600
+            return ChannelReading(raw: reading.raw + perHour * Float(hours), quality: reading.quality)
+        case .noise(let sigma):
+            let draw = FaultNoise.normal(UInt64(s.serial), s.ticks, UInt64(index))
+            return ChannelReading(raw: reading.raw + sigma * Float(draw), quality: reading.quality)
+        case .spikes(let size, let perHour):
+            let chance = perHour * tickPeriod / 3600
+            let draw = FaultNoise.uniform(UInt64(s.serial), s.ticks, UInt64(index) &+ 1000)
+            guard draw < chance else { return reading }
+            let sign: Float = FaultNoise.uniform(UInt64(s.serial), s.ticks, UInt64(index) &+ 2000) < 0.5 ? -1 : 1
+            return ChannelReading(raw: reading.raw + sign * size, quality: reading.quality)
+        }
     }
 
     private func status(_ s: State, _ readings: [ChannelReading]) -> StatusBits {
@@ -226,7 +230,6 @@ public final class SimulatedDevice<Model: FirmwareModel>: ModbusDevice, FaultInj
         guard !isSecondWord(address) else { return .failure(.illegalDataAddress) }
         var readings: [ChannelReading]?
         var header: [UInt16]?
-        var blocks: [UInt16]?
         var out: [UInt16] = []
         out.reserveCapacity(count)
         for a in address..<address + count {
@@ -246,19 +249,17 @@ public final class SimulatedDevice<Model: FirmwareModel>: ModbusDevice, FaultInj
                 }
                 out.append(word)
             } else if a >= CommonRegisters.channelBase, a < channelEnd {
-                if blocks == nil {
-                    if readings == nil { readings = self.readings(s) }
-                    blocks = ChannelBlock.encode(readings!, order: s.wordOrder)
-                }
-                out.append(blocks![a - CommonRegisters.channelBase])
+                if readings == nil { readings = self.readings(s) }
+                let offset = a - CommonRegisters.channelBase
+                out.append(ChannelBlock.word(offset % CommonRegisters.channelStride,
+                                             of: readings![offset / CommonRegisters.channelStride], order: s.wordOrder))
             } else if let ring = Model.ring, a >= ring.base, a < ring.base + ring.registerCount {
                 // Only the words asked for are encoded (a reader takes a few new slots at a time).
                 switch a - ring.base {
                 case 0: out.append(s.ringWritten)
                 case 1: out.append(ring.periodRegister)
                 case let offset:
-                    let words = RegisterCodec.encode(s.ring[(offset - 2) / 2], order: s.wordOrder)
-                    out.append(words[(offset - 2) % 2])
+                    out.append(RegisterCodec.word((offset - 2) % 2, of: s.ring[(offset - 2) / 2], order: s.wordOrder))
                 }
             } else {
                 return .failure(.illegalDataAddress)
@@ -294,7 +295,7 @@ public final class SimulatedDevice<Model: FirmwareModel>: ModbusDevice, FaultInj
                 }
                 out.append(value)
             case .float(let i, let word)?:
-                out.append(RegisterCodec.encode(s.floats[i], order: s.wordOrder)[word])
+                out.append(RegisterCodec.word(word, of: s.floats[i], order: s.wordOrder))
             case nil:
                 return .failure(.illegalDataAddress)
             }
