@@ -8,12 +8,12 @@ import Locking
 /// thousandths of the channel's unit), so memory stays flat however long the run.
 ///
 /// Values are kept as their distance from an origin: 0 when the channel's range reaches 0 or below (negative values in
-/// a second histogram, so a velocity of −60 mm/s is kept as precisely as +60), else the range's minimum (a pressure
-/// of 1013 hPa on an 850–1100 hPa range as 163 hPa above it). The histograms keep two significant digits and grow
-/// only as far as the largest distance seen (autosizing), so p05 and p95 are within 1/128 of that distance (≈ 0.17 °C
-/// at 22 °C), and never outside the recorded min and max. Their counts are 32-bit until a channel has been read
-/// 2³² − 2 times (16 months at 100 Hz), then 64-bit, losing nothing (`ChannelCounts`). With three digits over the
-/// whole range, a sonde's thirteen channels took about 800 KB and 1000 sonde stations 880 MB (bench/run, scale).
+/// a second histogram, made at the first negative value, so a velocity of −60 mm/s is kept as precisely as +60), else
+/// the range's minimum (a pressure of 1013 hPa on an 850–1100 hPa range as 163 hPa above it). The histograms keep two
+/// significant digits, so p05 and p95 are within 1/128 of that distance (≈ 0.17 °C at 22 °C), and never outside the
+/// recorded min and max. Their counts are 32-bit until a channel has been read 2³² − 2 times (16 months at 100 Hz),
+/// then 64-bit, losing nothing (`ChannelCounts`). With three digits above the range's minimum and 64-bit counts, a
+/// sonde's thirteen channels took about 800 KB and 1000 sonde stations 880 MB (bench/run, scale).
 package struct ChannelStatistics: Sendable {
     package let spec: ChannelSpec
     package private(set) var samples = 0
@@ -27,6 +27,8 @@ package struct ChannelStatistics: Sendable {
     private var below: ChannelCounts?
     private let origin: Double
     private let narrowLimit: UInt64
+    /// The largest distance below the origin (thousandths): the size of `below` once a value needs it.
+    private let belowHighest: UInt64
     private static let resolution = 1000.0
 
     /// `narrowLimit`: readings kept in 32-bit counts before they move to 64 bits (tests lower it).
@@ -34,7 +36,10 @@ package struct ChannelStatistics: Sendable {
         self.spec = spec
         self.narrowLimit = narrowLimit
         origin = spec.range.lowerBound > 0 ? spec.range.lowerBound : 0
-        above = ChannelCounts(narrowLimit: narrowLimit)
+        let scale = Self.resolution
+        above = ChannelCounts(highest: UInt64(((spec.range.upperBound - origin) * scale).rounded()),
+                              narrowLimit: narrowLimit)
+        belowHighest = UInt64((Swift.max(0, origin - spec.range.lowerBound) * scale).rounded())
     }
 
     /// Whether the histograms' counts have moved to 64 bits.
@@ -55,7 +60,7 @@ package struct ChannelStatistics: Sendable {
         if distance >= 0 {
             above.record(UInt64(distance))
         } else {
-            if below == nil { below = ChannelCounts(narrowLimit: narrowLimit) }
+            if below == nil { below = ChannelCounts(highest: belowHighest, narrowLimit: narrowLimit) }
             below!.record(UInt64(-distance))
         }
     }
@@ -96,11 +101,18 @@ package struct ChannelStatistics: Sendable {
 /// count could overflow: no bucket can pass 2³² − 1 while the total stays below it.
 package struct ChannelCounts: Sendable {
     /// Exactly one of the two is set.
-    private var narrow: Histogram<UInt32>? = Histogram(numberOfSignificantValueDigits: .two)
+    private var narrow: Histogram<UInt32>?
     private var wide: Histogram<UInt64>?
     private let narrowLimit: UInt64
+    private let highest: UInt64
 
-    package init(narrowLimit: UInt64 = UInt64(UInt32.max) - 1) {
+    /// Values 0…`highest` (larger ones count as `highest`). The histogram grows only as far as the largest value seen
+    /// (HDR's autosizing): a sonde's channels mostly stay far below their ranges' ends, and sized for the whole range
+    /// 1000 sonde stations took 215 MB instead of 163 (bench/run, scale). Growing costs a few tens of microseconds
+    /// each time (HDR's resize is generic code, not specialized here): a few times per channel, at its first readings.
+    package init(highest: UInt64, narrowLimit: UInt64 = UInt64(UInt32.max) - 1) {
+        self.highest = Swift.max(2, highest)
+        narrow = Histogram(numberOfSignificantValueDigits: .two)
         self.narrowLimit = Swift.max(1, Swift.min(narrowLimit, UInt64(UInt32.max) - 1))
     }
 
@@ -112,7 +124,7 @@ package struct ChannelCounts: Sendable {
     package mutating func record(_ value: UInt64) {
         if let total = narrow?.totalCount {
             if total < narrowLimit {
-                narrow!.record(value)  // in place
+                narrow!.record(Swift.min(value, highest))  // in place
                 return
             }
             // Each bucket's count at its value, except that the smallest and the largest reading are recorded as
@@ -132,7 +144,7 @@ package struct ChannelCounts: Sendable {
             wide = widened
             narrow = nil
         }
-        wide!.record(value)
+        wide!.record(Swift.min(value, highest))
     }
 
     /// The k-th smallest value recorded (1 ≤ k ≤ totalCount), to the histogram's resolution (its bucket's highest
