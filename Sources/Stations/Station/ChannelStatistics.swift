@@ -10,8 +10,8 @@ import Locking
 /// Values are kept as their distance from an origin: 0 when the channel's range reaches 0 or below (negative values in
 /// a second histogram, made at the first negative value, so a velocity of −60 mm/s is kept as precisely as +60), else
 /// the range's minimum (a pressure of 1013 hPa on an 850–1100 hPa range as 163 hPa above it). The histograms keep two
-/// significant digits, so p05 and p95 are within 1/128 of that distance (≈ 0.17 °C at 22 °C), and never outside the
-/// recorded min and max. Their counts are 32-bit until a channel has been read 2³² − 2 times (16 months at 100 Hz),
+/// significant digits, and a percentile is the middle of its bucket, so p05 and p95 are within 1/256 of that distance
+/// (≈ 0.09 °C at 22 °C), and never outside the recorded min and max. Their counts are 32-bit until a channel has been read 2³² − 2 times (16 months at 100 Hz),
 /// then 64-bit, losing nothing (`ChannelCounts`). With three digits above the range's minimum and 64-bit counts, a
 /// sonde's thirteen channels took about 800 KB and 1000 sonde stations 880 MB (bench/run, scale).
 package struct ChannelStatistics: Sendable {
@@ -147,13 +147,17 @@ package struct ChannelCounts: Sendable {
         wide!.record(Swift.min(value, highest))
     }
 
-    /// The k-th smallest value recorded (1 ≤ k ≤ totalCount), to the histogram's resolution (its bucket's highest
-    /// equivalent value, within the recorded min and max).
+    /// The k-th smallest value recorded (1 ≤ k ≤ totalCount): the smallest and the largest as they were recorded, any
+    /// other as the middle of its bucket (within half a bucket, 1/256 of the value, either way; HDR's own
+    /// `valueAtPercentile` gives the bucket's top, which put many a p95 on the channel's max).
     package func value(atRank k: UInt64) -> UInt64 {
         let total = totalCount
         guard total > 0 else { return 0 }
+        func at(_ p: Double) -> UInt64 { narrow?.valueAtPercentile(p) ?? wide?.valueAtPercentile(p) ?? 0 }
+        if k <= 1 { return at(0) }
+        if k >= total { return at(100) }
         // valueAtPercentile takes the bucket where ⌈p/100 · total⌉ values are reached: k − ½ rounds up to k.
-        let p = k >= total ? 100 : (Double(k) - 0.5) / Double(total) * 100
-        return narrow?.valueAtPercentile(p) ?? wide?.valueAtPercentile(p) ?? 0
+        let top = at((Double(k) - 0.5) / Double(total) * 100)
+        return narrow?.medianEquivalentForValue(top) ?? wide?.medianEquivalentForValue(top) ?? top
     }
 }
