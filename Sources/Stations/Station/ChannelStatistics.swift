@@ -11,9 +11,10 @@ import Locking
 /// a second histogram, made at the first negative value, so a velocity of −60 mm/s is kept as precisely as +60), else
 /// the range's minimum (a pressure of 1013 hPa on an 850–1100 hPa range as 163 hPa above it). The histograms keep two
 /// significant digits, and a percentile is the middle of its bucket, so p05 and p95 are within 1/256 of that distance
-/// (≈ 0.09 °C at 22 °C), and never outside the recorded min and max. Their counts are 32-bit until a channel has been read 2³² − 2 times (16 months at 100 Hz),
-/// then 64-bit, losing nothing (`ChannelCounts`). With three digits above the range's minimum and 64-bit counts, a
-/// sonde's thirteen channels took about 800 KB and 1000 sonde stations 880 MB (bench/run, scale).
+/// (≈ 0.09 °C at 22 °C), and never outside the recorded min and max. Their counts are 32-bit until a channel has been
+/// read 2³² − 2 times (16 months at 100 Hz), then 64-bit, losing nothing (`ChannelCounts`). With three digits above the
+/// range's minimum and 64-bit counts, a sonde's thirteen channels took about 800 KB and 1000 sonde stations 880 MB
+/// (bench/run, scale).
 package struct ChannelStatistics: Sendable {
     package let spec: ChannelSpec
     package private(set) var samples = 0
