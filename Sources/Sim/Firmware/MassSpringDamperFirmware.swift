@@ -17,12 +17,12 @@ public struct MassSpringDamperFirmware: FirmwareModel {
 
     public private(set) var plant: MassSpringDamperPlant
     private var rng: SeededRandom
-    private var latest: [ChannelReading] = []
+    private var latest = [ChannelReading](repeating: .lost, count: MassSpringDamperProfile.channels.count)
 
     public init(plant: MassSpringDamperPlant, seed: UInt64) {
         self.plant = plant
         rng = SeededRandom(seed: seed ^ 0x3503)
-        latest = measure()
+        measure()
     }
 
     public mutating func tick(dt: Double, actuators: Actuators) {
@@ -30,22 +30,17 @@ public struct MassSpringDamperFirmware: FirmwareModel {
             amplitudeN: Double(actuators.value(MassSpringDamperProfile.amplitude)),
             frequencyHz: Double(actuators.value(MassSpringDamperProfile.frequency)),
             shakerEnabled: actuators.coil(MassSpringDamperProfile.Coil.shakerEnable.rawValue)))
-        latest = measure()
+        measure()
     }
 
-    private mutating func measure() -> [ChannelReading] {
+    /// Reads the sensors into `latest`, in place (every device tick, 4 kHz: no new array each time).
+    private mutating func measure() {
         let r = plant.reading(rng: &rng)
-        let values = (r.positionMm, r.velocityMms, r.accelMs2, r.forceN)
         let channels = MassSpringDamperProfile.channels
-        // In place when the array is ours alone (every device tick, 4 kHz): no new array each time.
-        if latest.count != 4 { latest = Array(repeating: .lost, count: 4) }
-        var out = latest
-        latest = []
-        out[0] = ChannelReading.checked(values.0, channels[0])
-        out[1] = ChannelReading.checked(values.1, channels[1])
-        out[2] = ChannelReading.checked(values.2, channels[2])
-        out[3] = ChannelReading.checked(values.3, channels[3])
-        return out
+        latest[0] = ChannelReading.checked(r.positionMm, channels[0])
+        latest[1] = ChannelReading.checked(r.velocityMms, channels[1])
+        latest[2] = ChannelReading.checked(r.accelMs2, channels[2])
+        latest[3] = ChannelReading.checked(r.forceN, channels[3])
     }
 
     public func channelReadings() -> [ChannelReading] { latest }

@@ -28,8 +28,6 @@ package struct ChannelStatistics: Sendable {
     private var below: ChannelCounts?
     private let origin: Double
     private let narrowLimit: UInt64
-    /// The largest distance below the origin (thousandths): the size of `below` once a value needs it.
-    private let belowHighest: UInt64
     private static let resolution = 1000.0
 
     /// `narrowLimit`: readings kept in 32-bit counts before they move to 64 bits (tests lower it).
@@ -37,10 +35,7 @@ package struct ChannelStatistics: Sendable {
         self.spec = spec
         self.narrowLimit = narrowLimit
         origin = spec.range.lowerBound > 0 ? spec.range.lowerBound : 0
-        let scale = Self.resolution
-        above = ChannelCounts(highest: UInt64(((spec.range.upperBound - origin) * scale).rounded()),
-                              narrowLimit: narrowLimit)
-        belowHighest = UInt64((Swift.max(0, origin - spec.range.lowerBound) * scale).rounded())
+        above = ChannelCounts(narrowLimit: narrowLimit)
     }
 
     /// Whether the histograms' counts have moved to 64 bits.
@@ -61,7 +56,7 @@ package struct ChannelStatistics: Sendable {
         if distance >= 0 {
             above.record(UInt64(distance))
         } else {
-            if below == nil { below = ChannelCounts(highest: belowHighest, narrowLimit: narrowLimit) }
+            if below == nil { below = ChannelCounts(narrowLimit: narrowLimit) }
             below!.record(UInt64(-distance))
         }
     }
@@ -105,14 +100,12 @@ package struct ChannelCounts: Sendable {
     private var narrow: Histogram<UInt32>?
     private var wide: Histogram<UInt64>?
     private let narrowLimit: UInt64
-    private let highest: UInt64
 
-    /// Values 0…`highest` (larger ones count as `highest`). The histogram grows only as far as the largest value seen
-    /// (HDR's autosizing): a sonde's channels mostly stay far below their ranges' ends, and sized for the whole range
-    /// 1000 sonde stations took 215 MB instead of 163 (bench/run, scale). Growing costs a few tens of microseconds
-    /// each time (HDR's resize is generic code, not specialized here): a few times per channel, at its first readings.
-    package init(highest: UInt64, narrowLimit: UInt64 = UInt64(UInt32.max) - 1) {
-        self.highest = Swift.max(2, highest)
+    /// The histogram grows only as far as the largest value seen (HDR's autosizing; the caller bounds the values by
+    /// the channel's range): a sonde's channels mostly stay far below their ranges' ends, and sized for the whole range
+    /// 1000 sonde stations took about 20 MB more (bench/run, scale). Growing costs about 0.15 ms a channel in all (HDR's
+    /// resize is generic code, not specialized here), at its first readings.
+    package init(narrowLimit: UInt64 = UInt64(UInt32.max) - 1) {
         narrow = Histogram(numberOfSignificantValueDigits: .two)
         self.narrowLimit = Swift.max(1, Swift.min(narrowLimit, UInt64(UInt32.max) - 1))
     }
@@ -125,7 +118,7 @@ package struct ChannelCounts: Sendable {
     package mutating func record(_ value: UInt64) {
         if let total = narrow?.totalCount {
             if total < narrowLimit {
-                narrow!.record(Swift.min(value, highest))  // in place
+                narrow!.record(value)  // in place
                 return
             }
             // Each bucket's count at its value, except that the smallest and the largest reading are recorded as
@@ -145,7 +138,7 @@ package struct ChannelCounts: Sendable {
             wide = widened
             narrow = nil
         }
-        wide!.record(Swift.min(value, highest))
+        wide!.record(value)
     }
 
     /// The k-th smallest value recorded (1 ≤ k ≤ totalCount): the smallest and the largest as they were recorded, any
