@@ -40,7 +40,7 @@ public final class LoopStatistics: Sendable {
             s.ticks += 1
             if overran { s.overruns += 1 }
             s.missedDeadlines += missed
-            _ = s.lateness.record(min(UInt64(max(0, latenessNanoseconds)), Self.highestTrackable))
+            s.lateness.recordGrowing(min(UInt64(max(0, latenessNanoseconds)), Self.highestTrackable))
         }
     }
 

@@ -101,10 +101,9 @@ package struct ChannelCounts: Sendable {
     private var wide: Histogram<UInt64>?
     private let narrowLimit: UInt64
 
-    /// The histogram grows only as far as the largest value seen (HDR's autosizing; the caller bounds the values by
+    /// The histogram grows only as far as the largest value seen (`recordGrowing`; the caller bounds the values by
     /// the channel's range): a sonde's channels mostly stay far below their ranges' ends, and sized for the whole range
-    /// 1000 sonde stations took about 20 MB more (bench/run, scale). Growing costs about 0.15 ms a channel in all (HDR's
-    /// resize is generic code, not specialized here), at its first readings.
+    /// 1000 sonde stations took about 20 MB more (bench/run, scale; BENCHMARKS.md).
     package init(narrowLimit: UInt64 = UInt64(UInt32.max) - 1) {
         narrow = Histogram(numberOfSignificantValueDigits: .two)
         self.narrowLimit = Swift.max(1, Swift.min(narrowLimit, UInt64(UInt32.max) - 1))
@@ -118,7 +117,7 @@ package struct ChannelCounts: Sendable {
     package mutating func record(_ value: UInt64) {
         if let total = narrow?.totalCount {
             if total < narrowLimit {
-                narrow!.record(value)  // in place
+                narrow!.recordGrowing(value)  // in place
                 return
             }
             // Each bucket's count at its value, except that the smallest and the largest reading are recorded as
@@ -126,19 +125,19 @@ package struct ChannelCounts: Sendable {
             let old = narrow!
             var buckets = old.recordedValues().map { ($0.value, UInt64($0.count)) }
             var widened = Histogram<UInt64>(numberOfSignificantValueDigits: .two)
-            widened.record(old.min)
+            widened.recordGrowing(old.min)
             buckets[0].1 -= 1
             if old.totalCount > 1 {
-                widened.record(old.max)
+                widened.recordGrowing(old.max)
                 buckets[buckets.count - 1].1 -= 1
             }
             for (value, count) in buckets where count > 0 {
-                widened.record(value, count: count)
+                widened.recordGrowing(value, count: count)
             }
             wide = widened
             narrow = nil
         }
-        wide!.record(value)
+        wide!.recordGrowing(value)
     }
 
     /// The k-th smallest value recorded (1 ≤ k ≤ totalCount): the smallest and the largest as they were recorded, any
