@@ -30,6 +30,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
         // Histogram's own dependency, named so test targets that import Control can see its C shim module.
         .package(url: "https://github.com/apple/swift-numerics", from: "1.0.0"),
+        // The loop runner's deadline queue (HeapModule); already in the graph through SwiftNIO.
+        .package(url: "https://github.com/apple/swift-collections", from: "1.1.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.0"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.0"),
@@ -68,6 +70,7 @@ let package = Package(
             dependencies: [
                 "Devices", "Locking", "CShims",
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
+                .product(name: "HeapModule", package: "swift-collections"),
             ],
             swiftSettings: strict
         ),

@@ -77,6 +77,33 @@ import Locking
         #expect(RealTimeOptions(timerSlackNanoseconds: 1).apply() == ["timer slack 1 ns"])
     }
 
+    /// Forty loops of seven periods with offsets of their own (a worker of the simulated stations' pool): every tick
+    /// comes in the order of its deadline, ties in the order the loops were given, exactly as often as its grid has
+    /// points, and while a tick runs the runner names its loop.
+    @Test func manyLoopsTickInDeadlineOrderWithTiesInTheOrderGiven() {
+        let clock = VirtualClock()
+        let runner = LoopRunner(clock: clock)
+        let periods: [Int64] = [1, 2, 5, 10, 20, 100, 250].map { $0 * 1_000_000 }
+        var trace: [(deadline: Int64, loop: Int)] = []
+        var expected: [(deadline: Int64, loop: Int)] = []
+        let end: Int64 = 1_000_000_000
+        for i in 0..<40 {
+            let period = periods[(i * 3) % periods.count]
+            let offset = Int64((i * 7) % 4) * 250_000
+            let loop = FixedRateLoop(spec: LoopSpec(name: "l\(i)", period: .nanoseconds(period))) { [runner] tick in
+                #expect(runner.firingLoop == i)
+                trace.append((Int64((tick.deadline * 1e9).rounded()), i))
+            }
+            runner.add(loop, offset: offset)
+            expected += stride(from: offset, through: end, by: Int(period)).map { ($0, i) }
+        }
+        expected.sort { ($0.deadline, $0.loop) < ($1.deadline, $1.loop) }
+        #expect(runner.run(until: end) == UInt64(expected.count))
+        #expect(trace.count == expected.count)
+        #expect(zip(trace, expected).allSatisfy { $0.deadline == $1.deadline && $0.loop == $1.loop })
+        #expect(runner.firingLoop == nil)
+    }
+
     /// One typed outcome per measure asked for; `rigd run` logs a warning for those that did not take, by `took`,
     /// not by their wording. (mlockall is not tried here: it would lock the whole test process's memory.)
     @Test func processMeasuresReportWhetherTheyTook() {

@@ -24,7 +24,9 @@ import Testing
         let stations = try config.stations.map {
             StopBarrierStation(try Wiring.simulatedStation($0, seed: 1, clock: clock, logger: logger), barrier: barrier)
         }
-        let service = StationService(stations: stations, clock: clock, options: RealTimeOptions(), logger: logger)
+        // A worker each, so that every station waits on a thread of its own.
+        let service = StationService(stations: stations, clock: clock, options: RealTimeOptions(), logger: logger,
+                                     simulatedWorkers: count)
         #expect(service.threads.count == count)
         let running = Task { try await service.run() }
         // Let every thread start its loops (a stop asked before a runner starts is noticed just the same).
@@ -94,6 +96,7 @@ private final class StopBarrierStation: AnyStation {
     var mailbox: Mailbox { inner.mailbox }
     var simulation: SimulationHandles? { inner.simulation }
     func start(now: Double) { inner.start(now: now) }
+    var loopSpecs: [LoopSpec] { inner.loopSpecs }
     func makeLoops() -> [FixedRateLoop] { inner.makeLoops() }
     func serveRequests(now: Double) { inner.serveRequests(now: now) }
     func driveSafeState(now: Double) {

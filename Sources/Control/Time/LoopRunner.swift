@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import CShims
+import HeapModule
 import Synchronization
 
 /// Optional real-time measures for a loop thread. Each is off unless asked for, and each reports whether it took.
@@ -34,18 +35,24 @@ public struct RealTimeOptions: Sendable, Equatable {
 
 /// Runs fixed-rate loops on one thread against one clock: the earliest deadline first, ties in the order given.
 ///
-/// On the real clock each station has its own runner on its own thread. On the virtual clock one runner carries
+/// On the real clock a runner carries the loops of one real station, of the stations of one serial line, or of a
+/// share of the simulated stations (a worker of the pool, `StationService`). On the virtual clock one runner carries
 /// every loop of every station, which makes the run a discrete-event simulation: the clock jumps to the next
-/// deadline.
+/// deadline. The next loop comes from a binary heap on (deadline, order given), so a worker with thousands of loops
+/// pays a logarithm per tick, not a scan.
 /// - Important: `run` belongs to one thread; only `requestStop` may be called from others.
 public final class LoopRunner: @unchecked Sendable {
     public let clock: any LoopClock
     public private(set) var loops: [FixedRateLoop]
+    /// Every loop's next deadline with its index in `loops` (the tie-break): made when the runner starts.
+    private var queue = Heap<Due>()
     private let stopRequested = Atomic<Bool>(false)
     private var started = false
     /// The deadline the runner waits for or is serving now (ns on its clock); set when the runner is made, so the
     /// time its thread takes to start counts too.
     private let pendingDeadline: Atomic<Int64>
+    /// The index in `loops` of the loop whose tick runs now, -1 between ticks.
+    private let firing = Atomic<Int>(-1)
 
     public init(clock: any LoopClock, loops: [FixedRateLoop] = []) {
         self.clock = clock
@@ -58,7 +65,24 @@ public final class LoopRunner: @unchecked Sendable {
     /// systemd watchdog pets only while every runner's lag is below its limit.
     public func lag(now: Int64) -> Int64 { now - pendingDeadline.load(ordering: .relaxed) }
 
-    public func add(_ loop: FixedRateLoop) { loops.append(loop) }
+    /// The index in `loops` of the loop whose tick runs now, nil between ticks; safe from any thread (the watchdog
+    /// names the station of a tick that hangs).
+    public var firingLoop: Int? {
+        let index = firing.load(ordering: .relaxed)
+        return index < 0 ? nil : index
+    }
+
+    /// - Parameter offset: moves the loop's grid later by this many ns (a station's phase among others on one
+    ///   runner); before the runner starts only.
+    public func add(_ loop: FixedRateLoop, offset: Int64 = 0) {
+        precondition(offset == 0 || !started, "a loop's offset is set before its runner starts")
+        loop.nextDeadline += offset
+        loops.append(loop)
+        if started {
+            align(loop, now: clock.now())
+            queue.insert(Due(deadline: loop.nextDeadline, index: loops.count - 1))
+        }
+    }
 
     /// Called on the runner's thread between the chunks of a long sleep (every `maxSleepChunk`, 100 ms on the real
     /// clock; never on the virtual clock), with the clock's time in ns: work that must not wait for the next tick of
@@ -79,15 +103,12 @@ public final class LoopRunner: @unchecked Sendable {
             // runner starts (probing devices, starting threads) is not wake-up lateness.
             started = true
             let now = clock.now()
-            for loop in loops where loop.nextDeadline < now {
-                let period = loop.spec.periodNanoseconds
-                loop.nextDeadline += (now - loop.nextDeadline + period - 1) / period * period
-            }
+            for loop in loops { align(loop, now: now) }
+            queue = Heap(loops.indices.map { Due(deadline: loops[$0].nextDeadline, index: $0) })
         }
-        while !isStopRequested {
-            var chosen = loops[0]
-            for loop in loops.dropFirst() where loop.nextDeadline < chosen.nextDeadline { chosen = loop }
-            let deadline = chosen.nextDeadline
+        while !isStopRequested, let due = queue.min {
+            let chosen = loops[due.index]
+            let deadline = due.deadline
             if deadline > end { break }
             pendingDeadline.store(deadline, ordering: .relaxed)
             // Sleep in chunks so a stop is noticed; the last sleep is to the exact absolute deadline.
@@ -102,9 +123,27 @@ public final class LoopRunner: @unchecked Sendable {
                 }
             }
             if isStopRequested { break }
+            firing.store(due.index, ordering: .relaxed)
             chosen.fire(wake: clock.now(), clock: clock)
+            firing.store(-1, ordering: .relaxed)
+            queue.replaceMin(with: Due(deadline: chosen.nextDeadline, index: due.index))
             ticks += 1
         }
         return ticks
+    }
+
+    /// Moves a loop's first deadline to the first point of its grid at or after `now`.
+    private func align(_ loop: FixedRateLoop, now: Int64) {
+        guard loop.nextDeadline < now else { return }
+        let period = loop.spec.periodNanoseconds
+        loop.nextDeadline += (now - loop.nextDeadline + period - 1) / period * period
+    }
+
+    /// A loop's place in the queue: the earliest deadline first, then the loop given first.
+    private struct Due: Comparable {
+        let deadline: Int64
+        let index: Int
+
+        static func < (a: Due, b: Due) -> Bool { (a.deadline, a.index) < (b.deadline, b.index) }
     }
 }

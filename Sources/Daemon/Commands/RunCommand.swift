@@ -328,7 +328,7 @@ struct RunCommand: AsyncParsableCommand {
             logger.info("systemd notify socket \(notifier.socketPath)")
             services.append(.init(service: SystemdService(
                 notifier: notifier,
-                runners: stationService.threads.map { ($0.names, $0.runner) },
+                threads: stationService.threads,
                 stations: stations, clock: clock, stallLimit: daemon.watchdogStall, logger: logger)))
         }
         let groupConfiguration = ServiceGroupConfiguration(services: services, logger: logger)

@@ -14,16 +14,17 @@ import Locking
 /// blocked call, a deadlock) stops the pets, and systemd restarts rigd after WatchdogSec=.
 package struct SystemdService: Service {
     package let notifier: SystemdNotifier
-    package let runners: [(names: String, runner: LoopRunner)]
+    package let threads: [StationService.LoopThread]
     package let stations: [any AnyStation]
     package let clock: MonotonicClock
     /// Seconds a runner may be behind before it counts as hung.
     package let stallLimit: Double
     package let logger: Logger
 
-    /// The stalled runners' station names, empty when every loop is alive.
-    package static func stalled(_ runners: [(names: String, runner: LoopRunner)], now: Int64, limit: Double) -> [String] {
-        runners.filter { Double($0.runner.lag(now: now)) / 1e9 > limit }.map(\.names)
+    /// The stalled threads' stations (the one whose tick hangs, if the thread is in one), empty when every loop is
+    /// alive.
+    package static func stalled(_ threads: [StationService.LoopThread], now: Int64, limit: Double) -> [String] {
+        threads.filter { Double($0.runner.lag(now: now)) / 1e9 > limit }.map(\.busyNames)
     }
 
     /// One line for `systemctl status`.
@@ -51,7 +52,7 @@ package struct SystemdService: Service {
         var wasStalled: [String] = []
         var lastStatus = -Double.infinity
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
-            let stalled = Self.stalled(runners, now: clock.now(), limit: stallLimit)
+            let stalled = Self.stalled(threads, now: clock.now(), limit: stallLimit)
             if stalled != wasStalled {
                 if stalled.isEmpty {
                     logger.notice("every station loop is alive again; petting the systemd watchdog")
@@ -82,10 +83,10 @@ package struct SystemdService: Service {
         }
     }
 
-    package init(notifier: SystemdNotifier, runners: [(names: String, runner: LoopRunner)], stations: [any AnyStation],
+    package init(notifier: SystemdNotifier, threads: [StationService.LoopThread], stations: [any AnyStation],
                  clock: MonotonicClock, stallLimit: Double, logger: Logger) {
         self.notifier = notifier
-        self.runners = runners
+        self.threads = threads
         self.stations = stations
         self.clock = clock
         self.stallLimit = stallLimit

@@ -24,6 +24,8 @@ package protocol AnyStation: AnyObject, Sendable {
     var simulation: SimulationHandles? { get }
     /// Opens the link (the station is wired already; a failure here leaves it to reconnect with backoff).
     func start(now: Double)
+    /// The loops `makeLoops` makes: their names and periods, known before they are made.
+    var loopSpecs: [LoopSpec] { get }
     /// The station's loops, to be run by one `LoopRunner` on the station's thread (or the virtual runner).
     func makeLoops() -> [FixedRateLoop]
     /// Takes the operator's waiting requests between ticks. Call on the station's thread.

@@ -33,6 +33,7 @@ package final class NotStartedStation: AnyStation {
     }
 
     package func start(now: Double) {}
+    package var loopSpecs: [LoopSpec] { [] }
     package func makeLoops() -> [FixedRateLoop] { [] }
 
     package func serveRequests(now: Double) {

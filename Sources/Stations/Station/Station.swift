@@ -139,6 +139,8 @@ package final class Station<Controller: StationController>: AnyStation, @uncheck
 
     // MARK: Loops
 
+    package var loopSpecs: [LoopSpec] { controller.loops }
+
     package func makeLoops() -> [FixedRateLoop] {
         loops = controller.loops.enumerated().map { index, spec in
             let loop = FixedRateLoop(spec: spec) { [unowned self] tick in self.tick(loop: index, tick: tick) }
