@@ -66,12 +66,12 @@ import Testing
     @Test func phasesSpreadEvenlyOnTheirGrid() {
         let period: Int64 = 5_000_000
         let quantum = StationService.LoopThread.phaseQuantum
-        let phases = (0..<1000).map { StationService.LoopThread.phase($0, longestPeriod: period) }
+        let phases = (0..<1000).map { StationService.LoopThread.phase($0, period: period) }
         #expect(phases.allSatisfy { $0 >= 0 && $0 < period && $0 % quantum == 0 })
         let slots = Dictionary(grouping: phases, by: { $0 }).mapValues(\.count)
         #expect(slots.count == Int(period / quantum))
         #expect(slots.values.min()! >= 40 && slots.values.max()! <= 60, "\(slots.values.sorted())")
-        #expect(StationService.LoopThread.phase(0, longestPeriod: period) == 0)
+        #expect(StationService.LoopThread.phase(0, period: period) == 0)
     }
 }
 

@@ -57,26 +57,28 @@ package struct StationService: Service {
         }
 
         /// Makes the stations' loops and gives them to the runner. On a worker of the pool each station's loops are
-        /// moved on by a phase of their own, so that a worker's stations do not all fall due at the same instants.
+        /// moved on by a phase of their own, so that a worker's stations do not all fall due at the same instants:
+        /// each loop by the phase modulo its period, the same grid of instants, so its first tick comes no later
+        /// than it would have.
         func addLoops() {
             for (k, station) in stations.enumerated() {
                 let loops = station.makeLoops()
-                let offset = worker == nil ? 0 : Self.phase(k, longestPeriod: loops.map(\.spec.periodNanoseconds).max() ?? 0)
+                let phase = worker == nil ? 0 : Self.phase(k, period: loops.map(\.spec.periodNanoseconds).max() ?? 0)
                 owners.withLock { $0 += Array(repeating: station.name, count: loops.count) }
-                for loop in loops { runner.add(loop, offset: offset) }
+                for loop in loops { runner.add(loop, offset: phase % loop.spec.periodNanoseconds) }
             }
         }
 
         /// The k-th station's phase on a worker: the fractional part of k times the golden ratio, a fraction of the
         /// station's longest period, in whole `phaseQuantum`s. Every loop of the station moves by the same amount
         /// (they keep their phase to one another), and any number of stations spreads evenly over the period: a
-        /// thousand stations whose loops all fell due on the same second would make a burst of every tick at once,
-        /// and the fast loops waiting behind it would miss their deadlines. The quantum gathers the ticks into at
-        /// most 4000 wake-ups a second: a phase of its own for every station would cost the worker a sleep and a
-        /// wake-up (a context switch) for every tick.
-        package static func phase(_ k: Int, longestPeriod: Int64) -> Int64 {
+        /// thousand stations whose loops all fell due at the same instants would make a burst of every tick at once,
+        /// and the fast loops waiting behind it would miss their deadlines. The quantum gathers the ticks into at most
+        /// 4000 wake-ups a second: a phase of its own for every station would cost the worker a sleep and a wake-up
+        /// (a context switch) for every tick.
+        package static func phase(_ k: Int, period: Int64) -> Int64 {
             let fraction = (Double(k) * 0.618_033_988_749_894_8).truncatingRemainder(dividingBy: 1)
-            return Int64(fraction * Double(longestPeriod / phaseQuantum)) * phaseQuantum
+            return Int64(fraction * Double(period / phaseQuantum)) * phaseQuantum
         }
 
         /// The grid of the pool's phases, ns.
