@@ -75,32 +75,17 @@ import Testing
     }
 }
 
-/// A station that says it is in another mode (and on another line) than it is; everything else is the inner
-/// station's.
-private final class Posing: AnyStation {
-    let inner: any AnyStation
-    let mode: StationMode
-    let bus: String?
+/// A station that says it is in another mode (and on another line) than it is.
+private final class Posing: ForwardingStation, @unchecked Sendable {
+    private let posedMode: StationMode
+    private let posedBus: String?
 
     init(_ inner: any AnyStation, mode: StationMode, bus: String?) {
-        self.inner = inner
-        self.mode = mode
-        self.bus = bus
+        posedMode = mode
+        posedBus = bus
+        super.init(inner)
     }
 
-    var name: String { inner.name }
-    var kind: DeviceKind { inner.kind }
-    var descriptor: any StationKind.Type { inner.descriptor }
-    var endpoint: String { inner.endpoint }
-    var mailbox: Mailbox { inner.mailbox }
-    var simulation: SimulationHandles? { inner.simulation }
-    var loopSpecs: [LoopSpec] { inner.loopSpecs }
-    func start(now: Double) { inner.start(now: now) }
-    func makeLoops() -> [FixedRateLoop] { inner.makeLoops() }
-    func serveRequests(now: Double) { inner.serveRequests(now: now) }
-    func driveSafeState(now: Double) { inner.driveSafeState(now: now) }
-    func report(includeLateness: Bool) -> [String: ReportValue] { inner.report(includeLateness: includeLateness) }
-    func attach(_ outputs: StationOutputs) { inner.attach(outputs) }
-    func status() -> StationStatus { inner.status() }
-    func setTickHook(_ hook: (@Sendable (_ now: Double) -> Void)?) { inner.setTickHook(hook) }
+    override var mode: StationMode { posedMode }
+    override var bus: String? { posedBus }
 }

@@ -75,37 +75,19 @@ private final class Barrier: @unchecked Sendable {
     }
 }
 
-/// A station that meets the others at the barrier before it drives its safe state; everything else is the inner
-/// station's.
-private final class StopBarrierStation: AnyStation {
-    let inner: any AnyStation
+/// A station that meets the others at the barrier before it drives its safe state.
+private final class StopBarrierStation: ForwardingStation, @unchecked Sendable {
     let barrier: Barrier
     let drove = Locked(false)
 
     init(_ inner: any AnyStation, barrier: Barrier) {
-        self.inner = inner
         self.barrier = barrier
+        super.init(inner)
     }
 
-    var name: String { inner.name }
-    var kind: DeviceKind { inner.kind }
-    var descriptor: any StationKind.Type { inner.descriptor }
-    var mode: StationMode { inner.mode }
-    var endpoint: String { inner.endpoint }
-    var bus: String? { inner.bus }
-    var mailbox: Mailbox { inner.mailbox }
-    var simulation: SimulationHandles? { inner.simulation }
-    func start(now: Double) { inner.start(now: now) }
-    var loopSpecs: [LoopSpec] { inner.loopSpecs }
-    func makeLoops() -> [FixedRateLoop] { inner.makeLoops() }
-    func serveRequests(now: Double) { inner.serveRequests(now: now) }
-    func driveSafeState(now: Double) {
+    override func driveSafeState(now: Double) {
         barrier.arriveAndWait()
         inner.driveSafeState(now: now)
         drove.withLock { $0 = true }
     }
-    func report(includeLateness: Bool) -> [String: ReportValue] { inner.report(includeLateness: includeLateness) }
-    func attach(_ outputs: StationOutputs) { inner.attach(outputs) }
-    func status() -> StationStatus { inner.status() }
-    func setTickHook(_ hook: (@Sendable (_ now: Double) -> Void)?) { inner.setTickHook(hook) }
 }
