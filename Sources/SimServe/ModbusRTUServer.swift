@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import CModbus
+import CShims
 import Devices
 import Foundation
 import Synchronization
@@ -85,8 +86,12 @@ public final class ModbusRTUServer: Sendable {
     public var counts: Counters { counters.withLock { $0 } }
 
     public func start() {
-        let thread = Thread { [self] in run() }
-        thread.name = "sim-rtu"
+        let name = "sim-rtu"
+        let thread = Thread { [self] in
+            rigd_set_thread_name(name)
+            run()
+        }
+        thread.name = name
         thread.start()
     }
 

@@ -73,6 +73,18 @@ import Testing
         #expect(slots.values.min()! >= 40 && slots.values.max()! <= 60, "\(slots.values.sorted())")
         #expect(StationService.LoopThread.phase(0, period: period) == 0)
     }
+
+    /// The kernel knows a worker by its name (`top -H`, `ps -L`, perf; the watchdog's STALLED line names it too):
+    /// Foundation's `Thread.name` alone never reached it on Linux.
+    @Test func aStartedThreadCarriesItsNameInTheKernel() async {
+        let seen = await withCheckedContinuation { (done: CheckedContinuation<String, Never>) in
+            startThread(name: "sim-7") {
+                let comm = (try? String(contentsOfFile: "/proc/thread-self/comm", encoding: .utf8)) ?? ""
+                done.resume(returning: comm.trimmingCharacters(in: .whitespacesAndNewlines))
+            }
+        }
+        #expect(seen == "sim-7")
+    }
 }
 
 /// A station that says it is in another mode (and on another line) than it is.
