@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import CModbus
+import CShims
 import Devices
 import Foundation
 import Synchronization
@@ -96,8 +97,12 @@ public final class ModbusTCPServer: Sendable {
 
     /// Runs `run()` on a new thread named after the device.
     public func start() {
-        let thread = Thread { [self] in run() }
-        thread.name = "sim-\(device.kind)"
+        let name = "sim-\(device.kind)"
+        let thread = Thread { [self] in
+            rigd_set_thread_name(name)
+            run()
+        }
+        thread.name = name
         thread.start()
     }
 
@@ -121,12 +126,27 @@ public final class ModbusTCPServer: Sendable {
             finished.withLock { $0 = true }
             done.signal()
         }
+        // The poll set: the listening socket, then every client. Kept between rounds and changed only when a client
+        // comes or goes (rebuilding it every round cost allocations on every request).
+        var fds = [pollfd(fd: listenSocket, events: Int16(POLLIN), revents: 0)]
         while !stopping.load(ordering: .relaxed) {
-            var fds = [pollfd(fd: listenSocket, events: Int16(POLLIN), revents: 0)]
-                + clients.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
             let ready = poll(&fds, nfds_t(fds.count), timeoutMs)
             device.advance(to: clock())
             guard ready > 0 else { continue }
+            var changed = false
+            for i in 1..<fds.count where fds[i].revents != 0 {
+                let fd = fds[i].fd
+                _ = modbus_set_socket(context.pointer, fd)
+                let length = modbus_receive(context.pointer, &query)
+                if length < 0 {
+                    // EOF, reset or a frame that never completed: drop that client only.
+                    Glibc.close(fd)
+                    clients.removeAll { $0 == fd }
+                    changed = true
+                } else if length > 0 {
+                    serve(&query, length: Int(length))
+                }
+            }
             if fds[0].revents & Int16(POLLIN) != 0 {
                 let client = accept(listenSocket, nil, nil)
                 if client >= 0 {
@@ -135,18 +155,12 @@ public final class ModbusTCPServer: Sendable {
                     var on: Int32 = 1
                     _ = setsockopt(client, Int32(IPPROTO_TCP), TCP_NODELAY, &on, socklen_t(MemoryLayout<Int32>.size))
                     clients.append(client)
+                    changed = true
                 }
             }
-            for entry in fds.dropFirst() where entry.revents != 0 {
-                _ = modbus_set_socket(context.pointer, entry.fd)
-                let length = modbus_receive(context.pointer, &query)
-                if length < 0 {
-                    // EOF, reset or a frame that never completed: drop that client only.
-                    Glibc.close(entry.fd)
-                    clients.removeAll { $0 == entry.fd }
-                } else if length > 0 {
-                    serve(&query, length: Int(length))
-                }
+            if changed {
+                fds = [pollfd(fd: listenSocket, events: Int16(POLLIN), revents: 0)]
+                    + clients.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
             }
         }
     }

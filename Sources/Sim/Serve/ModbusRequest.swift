@@ -24,7 +24,11 @@ public enum ModbusRequest: Sendable, Equatable {
 
     /// Decodes a PDU (function code first) that libmodbus has already framed and checked.
     /// Unknown function codes are exception 01; malformed quantities or byte counts are exception 03.
-    public static func decode(pdu: some RandomAccessCollection<UInt8>) -> Result<ModbusRequest, ModbusException> {
+    // Specialized (and exported) for the servers' slices of libmodbus's buffer: unspecialized, a request's decoding
+    // went through generic witnesses and metadata lookups on every request.
+    @_specialize(exported: true, where Bytes == ArraySlice<UInt8>)
+    @_specialize(exported: true, where Bytes == [UInt8])
+    public static func decode<Bytes: RandomAccessCollection<UInt8>>(pdu: Bytes) -> Result<ModbusRequest, ModbusException> {
         let bytes = Array(pdu)
         guard let function = bytes.first else { return .failure(.illegalFunction) }
         func word(_ i: Int) -> Int? { i + 1 < bytes.count ? Int(bytes[i]) << 8 | Int(bytes[i + 1]) : nil }
