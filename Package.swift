@@ -48,7 +48,7 @@ let package = Package(
         .target(name: "CShims"),
 
         // pthread-mutex lock (ThreadSanitizer sees it; Synchronization.Mutex it does not, on Linux).
-        .target(name: "Locking", swiftSettings: strict),
+        .target(name: "Locking", dependencies: ["CShims"], swiftSettings: strict),
         // The device contract: registers, profiles, the ModbusClient and GPIO protocols. No C library.
         .target(name: "Devices", dependencies: ["Locking"], swiftSettings: strict),
         // What talks to a wire: libmodbus TCP and RTU clients, libgpiod, libserialport.

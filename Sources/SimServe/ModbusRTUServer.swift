@@ -2,7 +2,6 @@
 import Glibc
 #endif
 import CModbus
-import CShims
 import Devices
 import Foundation
 import Synchronization
@@ -86,13 +85,7 @@ public final class ModbusRTUServer: Sendable {
     public var counts: Counters { counters.withLock { $0 } }
 
     public func start() {
-        let name = "sim-rtu"
-        let thread = Thread { [self] in
-            rigd_set_thread_name(name)
-            run()
-        }
-        thread.name = name
-        thread.start()
+        startThread(name: "sim-rtu") { [self] in run() }
     }
 
     public func stop() {

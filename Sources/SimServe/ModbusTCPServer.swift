@@ -2,7 +2,6 @@
 import Glibc
 #endif
 import CModbus
-import CShims
 import Devices
 import Foundation
 import Synchronization
@@ -97,13 +96,7 @@ public final class ModbusTCPServer: Sendable {
 
     /// Runs `run()` on a new thread named after the device.
     public func start() {
-        let name = "sim-\(device.kind)"
-        let thread = Thread { [self] in
-            rigd_set_thread_name(name)
-            run()
-        }
-        thread.name = name
-        thread.start()
+        startThread(name: "sim-\(device.kind)") { [self] in run() }
     }
 
     /// Asks the loop to stop and waits until it has closed every socket.

@@ -1,6 +1,7 @@
 import Control
 import Devices
 import Foundation
+import Locking
 import Logging
 import Stations
 import Testing

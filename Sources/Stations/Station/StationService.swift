@@ -206,12 +206,3 @@ package struct DurationService: Service {
     }
 }
 
-/// Starts a named thread. A nonisolated function, so the closure never inherits top-level isolation.
-package nonisolated func startThread(name: String, _ body: @escaping @Sendable () -> Void) {
-    let thread = Thread {
-        nameCurrentThread(name)
-        body()
-    }
-    thread.name = name
-    thread.start()
-}
