@@ -209,8 +209,9 @@ public protocol StationController: Sendable {
     var streamLoop: Int? { get }
     /// New ring samples (and any gap before them), in order, before the `step` of `streamLoop`.
     mutating func receive(_ chunk: SampleRingReader.Chunk, now: Double)
-    /// What loop `loop` reads from the device on its next tick (docs/maps.md, "Read plans"); the rest of the snapshot
+    /// What loop `loop` reads from the device on every tick (docs/maps.md, "Read plans"); the rest of the snapshot
     /// it is handed is as the loops that read it last read it. Every part of the snapshot must be read by some loop.
+    /// Asked once per loop, when the station is made: a loop reads the same parts on every tick.
     /// Default: everything, on every tick of every loop.
     func reads(loop: Int) -> ReadNeeds
 }

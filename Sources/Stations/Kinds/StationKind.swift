@@ -48,6 +48,12 @@ package protocol StationKind: Sendable {
     /// Reads the station's `[station.relays]`: the host GPIO lines of the controller's relays, by relay name. nil: the
     /// kind has no relays (the default, which leaves a `relays` table to be reported as an unknown key).
     static func readRelays(_ station: TableReader, control: Control) -> [String: GPIOLineAddress]?
+
+    /// Reads `[station.control]` into this kind's settings, behind the type-erased face the generic code holds.
+    /// Default: `Configured<Self>` (a requirement so that the call from the generic code reaches this kind's own
+    /// copy, where the optimizer knows the kind: the station built from it runs its ticks in code compiled for its
+    /// controller, not through generic witnesses and runtime type lookups on every tick).
+    static func configure(_ table: TableReader?) -> any ConfiguredKind
 }
 
 extension StationKind where Control: ControlSettings {
@@ -87,7 +93,6 @@ extension StationKind {
     /// Whether the host feeds the device's watchdog, from the profile.
     package static var feedsDeviceWatchdog: Bool { Controller.Profile.usesHostWatchdog }
 
-    /// Reads `[station.control]` into this kind's settings, behind the type-erased face the generic code holds.
     package static func configure(_ table: TableReader?) -> any ConfiguredKind { Configured<Self>(readControl(table)) }
 
     /// `readRelays` for settings read by `configure`.

@@ -48,9 +48,9 @@ extension Station {
                     let missing = Profile.channels[served...].map(\.name).joined(separator: ", ")
                     logger.info("station \(name): the device does not serve \(missing) (simulator only): not available")
                 }
-                if served != channelCount || spansByNeeds.isEmpty || replan {
+                if served != channelCount || loopSpans.isEmpty || replan {
                     snapshotSpans = ContractSpan.snapshot(of: Profile.self, channelCount: served)
-                    spansByNeeds = [:]
+                    planLoopSpans()
                     publishedPlanGeneration = client.planGeneration
                     // The API's plan as the loops now read (a real device lacks the simulator-only channels, a mapped
                     // one's values found at start-up are where discovery found them).

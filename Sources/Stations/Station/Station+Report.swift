@@ -6,8 +6,8 @@ extension Station {
         var channels: [String: ReportValue] = [:]
         for stats in publisher.channelStats { channels[stats.spec.name] = .object(stats.summary) }
         var loopEntries: [String: ReportValue] = [:]
-        for loop in loops {
-            let s = loop.statistics.snapshot()
+        for statistics in loopStatistics {
+            let s = statistics.snapshot()
             var entry: [String: ReportValue] = [
                 "period_s": .number(s.period), "ticks": .number(Double(s.ticks)),
                 "overruns": .number(Double(s.overruns)),

@@ -3,6 +3,7 @@ import Devices
 import Foundation
 import Locking
 import Logging
+import Synchronization
 
 /// One device: its transport, its profile, its controller and its loops (docs/design.md). It owns its I/O: nothing else
 /// talks to its device. Operator requests arrive through the mailbox and are applied at the next tick.
@@ -50,16 +51,30 @@ package final class Station<Controller: StationController>: AnyStation, @uncheck
     /// What a snapshot reads of the contract (with the channels the device serves), and the part of it each set of
     /// loop needs reads: learned at connect.
     var snapshotSpans: [ContractSpan]
-    var spansByNeeds: [ReadNeeds: [ContractSpan]] = [:]
+    /// What each loop reads of `snapshotSpans` (its `reads(loop:)`, asked once when the station is made); empty until
+    /// the first connect, which plans them.
+    var loopSpans: [[ContractSpan]] = []
+    /// Each loop's needs and the controller's stream loop, asked once: a tick asking them of the controller copied the
+    /// whole controller value (a generic class's stored property; perf of 1000 stations).
+    let loopNeeds: [ReadNeeds]
+    let streamLoop: Int?
     /// The plan generation the published read plan was made under (a mapped device's values found at start-up).
     var publishedPlanGeneration = 0
     /// Whether the device's map finds values at start-up (`[[map.locate]]`): its layout may move while it runs.
     let mappedLocates: Bool
     /// The device's sample ring, read on the controller's stream loop.
     let ringReader: SampleRingReader?
-    var loops: [FixedRateLoop] = []
+    /// The statistics of the loops `makeLoops()` made (the report's). The station does not hold the loops: their
+    /// runner does, and each loop holds the station it ticks.
+    var loopStatistics: [LoopStatistics] = []
     private var outputs = StationOutputs(epoch: 0)
+    /// A tick of `station`: made in `init`, so that it is compiled with the station's controller wherever the station
+    /// is (`Configured.init`), and the loops made later by the generic `makeLoops()` tick through it.
+    private let tickBody: @Sendable (_ station: Station, _ loop: Int, _ tick: LoopTick) -> Void
     private let tickHook = Locked<(@Sendable (Double) -> Void)?>(nil)
+    /// Whether `tickHook` holds a hook: a tick looks here before it takes the hook's lock (only tests and
+    /// `--debug-hang` set one).
+    private let hasTickHook = Atomic<Bool>(false)
 
     package var endpoint: String { client.endpoint }
 
@@ -90,7 +105,10 @@ package final class Station<Controller: StationController>: AnyStation, @uncheck
             self.client = SnapshotCache(base: CountingClient(client, tally: transactions))
         }
         self.snapshotSpans = ContractSpan.snapshot(of: Profile.self, channelCount: Profile.channels.count)
+        self.tickBody = { station, loop, tick in station.tick(loop: loop, tick: tick) }
         self.controller = controller
+        self.loopNeeds = controller.loops.indices.map { controller.reads(loop: $0) }
+        self.streamLoop = controller.streamLoop
         self.logger = logger
         // A ring read times itself on the station's clock: the virtual clock in a virtual run, where no time passes
         // in a call (the wall clock there made a run's request count depend on how the host scheduled it).
@@ -131,6 +149,7 @@ package final class Station<Controller: StationController>: AnyStation, @uncheck
 
     package func setTickHook(_ hook: (@Sendable (_ now: Double) -> Void)?) {
         tickHook.withLock { $0 = hook }
+        hasTickHook.store(hook != nil, ordering: .releasing)
     }
 
     package func status() -> StationStatus {
@@ -142,14 +161,16 @@ package final class Station<Controller: StationController>: AnyStation, @uncheck
     package var loopSpecs: [LoopSpec] { controller.loops }
 
     package func makeLoops() -> [FixedRateLoop] {
-        loops = controller.loops.enumerated().map { index, spec in
-            let loop = FixedRateLoop(spec: spec) { [unowned self] tick in self.tick(loop: index, tick: tick) }
+        let loops = controller.loops.enumerated().map { index, spec in
+            let body = tickBody
+            let loop = FixedRateLoop(spec: spec) { tick in body(self, index, tick) }
             if let observe = outputs.latenessObserver {
                 let record = observe(name, spec.name)
                 loop.latenessObserver = { record($0) }
             }
             return loop
         }
+        loopStatistics = loops.map(\.statistics)
         publisher.loopStatistics.withLock { $0 = loops.map(\.statistics) }
         return loops
     }
@@ -157,7 +178,7 @@ package final class Station<Controller: StationController>: AnyStation, @uncheck
     /// One tick: mailbox, (re)connect, read, decide, host lines, publish, write.
     private func tick(loop: Int, tick: LoopTick) {
         let now = tick.now
-        tickHook.withLock { $0 }?(now)
+        if hasTickHook.load(ordering: .acquiring) { tickHook.withLock { $0 }?(now) }
         let envelopes = applyRequests(now: now)
         remindOfMissingDevice(now: now)
         if supervisor.shouldReconnect(now: now) { _ = connect(now: now, restored: true) }
@@ -196,9 +217,9 @@ package final class Station<Controller: StationController>: AnyStation, @uncheck
     /// failed read holds the outputs.
     private func read(loop: Int, now: Double) -> DeviceInput<Profile.Snapshot>? {
         do {
-            let needs = controller.reads(loop: loop)
-            var spans = spans(needs)
-            if let ringReader, loop == controller.streamLoop {
+            let needs = loopNeeds[loop]
+            var spans = spans(loop: loop)
+            if let ringReader, loop == streamLoop {
                 // A contract 1.01 device keeps its switch word just below the ring: the ring read brings the switches
                 // this loop needs, and the refresh need not read them.
                 let switches = spans.first {
@@ -235,11 +256,14 @@ package final class Station<Controller: StationController>: AnyStation, @uncheck
     }
 
     /// The contract spans a loop with `needs` refreshes.
-    func spans(_ needs: ReadNeeds) -> [ContractSpan] {
-        if let spans = spansByNeeds[needs] { return spans }
-        let spans = ContractSpan.select(needs, from: snapshotSpans)
-        spansByNeeds[needs] = spans
-        return spans
+    func spans(loop: Int) -> [ContractSpan] {
+        if loopSpans.isEmpty { planLoopSpans() }
+        return loopSpans[loop]
+    }
+
+    /// Each loop's part of the snapshot, from `snapshotSpans`.
+    func planLoopSpans() {
+        loopSpans = loopNeeds.map { ContractSpan.select($0, from: snapshotSpans) }
     }
 
     /// Each loop's read plan as the loop reads now, for the API (`read_plan`): `position (10 ms): FC 04 input 100…111
@@ -286,7 +310,7 @@ package final class Station<Controller: StationController>: AnyStation, @uncheck
     /// "FC 23").
     private func write(_ commands: Profile.Commands, relays: [Bool], loop: Int, now: Double) {
         do {
-            try client.combiningWrites(prefetching: spans(controller.reads(loop: loop))) {
+            try client.combiningWrites(prefetching: spans(loop: loop)) {
                 for write in Profile.writes(for: commands, previous: lastCommands, order: order) {
                     try write.apply(to: client)
                 }
