@@ -36,6 +36,9 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.0"),
         .package(url: "https://github.com/yaslab/CSV.swift", from: "2.5.0"),
+        // Sparkplug B payloads (Sources/Sparkplug/sparkplug_b.pb.swift, generated once by scripts/generate-protobuf).
+        // Exact: the generated code is made for this version's runtime.
+        .package(url: "https://github.com/apple/swift-protobuf", exact: "1.39.0"),
         // Tests only: an independent CSV parser for the export round trip.
         .package(url: "https://github.com/swiftcsv/SwiftCSV", from: "0.10.0"),
     ],
@@ -44,6 +47,7 @@ let package = Package(
         .systemLibrary(name: "CModbus", pkgConfig: "libmodbus", providers: [.apt(["libmodbus-dev"])]),
         .systemLibrary(name: "CGPIOD", pkgConfig: "libgpiod", providers: [.apt(["libgpiod-dev"])]),
         .systemLibrary(name: "CSerialPort", pkgConfig: "libserialport", providers: [.apt(["libserialport-dev"])]),
+        .systemLibrary(name: "CMosquitto", pkgConfig: "libmosquitto", providers: [.apt(["libmosquitto-dev"])]),
         // Tiny C wrappers for what Swift cannot call directly (variadic prctl, macros).
         .target(name: "CShims"),
 
@@ -63,6 +67,18 @@ let package = Package(
         .target(
             name: "SimServe",
             dependencies: ["Sim", "Devices", "DeviceTransports", "Locking", "CModbus", "CShims"],
+            swiftSettings: strict
+        ),
+        // The fleet: Sparkplug B topics and payloads (protobuf through swift-protobuf) ...
+        .target(
+            name: "Sparkplug",
+            dependencies: [.product(name: "SwiftProtobuf", package: "swift-protobuf")],
+            swiftSettings: strict
+        ),
+        // ... and an MQTT client on libmosquitto, on a thread of its own.
+        .target(
+            name: "MQTT",
+            dependencies: ["CMosquitto", "Locking", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
         .target(
@@ -169,6 +185,13 @@ let package = Package(
             name: "ToolTests",
             dependencies: ["RigdTestKit", "Daemon", "Stations"],
             exclude: ["openapi_check.py", "dashboard_check.py"]
+        ),
+        // Sparkplug payloads read back by pysparkplug (PyPI), the MQTT client against Mosquitto brokers of the tests'
+        // own.
+        .testTarget(
+            name: "FleetTests",
+            dependencies: ["RigdTestKit", "Sparkplug", "MQTT", "Locking", .product(name: "Logging", package: "swift-log")],
+            exclude: ["sparkplug_decode.py"]
         ),
         // Too long for scripts/test: skipped unless RIGD_DEEP_TESTS=1 (scripts/test-deep).
         .testTarget(name: "DeepTierTests", dependencies: ["RigdTestKit"]),
