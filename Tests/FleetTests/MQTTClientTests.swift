@@ -31,12 +31,7 @@ import Testing
 
         /// Waits up to `timeout` s for `predicate`.
         func wait(_ timeout: Double = 10, until predicate: (Events) -> Bool) -> Bool {
-            let end = Date().addingTimeInterval(timeout)
-            while Date() < end {
-                if predicate(self) { return true }
-                Thread.sleep(forTimeInterval: 0.02)
-            }
-            return predicate(self)
+            eventually(timeout) { predicate(self) }
         }
     }
 
@@ -150,11 +145,16 @@ import Testing
 extension MosquittoBroker {
     /// Waits up to `timeout` s for the broker's log to satisfy `predicate`.
     func wait(_ timeout: Double = 10, until predicate: (String) -> Bool) -> Bool {
-        let end = Date().addingTimeInterval(timeout)
-        while Date() < end {
-            if predicate(log) { return true }
-            Thread.sleep(forTimeInterval: 0.02)
-        }
-        return predicate(log)
+        eventually(timeout) { predicate(log) }
     }
+}
+
+/// Whether `condition` holds within `timeout` s (asked every 20 ms, and once more at the end).
+func eventually(_ timeout: Double, _ condition: () -> Bool) -> Bool {
+    let end = Date().addingTimeInterval(timeout)
+    while Date() < end {
+        if condition() { return true }
+        Thread.sleep(forTimeInterval: 0.02)
+    }
+    return condition()
 }
