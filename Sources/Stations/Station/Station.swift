@@ -255,7 +255,8 @@ package final class Station<Controller: StationController>: AnyStation, @uncheck
         }
     }
 
-    /// The contract spans a loop with `needs` refreshes.
+    /// The contract spans loop `loop` refreshes (its read plan), planned at the first call if the first connect has
+    /// not planned them.
     func spans(loop: Int) -> [ContractSpan] {
         if loopSpans.isEmpty { planLoopSpans() }
         return loopSpans[loop]
