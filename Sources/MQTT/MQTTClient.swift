@@ -143,13 +143,6 @@ public final class MQTTClient: @unchecked Sendable {
         return true
     }()
 
-    /// The version of the libmosquitto this process runs with ("2.0.11").
-    public static var libraryVersion: String {
-        var major: Int32 = 0, minor: Int32 = 0, revision: Int32 = 0
-        mosquitto_lib_version(&major, &minor, &revision)
-        return "\(major).\(minor).\(revision)"
-    }
-
     public init(_ settings: MQTTSettings, logger: Logger, will: (@Sendable () -> MQTTWill?)? = nil,
                 onEvent: @escaping @Sendable (MQTTEvent) -> Void) throws {
         _ = Self.libraryInitialized
@@ -283,16 +276,14 @@ public final class MQTTClient: @unchecked Sendable {
                 ? mosquitto_connect_async(handle, settings.host, Int32(settings.port), Int32(settings.keepalive))
                 : mosquitto_reconnect_async(handle)
             first = false
-            var reason = code == Int32(MOSQ_ERR_ERRNO.rawValue)
-                ? String(cString: strerror(errno)) : String(cString: mosquitto_strerror(code))
+            var reason = Self.describe(code)
             if code == Self.ok {
                 repeat {
                     code = mosquitto_loop(handle, 100, 1)
                 } while code == Self.ok && !stopping.load(ordering: .relaxed)
                 let wasConnected = connectedNow.exchange(false, ordering: .relaxed)
                 if wasConnected { delay = settings.reconnectMin }
-                reason = code == Int32(MOSQ_ERR_ERRNO.rawValue)
-                    ? String(cString: strerror(errno)) : String(cString: mosquitto_strerror(code))
+                reason = Self.describe(code)
             }
             if stopping.load(ordering: .relaxed) { break }
             let wait = Self.jittered(delay, by: settings.reconnectJitter)
@@ -304,6 +295,12 @@ public final class MQTTClient: @unchecked Sendable {
         var rounds = 0
         while rounds < 10, mosquitto_loop(handle, 10, 1) == Self.ok { rounds += 1 }
         connectedNow.store(false, ordering: .relaxed)
+    }
+
+    /// libmosquitto's message for `code`; the system's for a failed system call (MOSQ_ERR_ERRNO).
+    private static func describe(_ code: Int32) -> String {
+        code == Int32(MOSQ_ERR_ERRNO.rawValue)
+            ? String(cString: strerror(errno)) : String(cString: mosquitto_strerror(code))
     }
 
     /// `delay` moved by a random fraction of itself up to `jitter` either way.

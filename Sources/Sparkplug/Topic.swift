@@ -53,9 +53,6 @@ public enum SparkplugTopic: Sendable, Equatable, CustomStringConvertible {
         }
         return nil
     }
-
-    /// Everything of one group: what a historian subscribes to.
-    public static func groupFilter(_ group: String) -> String { "\(namespace)/\(group)/#" }
 }
 
 /// Sparkplug's message sequence number: 0 on the NBIRTH, then one more per message of the node (its NDATA, DBIRTH,

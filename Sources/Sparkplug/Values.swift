@@ -32,21 +32,6 @@ public enum SparkplugValue: Sendable, Equatable {
         case .null(let type): type
         }
     }
-
-    /// The value as a number, where it is one (booleans as 0 and 1).
-    public var number: Double? {
-        switch self {
-        case .int32(let v): Double(v)
-        case .int64(let v): Double(v)
-        case .uint32(let v): Double(v)
-        case .uint64(let v): Double(v)
-        case .float(let v): Double(v)
-        case .double(let v): v
-        case .boolean(let v): v ? 1 : 0
-        case .dateTime(let v): Double(v)
-        case .string, .null: nil
-        }
-    }
 }
 
 extension SpBPayload.Metric {
