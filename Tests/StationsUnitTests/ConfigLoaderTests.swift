@@ -300,3 +300,295 @@ struct DaemonSettingsTests {
         }
     }
 }
+
+/// Nested in `ConfigLoaderTests`, so that filtering on it runs these too.
+extension ConfigLoaderTests {
+    @Suite("[mqtt] settings")
+    struct MQTTSettingsTests {
+        /// One station to name in `[mqtt.deadband]`.
+        static let pond = """
+        [[station]]
+        name = "pond-1"
+        kind = "aqua-sonde"
+        address = "sim://"
+
+        """
+
+        /// `pond` with an `[mqtt]` table of `mqtt` (its lines, without the header).
+        private func file(_ mqtt: String) -> String { Self.pond + "[mqtt]\n" + mqtt }
+
+        private func parse(_ mqtt: String) throws -> MQTTConfig? {
+            try ConfigLoader.parse(file(mqtt), source: "mqtt.toml").mqtt
+        }
+
+        /// The issues of `text`, recording a test failure if it loads.
+        private func issues(_ text: String) -> [ConfigIssue] {
+            do {
+                _ = try ConfigLoader.parse(text, source: "bad.toml")
+                Issue.record("accepted:\n\(text)")
+                return []
+            } catch {
+                return error.issues
+            }
+        }
+
+        /// The issues of an `[mqtt]` table of `mqtt`, as `file:line: key message`.
+        private func problems(_ mqtt: String) -> [String] { issues(file(mqtt)).map(\.description) }
+
+        @Test func everyKeyIsRead() throws {
+            let c = try parse("""
+            broker = "mqtts://broker.site.example:8884"
+            group = "site-north"
+            node = "rigd-host-1"
+            protocol = "5"
+            username = "rigd"
+            password_file = "/etc/rigd/mqtt-password"
+            ca_file = "/etc/rigd/ca.pem"
+            cert_file = "/etc/rigd/client.pem"
+            key_file = "/etc/rigd/client.key"
+            primary_host = "scada-1"
+            deadband_default = 0.01
+            max_interval_s = 300
+            forward_rate_per_s = 50
+            keepalive_s = 45
+            [mqtt.deadband]
+            "pond-1.do_mgl" = 0.05
+            "pond-1.water_temp_c" = 0.1
+            """)
+            var expected = MQTTConfig(host: "broker.site.example", port: 8884, tls: true, group: "site-north",
+                                      node: "rigd-host-1")
+            expected.protocolVersion5 = true
+            expected.username = "rigd"
+            expected.passwordFile = "/etc/rigd/mqtt-password"
+            expected.caFile = "/etc/rigd/ca.pem"
+            expected.certFile = "/etc/rigd/client.pem"
+            expected.keyFile = "/etc/rigd/client.key"
+            expected.primaryHost = "scada-1"
+            expected.deadbandDefault = 0.01
+            expected.deadbands = ["pond-1.do_mgl": 0.05, "pond-1.water_temp_c": 0.1]
+            expected.maxInterval = 300
+            expected.forwardRatePerS = 50
+            expected.keepalive = 45
+            #expect(c == expected)
+        }
+
+        @Test func defaults() throws {
+            let c = try #require(try parse("broker = \"mqtt://10.0.0.5\"\ngroup = \"site\"\nnode = \"host\"\n"))
+            #expect(c == MQTTConfig(host: "10.0.0.5", port: 1883, tls: false, group: "site", node: "host"))
+            #expect(!c.protocolVersion5 && c.username == nil && c.passwordFile == nil && c.caFile == nil)
+            #expect(c.primaryHost == nil && c.deadbands.isEmpty)
+            #expect(c.deadbandDefault == 0.001 && c.maxInterval == 60 && c.forwardRatePerS == 500 && c.keepalive == 30)
+            let slash = try parse("broker = \"mqtt://h/\"\ngroup = \"g\"\nnode = \"n\"\nprotocol = \"3.1.1\"\n")
+            #expect(slash?.port == 1883 && slash?.protocolVersion5 == false)
+        }
+
+        @Test func mqttsDefaultsToPort8883AndIPv6HostsLoseTheirBrackets() throws {
+            let tls = try #require(try parse("broker = \"mqtts://broker.local\"\ngroup = \"g\"\nnode = \"n\"\n"
+                                             + "ca_file = \"/etc/ssl/ca.pem\"\n"))
+            #expect(tls.host == "broker.local" && tls.port == 8883 && tls.tls)
+            let v6 = try #require(try parse("broker = \"mqtt://[::1]:1884\"\ngroup = \"g\"\nnode = \"n\"\n"))
+            #expect(v6.host == "::1" && v6.port == 1884 && !v6.tls)
+        }
+
+        @Test func noMQTTTableIsNoMQTTAndNoAbsentKey() throws {
+            let (c, absent) = try ConfigLoader.parseReportingAbsent(Self.pond, source: "plain.toml")
+            #expect(c.mqtt == nil)
+            #expect(!absent.contains { $0.hasPrefix("mqtt") }, "\(absent.sorted())")
+        }
+
+        @Test func everyMistakeIsReportedWithItsKey() {
+            let found = problems("""
+            broker = "mqtt://user:secret@broker.local"
+            group = "site/north"
+            node = ""
+            protocol = "4"
+            password_file = "/etc/rigd/mqtt-password"
+            ca_file = "/etc/rigd/ca.pem"
+            keepalive_s = 2
+            deadband_default = 0.9
+            max_interval_s = 0
+            forward_rate_per_s = "fast"
+            colour = "blue"
+            [mqtt.deadband]
+            "pond-9.do_mgl" = 0.05
+            """)
+            let expected = [
+                // A URL with a password is not repeated in the message (it goes to logs).
+                "bad.toml:6: mqtt.broker must not hold a user or password: use username and password_file "
+                    + "(mqtt://broker.local:1883 or mqtts://broker.local:8883)",
+                "bad.toml:7: mqtt.group must not contain '/', '+' or '#' (Sparkplug ids are topic levels), "
+                    + "got \"site/north\"",
+                "bad.toml:8: mqtt.node must not be empty (a Sparkplug id)",
+                "bad.toml:9: mqtt.protocol must be \"3.1.1\" or \"5\", got \"4\"",
+                "bad.toml:10: mqtt.password_file needs username (the user the password is for)",
+                "bad.toml:11: mqtt.ca_file is only for an mqtts:// broker (TLS), the broker is mqtt://",
+                "bad.toml:12: mqtt.keepalive_s must be within 5…3600, got 2",
+                "bad.toml:13: mqtt.deadband_default must be within 0…0.5, got 0.9",
+                "bad.toml:14: mqtt.max_interval_s must be within 1…86400, got 0",
+                "bad.toml:15: mqtt.forward_rate_per_s must be a number, got string",
+                "bad.toml:16: mqtt.colour is not a known key here (a typo?)",
+                "bad.toml:18: mqtt.deadband.\"pond-9.do_mgl\" names no station \"pond-9\" (stations: pond-1)",
+            ]
+            for line in expected { #expect(found.contains(line), "missing \(line)\nin \(found)") }
+            #expect(found.count == expected.count, "\(found)")
+        }
+
+        @Test(arguments: [
+            ("http://broker.local", "has scheme \"http\", must be mqtt:// or mqtts://"),
+            ("broker.local:1883", "has scheme \"broker.local\", must be mqtt:// or mqtts://"),
+            ("mqtt://:1883", "names no host"),
+            ("mqtt:broker.local", "names no host"),
+            ("mqtt://broker.local/rigd", "must not have a path, got \"/rigd\""),
+            ("mqtt://admin@broker.local", "must not hold a user or password: use username and password_file"),
+            ("mqtt://broker.local:0", "port must be 1…65535, got 0"),
+            ("mqtts://broker.local:99999", "port must be 1…65535, got 99999"),
+            ("mqtt://broker.local?x=1", "must not have a query"),
+            ("mqtt://broker.local:port", "is not a URL"),
+            ("", "must start with mqtt:// or mqtts://"),
+        ])
+        func badBrokers(broker: String, message: String) {
+            let found = problems("broker = \"\(broker)\"\ngroup = \"g\"\nnode = \"n\"\nca_file = \"/ca.pem\"\n")
+            #expect(found.contains { $0.contains("mqtt.broker ") && $0.contains(message) }, "\(found)")
+        }
+
+        @Test func requiredKeys() {
+            let found = problems("keepalive_s = 30\n")
+            for key in ["broker", "group", "node"] {
+                #expect(found.contains("bad.toml:5: mqtt.\(key) is required"), "\(found)")
+            }
+        }
+
+        @Test func unknownKeyIsATypo() {
+            let found = problems("broker = \"mqtt://h\"\ngroup = \"g\"\nnode = \"n\"\nkeep_alive_s = 30\n")
+            #expect(found == ["bad.toml:9: mqtt.keep_alive_s is not a known key here (a typo?)"])
+        }
+
+        @Test func sparkplugIDs() {
+            let found = problems("broker = \"mqtt://h\"\ngroup = \"a+b\"\nnode = \"#\"\nprimary_host = \"scada/1\"\n")
+            for key in ["group", "node", "primary_host"] {
+                #expect(found.contains { $0.contains("mqtt.\(key) must not contain '/', '+' or '#'") }, "\(found)")
+            }
+            let empty = problems("broker = \"mqtt://h\"\ngroup = \"\"\nnode = \"n\"\nprimary_host = \"\"\n")
+            #expect(empty.contains("bad.toml:7: mqtt.group must not be empty (a Sparkplug id)"), "\(empty)")
+            #expect(empty.contains("bad.toml:9: mqtt.primary_host must not be empty (a Sparkplug id)"), "\(empty)")
+        }
+
+        @Test func protocolVersion() throws {
+            let five = try parse("broker = \"mqtt://h\"\ngroup = \"g\"\nnode = \"n\"\nprotocol = \"5\"\n")
+            #expect(five?.protocolVersion5 == true)
+            let found = problems("broker = \"mqtt://h\"\ngroup = \"g\"\nnode = \"n\"\nprotocol = 5\n")
+            #expect(found == ["bad.toml:9: mqtt.protocol must be \"3.1.1\" or \"5\", in quotes (a string)"])
+        }
+
+        @Test func tlsFiles() {
+            let base = "group = \"g\"\nnode = \"n\"\n"
+            #expect(problems("broker = \"mqtts://h\"\n" + base) == [
+                "bad.toml:5: mqtt.ca_file is required for an mqtts:// broker "
+                    + "(the CA that signs the broker's certificate)",
+            ])
+            #expect(problems("broker = \"mqtts://h\"\n" + base + "ca_file = \"ca.pem\"\ncert_file = \"c.pem\"\n")
+                    == ["bad.toml:5: mqtt.key_file is required with cert_file"])
+            #expect(problems("broker = \"mqtts://h\"\n" + base + "ca_file = \"ca.pem\"\nkey_file = \"c.key\"\n")
+                    == ["bad.toml:5: mqtt.cert_file is required with key_file"])
+            let plain = problems("broker = \"mqtt://h\"\n" + base + "ca_file = \"ca.pem\"\ncert_file = \"c.pem\"\n"
+                                 + "key_file = \"c.key\"\n")
+            for (line, key) in [(9, "ca_file"), (10, "cert_file"), (11, "key_file")] {
+                #expect(plain.contains("bad.toml:\(line): mqtt.\(key) is only for an mqtts:// broker (TLS), "
+                                       + "the broker is mqtt://"), "\(plain)")
+            }
+            #expect(plain.count == 3, "\(plain)")
+        }
+
+        @Test func credentialsAndEmptyFiles() {
+            let found = problems("""
+            broker = "mqtts://h"
+            group = "g"
+            node = "n"
+            username = ""
+            password_file = ""
+            ca_file = ""
+            cert_file = ""
+            key_file = ""
+            """)
+            #expect(found.contains("bad.toml:9: mqtt.username must name the user (or be left out)"), "\(found)")
+            for (line, key) in [(10, "password_file"), (11, "ca_file"), (12, "cert_file"), (13, "key_file")] {
+                #expect(found.contains("bad.toml:\(line): mqtt.\(key) must name a file"), "\(found)")
+            }
+            #expect(found.count == 5, "\(found)")
+            let noUser = problems("broker = \"mqtt://h\"\ngroup = \"g\"\nnode = \"n\"\npassword_file = \"pw\"\n")
+            #expect(noUser == ["bad.toml:9: mqtt.password_file needs username (the user the password is for)"])
+        }
+
+        @Test func deadbandKeysNameAStationAndItsChannel() {
+            let found = problems("""
+            broker = "mqtt://h"
+            group = "g"
+            node = "n"
+            [mqtt.deadband]
+            "pond-1.do_mg_l" = 0.05
+            "pond-1.ph" = -1
+            "pond" = 0.1
+            "pond-1.tan_mgl" = "small"
+            pond-1.water_temp_c = 0.1
+            "pond-2.ph" = 0.01
+            """)
+            let expected = [
+                "bad.toml:10: mqtt.deadband.\"pond-1.do_mg_l\" names a channel \"do_mg_l\" that station \"pond-1\" "
+                    + "(aqua-sonde) does not have (channels: do_mgl, do_sat_pct, water_temp_c, ph, salinity_ppt, "
+                    + "tan_mgl, nh3_mgl, chl_ugl, current_mps, wave_m)",
+                "bad.toml:11: mqtt.deadband.\"pond-1.ph\" must be within 0…1000000000, got -1",
+                "bad.toml:12: mqtt.deadband.\"pond\" must be \"station.channel\" (\"pond-1.do_mgl\")",
+                "bad.toml:13: mqtt.deadband.\"pond-1.tan_mgl\" must be a number, got string",
+                "bad.toml:9: mqtt.deadband.\"pond-1\" is a table: quote the whole key, \"station.channel\" = 0.05 "
+                    + "(unquoted, the dot makes a table)",
+                "bad.toml:15: mqtt.deadband.\"pond-2.ph\" names no station \"pond-2\" (stations: pond-1)",
+            ]
+            // The channel list is the kind's: compare up to it, so that a new channel does not break the test.
+            for line in expected {
+                let head = line.components(separatedBy: " (channels:")[0]
+                #expect(found.contains { $0.hasPrefix(head) }, "missing \(line)\nin \(found)")
+            }
+            #expect(found.count == expected.count, "\(found)")
+        }
+
+        @Test func aDaemonTableWithMQTTRunsTheDemoPlantWithMQTT() throws {
+            let c = try ConfigLoader.parse("""
+            [daemon]
+            http = "off"
+            [mqtt]
+            broker = "mqtt://broker.local"
+            group = "g"
+            node = "n"
+            [mqtt.deadband]
+            "pond-1.do_mgl" = 0.05
+            """, source: "demo-mqtt.toml")
+            #expect(c.stations.map(\.name) == (try DemoPlant.configuration()).stations.map(\.name))
+            #expect(c.mqtt?.deadbands == ["pond-1.do_mgl": 0.05])
+            // The demo plant's stations are the ones deadband keys may name.
+            let found = issues("[daemon]\n[mqtt]\nbroker = \"mqtt://h\"\ngroup = \"g\"\nnode = \"n\"\n"
+                               + "[mqtt.deadband]\n\"rig-1.temp_c\" = 1\n")
+            let message = found.first?.message ?? ""
+            #expect(found.count == 1 && message.hasPrefix("names no station \"rig-1\" (stations: "), "\(found)")
+        }
+
+        @Test func relativeFilesAreAnchoredNextToTheConfigurationFile() throws {
+            let path = try temporaryFile(file("""
+            broker = "mqtts://h"
+            group = "g"
+            node = "n"
+            username = "rigd"
+            password_file = "secrets/mqtt-password"
+            ca_file = "ca.pem"
+            cert_file = "/etc/rigd/client.pem"
+            key_file = "./client.key"
+            """))
+            defer { try? FileManager.default.removeItem(atPath: path) }
+            let dir = (path as NSString).deletingLastPathComponent
+            let c = try #require(try ConfigLoader.load(path: path).mqtt)
+            #expect(c.passwordFile == dir + "/secrets/mqtt-password")
+            #expect(c.caFile == dir + "/ca.pem")
+            #expect(c.certFile == "/etc/rigd/client.pem")
+            #expect(c.keyFile == dir + "/./client.key" || c.keyFile == dir + "/client.key")
+        }
+    }
+}

@@ -50,6 +50,15 @@ package struct ConfigLoader {
         for (i, table) in tables.enumerated() {
             if let station = readStation(table, index: i, kinds: kinds) { stations.append(station) }
         }
+        // `[mqtt]` is optional and switches MQTT on: its absence is not a key the file lacks (`isSet`, not `has`).
+        var mqtt: MQTTConfig?
+        if top.isSet("mqtt"), let mqttTable = top.table("mqtt") {
+            // Deadband keys name stations: those of the file, or the demo plant's when it has none. When a station
+            // table could not be read, the check is skipped (its problems are reported, so the file fails anyway).
+            let known = tables.isEmpty ? (try? DemoPlant.configuration())?.stations
+                : stations.count == tables.count ? stations : nil
+            mqtt = readMQTT(mqttTable, stations: known)
+        }
         top.finish()
         if tables.isEmpty && daemonTable == nil && reader.issues.isEmpty {
             reader.issue(path: nil, context: nil, key: nil,
@@ -63,7 +72,8 @@ package struct ConfigLoader {
                          "is used by another station")
         }
         guard reader.issues.isEmpty else { throw ConfigError(issues: reader.issues) }
-        // Relative paths in [daemon] are relative to the configuration file, not to wherever rigd was started.
+        // Relative paths in [daemon] and [mqtt] are relative to the configuration file, not to wherever rigd was
+        // started.
         let base = (source as NSString).deletingLastPathComponent
         func anchored(_ path: String?) -> String? {
             guard let path, !path.hasPrefix("/"), FileManager.default.fileExists(atPath: source) else { return path }
@@ -71,14 +81,22 @@ package struct ConfigLoader {
         }
         daemon.dataDirectory = anchored(daemon.dataDirectory)
         daemon.tokenFile = anchored(daemon.tokenFile)
+        if var m = mqtt {
+            m.passwordFile = anchored(m.passwordFile)
+            m.caFile = anchored(m.caFile)
+            m.certFile = anchored(m.certFile)
+            m.keyFile = anchored(m.keyFile)
+            mqtt = m
+        }
         if tables.isEmpty {
             // Only a [daemon] table: the embedded demo plant, run with these settings.
             var demo = try DemoPlant.configuration()
             demo.source = "embedded demo plant, with [daemon] from \(source)"
             demo.daemon = daemon
+            demo.mqtt = mqtt
             return (demo, reader.absent)
         }
-        return (Configuration(source: source, stations: stations, daemon: daemon), reader.absent)
+        return (Configuration(source: source, stations: stations, daemon: daemon, mqtt: mqtt), reader.absent)
     }
 
     /// `[daemon]`: http, data_dir, token_file, retention_days, record_interval_s, watchdog_stall_s.
@@ -108,6 +126,145 @@ package struct ConfigLoader {
                                    range: DaemonConfig.watchdogStallLimits)
         t.finish()
         return c
+    }
+
+    /// `[mqtt]`: broker, group, node, protocol, username, password_file, ca_file, cert_file, key_file, primary_host,
+    /// deadband_default, max_interval_s, forward_rate_per_s, keepalive_s and the `[mqtt.deadband]` table, whose
+    /// `"station.channel"` keys are checked against `stations` (nil: not checked). Nil when the table has problems.
+    private static func readMQTT(_ t: TableReader, stations: [StationConfig]?) -> MQTTConfig? {
+        // Every problem goes to the reader, these checks' and its own (types, ranges, unknown keys) alike.
+        let issuesBefore = t.reader.issues.count
+        let brokerText = t.string("broker", required: true)
+        let broker = brokerText.flatMap { text -> MQTTBroker? in
+            do throws(ConfigMessage) {
+                return try MQTTBroker(parsing: text)
+            } catch {
+                t.fail("broker", "\(error)")
+                return nil
+            }
+        }
+        /// A Sparkplug id (group, node, primary host) is a topic level: not empty, no `/ + #`.
+        func sparkplugID(_ key: String, required: Bool) -> String? {
+            guard let id = t.string(key, required: required) else { return nil }
+            if id.isEmpty {
+                t.fail(key, "must not be empty (a Sparkplug id)")
+            } else if id.contains(where: { "/+#".contains($0) }) {
+                t.fail(key, "must not contain '/', '+' or '#' (Sparkplug ids are topic levels), got \"\(id)\"")
+            }
+            return id
+        }
+        let group = sparkplugID("group", required: true)
+        let node = sparkplugID("node", required: true)
+        var protocolVersion5 = false
+        if t.isSet("protocol"), t.table["protocol"]?.string == nil {
+            t.markRead("protocol")
+            t.fail("protocol", "must be \"3.1.1\" or \"5\", in quotes (a string)")
+        } else if let version = t.string("protocol") {
+            switch version {
+            case "3.1.1": protocolVersion5 = false
+            case "5": protocolVersion5 = true
+            default: t.fail("protocol", "must be \"3.1.1\" or \"5\", got \"\(version)\"")
+            }
+        }
+        /// An optional string that must not be empty when it is set.
+        func nonEmpty(_ key: String, _ what: String) -> String? {
+            guard let s = t.string(key) else { return nil }
+            if s.isEmpty { t.fail(key, "must name \(what)") }
+            return s
+        }
+        let username = nonEmpty("username", "the user (or be left out)")
+        let passwordFile = nonEmpty("password_file", "a file")
+        if t.isSet("password_file") && !t.isSet("username") {
+            t.fail("password_file", "needs username (the user the password is for)")
+        }
+        let caFile = nonEmpty("ca_file", "a file")
+        let certFile = nonEmpty("cert_file", "a file")
+        let keyFile = nonEmpty("key_file", "a file")
+        // The TLS keys are judged by the broker's scheme, even when the rest of the URL has problems.
+        if let tls = brokerText.flatMap(MQTTBroker.tls) {
+            if tls {
+                if !t.isSet("ca_file") {
+                    t.fail("ca_file", "is required for an mqtts:// broker (the CA that signs the broker's certificate)")
+                }
+                if t.isSet("cert_file") && !t.isSet("key_file") { t.fail("key_file", "is required with cert_file") }
+                if t.isSet("key_file") && !t.isSet("cert_file") { t.fail("cert_file", "is required with key_file") }
+            } else {
+                for key in ["ca_file", "cert_file", "key_file"] where t.isSet(key) {
+                    t.fail(key, "is only for an mqtts:// broker (TLS), the broker is mqtt://")
+                }
+            }
+        }
+        let primaryHost = sparkplugID("primary_host", required: false)
+        let deadbandDefault = t.double("deadband_default", default: 0.001, range: MQTTConfig.deadbandDefaultLimits)
+        let maxInterval = t.double("max_interval_s", default: 60, range: MQTTConfig.maxIntervalLimits)
+        let forwardRate = t.double("forward_rate_per_s", default: 500, range: MQTTConfig.forwardRateLimits)
+        let keepaliveLimits = Int(MQTTConfig.keepaliveLimits.lowerBound)...Int(MQTTConfig.keepaliveLimits.upperBound)
+        let keepalive = t.int("keepalive_s", default: 30, range: keepaliveLimits)
+        let deadbands = t.table("deadband").map { readDeadbands($0, stations: stations) } ?? [:]
+        t.finish()
+        guard t.reader.issues.count == issuesBefore, let broker, let group, let node else { return nil }
+        var c = MQTTConfig(host: broker.host, port: broker.port, tls: broker.tls, group: group, node: node)
+        c.protocolVersion5 = protocolVersion5
+        c.username = username
+        c.passwordFile = passwordFile
+        c.caFile = caFile
+        c.certFile = certFile
+        c.keyFile = keyFile
+        c.primaryHost = primaryHost
+        c.deadbandDefault = deadbandDefault
+        c.deadbands = deadbands
+        c.maxInterval = maxInterval
+        c.forwardRatePerS = forwardRate
+        c.keepalive = keepalive
+        return c
+    }
+
+    /// `[mqtt.deadband]`: `"station.channel" = deadband` in the channel's unit. The station must be one of
+    /// `stations` and the channel one of its kind's (unchecked when `stations` is nil).
+    private static func readDeadbands(_ t: TableReader, stations: [StationConfig]?) -> [String: Double] {
+        var values: [String: Double] = [:]
+        for key in t.table.keys.sorted() {
+            t.markRead(key)
+            // Messages quote the key: unquoted, its dot would read as a sub-table.
+            func fail(_ message: String) {
+                t.reader.issue(path: "\(t.path).\(key)", context: t.context, key: "\(t.prefix)\"\(key)\"", message)
+            }
+            guard let value = t.table[key] else { continue }
+            if value.table != nil {
+                fail("is a table: quote the whole key, \"station.channel\" = 0.05 (unquoted, the dot makes a table)")
+                continue
+            }
+            guard let deadband = value.double ?? value.int.map(Double.init) else {
+                fail("must be a number, got \(value.type)")
+                continue
+            }
+            let limits = MQTTConfig.deadbandLimits
+            if !deadband.isFinite || !limits.contains(deadband) {
+                fail("must be within \(TableReader.format(limits.lowerBound))…\(TableReader.format(limits.upperBound))"
+                     + ", got \(TableReader.format(deadband))")
+            }
+            guard let dot = key.firstIndex(of: "."), dot != key.startIndex, key.index(after: dot) != key.endIndex
+            else {
+                fail("must be \"station.channel\" (\"pond-1.do_mgl\")")
+                continue
+            }
+            let stationName = String(key[..<dot])
+            let channel = String(key[key.index(after: dot)...])
+            if let stations {
+                if let station = stations.first(where: { $0.name == stationName }) {
+                    let channels = station.descriptor.channelSpecs.map(\.name)
+                    if !channels.contains(channel) {
+                        fail("names a channel \"\(channel)\" that station \"\(stationName)\" (\(station.kind)) does "
+                             + "not have (channels: \(channels.joined(separator: ", ")))")
+                    }
+                } else {
+                    fail("names no station \"\(stationName)\" (stations: "
+                         + stations.map(\.name).joined(separator: ", ") + ")")
+                }
+            }
+            values[key] = deadband
+        }
+        return values
     }
 
     private static func readStation(_ table: TableReader, index: Int, kinds: KindRegistry) -> StationConfig? {
@@ -529,5 +686,55 @@ package final class TableReader {
 
     package static func format(_ d: Double) -> String {
         d == d.rounded() && abs(d) < 1e15 ? String(Int(d)) : String(d)
+    }
+}
+
+/// `broker = "mqtt://host[:port]"` or `"mqtts://host[:port]"`, parsed with `URLComponents`.
+private struct MQTTBroker {
+    var host: String
+    var port: Int
+    var tls: Bool
+
+    /// Whether `text` names an mqtts:// (true) or mqtt:// (false) broker; nil for another scheme or none.
+    static func tls(_ text: String) -> Bool? {
+        switch URLComponents(string: text)?.scheme?.lowercased() {
+        case "mqtts": true
+        case "mqtt": false
+        default: nil
+        }
+    }
+
+    /// Parses a broker URL; throws a message naming every problem with it.
+    init(parsing text: String) throws(ConfigMessage) {
+        let example = "(mqtt://broker.local:1883 or mqtts://broker.local:8883)"
+        guard let url = URLComponents(string: text) else {
+            // Text with an `@` may hold a password: it is not repeated into a message that goes to logs.
+            throw ConfigMessage("is not a URL" + (text.contains("@") ? "" : ": \"\(text)\"") + " \(example)")
+        }
+        var problems: [String] = []
+        let scheme = url.scheme?.lowercased()
+        if scheme != "mqtt" && scheme != "mqtts" {
+            problems.append(url.scheme.map { "has scheme \"\($0)\", must be mqtt:// or mqtts://" }
+                            ?? "must start with mqtt:// or mqtts://")
+        }
+        var host = url.host ?? ""
+        if host.hasPrefix("[") && host.hasSuffix("]") && host.count >= 2 { host = String(host.dropFirst().dropLast()) }
+        if host.isEmpty { problems.append("names no host") }
+        if url.user != nil || url.password != nil {
+            problems.append("must not hold a user or password: use username and password_file")
+        }
+        if !url.path.isEmpty && url.path != "/" { problems.append("must not have a path, got \"\(url.path)\"") }
+        if url.query != nil || url.fragment != nil { problems.append("must not have a query (?…) or a fragment (#…)") }
+        let tls = scheme == "mqtts"
+        let port = url.port ?? (tls ? 8883 : 1883)
+        if !(1...65_535).contains(port) { problems.append("port must be 1…65535, got \(port)") }
+        guard problems.isEmpty else {
+            // A password in the URL is not repeated into a message that goes to logs.
+            let shown = url.password == nil ? "\"\(text)\" " : ""
+            throw ConfigMessage(shown + problems.joined(separator: "; ") + " \(example)")
+        }
+        self.host = host
+        self.port = port
+        self.tls = tls
     }
 }

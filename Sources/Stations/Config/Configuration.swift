@@ -98,11 +98,62 @@ package struct Configuration: Sendable {
     package var source: String
     package var stations: [StationConfig]
     package var daemon = DaemonConfig()
+    /// The `[mqtt]` table: the Sparkplug B edge node; nil: no MQTT.
+    package var mqtt: MQTTConfig?
 
-    package init(source: String, stations: [StationConfig], daemon: DaemonConfig = DaemonConfig()) {
+    package init(source: String, stations: [StationConfig], daemon: DaemonConfig = DaemonConfig(),
+                 mqtt: MQTTConfig? = nil) {
         self.source = source
         self.stations = stations
         self.daemon = daemon
+        self.mqtt = mqtt
+    }
+}
+
+/// The `[mqtt]` table: rigd as a Sparkplug B edge node (docs/fleet.md). Group = a site, node = this host, one
+/// Sparkplug device per station.
+package struct MQTTConfig: Sendable, Equatable {
+    /// `broker = "mqtt://host:1883"` (plain) or `"mqtts://host:8883"` (TLS); the port defaults to 1883 / 8883.
+    package var host: String
+    package var port: Int
+    package var tls: Bool
+    /// MQTT protocol version: `protocol = "3.1.1"` (default) or `"5"`.
+    package var protocolVersion5 = false
+    /// Sparkplug group id (the site) and edge node id (this host): no `/ + #`, not empty.
+    package var group: String
+    package var node: String
+    package var username: String?
+    /// File holding the password (first line, trailing newline dropped); warned about unless mode 0600-ish.
+    package var passwordFile: String?
+    /// TLS: the CA file (required for mqtts), an optional client certificate and its key (both or neither).
+    package var caFile: String?
+    package var certFile: String?
+    package var keyFile: String?
+    /// The Sparkplug primary host application's id; commands are accepted only while its STATE says ONLINE.
+    package var primaryHost: String?
+    /// A channel's default deadband, as a fraction of its range (a mapped integer register's scale if larger).
+    package var deadbandDefault = 0.001
+    /// Per-channel deadbands in the channel's unit: `[mqtt.deadband] "pond-1.do_mg_l" = 0.05`.
+    package var deadbands: [String: Double] = [:]
+    /// A channel unchanged beyond its deadband is published anyway after this many seconds.
+    package var maxInterval = 60.0
+    /// Historical (store-and-forward) samples published per second at most, so that live data still flows.
+    package var forwardRatePerS = 500.0
+    /// MQTT keepalive in seconds.
+    package var keepalive = 30
+
+    package static let deadbandDefaultLimits = 0.0...0.5
+    package static let deadbandLimits = 0.0...1e9
+    package static let maxIntervalLimits = 1.0...86_400.0
+    package static let forwardRateLimits = 1.0...1_000_000.0
+    package static let keepaliveLimits = 5.0...3600.0
+
+    package init(host: String, port: Int, tls: Bool = false, group: String, node: String) {
+        self.host = host
+        self.port = port
+        self.tls = tls
+        self.group = group
+        self.node = node
     }
 }
 
