@@ -106,7 +106,7 @@ let package = Package(
         .target(
             name: "Daemon",
             dependencies: [
-                "Devices", "DeviceTransports", "Sim", "SimServe", "Control", "Stations", "Locking",
+                "Devices", "DeviceTransports", "Sim", "SimServe", "Control", "Stations", "Locking", "MQTT", "Sparkplug",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "TOMLKit", package: "TOMLKit"),
@@ -190,7 +190,10 @@ let package = Package(
         // own.
         .testTarget(
             name: "FleetTests",
-            dependencies: ["RigdTestKit", "Sparkplug", "MQTT", "Locking", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "RigdTestKit", "Sparkplug", "MQTT", "Locking", "Daemon", .product(name: "Logging", package: "swift-log"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
             exclude: ["sparkplug_decode.py"]
         ),
         // Too long for scripts/test: skipped unless RIGD_DEEP_TESTS=1 (scripts/test-deep).

@@ -131,6 +131,8 @@ public final class MQTTClient: @unchecked Sendable {
     /// Asked before each connection attempt: the will for that connection (Sparkplug's NDEATH carries the bdSeq of
     /// the connection it ends, so it changes with each).
     private let willForNextConnection: (@Sendable () -> MQTTWill?)?
+    /// Held by `publish`, `subscribe` and `freshSession`: the handle is not reset under a publish.
+    private let handleLock = Locked(())
     private let stopping = Atomic<Bool>(false)
     private let connectedNow = Atomic<Bool>(false)
     /// Signalled when the thread has left its loop.
@@ -155,10 +157,31 @@ public final class MQTTClient: @unchecked Sendable {
         self.onEvent = onEvent
         self.willForNextConnection = will
         do {
-            try configure()
+            try setUp()
         } catch {
             mosquitto_destroy(handle)
             throw error
+        }
+    }
+
+    deinit {
+        mosquitto_destroy(handle)
+    }
+
+    private static func from(_ context: UnsafeMutableRawPointer?) -> MQTTClient? {
+        context.map { Unmanaged<MQTTClient>.fromOpaque($0).takeUnretainedValue() }
+    }
+
+    /// Options, credentials, TLS and callbacks: on a new handle, and again after `mosquitto_reinitialise`.
+    private func setUp() throws {
+        let version = settings.protocolVersion == .v5 ? MQTT_PROTOCOL_V5 : MQTT_PROTOCOL_V311
+        try check(mosquitto_int_option(handle, MOSQ_OPT_PROTOCOL_VERSION, version), "protocol version")
+        if let username = settings.username {
+            try check(mosquitto_username_pw_set(handle, username, settings.password), "username and password")
+        }
+        if let tls = settings.tls {
+            try check(mosquitto_tls_set(handle, tls.caFile, nil, tls.certFile, tls.keyFile, nil),
+                      "TLS (ca_file \(tls.caFile)\(tls.certFile.map { ", cert_file \($0)" } ?? ""))")
         }
         mosquitto_user_data_set(handle, Unmanaged.passUnretained(self).toOpaque())
         mosquitto_connect_callback_set(handle) { _, context, code in
@@ -181,23 +204,21 @@ public final class MQTTClient: @unchecked Sendable {
         }
     }
 
-    deinit {
-        mosquitto_destroy(handle)
-    }
-
-    private static func from(_ context: UnsafeMutableRawPointer?) -> MQTTClient? {
-        context.map { Unmanaged<MQTTClient>.fromOpaque($0).takeUnretainedValue() }
-    }
-
-    private func configure() throws {
-        let version = settings.protocolVersion == .v5 ? MQTT_PROTOCOL_V5 : MQTT_PROTOCOL_V311
-        try check(mosquitto_int_option(handle, MOSQ_OPT_PROTOCOL_VERSION, version), "protocol version")
-        if let username = settings.username {
-            try check(mosquitto_username_pw_set(handle, username, settings.password), "username and password")
-        }
-        if let tls = settings.tls {
-            try check(mosquitto_tls_set(handle, tls.caFile, nil, tls.certFile, tls.keyFile, nil),
-                      "TLS (ca_file \(tls.caFile)\(tls.certFile.map { ", cert_file \($0)" } ?? ""))")
+    /// A fresh session for the next connection: libmosquitto would otherwise re-send the messages the broker had not
+    /// acknowledged when the last connection ended, after the owner's new births (a Sparkplug DDATA re-sent after
+    /// the NBIRTH carries a sequence number of the dead session). The owner re-sends what matters itself (the edge
+    /// node from its data log). Under `handleLock`: no publish runs on the handle meanwhile.
+    private func freshSession() {
+        handleLock.withLock { _ in
+            let code = mosquitto_reinitialise(handle, settings.clientID, true, nil)
+            if code != Self.ok {
+                logger.error("MQTT client \(settings.clientID): cannot reset its session: \(Self.describe(code))")
+            }
+            do {
+                try setUp()
+            } catch {
+                logger.error("MQTT client \(settings.clientID): \(error)")
+            }
         }
     }
 
@@ -235,15 +256,18 @@ public final class MQTTClient: @unchecked Sendable {
     public func publish(topic: String, payload: [UInt8], qos: Int = 1, retain: Bool = false) throws -> Int32 {
         guard isConnected else { throw MQTTError(Int32(MOSQ_ERR_NO_CONN.rawValue), during: "publish to \(topic)") }
         var messageID: Int32 = 0
-        let code = payload.withUnsafeBytes {
-            mosquitto_publish(handle, &messageID, topic, Int32($0.count), $0.baseAddress, Int32(qos), retain)
+        let code = handleLock.withLock { _ in
+            payload.withUnsafeBytes {
+                mosquitto_publish(handle, &messageID, topic, Int32($0.count), $0.baseAddress, Int32(qos), retain)
+            }
         }
         try check(code, "publish to \(topic)")
         return messageID
     }
 
     public func subscribe(_ pattern: String, qos: Int = 1) throws {
-        try check(mosquitto_subscribe(handle, nil, pattern, Int32(qos)), "subscribe to \(pattern)")
+        let code = handleLock.withLock { _ in mosquitto_subscribe(handle, nil, pattern, Int32(qos)) }
+        try check(code, "subscribe to \(pattern)")
     }
 
     // MARK: The client's thread
@@ -263,6 +287,7 @@ public final class MQTTClient: @unchecked Sendable {
         var delay = settings.reconnectMin
         var first = true
         while !stopping.load(ordering: .relaxed) {
+            if !first { freshSession() }
             if let will = willForNextConnection?() {
                 let code = will.payload.withUnsafeBytes {
                     mosquitto_will_set(handle, will.topic, Int32($0.count), $0.baseAddress, Int32(will.qos),
@@ -272,9 +297,8 @@ public final class MQTTClient: @unchecked Sendable {
                     logger.error("MQTT will on \(will.topic): \(String(cString: mosquitto_strerror(code)))")
                 }
             }
-            var code = first
-                ? mosquitto_connect_async(handle, settings.host, Int32(settings.port), Int32(settings.keepalive))
-                : mosquitto_reconnect_async(handle)
+            var code = mosquitto_connect_async(handle, settings.host, Int32(settings.port),
+                                               Int32(settings.keepalive))
             first = false
             var reason = Self.describe(code)
             if code == Self.ok {

@@ -140,6 +140,13 @@ extension SpBPayload.PropertySet {
         values = properties.map { SpBPayload.PropertyValue($0.value) }
     }
 
+    /// Properties in this order, from a list made at run time.
+    public init(_ properties: [(key: String, value: SparkplugValue)]) {
+        self.init()
+        keys = properties.map(\.key)
+        values = properties.map { SpBPayload.PropertyValue($0.value) }
+    }
+
     public subscript(key: String) -> SparkplugValue? {
         guard let i = keys.firstIndex(of: key), i < values.count else { return nil }
         return values[i].sparkplugValue

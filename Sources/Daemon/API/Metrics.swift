@@ -1,3 +1,4 @@
+import Foundation
 import Devices
 import Prometheus
 import Stations
@@ -30,8 +31,15 @@ package final class MetricsExporter: Sendable {
     /// Held for a whole `render(_:)`, so two concurrent scrapes never interleave their updates. The loop threads
     /// never take it: their histograms have the library's own lock.
     private let series = Locked(Series())
+    /// The Sparkplug edge node's link counters (`[mqtt]`), when there is one.
+    private let mqtt = Locked<(@Sendable () -> EdgeNode.Counters)?>(nil)
 
     package init() {}
+
+    /// Adds the MQTT link's metrics (`rigd_mqtt_*`) to every render from now on.
+    package func attachMQTT(_ counters: @escaping @Sendable () -> EdgeNode.Counters) {
+        mqtt.withLock { $0 = counters }
+    }
 
     /// A closure the station's loop thread calls after every tick with the tick's wake-up lateness in ns (>= 0).
     /// Records into the histogram `rigd_loop_lateness_seconds{station,loop}`. Asking twice for the same station and
@@ -49,6 +57,7 @@ package final class MetricsExporter: Sendable {
         series.withLock { series in
             var pass = Pass(registry: registry, series: series)
             for status in statuses { pass.update(from: status) }
+            if let counters = mqtt.withLock({ $0 })?() { pass.update(from: counters) }
             series = pass.finish()
             return registry.emitToString()
         }
@@ -117,6 +126,31 @@ extension MetricsExporter {
             name: "rigd_channel_value",
             help: "Latest value of the channel in its unit; NaN on a fault or before the first reading.",
             labelNames: ["station", "channel", "unit"])
+        package static let mqttConnected = Family(
+            name: "rigd_mqtt_connected", help: "1 while the Sparkplug edge node is connected to its MQTT broker.",
+            labelNames: [])
+        package static let mqttConnections = Family(
+            name: "rigd_mqtt_connections_total", help: "Connections the MQTT broker accepted.", labelNames: [])
+        package static let mqttPublished = Family(
+            name: "rigd_mqtt_published_total", help: "Sparkplug messages published (births, deaths, data).",
+            labelNames: [])
+        package static let mqttForwarded = Family(
+            name: "rigd_mqtt_forwarded_records_total",
+            help: "Historical records (a station's channels at one time) forwarded from the data log after an outage.",
+            labelNames: [])
+        package static let mqttBacklog = Family(
+            name: "rigd_mqtt_backlog_seconds",
+            help: "Seconds of recorded samples waiting in the data log to be forwarded, summed over the stations.",
+            labelNames: [])
+        package static let mqttOldest = Family(
+            name: "rigd_mqtt_backlog_oldest_age_seconds",
+            help: "Age of the oldest sample waiting to be forwarded; 0 when nothing waits.", labelNames: [])
+        package static let mqttRejected = Family(
+            name: "rigd_mqtt_rejected_commands_total", help: "Sparkplug commands (NCMD, DCMD) refused or ignored.",
+            labelNames: [])
+        package static let mqttMalformed = Family(
+            name: "rigd_mqtt_malformed_messages_total", help: "Received messages that were not valid Sparkplug B.",
+            labelNames: [])
         package static let channelQuality = Family(
             name: "rigd_channel_quality", help: "Quality word of the channel block; 0 is good.",
             labelNames: ["station", "channel"])
@@ -179,6 +213,17 @@ extension MetricsExporter {
                 gauge(.channelValue, [station, channel.name, channel.unit], channel.value ?? .nan)
                 gauge(.channelQuality, [station, channel.name], Double(channel.quality))
             }
+        }
+
+        package mutating func update(from mqtt: EdgeNode.Counters) {
+            gauge(.mqttConnected, [], mqtt.connected ? 1 : 0)
+            counter(.mqttConnections, [], total: mqtt.connections)
+            counter(.mqttPublished, [], total: mqtt.published)
+            counter(.mqttForwarded, [], total: mqtt.forwarded)
+            gauge(.mqttBacklog, [], mqtt.backlogSeconds)
+            gauge(.mqttOldest, [], mqtt.oldestQueued.map { max(0, Date().timeIntervalSince1970 - $0) } ?? 0)
+            counter(.mqttRejected, [], total: mqtt.rejectedCommands)
+            counter(.mqttMalformed, [], total: mqtt.malformed)
         }
 
         /// Sets a gauge series. The first value given for a series in a pass wins.

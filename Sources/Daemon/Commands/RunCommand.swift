@@ -302,6 +302,22 @@ struct RunCommand: AsyncParsableCommand {
         recorder.start()
         recorder.record(.event(station: nil, t: Date().timeIntervalSince1970, kind: "daemon_started",
                                message: "rigd started: \(stations.count) station(s) from \(configuration.source)"))
+        var edgeNode: EdgeNode?
+        if let mqtt = configuration.mqtt {
+            do {
+                edgeNode = try EdgeNode(config: mqtt, password: try Self.readPassword(mqtt, logger: logger),
+                                        stations: stations, log: recorder.writer,
+                                        software: "rigd \(Rigd.configuration.version)", logger: logger)
+            } catch {
+                logger.critical("\(error); nothing started")
+                recorder.close(reason: "refused to start")
+                throw ExitCode(ExitStatus.config)
+            }
+        }
+        if let edgeNode {
+            metrics.attachMQTT { edgeNode.snapshot }
+            edgeNode.start()
+        }
         startRequests(stations)
         let options = RealTimeOptions(timerSlackNanoseconds: timerSlackNs, fifoPriority: fifoPriority)
         let stationService = StationService(stations: stations, clock: clock, options: options, logger: logger)
@@ -353,6 +369,7 @@ struct RunCommand: AsyncParsableCommand {
         let elapsed = clock.seconds() - started
         let reason = failure.map { "error: \($0)" } ?? (signals.signalReceived.map { $0 == SIGINT ? "SIGINT" : "SIGTERM" }
                                                         ?? "end of --for")
+        edgeNode?.stop()
         recorder.record(.event(station: nil, t: Date().timeIntervalSince1970, kind: "daemon_stopped",
                                message: "rigd stopped (\(reason)) after \(String(format: "%.1f", elapsed)) s"))
         recorder.close(reason: reason)
@@ -363,6 +380,27 @@ struct RunCommand: AsyncParsableCommand {
             try writeReport(document, to: report, logger: logger)
         }
         if failure != nil { throw ExitCode(ExitStatus.software) }
+    }
+
+    /// The MQTT password from `[mqtt] password_file` (its first line), nil without one; warns when the file is open
+    /// to other users.
+    static func readPassword(_ mqtt: MQTTConfig, logger: Logger) throws -> String? {
+        guard let file = mqtt.passwordFile else { return nil }
+        let text: String
+        do {
+            text = try String(contentsOfFile: file, encoding: .utf8)
+        } catch {
+            throw EdgeNode.SetupError(description: "[mqtt] password_file \(file): cannot read: \(ConfigLoader.reason(error))")
+        }
+        let password = String(text.split(separator: "\n", omittingEmptySubsequences: false).first ?? "")
+        if password.isEmpty {
+            throw EdgeNode.SetupError(description: "[mqtt] password_file \(file): its first line is empty")
+        }
+        if let warning = FilePermissions.secretTooOpen(file, what: "the MQTT password file",
+                                                       risk: "may publish as this node") {
+            logger.warning("\(warning)")
+        }
+        return password
     }
 
     /// The local time of day now, in hours: a pond's day cycle follows the wall clock on a real-clock run.

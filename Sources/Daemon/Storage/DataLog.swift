@@ -102,6 +102,23 @@ package enum DataLog {
                 CREATE INDEX logged_sample_t ON logged_sample(t);
                 """)
         }
+        m.registerMigration("v3: what the MQTT edge node has forwarded") { db in
+            // The Sparkplug edge node's place in `sample` (docs/fleet.md), kept across restarts: a station's samples
+            // with t ≤ forward.through went to the broker (or were passed over: deadband, device dead), except those
+            // inside a gap, which are the backlog of an outage still to be sent (after < t ≤ through).
+            try db.execute(sql: """
+                CREATE TABLE forward (
+                    station TEXT PRIMARY KEY,
+                    through REAL NOT NULL
+                );
+                CREATE TABLE forward_gap (
+                    id INTEGER PRIMARY KEY,
+                    station TEXT NOT NULL,
+                    after REAL NOT NULL,
+                    through REAL NOT NULL
+                );
+                """)
+        }
         return m
     }
 

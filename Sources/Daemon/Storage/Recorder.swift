@@ -218,6 +218,9 @@ package final class Recorder: StationJournal {
     /// Read access for the API and tests.
     package var reader: any DatabaseReader { pool }
 
+    /// Write access for the MQTT edge node's forwarding place (`forward`, `forward_gap`); not for records.
+    package var writer: any DatabaseWriter { pool }
+
     // MARK: Writing a batch
 
     private final class ChannelIds: @unchecked Sendable {

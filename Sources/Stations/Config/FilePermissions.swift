@@ -20,6 +20,13 @@ package enum FilePermissions {
             + "command the stations; chmod 600 it"
     }
 
+    /// A warning when a secret (a password file) is readable or writable by its group or by others.
+    package static func secretTooOpen(_ file: String, what: String, risk: String) -> String? {
+        guard let mode = mode(of: file), mode & 0o077 != 0 else { return nil }
+        return "\(what) \(file) is open to other users (mode \(octal(mode))): anyone who can read it \(risk); "
+            + "chmod 600 it"
+    }
+
     private static func mode(of file: String) -> mode_t? {
         var info = stat()
         guard stat(file, &info) == 0 else { return nil }
