@@ -19,7 +19,8 @@ let package = Package(
         .library(name: "RigdTransports", targets: ["DeviceTransports", "SimServe"]),
         .library(name: "RigdStations", targets: ["Stations"]),
         // The daemon-level tests' support: rigd child processes, socat ptys and proxies, a fake systemd notify
-        // socket, HTTP calls, one simulated station on the virtual clock (Tests/RigdTestKit).
+        // socket, HTTP calls, one simulated station on the virtual clock, Mosquitto brokers and a Sparkplug subscriber
+        // (Tests/RigdTestKit).
         .library(name: "RigdTestKit", targets: ["RigdTestKit"]),
     ],
     dependencies: [
@@ -154,7 +155,8 @@ let package = Package(
         .target(
             name: "RigdTestKit",
             dependencies: [
-                "Control", "Devices", "Sim", "Stations", .product(name: "Logging", package: "swift-log"),
+                "Control", "Devices", "Sim", "Stations", "Daemon", "MQTT", "Sparkplug", "Locking",
+                .product(name: "Logging", package: "swift-log"), .product(name: "GRDB", package: "GRDB.swift"),
             ],
             path: "Tests/RigdTestKit",
             swiftSettings: strict

@@ -141,20 +141,3 @@ import Testing
         #expect(good.wait { $0.connections == 1 }, "\(good.all)\n\(strict.log.suffix(2000))")
     }
 }
-
-extension MosquittoBroker {
-    /// Waits up to `timeout` s for the broker's log to satisfy `predicate`.
-    func wait(_ timeout: Double = 10, until predicate: (String) -> Bool) -> Bool {
-        eventually(timeout) { predicate(log) }
-    }
-}
-
-/// Whether `condition` holds within `timeout` s (asked every 20 ms, and once more at the end).
-func eventually(_ timeout: Double, _ condition: () -> Bool) -> Bool {
-    let end = Date().addingTimeInterval(timeout)
-    while Date() < end {
-        if condition() { return true }
-        Thread.sleep(forTimeInterval: 0.02)
-    }
-    return condition()
-}

@@ -44,6 +44,11 @@ public final class MosquittoBroker: @unchecked Sendable {
     /// Everything the broker logged (connections, subscriptions, wills).
     public var log: String { process?.stderr ?? "" }
 
+    /// Waits up to `timeout` s for the broker's log to satisfy `predicate`.
+    public func wait(_ timeout: Double = 10, until predicate: (String) -> Bool) -> Bool {
+        eventually(timeout) { predicate(log) }
+    }
+
     private func start() throws {
         let config = directory + "/mosquitto.conf"
         // `user`: run as whoever runs the tests (as root, mosquitto would otherwise switch to its own user).
@@ -72,7 +77,8 @@ public final class MosquittoBroker: @unchecked Sendable {
     public func stop() {
         guard let process else { return }
         process.signal(SIGKILL)
-        _ = process.waitForExit(timeout: 10)
+        // No waiting for the pipes' end: a child started meanwhile (rigd) may hold a copy of them.
+        _ = process.waitForExit(timeout: 10, drain: false)
         self.process = nil
     }
 

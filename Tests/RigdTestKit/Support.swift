@@ -85,12 +85,14 @@ public final class ChildProcess: @unchecked Sendable {
     }
 
     deinit {
-        // Bounded: Foundation's waitUntilExit can block forever inside the test runner.
+        // Bounded: Foundation's waitUntilExit can block forever inside the test runner. No draining of the pipes:
+        // their handlers hold `self` weakly and stop seeing it once deinit has begun, so they would never report the
+        // end, and nobody reads the output any more.
         guard process.isRunning else { return }
         process.terminate()
-        if waitForExit(timeout: 5) == nil {
+        if waitForExit(timeout: 5, drain: false) == nil {
             kill(process.processIdentifier, SIGKILL)
-            _ = waitForExit(timeout: 5)
+            _ = waitForExit(timeout: 5, drain: false)
         }
     }
 
@@ -107,11 +109,13 @@ public final class ChildProcess: @unchecked Sendable {
         return predicate(stdout, stderr)
     }
 
-    /// Waits for exit up to `timeout` s; returns the status, or nil if still running.
-    public func waitForExit(timeout: Double) -> Int32? {
+    /// Waits for exit up to `timeout` s; returns the status, or nil if still running. `drain`: also wait (up to 30 s)
+    /// until the pipes have given all the output.
+    public func waitForExit(timeout: Double, drain: Bool = true) -> Int32? {
         let end = Date().addingTimeInterval(timeout)
         while process.isRunning && Date() < end { Thread.sleep(forTimeInterval: 0.02) }
         if process.isRunning { return nil }
+        guard drain else { return process.terminationStatus }
         // Let the readability handlers drain the pipes to their end: a loaded machine (the sanitizer runs) may run
         // them seconds late, and a cut-off last line fails a test for nothing. Only a grandchild that kept the pipe
         // open makes this wait the whole 30 s.
