@@ -42,6 +42,10 @@ public struct MQTTSettings: Sendable, Equatable {
     public var reconnectMin: Double
     public var reconnectMax: Double
     public var reconnectJitter: Double
+    /// An attempt the broker has not accepted (CONNACK) within this many seconds is given up and retried with backoff:
+    /// a broker that takes the TCP connection and never answers, or a TLS connection that never completes (libmosquitto
+    /// 2.0.11 reports no error for a TLS connection to a closed port).
+    public var connectTimeout: Double = 10
 
     public init(host: String, port: Int, clientID: String, protocolVersion: ProtocolVersion = .v311,
                 keepalive: Int = 30, username: String? = nil, password: String? = nil, tls: TLS? = nil,
@@ -135,6 +139,8 @@ public final class MQTTClient: @unchecked Sendable {
     private let handleLock = Locked(())
     private let stopping = Atomic<Bool>(false)
     private let connectedNow = Atomic<Bool>(false)
+    /// The current attempt got its CONNACK (stays true after a disconnect until the loop ends the attempt).
+    private let everConnected = Atomic<Bool>(false)
     /// Signalled when the thread has left its loop.
     private let finished = DispatchSemaphore(value: 0)
     private var started = false
@@ -174,6 +180,10 @@ public final class MQTTClient: @unchecked Sendable {
 
     /// Options, credentials, TLS and callbacks: on a new handle, and again after `mosquitto_reinitialise`.
     private func setUp() throws {
+        // Publishes and the DISCONNECT come from other threads than the one in `mosquitto_loop`: told so, libmosquitto
+        // queues their packets for the loop to write (and wakes it) instead of writing from the caller's thread; two
+        // threads in one TLS session corrupt OpenSSL's state (a double free at stop, seen in the TLS test).
+        try check(mosquitto_threaded_set(handle, true), "threaded mode")
         let version = settings.protocolVersion == .v5 ? MQTT_PROTOCOL_V5 : MQTT_PROTOCOL_V311
         try check(mosquitto_int_option(handle, MOSQ_OPT_PROTOCOL_VERSION, version), "protocol version")
         if let username = settings.username {
@@ -275,6 +285,7 @@ public final class MQTTClient: @unchecked Sendable {
     private func connectAnswered(_ code: Int32) {
         if code == 0 {
             connectedNow.store(true, ordering: .relaxed)
+            everConnected.store(true, ordering: .relaxed)
             onEvent(.connected)
         } else {
             // The loop sees the broker close the connection and backs off.
@@ -302,12 +313,19 @@ public final class MQTTClient: @unchecked Sendable {
             first = false
             var reason = Self.describe(code)
             if code == Self.ok {
+                let attempt = Date()
+                var unanswered = false
                 repeat {
                     code = mosquitto_loop(handle, 100, 1)
-                } while code == Self.ok && !stopping.load(ordering: .relaxed)
+                    unanswered = !everConnected.load(ordering: .relaxed)
+                        && Date().timeIntervalSince(attempt) > settings.connectTimeout
+                } while code == Self.ok && !unanswered && !stopping.load(ordering: .relaxed)
                 let wasConnected = connectedNow.exchange(false, ordering: .relaxed)
+                everConnected.store(false, ordering: .relaxed)
                 if wasConnected { delay = settings.reconnectMin }
-                reason = Self.describe(code)
+                reason = unanswered
+                    ? "no answer within \(Self.seconds(settings.connectTimeout)) s (connection or TLS handshake not completed)"
+                    : Self.describe(code)
             }
             if stopping.load(ordering: .relaxed) { break }
             let wait = Self.jittered(delay, by: settings.reconnectJitter)
@@ -326,6 +344,8 @@ public final class MQTTClient: @unchecked Sendable {
         code == Int32(MOSQ_ERR_ERRNO.rawValue)
             ? String(cString: strerror(errno)) : String(cString: mosquitto_strerror(code))
     }
+
+    private static func seconds(_ s: Double) -> String { s == s.rounded() ? String(Int(s)) : String(s) }
 
     /// `delay` moved by a random fraction of itself up to `jitter` either way.
     static func jittered(_ delay: Double, by jitter: Double) -> Double {

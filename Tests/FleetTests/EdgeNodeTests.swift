@@ -157,6 +157,112 @@ import Testing
         #expect(rigd.wait(for: 10) { _, err in err.contains("DCMD Run/Stop") }, "\(rigd.stderr.suffix(2000))")
     }
 
+    /// docs/fleet.md's broker: no anonymous clients, one user per node, an ACL that lets a node publish only under
+    /// its own group and node. rigd logs in with its password file and its births arrive; a rigd that claims another
+    /// node id with the same user is denied by the broker, and its open password file is warned about.
+    @Test(.timeLimit(.minutes(2)))
+    func aBrokerWithPasswordsAndThePerNodeACL() throws {
+        let directory = NSTemporaryDirectory() + "rigd-acl-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let passwd = directory + "/passwd", acl = directory + "/acl"
+        for (user, password) in [("host-t", "node-secret"), ("scada-t", "scada-secret")] {
+            let made = try runToCompletion("/usr/bin/mosquitto_passwd", (user == "host-t" ? ["-c"] : []) + ["-b", passwd,
+                                                                                                            user, password])
+            try #require(made.status == 0, "mosquitto_passwd: \(made.stderr)")
+        }
+        try """
+            user host-t
+            topic write spBv1.0/site-t/NBIRTH/host-t
+            topic write spBv1.0/site-t/NDEATH/host-t
+            topic write spBv1.0/site-t/DBIRTH/host-t/+
+            topic write spBv1.0/site-t/DDATA/host-t/+
+            topic write spBv1.0/site-t/DDEATH/host-t/+
+            topic read spBv1.0/site-t/NCMD/host-t
+            topic read spBv1.0/site-t/DCMD/host-t/+
+            topic read spBv1.0/STATE/scada-t
+
+            user scada-t
+            topic readwrite spBv1.0/#
+
+            """.write(toFile: acl, atomically: true, encoding: .utf8)
+        let broker = try MosquittoBroker(allowAnonymous: false, configuration: "password_file \(passwd)\nacl_file \(acl)")
+        let received = SparkplugReceived()
+        let host = try SparkplugHarness.subscriber(broker, received: received, username: "scada-t",
+                                                   password: "scada-secret")
+        defer { host.stop() }
+        try #require(SparkplugHarness.subscribed(broker), "\(broker.log.suffix(2000))")
+        let secret = directory + "/mqtt-password"
+        try "node-secret\n".write(toFile: secret, atomically: true, encoding: .utf8)
+        chmod(secret, 0o600)
+        let credentials = "username = \"host-t\"\npassword_file = \"\(secret)\""
+        let config = try temporaryFile(SparkplugHarness.configuration(brokerPort: broker.port, extra: credentials))
+        defer { unlink(config) }
+        let rigd = try ChildProcess(try rigdBinary(), ["run", "--config", config, "--for", "4s", "--status-every", "0",
+                                                       "--http", "off"])
+        #expect(rigd.waitForExit(timeout: 60) == 0, "\(rigd.stderr.suffix(3000))")
+        #expect(received.messages("DBIRTH").count == 2, "\(received.all.map(\.topic))\n\(broker.log.suffix(2000))")
+        #expect(!received.messages("DDATA").isEmpty)
+        #expect(!broker.log.contains("Denied PUBLISH from rigd-site-t-host-t"), "\(broker.log.suffix(2000))")
+        #expect(!rigd.stderr.contains("open to other users"))
+
+        // Same user, another node's id: the broker drops what it publishes.
+        chmod(secret, 0o644)
+        let intruder = try temporaryFile(SparkplugHarness.configuration(brokerPort: broker.port, extra: credentials)
+            .replacingOccurrences(of: "node = \"host-t\"", with: "node = \"intruder\""))
+        defer { unlink(intruder) }
+        let other = try ChildProcess(try rigdBinary(), ["run", "--config", intruder, "--for", "3s", "--status-every",
+                                                        "0", "--http", "off"])
+        #expect(other.waitForExit(timeout: 60) == 0, "\(other.stderr.suffix(3000))")
+        #expect(broker.wait { $0.contains("Denied PUBLISH from rigd-site-t-intruder") }, "\(broker.log.suffix(2000))")
+        #expect(!received.all.contains { $0.topic.contains("/intruder") })
+        #expect(other.stderr.contains("the MQTT password file \(secret) is open to other users (mode 0644)"),
+                "\(other.stderr.suffix(2000))")
+    }
+
+    /// An mqtts:// broker: rigd checks the broker's certificate against its ca_file and publishes over TLS; with
+    /// another CA it does not connect, says why, and keeps running (and recording).
+    @Test(.timeLimit(.minutes(2)))
+    func tlsWithTheSitesCertificateAuthority() throws {
+        let directory = NSTemporaryDirectory() + "rigd-tls-\(UUID().uuidString)"
+        let stranger = directory + "/other"
+        try FileManager.default.createDirectory(atPath: stranger, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try makeTestCertificates(in: directory)
+        try makeTestCertificates(in: stranger, caName: "some other CA")
+        let broker = try MosquittoBroker(configuration: """
+            cafile \(directory)/ca.crt
+            certfile \(directory)/broker.crt
+            keyfile \(directory)/broker.key
+            """)
+        let received = SparkplugReceived()
+        let host = try SparkplugHarness.subscriber(broker, received: received,
+                                                   tls: MQTTSettings.TLS(caFile: directory + "/ca.crt"))
+        defer { host.stop() }
+        try #require(SparkplugHarness.subscribed(broker), "\(broker.log.suffix(2000))")
+        func configuration(ca: String) throws -> String {
+            try temporaryFile(SparkplugHarness.configuration(brokerPort: broker.port, extra: "ca_file = \"\(ca)\"")
+                .replacingOccurrences(of: "mqtt://", with: "mqtts://"))
+        }
+        let good = try configuration(ca: directory + "/ca.crt")
+        defer { unlink(good) }
+        let rigd = try ChildProcess(try rigdBinary(), ["run", "--config", good, "--for", "4s", "--status-every", "0",
+                                                       "--http", "off"])
+        #expect(rigd.waitForExit(timeout: 60) == 0, "\(rigd.stderr.suffix(3000))")
+        #expect(rigd.stderr.contains("broker mqtts://127.0.0.1:\(broker.port)"))
+        #expect(received.messages("DBIRTH").count == 2, "\(received.all.map(\.topic))\n\(rigd.stderr.suffix(2000))")
+
+        let bad = try configuration(ca: stranger + "/ca.crt")
+        defer { unlink(bad) }
+        let before = received.all.count
+        let refused = try ChildProcess(try rigdBinary(), ["run", "--config", bad, "--for", "4s", "--status-every", "0",
+                                                          "--http", "off"])
+        #expect(refused.waitForExit(timeout: 60) == 0, "\(refused.stderr.suffix(3000))")
+        #expect(refused.stderr.contains("MQTT: cannot reach the broker 127.0.0.1:\(broker.port)"),
+                "\(refused.stderr.suffix(2000))")
+        #expect(received.all.count == before, "a node that does not trust the broker published")
+    }
+
     @Test(.timeLimit(.minutes(3)))
     func aBrokerOutageLosesNoSample() throws {
         Self.check(try SparkplugHarness.outage(seconds: 12, killDuringOutage: false))

@@ -140,4 +140,21 @@ import Testing
         defer { b.stop() }
         #expect(good.wait { $0.connections == 1 }, "\(good.all)\n\(strict.log.suffix(2000))")
     }
+
+    /// A "broker" that takes the TCP connection and never answers: the attempt is given up after `connectTimeout`
+    /// and retried, instead of waiting for ever.
+    @Test func anAttemptWithoutAnswerIsGivenUpAndRetried() throws {
+        let (fd, port) = loopbackSocket(listening: true)
+        defer { close(fd) }
+        var settings = MQTTSettings(host: "127.0.0.1", port: port, clientID: "node-a", keepalive: 5,
+                                    reconnectMin: 0.2, reconnectMax: 0.4)
+        settings.connectTimeout = 1
+        let events = Events()
+        let a = try MQTTClient(settings, logger: Self.logger) { events.add($0) }
+        a.start()
+        defer { a.stop() }
+        #expect(events.wait(10) { $0.disconnections.count >= 2 }, "\(events.all)")
+        #expect(events.disconnections.first?.reason.contains("no answer within 1 s") == true, "\(events.all)")
+        #expect(events.connections == 0)
+    }
 }

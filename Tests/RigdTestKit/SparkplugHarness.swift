@@ -33,9 +33,11 @@ public enum SparkplugHarness {
     static let logger = Logger(label: "sparkplug-test")
 
     /// A subscriber to the whole Sparkplug namespace that subscribes again after each reconnection.
-    public static func subscriber(_ broker: MosquittoBroker, received: SparkplugReceived) throws -> MQTTClient {
+    public static func subscriber(_ broker: MosquittoBroker, received: SparkplugReceived, username: String? = nil,
+                                  password: String? = nil, tls: MQTTSettings.TLS? = nil) throws -> MQTTClient {
         let settings = MQTTSettings(host: "127.0.0.1", port: broker.port, clientID: "test-host-\(UUID().uuidString)",
-                                    keepalive: 5, reconnectMin: 0.1, reconnectMax: 0.3)
+                                    keepalive: 5, username: username, password: password, tls: tls,
+                                    reconnectMin: 0.1, reconnectMax: 0.3)
         let box = Locked<MQTTClient?>(nil)
         let client = try MQTTClient(settings, logger: logger) { event in
             received.add(event)
@@ -197,6 +199,25 @@ public enum SparkplugHarness {
         findings.bothLiveAndHistorical = Array(live.intersection(historical)).sorted()
         findings.sequenceProblems = try sequenceProblems(received.all)
         return findings
+    }
+}
+
+/// A test certificate authority and a broker certificate for 127.0.0.1 (openssl, EC P-256, valid 2 days), in
+/// `directory`: `ca.crt`, `broker.crt`, `broker.key`.
+public func makeTestCertificates(in directory: String, caName: String = "rigd test CA") throws {
+    let ext = directory + "/san.ext"
+    try "subjectAltName=IP:127.0.0.1\n".write(toFile: ext, atomically: true, encoding: .utf8)
+    let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    let steps: [[String]] = [
+        ["req", "-x509"] + ec + ["-keyout", "\(directory)/ca.key", "-out", "\(directory)/ca.crt", "-days", "2",
+                                 "-subj", "/CN=\(caName)"],
+        ["req"] + ec + ["-keyout", "\(directory)/broker.key", "-out", "\(directory)/broker.csr", "-subj", "/CN=127.0.0.1"],
+        ["x509", "-req", "-in", "\(directory)/broker.csr", "-CA", "\(directory)/ca.crt", "-CAkey", "\(directory)/ca.key",
+         "-CAcreateserial", "-out", "\(directory)/broker.crt", "-days", "2", "-extfile", ext],
+    ]
+    for step in steps {
+        let run = try runToCompletion("/usr/bin/openssl", step)
+        guard run.status == 0 else { throw TestFailure("openssl \(step.joined(separator: " ")): \(run.stderr)") }
     }
 }
 

@@ -146,6 +146,9 @@ struct RunCommand: AsyncParsableCommand {
     private func runVirtual(_ configuration: Configuration, timeline: FaultTimeline?, signals: ShutdownSignal,
                             startRequests: ([any AnyStation]) -> Void, logger: Logger) throws {
         let duration = duration!
+        if let mqtt = configuration.mqtt {
+            logger.notice("[mqtt]: not used on the virtual clock (no broker connection to \(mqtt.host):\(mqtt.port)); the edge node runs with rigd run on the real clock")
+        }
         let clock = VirtualClock()
         let stations = try Wiring.virtualStations(configuration, clock: clock, seed: seed, logger: logger)
         do {

@@ -280,6 +280,10 @@ package final class EdgeNode: @unchecked Sendable {
             }
             counters.withLock { $0.connected = false }
             let retry = String(format: "%.1f", retryIn)
+            let reason = reason.contains("TLS error") && config.tls
+                ? "\(reason) Does \(config.caFile ?? "ca_file") sign the broker's certificate, and does the certificate "
+                    + "name \(config.host)?"
+                : reason
             if wasOnline {
                 logger.warning("MQTT: lost the broker \(config.host):\(config.port) (\(reason)); samples wait in the data log; retrying in \(retry) s")
             } else {
@@ -746,7 +750,7 @@ package final class EdgeNode: @unchecked Sendable {
         switch (name, value) {
         case (_, let v?) where name.hasPrefix("Settings/"):
             guard let number = Self.number(v) else {
-                return refuse(i, name, CommandRejection("a setting takes a number, not \(v.dataType)"))
+                return refuse(i, name + " = " + Self.show(v), CommandRejection("a setting takes a number"))
             }
             request = .set(name: String(name.dropFirst("Settings/".count)), value: number)
         case ("Run/Start", .string(let recipe)?):
@@ -764,10 +768,20 @@ package final class EdgeNode: @unchecked Sendable {
         guard station.mode != .refused else {
             return refuse(i, name, CommandRejection("the station was refused at start and runs nothing"))
         }
-        let described = "\(name) = \(value.map { "\($0)" } ?? "null")"
+        let described = "\(name) = \(value.map(Self.show) ?? "null")"
         station.mailbox.post(request) { [weak self] result in
             let rejection: CommandRejection? = if case .failure(let r) = result { r } else { nil }
             self?.verdicts.withLock { $0.append(Verdict(device: i, command: described, rejection: rejection)) }
+        }
+    }
+
+    /// A metric's value as an operator reads it in a log line or a rejection: `40.5`, `true`, `"cut"`.
+    static func show(_ value: SparkplugValue) -> String {
+        switch value {
+        case .string(let s): "\"\(s)\""
+        case .boolean(let b): "\(b)"
+        case .null: "null"
+        default: number(value).map { $0 == $0.rounded() && abs($0) < 1e15 ? String(Int($0)) : String($0) } ?? "?"
         }
     }
 
