@@ -734,7 +734,7 @@ package final class EdgeNode: @unchecked Sendable {
 
     /// A primary host's STATE: Sparkplug 3.0's JSON `{"online": BOOL, "timestamp": MS}`, or 2.2's `ONLINE` /
     /// `OFFLINE`; nil when it is neither.
-    static func primaryState(_ payload: [UInt8]) -> Bool? {
+    package static func primaryState(_ payload: [UInt8]) -> Bool? {
         let text = String(decoding: payload, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
         if text == "ONLINE" { return true }
         if text == "OFFLINE" { return false }
@@ -776,7 +776,7 @@ package final class EdgeNode: @unchecked Sendable {
     }
 
     /// A metric's value as an operator reads it in a log line or a rejection: `40.5`, `true`, `"cut"`.
-    static func show(_ value: SparkplugValue) -> String {
+    package static func show(_ value: SparkplugValue) -> String {
         switch value {
         case .string(let s): "\"\(s)\""
         case .boolean(let b): "\(b)"
