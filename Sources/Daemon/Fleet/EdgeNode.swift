@@ -324,26 +324,31 @@ package final class EdgeNode: @unchecked Sendable {
         logger.notice("MQTT: connected to \(config.host):\(config.port) as \(config.group)/\(config.node) (bdSeq \(bdSeq.withLock { $0 }))\(away)")
     }
 
-    /// What the stations recorded since the last acknowledged sample becomes a gap to forward.
+    /// What the stations recorded since the last acknowledged sample becomes a gap to forward. (The data log's
+    /// closures run on its own queue: they get copies, and the node's state changes after.)
     private func openGaps() {
+        let places = devices.map { (name: $0.name, after: $0.liveAcked) }
         do {
-            try log.write { db in
-                for i in devices.indices {
-                    let name = devices[i].name
+            let opened = try log.write { db -> [(Int, Int64, Double)] in
+                var opened: [(Int, Int64, Double)] = []
+                for (i, place) in places.enumerated() {
                     let latest = try Double.fetchOne(db, sql: """
                         SELECT max(s.t) FROM sample s JOIN channel c ON c.id = s.channel_id WHERE c.station = ?
-                        """, arguments: [name]) ?? 0
-                    let after = devices[i].liveAcked
-                    guard latest > after else { continue }
+                        """, arguments: [place.name]) ?? 0
+                    guard latest > place.after else { continue }
                     try db.execute(sql: "INSERT INTO forward_gap (station, after, through) VALUES (?, ?, ?)",
-                                   arguments: [name, after, latest])
-                    devices[i].gaps.append(Gap(id: db.lastInsertedRowID, sentFrom: after, acked: after, sent: after,
-                                               through: latest))
-                    devices[i].liveAcked = latest
-                    devices[i].liveSent = latest
+                                   arguments: [place.name, place.after, latest])
+                    opened.append((i, db.lastInsertedRowID, latest))
                     try db.execute(sql: "INSERT OR REPLACE INTO forward (station, through) VALUES (?, ?)",
-                                   arguments: [name, latest])
+                                   arguments: [place.name, latest])
                 }
+                return opened
+            }
+            for (i, id, latest) in opened {
+                let after = devices[i].liveAcked
+                devices[i].gaps.append(Gap(id: id, sentFrom: after, acked: after, sent: after, through: latest))
+                devices[i].liveAcked = latest
+                devices[i].liveSent = latest
             }
         } catch {
             logger.error("MQTT: cannot note the backlog in the data log: \(error)")
@@ -492,7 +497,7 @@ package final class EdgeNode: @unchecked Sendable {
     }
 
     /// Samples of `station` with after < t ≤ through, in time order, at most `limit` rows.
-    private func samples(_ db: Database, station: String, after: Double, through: Double = .infinity,
+    private static func samples(_ db: Database, station: String, after: Double, through: Double = .infinity,
                          limit: Int) throws -> [Sample] {
         try Row.fetchAll(db, sql: """
             SELECT c.name, s.t, s.value, s.quality FROM sample s JOIN channel c ON c.id = s.channel_id
@@ -501,18 +506,52 @@ package final class EdgeNode: @unchecked Sendable {
             .map { Sample(channel: $0[0], t: $0[1], value: $0[2], quality: UInt16(truncatingIfNeeded: $0[3] as Int)) }
     }
 
-    /// New samples of live stations go out by exception: a channel that moved by its deadband, changed quality or
-    /// was last published `max_interval_s` ago.
-    private func publishLive(now: Double) {
-        let perDevice: [[Sample]]
+    /// Rows read at most per look at the data log (a look every 0.25 s).
+    static let liveRowLimit = 200_000
+
+    /// Every station's samples after its live place, in time order: one query over all stations (from the earliest
+    /// place; the stations' places are within a look of each other), each station's rows after its own place. A
+    /// station's samples are committed in the order it recorded them, so one of its samples in the log means all of
+    /// its earlier ones are. When the limit cuts the rows, the last time is left for the next look (it may be cut).
+    private func newSamples() -> [[Sample]]? {
+        let places = devices.map(\.liveSent)
+        guard let earliest = places.min() else { return [] }
+        let index = Dictionary(devices.indices.map { (devices[$0].name, $0) }, uniquingKeysWith: { a, _ in a })
+        let limit = Self.liveRowLimit
+        let (rows, fetched): ([(Int, Sample)], Int)
         do {
-            perDevice = try log.read { db in
-                try devices.map { try samples(db, station: $0.name, after: $0.liveSent, limit: 5_000) }
+            (rows, fetched) = try log.read { db in
+                var rows: [(Int, Sample)] = []
+                var fetched = 0
+                let cursor = try Row.fetchCursor(db, sql: """
+                    SELECT c.station, c.name, s.t, s.value, s.quality FROM sample s JOIN channel c ON c.id = s.channel_id
+                    WHERE s.t > ? ORDER BY s.t, c.station, c.name LIMIT ?
+                    """, arguments: [earliest, limit])
+                while let row = try cursor.next() {
+                    fetched += 1
+                    guard let i = index[row[0] as String], (row[2] as Double) > places[i] else { continue }
+                    rows.append((i, Sample(channel: row[1], t: row[2], value: row[3],
+                                           quality: UInt16(truncatingIfNeeded: row[4] as Int))))
+                }
+                return (rows, fetched)
             }
         } catch {
             logger.error("MQTT: cannot read samples from the data log: \(error)")
-            return
+            return nil
         }
+        var kept = rows
+        if fetched >= limit, let last = rows.last?.1.t, rows.contains(where: { $0.1.t != last }) {
+            kept.removeAll { $0.1.t == last }
+        }
+        var perDevice = [[Sample]](repeating: [], count: devices.count)
+        for (i, sample) in kept { perDevice[i].append(sample) }
+        return perDevice
+    }
+
+    /// New samples of live stations go out by exception: a channel that moved by its deadband, changed quality or
+    /// was last published `max_interval_s` ago.
+    private func publishLive(now: Double) {
+        guard let perDevice = newSamples() else { return }
         for (i, rows) in perDevice.enumerated() where !rows.isEmpty {
             let through = rows[rows.count - 1].t
             guard devices[i].born else {
@@ -572,10 +611,11 @@ package final class EdgeNode: @unchecked Sendable {
                 let channels = max(1, devices[i].deadbands.count)
                 let records = min(Self.recordsPerMessage, Int(budget))
                 let rows: [Sample]
+                let name = devices[i].name
                 do {
                     rows = try log.read { db in
-                        try samples(db, station: devices[i].name, after: gap.sent, through: gap.through,
-                                    limit: records * channels + 1)
+                        try Self.samples(db, station: name, after: gap.sent, through: gap.through,
+                                         limit: records * channels + 1)
                     }
                 } catch {
                     logger.error("MQTT: cannot read the backlog from the data log: \(error)")
