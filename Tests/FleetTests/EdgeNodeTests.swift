@@ -95,6 +95,24 @@ import Testing
         }
     }
 
+    /// `rigd check` says what the edge node will do, and refuses what `rigd run` would: an unreadable password file.
+    @Test func checkSummarisesTheEdgeNodeAndRefusesWhatRunWould() throws {
+        let good = try temporaryFile(SparkplugHarness.configuration(brokerPort: 1883, extra: "primary_host = \"scada-t\""))
+        defer { unlink(good) }
+        let ok = try runToCompletion(try rigdBinary(), ["check", "--config", good])
+        #expect(ok.status == 0, "\(ok.stderr)")
+        #expect(ok.stdout.contains("mqtt: Sparkplug B edge node site-t/host-t on mqtt://127.0.0.1:1883 (anonymous), "
+                                   + "commands while primary host scada-t is online"), "\(ok.stdout)")
+        let bad = try temporaryFile(SparkplugHarness.configuration(brokerPort: 1883, extra: """
+            username = "host-t"
+            password_file = "/nonexistent/mqtt-password"
+            """))
+        defer { unlink(bad) }
+        let refused = try runToCompletion(try rigdBinary(), ["check", "--config", bad])
+        #expect(refused.status == 78)
+        #expect(refused.stderr.contains("mqtt.password_file /nonexistent/mqtt-password cannot be read"), "\(refused.stderr)")
+    }
+
     /// DCMDs go through the station's own validation: in range → applied and echoed in DDATA; out of range →
     /// refused, not applied, the reason published; while the primary host is not online → ignored and counted.
     @Test(.timeLimit(.minutes(2)))

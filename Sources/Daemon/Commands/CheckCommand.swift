@@ -61,6 +61,18 @@ struct CheckCommand: ParsableCommand {
                                 message: $0.reason)
                 })
             }
+            // What rigd run's edge node would refuse: a file it cannot read.
+            if let mqtt = configuration.mqtt {
+                let issues = Self.mqttProblems(mqtt).map {
+                    ConfigIssue(file: config, line: nil, context: nil, key: $0.key, message: $0.message)
+                }
+                if !issues.isEmpty { throw ConfigError(issues: issues) }
+                if let file = mqtt.passwordFile,
+                   let warning = FilePermissions.secretTooOpen(file, what: "the MQTT password file",
+                                                              risk: "may publish as this node") {
+                    warn("warning: \(warning)")
+                }
+            }
             if let warning = FilePermissions.writableByOthers(config, what: "the configuration file") {
                 warn("warning: \(warning)")
             }
@@ -89,9 +101,39 @@ struct CheckCommand: ParsableCommand {
             say("  daemon: http \(daemon.http?.description ?? "off"), data log in \(daemon.resolvedDataDirectory) "
                 + "(a sample every \(daemon.recordInterval) s, kept \(retention)), token \(daemon.resolvedTokenFile), "
                 + "watchdog stall \(daemon.watchdogStall) s")
+            if let mqtt = configuration.mqtt {
+                let broker = "\(mqtt.tls ? "mqtts" : "mqtt")://\(mqtt.host):\(mqtt.port)"
+                let commands = mqtt.primaryHost.map { "commands while primary host \($0) is online" }
+                    ?? "commands from any host (no primary_host)"
+                say("  mqtt: Sparkplug B edge node \(mqtt.group)/\(mqtt.node) on \(broker)"
+                    + (mqtt.username.map { " as \($0)" } ?? " (anonymous)") + ", \(commands); deadband "
+                    + "\(mqtt.deadbandDefault * 100) % of each channel's range (\(mqtt.deadbands.count) set per channel), "
+                    + "at least every \(mqtt.maxInterval) s; backlog at most \(mqtt.forwardRatePerS) records/s")
+            }
         } catch let error as ConfigError {
             throw failConfiguration(error)
         }
+    }
+}
+
+extension CheckCommand {
+    /// What would stop `rigd run`'s edge node at start although every key is valid: a file of `[mqtt]` it cannot
+    /// read, or a password file whose first line is empty. (Station names are Sparkplug device ids as they are:
+    /// letters, digits, `-` and `_`.)
+    static func mqttProblems(_ mqtt: MQTTConfig) -> [(key: String, message: String)] {
+        var problems: [(key: String, message: String)] = []
+        let files = [("password_file", mqtt.passwordFile), ("ca_file", mqtt.caFile), ("cert_file", mqtt.certFile),
+                     ("key_file", mqtt.keyFile)]
+        for case let (key, file?) in files where !FileManager.default.isReadableFile(atPath: file) {
+            problems.append(("mqtt.\(key)", "\(file) cannot be read; rigd run would refuse to start"))
+        }
+        if let file = mqtt.passwordFile, FileManager.default.isReadableFile(atPath: file),
+           (try? String(contentsOfFile: file, encoding: .utf8))?.split(separator: "\n",
+                                                                     omittingEmptySubsequences: false).first?.isEmpty
+            ?? true {
+            problems.append(("mqtt.password_file", "\(file): its first line is empty (the password goes there)"))
+        }
+        return problems
     }
 }
 

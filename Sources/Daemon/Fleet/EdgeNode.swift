@@ -129,15 +129,10 @@ package final class EdgeNode: @unchecked Sendable {
         package let description: String
     }
 
-    /// Checks the stations' names as Sparkplug device ids and reads the forwarding place from the data log.
+    /// Reads the forwarding place from the data log and makes the MQTT client (not started).
     package init(config: MQTTConfig, password: String?, stations: [any AnyStation], log: any DatabaseWriter,
                  software: String, logger: Logger) throws {
-        for station in stations {
-            if let problem = SparkplugTopic.problem(withID: station.name) {
-                throw SetupError(description: "[mqtt]: station \"\(station.name)\" cannot be a Sparkplug device: "
-                                 + "its name \(problem)")
-            }
-        }
+        // Station names are valid Sparkplug device ids as the loader takes them (letters, digits, - and _).
         self.config = config
         self.stations = stations
         self.log = log
