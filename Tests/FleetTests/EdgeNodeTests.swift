@@ -149,11 +149,18 @@ import Testing
         }
         #expect(rejectedTotal() == 0)
 
-        // No STATE from scada-t yet: the command is ignored and counted.
+        // No STATE from scada-t yet: commands, node or device, are ignored and counted.
+        func rebirth() throws {
+            var payload = SpBPayload()
+            payload.metrics = [SpBPayload.Metric(name: "Node Control/Rebirth", .boolean(true))]
+            try host.publish(topic: "spBv1.0/site-t/NCMD/host-t", payload: try payload.encoded())
+        }
         try command([SpBPayload.Metric(name: "Settings/setpoint_c", .double(41))])
-        #expect(rigd.wait(for: 10) { _, err in err.contains("ignored: the primary host scada-t is not online") },
-                "\(rigd.stderr.suffix(2000))")
-        #expect(eventually(5) { rejectedTotal() == 1 }, "rejected: \(String(describing: rejectedTotal()))")
+        try rebirth()
+        #expect(rigd.wait(for: 10) { _, err in err.contains("DCMD for heat-e ignored: the primary host scada-t is not online")
+            && err.contains("NCMD ignored: the primary host scada-t is not online") }, "\(rigd.stderr.suffix(2000))")
+        #expect(eventually(5) { rejectedTotal() == 2 }, "rejected: \(String(describing: rejectedTotal()))")
+        #expect(received.messages("NBIRTH").count == 1)
 
         try host.publish(topic: "spBv1.0/STATE/scada-t", payload: Array(#"{"online": true, "timestamp": 1}"#.utf8),
                          retain: true)
@@ -171,13 +178,19 @@ import Testing
         let status = try Data(contentsOf: URL(string: "\(api)/api/stations/heat-e")!)
         let settings = (try JSONSerialization.jsonObject(with: status) as? [String: Any])?["settings"] as? [[String: Any]]
         #expect(settings?.first { $0["name"] as? String == "setpoint_c" }?["value"] as? Double == 41)
-        #expect(eventually(5) { rejectedTotal() == 2 }, "rejected: \(String(describing: rejectedTotal()))")
+        #expect(eventually(5) { rejectedTotal() == 3 }, "rejected: \(String(describing: rejectedTotal()))")
 
         // A command for a device this node does not have is counted and dropped; the node carries on.
         try host.publish(topic: "spBv1.0/site-t/DCMD/host-t/no-such", payload: [0xFF, 0x00])
-        #expect(eventually(5) { rejectedTotal() == 3 })
+        #expect(eventually(5) { rejectedTotal() == 4 })
         try command([SpBPayload.Metric(name: "Run/Stop", .boolean(true))])
         #expect(rigd.wait(for: 10) { _, err in err.contains("DCMD Run/Stop") }, "\(rigd.stderr.suffix(2000))")
+
+        // The primary host online, a rebirth request is answered: NBIRTH (seq 0) and the DBIRTHs again.
+        try rebirth()
+        #expect(eventually(10) { received.messages("NBIRTH").count == 2 && received.messages("DBIRTH").count == 4 },
+                "\(received.all.map(\.topic).suffix(10))")
+        #expect(try SparkplugHarness.sequenceProblems(received.all) == [])
     }
 
     /// docs/fleet.md's broker: no anonymous clients, one user per node, an ACL that lets a node publish only under

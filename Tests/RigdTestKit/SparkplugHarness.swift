@@ -77,11 +77,13 @@ public enum SparkplugHarness {
 
     public static func decode(_ message: MQTTMessage) throws -> SpBPayload { try SpBPayload.decoded(message.payload) }
 
-    /// Node messages (NDEATH aside) carry seq 0 on each NBIRTH and one more on each message after, wrapping at 256.
+    /// A node's messages (NDEATH aside; commands and STATE are not the node's) carry seq 0 on each NBIRTH and one
+    /// more on each message after, wrapping at 256.
     public static func sequenceProblems(_ messages: [MQTTMessage]) throws -> [String] {
         var problems: [String] = []
         var previous: UInt64?
-        for message in messages where !message.topic.contains("/NDEATH/") {
+        let sequenced = ["/NBIRTH/", "/NDATA/", "/DBIRTH/", "/DDATA/", "/DDEATH/"]
+        for message in messages where sequenced.contains(where: { message.topic.contains($0) }) {
             let seq = try decode(message).seq
             if message.topic.contains("/NBIRTH/") {
                 if seq != 0 { problems.append("NBIRTH with seq \(seq)") }

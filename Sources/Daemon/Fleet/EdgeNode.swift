@@ -293,6 +293,8 @@ package final class EdgeNode: @unchecked Sendable {
 
     private func connected() {
         online = true
+        // The primary host's STATE is retained: the subscription brings it again. Until it says online, commands wait.
+        if config.primaryHost != nil { primaryOnline = false }
         pending = [:]
         lastLive = [:]
         budget = 0
@@ -723,6 +725,11 @@ package final class EdgeNode: @unchecked Sendable {
         guard let topic = SparkplugTopic(message.topic) else { return }
         switch topic {
         case .node(.command, config.group, config.node):
+            guard primaryOnline else {
+                counters.withLock { $0.rejectedCommands += 1 }
+                logger.warning("MQTT: NCMD ignored: the primary host \(config.primaryHost ?? "") is not online")
+                return
+            }
             guard let payload = decodeCommand(message) else { return }
             for metric in payload.metrics {
                 if metric.name == "Node Control/Rebirth", metric.sparkplugValue == .boolean(true) {
