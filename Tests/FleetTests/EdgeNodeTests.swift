@@ -95,6 +95,60 @@ import Testing
         }
     }
 
+    /// A real station (a simulated device over Modbus TCP, with faults injected): a channel whose sensor is lost
+    /// goes out as null with its new quality; the device going offline is the station's DDEATH, its return a new
+    /// DBIRTH.
+    @Test(.timeLimit(.minutes(2)))
+    func aRealStationsQualityTravelsAndItsLinkLossIsADeviceDeath() throws {
+        let broker = try MosquittoBroker()
+        let received = SparkplugReceived()
+        let host = try SparkplugHarness.subscriber(broker, received: received)
+        defer { host.stop() }
+        try #require(SparkplugHarness.subscribed(broker), "\(broker.log.suffix(2000))")
+        let (sim, port) = try startSimulator(["--control", "127.0.0.1:0"])
+        defer { sim.signal(SIGKILL) }
+        let control = try #require(controlAddress(sim), "\(sim.stdout)")
+        let config = try temporaryFile("""
+            [[station]]
+            name = "heat-r"
+            kind = "heat-rig"
+            address = "tcp://127.0.0.1:\(port)"
+            [daemon]
+            record_interval_s = 0.2
+            [mqtt]
+            broker = "mqtt://127.0.0.1:\(broker.port)"
+            group = "site-t"
+            node = "host-t"
+            """)
+        defer { unlink(config) }
+        let rigd = try ChildProcess(try rigdBinary(), ["run", "--config", config, "--status-every", "0", "--http", "off"])
+        defer { rigd.signal(SIGKILL) }
+        try #require(eventually(30) { received.messages("DBIRTH").count == 1 }, "\(rigd.stderr.suffix(3000))")
+        let birth = try SparkplugHarness.decode(received.messages("DBIRTH")[0])
+        #expect(birth.metrics.first { $0.name == "Mode" }?.sparkplugValue == .string("real"))
+        func fault(_ words: [String]) throws {
+            let run = try runToCompletion(try rigdBinary(), ["fault", "--control", control] + words)
+            try #require(run.status == 0, "rigd fault \(words): \(run.stderr)")
+        }
+
+        try fault(["channel", "block_temp_c", "lost"])
+        func lostReading() -> SpBPayload.Metric? {
+            received.messages("DDATA").compactMap { try? SparkplugHarness.decode($0) }.flatMap(\.metrics)
+                .first { $0.name == "Channels/block_temp_c" && $0.isNull }
+        }
+        #expect(eventually(15) { lostReading() != nil }, "\(rigd.stderr.suffix(2000))")
+        #expect(lostReading()?.properties["Quality"] == .int32(0))
+        #expect(lostReading()?.properties["rigdQuality"].map { if case .uint32(let q) = $0 { q & 0x80 != 0 } else { false } }
+                == true, "\(String(describing: lostReading()?.properties))")
+
+        try fault(["device", "offline"])
+        #expect(eventually(30) { received.messages("DDEATH").count == 1 }, "\(rigd.stderr.suffix(3000))")
+        try fault(["device", "online"])
+        #expect(eventually(30) { received.messages("DBIRTH").count == 2 }, "\(rigd.stderr.suffix(3000))")
+        #expect(try SparkplugHarness.sequenceProblems(received.all) == [])
+        #expect(rigd.stderr.contains("MQTT: heat-r is dead to the fleet (DDEATH): its device link is down"))
+    }
+
     /// `rigd check` says what the edge node will do, and refuses what `rigd run` would: an unreadable password file.
     @Test func checkSummarisesTheEdgeNodeAndRefusesWhatRunWould() throws {
         let good = try temporaryFile(SparkplugHarness.configuration(brokerPort: 1883, extra: "primary_host = \"scada-t\""))

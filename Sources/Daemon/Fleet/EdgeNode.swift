@@ -441,7 +441,7 @@ package final class EdgeNode: @unchecked Sendable {
         for channel in status.channels {
             var properties: [(key: String, value: SparkplugValue)] = [
                 ("engUnit", .string(channel.unit)),
-                ("Quality", .int32(Self.quality(channel))),
+                ("Quality", .int32(Self.quality(value: channel.value, quality: channel.quality))),
                 ("rigdQuality", .uint32(UInt32(channel.quality))),
             ]
             if let spec = specs[channel.name] {
@@ -480,8 +480,14 @@ package final class EdgeNode: @unchecked Sendable {
     }
 
     /// Sparkplug's quality code (the `Quality` property: 192 good, 0 bad) of a channel's reading.
-    private static func quality(_ channel: StationStatus.Channel) -> Int32 {
-        channel.value != nil && channel.quality == 0 ? 192 : 0
+    private static func quality(value: Double?, quality: UInt16) -> Int32 {
+        value != nil && quality == 0 ? 192 : 0
+    }
+
+    /// `Quality` (Sparkplug's code) and `rigdQuality` (the channel block's quality word) of a reading.
+    private static func qualityProperties(value: Double?, quality: UInt16) -> SpBPayload.PropertySet {
+        SpBPayload.PropertySet([("Quality", .int32(Self.quality(value: value, quality: quality))),
+                                ("rigdQuality", .uint32(UInt32(quality)))])
     }
 
     // MARK: Samples
@@ -567,8 +573,12 @@ package final class EdgeNode: @unchecked Sendable {
                 }
                 guard last == nil || moved || last?.quality != row.quality
                         || row.t - (last?.t ?? 0) >= config.maxInterval else { continue }
+                // A changed quality travels with the value (the birth has the first one).
+                let quality = last?.quality != row.quality ? Self.qualityProperties(value: row.value,
+                                                                                   quality: row.quality) : nil
                 metrics.append(SpBPayload.Metric(name: "Channels/\(row.channel)", timestamp: Self.ms(row.t),
-                                                 row.value.map { .double($0) } ?? .null(.double)))
+                                                 row.value.map { .double($0) } ?? .null(.double),
+                                                 properties: quality))
                 devices[i].lastChannel[row.channel] = (row.value, row.quality, row.t)
             }
             devices[i].liveSent = through
