@@ -135,7 +135,7 @@ public final class MQTTClient: @unchecked Sendable {
     /// Asked before each connection attempt: the will for that connection (Sparkplug's NDEATH carries the bdSeq of
     /// the connection it ends, so it changes with each).
     private let willForNextConnection: (@Sendable () -> MQTTWill?)?
-    /// Held by `publish`, `subscribe` and `freshSession`: the handle is not reset under a publish.
+    /// Held by `publish`, `subscribe`, `stop` and `freshSession`: the handle is not reset under another call.
     private let handleLock = Locked(())
     private let stopping = Atomic<Bool>(false)
     private let connectedNow = Atomic<Bool>(false)
@@ -253,7 +253,8 @@ public final class MQTTClient: @unchecked Sendable {
     /// not start again.
     public func stop(timeout: Double = 5) {
         guard started, !stopping.exchange(true, ordering: .relaxed) else { return }
-        mosquitto_disconnect(handle)
+        // Under the lock: the client's thread may be resetting the handle for its next attempt.
+        _ = handleLock.withLock { _ in mosquitto_disconnect(handle) }
         if finished.wait(timeout: .now() + timeout) == .timedOut {
             logger.warning("MQTT client \(settings.clientID): its thread did not end within \(timeout) s")
         }
