@@ -32,9 +32,11 @@ public final class SparkplugReceived: Sendable {
 public enum SparkplugHarness {
     static let logger = Logger(label: "sparkplug-test")
 
-    /// A subscriber to the whole Sparkplug namespace that subscribes again after each reconnection.
-    public static func subscriber(_ broker: MosquittoBroker, received: SparkplugReceived, username: String? = nil,
-                                  password: String? = nil, tls: MQTTSettings.TLS? = nil) throws -> MQTTClient {
+    /// A subscriber to the whole Sparkplug namespace that subscribes again after each reconnection, returned once the
+    /// broker has its subscription (TestFailure if it does not within 10 s). Stop it when done.
+    public static func subscriber(_ broker: MosquittoBroker, username: String? = nil, password: String? = nil,
+                                  tls: MQTTSettings.TLS? = nil) throws -> (client: MQTTClient, received: SparkplugReceived) {
+        let received = SparkplugReceived()
         let settings = MQTTSettings(host: "127.0.0.1", port: broker.port, clientID: "test-host-\(UUID().uuidString)",
                                     keepalive: 5, username: username, password: password, tls: tls,
                                     reconnectMin: 0.1, reconnectMax: 0.3)
@@ -45,7 +47,11 @@ public enum SparkplugHarness {
         }
         box.withLock { $0 = client }
         client.start()
-        return client
+        guard subscribed(broker) else {
+            client.stop()
+            throw TestFailure("the subscriber did not subscribe: \(broker.log.suffix(2000))")
+        }
+        return (client, received)
     }
 
     /// Waits until the broker has logged the subscriber's subscription.
@@ -110,6 +116,26 @@ public enum SparkplugHarness {
         public var sequenceProblems: [String] = []
         /// rigd's log lines about the link, for messages.
         public var log = ""
+
+        /// What breaks the promise, one line each (none when it holds): every sample the data log recorded during an
+        /// outage of `outage` s (at least ten a second) arrived as historical, once, in order, not also live, and the
+        /// node's sequence numbers have no gap.
+        public func problems(outage: Double) -> [String] {
+            var problems: [String] = []
+            if recorded.count <= Int(outage) * 10 {
+                problems.append("too few samples recorded during the outage: \(recorded.count)")
+            }
+            if !missing.isEmpty {
+                problems.append("\(missing.count) of \(recorded.count) samples recorded during the outage did not "
+                                + "arrive as historical: \(missing.prefix(5))\n\(log)")
+            }
+            if !duplicates.isEmpty { problems.append("historical samples arrived twice: \(duplicates.prefix(5))") }
+            if !bothLiveAndHistorical.isEmpty {
+                problems.append("arrived live and historical: \(bothLiveAndHistorical.prefix(5))")
+            }
+            if !outOfOrder.isEmpty { problems.append("historical samples out of order: \(outOfOrder.prefix(5))") }
+            return problems + sequenceProblems
+        }
     }
 
     /// The broker stopped for `outage` s while rigd runs two simulated stations; rigd reaches the broker through a
@@ -118,10 +144,8 @@ public enum SparkplugHarness {
     /// the data log recorded during the outage against what arrived.
     public static func outage(seconds outage: Double, killDuringOutage: Bool) throws -> OutageFindings {
         let broker = try MosquittoBroker()
-        let received = SparkplugReceived()
-        let host = try subscriber(broker, received: received)
+        let (host, received) = try subscriber(broker)
         defer { host.stop() }
-        guard subscribed(broker) else { throw TestFailure("the subscriber did not subscribe: \(broker.log.suffix(2000))") }
         let proxy = try SocatProxy(upstreamPort: broker.port)
         let config = try temporaryFile(configuration(brokerPort: proxy.port, extra: "deadband_default = 0"))
         defer { unlink(config) }

@@ -44,7 +44,8 @@ import Testing
         #expect(demo.stations.allSatisfy { $0.fallback == .simulate })
     }
 
-    private func issues(_ text: String) -> [ConfigIssue] {
+    /// The issues of `text`, recording a test failure if it loads.
+    static func issues(_ text: String) -> [ConfigIssue] {
         do {
             _ = try ConfigLoader.parse(text, source: "bad.toml")
             Issue.record("accepted:\n\(text)")
@@ -55,7 +56,7 @@ import Testing
     }
 
     @Test func malformedTOMLNamesTheLine() {
-        let found = issues("[[station]]\nname = \"a\"\nkind = = 3\n")
+        let found = Self.issues("[[station]]\nname = \"a\"\nkind = = 3\n")
         #expect(found.count == 1)
         #expect(found[0].line == 3)
         #expect(found[0].description.hasPrefix("bad.toml:3: malformed TOML"))
@@ -63,17 +64,17 @@ import Testing
 
     @Test func unknownKeyNamesFileLineAndKey() {
         let text = good.replacingOccurrences(of: "kp = 3.5", with: "kp = 3.5\nsetpiont_c = 50")
-        let found = issues(text)
+        let found = Self.issues(text)
         #expect(found.map(\.description) == ["bad.toml:9: station \"rig-1\": control.setpiont_c is not a known key here (a typo?)"])
     }
 
     @Test func outOfRangeValueNamesTheRange() {
-        let found = issues(good.replacingOccurrences(of: "setpoint_c = 55", with: "setpoint_c = 700"))
+        let found = Self.issues(good.replacingOccurrences(of: "setpoint_c = 55", with: "setpoint_c = 700"))
         #expect(found.map(\.description) == ["bad.toml:7: station \"rig-1\": control.setpoint_c must be within 0…85, got 700"])
     }
 
     @Test func unknownKindListsTheKinds() {
-        let found = issues(good.replacingOccurrences(of: "\"heat-rig\"", with: "\"heat-pump\""))
+        let found = Self.issues(good.replacingOccurrences(of: "\"heat-rig\"", with: "\"heat-pump\""))
         #expect(found.count == 1)
         #expect(found[0].line == 3 && found[0].key == "kind")
         #expect(found[0].message.contains("unknown kind \"heat-pump\"") && found[0].message.contains("msd-rig"))
@@ -138,7 +139,7 @@ import Testing
         resolutoin = 0.01
         update_period_s = -1
         """
-        let found = issues(base).map(\.description)
+        let found = Self.issues(base).map(\.description)
         #expect(found.contains { $0.contains("control.sensors.chl_ugl is not a checked channel; the stuck rule applies "
                                              + "to do_mgl, water_temp_c, ph, salinity_ppt, tan_mgl, nh3_mgl") },
                 "\(found)")
@@ -149,7 +150,7 @@ import Testing
         #expect(found.contains { $0.contains("control.feed_times \"7h\" is not a time of day HH:MM") }, "\(found)")
         #expect(found.contains { $0.contains("control.aerator_off_above_mgl must be above aerator_on_below_mgl") },
                 "\(found)")
-        let badUnit = issues(base.replacingOccurrences(of: "unit=4", with: "unit=250"))
+        let badUnit = Self.issues(base.replacingOccurrences(of: "unit=4", with: "unit=250"))
         #expect(badUnit.contains { $0.message.contains("unit must be 1…247 on RTU") })
     }
 
@@ -176,7 +177,7 @@ import Testing
     }
 
     @Test func badAddress() {
-        let found = issues(good.replacingOccurrences(of: "tcp://127.0.0.1:15020", with: "tcp://127.0.0.1:99999"))
+        let found = Self.issues(good.replacingOccurrences(of: "tcp://127.0.0.1:15020", with: "tcp://127.0.0.1:99999"))
         #expect(found.map(\.description) == ["bad.toml:4: station \"rig-1\": address bad address "
                                              + "\"tcp://127.0.0.1:99999\": port must be 1…65535"])
     }
@@ -195,7 +196,7 @@ import Testing
         kind = "heat-rig"
         address = "sim://"
         """
-        let found = issues(text).map(\.description)
+        let found = Self.issues(text).map(\.description)
         #expect(found.contains("bad.toml:2: station \"a\": address is required"))
         #expect(found.contains("bad.toml:5: station \"a\": fallback must be \"simulate\" or \"fail\", got \"maybe\""))
         #expect(found.contains("bad.toml:7: station \"a\": control.setpoint_c must be a number, got string"))
@@ -204,12 +205,12 @@ import Testing
     }
 
     @Test func crossFieldCheck() {
-        let found = issues(good.replacingOccurrences(of: "setpoint_c = 55", with: "setpoint_c = 80\nalarm_high_c = 75"))
+        let found = Self.issues(good.replacingOccurrences(of: "setpoint_c = 55", with: "setpoint_c = 80\nalarm_high_c = 75"))
         #expect(found.first?.description.contains("setpoint_c must be below alarm_high_c (75.0), got 80.0") == true)
     }
 
     @Test func emptyFile() {
-        #expect(issues("").first?.message
+        #expect(Self.issues("").first?.message
                 == "no [[station]] tables: nothing to run (a file with only a [daemon] table runs the demo plant)")
     }
 
@@ -321,19 +322,8 @@ extension ConfigLoaderTests {
             try ConfigLoader.parse(file(mqtt), source: "mqtt.toml").mqtt
         }
 
-        /// The issues of `text`, recording a test failure if it loads.
-        private func issues(_ text: String) -> [ConfigIssue] {
-            do {
-                _ = try ConfigLoader.parse(text, source: "bad.toml")
-                Issue.record("accepted:\n\(text)")
-                return []
-            } catch {
-                return error.issues
-            }
-        }
-
         /// The issues of an `[mqtt]` table of `mqtt`, as `file:line: key message`.
-        private func problems(_ mqtt: String) -> [String] { issues(file(mqtt)).map(\.description) }
+        private func problems(_ mqtt: String) -> [String] { ConfigLoaderTests.issues(file(mqtt)).map(\.description) }
 
         @Test func everyKeyIsRead() throws {
             let c = try parse("""
@@ -565,7 +555,7 @@ extension ConfigLoaderTests {
             #expect(c.stations.map(\.name) == (try DemoPlant.configuration()).stations.map(\.name))
             #expect(c.mqtt?.deadbands == ["pond-1.do_mgl": 0.05])
             // The demo plant's stations are the ones deadband keys may name.
-            let found = issues("[daemon]\n[mqtt]\nbroker = \"mqtt://h\"\ngroup = \"g\"\nnode = \"n\"\n"
+            let found = ConfigLoaderTests.issues("[daemon]\n[mqtt]\nbroker = \"mqtt://h\"\ngroup = \"g\"\nnode = \"n\"\n"
                                + "[mqtt.deadband]\n\"rig-1.temp_c\" = 1\n")
             let message = found.first?.message ?? ""
             #expect(found.count == 1 && message.hasPrefix("names no station \"rig-1\" (stations: "), "\(found)")

@@ -122,16 +122,14 @@ extension CheckCommand {
     /// letters, digits, `-` and `_`.)
     static func mqttProblems(_ mqtt: MQTTConfig) -> [(key: String, message: String)] {
         var problems: [(key: String, message: String)] = []
-        let files = [("password_file", mqtt.passwordFile), ("ca_file", mqtt.caFile), ("cert_file", mqtt.certFile),
-                     ("key_file", mqtt.keyFile)]
+        do {
+            _ = try EdgeNode.password(mqtt)
+        } catch {
+            problems.append(("mqtt.password_file", "\(error.file): \(error.reason); rigd run would refuse to start"))
+        }
+        let files = [("ca_file", mqtt.caFile), ("cert_file", mqtt.certFile), ("key_file", mqtt.keyFile)]
         for case let (key, file?) in files where !FileManager.default.isReadableFile(atPath: file) {
             problems.append(("mqtt.\(key)", "\(file) cannot be read; rigd run would refuse to start"))
-        }
-        if let file = mqtt.passwordFile, FileManager.default.isReadableFile(atPath: file),
-           (try? String(contentsOfFile: file, encoding: .utf8))?.split(separator: "\n",
-                                                                     omittingEmptySubsequences: false).first?.isEmpty
-            ?? true {
-            problems.append(("mqtt.password_file", "\(file): its first line is empty (the password goes there)"))
         }
         return problems
     }

@@ -308,7 +308,13 @@ struct RunCommand: AsyncParsableCommand {
         var edgeNode: EdgeNode?
         if let mqtt = configuration.mqtt {
             do {
-                edgeNode = try EdgeNode(config: mqtt, password: try Self.readPassword(mqtt, logger: logger),
+                let password = try EdgeNode.password(mqtt)
+                if let file = mqtt.passwordFile,
+                   let warning = FilePermissions.secretTooOpen(file, what: "the MQTT password file",
+                                                              risk: "may publish as this node") {
+                    logger.warning("\(warning)")
+                }
+                edgeNode = try EdgeNode(config: mqtt, password: password,
                                         stations: stations, log: recorder.writer,
                                         software: "rigd \(Rigd.configuration.version)", logger: logger)
             } catch {
@@ -383,27 +389,6 @@ struct RunCommand: AsyncParsableCommand {
             try writeReport(document, to: report, logger: logger)
         }
         if failure != nil { throw ExitCode(ExitStatus.software) }
-    }
-
-    /// The MQTT password from `[mqtt] password_file` (its first line), nil without one; warns when the file is open
-    /// to other users.
-    static func readPassword(_ mqtt: MQTTConfig, logger: Logger) throws -> String? {
-        guard let file = mqtt.passwordFile else { return nil }
-        let text: String
-        do {
-            text = try String(contentsOfFile: file, encoding: .utf8)
-        } catch {
-            throw EdgeNode.SetupError(description: "[mqtt] password_file \(file): cannot read: \(ConfigLoader.reason(error))")
-        }
-        let password = String(text.split(separator: "\n", omittingEmptySubsequences: false).first ?? "")
-        if password.isEmpty {
-            throw EdgeNode.SetupError(description: "[mqtt] password_file \(file): its first line is empty")
-        }
-        if let warning = FilePermissions.secretTooOpen(file, what: "the MQTT password file",
-                                                       risk: "may publish as this node") {
-            logger.warning("\(warning)")
-        }
-        return password
     }
 
     /// The local time of day now, in hours: a pond's day cycle follows the wall clock on a real-clock run.

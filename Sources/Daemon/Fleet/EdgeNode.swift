@@ -171,6 +171,30 @@ package final class EdgeNode: @unchecked Sendable {
                                 onEvent: { [weak self] event in self?.inbox.withLock { $0.append(event) } })
     }
 
+    /// A password file that cannot be used: which, and why.
+    package struct PasswordProblem: Error, CustomStringConvertible {
+        package let file: String
+        package let reason: String
+        package var description: String { "[mqtt] password_file \(file): \(reason)" }
+    }
+
+    /// The MQTT password from `[mqtt] password_file` (its first line), nil without one; `rigd run` and `rigd check`
+    /// read it alike.
+    package static func password(_ mqtt: MQTTConfig) throws(PasswordProblem) -> String? {
+        guard let file = mqtt.passwordFile else { return nil }
+        let text: String
+        do {
+            text = try String(contentsOfFile: file, encoding: .utf8)
+        } catch {
+            throw PasswordProblem(file: file, reason: "cannot read: \(ConfigLoader.reason(error))")
+        }
+        let password = String(text.split(separator: "\n", omittingEmptySubsequences: false).first ?? "")
+        if password.isEmpty {
+            throw PasswordProblem(file: file, reason: "its first line is empty (the password goes there)")
+        }
+        return password
+    }
+
     /// A channel's deadband: `[mqtt.deadband] "station.channel"`, else `deadband_default` of its range.
     static func deadbands(of station: any AnyStation, config: MQTTConfig) -> [String: Double] {
         var bands: [String: Double] = [:]

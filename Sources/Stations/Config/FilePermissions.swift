@@ -15,9 +15,7 @@ package enum FilePermissions {
 
     /// A warning when the API token file is readable or writable by its group or by others.
     package static func tokenTooOpen(_ file: String) -> String? {
-        guard let mode = mode(of: file), mode & 0o077 != 0 else { return nil }
-        return "the API token file \(file) is open to other users (mode \(octal(mode))): anyone who can read it may "
-            + "command the stations; chmod 600 it"
+        secretTooOpen(file, what: "the API token file", risk: "may command the stations")
     }
 
     /// A warning when a secret (a password file) is readable or writable by its group or by others.
