@@ -40,6 +40,8 @@ let package = Package(
         // Sparkplug B payloads (Sources/Sparkplug/sparkplug_b.pb.swift, generated once by scripts/generate-protobuf).
         // Exact: the generated code is made for this version's runtime.
         .package(url: "https://github.com/apple/swift-protobuf", exact: "1.39.0"),
+        // `rigd historian`: the fleet's central store in PostgreSQL.
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.0"),
         // Tests only: an independent CSV parser for the export round trip.
         .package(url: "https://github.com/swiftcsv/SwiftCSV", from: "0.10.0"),
     ],
@@ -127,8 +129,23 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
-        // The rigd executable: the command line's entry point, nothing else.
-        .executableTarget(name: "rigd", dependencies: ["Daemon"], swiftSettings: strict),
+        // `rigd historian`: a Sparkplug B host application that subscribes to the fleet's broker and writes what the
+        // edge nodes publish into PostgreSQL (postgres-nio), and serves the fleet overview page. Apart from Daemon,
+        // so that what builds Daemon alone (the fuzz targets) does not build postgres-nio.
+        .target(
+            name: "Historian",
+            dependencies: [
+                "MQTT", "Sparkplug", "Locking", "Stations",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ],
+            swiftSettings: strict
+        ),
+        // The rigd executable: the command line's entry point (Daemon's commands and `rigd historian`), nothing else.
+        .executableTarget(name: "rigd", dependencies: ["Daemon", "Historian"], swiftSettings: strict),
         // bench/run's probes: rigd's loop and Modbus client, measured with rigd's own code.
         .executableTarget(
             name: "RigdBench",
@@ -193,7 +210,8 @@ let package = Package(
         .testTarget(
             name: "FleetTests",
             dependencies: [
-                "RigdTestKit", "Sparkplug", "MQTT", "Locking", "Daemon", .product(name: "Logging", package: "swift-log"),
+                "RigdTestKit", "Sparkplug", "MQTT", "Locking", "Daemon", "Historian",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
             exclude: ["sparkplug_decode.py"]

@@ -98,11 +98,11 @@ struct DeepTier {
 
     /// Issue 22: the broker stopped for 2 minutes of a real-clock run (the functional suite's version stops it for
     /// 12 s), with and without rigd killed with -9 in the middle: every sample the data log recorded meanwhile
-    /// arrives once, in order, flagged historical, after the broker returns.
+    /// arrives once, in order, flagged historical, after the broker returns, and in the historian's PostgreSQL.
     @Test(arguments: [false, true])
     func aTwoMinuteBrokerOutageLosesNoSample(killDuringOutage: Bool) throws {
         let outage = 120.0
-        let f = try SparkplugHarness.outage(seconds: outage, killDuringOutage: killDuringOutage)
+        let f = try SparkplugHarness.outage(seconds: outage, killDuringOutage: killDuringOutage, historian: true)
         #expect(f.problems(outage: outage) == [])
     }
 }

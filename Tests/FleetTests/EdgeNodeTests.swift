@@ -343,10 +343,12 @@ import Testing
         #expect(received.all.count == before, "a node that does not trust the broker published")
     }
 
-    /// A 12-s broker outage, with and without rigd killed with -9 halfway (the deep tier's is 2 minutes).
+    /// A 12-s broker outage, with and without rigd killed with -9 halfway (the deep tier's is 2 minutes). The
+    /// historian (PostgreSQL) loses the broker too, and ends with every sample recorded meanwhile as a historical row.
     @Test(.timeLimit(.minutes(3)), arguments: [false, true])
     func aBrokerOutageLosesNoSample(killDuringOutage: Bool) throws {
-        let f = try SparkplugHarness.outage(seconds: 12, killDuringOutage: killDuringOutage)
+        let f = try SparkplugHarness.outage(seconds: 12, killDuringOutage: killDuringOutage, historian: true)
+        #expect(f.historianChecked)
         #expect(f.problems(outage: 12) == [])
     }
 }

@@ -114,6 +114,11 @@ public enum SparkplugHarness {
         /// Historical samples of a channel that arrived after a later one of the same channel.
         public var outOfOrder: [String] = []
         public var sequenceProblems: [String] = []
+        /// With a historian: samples recorded during the outage that are not in its PostgreSQL as historical rows,
+        /// and the historian's sequence gaps (it asks for a rebirth on each).
+        public var historianMissing: [String] = []
+        public var historianRows = 0
+        public var historianChecked = false
         /// rigd's log lines about the link, for messages.
         public var log = ""
 
@@ -134,6 +139,11 @@ public enum SparkplugHarness {
                 problems.append("arrived live and historical: \(bothLiveAndHistorical.prefix(5))")
             }
             if !outOfOrder.isEmpty { problems.append("historical samples out of order: \(outOfOrder.prefix(5))") }
+            if historianChecked, !historianMissing.isEmpty {
+                problems.append("\(historianMissing.count) of \(recorded.count) samples recorded during the outage are "
+                                + "not historical rows in the historian's PostgreSQL (\(historianRows) rows): "
+                                + "\(historianMissing.prefix(5))")
+            }
             return problems + sequenceProblems
         }
     }
@@ -142,10 +152,13 @@ public enum SparkplugHarness {
     /// proxy that comes back only once the test's subscriber is back, so the subscriber sees everything rigd sends.
     /// With `killDuringOutage`, rigd is killed with -9 halfway and started again on the same data log. Returns what
     /// the data log recorded during the outage against what arrived.
-    public static func outage(seconds outage: Double, killDuringOutage: Bool) throws -> OutageFindings {
+    public static func outage(seconds outage: Double, killDuringOutage: Bool, historian withHistorian: Bool = false)
+        throws -> OutageFindings {
         let broker = try MosquittoBroker()
         let (host, received) = try subscriber(broker)
         defer { host.stop() }
+        // The historian subscribes to the broker itself (not through the proxy): it loses the broker too.
+        let historian = withHistorian ? try HistorianProcess(brokerPort: broker.port) : nil
         let proxy = try SocatProxy(upstreamPort: broker.port)
         let config = try temporaryFile(configuration(brokerPort: proxy.port, extra: "deadband_default = 0"))
         defer { unlink(config) }
@@ -178,6 +191,9 @@ public enum SparkplugHarness {
         try broker.restart()
         guard eventually(20, { received.connectionCount >= 2 }), subscribed(broker) else {
             throw TestFailure("the subscriber did not come back: \(broker.log.suffix(2000))")
+        }
+        if let historian, !eventually(30, { historian.connections >= 2 }) {
+            throw TestFailure("the historian did not come back: \(historian.process.stderr.suffix(2000))")
         }
         let backAt = Date().timeIntervalSince1970
         try proxy.restore()
@@ -224,6 +240,24 @@ public enum SparkplugHarness {
         findings.duplicates = historical.filter { !seen.insert($0).inserted }
         findings.bothLiveAndHistorical = Array(live.intersection(historical)).sorted()
         findings.sequenceProblems = try sequenceProblems(received.all)
+        if let historian {
+            // The historian writes what it has received within a moment of receiving it.
+            let query = """
+                SELECT d.device_id, substr(m.name, 10), round(extract(epoch FROM s.t) * 1000)::bigint
+                FROM samples s JOIN devices d ON d.id = s.device JOIN metrics m ON m.id = s.metric
+                WHERE m.name LIKE 'Channels/%' AND s.historical
+                  AND s.t > to_timestamp(\(cutAt)) AND s.t < to_timestamp(\(backAt))
+                """
+            var stored: Set<String> = []
+            _ = eventually(20) {
+                stored = Set(((try? historian.query(query)) ?? []).map { $0.joined(separator: "/").replacingOccurrences(
+                    of: "/(\\d+)$", with: "@$1", options: .regularExpression) })
+                return Set(findings.recorded).isSubset(of: stored)
+            }
+            findings.historianChecked = true
+            findings.historianRows = stored.count
+            findings.historianMissing = Array(Set(findings.recorded).subtracting(stored)).sorted()
+        }
         return findings
     }
 }

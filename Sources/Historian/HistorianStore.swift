@@ -1,0 +1,394 @@
+import Foundation
+import Logging
+import PostgresNIO
+
+/// The historian's PostgreSQL schema, one migration per version, applied in order inside a transaction under an
+/// advisory lock (two historians starting on one database do not both migrate). A database whose schema is newer
+/// than this rigd knows is refused, not written.
+package enum HistorianSchema {
+    package static let migrations: [(version: Int, what: String, sql: [String])] = [
+        (1, "nodes, devices, metrics, lifecycle, samples, alarms, runs", [
+            """
+            CREATE TABLE nodes (
+                id bigserial PRIMARY KEY,
+                group_id text NOT NULL,
+                node_id text NOT NULL,
+                online boolean NOT NULL DEFAULT false,
+                bd_seq bigint,
+                software text,
+                birth_at timestamptz,
+                death_at timestamptz,
+                last_message_at timestamptz,
+                births integer NOT NULL DEFAULT 0,
+                UNIQUE (group_id, node_id)
+            )
+            """,
+            """
+            CREATE TABLE devices (
+                id bigserial PRIMARY KEY,
+                node bigint NOT NULL REFERENCES nodes (id),
+                device_id text NOT NULL,
+                online boolean NOT NULL DEFAULT false,
+                kind text,
+                mode text,
+                link_up boolean,
+                device_status text,
+                phase text,
+                last_rejection text,
+                active_alarms text NOT NULL DEFAULT '',
+                alarm_count integer,
+                unacknowledged_alarms integer,
+                birth_at timestamptz,
+                death_at timestamptz,
+                births integer NOT NULL DEFAULT 0,
+                UNIQUE (node, device_id)
+            )
+            """,
+            """
+            CREATE TABLE metrics (
+                id bigserial PRIMARY KEY,
+                device bigint NOT NULL REFERENCES devices (id),
+                name text NOT NULL,
+                datatype text NOT NULL,
+                unit text,
+                eng_low double precision,
+                eng_high double precision,
+                first_birth_at timestamptz NOT NULL,
+                last_birth_at timestamptz NOT NULL,
+                UNIQUE (device, name)
+            )
+            """,
+            // Every NBIRTH, NDEATH, DBIRTH and DDEATH, as it came.
+            """
+            CREATE TABLE lifecycle (
+                id bigserial PRIMARY KEY,
+                node bigint NOT NULL REFERENCES nodes (id),
+                device bigint REFERENCES devices (id),
+                event text NOT NULL,
+                at timestamptz NOT NULL,
+                bd_seq bigint,
+                metrics integer
+            )
+            """,
+            // The key is (device, metric, t): a value forwarded twice (store-and-forward's duplicate window) is one row.
+            // stored_at is when the historian inserted the row: stored_at - t is the fleet's latency, sample to row.
+            """
+            CREATE TABLE samples (
+                device bigint NOT NULL,
+                metric bigint NOT NULL,
+                t timestamptz NOT NULL,
+                value double precision,
+                text_value text,
+                quality integer,
+                historical boolean NOT NULL DEFAULT false,
+                stored_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+                PRIMARY KEY (device, metric, t)
+            )
+            """,
+            """
+            CREATE TABLE alarms (
+                id bigserial PRIMARY KEY,
+                device bigint NOT NULL REFERENCES devices (id),
+                t timestamptz NOT NULL,
+                active text NOT NULL,
+                count integer,
+                unacknowledged integer
+            )
+            """,
+            """
+            CREATE TABLE runs (
+                device bigint NOT NULL REFERENCES devices (id),
+                number integer NOT NULL,
+                recipe text,
+                state text,
+                first_seen timestamptz NOT NULL,
+                last_seen timestamptz NOT NULL,
+                PRIMARY KEY (device, number)
+            )
+            """,
+        ]),
+    ]
+
+    package static var latest: Int { migrations.map(\.version).max() ?? 0 }
+
+    /// Creates or brings the schema up to date; returns the versions applied now.
+    package static func migrate(_ client: PostgresClient, logger: Logger) async throws -> [Int] {
+        try await client.withTransaction(logger: logger) { connection in
+            // One historian migrates at a time (the lock ends with the transaction).
+            try await connection.query("SELECT pg_advisory_xact_lock(7361726)", logger: logger)
+            try await connection.query("""
+                CREATE TABLE IF NOT EXISTS historian_schema (
+                    version integer PRIMARY KEY,
+                    what text NOT NULL,
+                    applied_at timestamptz NOT NULL DEFAULT now()
+                )
+                """, logger: logger)
+            var current = 0
+            for try await version in try await connection.query(
+                "SELECT coalesce(max(version), 0) FROM historian_schema", logger: logger
+            ).decode(Int.self) {
+                current = version
+            }
+            if current > latest {
+                throw HistorianError("the database's historian schema is version \(current), newer than this rigd's "
+                                     + "(\(latest)): use the rigd that created it, or a newer one")
+            }
+            var applied: [Int] = []
+            for migration in migrations where migration.version > current {
+                for statement in migration.sql {
+                    try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
+                }
+                try await connection.query(
+                    "INSERT INTO historian_schema (version, what) VALUES (\(migration.version), \(migration.what))",
+                    logger: logger)
+                applied.append(migration.version)
+            }
+            return applied
+        }
+    }
+}
+
+package struct HistorianError: Error, CustomStringConvertible, Sendable {
+    package let description: String
+    package init(_ description: String) { self.description = description }
+
+    /// PostgreSQL's own words for an error (postgres-nio's description hides the server's message).
+    package static func describe(_ error: any Error) -> String {
+        guard let error = error as? PSQLError else { return "\(error)" }
+        if let info = error.serverInfo {
+            let message = info[.message] ?? "error"
+            let state = info[.sqlState].map { " (SQLSTATE \($0))" } ?? ""
+            let detail = info[.detail].map { ": \($0)" } ?? ""
+            return "PostgreSQL: \(message)\(detail)\(state)"
+        }
+        if let underlying = error.underlying { return "PostgreSQL: \(error.code): \(underlying)" }
+        return "PostgreSQL: \(error.code)"
+    }
+}
+
+/// Writes the host rules' events into PostgreSQL. Used from one task only (the historian's writer): it caches the
+/// ids of the nodes, devices and metrics it has written, and batches samples into multi-row inserts.
+package final class HistorianStore {
+    private let client: PostgresClient
+    private let logger: Logger
+    private var nodeIDs: [NodeKey: Int64] = [:]
+    private var deviceIDs: [DeviceKey: Int64] = [:]
+    private var metricIDs: [DeviceKey: [String: Int64]] = [:]
+    private var pending: [SampleRow] = []
+    /// The latest message time per node since the last flush.
+    private var heard: [NodeKey: UInt64] = [:]
+    /// Rows inserted, and rows the key already held (a value forwarded twice).
+    package private(set) var inserted = 0
+    package private(set) var duplicates = 0
+    /// Samples of a metric no birth defined in the database (cannot happen through `HostState`; counted if it does).
+    package private(set) var orphans = 0
+
+    /// Samples per INSERT (8 parameters each; PostgreSQL takes up to 65 535 per statement).
+    static let rowsPerInsert = 1000
+
+    package init(client: PostgresClient, logger: Logger) {
+        self.client = client
+        self.logger = logger
+    }
+
+    package var pendingSamples: Int { pending.count }
+
+    /// Writes one message's events. Samples wait in memory for `flush` (the writer flushes when its queue is empty or
+    /// the batch is full); births, deaths and state changes are written at once, after the samples before them.
+    package func apply(_ events: [StoreEvent]) async throws {
+        for event in events {
+            if case .samples(let rows) = event {
+                pending.append(contentsOf: rows)
+                if pending.count >= Self.rowsPerInsert { try await flush() }
+                continue
+            }
+            if case .heard = event {
+                try await write(event)
+                continue
+            }
+            if !pending.isEmpty { try await flush() }
+            try await write(event)
+        }
+    }
+
+    private func write(_ event: StoreEvent) async throws {
+        switch event {
+        case let .nodeBirth(key, at, bdSeq, software):
+            let id = try await nodeID(key)
+            try await client.query("""
+                UPDATE nodes SET online = true, bd_seq = \(bdSeq), software = \(software), birth_at = \(date(at)),
+                    last_message_at = \(date(at)), births = births + 1 WHERE id = \(id)
+                """, logger: logger)
+            // The node's devices are offline until their own births follow.
+            try await client.query("UPDATE devices SET online = false WHERE node = \(id) AND online", logger: logger)
+            try await client.query("""
+                INSERT INTO lifecycle (node, event, at, bd_seq) VALUES (\(id), 'NBIRTH', \(date(at)), \(bdSeq))
+                """, logger: logger)
+        case let .nodeDeath(key, at, bdSeq):
+            let id = try await nodeID(key)
+            try await client.query("""
+                UPDATE nodes SET online = false, death_at = \(date(at)) WHERE id = \(id)
+                """, logger: logger)
+            try await client.query("""
+                UPDATE devices SET online = false, death_at = \(date(at)) WHERE node = \(id) AND online
+                """, logger: logger)
+            try await client.query("""
+                INSERT INTO lifecycle (node, event, at, bd_seq) VALUES (\(id), 'NDEATH', \(date(at)), \(bdSeq))
+                """, logger: logger)
+        case let .heard(key, at):
+            // Kept in memory and written with the next flush: one update per node, not one per message.
+            heard[key] = max(heard[key] ?? 0, at)
+        case let .deviceBirth(key, at, metrics):
+            let node = try await nodeID(key.node)
+            let id = try await deviceID(key)
+            try await client.query("""
+                UPDATE devices SET online = true, birth_at = \(date(at)), births = births + 1 WHERE id = \(id)
+                """, logger: logger)
+            try await defineMetrics(metrics, of: key, device: id, at: at)
+            try await client.query("""
+                INSERT INTO lifecycle (node, device, event, at, metrics)
+                VALUES (\(node), \(id), 'DBIRTH', \(date(at)), \(metrics.count))
+                """, logger: logger)
+        case let .deviceDeath(key, at):
+            let node = try await nodeID(key.node)
+            let id = try await deviceID(key)
+            try await client.query("""
+                UPDATE devices SET online = false, death_at = \(date(at)) WHERE id = \(id)
+                """, logger: logger)
+            try await client.query("""
+                INSERT INTO lifecycle (node, device, event, at) VALUES (\(node), \(id), 'DDEATH', \(date(at)))
+                """, logger: logger)
+        case let .deviceState(key, _, state):
+            let id = try await deviceID(key)
+            try await client.query("""
+                UPDATE devices SET kind = \(state.kind), mode = \(state.mode), link_up = \(state.linkUp),
+                    device_status = \(state.deviceStatus), phase = \(state.phase),
+                    last_rejection = \(state.lastRejection) WHERE id = \(id)
+                """, logger: logger)
+        case let .alarms(key, at, active, count, unacknowledged):
+            let id = try await deviceID(key)
+            try await client.query("""
+                UPDATE devices SET active_alarms = \(active), alarm_count = \(count),
+                    unacknowledged_alarms = \(unacknowledged) WHERE id = \(id)
+                """, logger: logger)
+            try await client.query("""
+                INSERT INTO alarms (device, t, active, count, unacknowledged)
+                VALUES (\(id), \(date(at)), \(active), \(count), \(unacknowledged))
+                """, logger: logger)
+        case let .run(key, at, number, recipe, state):
+            let id = try await deviceID(key)
+            try await client.query("""
+                INSERT INTO runs (device, number, recipe, state, first_seen, last_seen)
+                VALUES (\(id), \(number), \(recipe), \(state), \(date(at)), \(date(at)))
+                ON CONFLICT (device, number) DO UPDATE
+                    SET recipe = excluded.recipe, state = excluded.state, last_seen = excluded.last_seen
+                """, logger: logger)
+        case .samples:
+            break
+        }
+    }
+
+    /// Inserts the waiting samples (up to `rowsPerInsert` rows a statement), skipping rows whose key is already held.
+    package func flush() async throws {
+        while !pending.isEmpty {
+            let batch = pending.prefix(Self.rowsPerInsert)
+            var sql = "INSERT INTO samples (device, metric, t, value, text_value, quality, historical) VALUES "
+            var binds = PostgresBindings(capacity: batch.count * 7)
+            var rows = 0
+            for row in batch {
+                guard let device = deviceIDs[row.device], let metric = metricIDs[row.device]?[row.metric] else {
+                    orphans += 1
+                    continue
+                }
+                let n = rows * 7
+                sql += rows == 0 ? "" : ","
+                sql += "($\(n + 1),$\(n + 2),$\(n + 3),$\(n + 4),$\(n + 5),$\(n + 6),$\(n + 7))"
+                binds.append(device)
+                binds.append(metric)
+                binds.append(date(row.t))
+                binds.append(row.value)
+                binds.append(row.text)
+                binds.append(row.quality)
+                binds.append(row.historical)
+                rows += 1
+            }
+            if rows > 0 {
+                // RETURNING lists the rows written; a key already held (a value forwarded twice) is skipped.
+                sql += " ON CONFLICT (device, metric, t) DO NOTHING RETURNING 1"
+                let written = try await client.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: logger)
+                    .collect().count
+                inserted += written
+                duplicates += rows - written
+            }
+            pending.removeFirst(batch.count)
+        }
+        for (key, at) in heard {
+            let id = try await nodeID(key)
+            try await client.query("""
+                UPDATE nodes SET last_message_at = greatest(last_message_at, \(date(at))) WHERE id = \(id)
+                """, logger: logger)
+        }
+        heard.removeAll(keepingCapacity: true)
+    }
+
+    // MARK: Ids
+
+    private func nodeID(_ key: NodeKey) async throws -> Int64 {
+        if let id = nodeIDs[key] { return id }
+        let rows = try await client.query("""
+            INSERT INTO nodes (group_id, node_id) VALUES (\(key.group), \(key.node))
+            ON CONFLICT (group_id, node_id) DO UPDATE SET group_id = excluded.group_id RETURNING id
+            """, logger: logger)
+        var id: Int64?
+        for try await value in rows.decode(Int64.self) { id = value }
+        guard let id else { throw HistorianError("PostgreSQL returned no id for node \(key)") }
+        nodeIDs[key] = id
+        return id
+    }
+
+    private func deviceID(_ key: DeviceKey) async throws -> Int64 {
+        if let id = deviceIDs[key] { return id }
+        let node = try await nodeID(key.node)
+        let rows = try await client.query("""
+            INSERT INTO devices (node, device_id) VALUES (\(node), \(key.device))
+            ON CONFLICT (node, device_id) DO UPDATE SET device_id = excluded.device_id RETURNING id
+            """, logger: logger)
+        var id: Int64?
+        for try await value in rows.decode(Int64.self) { id = value }
+        guard let id else { throw HistorianError("PostgreSQL returned no id for device \(key)") }
+        deviceIDs[key] = id
+        return id
+    }
+
+    /// Upserts the birth's metric definitions in one statement and learns their ids.
+    private func defineMetrics(_ metrics: [MetricDefinition], of key: DeviceKey, device: Int64, at: UInt64) async throws {
+        var ids = metricIDs[key] ?? [:]
+        for chunk in stride(from: 0, to: metrics.count, by: 500).map({ metrics[$0..<min($0 + 500, metrics.count)] }) {
+            var sql = """
+                INSERT INTO metrics (device, name, datatype, unit, eng_low, eng_high, first_birth_at, last_birth_at) VALUES
+                """
+            var binds = PostgresBindings(capacity: chunk.count * 5 + 2)
+            binds.append(device)
+            binds.append(date(at))
+            for (i, metric) in chunk.enumerated() {
+                let n = 2 + i * 5
+                sql += (i == 0 ? " " : ",") + "($1,$\(n + 1),$\(n + 2),$\(n + 3),$\(n + 4),$\(n + 5),$2,$2)"
+                binds.append(metric.name)
+                binds.append(metric.datatype)
+                binds.append(metric.unit)
+                binds.append(metric.engLow)
+                binds.append(metric.engHigh)
+            }
+            sql += """
+                 ON CONFLICT (device, name) DO UPDATE SET datatype = excluded.datatype, unit = excluded.unit,
+                    eng_low = excluded.eng_low, eng_high = excluded.eng_high, last_birth_at = excluded.last_birth_at
+                RETURNING id, name
+                """
+            let rows = try await client.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: logger)
+            for try await (id, name) in rows.decode((Int64, String).self) { ids[name] = id }
+        }
+        metricIDs[key] = ids
+    }
+
+    private func date(_ ms: UInt64) -> Date { Date(timeIntervalSince1970: Double(ms) / 1000) }
+}
