@@ -130,17 +130,19 @@ let package = Package(
             swiftSettings: strict
         ),
         // `rigd historian`: a Sparkplug B host application that subscribes to the fleet's broker and writes what the
-        // edge nodes publish into PostgreSQL (postgres-nio), and serves the fleet overview page. Apart from Daemon,
-        // so that what builds Daemon alone (the fuzz targets) does not build postgres-nio.
+        // edge nodes publish into PostgreSQL (postgres-nio), and serves the fleet overview page. Above Daemon, not in
+        // it, so that what builds Daemon alone (the fuzz targets) does not build postgres-nio.
         .target(
             name: "Historian",
             dependencies: [
-                "MQTT", "Sparkplug", "Locking", "Stations",
+                "Daemon", "MQTT", "Sparkplug", "Locking", "Stations",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
+                // Daemon's modules, named so Historian sees what Daemon's interface brings (GRDB's SQLite module).
+                .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: strict
         ),

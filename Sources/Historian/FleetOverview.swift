@@ -1,3 +1,4 @@
+import Daemon
 import Foundation
 import Hummingbird
 import Logging
@@ -112,21 +113,7 @@ package enum FleetOverview {
         return "\(Int(s / 86400)) d ago"
     }
 
-    static func escape(_ text: String) -> String {
-        var out = ""
-        out.reserveCapacity(text.count)
-        for c in text {
-            switch c {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "\"": out += "&quot;"
-            case "'": out += "&#39;"
-            default: out.append(c)
-            }
-        }
-        return out
-    }
+    static func escape(_ text: String) -> String { HTMLTemplate.escape(text) }
 
     static func render(_ nodes: [NodeRow], status: HistorianStatus, now: Date) -> String {
         let devices = nodes.flatMap(\.devices)
@@ -152,7 +139,7 @@ package enum FleetOverview {
             .badge { display: inline-block; padding: 1px 8px; border-radius: 10px; font-size: 12px; font-weight: 600; }
             .ok { background: #dff3e4; color: #176c2e; } .bad { background: #fbe0e0; color: #a11d1d; }
             .warn { background: #fff1d0; color: #7a5200; } .off { background: #e6e9ee; color: #5b6675; }
-            tr.offline td { color: #8a94a3; }
+            tr.offline td { color: #8a94a3; } td:first-child { white-space: nowrap; }
             .values span { display: inline-block; margin: 0 14px 2px 0; white-space: nowrap; }
             .values b { font-weight: 600; } .poor { color: #a11d1d; }
             footer { padding: 8px 24px 24px; color: #5b6675; font-size: 12px; }

@@ -167,6 +167,8 @@ package final class Historian: Service, @unchecked Sendable {
             }
             if batch.isEmpty { return }
             statusBox.withLock { $0.queued = batch.count }
+            defer { statusBox.withLock { $0.queued = 0 } }
+            var events: [StoreEvent] = []
             for message in batch {
                 let outcome = state.handle(topic: message.topic, payload: message.payload, now: message.at)
                 if let problem = outcome.problem {
@@ -177,15 +179,16 @@ package final class Historian: Service, @unchecked Sendable {
                     }
                 }
                 for node in outcome.rebirths { askRebirth(node) }
-                await retrying("writing \(message.topic)") { try await store.apply(outcome.events) }
-                statusBox.withLock { $0.queued -= 1 }
+                events.append(contentsOf: outcome.events)
             }
-            await retrying("writing samples") { try await store.flush() }
+            // One transaction for the batch: while messages keep coming, each commit carries all that came meanwhile.
+            await retrying("writing \(batch.count) message(s)") { try await store.write(events) }
             let counters = state.counters
+            let (inserted, duplicates) = await (store.inserted, store.duplicates)
             statusBox.withLock {
                 $0.counters = counters
-                $0.samplesWritten = store.inserted
-                $0.duplicateSamples = store.duplicates
+                $0.samplesWritten = inserted
+                $0.duplicateSamples = duplicates
             }
         }
     }

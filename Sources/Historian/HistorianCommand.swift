@@ -31,10 +31,13 @@ package struct HistorianCommand: AsyncParsableCommand {
         with an offline will), so edge nodes whose [mqtt] primary_host names it take commands only while it runs.
 
         Examples:
-          rigd historian --mqtt mqtt://127.0.0.1:1883 --postgres postgres://rigd@127.0.0.1:5432/fleet
-          rigd historian --mqtt mqtts://broker.lab:8883 --ca-file /etc/rigd/ca.pem --username historian \\
-              --password-file /etc/rigd/mqtt-password --postgres postgres://rigd@db.lab/fleet \\
-              --postgres-password-file /etc/rigd/pg-password --host-id scada --http 0.0.0.0:8090
+          rigd historian --mqtt mqtt://127.0.0.1:1883 \\
+              --postgres postgres://rigd@127.0.0.1:5432/fleet
+          rigd historian --mqtt mqtts://broker.lab:8883 --ca-file /etc/rigd/ca.pem \\
+              --username historian --password-file /etc/rigd/mqtt-password \\
+              --postgres postgres://rigd@db.lab/fleet \\
+              --postgres-password-file /etc/rigd/pg-password \\
+              --host-id scada --http 0.0.0.0:8090
 
         Exit status: 0 stopped by SIGINT/SIGTERM; 64 usage error; 69 PostgreSQL cannot be reached or refuses; \
         70 internal error; 78 a password, CA, certificate or key file cannot be read.
@@ -101,8 +104,10 @@ package struct HistorianCommand: AsyncParsableCommand {
         package var database: String
 
         package var description: String {
-            let place = socketDirectory.map { "\($0)" } ?? "\(host ?? "localhost"):\(port)"
-            return "postgres://\(user)@\(place)/\(database)"
+            if let socketDirectory {
+                return "postgres://\(user)@\(port == 5432 ? "" : ":\(port)")/\(database)?host=\(socketDirectory)"
+            }
+            return "postgres://\(user)@\(host ?? "localhost"):\(port)/\(database)"
         }
     }
 

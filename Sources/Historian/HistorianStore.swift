@@ -167,23 +167,22 @@ package struct HistorianError: Error, CustomStringConvertible, Sendable {
 }
 
 /// Writes the host rules' events into PostgreSQL. Used from one task only (the historian's writer): it caches the
-/// ids of the nodes, devices and metrics it has written, and batches samples into multi-row inserts.
-package final class HistorianStore {
+/// ids of the nodes, devices and metrics it has written. One `write` is one transaction: samples go in multi-row
+/// inserts, births and state changes in order between them, the nodes' last-message times once at the end, and one
+/// commit (one WAL flush) for all of it. A write that fails rolls back whole and may be retried whole.
+package actor HistorianStore {
     private let client: PostgresClient
     private let logger: Logger
     private var nodeIDs: [NodeKey: Int64] = [:]
     private var deviceIDs: [DeviceKey: Int64] = [:]
     private var metricIDs: [DeviceKey: [String: Int64]] = [:]
-    private var pending: [SampleRow] = []
-    /// The latest message time per node since the last flush.
-    private var heard: [NodeKey: UInt64] = [:]
-    /// Rows inserted, and rows the key already held (a value forwarded twice).
+    /// Rows inserted, and rows the key already held (a value forwarded twice), by committed writes.
     package private(set) var inserted = 0
     package private(set) var duplicates = 0
     /// Samples of a metric no birth defined in the database (cannot happen through `HostState`; counted if it does).
     package private(set) var orphans = 0
 
-    /// Samples per INSERT (8 parameters each; PostgreSQL takes up to 65 535 per statement).
+    /// Samples per INSERT (7 parameters each; PostgreSQL takes up to 65 535 per statement).
     static let rowsPerInsert = 1000
 
     package init(client: PostgresClient, logger: Logger) {
@@ -191,113 +190,140 @@ package final class HistorianStore {
         self.logger = logger
     }
 
-    package var pendingSamples: Int { pending.count }
+    /// What one transaction has done so far (counted only once it commits).
+    private struct Batch {
+        var pending: [SampleRow] = []
+        var heard: [NodeKey: UInt64] = [:]
+        var inserted = 0
+        var duplicates = 0
+        var orphans = 0
+    }
 
-    /// Writes one message's events. Samples wait in memory for `flush` (the writer flushes when its queue is empty or
-    /// the batch is full); births, deaths and state changes are written at once, after the samples before them.
-    package func apply(_ events: [StoreEvent]) async throws {
-        for event in events {
-            if case .samples(let rows) = event {
-                pending.append(contentsOf: rows)
-                if pending.count >= Self.rowsPerInsert { try await flush() }
-                continue
+    /// Writes the events of a batch of messages in one transaction, in their order.
+    package func write(_ events: [StoreEvent]) async throws {
+        guard !events.isEmpty else { return }
+        do {
+            let batch = try await client.withTransaction(logger: logger) { connection -> Batch in
+                var batch = Batch()
+                for event in events {
+                    switch event {
+                    case .samples(let rows):
+                        batch.pending.append(contentsOf: rows)
+                        if batch.pending.count >= Self.rowsPerInsert { try await insert(&batch, on: connection) }
+                    case let .heard(key, at):
+                        batch.heard[key] = max(batch.heard[key] ?? 0, at)
+                    default:
+                        // Births define the metrics the samples after them use: the samples before go in first.
+                        try await insert(&batch, on: connection)
+                        try await write(event, on: connection)
+                    }
+                }
+                try await insert(&batch, on: connection)
+                for (key, at) in batch.heard {
+                    let id = try await nodeID(key, on: connection)
+                    try await connection.query("""
+                        UPDATE nodes SET last_message_at = greatest(last_message_at, \(date(at))) WHERE id = \(id)
+                        """, logger: logger)
+                }
+                return batch
             }
-            if case .heard = event {
-                try await write(event)
-                continue
-            }
-            if !pending.isEmpty { try await flush() }
-            try await write(event)
+            inserted += batch.inserted
+            duplicates += batch.duplicates
+            orphans += batch.orphans
+        } catch {
+            // Ids learnt in the rolled-back transaction may name rows that do not exist.
+            nodeIDs.removeAll()
+            deviceIDs.removeAll()
+            metricIDs.removeAll()
+            throw error
         }
     }
 
-    private func write(_ event: StoreEvent) async throws {
+    private func write(_ event: StoreEvent, on connection: PostgresConnection) async throws {
         switch event {
         case let .nodeBirth(key, at, bdSeq, software):
-            let id = try await nodeID(key)
-            try await client.query("""
+            let id = try await nodeID(key, on: connection)
+            try await connection.query("""
                 UPDATE nodes SET online = true, bd_seq = \(bdSeq), software = \(software), birth_at = \(date(at)),
                     last_message_at = \(date(at)), births = births + 1 WHERE id = \(id)
                 """, logger: logger)
             // The node's devices are offline until their own births follow.
-            try await client.query("UPDATE devices SET online = false WHERE node = \(id) AND online", logger: logger)
-            try await client.query("""
+            try await connection.query("UPDATE devices SET online = false WHERE node = \(id) AND online", logger: logger)
+            try await connection.query("""
                 INSERT INTO lifecycle (node, event, at, bd_seq) VALUES (\(id), 'NBIRTH', \(date(at)), \(bdSeq))
                 """, logger: logger)
         case let .nodeDeath(key, at, bdSeq):
-            let id = try await nodeID(key)
-            try await client.query("""
+            let id = try await nodeID(key, on: connection)
+            try await connection.query("""
                 UPDATE nodes SET online = false, death_at = \(date(at)) WHERE id = \(id)
                 """, logger: logger)
-            try await client.query("""
+            try await connection.query("""
                 UPDATE devices SET online = false, death_at = \(date(at)) WHERE node = \(id) AND online
                 """, logger: logger)
-            try await client.query("""
+            try await connection.query("""
                 INSERT INTO lifecycle (node, event, at, bd_seq) VALUES (\(id), 'NDEATH', \(date(at)), \(bdSeq))
                 """, logger: logger)
-        case let .heard(key, at):
-            // Kept in memory and written with the next flush: one update per node, not one per message.
-            heard[key] = max(heard[key] ?? 0, at)
         case let .deviceBirth(key, at, metrics):
-            let node = try await nodeID(key.node)
-            let id = try await deviceID(key)
-            try await client.query("""
+            let node = try await nodeID(key.node, on: connection)
+            let id = try await deviceID(key, on: connection)
+            try await connection.query("""
                 UPDATE devices SET online = true, birth_at = \(date(at)), births = births + 1 WHERE id = \(id)
                 """, logger: logger)
-            try await defineMetrics(metrics, of: key, device: id, at: at)
-            try await client.query("""
+            try await defineMetrics(metrics, of: key, device: id, at: at, on: connection)
+            try await connection.query("""
                 INSERT INTO lifecycle (node, device, event, at, metrics)
                 VALUES (\(node), \(id), 'DBIRTH', \(date(at)), \(metrics.count))
                 """, logger: logger)
         case let .deviceDeath(key, at):
-            let node = try await nodeID(key.node)
-            let id = try await deviceID(key)
-            try await client.query("""
+            let node = try await nodeID(key.node, on: connection)
+            let id = try await deviceID(key, on: connection)
+            try await connection.query("""
                 UPDATE devices SET online = false, death_at = \(date(at)) WHERE id = \(id)
                 """, logger: logger)
-            try await client.query("""
+            try await connection.query("""
                 INSERT INTO lifecycle (node, device, event, at) VALUES (\(node), \(id), 'DDEATH', \(date(at)))
                 """, logger: logger)
         case let .deviceState(key, _, state):
-            let id = try await deviceID(key)
-            try await client.query("""
+            let id = try await deviceID(key, on: connection)
+            try await connection.query("""
                 UPDATE devices SET kind = \(state.kind), mode = \(state.mode), link_up = \(state.linkUp),
                     device_status = \(state.deviceStatus), phase = \(state.phase),
                     last_rejection = \(state.lastRejection) WHERE id = \(id)
                 """, logger: logger)
         case let .alarms(key, at, active, count, unacknowledged):
-            let id = try await deviceID(key)
-            try await client.query("""
+            let id = try await deviceID(key, on: connection)
+            try await connection.query("""
                 UPDATE devices SET active_alarms = \(active), alarm_count = \(count),
                     unacknowledged_alarms = \(unacknowledged) WHERE id = \(id)
                 """, logger: logger)
-            try await client.query("""
+            try await connection.query("""
                 INSERT INTO alarms (device, t, active, count, unacknowledged)
                 VALUES (\(id), \(date(at)), \(active), \(count), \(unacknowledged))
                 """, logger: logger)
         case let .run(key, at, number, recipe, state):
-            let id = try await deviceID(key)
-            try await client.query("""
+            let id = try await deviceID(key, on: connection)
+            try await connection.query("""
                 INSERT INTO runs (device, number, recipe, state, first_seen, last_seen)
                 VALUES (\(id), \(number), \(recipe), \(state), \(date(at)), \(date(at)))
                 ON CONFLICT (device, number) DO UPDATE
                     SET recipe = excluded.recipe, state = excluded.state, last_seen = excluded.last_seen
                 """, logger: logger)
-        case .samples:
+        case .samples, .heard:
             break
         }
     }
 
-    /// Inserts the waiting samples (up to `rowsPerInsert` rows a statement), skipping rows whose key is already held.
-    package func flush() async throws {
-        while !pending.isEmpty {
-            let batch = pending.prefix(Self.rowsPerInsert)
+    /// Inserts the batch's waiting samples (up to `rowsPerInsert` rows a statement), skipping rows whose key is
+    /// already held.
+    private func insert(_ batch: inout Batch, on connection: PostgresConnection) async throws {
+        while !batch.pending.isEmpty {
+            let chunk = batch.pending.prefix(Self.rowsPerInsert)
             var sql = "INSERT INTO samples (device, metric, t, value, text_value, quality, historical) VALUES "
-            var binds = PostgresBindings(capacity: batch.count * 7)
+            var binds = PostgresBindings(capacity: chunk.count * 7)
             var rows = 0
-            for row in batch {
+            for row in chunk {
                 guard let device = deviceIDs[row.device], let metric = metricIDs[row.device]?[row.metric] else {
-                    orphans += 1
+                    batch.orphans += 1
                     continue
                 }
                 let n = rows * 7
@@ -315,53 +341,49 @@ package final class HistorianStore {
             if rows > 0 {
                 // RETURNING lists the rows written; a key already held (a value forwarded twice) is skipped.
                 sql += " ON CONFLICT (device, metric, t) DO NOTHING RETURNING 1"
-                let written = try await client.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: logger)
+                let written = try await connection.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: logger)
                     .collect().count
-                inserted += written
-                duplicates += rows - written
+                batch.inserted += written
+                batch.duplicates += rows - written
             }
-            pending.removeFirst(batch.count)
+            batch.pending.removeFirst(chunk.count)
         }
-        for (key, at) in heard {
-            let id = try await nodeID(key)
-            try await client.query("""
-                UPDATE nodes SET last_message_at = greatest(last_message_at, \(date(at))) WHERE id = \(id)
-                """, logger: logger)
-        }
-        heard.removeAll(keepingCapacity: true)
     }
 
     // MARK: Ids
 
-    private func nodeID(_ key: NodeKey) async throws -> Int64 {
+    private func nodeID(_ key: NodeKey, on connection: PostgresConnection) async throws -> Int64 {
         if let id = nodeIDs[key] { return id }
-        let rows = try await client.query("""
+        let id = try await upsertedID(on: connection, of: "node \(key)", """
             INSERT INTO nodes (group_id, node_id) VALUES (\(key.group), \(key.node))
             ON CONFLICT (group_id, node_id) DO UPDATE SET group_id = excluded.group_id RETURNING id
-            """, logger: logger)
-        var id: Int64?
-        for try await value in rows.decode(Int64.self) { id = value }
-        guard let id else { throw HistorianError("PostgreSQL returned no id for node \(key)") }
+            """)
         nodeIDs[key] = id
         return id
     }
 
-    private func deviceID(_ key: DeviceKey) async throws -> Int64 {
+    private func deviceID(_ key: DeviceKey, on connection: PostgresConnection) async throws -> Int64 {
         if let id = deviceIDs[key] { return id }
-        let node = try await nodeID(key.node)
-        let rows = try await client.query("""
+        let node = try await nodeID(key.node, on: connection)
+        let id = try await upsertedID(on: connection, of: "device \(key)", """
             INSERT INTO devices (node, device_id) VALUES (\(node), \(key.device))
             ON CONFLICT (node, device_id) DO UPDATE SET device_id = excluded.device_id RETURNING id
-            """, logger: logger)
-        var id: Int64?
-        for try await value in rows.decode(Int64.self) { id = value }
-        guard let id else { throw HistorianError("PostgreSQL returned no id for device \(key)") }
+            """)
         deviceIDs[key] = id
         return id
     }
 
+    /// The id an `INSERT … ON CONFLICT … RETURNING id` gives back (the row's, new or existing).
+    private func upsertedID(on connection: PostgresConnection, of what: String, _ query: PostgresQuery) async throws -> Int64 {
+        var id: Int64?
+        for try await value in try await connection.query(query, logger: logger).decode(Int64.self) { id = value }
+        guard let id else { throw HistorianError("PostgreSQL returned no id for \(what)") }
+        return id
+    }
+
     /// Upserts the birth's metric definitions in one statement and learns their ids.
-    private func defineMetrics(_ metrics: [MetricDefinition], of key: DeviceKey, device: Int64, at: UInt64) async throws {
+    private func defineMetrics(_ metrics: [MetricDefinition], of key: DeviceKey, device: Int64, at: UInt64,
+                               on connection: PostgresConnection) async throws {
         var ids = metricIDs[key] ?? [:]
         for chunk in stride(from: 0, to: metrics.count, by: 500).map({ metrics[$0..<min($0 + 500, metrics.count)] }) {
             var sql = """
@@ -384,7 +406,7 @@ package final class HistorianStore {
                     eng_low = excluded.eng_low, eng_high = excluded.eng_high, last_birth_at = excluded.last_birth_at
                 RETURNING id, name
                 """
-            let rows = try await client.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: logger)
+            let rows = try await connection.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: logger)
             for try await (id, name) in rows.decode((Int64, String).self) { ids[name] = id }
         }
         metricIDs[key] = ids
