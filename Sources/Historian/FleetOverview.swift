@@ -207,7 +207,7 @@ package enum FleetOverview {
             \(c.messages) messages, \(status.samplesWritten) samples written (\(status.duplicateSamples) duplicates \
             skipped), \(status.queued) queued; \(c.sequenceGaps) sequence gaps, \(c.rebirthRequests) rebirths asked, \
             \(c.malformed) malformed, \(c.oversized) oversized, \(c.unknownMetrics) unknown metrics, \
-            \(c.withoutBirth) without a birth.\
+            \(c.withoutBirth) without a birth, \(status.rejectedMessages) refused by PostgreSQL.\
             \(status.writeError.map { " <b>PostgreSQL writes failing: \(escape($0))</b>" } ?? "")</footer>
             </body></html>
 

@@ -19,6 +19,8 @@ package struct HistorianStatus: Sendable, Codable, Equatable {
     package var duplicateSamples = 0
     /// Messages received and not yet written.
     package var queued = 0
+    /// Messages PostgreSQL refused for their data (a data or constraint error): dropped, not retried.
+    package var rejectedMessages = 0
     /// The last PostgreSQL error, while writes are being retried; nil once they succeed again.
     package var writeError: String?
 }
@@ -169,6 +171,7 @@ package final class Historian: Service, @unchecked Sendable {
             statusBox.withLock { $0.queued = batch.count }
             defer { statusBox.withLock { $0.queued = 0 } }
             var events: [StoreEvent] = []
+            var perMessage: [[StoreEvent]] = []
             for message in batch {
                 let outcome = state.handle(topic: message.topic, payload: message.payload, now: message.at)
                 if let problem = outcome.problem {
@@ -180,9 +183,27 @@ package final class Historian: Service, @unchecked Sendable {
                 }
                 for node in outcome.rebirths { askRebirth(node) }
                 events.append(contentsOf: outcome.events)
+                perMessage.append(outcome.events)
             }
             // One transaction for the batch: while messages keep coming, each commit carries all that came meanwhile.
-            await retrying("writing \(batch.count) message(s)") { try await store.write(events) }
+            await retrying("writing \(batch.count) message(s)") {
+                do {
+                    try await store.write(events)
+                } catch where HistorianError.isDataError(error) {
+                    // PostgreSQL refused the data itself: retrying the batch would refuse it forever. Each message
+                    // alone instead; the ones it refuses are dropped, counted and logged.
+                    for (message, events) in zip(batch, perMessage) {
+                        do {
+                            try await store.write(events)
+                        } catch where HistorianError.isDataError(error) {
+                            let n = statusBox.withLock { $0.rejectedMessages += 1; return $0.rejectedMessages }
+                            if n <= 50 || n % 1000 == 0 {
+                                logger.error("\(message.topic): \(HistorianError.describe(error)): dropped (refused \(n))")
+                            }
+                        }
+                    }
+                }
+            }
             let counters = state.counters
             let (inserted, duplicates) = await (store.inserted, store.duplicates)
             statusBox.withLock {

@@ -152,9 +152,22 @@ package struct HistorianError: Error, CustomStringConvertible, Sendable {
     package let description: String
     package init(_ description: String) { self.description = description }
 
+    /// The error inside a failed transaction (postgres-nio wraps it: what failed, the closure, the commit or BEGIN).
+    static func unwrapped(_ error: any Error) -> any Error {
+        guard let failed = error as? PostgresTransactionError else { return error }
+        return failed.closureError ?? failed.commitError ?? failed.beginError ?? failed.rollbackError ?? error
+    }
+
+    /// Whether PostgreSQL refused the data itself (SQLSTATE classes 22 data exception, 23 constraint, 54 limit), which
+    /// no retry mends, rather than failing to take it (connection, shutdown, lock).
+    package static func isDataError(_ error: any Error) -> Bool {
+        guard let state = (unwrapped(error) as? PSQLError)?.serverInfo?[.sqlState] else { return false }
+        return state.hasPrefix("22") || state.hasPrefix("23") || state.hasPrefix("54")
+    }
+
     /// PostgreSQL's own words for an error (postgres-nio's description hides the server's message).
     package static func describe(_ error: any Error) -> String {
-        guard let error = error as? PSQLError else { return "\(error)" }
+        guard let error = unwrapped(error) as? PSQLError else { return "\(unwrapped(error))" }
         if let info = error.serverInfo {
             let message = info[.message] ?? "error"
             let state = info[.sqlState].map { " (SQLSTATE \($0))" } ?? ""

@@ -198,22 +198,23 @@ package struct HostState: Sendable {
             outcome.problem = "\(topic): not a Sparkplug B topic: dropped"
             return outcome
         }
-        let payload: SpBPayload
+        let decoded: SpBPayload
         switch parsed {
         case .state, .node(.command, _, _), .device(.command, _, _, _):
             counters.commandsIgnored += 1
             return outcome
         default:
             do {
-                payload = try SpBPayload.decoded(bytes)
+                decoded = try SpBPayload.decoded(bytes)
             } catch {
                 counters.malformed += 1
                 outcome.problem = "\(topic): the payload is not a Sparkplug B protobuf (\(bytes.count) bytes): dropped"
                 return outcome
             }
         }
+        let payload = Self.withoutNUL(decoded)
         let nowMs = UInt64(max(0, (now * 1000).rounded()))
-        let at = payload.hasTimestamp ? payload.timestamp : nowMs
+        let at = payload.hasTimestamp && payload.timestamp <= Self.latestTimestamp ? payload.timestamp : nowMs
         switch parsed {
         case let .node(type, group, node):
             let key = NodeKey(group: group, node: node)
@@ -238,6 +239,39 @@ package struct HostState: Sendable {
             break
         }
         return outcome
+    }
+
+    /// 9999-12-31T23:59:59.999Z in ms: PostgreSQL's timestamps end far later, but nothing real is later than this.
+    /// A metric stamped later is malformed (it would fail the database's insert, and with it its batch).
+    static let latestTimestamp: UInt64 = 253_402_300_799_999
+
+    /// The payload with NUL characters taken out of its names and strings: PostgreSQL's text cannot hold them, and one
+    /// such string would fail its batch's insert.
+    static func withoutNUL(_ payload: SpBPayload) -> SpBPayload {
+        func clean(_ text: String) -> String {
+            text.contains("\u{0}") ? text.replacingOccurrences(of: "\u{0}", with: "") : text
+        }
+        func hasNUL(_ metric: SpBPayload.Metric) -> Bool {
+            if metric.name.contains("\u{0}") { return true }
+            if case .stringValue(let v)? = metric.value, v.contains("\u{0}") { return true }
+            return metric.hasProperties && metric.properties.values.contains {
+                if case .stringValue(let v)? = $0.value { v.contains("\u{0}") } else { false }
+            }
+        }
+        guard payload.metrics.contains(where: hasNUL) else { return payload }
+        var payload = payload
+        for i in payload.metrics.indices where hasNUL(payload.metrics[i]) {
+            if payload.metrics[i].hasName { payload.metrics[i].name = clean(payload.metrics[i].name) }
+            if case .stringValue(let v)? = payload.metrics[i].value { payload.metrics[i].value = .stringValue(clean(v)) }
+            if payload.metrics[i].hasProperties {
+                for j in payload.metrics[i].properties.values.indices {
+                    if case .stringValue(let v)? = payload.metrics[i].properties.values[j].value {
+                        payload.metrics[i].properties.values[j].value = .stringValue(clean(v))
+                    }
+                }
+            }
+        }
+        return payload
     }
 
     // MARK: Nodes
@@ -400,6 +434,10 @@ package struct HostState: Sendable {
             }
             guard let value = metric.sparkplugValue else {
                 unknown += 1
+                continue
+            }
+            guard !metric.hasTimestamp || metric.timestamp <= Self.latestTimestamp else {
+                counters.malformed += 1
                 continue
             }
             if metric.hasProperties, let quality = metric.properties["Quality"] {

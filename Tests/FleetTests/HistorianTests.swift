@@ -134,6 +134,28 @@ import Testing
         ]), now: 2)
     }
 
+    /// Strings go to PostgreSQL without NUL characters (its text cannot hold them); a timestamp past the year 9999 is
+    /// malformed. Either would fail the insert of the batch it is in.
+    @Test func nulCharactersAndImpossibleTimestamps() {
+        var state = HostState()
+        _ = nbirth(&state)
+        let birth = state.handle(topic: "spBv1.0/g/DBIRTH/n/d", payload: payload(seq: 1, [
+            SpBPayload.Metric(name: "Channels/\u{0}t", .string("a\u{0}b"),
+                              properties: SpBPayload.PropertySet(["engUnit": .string("°\u{0}C")])),
+        ]), now: 1)
+        #expect(birth.events.contains(.deviceBirth(device, at: 1_000, metrics: [
+            MetricDefinition(name: "Channels/t", datatype: "string", unit: "°C"),
+        ])))
+        #expect(birth.events.contains(.samples([
+            SampleRow(device: device, metric: "Channels/t", t: 1_000, value: nil, text: "ab", quality: nil, historical: false),
+        ])))
+        let late = state.handle(topic: "spBv1.0/g/DDATA/n/d", payload: payload(seq: 2, [
+            SpBPayload.Metric(name: "Channels/t", timestamp: UInt64.max, .string("x")),
+        ]), now: 2)
+        #expect(!late.events.contains { if case .samples = $0 { true } else { false } })
+        #expect(state.counters.malformed == 1)
+    }
+
     /// Every payload of the Sparkplug fuzz corpus, on every message type, through the host rules: none traps.
     @Test func theFuzzCorpusThroughTheHostRules() throws {
         let corpus = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
@@ -233,6 +255,19 @@ import Testing
         try forger.publish(topic: "spBv1.0/site-t/DCMD/host-t/nobody", payload: [1])
         #expect(eventually(10) { historian.counter("malformed") >= 1 && historian.counter("oversized") >= 1 },
                 "\(String(describing: try? historian.status()))")
+        // A metric name PostgreSQL cannot index (9 000 random characters; a btree entry holds about 2 700 bytes): the
+        // database refuses that message alone, and what follows is written.
+        var poison = SpBPayload()
+        poison.timestamp = UInt64(Date().timeIntervalSince1970 * 1000)
+        poison.seq = 100
+        let letters = Array("abcdefghijklmnopqrstuvwxyz0123456789")
+        poison.metrics = [SpBPayload.Metric(name: String((0..<9000).map { _ in letters.randomElement()! }), .double(1))]
+        let rows = { Int((try? historian.value("SELECT count(*) FROM samples")) ?? "0") ?? 0 }
+        try forger.publish(topic: "spBv1.0/site-t/DBIRTH/host-t/poison", payload: poison.encoded())
+        #expect(eventually(20) { (try? historian.status())?["rejectedMessages"] as? Int == 1 },
+                "\(String(describing: try? historian.status()))\n\(historian.process.stderr.suffix(1500))")
+        let after = rows()
+        #expect(eventually(20) { rows() > after }, "nothing written after the refused message")
 
         // The overview page, rendered by Chromium.
         let dom = try chromiumDOM(historian.base + "/")
