@@ -199,7 +199,7 @@ package struct HistorianCommand: AsyncParsableCommand {
         do {
             text = try String(contentsOfFile: file, encoding: .utf8)
         } catch {
-            throw SecretProblem(description: "\(what) \(file): cannot read: \((error as NSError).localizedDescription)")
+            throw SecretProblem(description: "\(what) \(file): cannot read: \(ConfigLoader.reason(error))")
         }
         let line = String(text.split(separator: "\n", omittingEmptySubsequences: false).first ?? "")
         guard !line.isEmpty else { throw SecretProblem(description: "\(what) \(file): its first line is empty (the password goes there)") }

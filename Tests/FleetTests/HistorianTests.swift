@@ -303,6 +303,12 @@ import Testing
             #expect(run.stderr.contains(expected), "\(arguments): \(run.stderr)")
             #expect(!run.stderr.contains("secret"))
         }
+        let secret = try runToCompletion(rigd, ["historian", "--mqtt", "mqtt://127.0.0.1:1", "--postgres",
+                                                "postgres://rigd@127.0.0.1:1/fleet", "--username", "u",
+                                                "--password-file", "/nonexistent/mqtt-password"])
+        #expect(secret.status == 78, "\(secret.stderr)")
+        #expect(secret.stderr.contains("MQTT password file /nonexistent/mqtt-password: cannot read: No such file"),
+                "\(secret.stderr)")
         let closed = loopbackSocket(listening: false)
         close(closed.fd)
         let run = try runToCompletion(rigd, ["historian", "--mqtt", "mqtt://127.0.0.1:1", "--postgres",

@@ -492,6 +492,15 @@ package struct ConfigLoader {
         if let underlying = ns.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.domain == NSPOSIXErrorDomain {
             return String(cString: strerror(Int32(underlying.code)))
         }
+        // Foundation's reading errors without a POSIX cause ("The operation could not be completed. The file doesn't
+        // exist."): the system's words instead, as `ls` or `cat` would say them.
+        if ns.domain == NSCocoaErrorDomain {
+            switch ns.code {
+            case NSFileReadNoSuchFileError, NSFileNoSuchFileError: return String(cString: strerror(ENOENT))
+            case NSFileReadNoPermissionError: return String(cString: strerror(EACCES))
+            default: break
+            }
+        }
         return ns.localizedDescription
     }
 }
