@@ -42,6 +42,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-protobuf", exact: "1.39.0"),
         // `rigd historian`: the fleet's central store in PostgreSQL.
         .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.0"),
+        // SHA-256 of the API's named tokens (the tokens file keeps hashes only); already in the graph through
+        // postgres-nio, which names it with .git and this range.
+        .package(url: "https://github.com/apple/swift-crypto.git", "3.9.0" ..< "5.0.0"),
         // Tests only: an independent CSV parser for the export round trip.
         .package(url: "https://github.com/swiftcsv/SwiftCSV", from: "0.10.0"),
     ],
@@ -119,6 +122,7 @@ let package = Package(
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "CSV", package: "CSV.swift"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
             // The dashboard's documents and the OpenAPI document, compiled into the binary (`PackageResources`).
             resources: [

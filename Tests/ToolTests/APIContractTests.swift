@@ -13,7 +13,7 @@ import Testing
 struct APIContractTests {
     /// Every route `API.router()` serves, as "METHOD PATH" (the router keeps no list to ask).
     static let routes: Set<String> = [
-        "GET /api/openapi.json", "GET /metrics", "GET /api/health", "GET /api/kinds", "GET /api/stations",
+        "GET /api/openapi.json", "GET /metrics", "GET /api/health", "GET /api/kinds", "GET /api/stations", "GET /api/whoami",
         "GET /api/stations/{name}",
         "GET /api/stations/{name}/samples", "GET /api/stations/{name}/export.csv", "GET /api/alarms", "GET /api/runs", "GET /api/events", "GET /api/stream",
         "POST /api/stations/{name}/setpoints", "POST /api/stations/{name}/run/start",
@@ -60,7 +60,12 @@ struct APIContractTests {
     @Test func theServerConformsToItsOpenAPIDocument() throws {
         let (rigd, base, tokenFile) = try Self.startDemoPlant()
         defer { try? FileManager.default.removeItem(atPath: rigd.dataDirectory ?? "/nonexistent") }
-        let check = try Self.runChecker([base, tokenFile])
+        let viewer = try runToCompletion(try rigdBinary(), ["token", "add", "viewer-check", "--role", "viewer",
+                                                            "--data-dir", try #require(rigd.dataDirectory)], timeout: 30)
+        try #require(viewer.status == 0, "rigd token add: \(viewer.stderr)")
+        let viewerFile = try #require(rigd.dataDirectory) + "/viewer.token"
+        try viewer.stdout.write(toFile: viewerFile, atomically: true, encoding: .utf8)
+        let check = try Self.runChecker([base, tokenFile, "--viewer-token-file", viewerFile])
         #expect(check.status == 0, "openapi_check.py \(base): rigd and its OpenAPI document disagree\n\(check.output)")
         rigd.signal(SIGTERM)
         let status = rigd.waitForExit(timeout: 20)
@@ -216,7 +221,7 @@ struct APIContractTests {
 
         func acknowledge(_ json: String) -> String {
             switch Self.decoded(AcknowledgeRequest.self, json) {
-            case .success(let a): a.by
+            case .success(let a): a.by ?? "(none)"
             case .failure(let e): e.description
             }
         }
@@ -226,7 +231,9 @@ struct APIContractTests {
         #expect(acknowledge(#"{"by": "\#(String(repeating: "x", count: 65))"}"#) == who)
         #expect(acknowledge(#"{"by": "  "}"#) == who)
         #expect(acknowledge(#"{"by": ""}"#) == who)
-        for json in [#"{"by": 5}"#, "{}", "null"] {
+        #expect(AcknowledgeRequest.absent.by == nil)
+        #expect((try? Self.decoded(AcknowledgeRequest.self, "{}").get())?.by == nil, "{} acknowledges")
+        for json in [#"{"by": 5}"#, "null"] {
             #expect(acknowledge(json) == "shape", "\(json)")
         }
         #expect((try? Self.decoded(RunStopRequest.self, "[1, 2]").get()) != nil, "run/stop looks at no body")

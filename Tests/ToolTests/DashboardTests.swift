@@ -5,7 +5,8 @@ import Testing
 
 /// The technicians' dashboard in a real browser: `dashboard_check.py` (next to this file) drives Debian's headless
 /// Chromium through chromedriver with Selenium (PyPI) against `rigd run` on the embedded demo plant — every station
-/// and its mode on the overview, a live value changing, a setpoint changed with the token and taking effect, a
+/// and its mode on the overview, a live value changing, a viewer's named token read-only, a setpoint changed with an operator's named token
+/// and taking effect with the operator's name in the data log, a
 /// rejected value's reason shown, read-only without the token, no console errors — and saves screenshots.
 /// `scripts/test` installs chromium, chromium-driver, libjs-chart.js and selenium.
 @Suite("Dashboard in a browser")
@@ -30,7 +31,17 @@ struct DashboardTests {
         let artifacts = Self.artifactDirectory()
         try FileManager.default.createDirectory(atPath: artifacts, withIntermediateDirectories: true)
 
-        let check = try runToCompletion("/usr/bin/env", ["python3", Self.checker, base, tokenFile, artifacts],
+        // Named tokens, added while rigd runs (it reads the tokens file again when it changes).
+        var named: [String] = []
+        for (name, role) in [("vera", "viewer"), ("otto", "operator")] {
+            let add = try runToCompletion(try rigdBinary(), ["token", "add", name, "--role", role,
+                                                             "--data-dir", dataDirectory], timeout: 30)
+            try #require(add.status == 0, "rigd token add \(name): \(add.stderr)")
+            let file = dataDirectory + "/\(name).token"
+            try add.stdout.write(toFile: file, atomically: true, encoding: .utf8)
+            named.append(file)
+        }
+        let check = try runToCompletion("/usr/bin/env", ["python3", Self.checker, base, tokenFile, artifacts] + named,
                                         timeout: 300)
         let output = check.stdout + (check.stderr.isEmpty ? "" : "\nstderr:\n" + check.stderr)
         print("dashboard screenshots: \(artifacts)/overview.png, \(artifacts)/station-heat-rig-1.png "

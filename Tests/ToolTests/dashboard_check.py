@@ -2,13 +2,17 @@
 """Checks rigd's web dashboard in a real browser: Debian's headless Chromium driven through chromedriver by
 Selenium (PyPI), at a 1280x800 window, against a running rigd with the embedded demo plant.
 
-usage: dashboard_check.py BASE_URL TOKEN_FILE ARTIFACT_DIR
+usage: dashboard_check.py BASE_URL TOKEN_FILE ARTIFACT_DIR VIEWER_TOKEN_FILE OPERATOR_TOKEN_FILE
 
 Checks, each printed as PASS or FAIL:
   - / leads to the overview (/dashboard), which shows every station of /api/stations (the demo plant's seven) with its mode;
   - a live value on the overview changes within a few seconds (Server-Sent Events);
   - heat-rig-1's page without the token is read-only (write controls disabled, the token asked for);
-  - with the token entered in the page's dialog, a new setpoint_c takes effect (the page shows the API's new value);
+  - a viewer's named token (`rigd token add NAME --role viewer`) shows its name and role and leaves the page
+    read-only, saying the token only reads;
+  - with an operator's named token entered in the page's dialog, the page shows its name and role, and a new
+    setpoint_c takes effect (the page shows the API's new value); the data log records the operator's name as
+    the event's actor;
   - an out-of-range setpoint_c (999) shows the server's reason, and the value stays;
   - the token is kept for the session (another page load keeps the controls enabled);
   - the plots drew history and live points (Chart.js from Debian's libjs-chart.js);
@@ -174,16 +178,21 @@ def close_to(text, value):
 
 
 def main():
-    if len(sys.argv) != 4:
+    if len(sys.argv) != 6:
         print(next(line for line in __doc__.splitlines() if line.startswith("usage:")), file=sys.stderr)
         return 2
-    base, token_file, artifacts = sys.argv[1].rstrip("/"), sys.argv[2], sys.argv[3]
-    try:
-        with open(token_file, encoding="utf-8") as f:
-            token = f.read().strip()
-    except OSError as error:
-        print(f"dashboard_check: cannot read the token file: {error}", file=sys.stderr)
-        return 2
+    base, artifacts = sys.argv[1].rstrip("/"), sys.argv[3]
+    tokens = []
+    for path in (sys.argv[2], sys.argv[4], sys.argv[5]):
+        try:
+            with open(path, encoding="utf-8") as f:
+                tokens.append(f.read().strip())
+        except OSError as error:
+            print(f"dashboard_check: cannot read the token file: {error}", file=sys.stderr)
+            return 2
+    admin_token, viewer_token, token = tokens
+    viewer = api_json(base, "/api/whoami", viewer_token)
+    operator = api_json(base, "/api/whoami", token)
     os.makedirs(artifacts, exist_ok=True)
     checks = Checks()
     severe = []
@@ -251,16 +260,31 @@ def main():
         checks.record("the station page shows the mode", mode_badge.text == (
             "SIMULATED" if api_modes.get(STATION) == "simulated" else "REAL DEVICE"), mode_badge.text)
 
-        # ---- enter the token ----
-        driver.find_element(By.ID, "token-button").click()
-        wait_for(lambda: driver.find_element(By.ID, "token-dialog").is_displayed(), 5)
-        driver.find_element(By.ID, "token-input").send_keys(token)
-        driver.find_element(By.ID, "operator-input").send_keys("dashboard-check")
-        driver.find_element(By.ID, "token-save").click()
-        accepted = wait_for(lambda: not driver.find_element(By.ID, "token-dialog").is_displayed()
-                            and all(not disabled for _, disabled in write_controls(driver)), 10)
-        checks.record("the token entered in the dialog enables the write controls", bool(accepted),
-                      driver.find_element(By.ID, "token-state").text)
+        def enter_token(value):
+            driver.find_element(By.ID, "token-button").click()
+            wait_for(lambda: driver.find_element(By.ID, "token-dialog").is_displayed(), 5)
+            driver.find_element(By.ID, "token-input").send_keys(value)
+            driver.find_element(By.ID, "token-save").click()
+            return wait_for(lambda: not driver.find_element(By.ID, "token-dialog").is_displayed(), 10)
+
+        # ---- a viewer's token: named, and still read-only ----
+        entered = enter_token(viewer_token)
+        state = driver.find_element(By.ID, "token-state").text
+        controls = write_controls(driver)
+        note = driver.find_element(By.CSS_SELECTOR, "#setpoints-card .readonly-note")
+        checks.record("a viewer's token shows its name and role and leaves the page read-only",
+                      bool(entered) and state == f"{viewer['name']} · viewer" and bool(controls)
+                      and all(disabled for _, disabled in controls) and note.is_displayed()
+                      and "only reads" in note.text,
+                      f"state {state!r}; enabled: {[n for n, d in controls if not d] or 'none'}; note {note.text!r}")
+        driver.find_element(By.ID, "token-button").click()   # Forget token
+
+        # ---- an operator's token ----
+        entered = enter_token(token)
+        accepted = wait_for(lambda: all(not disabled for _, disabled in write_controls(driver)), 10)
+        state = driver.find_element(By.ID, "token-state").text
+        checks.record("an operator's token shows its name and role and enables the write controls",
+                      bool(entered) and bool(accepted) and state == f"{operator['name']} · operator", state)
 
         # ---- a valid setpoint takes effect ----
         status = api_json(base, f"/api/stations/{STATION}")
@@ -282,6 +306,12 @@ def main():
         message = driver.find_element(By.ID, f"message-{SETTING}").text
         checks.record(f"{SETTING} = {new:g} takes effect", bool(took) and close_to(str(api_now), new),
                       f"page shows {current_setting_text(driver)}, API {api_now}; message {message!r}")
+        events = wait_for(lambda: [e for e in api_json(base, f"/api/events?station={STATION}&from=-10m", admin_token)["events"]
+                                   if e["kind"] == "request_accepted" and SETTING in e["message"]
+                                   and f"{new:g}" in e["message"]], 10) or []
+        checks.record("the data log records the operator's name with the setpoint",
+                      bool(events) and events[-1].get("actor") == operator["name"],
+                      json.dumps(events[-1:]))
 
         # ---- an out-of-range value shows the server's reason and changes nothing ----
         field = driver.find_element(By.ID, f"set-{SETTING}")

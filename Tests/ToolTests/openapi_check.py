@@ -441,9 +441,11 @@ class Check:
 
 
 class Checker:
-    def __init__(self, base: str, token: str, contract: Contract):
+    def __init__(self, base: str, token: str, contract: Contract, viewer_token: str | None = None):
         self.base = base
         self.token = token
+        # A named token of role viewer (`rigd token add NAME --role viewer`): writes must answer it 403.
+        self.viewer_token = viewer_token
         self.contract = contract
         self.checks: list[Check] = []
         self.notes: list[str] = []
@@ -601,6 +603,9 @@ class Checker:
     # -- reads
 
     def exercise_get(self, path: str, op: dict) -> None:
+        if path == "/api/whoami":
+            self.exercise_whoami(path)
+            return
         params = self.contract.parameters(path, "get")
         path_params = [p for p in params if p["in"] == "path"]
         query_params = [p for p in params if p["in"] == "query"]
@@ -636,6 +641,22 @@ class Checker:
         if {"from", "to"} <= names:
             self.call("get", path, values, query={"from": "now", "to": "-1h"}, label="from after to",
                       expect=refusal)
+
+    def exercise_whoami(self, path: str) -> None:
+        """Who a token is: the API token file's token is the admin "admin"; none is 401 even on loopback."""
+        def is_(name: str | None, role: str) -> Callable[[Reply, Any], list[str]]:
+            def check(reply: Reply, parsed: Any) -> list[str]:
+                if not isinstance(parsed, dict) or parsed.get("role") != role or (name and parsed.get("name") != name):
+                    return [f"expected {name or 'a token'} with role {role}, got {short(parsed, 120)}"]
+                return []
+            return check
+        self.call("get", path, {}, authorization=self.bearer(), label="the API token file's token", expect={200},
+                  extra=is_("admin", "admin"))
+        self.call("get", path, {}, label="no token", expect={401})
+        self.call("get", path, {}, authorization="Bearer wrong-token", label="wrong token", expect={401})
+        if self.viewer_token:
+            self.call("get", path, {}, authorization=f"Bearer {self.viewer_token}", label="a viewer's token",
+                      expect={200}, extra=is_(None, "viewer"))
 
     def valid_values(self, name: str, schema: dict) -> list[str]:
         now = time.time()
@@ -821,6 +842,9 @@ def write_basics(c: Checker, path: str, values: dict[str, str], valid: Any) -> N
                           (f"Bearer {c.token[:-1]}", "token without its last character"),
                           (c.token, "token without the Bearer scheme"), (f"Basic {c.token}", "Basic scheme")]:
             c.call("post", path, values, body=valid, authorization=auth, label=f"{why}", expect={401})
+    if "403" in documented and c.viewer_token:
+        c.call("post", path, values, body=valid, authorization=f"Bearer {c.viewer_token}",
+               label="a viewer's token (role below operator)", expect={403})
     if "name" in values:
         c.call("post", path, dict(values, name=UNKNOWN_STATION), body=valid, authorization=c.bearer(),
                label="unknown station", expect={404})
@@ -859,6 +883,8 @@ def accepted_by(station: str) -> Callable[[Reply, Any], list[str]]:
     def check(reply: Reply, parsed: Any) -> list[str]:
         if reply.status == 200 and isinstance(parsed, dict) and parsed.get("station") != station:
             return [f"accepted names station {parsed.get('station')!r}, expected {station!r}"]
+        if reply.status == 200 and isinstance(parsed, dict) and parsed.get("by") != "admin":
+            return [f"accepted records by {parsed.get('by')!r}, expected the token's name 'admin'"]
         return []
     return check
 
@@ -1012,6 +1038,8 @@ def main() -> int:
     parser = Parser(description="Checks a running rigd against its OpenAPI document.")
     parser.add_argument("base_url", help="e.g. http://127.0.0.1:8080")
     parser.add_argument("token_file", help="rigd's API token file (<data-dir>/api-token)")
+    parser.add_argument("--viewer-token-file", metavar="FILE",
+                        help="a named token of role viewer (rigd token add NAME --role viewer): writes must answer 403")
     parser.add_argument("--document", metavar="FILE",
                         help="check the server against this document instead of the one it serves")
     args = parser.parse_args()
@@ -1054,7 +1082,15 @@ def main() -> int:
         print(f"FAIL the {source} has no `paths` object")
         return 1
 
-    checker = Checker(base, token, Contract(doc))
+    viewer_token = None
+    if args.viewer_token_file:
+        try:
+            with open(args.viewer_token_file, encoding="utf-8") as f:
+                viewer_token = f.read().strip()
+        except OSError as error:
+            print(f"openapi_check: cannot read the viewer token file: {error}", file=sys.stderr)
+            return 1
+    checker = Checker(base, token, Contract(doc), viewer_token)
     print(f"openapi_check: checking {base} against the {source} "
           f"({len(checker.contract.operations())} operations)")
     errors = spec_errors(served_doc)

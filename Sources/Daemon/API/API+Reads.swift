@@ -12,7 +12,7 @@ import Locking
 extension API {
     package func readRoutes() -> RouteCollection<APIRequestContext> {
         let routes = RouteCollection(context: APIRequestContext.self)
-            .add(middleware: BearerTokenMiddleware(token: token, required: readsNeedToken))
+            .add(middleware: BearerTokenMiddleware(access: access, required: readsNeedToken ? .viewer : nil))
         routes.get("/metrics") { _, _ in
             let text = metrics.render(stations.map { $0.status() })
             return Response(status: .ok, headers: [.contentType: MetricsExporter.contentType],
@@ -25,6 +25,12 @@ extension API {
                                     linksDown: statuses.filter { !$0.link.up }.count,
                                     activeAlarms: statuses.reduce(0) { $0 + $1.alarms.count },
                                     droppedRecords: recorder?.droppedRecords ?? 0))
+        }
+        routes.get("/api/whoami") { _, context in
+            // Behind the reads' rule, which on loopback lets requests without a token through: say so with 401.
+            guard let identity = context.identity else { return Self.unauthorized() }
+            return Self.json(WhoAmI(name: identity.name, role: identity.role.rawValue,
+                                    mayWrite: identity.role >= .operator))
         }
         let kindList = KindList(kinds: kinds)
         routes.get("/api/kinds") { _, _ in

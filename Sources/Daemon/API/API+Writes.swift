@@ -7,14 +7,15 @@ import DeviceTransports
 import SimServe
 import Locking
 
-/// The API's writes. Each needs the token (401 before anything else), a known station (404), a body of at most
+/// The API's writes. Each needs a token of role operator or admin (401 without one, 403 for a viewer's, before anything
+/// else), a known station (404), a body of at most
 /// `maximumBody` bytes (413) that is JSON (400) of the request's shape (422, `WriteBodies.swift`). Then the request
 /// goes to the station's mailbox; the station's own validation decides, on its own thread, at its next tick, and the
 /// handler answers with that verdict (200 or 422), or 503 when none came within `replyTimeout`.
 extension API {
     package func writeRoutes() -> RouteCollection<APIRequestContext> {
         let routes = RouteCollection(context: APIRequestContext.self)
-            .add(middleware: BearerTokenMiddleware(token: token, required: true))
+            .add(middleware: BearerTokenMiddleware(access: access, required: .operator))
         let station = routes.group("/api/stations/{name}").add(middleware: StationMiddleware(stations: stations))
         station.post("setpoints") { request, context in
             let body = try await request.decode(as: SettingRequest.self, context: context)
@@ -30,8 +31,8 @@ extension API {
         }
         station.post("alarms/{code}/acknowledge") { request, context in
             let code = try context.parameters.require("code")
-            let body = try await request.decode(as: AcknowledgeRequest.self, context: context)
-            return try await apply(.acknowledge(code: code, by: body.by), context)
+            _ = try await request.decode(as: AcknowledgeRequest.self, context: context)
+            return try await apply(.acknowledge(code: code, by: try context.requireIdentity().name), context)
         }
         return routes
     }
@@ -39,12 +40,13 @@ extension API {
     /// Hands the request to the context's station and answers with its verdict.
     private func apply(_ request: OperatorRequest, _ context: APIRequestContext) async throws -> Response {
         let station = try context.requireStation()
+        let identity = try context.requireIdentity()
         if let refused = station as? NotStartedStation {
             throw APIError(.conflict, "station_refused", refused.rejection.reason)
         }
-        switch await submit(request, to: station) {
+        switch await submit(request, by: identity.name, to: station) {
         case .success?:
-            return Self.json(Accepted(station: station.name, accepted: "\(request)"))
+            return Self.json(Accepted(station: station.name, accepted: "\(request)", by: identity.name))
         case .failure(let rejection)?:
             throw APIError.invalid(rejection.reason)
         case nil:
@@ -55,12 +57,13 @@ extension API {
     }
 
     /// Posts to the mailbox and waits for the station's verdict; nil if none came within `replyTimeout`.
-    package func submit(_ request: OperatorRequest, to station: any AnyStation) async -> Result<Void, CommandRejection>? {
+    package func submit(_ request: OperatorRequest, by: String?,
+                        to station: any AnyStation) async -> Result<Void, CommandRejection>? {
         let box = ReplyBox()
         let timeout = replyTimeout
         return await withCheckedContinuation { continuation in
             box.set(continuation)
-            station.mailbox.post(request) { result in box.resume(result) }
+            station.mailbox.post(request, by: by) { result in box.resume(result) }
             Task {
                 try? await Task.sleep(for: .seconds(timeout))
                 box.resume(nil)

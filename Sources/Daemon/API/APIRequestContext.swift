@@ -11,6 +11,8 @@ package struct APIRequestContext: RequestContext {
     package var coreContext: CoreRequestContextStorage
     /// The path's `{name}` station, once `StationMiddleware` found it.
     package var station: (any AnyStation)?
+    /// Who the request's token names, once `BearerTokenMiddleware` looked (nil: no valid token).
+    package var identity: Identity?
 
     package init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
@@ -27,6 +29,14 @@ package struct APIRequestContext: RequestContext {
             throw APIError(.internalServerError, "no_station", "the route resolved no station (rigd bug)")
         }
         return station
+    }
+
+    /// The identity of a route behind `BearerTokenMiddleware` with a required role.
+    package func requireIdentity() throws -> Identity {
+        guard let identity else {
+            throw APIError(.internalServerError, "no_identity", "the route resolved no identity (rigd bug)")
+        }
+        return identity
     }
 }
 

@@ -20,7 +20,8 @@ package struct API: Sendable {
     package let stations: [any AnyStation]
     package let recorder: Recorder?
     package let metrics: MetricsExporter
-    package let token: APIToken
+    /// Who may read and write: the API token file's token and the tokens file's named tokens.
+    package let access: AccessControl
     /// Reads need the token too (a listener reachable from the network).
     package let readsNeedToken: Bool
     /// How long a write waits for the station's verdict before answering 503.
@@ -81,7 +82,8 @@ package struct API: Sendable {
 
     package static func unauthorized() -> Response {
         var response = error(.unauthorized, "unauthorized",
-                             "this request needs Authorization: Bearer TOKEN (the token is in rigd's token file)")
+                             "this request needs Authorization: Bearer TOKEN (the API token file's token, or a named "
+                             + "token from `rigd token add`)")
         response.headers[.wwwAuthenticate] = "Bearer realm=\"rigd\""
         return response
     }
@@ -95,8 +97,9 @@ package struct API: Sendable {
     // MARK: Documents
 
     package struct ErrorBody: Codable { var error: String; var reason: String }
-    package struct Accepted: Codable { var station: String; var accepted: String }
+    package struct Accepted: Codable { var station: String; var accepted: String; var by: String }
     package struct StationList: Codable { var stations: [StationStatus] }
+    package struct WhoAmI: Codable { var name: String; var role: String; var mayWrite: Bool }
     package struct SampleList: Codable { var station: String; var from: Double; var to: Double; var samples: [LogQueries.Sample] }
     package struct AlarmList: Codable { var alarms: [LogQueries.AlarmEntry] }
     package struct RunList: Codable { var runs: [LogQueries.RunEntry] }
@@ -151,12 +154,12 @@ package struct API: Sendable {
         }
     }
 
-    package init(stations: [any AnyStation], recorder: Recorder?, metrics: MetricsExporter, token: APIToken, readsNeedToken: Bool, replyTimeout: Double = 5,
+    package init(stations: [any AnyStation], recorder: Recorder?, metrics: MetricsExporter, access: AccessControl, readsNeedToken: Bool, replyTimeout: Double = 5,
                  kinds: [KindDescription] = KindRegistry.builtIn.descriptions) {
         self.stations = stations
         self.recorder = recorder
         self.metrics = metrics
-        self.token = token
+        self.access = access
         self.readsNeedToken = readsNeedToken
         self.replyTimeout = replyTimeout
         self.kinds = kinds

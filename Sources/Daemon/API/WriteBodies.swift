@@ -99,18 +99,24 @@ package struct RunStopRequest: OptionalWriteBody {
 }
 
 /// `POST /api/stations/{name}/alarms/{code}/acknowledge`: `{"by": NAME}`, 1–64 characters, not only blanks.
-package struct AcknowledgeRequest: WriteBody {
-    package var by: String
+/// An acknowledgement's body, which may be left out: who acknowledges is the token's name. A `by` that earlier
+/// clients send is still accepted (1–64 characters) but not recorded: the response's `by` says what was.
+package struct AcknowledgeRequest: OptionalWriteBody {
+    package var by: String?
+
+    package static let absent = AcknowledgeRequest()
 
     package static func shape(for station: (any AnyStation)?) -> String {
-        "the body must be {\"by\": NAME}: who acknowledges (1–64 characters)"
+        "the body, if any, must be {} or {\"by\": NAME} (1–64 characters; ignored: rigd records the token's name)"
     }
 
     private enum Keys: String, CodingKey { case by }
 
+    package init() {}
+
     package init(from decoder: any Decoder) throws {
-        by = try decoder.container(keyedBy: Keys.self).decode(String.self, forKey: .by)
-        guard !by.trimmingCharacters(in: .whitespaces).isEmpty, by.count <= 64 else {
+        by = try decoder.container(keyedBy: Keys.self).decodeIfPresent(String.self, forKey: .by)
+        if let by, by.trimmingCharacters(in: .whitespaces).isEmpty || by.count > 64 {
             throw APIError.invalid(Self.shape(for: nil))
         }
     }

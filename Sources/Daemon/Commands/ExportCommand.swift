@@ -24,7 +24,7 @@ struct ExportCommand: ParsableCommand {
         retention.
         alarms: station, code, severity, message, raised/acknowledged/cleared times, acknowledged_by, cleared_by.
         runs: station, number, recipe, outcome, reason, started/ended times, results (JSON).
-        events: time_utc, unix_s, station, kind, message.
+        events: time_utc, unix_s, station, kind, message, actor (who asked: a token's name; empty for rigd itself).
 
         Times: \(TimeArgument.help). Default window: everything.
         """

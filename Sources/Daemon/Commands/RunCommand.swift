@@ -128,7 +128,7 @@ struct RunCommand: AsyncParsableCommand {
             }
             for station in chosen {
                 let name = station.name
-                station.mailbox.post(.startRun(runRecipe?.recipe)) { result in
+                station.mailbox.post(.startRun(runRecipe?.recipe), by: "rigd --start-run") { result in
                     if case .failure(let rejection) = result {
                         logger.error("station \(name): run not started: \(rejection.reason)")
                     }
@@ -236,25 +236,38 @@ struct RunCommand: AsyncParsableCommand {
         // The data directory, its lock, the data log and the API token come first: nothing is wired if any fails.
         let lock: DataDirectoryLock
         let recorder: Recorder
-        var token: APIToken?
+        var access: AccessControl?
         do {
             lock = try DataDirectoryLock(directory: dataDirectory)
             recorder = try Recorder(dataDirectory: dataDirectory, retentionDays: daemon.retentionDays, logger: logger)
             if let address = daemon.http {
                 let (loaded, created) = try APIToken.load(file: daemon.resolvedTokenFile, mayCreate: address.isLoopback,
                                                           address: address.description)
-                token = loaded
                 if created {
                     logger.notice("created the API token file \(loaded.file) (mode 0600): writes need Authorization: Bearer <its contents>")
                 } else if let warning = FilePermissions.tokenTooOpen(loaded.file) {
                     logger.warning("\(warning)")
+                }
+                let tokens = daemon.resolvedTokensFile
+                access = try AccessControl(tokenFile: loaded, tokensFile: tokens, logger: logger)
+                if let named = access?.named, !named.isEmpty {
+                    let roles = Role.allCases.compactMap { role -> String? in
+                        let n = named.filter { $0.role == role }.count
+                        return n == 0 ? nil : "\(n) \(role.rawValue)"
+                    }
+                    logger.notice("tokens file \(tokens): \(named.count) named token(s) (\(roles.joined(separator: ", ")))")
+                    if let warning = FilePermissions.secretTooOpen(tokens, what: "the tokens file",
+                                                                   risk: "may learn who may command the stations") {
+                        logger.warning("\(warning)")
+                    }
                 }
             }
         } catch {
             logger.critical("\(error); nothing started")
             switch error {
             case is DataDirectoryLock.Held: throw ExitCode(ExitStatus.unavailable)
-            case APIToken.LoadError.missingForNetwork, APIToken.LoadError.tooShort: throw ExitCode(ExitStatus.config)
+            case APIToken.LoadError.missingForNetwork, APIToken.LoadError.tooShort, is TokensFile.Problem:
+                throw ExitCode(ExitStatus.config)
             default: throw ExitCode(ExitStatus.cannotCreate)
             }
         }
@@ -340,11 +353,11 @@ struct RunCommand: AsyncParsableCommand {
             services.append(.init(service: DurationService(seconds: duration.seconds),
                                   successTerminationBehavior: .gracefullyShutdownGroup))
         }
-        if let address = daemon.http, let token {
-            let api = API(stations: stations, recorder: recorder, metrics: metrics, token: token,
+        if let address = daemon.http, let access {
+            let api = API(stations: stations, recorder: recorder, metrics: metrics, access: access,
                           readsNeedToken: !address.isLoopback)
             let app = APIServer(api: api, address: address, logger: logger) { bound in
-                logger.notice("HTTP API listening on http://\(bound) (reads \(address.isLoopback ? "open on loopback" : "need the token"); writes need the token)")
+                logger.notice("HTTP API listening on http://\(bound) (reads \(address.isLoopback ? "open on loopback" : "need the token"); writes need the token or an operator's)")
             }
             // A server that cannot listen (port taken) stops rigd in order: stations go safe, then exit 70.
             services.append(.init(service: app, failureTerminationBehavior: .gracefullyShutdownGroup))

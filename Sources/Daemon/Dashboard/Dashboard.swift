@@ -17,7 +17,7 @@ import Locking
 /// | `GET /dashboard/station/{name}` | one station: live values and plots, settings, run start/stop, alarms, run history |
 /// | `GET /dashboard/static/dashboard.css`, `…/dashboard.js` | the pages' stylesheet and script |
 /// | `GET /dashboard/static/chart.js` | Chart.js from `libjs-chart.js`; without the package a stub that says so |
-/// | `POST /dashboard/check-token` | whether the `Authorization` header's token is rigd's (always 200) |
+/// | `POST /dashboard/check-token` | whether rigd accepts the `Authorization` header's token, and its name and role (always 200) |
 /// | `GET /favicon.ico` | an SVG icon (browsers ask for it) |
 ///
 /// The CSV export the pages offer, `GET /api/stations/{name}/export.csv`, is one of the API's reads
@@ -55,8 +55,9 @@ extension API {
         }
         routes.post("/dashboard/check-token") { request, _ in
             // Always 200 (a 401 would be a console error in the browser); the answer is in the body.
-            Self.json(TokenCheck(valid: token.accepts(authorization: request.headers[.authorization]),
-                                 readsNeedToken: readsNeedToken))
+            let identity = access.identity(authorization: request.headers[.authorization])
+            return Self.json(TokenCheck(valid: identity != nil, readsNeedToken: readsNeedToken, name: identity?.name,
+                                        role: identity?.role.rawValue, mayWrite: (identity?.role ?? .viewer) >= .operator))
         }
         // Browsers ask for it on their own; an answer keeps their consoles free of 404s.
         routes.get("/favicon.ico") { _, _ in
@@ -65,7 +66,14 @@ extension API {
         return routes
     }
 
-    package struct TokenCheck: Codable { var valid: Bool; var readsNeedToken: Bool }
+    package struct TokenCheck: Codable {
+        var valid: Bool
+        var readsNeedToken: Bool
+        /// The token's name and role (nil: not a valid token).
+        var name: String?
+        var role: String?
+        var mayWrite: Bool
+    }
 
     package static func page(_ html: String, status: HTTPResponse.Status = .ok) -> Response {
         Response(status: status,

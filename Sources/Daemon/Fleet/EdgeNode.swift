@@ -845,7 +845,7 @@ package final class EdgeNode: @unchecked Sendable {
             return refuse(i, name, CommandRejection("the station was refused at start and runs nothing"))
         }
         let described = "\(name) = \(value.map(Self.show) ?? "null")"
-        station.mailbox.post(request) { [weak self] result in
+        station.mailbox.post(request, by: "sparkplug:\(config.primaryHost ?? "mqtt")") { [weak self] result in
             let rejection: CommandRejection? = if case .failure(let r) = result { r } else { nil }
             self?.verdicts.withLock { $0.append(Verdict(device: i, command: described, rejection: rejection)) }
         }

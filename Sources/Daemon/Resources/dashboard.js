@@ -95,9 +95,12 @@
   const session = {
     get token() { try { return sessionStorage.getItem("rigd.token") || ""; } catch (e) { return ""; } },
     set token(v) { try { v ? sessionStorage.setItem("rigd.token", v) : sessionStorage.removeItem("rigd.token"); } catch (e) { /* private mode */ } },
-    get operator() { try { return sessionStorage.getItem("rigd.operator") || ""; } catch (e) { return ""; } },
-    set operator(v) { try { sessionStorage.setItem("rigd.operator", v || ""); } catch (e) { /* private mode */ } },
+    // The token's name and role as rigd said them (check-token): who the data log records, what the page allows.
+    get who() { try { return JSON.parse(sessionStorage.getItem("rigd.who") || "null"); } catch (e) { return null; } },
+    set who(v) { try { v ? sessionStorage.setItem("rigd.who", JSON.stringify(v)) : sessionStorage.removeItem("rigd.who"); } catch (e) { /* private mode */ } },
   };
+  /** Whether the token in use may write (operator or admin). */
+  function mayWrite() { return !!session.token && !!session.who && session.who.may_write; }
   const tokenListeners = [];
   let readsNeedToken = false;
 
@@ -108,18 +111,25 @@
 
   function updateTokenUI() {
     const has = !!session.token;
+    const who = session.who;
     const state = $("#token-state");
-    state.textContent = has ? "token set" + (session.operator ? " · " + session.operator : "") : "read-only";
+    state.textContent = has && who ? `${who.name} · ${who.role}` : has ? "token set" : "read-only";
+    state.title = has && who ? (who.may_write ? "writes are recorded with this name" : "this token's role only reads") : "";
     state.classList.toggle("has-token", has);
+    state.classList.toggle("viewer-token", has && !mayWrite());
     $("#token-button").textContent = has ? "Forget token" : "Enter token";
     for (const element of $$("[data-write]")) setWritable(element);
-    for (const note of $$(".readonly-note")) note.hidden = has;
+    for (const note of $$(".readonly-note")) {
+      note.hidden = mayWrite();
+      const viewer = note.querySelector(".viewer-reason");
+      if (viewer) viewer.hidden = !has;
+    }
     for (const listener of tokenListeners) listener(has);
   }
 
-  /** A write control is enabled with the token, unless a request is under way (busy) or it does not apply now (idle). */
+  /** A write control is enabled with a token that may write, unless a request is under way (busy) or it does not apply now (idle). */
   function setWritable(element) {
-    element.disabled = !session.token || element.dataset.busy === "1" || element.dataset.idle === "1";
+    element.disabled = !mayWrite() || element.dataset.busy === "1" || element.dataset.idle === "1";
   }
 
   /** Asks whether rigd accepts the token (the answer is always 200, so no console error). */
@@ -132,7 +142,6 @@
   function openTokenDialog(reason) {
     const dialog = $("#token-dialog");
     $("#token-input").value = "";
-    $("#operator-input").value = session.operator;
     const error = $("#token-error");
     error.textContent = reason || "";
     error.hidden = !reason;
@@ -145,6 +154,7 @@
     $("#token-button").addEventListener("click", () => {
       if (session.token) {
         session.token = "";
+        session.who = null;
         updateTokenUI();
       } else {
         openTokenDialog();
@@ -155,16 +165,9 @@
     $("#token-form").addEventListener("submit", async event => {
       event.preventDefault();
       const error = $("#token-error");
-      if (!$("#token-input").value.trim() && session.token) {
-        // Only the name changed: keep the token already accepted.
-        session.operator = $("#operator-input").value.trim();
-        dialog.close();
-        updateTokenUI();
-        return;
-      }
       const token = $("#token-input").value.trim();
       if (!token) {
-        error.textContent = "Enter the token (the content of rigd's api-token file).";
+        error.textContent = "Enter your token (from `rigd token add`, or the content of rigd's api-token file).";
         error.hidden = false;
         return;
       }
@@ -172,12 +175,12 @@
       try {
         const answer = await checkToken(token);
         if (!answer.valid) {
-          error.textContent = "rigd does not accept this token. Check the content of its api-token file.";
+          error.textContent = "rigd does not accept this token (revoked, mistyped, or not this rigd's).";
           error.hidden = false;
           return;
         }
         session.token = token;
-        session.operator = $("#operator-input").value.trim();
+        session.who = { name: answer.name, role: answer.role, may_write: answer.may_write };
         dialog.close();
         updateTokenUI();
       } catch (e) {
@@ -209,6 +212,7 @@
     if (response.status === 401) {
       const had = !!session.token;
       session.token = "";
+      session.who = null;
       updateTokenUI();
       openTokenDialog(had ? "rigd no longer accepts the token: " + reason : reason);
     }
@@ -828,8 +832,8 @@
         const ack = a.acknowledged_at
           ? h("div", { class: "small muted" }, `acknowledged by ${a.acknowledged_by || "?"} at ${formatTime(a.acknowledged_at)}`)
           : h("div", { class: "ack" },
-              h("button", { type: "button", "data-write": true, disabled: !session.token, onclick: event => acknowledge(a, event.target) }, "Acknowledge"),
-              h("span", { class: "small muted" }, session.operator ? `as ${session.operator}` : "(name from the token dialog)"));
+              h("button", { type: "button", "data-write": true, disabled: !mayWrite(), onclick: event => acknowledge(a, event.target) }, "Acknowledge"),
+              h("span", { class: "small muted" }, session.who ? `as ${session.who.name}` : "(recorded with your token's name)"));
         return h("div", { class: `alarm sev-${a.severity}`, dataset: { alarm: a.code } },
           h("div", { class: "alarm-head" }, h("code", {}, a.code), h("span", { class: a.severity === "warning" ? "pill warn" : "pill bad" }, a.severity)),
           h("div", {}, a.message),
@@ -841,13 +845,8 @@
 
     async function acknowledge(alarm, button) {
       const message = button.closest(".alarm").querySelector(".message");
-      let by = session.operator;
-      if (!by) {
-        openTokenDialog("Enter your name too: rigd records who acknowledges an alarm.");
-        return;
-      }
       await busy(button.closest(".alarm"), async () => {
-        const answer = await api("POST", `/api/stations/${encodeURIComponent(name)}/alarms/${encodeURIComponent(alarm.code)}/acknowledge`, { by });
+        const answer = await api("POST", `/api/stations/${encodeURIComponent(name)}/alarms/${encodeURIComponent(alarm.code)}/acknowledge`, {});
         message.className = answer.ok ? "message ok" : "message error";
         message.textContent = answer.ok ? "Acknowledged." : `Rejected: ${answer.reason}`;
       });
@@ -1105,6 +1104,11 @@
       readsNeedToken = answer.reads_need_token;
       if (session.token && !answer.valid) {
         session.token = "";
+        session.who = null;
+        updateTokenUI();
+      } else if (session.token) {
+        // The role may have changed since the token was entered (revoked and added again).
+        session.who = { name: answer.name, role: answer.role, may_write: answer.may_write };
         updateTokenUI();
       }
       if (readsNeedToken && !session.token) {

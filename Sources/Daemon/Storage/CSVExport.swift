@@ -14,7 +14,7 @@ import Locking
 ///   controller's logged series (same columns).
 /// - alarms: station, code, severity, message, raised/acknowledged/cleared times, acknowledged_by, cleared_by.
 /// - runs: station, number, recipe, outcome, reason, started/ended times, results (JSON).
-/// - events: time_utc, unix_s, station, kind, message.
+/// - events: time_utc, unix_s, station, kind, message, actor (who asked: a token's name; empty for rigd itself).
 package enum CSVExport {
     package enum Table: String, CaseIterable, Sendable { case samples, alarms, runs, events }
     package enum Layout: String, CaseIterable, Sendable { case wide, long }
@@ -98,10 +98,10 @@ package enum CSVExport {
                                     time(r.startedAt), r.endedAt.map(time) ?? "", results])
             }
         case .events:
-            try csv.write(row: ["time_utc", "unix_s", "station", "kind", "message"])
+            try csv.write(row: ["time_utc", "unix_s", "station", "kind", "message", "actor"])
             for e in try LogQueries.events(db, station: station, from: from, to: to, limit: maximumRows + 1) {
                 try counted()
-                try csv.write(row: [time(e.t), String(e.t), e.station ?? "", e.kind, e.message])
+                try csv.write(row: [time(e.t), String(e.t), e.station ?? "", e.kind, e.message, e.actor ?? ""])
             }
         }
         return count

@@ -119,6 +119,10 @@ package enum DataLog {
                 );
                 """)
         }
+        m.registerMigration("v4: who asked for an event") { db in
+            // The token's name of an operator's request (issue 23's audit); NULL for what rigd did by itself.
+            try db.execute(sql: "ALTER TABLE event ADD COLUMN actor TEXT")
+        }
         return m
     }
 

@@ -78,12 +78,15 @@ package enum LogQueries {
         package var station: String?
         package var kind: String
         package var message: String
+        /// Who asked for it (a token's name); nil for what rigd did by itself.
+        package var actor: String?
 
-        package init(t: Double, station: String? = nil, kind: String, message: String) {
+        package init(t: Double, station: String? = nil, kind: String, message: String, actor: String? = nil) {
             self.t = t
             self.station = station
             self.kind = kind
             self.message = message
+            self.actor = actor
         }
     }
 
@@ -159,7 +162,7 @@ package enum LogQueries {
 
     /// Events oldest first.
     package static func events(_ db: Database, station: String?, from: Double, to: Double, limit: Int) throws -> [EventEntry] {
-        var sql = "SELECT t, station, kind, message FROM event WHERE t >= ? AND t <= ?"
+        var sql = "SELECT t, station, kind, message, actor FROM event WHERE t >= ? AND t <= ?"
         var arguments: StatementArguments = [from, to]
         if let station {
             sql += " AND station = ?"
@@ -168,7 +171,7 @@ package enum LogQueries {
         sql += " ORDER BY t, id LIMIT ?"
         _ = arguments.append(contentsOf: [limit])
         return try Row.fetchAll(db, sql: sql, arguments: arguments).map { r in
-            EventEntry(t: r[0], station: r[1], kind: r[2], message: r[3])
+            EventEntry(t: r[0], station: r[1], kind: r[2], message: r[3], actor: r[4])
         }
     }
 }

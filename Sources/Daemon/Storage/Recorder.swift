@@ -256,9 +256,9 @@ package final class Recorder: StationJournal {
                     let id = try channelId(station: station, channel: channel, db: db)
                     try logged.execute(arguments: [id, t, channel.value, Int(channel.quality)])
                 }
-            case .event(let station, let t, let kind, let message):
-                try db.execute(sql: "INSERT INTO event (t, station, kind, message) VALUES (?, ?, ?, ?)",
-                               arguments: [t, station, kind, message])
+            case .event(let station, let t, let kind, let message, let actor):
+                try db.execute(sql: "INSERT INTO event (t, station, kind, message, actor) VALUES (?, ?, ?, ?, ?)",
+                               arguments: [t, station, kind, message, actor])
             case .alarmRaised(let station, let alarm, let t):
                 try db.execute(sql: """
                     INSERT INTO alarm (session_id, station, code, severity, message, raised_at)

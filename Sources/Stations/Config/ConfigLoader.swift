@@ -81,6 +81,7 @@ package struct ConfigLoader {
         }
         daemon.dataDirectory = anchored(daemon.dataDirectory)
         daemon.tokenFile = anchored(daemon.tokenFile)
+        daemon.tokensFile = anchored(daemon.tokensFile)
         if var m = mqtt {
             m.passwordFile = anchored(m.passwordFile)
             m.caFile = anchored(m.caFile)
@@ -99,7 +100,7 @@ package struct ConfigLoader {
         return (Configuration(source: source, stations: stations, daemon: daemon, mqtt: mqtt), reader.absent)
     }
 
-    /// `[daemon]`: http, data_dir, token_file, retention_days, record_interval_s, watchdog_stall_s.
+    /// `[daemon]`: http, data_dir, token_file, tokens_file, retention_days, record_interval_s, watchdog_stall_s.
     private static func readDaemon(_ t: TableReader) -> DaemonConfig {
         var c = DaemonConfig()
         if let http = t.string("http") {
@@ -118,6 +119,9 @@ package struct ConfigLoader {
         }
         if let file = t.string("token_file") {
             if file.isEmpty { t.fail("token_file", "must name a file") } else { c.tokenFile = file }
+        }
+        if let file = t.string("tokens_file") {
+            if file.isEmpty { t.fail("tokens_file", "must name a file") } else { c.tokensFile = file }
         }
         c.retentionDays = t.double("retention_days", default: c.retentionDays, range: DaemonConfig.retentionLimits)
         c.recordInterval = t.double("record_interval_s", default: c.recordInterval,

@@ -165,6 +165,8 @@ package struct DaemonConfig: Sendable, Equatable {
     package var dataDirectory: String?
     /// The API token file; nil: `api-token` in the data directory.
     package var tokenFile: String?
+    /// The named tokens with roles (`rigd token`); nil: `tokens.json` in the data directory.
+    package var tokensFile: String?
     /// Samples and events older than this many days are deleted (0: keep everything).
     package var retentionDays: Double = 90
     /// Seconds between recorded samples of each station.
@@ -189,6 +191,9 @@ package struct DaemonConfig: Sendable, Equatable {
 
     package var resolvedDataDirectory: String { dataDirectory ?? Self.defaultDataDirectory() }
     package var resolvedTokenFile: String { tokenFile ?? (resolvedDataDirectory as NSString).appendingPathComponent("api-token") }
+    package var resolvedTokensFile: String {
+        tokensFile ?? (resolvedDataDirectory as NSString).appendingPathComponent("tokens.json")
+    }
 
     package init(http: ListenAddress? = ListenAddress(host: "127.0.0.1", port: 8080), dataDirectory: String? = nil,
                  tokenFile: String? = nil, retentionDays: Double = 90, recordInterval: Double = 1,

@@ -8,10 +8,14 @@ import Synchronization
 package final class Mailbox: Sendable {
     package struct Envelope: Sendable {
         package let request: OperatorRequest
+        /// Who asked (a token's name, `sparkplug:HOST`, `rigd`), for the event the station records.
+        package let by: String?
         package let reply: @Sendable (Result<Void, CommandRejection>) -> Void
 
-        package init(request: OperatorRequest, reply: @escaping @Sendable (Result<Void, CommandRejection>) -> Void) {
+        package init(request: OperatorRequest, by: String? = nil,
+                     reply: @escaping @Sendable (Result<Void, CommandRejection>) -> Void) {
             self.request = request
+            self.by = by
             self.reply = reply
         }
     }
@@ -22,9 +26,10 @@ package final class Mailbox: Sendable {
     private let waiting = Atomic<Int>(0)
 
     /// Posts a request; `reply` runs on the station's thread once the request was applied or rejected.
-    package func post(_ request: OperatorRequest, reply: @escaping @Sendable (Result<Void, CommandRejection>) -> Void) {
+    package func post(_ request: OperatorRequest, by: String? = nil,
+                      reply: @escaping @Sendable (Result<Void, CommandRejection>) -> Void) {
         queue.withLock { q in
-            q.append(Envelope(request: request, reply: reply))
+            q.append(Envelope(request: request, by: by, reply: reply))
             waiting.store(q.count, ordering: .releasing)
         }
     }

@@ -22,12 +22,12 @@ extension Station {
         for envelope in envelopes {
             do {
                 try controller.apply(envelope.request, now: now)
-                logger.info("station \(name): accepted \(envelope.request)")
-                journal.event("request_accepted", "\(envelope.request)", now: now)
+                logger.info("station \(name): accepted \(envelope.request)\(envelope.by.map { " from \($0)" } ?? "")")
+                journal.event("request_accepted", "\(envelope.request)", actor: envelope.by, now: now)
                 envelope.reply(.success(()))
             } catch {
-                logger.info("station \(name): rejected \(envelope.request): \(error.reason)")
-                journal.event("request_rejected", "\(envelope.request): \(error.reason)", now: now)
+                logger.info("station \(name): rejected \(envelope.request)\(envelope.by.map { " from \($0)" } ?? ""): \(error.reason)")
+                journal.event("request_rejected", "\(envelope.request): \(error.reason)", actor: envelope.by, now: now)
                 envelope.reply(.failure(error))
             }
         }

@@ -12,7 +12,8 @@ package enum JournalRecord: Sendable {
     case samples(station: String, t: Double, channels: [StationStatus.Channel])
     /// A sample of the controller's logged series (`StepOutput.logged`), stored apart from the regular samples.
     case loggedSamples(station: String, t: Double, channels: [StationStatus.Channel])
-    case event(station: String?, t: Double, kind: String, message: String)
+    /// `actor`: who asked for what the event records (a token's name), nil for what rigd did by itself.
+    case event(station: String?, t: Double, kind: String, message: String, actor: String? = nil)
     case alarmRaised(station: String, alarm: Alarm, t: Double)
     case alarmAcknowledged(station: String, code: String, by: String, t: Double)
     case alarmCleared(station: String, code: String, t: Double)

@@ -23,8 +23,8 @@ struct StationJournaling {
     /// Unix time of a station-clock time.
     func unix(_ t: Double) -> Double { t + epoch }
 
-    func event(_ kind: String, _ message: String, now: Double) {
-        recorder?.record(.event(station: station, t: unix(now), kind: kind, message: message))
+    func event(_ kind: String, _ message: String, actor: String? = nil, now: Double) {
+        recorder?.record(.event(station: station, t: unix(now), kind: kind, message: message, actor: actor))
     }
 
     /// Logs and records alarm changes. Returns whether there were any.
