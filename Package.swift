@@ -45,6 +45,8 @@ let package = Package(
         // SHA-256 of the API's named tokens (the tokens file keeps hashes only); already in the graph through
         // postgres-nio, which names it with .git and this range.
         .package(url: "https://github.com/apple/swift-crypto.git", "3.9.0" ..< "5.0.0"),
+        // `rigd backup`'s archive (ZIP; zlib from Debian's zlib1g-dev).
+        .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.20"),
         // Tests only: an independent CSV parser for the export round trip.
         .package(url: "https://github.com/swiftcsv/SwiftCSV", from: "0.10.0"),
     ],
@@ -123,6 +125,7 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "CSV", package: "CSV.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "ZIPFoundation", package: "ZIPFoundation"),
             ],
             // The dashboard's documents and the OpenAPI document, compiled into the binary (`PackageResources`).
             resources: [
