@@ -47,6 +47,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto.git", "3.9.0" ..< "5.0.0"),
         // `rigd backup`'s archive (ZIP; zlib from Debian's zlib1g-dev).
         .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.20"),
+        // Alarm notifications' webhooks (already in the graph through Hummingbird).
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.21.0"),
         // Tests only: an independent CSV parser for the export round trip.
         .package(url: "https://github.com/swiftcsv/SwiftCSV", from: "0.10.0"),
     ],
@@ -126,6 +128,7 @@ let package = Package(
                 .product(name: "CSV", package: "CSV.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "ZIPFoundation", package: "ZIPFoundation"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
             // The dashboard's documents and the OpenAPI document, compiled into the binary (`PackageResources`).
             resources: [

@@ -13,7 +13,7 @@ import Testing
 struct APIContractTests {
     /// Every route `API.router()` serves, as "METHOD PATH" (the router keeps no list to ask).
     static let routes: Set<String> = [
-        "GET /api/openapi.json", "GET /metrics", "GET /api/health", "GET /api/kinds", "GET /api/stations", "GET /api/whoami",
+        "GET /api/openapi.json", "GET /metrics", "GET /api/health", "GET /api/kinds", "GET /api/stations", "GET /api/whoami", "GET /api/notify", "POST /api/notify/{target}/test",
         "GET /api/stations/{name}",
         "GET /api/stations/{name}/samples", "GET /api/stations/{name}/export.csv", "GET /api/alarms", "GET /api/runs", "GET /api/events", "GET /api/stream",
         "POST /api/stations/{name}/setpoints", "POST /api/stations/{name}/run/start",

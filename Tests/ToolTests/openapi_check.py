@@ -1016,7 +1016,16 @@ def plan_acknowledge(c: Checker, path: str) -> None:
         c.note(f"POST {path}: no active alarm on any station, so 200 was not exercised")
 
 
+def plan_notify_test(c: Checker, path: str) -> None:
+    targets = [t["name"] for t in http("get", c.base + "/api/notify").json().get("targets", [])]
+    values = {"target": targets[0] if targets else "no-such-target"}
+    write_basics(c, path, values, NO_BODY)
+    c.call("post", path, {"target": "no-such-target"}, authorization=c.bearer(), label="unknown target",
+           expect={404})
+
+
 WRITE_PLANS: dict[str, Callable[[Checker, str], None]] = {
+    "/api/notify/{target}/test": plan_notify_test,
     "/api/stations/{name}/setpoints": plan_setpoints,
     "/api/stations/{name}/run/start": plan_run_start,
     "/api/stations/{name}/run/stop": plan_run_stop,

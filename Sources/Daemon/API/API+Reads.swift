@@ -32,6 +32,9 @@ extension API {
             return Self.json(WhoAmI(name: identity.name, role: identity.role.rawValue,
                                     mayWrite: identity.role >= .operator))
         }
+        routes.get("/api/notify") { _, _ in
+            Self.json(NotifyList(targets: notifier?.status ?? []))
+        }
         let kindList = KindList(kinds: kinds)
         routes.get("/api/kinds") { _, _ in
             Self.json(kindList)

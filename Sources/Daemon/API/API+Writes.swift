@@ -16,6 +16,23 @@ extension API {
     package func writeRoutes() -> RouteCollection<APIRequestContext> {
         let routes = RouteCollection(context: APIRequestContext.self)
             .add(middleware: BearerTokenMiddleware(access: access, required: .operator))
+        // A test message to a notification target (admin: it reaches people outside the plant).
+        routes.post("/api/notify/{target}/test") { request, context in
+            let identity = try context.requireIdentity()
+            guard identity.role >= .admin else {
+                throw APIError(.forbidden, "forbidden", "the token \"\(identity.name)\" has the role "
+                               + "\(identity.role.rawValue); a test notification needs admin")
+            }
+            let name = try context.parameters.require("target")
+            guard let notifier, let result = await notifier.test(name) else {
+                throw APIError(.notFound, "unknown_target", "no [[notify]] target named \"\(name)\" ("
+                               + ((notifier?.targets.map(\.name)).map { $0.isEmpty ? "none configured" : $0.joined(separator: ", ") } ?? "none configured") + ")")
+            }
+            if let failure = result {
+                throw APIError(.badGateway, "not_delivered", failure)
+            }
+            return Self.json(NotifyTestResult(target: name, delivered: true, by: identity.name))
+        }
         let station = routes.group("/api/stations/{name}").add(middleware: StationMiddleware(stations: stations))
         station.post("setpoints") { request, context in
             let body = try await request.decode(as: SettingRequest.self, context: context)

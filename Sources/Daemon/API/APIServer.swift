@@ -24,6 +24,8 @@ package struct API: Sendable {
     package let access: AccessControl
     /// Reads need the token too (a listener reachable from the network).
     package let readsNeedToken: Bool
+    /// Alarm notifications (`[[notify]]`), for `GET /api/notify` and the test message; nil: none configured.
+    package var notifier: Notifier?
     /// How long a write waits for the station's verdict before answering 503.
     package var replyTimeout: Double = 5
     /// The device kinds rigd knows (`GET /api/kinds`; their names are the OpenAPI document's `Station.kind` enum).
@@ -100,6 +102,8 @@ package struct API: Sendable {
     package struct Accepted: Codable { var station: String; var accepted: String; var by: String }
     package struct StationList: Codable { var stations: [StationStatus] }
     package struct WhoAmI: Codable { var name: String; var role: String; var mayWrite: Bool }
+    package struct NotifyList: Codable { var targets: [Notifier.TargetStatus] }
+    package struct NotifyTestResult: Codable { var target: String; var delivered: Bool; var by: String }
     package struct SampleList: Codable { var station: String; var from: Double; var to: Double; var samples: [LogQueries.Sample] }
     package struct AlarmList: Codable { var alarms: [LogQueries.AlarmEntry] }
     package struct RunList: Codable { var runs: [LogQueries.RunEntry] }

@@ -33,12 +33,19 @@ package final class MetricsExporter: Sendable {
     private let series = Locked(Series())
     /// The Sparkplug edge node's link counters (`[mqtt]`), when there is one.
     private let mqtt = Locked<(@Sendable () -> EdgeNode.Counters)?>(nil)
+    /// The notification targets' counters (`[[notify]]`), when there are any.
+    private let notify = Locked<(@Sendable () -> [Notifier.TargetStatus])?>(nil)
 
     package init() {}
 
     /// Adds the MQTT link's metrics (`rigd_mqtt_*`) to every render from now on.
     package func attachMQTT(_ counters: @escaping @Sendable () -> EdgeNode.Counters) {
         mqtt.withLock { $0 = counters }
+    }
+
+    /// Adds the notification targets' counters (`rigd_notify_*`) to every render from now on.
+    package func attachNotify(_ counters: @escaping @Sendable () -> [Notifier.TargetStatus]) {
+        notify.withLock { $0 = counters }
     }
 
     /// A closure the station's loop thread calls after every tick with the tick's wake-up lateness in ns (>= 0).
@@ -58,6 +65,12 @@ package final class MetricsExporter: Sendable {
             var pass = Pass(registry: registry, series: series)
             for status in statuses { pass.update(from: status) }
             if let counters = mqtt.withLock({ $0 })?() { pass.update(from: counters) }
+            for target in notify.withLock({ $0 })?() ?? [] {
+                pass.counter(.notifySent, [target.name], total: UInt64(target.sent))
+                pass.counter(.notifyFailed, [target.name], total: UInt64(target.failed))
+                pass.counter(.notifyRetried, [target.name], total: UInt64(target.retried))
+                pass.counter(.notifyHeld, [target.name], total: UInt64(target.held))
+            }
             series = pass.finish()
             return registry.emitToString()
         }
@@ -126,6 +139,19 @@ extension MetricsExporter {
             name: "rigd_channel_value",
             help: "Latest value of the channel in its unit; NaN on a fault or before the first reading.",
             labelNames: ["station", "channel", "unit"])
+        package static let notifySent = Family(
+            name: "rigd_notify_sent_total", help: "Notifications delivered to a [[notify]] target (digests included).",
+            labelNames: ["target"])
+        package static let notifyFailed = Family(
+            name: "rigd_notify_failed_total", help: "Notifications given up on after every retry.",
+            labelNames: ["target"])
+        package static let notifyRetried = Family(
+            name: "rigd_notify_retries_total", help: "Delivery attempts that failed and were retried.",
+            labelNames: ["target"])
+        package static let notifyHeld = Family(
+            name: "rigd_notify_held_total",
+            help: "Notifications held back by a target's caps (minimum interval, hourly cap), sent in digests.",
+            labelNames: ["target"])
         package static let mqttConnected = Family(
             name: "rigd_mqtt_connected", help: "1 while the Sparkplug edge node is connected to its MQTT broker.",
             labelNames: [])

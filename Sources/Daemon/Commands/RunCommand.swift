@@ -295,7 +295,10 @@ struct RunCommand: AsyncParsableCommand {
             throw ExitCode(ExitStatus.unavailable)
         }
         let metrics = MetricsExporter()
-        let outputs = StationOutputs(recorder: recorder, epoch: Date().timeIntervalSince1970 - clock.seconds(),
+        // Alarm notifications see what the data log sees.
+        let notifier = configuration.notify.isEmpty ? nil : Notifier(targets: configuration.notify, logger: logger)
+        let journal: any StationJournal = notifier.map { JournalTee(recorder, $0) } ?? recorder
+        let outputs = StationOutputs(recorder: journal, epoch: Date().timeIntervalSince1970 - clock.seconds(),
                                      recordInterval: daemon.recordInterval,
                                      latenessObserver: { station, loop in metrics.latenessObserver(station: station,
                                                                                                    loop: loop) })
@@ -340,6 +343,9 @@ struct RunCommand: AsyncParsableCommand {
             metrics.attachMQTT { edgeNode.snapshot }
             edgeNode.start()
         }
+        if let notifier {
+            metrics.attachNotify { notifier.status }
+        }
         startRequests(stations)
         let options = RealTimeOptions(timerSlackNanoseconds: timerSlackNs, fifoPriority: fifoPriority)
         let stationService = StationService(stations: stations, clock: clock, options: options, logger: logger)
@@ -353,9 +359,13 @@ struct RunCommand: AsyncParsableCommand {
             services.append(.init(service: DurationService(seconds: duration.seconds),
                                   successTerminationBehavior: .gracefullyShutdownGroup))
         }
+        if let notifier {
+            services.append(.init(service: notifier))
+        }
         if let address = daemon.http, let access {
-            let api = API(stations: stations, recorder: recorder, metrics: metrics, access: access,
+            var api = API(stations: stations, recorder: recorder, metrics: metrics, access: access,
                           readsNeedToken: !address.isLoopback)
+            api.notifier = notifier
             let app = APIServer(api: api, address: address, logger: logger) { bound in
                 logger.notice("HTTP API listening on http://\(bound) (reads \(address.isLoopback ? "open on loopback" : "need the token"); writes need the token or an operator's)")
             }

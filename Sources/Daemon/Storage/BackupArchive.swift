@@ -8,6 +8,10 @@ import ZIPFoundation
 /// (SQLite's online backup, through GRDB, while rigd runs), the configuration, the device maps it names, recipe files,
 /// the tokens file, and `manifest.json`, which lists every other entry with its size and SHA-256.
 ///
+/// Entries are stored uncompressed, and a restore refuses compressed ones: ZIPFoundation 0.9.20's inflate loop reads
+/// past the entry until the deflate stream ends, so a damaged stream makes it loop forever at the end of the file
+/// (the `backup_archive` fuzz target found it). A stored entry is read for exactly its size.
+///
 /// The API token file is left out on purpose: it is a secret that a copied archive would carry, and rigd creates a new
 /// one on its first start (on loopback). The tokens file holds only hashes.
 package enum BackupArchive {
@@ -146,9 +150,9 @@ package enum BackupArchive {
             try? FileManager.default.removeItem(atPath: partial)
             let archive = try Archive(url: URL(fileURLWithPath: partial), accessMode: .create)
             try archive.addEntry(with: manifestName, fileURL: URL(fileURLWithPath: staging + "/" + manifestName),
-                                 compressionMethod: .deflate)
+                                 compressionMethod: .none)
             for (entry, path) in files {
-                try archive.addEntry(with: entry, fileURL: URL(fileURLWithPath: path), compressionMethod: .deflate)
+                try archive.addEntry(with: entry, fileURL: URL(fileURLWithPath: path), compressionMethod: .none)
                 progress("added \(entry)")
             }
         } catch {
@@ -206,6 +210,18 @@ package enum BackupArchive {
         guard let manifestEntry = archive[manifestName] else {
             throw fail("no \(manifestName): not a rigd backup (or truncated)")
         }
+        let fileSize = UInt64((try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0)
+        /// A stored entry no longer than the file: what ZIPFoundation reads in bounded time.
+        func readable(_ entry: ZIPFoundation.Entry) throws(Problem) {
+            guard !entry.isCompressed else {
+                throw fail("\(entry.path) is compressed; rigd backups store their entries uncompressed (not made by "
+                           + "rigd backup, or altered)")
+            }
+            guard entry.compressedSize <= fileSize, entry.uncompressedSize == entry.compressedSize else {
+                throw fail("\(entry.path) claims \(entry.uncompressedSize) bytes, more than the archive holds (truncated?)")
+            }
+        }
+        try readable(manifestEntry)
         guard manifestEntry.uncompressedSize <= UInt64(maximumManifestBytes) else {
             throw fail("\(manifestName) is larger than \(maximumManifestBytes) bytes")
         }
@@ -256,6 +272,10 @@ package enum BackupArchive {
             }
             guard let zipEntry = archive[entry.path], zipEntry.type == .file else {
                 throw fail("\(entry.path) is listed in the manifest but missing from the archive (truncated?)")
+            }
+            try readable(zipEntry)
+            guard zipEntry.uncompressedSize == UInt64(max(0, entry.bytes)) else {
+                throw fail("\(entry.path) has \(zipEntry.uncompressedSize) bytes; the manifest says \(entry.bytes)")
             }
             let target = staging + "/" + entry.path
             do {

@@ -59,6 +59,20 @@ package struct ConfigLoader {
                 : stations.count == tables.count ? stations : nil
             mqtt = readMQTT(mqttTable, stations: known)
         }
+        // `[[notify]]` is optional, like `[mqtt]`: its absence is not a key the file lacks.
+        var notify: [NotifyTarget] = []
+        if top.isSet("notify") {
+            let names = tables.isEmpty ? (try? DemoPlant.configuration())?.stations.map(\.name)
+                : stations.count == tables.count ? stations.map(\.name) : nil
+            for (i, table) in (top.arrayOfTables("notify") ?? []).enumerated() {
+                if let target = readNotify(table, index: i, stations: names) { notify.append(target) }
+            }
+            var seenTargets: Set<String> = []
+            for (i, target) in notify.enumerated() where !seenTargets.insert(target.name).inserted {
+                reader.issue(path: "notify[\(i)].name", context: "notify \"\(target.name)\"", key: "name",
+                             "is used by another [[notify]] table")
+            }
+        }
         top.finish()
         if tables.isEmpty && daemonTable == nil && reader.issues.isEmpty {
             reader.issue(path: nil, context: nil, key: nil,
@@ -95,9 +109,10 @@ package struct ConfigLoader {
             demo.source = "embedded demo plant, with [daemon] from \(source)"
             demo.daemon = daemon
             demo.mqtt = mqtt
+            demo.notify = notify
             return (demo, reader.absent)
         }
-        return (Configuration(source: source, stations: stations, daemon: daemon, mqtt: mqtt), reader.absent)
+        return (Configuration(source: source, stations: stations, daemon: daemon, mqtt: mqtt, notify: notify), reader.absent)
     }
 
     /// `[daemon]`: http, data_dir, token_file, tokens_file, retention_days, record_interval_s, watchdog_stall_s.

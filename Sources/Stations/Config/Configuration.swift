@@ -100,13 +100,16 @@ package struct Configuration: Sendable {
     package var daemon = DaemonConfig()
     /// The `[mqtt]` table: the Sparkplug B edge node; nil: no MQTT.
     package var mqtt: MQTTConfig?
+    /// The `[[notify]]` tables: where alarm notifications go.
+    package var notify: [NotifyTarget] = []
 
     package init(source: String, stations: [StationConfig], daemon: DaemonConfig = DaemonConfig(),
-                 mqtt: MQTTConfig? = nil) {
+                 mqtt: MQTTConfig? = nil, notify: [NotifyTarget] = []) {
         self.source = source
         self.stations = stations
         self.daemon = daemon
         self.mqtt = mqtt
+        self.notify = notify
     }
 }
 
