@@ -15,7 +15,7 @@ struct APIContractTests {
     static let routes: Set<String> = [
         "GET /api/openapi.json", "GET /metrics", "GET /api/health", "GET /api/kinds", "GET /api/stations", "GET /api/whoami", "GET /api/notify", "POST /api/notify/{target}/test",
         "GET /api/stations/{name}",
-        "GET /api/stations/{name}/samples", "GET /api/stations/{name}/export.csv", "GET /api/alarms", "GET /api/runs", "GET /api/events", "GET /api/stream",
+        "GET /api/stations/{name}/samples", "GET /api/stations/{name}/samples/summary", "GET /api/stations/{name}/export.csv", "GET /api/alarms", "GET /api/runs", "GET /api/events", "GET /api/stream",
         "POST /api/stations/{name}/setpoints", "POST /api/stations/{name}/run/start",
         "POST /api/stations/{name}/run/stop", "POST /api/stations/{name}/alarms/{code}/acknowledge",
     ]

@@ -93,6 +93,22 @@ extension API {
                 return Self.json(SampleList(station: name, from: window.from, to: window.to, samples: rows))
             }
         }
+        station.get("samples/summary") { request, context in
+            let name = try context.requireStation().name
+            let q = Query(request)
+            let window = try Self.timeWindow(q)
+            let pointsText = q.get("points") ?? "1000"
+            guard let points = Int(pointsText), (10...5000).contains(points) else {
+                throw APIError.invalid("points must be an integer within 10…5000, got \"\(pointsText)\"")
+            }
+            let channel = q.get("channel")
+            return try await withLog { db in
+                let (bucket, buckets) = try LogQueries.summary(db, station: name, from: window.from, to: window.to,
+                                                               channel: channel, points: points)
+                return Self.json(SummaryList(station: name, from: window.from, to: window.to, bucketS: bucket,
+                                             buckets: buckets))
+            }
+        }
         station.get("export.csv") { request, context in
             try await exportCSV(request, context)
         }

@@ -103,6 +103,9 @@ package struct API: Sendable {
     package struct StationList: Codable { var stations: [StationStatus] }
     package struct WhoAmI: Codable { var name: String; var role: String; var mayWrite: Bool }
     package struct NotifyList: Codable { var targets: [Notifier.TargetStatus] }
+    package struct SummaryList: Codable {
+        var station: String; var from: Double; var to: Double; var bucketS: Double; var buckets: [LogQueries.Bucket]
+    }
     package struct NotifyTestResult: Codable { var target: String; var delivered: Bool; var by: String }
     package struct SampleList: Codable { var station: String; var from: Double; var to: Double; var samples: [LogQueries.Sample] }
     package struct AlarmList: Codable { var alarms: [LogQueries.AlarmEntry] }

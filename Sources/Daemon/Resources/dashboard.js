@@ -89,6 +89,22 @@
     return text.length > 240 ? text.slice(0, 237) + "…" : text;
   }
 
+  /** Windows longer than this (6 h) are plotted from the data log's summary (min/max per bucket). */
+  const LONG_RANGE = 21600;
+
+  /** "07 Dec" for a Unix time (long plots' ticks). */
+  function formatDay(t) {
+    const d = new Date(t * 1000);
+    return String(d.getDate()).padStart(2, "0") + " " + d.toLocaleString("en-GB", { month: "short" });
+  }
+
+  /** "4 min", "17 min", "1 h 12 min" for a number of seconds. */
+  function formatDuration(seconds) {
+    const minutes = Math.round(seconds / 60);
+    if (minutes < 60) return `${Math.max(1, minutes)} min`;
+    return `${Math.floor(minutes / 60)} h` + (minutes % 60 ? ` ${minutes % 60} min` : "");
+  }
+
   function unitSuffix(unit) { return unit ? " " + unit : ""; }
 
   // ---------- token (kept for the browser tab's session) ----------
@@ -958,7 +974,7 @@
             scales: {
               x: { type: "linear", min: now - range, max: now,
                    afterBuildTicks: roundTimeTicks,
-                   ticks: { maxRotation: 0, callback: value => formatTime(value).slice(0, 5) } },
+                   ticks: { maxRotation: 0, callback: value => range > 86400 ? formatDay(value) : formatTime(value).slice(0, 5) } },
               y: { title: { display: !!unit, text: unit }, ticks: { maxTicksLimit: 6 } },
             },
           },
@@ -972,6 +988,30 @@
       const ticket = ++historyToken;
       const channels = status.channels.filter(c => plotted.has(c.name)).map(c => c.name);
       const note = $("#plots-note");
+      if (range > LONG_RANGE) {
+        // Long plots: rigd summarizes in the query (min and max per bucket), so peaks survive and the page gets
+        // about 1200 points per channel whatever the window.
+        const answers = await Promise.all(channels.map(channel =>
+          api("GET", `/api/stations/${encodeURIComponent(name)}/samples/summary?from=-${range}s&channel=${encodeURIComponent(channel)}&points=600`)
+            .then(answer => [channel, answer])));
+        if (ticket !== historyToken) return;
+        const problems = [];
+        for (const [channel, answer] of answers) {
+          if (!answer.ok) { problems.push(`${channel}: ${answer.reason}`); series.set(channel, []); continue; }
+          const points = [];
+          for (const b of answer.data.buckets) {
+            // Each bucket's extremes, in the bucket: the line passes through every peak and trough.
+            points.push({ x: b.t, y: b.min === undefined ? null : b.min });
+            points.push({ x: (b.t + b.t_end) / 2, y: b.max === undefined ? null : b.max });
+          }
+          series.set(channel, points);
+        }
+        note.textContent = problems.length ? "History unavailable: " + problems.join("; ")
+          : "Each point pair is a bucket's minimum and maximum (" + formatDuration(range / 600) + " buckets).";
+        note.hidden = false;
+        redrawCharts();
+        return;
+      }
       const limit = Math.min(100000, Math.max(2000, range * 5));
       const answers = await Promise.all(channels.map(channel =>
         api("GET", `/api/stations/${encodeURIComponent(name)}/samples?from=-${range}s&channel=${encodeURIComponent(channel)}&limit=${limit}`)
@@ -988,9 +1028,10 @@
       redrawCharts();
     }
 
-    /** Round time ticks: every minute for 5 min, 3 min for 15 min, 10 min for 1 h, 1 h for 6 h. */
+    /** Round time ticks: every minute for 5 min, 3 min for 15 min, 10 min for 1 h, 1 h for 6 h, 3 h for 24 h, a day for 7 d, 5 days for 30 d. */
     function roundTimeTicks(axis) {
-      const step = range <= 300 ? 60 : range <= 900 ? 180 : range <= 3600 ? 600 : 3600;
+      const step = range <= 300 ? 60 : range <= 900 ? 180 : range <= 3600 ? 600 : range <= 21600 ? 3600
+        : range <= 86400 ? 10800 : range <= 604800 ? 86400 : 432000;
       const ticks = [];
       for (let t = Math.ceil(axis.min / step) * step; t <= axis.max; t += step) ticks.push({ value: t });
       axis.ticks = ticks;
@@ -1007,6 +1048,7 @@
     }
 
     function appendLive(entry) {
+      if (range > LONG_RANGE) return;   // a bucket is minutes to hours long: the plot is reloaded instead
       const t = entry.updated_at;
       if (!t || t === lastFrameTime) return;
       lastFrameTime = t;
@@ -1079,6 +1121,8 @@
         loadHistory();
       });
     }
+    // Long plots are summaries: reloaded once a minute rather than point by point.
+    setInterval(() => { if (range > LONG_RANGE) loadHistory(); }, 60000);
     for (const button of $$("[data-download]")) {
       button.addEventListener("click", () => {
         const what = button.dataset.download;

@@ -109,6 +109,55 @@ package enum LogQueries {
         }
     }
 
+    /// One bucket of a long plot: the samples of one channel in [t, tEnd), their extremes and mean (faults left out),
+    /// how many there were and how many were faults.
+    package struct Bucket: Sendable, Codable, Equatable {
+        package var t: Double
+        package var tEnd: Double
+        package var channel: String
+        package var unit: String
+        package var min: Double?
+        package var max: Double?
+        package var mean: Double?
+        package var count: Int
+        package var faults: Int
+    }
+
+    /// Samples summarized into `points` equal buckets per channel over [from, to]: a 30-day plot of a 1 Hz channel
+    /// without sending 2.6 million points, with its peaks (min and max per bucket). Each bucket is its own query on
+    /// the sample table's primary key (channel, t): an index range that SQLite aggregates without sorting, so the
+    /// time taken follows the rows in the window (bench/run's plots section measures it). Empty buckets are left out.
+    package static func summary(_ db: Database, station: String, from: Double, to: Double, channel: String? = nil,
+                                points: Int) throws -> (bucket: Double, buckets: [Bucket]) {
+        let width = max((to - from) / Double(max(1, points)), 1e-3)
+        var channels = "SELECT id, name, unit FROM channel WHERE station = ?"
+        var arguments: StatementArguments = [station]
+        if let channel {
+            channels += " AND name = ?"
+            _ = arguments.append(contentsOf: [channel])
+        }
+        let statement = try db.cachedStatement(sql: """
+            SELECT min(value), max(value), avg(value), count(value), count(*) FROM sample
+            WHERE channel_id = ? AND t >= ? AND t < ?
+            """)
+        var out: [Bucket] = []
+        for row in try Row.fetchAll(db, sql: channels + " ORDER BY id", arguments: arguments) {
+            let id: Int64 = row[0]
+            for i in 0..<points {
+                let start = from + Double(i) * width
+                // The last bucket takes `to` itself.
+                let end = i == points - 1 ? to.nextUp : from + Double(i + 1) * width
+                guard let r = try Row.fetchOne(statement, arguments: [id, start, end]) else { continue }
+                let total: Int = r[4]
+                guard total > 0 else { continue }
+                let count: Int = r[3]
+                out.append(Bucket(t: start, tEnd: Swift.min(end, to), channel: row[1], unit: row[2], min: r[0],
+                                  max: r[1], mean: r[2], count: count, faults: total - count))
+            }
+        }
+        return (width, out)
+    }
+
     /// The channels a station has recorded, in the order first recorded.
     package static func channels(_ db: Database, station: String) throws -> [(name: String, unit: String)] {
         try Row.fetchAll(db, sql: "SELECT name, unit FROM channel WHERE station = ? ORDER BY id", arguments: [station])
