@@ -17,12 +17,9 @@ extension API {
         let routes = RouteCollection(context: APIRequestContext.self)
             .add(middleware: BearerTokenMiddleware(access: access, required: .operator))
         // A test message to a notification target (admin: it reaches people outside the plant).
-        routes.post("/api/notify/{target}/test") { request, context in
+        let admin = routes.group("/api/notify").add(middleware: BearerTokenMiddleware(access: access, required: .admin))
+        admin.post("{target}/test") { _, context in
             let identity = try context.requireIdentity()
-            guard identity.role >= .admin else {
-                throw APIError(.forbidden, "forbidden", "the token \"\(identity.name)\" has the role "
-                               + "\(identity.role.rawValue); a test notification needs admin")
-            }
             let name = try context.parameters.require("target")
             guard let notifier, let result = await notifier.test(name) else {
                 throw APIError(.notFound, "unknown_target", "no [[notify]] target named \"\(name)\" ("

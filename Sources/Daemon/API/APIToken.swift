@@ -58,9 +58,7 @@ package struct APIToken: Sendable {
         } catch {
             throw .cannotCreate(file: file, reason: ConfigLoader.reason(error))
         }
-        var generator = SystemRandomNumberGenerator()  // getrandom(2) on Linux
-        let value = (0..<32).map { _ in String(format: "%02x", UInt8.random(in: .min ... .max, using: &generator)) }
-            .joined()
+        let value = TokensFile.newToken()
         // O_EXCL: never overwrite a token another process just wrote; 0600 from the first byte on.
         let fd = open(file, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw .cannotCreate(file: file, reason: String(cString: strerror(errno))) }

@@ -225,7 +225,7 @@ package struct TokensFile: Sendable, Equatable {
         return result
     }
 
-    /// A new token: 32 random bytes from the system (getrandom(2)) as 64 hex digits.
+    /// A new token: 32 random bytes from the system (getrandom(2)) as 64 hex digits (the API token file's too).
     package static func newToken() -> String {
         var generator = SystemRandomNumberGenerator()
         return (0..<32).map { _ in String(format: "%02x", UInt8.random(in: .min ... .max, using: &generator)) }.joined()

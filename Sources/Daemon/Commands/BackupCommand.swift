@@ -132,7 +132,8 @@ struct RestoreCommand: ParsableCommand {
         do {
             lock = try DataDirectoryLock(directory: dataDirectory)
         } catch let held as DataDirectoryLock.Held {
-            warn("\(held.description.replacingOccurrences(of: "; stop it or give this one another data_dir ([daemon] data_dir or --data-dir)", with: "")); stop it before restoring (systemctl stop rigd)")
+            warn("another rigd (\(held.holder)) is using the data directory \(held.directory); stop it before "
+                 + "restoring (systemctl stop rigd)")
             throw ExitCode(ExitStatus.unavailable)
         } catch {
             warn("\(error)")
