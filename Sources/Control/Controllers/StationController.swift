@@ -82,7 +82,7 @@ public struct RunRecord: Sendable, Equatable {
     }
 
     /// A count as an integer, anything else to four significant digits.
-    static func format(_ v: Double) -> String {
+    public static func format(_ v: Double) -> String {
         if v.isFinite, v == v.rounded(), abs(v) < 1e15 { return String(Int(v)) }
         return "\(significant(v))"
     }

@@ -85,9 +85,12 @@ public final class LoopRunner: @unchecked Sendable {
     }
 
     /// Called on the runner's thread between the chunks of a long sleep (every `maxSleepChunk`, 100 ms on the real
-    /// clock; never on the virtual clock), with the clock's time in ns: work that must not wait for the next tick of
+    /// clock; never on the virtual clock), and after a tick when the last call is that long ago, with the clock's time
+    /// in ns: work that must not wait for the next tick of
     /// a slow loop, such as an operator's request to a station that ticks once a minute. Set before `run`.
     public var betweenSleeps: ((_ now: Int64) -> Void)?
+    /// When `betweenSleeps` was last called.
+    private var lastBetween: Int64 = .min / 2
 
     /// Asks `run` to return; safe from any thread. A real-clock runner notices within 100 ms.
     public func requestStop() { stopRequested.store(true, ordering: .relaxed) }
@@ -117,15 +120,25 @@ public final class LoopRunner: @unchecked Sendable {
                 if now >= deadline { break }
                 if deadline - now > clock.maxSleepChunk {
                     clock.sleep(until: now + clock.maxSleepChunk)
-                    betweenSleeps?(clock.now())
+                    if let betweenSleeps {
+                        lastBetween = clock.now()
+                        betweenSleeps(lastBetween)
+                    }
                 } else {
                     clock.sleep(until: deadline)
                 }
             }
             if isStopRequested { break }
             firing.store(due.index, ordering: .relaxed)
-            chosen.fire(wake: clock.now(), clock: clock)
+            let wake = clock.now()
+            chosen.fire(wake: wake, clock: clock)
             firing.store(-1, ordering: .relaxed)
+            // A runner that never sleeps a whole chunk (a worker thread shared with a 1 kHz loop) still serves its slow
+            // stations' requests every chunk, not only at their own ticks (a pond's request waited up to its 10 s).
+            if let betweenSleeps, wake - lastBetween >= clock.maxSleepChunk {
+                lastBetween = wake
+                betweenSleeps(wake)
+            }
             queue.replaceMin(with: Due(deadline: chosen.nextDeadline, index: due.index))
             ticks += 1
         }

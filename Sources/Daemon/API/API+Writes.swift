@@ -43,6 +43,18 @@ extension API {
             _ = try await request.decode(as: RunStopRequest.self, context: context)
             return try await apply(.stopRun, context)
         }
+        station.post("hand") { request, context in
+            let body = try await request.decode(as: HandBody.self, context: context)
+            let station = try context.requireStation()
+            // Without minutes: the longest hold the configuration allows.
+            let seconds = body.minutes.map { $0 * 60 } ?? station.status().handMaxS
+            return try await apply(.hand(output: body.output, value: body.value, seconds: seconds, why: body.why),
+                                   context)
+        }
+        station.post("auto") { request, context in
+            let body = try await request.decode(as: AutoBody.self, context: context)
+            return try await apply(.auto(output: body.output, why: body.why), context)
+        }
         station.post("alarms/{code}/acknowledge") { request, context in
             let code = try context.parameters.require("code")
             _ = try await request.decode(as: AcknowledgeRequest.self, context: context)
@@ -53,6 +65,14 @@ extension API {
 
     /// Hands the request to the context's station and answers with its verdict.
     private func apply(_ request: OperatorRequest, _ context: APIRequestContext) async throws -> Response {
+        try await apply(.controller(request), context)
+    }
+
+    private func apply(_ request: Stations.HandRequest, _ context: APIRequestContext) async throws -> Response {
+        try await apply(.station(request), context)
+    }
+
+    private func apply(_ request: Mailbox.Request, _ context: APIRequestContext) async throws -> Response {
         let station = try context.requireStation()
         let identity = try context.requireIdentity()
         if let refused = station as? NotStartedStation {
@@ -71,7 +91,7 @@ extension API {
     }
 
     /// Posts to the mailbox and waits for the station's verdict; nil if none came within `replyTimeout`.
-    package func submit(_ request: OperatorRequest, by: String?,
+    package func submit(_ request: Mailbox.Request, by: String?,
                         to station: any AnyStation) async -> Result<Void, CommandRejection>? {
         let box = ReplyBox()
         let timeout = replyTimeout

@@ -121,3 +121,78 @@ package struct AcknowledgeRequest: OptionalWriteBody {
         }
     }
 }
+
+/// `POST /api/stations/{name}/hand`: `{"output": NAME, "value": NUMBER or BOOLEAN, "minutes": NUMBER, "why": TEXT}`;
+/// `minutes` may be left out (the longest hold, `[daemon] hand_max_min`), `why` too (1–200 characters). A boolean
+/// value is 1 or 0.
+package struct HandBody: WriteBody {
+    package var output: String
+    package var value: Double
+    package var minutes: Double?
+    package var why: String?
+
+    package static func shape(for station: (any AnyStation)?) -> String {
+        let outputs = station.map {
+            "; outputs of \($0.name): " + $0.status().handOutputs.map(\.name).joined(separator: ", ")
+        }
+        return "the body must be {\"output\": NAME, \"value\": NUMBER or BOOLEAN, \"minutes\": NUMBER (optional), "
+            + "\"why\": TEXT (optional, 1–200 characters)}" + (outputs ?? "")
+    }
+
+    package init(output: String, value: Double, minutes: Double? = nil, why: String? = nil) {
+        self.output = output
+        self.value = value
+        self.minutes = minutes
+        self.why = why
+    }
+
+    private enum Keys: String, CodingKey { case output, value, minutes, why }
+
+    package init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: Keys.self)
+        output = try c.decode(String.self, forKey: .output)
+        if let flag = try? c.decode(Bool.self, forKey: .value) {
+            value = flag ? 1 : 0
+        } else {
+            value = try c.decode(Double.self, forKey: .value)
+        }
+        minutes = try c.decodeIfPresent(Double.self, forKey: .minutes)
+        why = try HandBody.reason(c.decodeIfPresent(String.self, forKey: .why))
+    }
+
+    /// A `why`: 1–200 characters, not only blanks.
+    static func reason(_ why: String?) throws -> String? {
+        guard let why else { return nil }
+        let trimmed = why.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !trimmed.isEmpty, trimmed.count <= 200 else {
+            throw APIError.invalid("why must be 1–200 characters, not only blanks")
+        }
+        return trimmed
+    }
+}
+
+/// `POST /api/stations/{name}/auto`: `{"output": NAME, "why": TEXT}`, both optional; without `output`, every output in
+/// hand mode returns to auto.
+package struct AutoBody: OptionalWriteBody {
+    package var output: String?
+    package var why: String?
+
+    package static let absent = AutoBody()
+
+    package static func shape(for station: (any AnyStation)?) -> String {
+        "the body, if any, must be {\"output\": NAME (optional: every output), \"why\": TEXT (optional)}"
+    }
+
+    package init(output: String? = nil, why: String? = nil) {
+        self.output = output
+        self.why = why
+    }
+
+    private enum Keys: String, CodingKey { case output, why }
+
+    package init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: Keys.self)
+        output = try c.decodeIfPresent(String.self, forKey: .output)
+        why = try HandBody.reason(c.decodeIfPresent(String.self, forKey: .why))
+    }
+}

@@ -298,10 +298,11 @@ struct RunCommand: AsyncParsableCommand {
         // Alarm notifications see what the data log sees.
         let notifier = configuration.notify.isEmpty ? nil : Notifier(targets: configuration.notify, logger: logger)
         let journal: any StationJournal = notifier.map { JournalTee(recorder, $0) } ?? recorder
-        let outputs = StationOutputs(recorder: journal, epoch: Date().timeIntervalSince1970 - clock.seconds(),
+        var outputs = StationOutputs(recorder: journal, epoch: Date().timeIntervalSince1970 - clock.seconds(),
                                      recordInterval: daemon.recordInterval,
                                      latenessObserver: { station, loop in metrics.latenessObserver(station: station,
                                                                                                    loop: loop) })
+        outputs.handMaxSeconds = daemon.handMaxMinutes * 60
         for station in stations { station.attach(outputs) }
         if let debugHang, let (name, after) = Self.parseHang(debugHang) {
             guard let station = stations.first(where: { $0.name == name }) else {

@@ -44,5 +44,6 @@ package enum ExitStatus {
     package static let unavailable: Int32 = 69
     package static let software: Int32 = 70
     package static let cannotCreate: Int32 = 73
+    package static let noPermission: Int32 = 77
     package static let config: Int32 = 78
 }

@@ -115,7 +115,8 @@ package struct ConfigLoader {
         return (Configuration(source: source, stations: stations, daemon: daemon, mqtt: mqtt, notify: notify), reader.absent)
     }
 
-    /// `[daemon]`: http, data_dir, token_file, tokens_file, retention_days, record_interval_s, watchdog_stall_s.
+    /// `[daemon]`: http, data_dir, token_file, tokens_file, retention_days, record_interval_s, watchdog_stall_s,
+    /// hand_max_min.
     private static func readDaemon(_ t: TableReader) -> DaemonConfig {
         var c = DaemonConfig()
         if let http = t.string("http") {
@@ -143,6 +144,7 @@ package struct ConfigLoader {
                                     range: DaemonConfig.recordIntervalLimits)
         c.watchdogStall = t.double("watchdog_stall_s", default: c.watchdogStall,
                                    range: DaemonConfig.watchdogStallLimits)
+        c.handMaxMinutes = t.double("hand_max_min", default: c.handMaxMinutes, range: DaemonConfig.handMaxLimits)
         t.finish()
         return c
     }

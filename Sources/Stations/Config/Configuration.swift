@@ -177,8 +177,11 @@ package struct DaemonConfig: Sendable, Equatable {
     /// A station loop behind its deadline by more than this many seconds counts as hung: the systemd watchdog
     /// stops being petted.
     package var watchdogStall: Double = 10
+    /// The longest an operator may hold an output in hand mode, in minutes.
+    package var handMaxMinutes: Double = 30
 
     package static let retentionLimits = 0.0...36_500
+    package static let handMaxLimits = 1.0...1440.0
     package static let recordIntervalLimits = 0.01...3600.0
     package static let watchdogStallLimits = 1.0...3600.0
 

@@ -21,9 +21,15 @@ extension Station {
         let envelopes = mailbox.drain()
         for envelope in envelopes {
             do {
-                try controller.apply(envelope.request, now: now)
-                logger.info("station \(name): accepted \(envelope.request)\(envelope.by.map { " from \($0)" } ?? "")")
-                journal.event("request_accepted", "\(envelope.request)", actor: envelope.by, now: now)
+                switch envelope.request {
+                case .controller(let request): try controller.apply(request, now: now)
+                case .station(let request): try applyHand(request, by: envelope.by, now: now)
+                }
+                if case .controller = envelope.request {
+                    // A hand request logs and records itself, with what it held.
+                    logger.info("station \(name): accepted \(envelope.request)\(envelope.by.map { " from \($0)" } ?? "")")
+                    journal.event("request_accepted", "\(envelope.request)", actor: envelope.by, now: now)
+                }
                 envelope.reply(.success(()))
             } catch {
                 logger.info("station \(name): rejected \(envelope.request)\(envelope.by.map { " from \($0)" } ?? ""): \(error.reason)")

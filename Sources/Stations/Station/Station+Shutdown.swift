@@ -3,6 +3,7 @@ import Devices
 
 extension Station {
     package func driveSafeState(now: Double) {
+        endHandAtShutdown(now: now)
         hostLines.driveSafeState(safeRelays: controller.safeRelays)
         guard supervisor.isUp else {
             if Profile.usesHostWatchdog {

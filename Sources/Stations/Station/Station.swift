@@ -45,6 +45,13 @@ package final class Station<Controller: StationController>: AnyStation, @uncheck
     var channelCount = Profile.channels.count
     var watchdogMs = CommonRegisters.defaultWatchdogMs
     var lastCommands: Profile.Commands?
+    /// The outputs in hand mode (`Station+Hand.swift`), the held commands written on this connection, and why no
+    /// output may be put in hand mode now (nil: nothing holds it back), as of the last tick.
+    var hand: [HandHold] = []
+    var handWritten: Set<String> = []
+    var handBlocker: String?
+    /// The longest hold, in seconds (`[daemon] hand_max_min`).
+    var handMaxSeconds = 1800.0
     private var heartbeat: UInt16 = 0
     private var lastHeartbeatAt = -Double.infinity
     var lastMissingReminderAt = -Double.infinity
@@ -136,6 +143,7 @@ package final class Station<Controller: StationController>: AnyStation, @uncheck
         }
         described.readPlan = Self.planLines(controller: controller, cache: self.client, snapshot: snapshotSpans)
         self.publisher = StationPublisher(initial: described, channels: Profile.channels, statusInterval: statusInterval)
+        publisher.setHandOutputs(handOutputs, maxSeconds: handMaxSeconds)
     }
 
     package func attach(_ outputs: StationOutputs) {
@@ -145,6 +153,8 @@ package final class Station<Controller: StationController>: AnyStation, @uncheck
         publisher.recorder = outputs.recorder
         publisher.epoch = outputs.epoch
         publisher.recordInterval = outputs.recordInterval
+        handMaxSeconds = outputs.handMaxSeconds
+        publisher.setHandOutputs(handOutputs, maxSeconds: handMaxSeconds)
     }
 
     package func setTickHook(_ hook: (@Sendable (_ now: Double) -> Void)?) {
@@ -190,7 +200,9 @@ package final class Station<Controller: StationController>: AnyStation, @uncheck
         } else {
             input = .unavailable(reason: "link down")
         }
-        let output = controller.step(loop: loop, tick: tick, input: input, host: hostLines.read())
+        let host = hostLines.read()
+        var output = controller.step(loop: loop, tick: tick, input: input, host: host)
+        enforceHand(&output, input: input, host: host, now: now)
         if output.logged, case .snapshot(let snapshot) = input { publisher.recordLogged(snapshot, now: now) }
         let alarmsChanged = journal.alarmChanges(controller.alarms.drainChanges(), now: now)
         let runsChanged = journal.runChanges(controller.runs, now: now) { controller.runSummary($0) }
@@ -312,7 +324,8 @@ package final class Station<Controller: StationController>: AnyStation, @uncheck
     private func write(_ commands: Profile.Commands, relays: [Bool], loop: Int, now: Double) {
         do {
             try client.combiningWrites(prefetching: spans(loop: loop)) {
-                for write in Profile.writes(for: commands, previous: lastCommands, order: order) {
+                let writes = Profile.writes(for: commands, previous: lastCommands, order: order)
+                for write in hand.isEmpty ? writes : handWrites(writes, fullImage: lastCommands == nil) {
                     try write.apply(to: client)
                 }
                 lastCommands = commands

@@ -14,6 +14,8 @@ package struct StationOutputs: Sendable {
     package var recordInterval: Double = 1
     /// Per loop, a lateness observer (metrics); nil for none.
     package var latenessObserver: (@Sendable (_ station: String, _ loop: String) -> @Sendable (Int64) -> Void)?
+    /// The longest an output may be held in hand mode, in seconds (`[daemon] hand_max_min`).
+    package var handMaxSeconds: Double = 1800
 
     package init(recorder: (any StationJournal)? = nil, epoch: Double, recordInterval: Double = 1,
                  latenessObserver: (@Sendable (_ station: String, _ loop: String) -> @Sendable (Int64) -> Void)? = nil) {

@@ -88,6 +88,25 @@ final class StationPublisher: @unchecked Sendable {
         published.withLock { $0.updatedAt = updated }
     }
 
+    /// The outputs in hand mode (times in station clock seconds), at once.
+    func setHand(_ holds: [StationStatus.Hand]) {
+        let shown = holds.map { h in
+            var h = h
+            h.since = unix(h.since)
+            h.until = unix(h.until)
+            return h
+        }
+        published.withLock { $0.hand = shown }
+    }
+
+    /// What may be put in hand mode, and for how long at most.
+    func setHandOutputs(_ outputs: [StationStatus.HandOutput], maxSeconds: Double) {
+        published.withLock { s in
+            s.handOutputs = outputs
+            s.handMaxS = maxSeconds
+        }
+    }
+
     /// Each loop's read plan as the API shows it (`read_plan`), once the device's channels are known.
     func setReadPlan(_ lines: [String]) {
         published.withLock { $0.readPlan = lines }

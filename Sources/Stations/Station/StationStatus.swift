@@ -153,6 +153,51 @@ package struct StationStatus: Sendable, Codable, Equatable {
         }
     }
 
+    /// An output in hand mode (`Station+Hand.swift`): held at `value` until `until`, whatever the controller decides.
+    package struct Hand: Sendable, Codable, Equatable {
+        package var output: String
+        /// `relay` (a host relay, or one the device's map switches), `coil` or `setpoint` (a device command).
+        package var kind: String
+        package var value: Double
+        /// The set-point's unit; "" for a relay or coil (0 off, 1 on).
+        package var unit: String
+        package var since: Double
+        package var until: Double
+        /// The token's name that put it in hand mode.
+        package var by: String?
+        package var why: String?
+
+        package init(output: String, kind: String, value: Double, unit: String, since: Double, until: Double,
+                     by: String?, why: String?) {
+            self.output = output
+            self.kind = kind
+            self.value = value
+            self.unit = unit
+            self.since = since
+            self.until = until
+            self.by = by
+            self.why = why
+        }
+    }
+
+    /// An output an operator may put in hand mode: a relay or a device command, with its limits.
+    package struct HandOutput: Sendable, Codable, Equatable {
+        package var name: String
+        /// `relay`, `coil` or `setpoint`.
+        package var kind: String
+        package var unit: String
+        package var min: Double
+        package var max: Double
+
+        package init(name: String, kind: String, unit: String, min: Double, max: Double) {
+            self.name = name
+            self.kind = kind
+            self.unit = unit
+            self.min = min
+            self.max = max
+        }
+    }
+
     /// A station's device map, as the API shows it.
     package struct DeviceMapInfo: Sendable, Codable, Equatable {
         package var name: String
@@ -203,6 +248,11 @@ package struct StationStatus: Sendable, Codable, Equatable {
     /// What the controller computes (as in the run report's `results`: current setpoints, figures), refreshed at
     /// least every second.
     package var results: [String: ReportValue]
+    /// The outputs in hand mode now (empty: every output follows the controller).
+    package var hand: [Hand] = []
+    /// The outputs that may be put in hand mode, and the longest hold in seconds.
+    package var handOutputs: [HandOutput] = []
+    package var handMaxS: Double = 0
 
     package init(name: String, kind: String, mode: String, address: String, updatedAt: Double? = nil, link: Link,
                  loops: [Loop], deviceStatus: [String], channels: [Channel], alarms: [Alarm], run: Run? = nil,
