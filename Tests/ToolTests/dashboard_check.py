@@ -47,6 +47,8 @@ EXPECTED_STATIONS = ["extractor-1", "heat-rig-1", "mill-1", "msd-1", "stream-1",
 STATION = "heat-rig-1"
 SETTING = "setpoint_c"
 REJECTED_VALUE = 999
+HAND_STATION = "pond-1"
+HAND_OUTPUT = "aerator-1"
 
 
 class Checks:
@@ -333,6 +335,48 @@ def main():
         checks.record(f"the rejected value leaves {SETTING} unchanged",
                       close_to(current_setting_text(driver), new) and close_to(str(api_after), new),
                       f"page {current_setting_text(driver)}, API {api_after}")
+
+        # ---- hand mode: a pond's aerator held from its page, shown on the overview, back to auto ----
+        driver.get(f"{base}/dashboard/station/{HAND_STATION}")
+        wait_for(lambda: driver.execute_script("return document.body.dataset.ready === '1'"), 20)
+        row = f"#outputs tr[data-output='{HAND_OUTPUT}']"
+        relays = api_json(base, f"/api/stations/{HAND_STATION}")["relays"]
+        want = "off" if relays.get(HAND_OUTPUT) else "on"
+        button = wait_for(lambda: (lambda b: b if b and b[0].is_enabled() else None)(
+            driver.find_elements(By.CSS_SELECTOR, f"{row} button[data-hand='{want}']")), 10)
+        held = None
+        if button:
+            driver.find_element(By.ID, "hand-why").send_keys("browser check")
+            button[0].click()
+            held = wait_for(lambda: (lambda h: h if h else None)(
+                api_json(base, f"/api/stations/{HAND_STATION}")["hand"]), 10)
+        tag = wait_for(lambda: (lambda t: t if t.startswith("HAND") else None)(
+            driver.find_element(By.CSS_SELECTOR, f"{row} .mode-tag").text), 10)
+        pill = driver.find_elements(By.CSS_SELECTOR, "#station-status .pill.hand")
+        checks.record(f"{HAND_OUTPUT} of {HAND_STATION} is put in hand mode from its page, by the operator",
+                      bool(held) and held[0]["output"] == HAND_OUTPUT and held[0]["by"] == operator["name"]
+                      and held[0]["value"] == (1 if want == "on" else 0) and held[0].get("why") == "browser check"
+                      and bool(tag) and bool(pill) and HAND_OUTPUT in pill[0].text,
+                      f"API hand {held}; row {tag!r}; pill {[p.text for p in pill]}")
+        driver.save_screenshot(os.path.join(artifacts, f"station-{HAND_STATION}-hand.png"))
+        driver.get(base + "/dashboard")
+        card_pill = wait_for(lambda: driver.find_elements(
+            By.CSS_SELECTOR, f"[data-station='{HAND_STATION}'].has-hand .pill.hand"), 10)
+        checks.record("the overview marks the station in hand mode", bool(card_pill),
+                      card_pill[0].text if card_pill else driver.find_element(By.ID, "summary").text)
+        driver.get(f"{base}/dashboard/station/{HAND_STATION}")
+        wait_for(lambda: driver.execute_script("return document.body.dataset.ready === '1'"), 20)
+        auto = wait_for(lambda: (lambda b: b if b and b[0].is_displayed() and b[0].is_enabled() else None)(
+            driver.find_elements(By.CSS_SELECTOR, f"{row} button[data-auto]")), 10)
+        if auto:
+            auto[0].click()
+        back = wait_for(lambda: not api_json(base, f"/api/stations/{HAND_STATION}")["hand"], 10)
+        shown_auto = wait_for(lambda: driver.find_element(By.CSS_SELECTOR, f"{row} .mode-tag").text == "auto", 10)
+        checks.record(f"Auto returns {HAND_OUTPUT} to the controller", bool(auto) and bool(back) and bool(shown_auto),
+                      driver.find_element(By.ID, "hand-message").text)
+        collect_console()
+        driver.get(f"{base}/dashboard/station/{STATION}")
+        wait_for(lambda: driver.execute_script("return document.body.dataset.ready === '1'"), 20)
 
         # ---- plots: history, then live points ----
         points = wait_for(lambda: (lambda n: n if n and n > 5 else None)(driver.execute_script(

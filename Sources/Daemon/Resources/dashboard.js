@@ -398,6 +398,19 @@
     return h("span", { class: cls, title: run && run.reason ? run.reason : "" }, runText(run, phase));
   }
 
+  /** Outputs in hand mode (an operator's value, not the controller's): impossible to miss. */
+  function handPill(status) {
+    const hand = Array.isArray(status.hand) ? status.hand : [];
+    if (!hand.length) return null;
+    const title = hand.map(x => `${x.output} = ${handValue(x)} until ${formatTime(x.until)}` + (x.by ? ` by ${x.by}` : "") +
+                                (x.why ? ` (${x.why})` : "")).join("\n");
+    return h("span", { class: "pill hand", title }, `HAND: ${hand.map(x => x.output + " " + handValue(x)).join(", ")}`);
+  }
+
+  function handValue(x) {
+    return x.kind === "setpoint" ? formatPlain(x.value) + unitSuffix(x.unit) : (x.value ? "ON" : "OFF");
+  }
+
   /** Stations not started because their device answered as something else (mode "refused"). */
   function refusedSummary(statuses) {
     const refused = statuses.filter(s => s.mode === "refused");
@@ -465,8 +478,9 @@
         return;
       }
       fill(row, ...linkPills(status.link.up, status.link), devicePill(status),
-           alarmPill(status.alarms.length, worstSeverity(status.alarms)), runPill(status.run, status.phase));
+           alarmPill(status.alarms.length, worstSeverity(status.alarms)), runPill(status.run, status.phase), handPill(status));
       element.classList.toggle("has-trip", status.alarms.some(a => a.severity !== "warning"));
+      element.classList.toggle("has-hand", !!(status.hand && status.hand.length));
       const codes = $(".alarm-codes", element);
       codes.textContent = status.alarms.map(a => a.code + (a.acknowledged_at ? " (acknowledged)" : "")).join(", ");
       codes.hidden = !status.alarms.length;
@@ -483,8 +497,10 @@
       const alarms = statuses.reduce((n, s) => n + s.alarms.length, 0);
       const down = statuses.filter(s => !s.link.up && s.mode !== "refused").length;
       const running = statuses.filter(s => s.run && s.run.outcome === "running").length;
+      const held = statuses.reduce((n, s) => n + (s.hand ? s.hand.length : 0), 0);
       $("#summary").textContent = `${statuses.length} stations · ${down ? down + " link" + (down === 1 ? "" : "s") + " down" : "all links up"} · ` +
-        `${alarms} active alarm${alarms === 1 ? "" : "s"} · ${running} run${running === 1 ? "" : "s"} in progress`;
+        `${alarms} active alarm${alarms === 1 ? "" : "s"} · ${running} run${running === 1 ? "" : "s"} in progress` +
+        (held ? ` · ${held} output${held === 1 ? "" : "s"} IN HAND MODE` : "");
     }
 
     async function refresh() {
@@ -611,7 +627,8 @@
       }
       if (status.mode === "refused") fill($("#station-status"), h("span", { class: "pill bad" }, "NOT STARTED"));
       else fill($("#station-status"), ...linkPills(link.up, link), devicePill(status),
-                alarmPill(status.alarms.length, worstSeverity(status.alarms)), runPill(status.run, status.phase));
+                alarmPill(status.alarms.length, worstSeverity(status.alarms)), runPill(status.run, status.phase),
+                handPill(status));
       simulatedBanner(status.mode === "refused"
         ? `REFUSED STATION — the device at ${status.address} ${status.refused_reason}. ${status.name} was not started and is not simulated: fix the device or the configuration, then restart rigd.`
         : status.mode === "simulated"
@@ -657,6 +674,91 @@
       const entries = Object.entries(status.results || {}).sort(([a], [b]) => a.localeCompare(b));
       fill($("#results"), ...(entries.length ? entries.flatMap(([key, value]) => [h("dt", {}, key), h("dd", {}, formatValue(value))])
                                                     : [h("dd", { class: "muted" }, "This controller reports no results.")]));
+    }
+
+    // --- outputs: hand / auto ---
+    function buildOutputs() {
+      const outputs = status.hand_outputs || [];
+      if (!outputs.length) { $("#outputs-card").remove(); return; }
+      const minutes = $("#hand-minutes");
+      const most = Math.max(1, Math.floor((status.hand_max_s || 1800) / 60));
+      minutes.max = String(most);
+      minutes.value = String(Math.min(10, most));
+      minutes.title = `at most ${most} min ([daemon] hand_max_min)`;
+      fill($("#outputs"), h("table", { class: "outputs-table" }, h("tbody", {}, ...outputs.map(o => {
+        const controls = o.kind === "setpoint"
+          ? [h("input", { type: "number", step: "any", placeholder: `${formatPlain(o.min)} … ${formatPlain(o.max)}`,
+                          "aria-label": `hand value for ${o.name}`, "data-write": true }),
+             h("button", { type: "button", "data-write": true, onclick: e => hold(o, Number(e.target.previousElementSibling.value), e.target) }, "Hold")]
+          : [h("button", { type: "button", "data-write": true, "data-hand": "on", title: `hold ${o.name} ON (hand mode)`,
+                           onclick: e => hold(o, 1, e.target) }, "ON"),
+             h("button", { type: "button", "data-write": true, "data-hand": "off", title: `hold ${o.name} OFF (hand mode)`,
+                           onclick: e => hold(o, 0, e.target) }, "OFF")];
+        return h("tr", { dataset: { output: o.name } },
+          h("td", {}, h("code", {}, o.name)),
+          h("td", {}, h("span", { class: "switch" })),
+          h("td", {}, h("span", { class: "mode-tag" })),
+          h("td", { class: "controls" }, ...controls,
+            h("button", { type: "button", class: "secondary", "data-write": true, "data-auto": true, hidden: true,
+                          onclick: e => toAuto(o, e.target) }, "Auto")));
+      }))));
+      renderOutputs();
+    }
+
+    function renderOutputs() {
+      const held = new Map((status.hand || []).map(x => [x.output, x]));
+      for (const row of $$("#outputs tr[data-output]")) {
+        const name = row.dataset.output;
+        const output = (status.hand_outputs || []).find(o => o.name === name);
+        const hold = held.get(name);
+        const state = $(".switch", row);
+        if (output && output.kind === "relay") {
+          const on = status.relays ? status.relays[name] : null;
+          state.textContent = on === true ? "ON" : on === false ? "OFF" : "?";
+          state.classList.toggle("on", on === true);
+        } else {
+          state.textContent = hold ? handValue(hold) : "—";
+          state.classList.toggle("on", !!hold && hold.kind !== "setpoint" && !!hold.value);
+          state.title = hold ? "held" : "the controller's value (see Controller results)";
+        }
+        row.classList.toggle("held", !!hold);
+        const tag = $(".mode-tag", row);
+        tag.classList.toggle("hand", !!hold);
+        tag.textContent = hold ? `HAND to ${formatTime(hold.until)}` : "auto";
+        tag.title = hold ? `held by ${hold.by || "?"} since ${formatTime(hold.since)}${hold.why ? ": " + hold.why : ""}` : "";
+        $("[data-auto]", row).hidden = !hold;
+      }
+      const n = held.size;
+      $("#hand-summary").textContent = n ? `${n} in hand mode` : "all auto";
+    }
+
+    async function hold(output, value, button) {
+      const message = $("#hand-message");
+      const minutes = Number($("#hand-minutes").value);
+      const why = $("#hand-why").value.trim();
+      if (output.kind === "setpoint" && (!isFinite(value) || value < output.min || value > output.max)) {
+        message.className = "message error";
+        message.textContent = `Enter a value for ${output.name} within ${formatPlain(output.min)} … ${formatPlain(output.max)}${unitSuffix(output.unit)}.`;
+        return;
+      }
+      const body = { output: output.name, value, minutes };
+      if (why) body.why = why;
+      await busy($("#outputs-card"), async () => {
+        const answer = await api("POST", `/api/stations/${encodeURIComponent(name)}/hand`, body);
+        message.className = answer.ok ? "message ok" : "message error";
+        message.textContent = answer.ok ? `Held: ${answer.data.accepted}.` : `Rejected: ${answer.reason}`;
+        await refreshStatus();
+      });
+    }
+
+    async function toAuto(output, button) {
+      const message = $("#hand-message");
+      await busy($("#outputs-card"), async () => {
+        const answer = await api("POST", `/api/stations/${encodeURIComponent(name)}/auto`, { output: output.name });
+        message.className = answer.ok ? "message ok" : "message error";
+        message.textContent = answer.ok ? `${output.name} is back in auto.` : `Rejected: ${answer.reason}`;
+        await refreshStatus();
+      });
     }
 
     // --- settings ---
@@ -1075,6 +1177,7 @@
       renderHead();
       updateValues(false);
       renderCurrentSettings();
+      renderOutputs();
       renderRunState();
       renderAlarms();
       renderResults();
@@ -1107,6 +1210,7 @@
     buildValues();
     updateValues(false);
     buildSettings();
+    buildOutputs();
     buildRunControls(await kindOf(status.kind));
     renderRunState();
     renderAlarms();

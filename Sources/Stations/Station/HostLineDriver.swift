@@ -98,6 +98,19 @@ struct HostLineDriver {
         }
     }
 
+    /// Drives one relay now (a hand request between ticks), if the host switches it; false for one the device
+    /// switches (written with the next tick's commands).
+    mutating func driveRelay(at index: Int, on: Bool) -> Bool {
+        guard relayStates.indices.contains(index), !throughDevice.contains(index) else { return false }
+        var wanted = relayStates.map { $0 ?? false }
+        wanted[index] = on
+        // Only the changed line is written: the others are wanted as they are.
+        let unknown = relayStates.enumerated().filter { $0.element == nil && $0.offset != index }.map(\.offset)
+        guard unknown.isEmpty else { return false }
+        driveRelays(wanted)
+        return true
+    }
+
     /// Beacon off and the relays in their safe state, logged (shutdown).
     /// The relays the device switches are the station's to write (and to log): only the host's are logged here.
     mutating func driveSafeState(safeRelays: [Bool]) {

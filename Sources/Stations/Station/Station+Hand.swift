@@ -74,7 +74,12 @@ extension Station {
                                 by: by, why: why)
             hand.removeAll { $0.output == output }
             hand.append(hold)
-            if case .relay = target {} else { handWritten.remove(output) }
+            if case .relay(let index) = target {
+                // A host relay switches at once, not at the next tick (a pond's is up to 10 s away); the status shows it.
+                if hostLines.driveRelay(at: index, on: value != 0) { publishState(now: now, withResults: false) }
+            } else {
+                handWritten.remove(output)
+            }
             let reason = why.map { ": \($0)" } ?? ""
             let minutes = RunRecord.format(seconds / 60)
             logger.notice("station \(name): HAND \(hold.valueText) for \(minutes) min\(by.map { " by \($0)" } ?? "")\(reason)")
