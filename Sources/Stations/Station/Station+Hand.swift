@@ -67,7 +67,7 @@ extension Station {
                 throw CommandRejection("a hold lasts more than 0 and at most \(RunRecord.format(maximum / 60)) min "
                                        + "([daemon] hand_max_min), got \(RunRecord.format(seconds / 60)) min")
             }
-            if let blocker = supervisor.isUp ? handBlocker : "the link to the device is down" {
+            if let blocker = handBlocker {
                 throw CommandRejection("\(output) cannot be put in hand mode: \(blocker)")
             }
             let hold = HandHold(output: output, target: target, value: value, since: now, until: now + seconds,
@@ -122,11 +122,14 @@ extension Station {
                                + (known.isEmpty ? "" : " (outputs: \(known.joined(separator: ", ")))"))
     }
 
-    /// Why no output may be in hand mode now (nil: nothing holds it back), from this tick's input.
-    func handInterlock(input: DeviceInput<Profile.Snapshot>, host: HostSignals) -> String? {
-        if host.estopPressed { return "the E-stop is pressed" }
-        guard case .snapshot(let snapshot) = input else { return "the link to the device is down" }
-        let bits = snapshot.header.status.intersection([.estopPressed, .watchdogTripped, .interlockActive, .safeState])
+    /// Why no output may be in hand mode now (nil: nothing holds it back), from the last tick's E-stop line and device
+    /// status (`handSignals`) and the controller's alarms.
+    var handBlocker: String? {
+        guard supervisor.isUp else { return "the link to the device is down" }
+        if handSignals.estop { return "the E-stop is pressed" }
+        // No snapshot with the link up: no tick since the station connected. The first tick decides (and ends a hold
+        // that safety forbids).
+        let bits = (handSignals.device ?? []).intersection([.estopPressed, .watchdogTripped, .interlockActive, .safeState])
         if !bits.isEmpty { return "the device reports \(bits)" }
         if let trip = controller.alarms.active.first(where: { $0.severity == .trip }) {
             return "trip alarm \(trip.code) is active"
@@ -134,11 +137,16 @@ extension Station {
         return nil
     }
 
-    /// At each tick, after the controller's step: ends the holds that expired or that safety ends, then puts the
-    /// remaining holds over the controller's relays (the commands are held in `handWrites`).
+    /// At each tick, after the controller's step: notes what safety looks at (cheap: no hold, nothing more), then ends
+    /// the holds that expired or that safety ends, and puts the remaining holds over the controller's relays (the
+    /// commands are held in `handWrites`).
     func enforceHand(_ output: inout StepOutput<Profile.Commands>, input: DeviceInput<Profile.Snapshot>,
                      host: HostSignals, now: Double) {
-        handBlocker = handInterlock(input: input, host: host)
+        if case .snapshot(let snapshot) = input {
+            handSignals = (host.estopPressed, snapshot.header.status)
+        } else {
+            handSignals = (host.estopPressed, nil)
+        }
         guard !hand.isEmpty else { return }
         if let blocker = handBlocker {
             endHand(hand.map(\.output), reason: "returned to auto: \(blocker)", by: nil, now: now)

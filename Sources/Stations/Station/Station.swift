@@ -45,11 +45,11 @@ package final class Station<Controller: StationController>: AnyStation, @uncheck
     var channelCount = Profile.channels.count
     var watchdogMs = CommonRegisters.defaultWatchdogMs
     var lastCommands: Profile.Commands?
-    /// The outputs in hand mode (`Station+Hand.swift`), the held commands written on this connection, and why no
-    /// output may be put in hand mode now (nil: nothing holds it back), as of the last tick.
+    /// The outputs in hand mode (`Station+Hand.swift`), the held commands written on this connection, and what the
+    /// last tick saw of the E-stop line and the device's status (nil: no snapshot), which decide whether hand mode may be.
     var hand: [HandHold] = []
     var handWritten: Set<String> = []
-    var handBlocker: String?
+    var handSignals: (estop: Bool, device: StatusBits?) = (false, nil)
     /// The longest hold, in seconds (`[daemon] hand_max_min`).
     var handMaxSeconds = 1800.0
     private var heartbeat: UInt16 = 0
