@@ -18,6 +18,7 @@ struct APIContractTests {
         "GET /api/stations/{name}/samples", "GET /api/stations/{name}/samples/summary", "GET /api/stations/{name}/export.csv", "GET /api/alarms", "GET /api/runs", "GET /api/events", "GET /api/stream",
         "POST /api/stations/{name}/setpoints", "POST /api/stations/{name}/run/start",
         "POST /api/stations/{name}/run/stop", "POST /api/stations/{name}/alarms/{code}/acknowledge",
+        "POST /api/stations/{name}/hand", "POST /api/stations/{name}/auto",
     ]
 
     static let checker = URL(fileURLWithPath: #filePath).deletingLastPathComponent()

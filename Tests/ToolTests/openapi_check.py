@@ -1024,7 +1024,84 @@ def plan_notify_test(c: Checker, path: str) -> None:
            expect={404})
 
 
+def hand_station(c: Checker) -> tuple[str, str] | None:
+    """A station with a relay that may be held (the demo's pond-1 and its aerator-1), and that relay."""
+    station = pick_station(c, "pond-1", lambda s: any(o.get("kind") == "relay" for o in s.get("hand_outputs", [])))
+    if station is None:
+        return None
+    return station["name"], next(o["name"] for o in station["hand_outputs"] if o.get("kind") == "relay")
+
+
+def held(c: Checker, name: str) -> list[str]:
+    return [h.get("output") for h in c.status_of(name).get("hand", [])]
+
+
+def plan_hand(c: Checker, path: str) -> None:
+    found = hand_station(c)
+    if found is None:
+        c.record(False, f"POST {path} exercised", ["no station has a relay to hold"])
+        return
+    name, relay = found
+    values = {"name": name}
+    # Held at the value it has, for a minute: the plant is left as the controller has it.
+    state = c.status_of(name).get("relays", {}).get(relay)
+    valid = {"output": relay, "value": 1 if state else 0, "minutes": 1, "why": "openapi-check"}
+
+    def back_to_auto() -> None:
+        http("post", c.url("/api/stations/{name}/auto", values), body={}, authorization=c.bearer())
+
+    write_basics(c, path, values, valid)
+    c.record(not held(c, name), f"refused hand requests left {name} without holds", held(c, name))
+    body_checks(c, path, values, valid, after_acceptance=back_to_auto)
+    maximum = c.status_of(name).get("hand_max_s", 1800) / 60
+    for body, why in [({"output": "no_such_output", "value": 1}, "unknown output"),
+                      ({"output": relay, "value": 2}, "a relay's value other than 0 or 1"),
+                      ({"output": relay, "value": 1, "minutes": maximum + 1}, f"longer than {maximum:g} min")]:
+        c.call("post", path, values, body=body, authorization=c.bearer(), label=why, expect={422})
+
+    def holds(reply: Reply, parsed: Any) -> list[str]:
+        problems = accepted_by(name)(reply, parsed)
+        hold = next((h for h in c.status_of(name).get("hand", []) if h.get("output") == relay), None)
+        if reply.status == 200 and (hold is None or hold.get("by") != "admin" or hold.get("why") != "openapi-check"):
+            problems.append(f"after 200, {name}'s hand is {c.status_of(name).get('hand')}")
+        return problems
+
+    c.call("post", path, values, body=valid, authorization=c.bearer(), label=f"valid: {short(valid)}",
+           expect={200}, extra=holds)
+
+
+def plan_auto(c: Checker, path: str) -> None:
+    found = hand_station(c)
+    if found is None:
+        c.record(False, f"POST {path} exercised", ["no station has a relay to hold"])
+        return
+    name, relay = found
+    values = {"name": name}
+    if relay not in held(c, name):
+        state = c.status_of(name).get("relays", {}).get(relay)
+        http("post", c.url("/api/stations/{name}/hand", values), body={"output": relay, "value": 1 if state else 0,
+             "minutes": 1}, authorization=c.bearer())
+    valid = {"output": relay, "why": "openapi-check"}
+    write_basics(c, path, values, valid)
+    c.record(relay in held(c, name), f"refused auto requests left {relay} of {name} held", held(c, name))
+    body_checks(c, path, values, valid)
+    c.call("post", path, values, body={"output": "no_such_output"}, authorization=c.bearer(),
+           label="an output not in hand mode", expect={422})
+
+    def released(reply: Reply, parsed: Any) -> list[str]:
+        problems = accepted_by(name)(reply, parsed)
+        if reply.status == 200 and held(c, name):
+            problems.append(f"after 200, {name} still holds {held(c, name)}")
+        return problems
+
+    c.call("post", path, values, body=valid, authorization=c.bearer(), label=f"valid: {short(valid)}",
+           expect={200}, extra=released)
+    c.call("post", path, values, authorization=c.bearer(), label="no body, nothing held", expect={422})
+
+
 WRITE_PLANS: dict[str, Callable[[Checker, str], None]] = {
+    "/api/stations/{name}/hand": plan_hand,
+    "/api/stations/{name}/auto": plan_auto,
     "/api/notify/{target}/test": plan_notify_test,
     "/api/stations/{name}/setpoints": plan_setpoints,
     "/api/stations/{name}/run/start": plan_run_start,

@@ -156,8 +156,18 @@ package struct HandBody: WriteBody {
         } else {
             value = try c.decode(Double.self, forKey: .value)
         }
-        minutes = try c.decodeIfPresent(Double.self, forKey: .minutes)
-        why = try HandBody.reason(c.decodeIfPresent(String.self, forKey: .why))
+        minutes = try HandBody.optional(Double.self, .minutes, in: c)
+        why = try HandBody.reason(HandBody.optional(String.self, .why, in: c))
+    }
+
+    /// An optional key: absent is nil; present, it must be of its type (null is not absent).
+    static func optional<T: Decodable, K: CodingKey>(_ type: T.Type, _ key: K,
+                                                     in c: KeyedDecodingContainer<K>) throws -> T? {
+        guard c.contains(key) else { return nil }
+        if try c.decodeNil(forKey: key) {
+            throw APIError.invalid("\(key.stringValue) must be \(T.self == String.self ? "a string" : "a number"), not null; leave it out instead")
+        }
+        return try c.decode(T.self, forKey: key)
     }
 
     /// A `why`: 1–200 characters, not only blanks.
@@ -192,7 +202,7 @@ package struct AutoBody: OptionalWriteBody {
 
     package init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: Keys.self)
-        output = try c.decodeIfPresent(String.self, forKey: .output)
-        why = try HandBody.reason(c.decodeIfPresent(String.self, forKey: .why))
+        output = try HandBody.optional(String.self, .output, in: c)
+        why = try HandBody.reason(HandBody.optional(String.self, .why, in: c))
     }
 }
