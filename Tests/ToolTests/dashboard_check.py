@@ -36,7 +36,7 @@ import urllib.request
 
 try:
     from selenium import webdriver
-    from selenium.common.exceptions import WebDriverException
+    from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
     from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
 except ImportError as error:
@@ -133,6 +133,17 @@ def make_driver():
     driver.set_page_load_timeout(60)
     driver.set_script_timeout(30)
     return driver
+
+
+def texts(driver, css):
+    """The texts of the elements `css` selects now: the pages re-render their status rows at every live frame, so an
+    element found may be replaced before its text is read (then they are found again)."""
+    for _ in range(5):
+        try:
+            return [e.text for e in driver.find_elements(By.CSS_SELECTOR, css)]
+        except StaleElementReferenceException:
+            time.sleep(0.1)
+    return []
 
 
 def page_values(driver):
@@ -350,20 +361,17 @@ def main():
             button[0].click()
             held = wait_for(lambda: (lambda h: h if h else None)(
                 api_json(base, f"/api/stations/{HAND_STATION}")["hand"]), 10)
-        tag = wait_for(lambda: (lambda t: t if t.startswith("HAND") else None)(
-            driver.find_element(By.CSS_SELECTOR, f"{row} .mode-tag").text), 10)
-        pill = driver.find_elements(By.CSS_SELECTOR, "#station-status .pill.hand")
+        tag = wait_for(lambda: next((t for t in texts(driver, f"{row} .mode-tag") if t.startswith("HAND")), None), 10)
+        pill = wait_for(lambda: next((t for t in texts(driver, "#station-status .pill.hand") if HAND_OUTPUT in t), None), 10)
         checks.record(f"{HAND_OUTPUT} of {HAND_STATION} is put in hand mode from its page, by the operator",
                       bool(held) and held[0]["output"] == HAND_OUTPUT and held[0]["by"] == operator["name"]
                       and held[0]["value"] == (1 if want == "on" else 0) and held[0].get("why") == "browser check"
-                      and bool(tag) and bool(pill) and HAND_OUTPUT in pill[0].text,
-                      f"API hand {held}; row {tag!r}; pill {[p.text for p in pill]}")
+                      and bool(tag) and bool(pill), f"API hand {held}; row {tag!r}; pill {pill!r}")
         driver.save_screenshot(os.path.join(artifacts, f"station-{HAND_STATION}-hand.png"))
         driver.get(base + "/dashboard")
-        card_pill = wait_for(lambda: driver.find_elements(
-            By.CSS_SELECTOR, f"[data-station='{HAND_STATION}'].has-hand .pill.hand"), 10)
+        card_pill = wait_for(lambda: next(iter(texts(driver, f"[data-station='{HAND_STATION}'].has-hand .pill.hand")), None), 10)
         checks.record("the overview marks the station in hand mode", bool(card_pill),
-                      card_pill[0].text if card_pill else driver.find_element(By.ID, "summary").text)
+                      card_pill or " ".join(texts(driver, "#summary")))
         driver.get(f"{base}/dashboard/station/{HAND_STATION}")
         wait_for(lambda: driver.execute_script("return document.body.dataset.ready === '1'"), 20)
         auto = wait_for(lambda: (lambda b: b if b and b[0].is_displayed() and b[0].is_enabled() else None)(
@@ -371,9 +379,9 @@ def main():
         if auto:
             auto[0].click()
         back = wait_for(lambda: not api_json(base, f"/api/stations/{HAND_STATION}")["hand"], 10)
-        shown_auto = wait_for(lambda: driver.find_element(By.CSS_SELECTOR, f"{row} .mode-tag").text == "auto", 10)
+        shown_auto = wait_for(lambda: texts(driver, f"{row} .mode-tag") == ["auto"], 10)
         checks.record(f"Auto returns {HAND_OUTPUT} to the controller", bool(auto) and bool(back) and bool(shown_auto),
-                      driver.find_element(By.ID, "hand-message").text)
+                      " ".join(texts(driver, "#hand-message")))
         collect_console()
         driver.get(f"{base}/dashboard/station/{STATION}")
         wait_for(lambda: driver.execute_script("return document.body.dataset.ready === '1'"), 20)

@@ -212,7 +212,7 @@ extension Station {
         for hold in hand where outputs.contains(hold.output) {
             logger.notice("station \(name): \(hold.output) \(reason)\(by.map { " (by \($0))" } ?? "")")
             journal.event("auto", "\(hold.output) \(reason) (held at \(hold.valueText.dropFirst(hold.output.count + 1)) "
-                          + "since \(RunRecord.format((now - hold.since) / 60)) min)", actor: by, now: now)
+                          + "for \(RunRecord.format((now - hold.since) / 60)) min)", actor: by, now: now)
             if case .relay = hold.target {} else { lastCommands = nil }
             handWritten.remove(hold.output)
         }
