@@ -105,6 +105,43 @@ import Testing
         #expect(instrument.relay("aerator-1") == instrument.relay("aerator_2"), "aerator-1 follows the controller again")
     }
 
+    /// The host's E-stop line (a simulated chip, active low): pressed, it returns the held aerator to auto and refuses
+    /// hand mode; released, the aerator stays in auto (nothing switches on by itself).
+    @Test func theHostEstopEndsHandModeAndReleasingItDoesNotBringItBack() throws {
+        let config = try ConfigLoader.parse("""
+            [[station]]
+            name = "pond"
+            kind = "aqua-sonde"
+            address = "sim://"
+            [station.estop]
+            chip = "gpiochip0"
+            line = 4
+            active_low = true
+            """, source: "test.toml")
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        let clock = VirtualClock()
+        let station = try Wiring.virtualStations(config, clock: clock, seed: 1, logger: logger)[0]
+        let chip = try #require(station.simulation?.gpio["gpiochip0"])
+        station.start(now: 0)
+        let runner = LoopRunner(clock: clock, loops: station.makeLoops())
+        runner.run(until: 60_000_000_000)
+        #expect(Self.rejection(Self.post(.hand(output: "aerator-2", value: 1, seconds: 1800, why: nil), to: station,
+                                         runner: runner, clock: clock)) == nil)
+        #expect(station.status().hand.map(\.output) == ["aerator-2"])
+        chip.setPhysicalLevel(4, high: false)  // pressed
+        runner.run(until: clock.now() + 30_000_000_000)
+        #expect(station.status().hand.isEmpty, "\(station.status().hand)")
+        let refused = Self.rejection(Self.post(.hand(output: "aerator-2", value: 1, seconds: 60, why: nil),
+                                               to: station, runner: runner, clock: clock))
+        #expect(refused?.contains("the E-stop is pressed") == true, "\(refused ?? "accepted")")
+        chip.setPhysicalLevel(4, high: true)  // released
+        runner.run(until: clock.now() + 60_000_000_000)
+        #expect(station.status().hand.isEmpty)
+        #expect(Self.rejection(Self.post(.hand(output: "aerator-2", value: 1, seconds: 60, why: nil), to: station,
+                                         runner: runner, clock: clock)) == nil, "asked again once released: held")
+    }
+
     /// An extraction station on the register contract: a held set-point and coil are what the device holds while the
     /// controller runs its recipe; auto writes the controller's values again; the device's E-stop ends hand mode.
     @Test func heldCommandsReachTheDeviceAndTheEstopEndsThem() throws {
