@@ -1,7 +1,6 @@
 import Control
 import Devices
 import Foundation
-import Locking
 import Logging
 import RigdTestKit
 import Sim
@@ -11,19 +10,13 @@ import Testing
 /// Hand and auto (issue 23 item 3, `Station+Hand.swift`): an operator's value held over the controller's on a relay or
 /// a device command, back to auto when its time is up, and safety (a lost link, an E-stop) ending it.
 @Suite struct HandModeTests {
-    private final class Replies: Sendable {
-        let all = Locked<[Result<Void, CommandRejection>]>([])
-        func add(_ r: Result<Void, CommandRejection>) { all.withLock { $0.append(r) } }
-        var last: Result<Void, CommandRejection>? { all.withLock { $0.last } }
-    }
-
     /// Posts a request and runs the station's next tick (at most 10 s of plant time) so that it is taken.
     private static func post(_ request: HandRequest, to station: any AnyStation, runner: LoopRunner,
                              clock: VirtualClock) -> Result<Void, CommandRejection>? {
-        let replies = Replies()
+        let replies = ReplyLog()
         station.mailbox.post(request, by: "ops") { replies.add($0) }
         runner.run(until: clock.now() + 10_000_000_000)
-        return replies.last
+        return replies.all.last
     }
 
     private static func rejection(_ r: Result<Void, CommandRejection>?) -> String? {

@@ -1024,12 +1024,16 @@ def plan_notify_test(c: Checker, path: str) -> None:
            expect={404})
 
 
-def hand_station(c: Checker) -> tuple[str, str] | None:
-    """A station with a relay that may be held (the demo's pond-1 and its aerator-1), and that relay."""
+def hand_target(c: Checker, path: str) -> tuple[str, str, int] | None:
+    """A station with a relay that may be held (the demo's pond-1 and its aerator-1), that relay, and the value it has
+    now (holding it there leaves the plant as the controller has it). None, recorded as a failure, without one."""
     station = pick_station(c, "pond-1", lambda s: any(o.get("kind") == "relay" for o in s.get("hand_outputs", [])))
     if station is None:
+        c.record(False, f"POST {path} exercised", ["no station has a relay to hold"])
         return None
-    return station["name"], next(o["name"] for o in station["hand_outputs"] if o.get("kind") == "relay")
+    name = station["name"]
+    relay = next(o["name"] for o in station["hand_outputs"] if o.get("kind") == "relay")
+    return name, relay, 1 if c.status_of(name).get("relays", {}).get(relay) else 0
 
 
 def held(c: Checker, name: str) -> list[str]:
@@ -1037,15 +1041,12 @@ def held(c: Checker, name: str) -> list[str]:
 
 
 def plan_hand(c: Checker, path: str) -> None:
-    found = hand_station(c)
+    found = hand_target(c, path)
     if found is None:
-        c.record(False, f"POST {path} exercised", ["no station has a relay to hold"])
         return
-    name, relay = found
+    name, relay, value = found
     values = {"name": name}
-    # Held at the value it has, for a minute: the plant is left as the controller has it.
-    state = c.status_of(name).get("relays", {}).get(relay)
-    valid = {"output": relay, "value": 1 if state else 0, "minutes": 1, "why": "openapi-check"}
+    valid = {"output": relay, "value": value, "minutes": 1, "why": "openapi-check"}
 
     def back_to_auto() -> None:
         http("post", c.url("/api/stations/{name}/auto", values), body={}, authorization=c.bearer())
@@ -1071,16 +1072,14 @@ def plan_hand(c: Checker, path: str) -> None:
 
 
 def plan_auto(c: Checker, path: str) -> None:
-    found = hand_station(c)
+    found = hand_target(c, path)
     if found is None:
-        c.record(False, f"POST {path} exercised", ["no station has a relay to hold"])
         return
-    name, relay = found
+    name, relay, value = found
     values = {"name": name}
     if relay not in held(c, name):
-        state = c.status_of(name).get("relays", {}).get(relay)
-        http("post", c.url("/api/stations/{name}/hand", values), body={"output": relay, "value": 1 if state else 0,
-             "minutes": 1}, authorization=c.bearer())
+        http("post", c.url("/api/stations/{name}/hand", values), body={"output": relay, "value": value, "minutes": 1},
+             authorization=c.bearer())
     valid = {"output": relay, "why": "openapi-check"}
     write_basics(c, path, values, valid)
     c.record(relay in held(c, name), f"refused auto requests left {relay} of {name} held", held(c, name))
