@@ -74,16 +74,16 @@ extension Station {
                                 by: by, why: why)
             hand.removeAll { $0.output == output }
             hand.append(hold)
+            let reason = why.map { ": \($0)" } ?? ""
+            let minutes = RunRecord.format(seconds / 60)
+            logger.notice("station \(name): HAND \(hold.valueText) for \(minutes) min\(by.map { " by \($0)" } ?? "")\(reason)")
+            journal.event("hand", "\(hold.valueText) in hand mode for \(minutes) min\(reason)", actor: by, now: now)
             if case .relay(let index) = target {
                 // A host relay switches at once, not at the next tick (a pond's is up to 10 s away); the status shows it.
                 if hostLines.driveRelay(at: index, on: value != 0) { publishState(now: now, withResults: false) }
             } else {
                 handWritten.remove(output)
             }
-            let reason = why.map { ": \($0)" } ?? ""
-            let minutes = RunRecord.format(seconds / 60)
-            logger.notice("station \(name): HAND \(hold.valueText) for \(minutes) min\(by.map { " by \($0)" } ?? "")\(reason)")
-            journal.event("hand", "\(hold.valueText) in hand mode for \(minutes) min\(reason)", actor: by, now: now)
         case .auto(let output, let why):
             let ending = output.map { o in hand.filter { $0.output == o } } ?? hand
             if ending.isEmpty {
