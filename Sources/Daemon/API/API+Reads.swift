@@ -69,6 +69,13 @@ extension API {
                                                                   limit: h.limit)))
             }
         }
+        routes.get("/api/calibrations") { request, _ in
+            let h = try history(Query(request), defaultSpan: 10 * 365 * 86_400)
+            return try await withLog { db in
+                let records = try CalibrationLog.records(db, station: h.station, from: h.from, to: h.to)
+                return Self.json(CalibrationList(calibrations: Array(records.reversed().prefix(h.limit))))
+            }
+        }
         routes.get("/api/stream") { request, _ in
             let text = Query(request).get("interval") ?? "1"
             guard let interval = Double(text), (0.1...60).contains(interval) else {

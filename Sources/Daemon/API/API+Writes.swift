@@ -55,6 +55,25 @@ extension API {
             let body = try await request.decode(as: AutoBody.self, context: context)
             return try await apply(.auto(output: body.output, why: body.why), context)
         }
+        // Probe calibration (docs/operations.md "Calibration"): the answer carries the station's calibration status
+        // as the request left it.
+        station.post("calibration/start") { request, context in
+            let body = try await request.decode(as: CalibrationStartBody.self, context: context)
+            return try await calibrate(.start(channel: body.channel, method: body.method, points: body.points,
+                                              why: body.why), context)
+        }
+        station.post("calibration/point") { request, context in
+            let body = try await request.decode(as: CalibrationPointBody.self, context: context)
+            return try await calibrate(.point(standard: body.value, tempC: body.tempC, lot: body.lot), context)
+        }
+        station.post("calibration/finish") { request, context in
+            let body = try await request.decode(as: CalibrationFinishBody.self, context: context)
+            return try await calibrate(.finish(apply: body.apply), context)
+        }
+        station.post("calibration/cancel") { request, context in
+            _ = try await request.decode(as: CalibrationCancelBody.self, context: context)
+            return try await calibrate(.cancel, context)
+        }
         station.post("alarms/{code}/acknowledge") { request, context in
             let code = try context.parameters.require("code")
             _ = try await request.decode(as: AcknowledgeRequest.self, context: context)
@@ -72,15 +91,31 @@ extension API {
         try await apply(.station(request), context)
     }
 
+    /// A calibration request: the station's verdict, then its calibration status.
+    private func calibrate(_ request: CalibrationRequest, _ context: APIRequestContext) async throws -> Response {
+        let station = try context.requireStation()
+        let identity = try context.requireIdentity()
+        try await verdict(.calibration(request), station: station, by: identity.name)
+        return Self.json(CalibrationAccepted(station: station.name, accepted: "\(request)", by: identity.name,
+                                             calibration: station.status().calibration))
+    }
+
     private func apply(_ request: Mailbox.Request, _ context: APIRequestContext) async throws -> Response {
         let station = try context.requireStation()
         let identity = try context.requireIdentity()
+        try await verdict(request, station: station, by: identity.name)
+        return Self.json(Accepted(station: station.name, accepted: "\(request)", by: identity.name))
+    }
+
+    /// Posts the request and waits for the station's verdict: returns when it was applied, throws the API's error
+    /// otherwise (409 for a station that did not start, 422 for a rejection, 503 when no verdict came).
+    private func verdict(_ request: Mailbox.Request, station: any AnyStation, by: String) async throws {
         if let refused = station as? NotStartedStation {
             throw APIError(.conflict, "station_refused", refused.rejection.reason)
         }
-        switch await submit(request, by: identity.name, to: station) {
+        switch await submit(request, by: by, to: station) {
         case .success?:
-            return Self.json(Accepted(station: station.name, accepted: "\(request)", by: identity.name))
+            return
         case .failure(let rejection)?:
             throw APIError.invalid(rejection.reason)
         case nil:

@@ -100,6 +100,10 @@ package struct API: Sendable {
 
     package struct ErrorBody: Codable { var error: String; var reason: String }
     package struct Accepted: Codable { var station: String; var accepted: String; var by: String }
+    package struct CalibrationAccepted: Codable {
+        var station: String; var accepted: String; var by: String; var calibration: CalibrationStatus
+    }
+    package struct CalibrationList: Codable { var calibrations: [CalibrationRecord] }
     package struct StationList: Codable { var stations: [StationStatus] }
     package struct WhoAmI: Codable { var name: String; var role: String; var mayWrite: Bool }
     package struct NotifyList: Codable { var targets: [Notifier.TargetStatus] }

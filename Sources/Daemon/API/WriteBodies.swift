@@ -206,3 +206,111 @@ package struct AutoBody: OptionalWriteBody {
         why = try HandBody.reason(HandBody.optional(String.self, .why, in: c))
     }
 }
+
+/// `POST /api/stations/{name}/calibration/start`: `{"channel": NAME, "method": "ph" | "do" | "conductivity" |
+/// "linear", "points": INTEGER (optional), "why": TEXT (optional)}`.
+package struct CalibrationStartBody: WriteBody {
+    package var channel: String
+    package var method: CalibrationMethod
+    package var points: Int?
+    package var why: String?
+
+    package static func shape(for station: (any AnyStation)?) -> String {
+        let channels = station.map {
+            "; channels of \($0.name): " + $0.status().calibration.channels
+                .map { "\($0.name) (\($0.methods.joined(separator: ", ")))" }.joined(separator: ", ")
+        }
+        return "the body must be {\"channel\": NAME, \"method\": \"ph\", \"do\", \"conductivity\" or \"linear\", "
+            + "\"points\": INTEGER (optional), \"why\": TEXT (optional, 1–200 characters)}" + (channels ?? "")
+    }
+
+    private enum Keys: String, CodingKey { case channel, method, points, why }
+
+    package init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: Keys.self)
+        channel = try c.decode(String.self, forKey: .channel)
+        let name = try c.decode(String.self, forKey: .method)
+        guard let method = CalibrationMethod(rawValue: name) else {
+            throw APIError.invalid("method must be \"ph\", \"do\", \"conductivity\" or \"linear\", got \"\(name)\"")
+        }
+        self.method = method
+        points = try HandBody.optional(Int.self, .points, in: c)
+        why = try HandBody.reason(HandBody.optional(String.self, .why, in: c))
+    }
+}
+
+/// `POST /api/stations/{name}/calibration/point`: `{"value": NUMBER, "temp_c": NUMBER, "lot": TEXT}`, each optional:
+/// `value` is the standard's true value (left out for a DO saturation point: rigd computes it).
+package struct CalibrationPointBody: OptionalWriteBody {
+    package var value: Double?
+    package var tempC: Double?
+    package var lot: String?
+
+    package static let absent = CalibrationPointBody()
+
+    package static func shape(for station: (any AnyStation)?) -> String {
+        "the body must be {\"value\": NUMBER (the standard's value; optional only for a DO saturation point), "
+            + "\"temp_c\": NUMBER (optional), \"lot\": TEXT (optional)}"
+    }
+
+    package init(value: Double? = nil, tempC: Double? = nil, lot: String? = nil) {
+        self.value = value
+        self.tempC = tempC
+        self.lot = lot
+    }
+
+    private enum Keys: String, CodingKey {
+        case value, lot
+        case tempC = "temp_c"
+    }
+
+    package init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: Keys.self)
+        value = try HandBody.optional(Double.self, .value, in: c)
+        tempC = try HandBody.optional(Double.self, .tempC, in: c)
+        lot = try HandBody.optional(String.self, .lot, in: c)
+    }
+}
+
+/// `POST /api/stations/{name}/calibration/finish`: `{"apply": BOOLEAN}`, optional (default true: an accepted
+/// calibration is applied).
+package struct CalibrationFinishBody: OptionalWriteBody {
+    package var apply: Bool
+
+    package static let absent = CalibrationFinishBody(apply: true)
+
+    package static func shape(for station: (any AnyStation)?) -> String {
+        "the body, if any, must be {\"apply\": BOOLEAN (optional, default true)}"
+    }
+
+    package init(apply: Bool) { self.apply = apply }
+
+    private enum Keys: String, CodingKey { case apply }
+
+    package init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: Keys.self)
+        guard c.contains(.apply) else {
+            apply = true
+            return
+        }
+        guard let flag = try? c.decode(Bool.self, forKey: .apply) else {
+            throw APIError.invalid("apply must be true or false")
+        }
+        apply = flag
+    }
+}
+
+/// `POST /api/stations/{name}/calibration/cancel`: no body, or `{}`.
+package struct CalibrationCancelBody: OptionalWriteBody {
+    package static let absent = CalibrationCancelBody()
+
+    package static func shape(for station: (any AnyStation)?) -> String { "the body, if any, must be a JSON object" }
+
+    package init() {}
+
+    package init(from decoder: any Decoder) throws {
+        _ = try decoder.container(keyedBy: NoKeys.self)
+    }
+
+    private enum NoKeys: CodingKey {}
+}

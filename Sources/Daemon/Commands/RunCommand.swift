@@ -303,6 +303,13 @@ struct RunCommand: AsyncParsableCommand {
                                      latenessObserver: { station, loop in metrics.latenessObserver(station: station,
                                                                                                    loop: loop) })
         outputs.handMaxSeconds = daemon.handMaxMinutes * 60
+        outputs.calibration = configuration.calibration
+        do {
+            outputs.calibrations = try recorder.appliedCalibrations()
+        } catch {
+            // The stations run uncorrected rather than not at all; the log says which.
+            logger.error("data log \(recorder.path): cannot read the applied calibrations (\(error)); the channels run uncorrected")
+        }
         for station in stations { station.attach(outputs) }
         if let debugHang, let (name, after) = Self.parseHang(debugHang) {
             guard let station = stations.first(where: { $0.name == name }) else {

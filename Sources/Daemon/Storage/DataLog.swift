@@ -123,6 +123,35 @@ package enum DataLog {
             // The token's name of an operator's request (issue 23's audit); NULL for what rigd did by itself.
             try db.execute(sql: "ALTER TABLE event ADD COLUMN actor TEXT")
         }
+        m.registerMigration("v5: probe calibrations") { db in
+            // Every finished calibration (issue 23 part 2), accepted or not: the latest applied one per station and
+            // channel is the correction a restarted rigd applies. Kept whatever the retention.
+            try db.execute(sql: """
+                CREATE TABLE calibration (
+                    id INTEGER PRIMARY KEY,
+                    t REAL NOT NULL,
+                    station TEXT NOT NULL,
+                    channel TEXT NOT NULL,
+                    method TEXT NOT NULL,
+                    actor TEXT,
+                    why TEXT,
+                    -- JSON array of {standard, raw, temp_c, lot}
+                    points TEXT NOT NULL,
+                    -- corrected = correction_slope * raw + correction_offset
+                    correction_slope REAL NOT NULL,
+                    correction_offset REAL NOT NULL,
+                    slope_pct REAL,
+                    "offset" REAL,
+                    offset_unit TEXT,
+                    accepted INTEGER NOT NULL,
+                    applied INTEGER NOT NULL,
+                    -- JSON array of the reasons it was not accepted
+                    failures TEXT NOT NULL,
+                    due_at REAL
+                );
+                CREATE INDEX calibration_station ON calibration(station, channel, t);
+                """)
+        }
         return m
     }
 

@@ -66,6 +66,11 @@ package final class Recorder: StationJournal {
         }
     }
 
+    /// The latest applied calibration of every station's channels (what the stations apply at start).
+    package func appliedCalibrations() throws -> [CalibrationRecord] {
+        try pool.read { db in try CalibrationLog.applied(db) }
+    }
+
     /// Marks sessions that never stopped as unclean and closes their runs and alarms.
     package static func repairUncleanStops(_ db: Database) throws -> Recovery {
         var recovery = Recovery()
@@ -285,6 +290,8 @@ package final class Recorder: StationJournal {
                     UPDATE run SET outcome = ?, reason = ?, ended_at = ?, results = ?
                     WHERE session_id = ? AND station = ? AND number = ?
                     """, arguments: [outcome, reason, t, results, sessionId, station, number])
+            case .calibration(let record):
+                try CalibrationLog.insert(record, db: db)
             }
         }
     }

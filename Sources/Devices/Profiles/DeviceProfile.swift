@@ -1,7 +1,7 @@
 /// What every device's snapshot carries: the common header and its channel readings, in channel order.
 public protocol DeviceSnapshot: Sendable {
     var header: DeviceHeader { get }
-    var channels: [ChannelReading] { get }
+    var channels: [ChannelReading] { get set }
 }
 
 /// One device kind's side of the register contract: which registers to read and how to decode them into a typed

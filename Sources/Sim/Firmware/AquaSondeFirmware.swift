@@ -28,10 +28,40 @@ public struct AquaSondeFirmware: FirmwareModel {
     private let noiseSeed: UInt64
     private var ticks: UInt64 = 0
 
-    public init(plant: PondPlant, seed: UInt64, relays: @escaping @Sendable () -> PondPlant.Inputs = { .init() }) {
+    /// The probes' own errors (`[station.sim] probe_errors`), drawn from the seed; nil: the probes read true.
+    public let probeErrors: ProbeErrors?
+
+    public init(plant: PondPlant, seed: UInt64, probeErrors: Bool = false,
+                relays: @escaping @Sendable () -> PondPlant.Inputs = { .init() }) {
         self.plant = plant
         self.relays = relays
         noiseSeed = seed ^ 0x50DE
+        self.probeErrors = probeErrors ? ProbeErrors(seed: seed) : nil
+    }
+
+    /// An uncalibrated sonde's probes, as they come out of storage: a pH electrode with a slope a little under
+    /// Nernstian and an offset, a DO membrane that reads low, a conductivity cell whose constant is off. Drawn from the
+    /// seed within what a probe still passes calibration with (pH slope 95.5–99 %, offset 0.05–0.25 pH either way;
+    /// DO gain 88–96 %; salinity gain 102–107 %), so that calibrating it corrects something.
+    public struct ProbeErrors: Sendable, Equatable {
+        /// pH reads `phSlope · (pH − 7) + 7 + phOffset`.
+        public var phSlope: Double
+        public var phOffset: Double
+        /// DO (and so % saturation) reads `doGain ·` the water's.
+        public var doGain: Double
+        /// Salinity reads `salinityGain ·` the water's.
+        public var salinityGain: Double
+
+        public init(seed: UInt64) {
+            var rng = SeededRandom(seed: seed ^ 0xCA1B_0000)
+            phSlope = 0.955 + 0.035 * rng.uniform()
+            let offset = 0.05 + 0.2 * rng.uniform()
+            phOffset = rng.uniform() < 0.5 ? -offset : offset
+            doGain = 0.88 + 0.08 * rng.uniform()
+            salinityGain = 1.02 + 0.05 * rng.uniform()
+        }
+
+        func pH(_ value: Double) -> Double { phSlope * (value - 7) + 7 + phOffset }
     }
 
     /// Plant disturbances: a bad night for oxygen (community respiration ×2 and photosynthesis ×0.3, as after a
@@ -67,8 +97,40 @@ public struct AquaSondeFirmware: FirmwareModel {
 
     public func channelReadings() -> [ChannelReading] {
         var rng = SeededRandom(seed: noiseSeed ^ (ticks &* 0x9E37_79B9_7F4A_7C15))
-        return plant.reading(rng: &rng).values.enumerated().map { i, value in
+        var reading = plant.reading(rng: &rng)
+        if let errors = probeErrors {
+            // What the sonde derives (% saturation, NH₃) it derives from its probes' readings, errors and all.
+            reading.doMgL *= errors.doGain
+            reading.doSatPct *= errors.doGain
+            reading.pH = errors.pH(reading.pH)
+            reading.salinityPpt *= errors.salinityGain
+            reading.nh3MgL = reading.tanMgL
+                * AquaChemistry.unionisedAmmoniaFraction(pH: reading.pH, tempC: reading.waterTempC)
+        }
+        return reading.values.enumerated().map { i, value in
             ChannelReading.checked(value, AquaSondeProfile.channels[i])
+        }
+    }
+
+    public func probeReading(_ index: Int, inStandard standard: Double) -> Double {
+        guard let errors = probeErrors else { return standard }
+        switch AquaSondeProfile.Channel(rawValue: index) {
+        case .pH: return errors.pH(standard)
+        case .doMgL, .doSatPct: return errors.doGain * standard
+        case .salinity: return errors.salinityGain * standard
+        default: return standard
+        }
+    }
+
+    public func probeNoise(_ index: Int) -> Double {
+        let n = plant.parameters.noise
+        switch AquaSondeProfile.Channel(rawValue: index) {
+        case .doMgL: return n.doMgL
+        case .waterTemp: return n.tempC
+        case .pH: return n.pH
+        case .salinity: return n.salinityPpt
+        case .tan: return n.tanMgL
+        default: return 0
         }
     }
 

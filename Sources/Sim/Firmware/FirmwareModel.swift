@@ -34,12 +34,20 @@ public protocol FirmwareModel: Sendable {
     static var disturbances: [String] { get }
     /// Starts or ends a disturbance of `disturbances`; unknown names are refused by the caller first.
     mutating func setDisturbance(_ name: String, active: Bool)
+
+    /// What channel `index`'s probe reads in a standard of true value `standard` once settled (a calibration buffer):
+    /// the standard through the probe's own slope and offset errors, if the model has them. Default: the standard.
+    func probeReading(_ index: Int, inStandard standard: Double) -> Double
+    /// The sensor noise of channel `index` in a standard, one standard deviation. Default 0.
+    func probeNoise(_ index: Int) -> Double
 }
 
 extension FirmwareModel {
     public func channelReading(_ index: Int) -> ChannelReading { channelReadings()[index] }
     public static var disturbances: [String] { [] }
     public mutating func setDisturbance(_ name: String, active: Bool) {}
+    public func probeReading(_ index: Int, inStandard standard: Double) -> Double { standard }
+    public func probeNoise(_ index: Int) -> Double { 0 }
 }
 
 /// The actuator image a model acts on: float holding registers (in `holdingFloats` order) and coils.

@@ -1,4 +1,5 @@
 import Devices
+import Foundation
 import Synchronization
 import Locking
 
@@ -33,6 +34,8 @@ public final class SimulatedDevice<Model: FirmwareModel>: ModbusDevice, FaultInj
         var channelFaults: [Int: ChannelFault] = [:]
         /// Device time each channel fault was injected (drift grows from it).
         var faultSince: [Int: Double] = [:]
+        /// Channels whose probe is in a standard (a calibration buffer), with its true value and since when.
+        var standards: [Int: (value: Double, since: Double)] = [:]
         var ring: [Float]
         var ringWritten: UInt16 = 0
     }
@@ -121,10 +124,28 @@ public final class SimulatedDevice<Model: FirmwareModel>: ModbusDevice, FaultInj
 
     private func readings(_ s: State) -> [ChannelReading] {
         var out = s.model.channelReadings()
+        for (index, standard) in s.standards where index < out.count && !out[index].isFault {
+            out[index] = inStandard(out[index], index: index, standard: standard, s)
+        }
         for index in s.channelFaults.keys where index < out.count {
             out[index] = faulted(out[index], index: index, s)
         }
         return out
+    }
+
+    /// How long a simulated probe takes to settle in a standard: the time constant of its first-order response, s
+    /// (t95 ≈ 12 s, a fast modern probe).
+    public static var probeTimeConstant: Double { 4 }
+
+    /// Channel `index` with its probe in a standard: from what it read in the water towards what it reads in the
+    /// standard (through the model's probe errors), with the probe's time constant, and the sensor's noise.
+    private func inStandard(_ reading: ChannelReading, index: Int, standard: (value: Double, since: Double),
+                            _ s: State) -> ChannelReading {
+        let target = s.model.probeReading(index, inStandard: standard.value)
+        let elapsed = max(0, deviceTime(s) - standard.since)
+        let settled = target + (Double(reading.raw) - target) * exp(-elapsed / Self.probeTimeConstant)
+        let noise = s.model.probeNoise(index) * FaultNoise.normal(UInt64(s.serial), s.ticks, UInt64(index) &+ 3000)
+        return ChannelReading(raw: Float(settled + noise), quality: reading.quality)
     }
 
     /// Channel `index`'s reading with its injected fault, if any.
@@ -394,6 +415,14 @@ public final class SimulatedDevice<Model: FirmwareModel>: ModbusDevice, FaultInj
         (s.origin ?? 0) + Double(s.ticks) * tickPeriod
     }
 
+    /// Puts channel `channel`'s probe in a standard of true value `standard` (a calibration buffer, 100 % air-saturated
+    /// water), or with nil takes it out: the channel then reads the water again.
+    public func setStandard(_ standard: Double?, channel: Int) {
+        state.withLock { s in
+            if let standard { s.standards[channel] = (standard, deviceTime(s)) } else { s.standards[channel] = nil }
+        }
+    }
+
     /// An offline device answers nothing: TCP clients time out, the in-memory client reports a link error.
     public func setOffline(_ offline: Bool) {
         state.withLock { $0.offline = offline }
@@ -467,6 +496,8 @@ public protocol FaultInjectable: AnyObject, Sendable {
     var channelSpecs: [ChannelSpec] { get }
     func setDisturbance(_ name: String, active: Bool) throws(UnknownDisturbance)
     var injected: InjectedFaults { get }
+    /// Puts a channel's probe in a calibration standard (nil: back in the water).
+    func setStandard(_ standard: Double?, channel: Int)
 }
 
 /// What is injected into a simulated device now.

@@ -645,6 +645,7 @@ extension MappedDevice: FaultInjectable {
     public func setOffline(_ offline: Bool) { inner?.setOffline(offline) }
     public func setAnswerDelay(_ seconds: Double) { inner?.setAnswerDelay(seconds) }
     public func setExceptionReplies(_ code: ModbusException?) { inner?.setExceptionReplies(code) }
+    public func setStandard(_ standard: Double?, channel: Int) { inner?.setStandard(standard, channel: channel) }
     public var disturbanceNames: [String] { inner?.disturbanceNames ?? [] }
     public var channelSpecs: [ChannelSpec] { inner?.channelSpecs ?? [] }
 

@@ -73,6 +73,7 @@ package struct ConfigLoader {
                              "is used by another [[notify]] table")
             }
         }
+        let calibration = top.table("calibration").map(readCalibration) ?? CalibrationSettings()
         top.finish()
         if tables.isEmpty && daemonTable == nil && reader.issues.isEmpty {
             reader.issue(path: nil, context: nil, key: nil,
@@ -110,9 +111,48 @@ package struct ConfigLoader {
             demo.daemon = daemon
             demo.mqtt = mqtt
             demo.notify = notify
+            demo.calibration = calibration
             return (demo, reader.absent)
         }
-        return (Configuration(source: source, stations: stations, daemon: daemon, mqtt: mqtt, notify: notify), reader.absent)
+        return (Configuration(source: source, stations: stations, daemon: daemon, mqtt: mqtt, notify: notify,
+                              calibration: calibration), reader.absent)
+    }
+
+    /// `[calibration]`: stable_window_s, the bands (ph_band, do_band_mgl, conductivity_band_pct, linear_band_pct),
+    /// point_timeout_min, due_days, and the acceptance (ph_slope_min_pct, ph_slope_max_pct, ph_offset_max_mv,
+    /// do_gain_min_pct, do_gain_max_pct, do_zero_max_mgl, conductivity_gain_max_pct, linear_slope_min,
+    /// linear_slope_max).
+    private static func readCalibration(_ t: TableReader) -> CalibrationSettings {
+        var c = CalibrationSettings()
+        c.stableWindow = t.double("stable_window_s", default: c.stableWindow, range: 1...3600)
+        c.phBand = t.double("ph_band", default: c.phBand, range: 0.001...1)
+        c.doBandMgL = t.double("do_band_mgl", default: c.doBandMgL, range: 0.001...5)
+        c.conductivityBandPct = t.double("conductivity_band_pct", default: c.conductivityBandPct, range: 0.01...20)
+        c.linearBandPct = t.double("linear_band_pct", default: c.linearBandPct, range: 0.01...20)
+        c.pointTimeout = t.double("point_timeout_min", default: c.pointTimeout / 60, range: 1...240) * 60
+        c.dueDays = t.double("due_days", default: c.dueDays, range: 1...3650)
+        var a = c.acceptance
+        let slopeLow = t.double("ph_slope_min_pct", default: a.phSlopePct.lowerBound, range: 50...150)
+        let slopeHigh = t.double("ph_slope_max_pct", default: a.phSlopePct.upperBound, range: 50...150)
+        if slopeLow < slopeHigh { a.phSlopePct = slopeLow...slopeHigh } else {
+            t.fail("ph_slope_max_pct", "must be above ph_slope_min_pct (\(RunRecord.format(slopeLow)))")
+        }
+        a.phOffsetMaxMV = t.double("ph_offset_max_mv", default: a.phOffsetMaxMV, range: 1...200)
+        let gainLow = t.double("do_gain_min_pct", default: a.doGain.lowerBound * 100, range: 10...200)
+        let gainHigh = t.double("do_gain_max_pct", default: a.doGain.upperBound * 100, range: 10...200)
+        if gainLow < gainHigh { a.doGain = gainLow / 100...gainHigh / 100 } else {
+            t.fail("do_gain_max_pct", "must be above do_gain_min_pct (\(RunRecord.format(gainLow)))")
+        }
+        a.doZeroMaxMgL = t.double("do_zero_max_mgl", default: a.doZeroMaxMgL, range: 0...5)
+        a.conductivityGainPct = t.double("conductivity_gain_max_pct", default: a.conductivityGainPct, range: 0.1...50)
+        let linearLow = t.double("linear_slope_min", default: a.linearSlope.lowerBound, range: 0.001...1000)
+        let linearHigh = t.double("linear_slope_max", default: a.linearSlope.upperBound, range: 0.001...1000)
+        if linearLow < linearHigh { a.linearSlope = linearLow...linearHigh } else {
+            t.fail("linear_slope_max", "must be above linear_slope_min (\(RunRecord.format(linearLow)))")
+        }
+        c.acceptance = a
+        t.finish()
+        return c
     }
 
     /// `[daemon]`: http, data_dir, token_file, tokens_file, retention_days, record_interval_s, watchdog_stall_s,
@@ -333,6 +373,12 @@ package struct ConfigLoader {
                 sim.fail("preset", "unknown preset \"\(preset)\" (presets: \(presets.joined(separator: ", ")))")
             }
             if sim.has("seed") { simulator.seed = UInt64(sim.int("seed", default: 1, range: 0...Int.max)) }
+            if sim.has("probe_errors"), let errors = sim.bool("probe_errors") {
+                simulator.probeErrors = errors
+                if errors, let kind, !kind.simulatesProbeErrors {
+                    sim.fail("probe_errors", "the \(kind.kind.rawValue) simulator has no probe errors (aqua-sonde's has)")
+                }
+            }
             sim.finish()
         }
 

@@ -17,10 +17,13 @@ package struct SimulatorConfig: Sendable, Equatable {
     package var preset: String?
     /// Overrides the run's seed for this station's simulator.
     package var seed: UInt64?
+    /// Whether the simulated probes read with their own slope and offset errors (`probe_errors`), to be calibrated.
+    package var probeErrors = false
 
-    package init(preset: String? = nil, seed: UInt64? = nil) {
+    package init(preset: String? = nil, seed: UInt64? = nil, probeErrors: Bool = false) {
         self.preset = preset
         self.seed = seed
+        self.probeErrors = probeErrors
     }
 }
 
@@ -102,15 +105,39 @@ package struct Configuration: Sendable {
     package var mqtt: MQTTConfig?
     /// The `[[notify]]` tables: where alarm notifications go.
     package var notify: [NotifyTarget] = []
+    /// The `[calibration]` table: when a probe's reading is stable, what a calibration must meet, when it is due.
+    package var calibration = CalibrationSettings()
 
     package init(source: String, stations: [StationConfig], daemon: DaemonConfig = DaemonConfig(),
-                 mqtt: MQTTConfig? = nil, notify: [NotifyTarget] = []) {
+                 mqtt: MQTTConfig? = nil, notify: [NotifyTarget] = [],
+                 calibration: CalibrationSettings = CalibrationSettings()) {
         self.source = source
         self.stations = stations
         self.daemon = daemon
         self.mqtt = mqtt
         self.notify = notify
+        self.calibration = calibration
     }
+}
+
+/// `[calibration]` (issue 23 part 2, docs/operations.md "Calibration"): the stability criterion of a point, the
+/// acceptance of a result, and how long a calibration lasts.
+package struct CalibrationSettings: Sendable, Equatable {
+    /// A point is recorded once every reading of the last `stableWindow` seconds is within ±band of their mean.
+    package var stableWindow = 60.0
+    /// The band by method: pH units, mg/L of DO, % of the reading for conductivity/salinity, % of the channel's range
+    /// for a linear calibration.
+    package var phBand = 0.02
+    package var doBandMgL = 0.1
+    package var conductivityBandPct = 1.0
+    package var linearBandPct = 0.5
+    /// A point that has not settled after this long fails (the operator may ask for it again).
+    package var pointTimeout = 900.0
+    /// Days until a calibration is due again; an applied calibration past it raises `calibration_due`.
+    package var dueDays = 30.0
+    package var acceptance = CalibrationAcceptance()
+
+    package init() {}
 }
 
 /// The `[mqtt]` table: rigd as a Sparkplug B edge node (docs/fleet.md). Group = a site, node = this host, one

@@ -78,6 +78,7 @@ package enum DemoPlant {
 
     [station.sim]
     preset = "nursery"
+    probe_errors = true                 # its probes are fresh out of storage: calibrate them from its page
 
     [station.control]
     aerators = 2

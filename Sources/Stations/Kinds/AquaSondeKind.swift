@@ -23,6 +23,7 @@ package enum AquaSondeKind: StationKind {
         "nh3_mgl": "the water exchange on un-ionised ammonia (nh3_max_mgl)",
     ]
     package static var presets: [String] { PondPlant.Parameters.presetNames }
+    package static let simulatesProbeErrors = true
 
     /// A pond's or tank's control keys (docs/register-contract.md §B).
     /// The table's keys (`AquacultureControlConfig.keys`), then the feeding times and the two bands.
@@ -108,7 +109,8 @@ package enum AquaSondeKind: StationKind {
             PondPlant.Inputs(aeratorsOn: aerators.filter(relayOn).count, exchange: relayOn("exchange"),
                              feeding: relayOn("feeder"), heater: relayOn("heater"), light: relayOn("light"))
         }
-        return SimulatedDevice(model: AquaSondeFirmware(plant: plant, seed: seed, relays: inputs),
+        return SimulatedDevice(model: AquaSondeFirmware(plant: plant, seed: seed, probeErrors: host.probeErrors,
+                                                        relays: inputs),
                                serial: SimulatorCatalog.serial(seed: seed), unitId: UInt16(unit))
     }
 

@@ -37,6 +37,9 @@ package protocol StationKind: Sendable {
 
     /// Simulator presets, the default first.
     static var presets: [String] { get }
+    /// Whether the kind's simulator models its probes' slope and offset errors (`[station.sim] probe_errors`), so that
+    /// calibrating a simulated station corrects something. Default: false.
+    static var simulatesProbeErrors: Bool { get }
     /// A simulated device of this kind, seeded. `host` reads the host lines that act on the simulated plant (a
     /// pond's aerators) and says when the station's clock starts.
     static func simulatedDevice(_ control: Control, seed: UInt64, preset: String, unit: UInt8,
@@ -74,6 +77,8 @@ extension StationKind {
     package static var defaultPreset: String { presets.first ?? "standard" }
     package static var safetyChannels: KeyValuePairs<String, String> { [:] }
     package static var optionalCommands: [String] { [] }
+    /// Whether the kind's simulator models its probes' slope and offset errors (`[station.sim] probe_errors`).
+    package static var simulatesProbeErrors: Bool { false }
     /// The relays of the kind's controller with its default settings.
     package static var possibleRelays: [String] { describe().relays }
     /// The device's commands by name (its setpoints and coils), from the profile.
@@ -117,10 +122,13 @@ package struct SimulatedHost: Sendable {
     package var context: StationContext
     /// Whether the host relay of this name is on (physically energised); false for a relay that is not wired.
     package var relayOn: @Sendable (String) -> Bool
+    /// Whether the simulated probes read with their seeded slope and offset errors (`[station.sim] probe_errors`).
+    package var probeErrors = false
 
-    package init(context: StationContext = StationContext(),
+    package init(context: StationContext = StationContext(), probeErrors: Bool = false,
                  relayOn: @escaping @Sendable (String) -> Bool = { _ in false }) {
         self.context = context
+        self.probeErrors = probeErrors
         self.relayOn = relayOn
     }
 }

@@ -10,11 +10,13 @@ package final class Mailbox: Sendable {
     package enum Request: Sendable, Equatable, CustomStringConvertible {
         case controller(OperatorRequest)
         case station(HandRequest)
+        case calibration(CalibrationRequest)
 
         package var description: String {
             switch self {
             case .controller(let request): "\(request)"
             case .station(let request): request.description
+            case .calibration(let request): request.description
             }
         }
     }
@@ -48,6 +50,12 @@ package final class Mailbox: Sendable {
     package func post(_ request: HandRequest, by: String? = nil,
                       reply: @escaping @Sendable (Result<Void, CommandRejection>) -> Void) {
         post(.station(request), by: by, reply: reply)
+    }
+
+    /// Posts a calibration request (the station's own).
+    package func post(_ request: CalibrationRequest, by: String? = nil,
+                      reply: @escaping @Sendable (Result<Void, CommandRejection>) -> Void) {
+        post(.calibration(request), by: by, reply: reply)
     }
 
     package func post(_ request: Request, by: String? = nil,

@@ -24,6 +24,7 @@ extension Station {
                 switch envelope.request {
                 case .controller(let request): try controller.apply(request, now: now)
                 case .station(let request): try applyHand(request, by: envelope.by, now: now)
+                case .calibration(let request): try applyCalibration(request, by: envelope.by, now: now)
                 }
                 if case .controller = envelope.request {
                     // A hand request logs and records itself, with what it held.

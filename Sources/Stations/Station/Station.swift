@@ -52,6 +52,12 @@ package final class Station<Controller: StationController>: AnyStation, @uncheck
     var handSignals: (estop: Bool, device: StatusBits?) = (false, nil)
     /// The longest hold, in seconds (`[daemon] hand_max_min`).
     var handMaxSeconds = 1800.0
+    /// The calibration in progress (or just finished), the corrections applied by channel index, the `[calibration]`
+    /// settings, and when `calibration_due` was last looked at (`Station+Calibration.swift`).
+    var calibrationRun: CalibrationRun?
+    var corrections: [Int: CalibrationRecord] = [:]
+    var calibrationSettings = CalibrationSettings()
+    var calibrationDueCheckedAt = -Double.infinity
     private var heartbeat: UInt16 = 0
     private var lastHeartbeatAt = -Double.infinity
     var lastMissingReminderAt = -Double.infinity
@@ -155,6 +161,8 @@ package final class Station<Controller: StationController>: AnyStation, @uncheck
         publisher.recordInterval = outputs.recordInterval
         handMaxSeconds = outputs.handMaxSeconds
         publisher.setHandOutputs(handOutputs, maxSeconds: handMaxSeconds)
+        calibrationSettings = outputs.calibration
+        restoreCalibrations(outputs.calibrations, now: 0)
     }
 
     package func setTickHook(_ hook: (@Sendable (_ now: Double) -> Void)?) {
@@ -256,7 +264,8 @@ package final class Station<Controller: StationController>: AnyStation, @uncheck
                 publishedPlanGeneration = client.planGeneration
                 publisher.setReadPlan(Self.planLines(controller: controller, cache: client, snapshot: snapshotSpans))
             }
-            let snapshot = try Profile.readSnapshot(from: client, order: order, channelCount: channelCount)
+            var snapshot = try Profile.readSnapshot(from: client, order: order, channelCount: channelCount)
+            if calibrationRun != nil || !corrections.isEmpty { calibrate(&snapshot, loop: loop, now: now) }
             supervisor.readSucceeded()
             publisher.count(snapshot, fresh: needs.channels)
             publisher.recordAndPublish(snapshot, now: now)

@@ -19,4 +19,6 @@ package enum JournalRecord: Sendable {
     case alarmCleared(station: String, code: String, t: Double)
     case runStarted(station: String, number: Int, recipe: String, t: Double)
     case runEnded(station: String, number: Int, outcome: String, reason: String?, t: Double, results: String)
+    /// A finished probe calibration (its own time inside).
+    case calibration(CalibrationRecord)
 }

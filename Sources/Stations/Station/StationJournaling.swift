@@ -27,6 +27,11 @@ struct StationJournaling {
         recorder?.record(.event(station: station, t: unix(now), kind: kind, message: message, actor: actor))
     }
 
+    /// Records a finished calibration.
+    func calibration(_ record: CalibrationRecord) {
+        recorder?.record(.calibration(record))
+    }
+
     /// Logs and records alarm changes. Returns whether there were any.
     func alarmChanges(_ changes: [AlarmChange], now: Double) -> Bool {
         for change in changes {

@@ -16,6 +16,9 @@ package struct StationOutputs: Sendable {
     package var latenessObserver: (@Sendable (_ station: String, _ loop: String) -> @Sendable (Int64) -> Void)?
     /// The longest an output may be held in hand mode, in seconds (`[daemon] hand_max_min`).
     package var handMaxSeconds: Double = 1800
+    /// `[calibration]`, and the applied calibrations the data log kept (each station takes its own).
+    package var calibration = CalibrationSettings()
+    package var calibrations: [CalibrationRecord] = []
 
     package init(recorder: (any StationJournal)? = nil, epoch: Double, recordInterval: Double = 1,
                  latenessObserver: (@Sendable (_ station: String, _ loop: String) -> @Sendable (Int64) -> Void)? = nil) {

@@ -99,6 +99,11 @@ final class StationPublisher: @unchecked Sendable {
         published.withLock { $0.hand = shown }
     }
 
+    /// The calibration status, at once (times already Unix seconds).
+    func setCalibration(_ status: CalibrationStatus) {
+        published.withLock { $0.calibration = status }
+    }
+
     /// What may be put in hand mode, and for how long at most.
     func setHandOutputs(_ outputs: [StationStatus.HandOutput], maxSeconds: Double) {
         published.withLock { s in

@@ -253,6 +253,8 @@ package struct StationStatus: Sendable, Codable, Equatable {
     /// The outputs that may be put in hand mode, and the longest hold in seconds.
     package var handOutputs: [HandOutput] = []
     package var handMaxS: Double = 0
+    /// Probe calibration: the one in progress, the corrections applied, the channels that may be calibrated.
+    package var calibration = CalibrationStatus()
 
     package init(name: String, kind: String, mode: String, address: String, updatedAt: Double? = nil, link: Link,
                  loops: [Loop], deviceStatus: [String], channels: [Channel], alarms: [Alarm], run: Run? = nil,

@@ -274,7 +274,7 @@ package enum Wiring {
         let wired = config.relays.mapValues { (chip: chips[$0.chip]!, address: $0) }
         // The mapped instrument exists only once the plant does; the plant asks for its relays from its first advance.
         let instrument = Locked<MappedDevice?>(nil)
-        let host = SimulatedHost(context: config.context) { name in
+        let host = SimulatedHost(context: config.context, probeErrors: config.simulator.probeErrors) { name in
             if let relay = wired[name] { return relay.chip.physicalLevel(relay.address.line) != relay.address.activeLow }
             return instrument.withLock { $0 }?.relay(name) ?? false
         }
