@@ -220,8 +220,8 @@ public struct CalibrationFit: Sendable, Equatable {
     static func format(_ r: ClosedRange<Double>) -> String { "\(format(r.lowerBound))…\(format(r.upperBound))" }
 }
 
-/// Whether a reading has settled: every reading of the last `window` seconds within ±`band` of their mean, over at
-/// least `minimumReadings` readings.
+/// Whether a reading has settled: the latest readings, spanning at least `window` seconds and at least
+/// `minimumReadings` of them, all within ±`band` of their mean.
 public struct StabilityWindow: Sendable, Equatable {
     public let window: Double
     public let band: Double
@@ -238,9 +238,11 @@ public struct StabilityWindow: Sendable, Equatable {
         a.window == b.window && a.band == b.band && a.readings.map(\.value) == b.readings.map(\.value)
     }
 
+    /// Adds a reading; the window keeps the latest readings that span `window` seconds (and at least
+    /// `minimumReadings`): a slow loop's readings further apart than the window are still compared.
     public mutating func add(_ value: Double, at t: Double) {
         readings.append((t, value))
-        readings.removeAll { $0.t < t - window - 1e-9 }
+        while readings.count > minimumReadings, readings[1].t <= t - window + 1e-9 { readings.removeFirst() }
     }
 
     /// Starts again (a fault reading, a new point).
@@ -261,12 +263,10 @@ public struct StabilityWindow: Sendable, Equatable {
         return last.t - first.t
     }
 
-    /// Stable: the window is full (covers `window` seconds less one reading's slack), holds enough readings, and
-    /// every one is within the band.
+    /// Stable: the readings span the window, there are enough of them, and every one is within the band.
     public var isStable: Bool {
         guard readings.count >= minimumReadings, let spread else { return false }
-        let step = readings.count > 1 ? covered / Double(readings.count - 1) : 0
-        return covered + step >= window - 1e-9 && spread <= band
+        return covered >= window - 1e-9 && spread <= band
     }
 }
 

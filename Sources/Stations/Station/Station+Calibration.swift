@@ -88,7 +88,8 @@ extension Station {
             calibrationRun = CalibrationRun(channel: channel, index: spec.index, unit: spec.unit, method: method,
                                             pointsWanted: wanted, startedAt: now, by: by, why: why)
             let reason = why.map { ": \($0)" } ?? ""
-            let line: String = "station \(name): calibration of \(channel) started (\(method.title), \(wanted) point(s))" + "\(by.map { " by \($0)" } ?? "")\(reason)"
+            let line = "station \(name): calibration of \(channel) started (\(method.title), \(wanted) point(s))"
+                + (by.map { " by \($0)" } ?? "") + reason
             logger.notice("\(line)")
             journal.event("calibration_started", "\(channel) by \(method.rawValue), \(wanted) point(s)\(reason)",
                           actor: by, now: now)
@@ -139,7 +140,9 @@ extension Station {
             run.note = nil
             calibrationRun = run
             let what = standard.map { "\(RunRecord.format($0)) \(spec.unit)" } ?? "100 % air saturation"
-            let line: String = "station \(name): calibration of \(run.channel): point \(run.points.count + 1) of " + "\(run.pointsWanted) in \(what), waiting until the reading is stable (±" + "\(RunRecord.format(band)) over \(RunRecord.format(calibrationSettings.stableWindow)) s)"
+            let line = "station \(name): calibration of \(run.channel): point \(run.points.count + 1) of "
+                + "\(run.pointsWanted) in \(what), waiting until the reading is stable (±\(RunRecord.format(band)) over "
+                + "\(RunRecord.format(calibrationSettings.stableWindow)) s)"
             logger.info("\(line)")
         case .finish(let apply):
             guard var run = calibrationRun, run.result == nil else {
@@ -242,7 +245,9 @@ extension Station {
             calibrationRun = run
             takeProbeOutOfStandard(run)
             let spread = RunRecord.format(((pending.window.spread ?? 0) * 1000).rounded() / 1000)
-            let line: String = "station \(name): calibration of \(run.channel): point \(run.points.count) of " + "\(run.pointsWanted) recorded: standard \(Self.format(standard)), reads \(Self.format(mean)) " + "(±\(spread) over \(RunRecord.format(calibrationSettings.stableWindow)) s)"
+            let line = "station \(name): calibration of \(run.channel): point \(run.points.count) of "
+                + "\(run.pointsWanted) recorded: standard \(Self.format(standard)), reads \(Self.format(mean)) "
+                + "(±\(spread) over \(RunRecord.format(calibrationSettings.stableWindow)) s)"
             logger.info("\(line)")
         } else if now - pending.since > calibrationSettings.pointTimeout {
             run.note = "the point at \(pending.standard.map(Self.format) ?? "saturation") did not settle within "
