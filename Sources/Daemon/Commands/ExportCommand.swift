@@ -12,7 +12,7 @@ import Locking
 struct ExportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "export",
-        abstract: "Write a station's recorded samples (or alarms, runs, events) from the data log as CSV.",
+        abstract: "Write a station's recorded samples (or alarms, runs, events, calibrations) from the data log as CSV.",
         discussion: """
         Reads the SQLite data log in the data directory (--data-dir, else [daemon] data_dir of --config, else \
         $STATE_DIRECTORY or ~/.local/state/rigd). Safe while rigd runs: the log is in WAL mode.
@@ -25,6 +25,9 @@ struct ExportCommand: ParsableCommand {
         alarms: station, code, severity, message, raised/acknowledged/cleared times, acknowledged_by, cleared_by.
         runs: station, number, recipe, outcome, reason, started/ended times, results (JSON).
         events: time_utc, unix_s, station, kind, message, actor (who asked: a token's name; empty for rigd itself).
+        calibrations: time_utc, unix_s, station, channel, method, actor, why, result (accepted or rejected), applied, \
+        slope_pct, offset, offset_unit, correction_slope, correction_offset (corrected = slope · raw + offset), \
+        due_utc, points (JSON: standard, raw, temp_c, lot), failures.
 
         Times: \(TimeArgument.help). Default window: everything.
         """
@@ -46,7 +49,7 @@ struct ExportCommand: ParsableCommand {
     @Option(name: .long, help: "Output format (csv).")
     var format: Format = .csv
 
-    @Option(name: .long, help: "What to export: samples, alarms, runs or events.")
+    @Option(name: .long, help: "What to export: samples, alarms, runs, events or calibrations.")
     var what: Table = .samples
 
     @Option(name: .long, help: "Samples layout: wide (a column per channel) or long (a row per reading).")

@@ -70,13 +70,13 @@ struct APIConnection: ParsableArguments {
 }
 
 /// A station's name in an API path.
-private func pathComponent(_ name: String) -> String {
+func pathComponent(_ name: String) -> String {
     name.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(CharacterSet(charactersIn: "/"))) ?? name
 }
 
 /// The exit status for an API refusal: 77 without the right token, 64 for an unknown station or output, 65 for a
 /// request the station refused.
-private func refused(_ code: Int, _ data: Data, base: String, command: String) -> ExitCode {
+func refused(_ code: Int, _ data: Data, base: String, command: String) -> ExitCode {
     warn("\(command): \(base) answered \(code): \(APIConnection.reason(data))")
     switch code {
     case 401, 403: return ExitCode(ExitStatus.noPermission)

@@ -15,8 +15,11 @@ import Locking
 /// - alarms: station, code, severity, message, raised/acknowledged/cleared times, acknowledged_by, cleared_by.
 /// - runs: station, number, recipe, outcome, reason, started/ended times, results (JSON).
 /// - events: time_utc, unix_s, station, kind, message, actor (who asked: a token's name; empty for rigd itself).
+/// - calibrations: time_utc, unix_s, station, channel, method, actor, why, result (accepted/rejected), applied,
+///   slope_pct, offset, offset_unit, correction_slope, correction_offset, due_utc, points (JSON: standard, raw,
+///   temp_c, lot), failures.
 package enum CSVExport {
-    package enum Table: String, CaseIterable, Sendable { case samples, alarms, runs, events }
+    package enum Table: String, CaseIterable, Sendable { case samples, alarms, runs, events, calibrations }
     package enum Layout: String, CaseIterable, Sendable { case wide, long }
     /// Which samples: the regular ones (every `record_interval_s`) or the controller's logged series.
     package enum Series: String, CaseIterable, Sendable {
@@ -102,6 +105,20 @@ package enum CSVExport {
             for e in try LogQueries.events(db, station: station, from: from, to: to, limit: maximumRows + 1) {
                 try counted()
                 try csv.write(row: [time(e.t), String(e.t), e.station ?? "", e.kind, e.message, e.actor ?? ""])
+            }
+        case .calibrations:
+            try csv.write(row: ["time_utc", "unix_s", "station", "channel", "method", "actor", "why", "result",
+                                "applied", "slope_pct", "offset", "offset_unit", "correction_slope",
+                                "correction_offset", "due_utc", "points", "failures"])
+            let encoder = StationStatus.encoder()
+            for r in try CalibrationLog.records(db, station: station, from: from, to: to) {
+                try counted()
+                let points = String(decoding: try encoder.encode(r.points), as: UTF8.self)
+                try csv.write(row: [time(r.at), String(r.at), r.station, r.channel, r.method, r.by ?? "", r.why ?? "",
+                                    r.accepted ? "accepted" : "rejected", r.applied ? "true" : "false",
+                                    number(r.slopePct), number(r.offset), r.offsetUnit ?? "",
+                                    String(r.correctionSlope), String(r.correctionOffset), r.dueAt.map(time) ?? "",
+                                    points, r.failures.joined(separator: "; ")])
             }
         }
         return count

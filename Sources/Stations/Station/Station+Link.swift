@@ -9,7 +9,8 @@ extension Station {
             // One read at once, so the API and the data log have values before the first tick of a slow loop
             // (a stream station samples every minute).
             if (try? client.refresh(snapshotSpans)) != nil,
-               let snapshot = try? Profile.readSnapshot(from: client, order: order, channelCount: channelCount) {
+               var snapshot = try? Profile.readSnapshot(from: client, order: order, channelCount: channelCount) {
+                if !corrections.isEmpty { applyCorrections(&snapshot) }
                 publisher.recordAndPublish(snapshot, now: now)
                 publisher.markUpdated(now: now)
             }
