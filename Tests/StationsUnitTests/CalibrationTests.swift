@@ -104,6 +104,11 @@ import Testing
         #expect(abs(before) > 0.04, "the uncalibrated probe reads \(before) pH off: nothing to correct")
 
         #expect(rig.post(.start(channel: "ph", method: .ph, points: 2, why: "monthly")) == nil)
+        // The probe is out of the water: pH, and the NH₃ the sonde derives from it, are not available to the
+        // controller, the log and the API (the controller applies its safe rule), the rest is.
+        #expect(rig.value("ph") == nil && rig.value("nh3_mgl") == nil && rig.value("do_mgl") != nil)
+        let quality = rig.station.status().channels.first { $0.name == "ph" }?.quality
+        #expect(quality == ChannelQuality.notAvailable.rawValue)
         let seven = try #require(try rig.point(7.00, tempC: 25))
         let four = try #require(try rig.point(4.01, tempC: 25))
         // What the probe read in each buffer, once stable, is the buffer through its errors.
@@ -118,6 +123,8 @@ import Testing
         #expect(abs((result.slopePct ?? 0) - 100 * errors.phSlope) < 1, "slope \(String(describing: result.slopePct)) % against \(100 * errors.phSlope) %")
         #expect(result.by == "ops" && result.why == "monthly")
         #expect(rig.calibration.applied.map(\.channel) == ["ph"])
+        rig.run(20)
+        #expect(rig.value("ph") != nil && rig.value("nh3_mgl") != nil)
         // The water reads true now, within the probe's noise.
         let after = rig.meanError("ph", minutes: 10) { $0.plant.pH }
         #expect(abs(after) < 0.02, "after calibration the probe reads \(after) pH off (before: \(before))")
@@ -178,7 +185,8 @@ import Testing
             (.cancel, "no calibration to cancel"),
             (.start(channel: "orp_mv", method: .linear, points: nil, why: nil), "no channel \"orp_mv\" to calibrate"),
             (.start(channel: "do_sat_pct", method: .linear, points: nil, why: nil), "no channel \"do_sat_pct\""),
-            (.start(channel: "do_mgl", method: .ph, points: nil, why: nil), "cannot be calibrated by ph (methods for it: do, linear)"),
+            (.start(channel: "do_mgl", method: .ph, points: nil, why: nil), "cannot be calibrated by ph (methods for it: do)"),
+            (.start(channel: "ph", method: .linear, points: nil, why: nil), "cannot be calibrated by linear (methods for it: ph)"),
             (.start(channel: "ph", method: .ph, points: 4, why: nil), "takes 1…3 points, got 4"),
         ]
         for (request, expected) in refused {

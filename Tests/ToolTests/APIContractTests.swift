@@ -19,6 +19,9 @@ struct APIContractTests {
         "POST /api/stations/{name}/setpoints", "POST /api/stations/{name}/run/start",
         "POST /api/stations/{name}/run/stop", "POST /api/stations/{name}/alarms/{code}/acknowledge",
         "POST /api/stations/{name}/hand", "POST /api/stations/{name}/auto",
+        "POST /api/stations/{name}/calibration/start", "POST /api/stations/{name}/calibration/point",
+        "POST /api/stations/{name}/calibration/finish", "POST /api/stations/{name}/calibration/cancel",
+        "GET /api/calibrations",
     ]
 
     static let checker = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
@@ -238,5 +241,57 @@ struct APIContractTests {
             #expect(acknowledge(json) == "shape", "\(json)")
         }
         #expect((try? Self.decoded(RunStopRequest.self, "[1, 2]").get()) != nil, "run/stop looks at no body")
+
+        func start(_ json: String) -> String {
+            switch Self.decoded(CalibrationStartBody.self, json) {
+            case .success(let b):
+                "\(b.channel) \(b.method.rawValue) \(b.points.map(String.init) ?? "-") \(b.why ?? "-")"
+            case .failure(let e): e.description
+            }
+        }
+        #expect(start(#"{"channel": "ph", "method": "ph"}"#) == "ph ph - -")
+        #expect(start(#"{"channel": "ph", "method": "ph", "points": 3, "why": " weekly "}"#) == "ph ph 3 weekly")
+        #expect(start(#"{"channel": "ph", "method": "two-point"}"#)
+                == "method must be \"ph\", \"do\", \"conductivity\" or \"linear\", got \"two-point\"")
+        #expect(start(#"{"channel": "ph", "method": "ph", "points": null}"#)
+                == "points must be a number, not null; leave it out instead")
+        #expect(start(#"{"channel": "ph", "method": "ph", "why": "  "}"#) == "why must be 1–200 characters, not only blanks")
+        for json in [#"{"method": "ph"}"#, #"{"channel": "ph"}"#, #"{"channel": "ph", "method": "ph", "points": 1.5}"#,
+                     "{}", "null", "[]"] {
+            #expect(start(json) == "shape", "\(json)")
+        }
+
+        func point(_ json: String) -> String {
+            switch Self.decoded(CalibrationPointBody.self, json) {
+            case .success(let b):
+                "\(b.value.map { "\($0)" } ?? "-") \(b.tempC.map { "\($0)" } ?? "-") \(b.lot ?? "-")"
+            case .failure(let e): e.description
+            }
+        }
+        #expect(point("{}") == "- - -", "a DO saturation point has no value")
+        #expect(point(#"{"value": 7.01, "temp_c": 21.5, "lot": "B-17"}"#) == "7.01 21.5 B-17")
+        #expect(point(#"{"value": null}"#) == "value must be a number, not null; leave it out instead")
+        #expect(point(#"{"value": "7"}"#) == "shape")
+        #expect(CalibrationPointBody.absent.value == nil)
+
+        func finish(_ json: String) -> String {
+            switch Self.decoded(CalibrationFinishBody.self, json) {
+            case .success(let b): "\(b.apply)"
+            case .failure(let e): e.description
+            }
+        }
+        #expect(CalibrationFinishBody.absent.apply, "without a body an accepted calibration is applied")
+        #expect(finish("{}") == "true")
+        #expect(finish(#"{"apply": false}"#) == "false")
+        for json in [#"{"apply": 0}"#, #"{"apply": "no"}"#, #"{"apply": null}"#] {
+            #expect(finish(json) == "apply must be true or false", "\(json)")
+        }
+
+        #expect((try? Self.decoded(CalibrationCancelBody.self, #"{"any": 1}"#).get()) != nil, "cancel ignores keys")
+        for json in ["5", "null", "[]", #""text""#] {
+            if case .success = Self.decoded(CalibrationCancelBody.self, json) {
+                Issue.record("cancel took \(json), which is not an object")
+            }
+        }
     }
 }

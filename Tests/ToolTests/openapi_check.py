@@ -15,8 +15,9 @@ usage: openapi_check.py BASE_URL TOKEN_FILE [--document FILE]
    document (TRACE, OPTIONS, HEAD, …) answers 405 with exactly the documented methods in Allow.
 
 Prints one line per check and a summary; exits 0 only if every check passed, else 1 with the failures listed.
-The server must run the demo plant (`rigd run` without --config): writes go to heat-rig-1 (setpoint_c) and
-extractor-1 (run/stop, run/start) when they exist, else to the first station that fits.
+The server must run the demo plant (`rigd run` without --config): writes go to heat-rig-1 (setpoint_c),
+extractor-1 (run/stop, run/start), pond-1 (hand, auto) and nursery-1 (a calibration of salinity_ppt, always cancelled
+before the checks end) when they exist, else to the first station that fits.
 Needs Python 3.11+, jsonschema 4.18+ (with referencing) and openapi-spec-validator (PyPI).
 """
 
@@ -734,6 +735,7 @@ class Checker:
         for path in ["/api/nope", "/api", "/", "/api/v1/stations", "/api/openapi.yaml", "/api/stations/{name}/nope",
                      "/api/stations/{name}/samples/extra", "/api/stations/{name}/run",
                      "/api/stations/{name}/alarms", "/api/stations/{name}/settings", "/metrics/extra",
+                     "/api/stations/{name}/calibration", "/api/stations/{name}/calibration/start/extra",
                      "/api/health/extra"]:
             for method in ("get", "post"):
                 reply = http(method, self.url(path, values), authorization=self.bearer(),
@@ -1098,9 +1100,170 @@ def plan_auto(c: Checker, path: str) -> None:
     c.call("post", path, values, authorization=c.bearer(), label="no body, nothing held", expect={422})
 
 
+def calibration_target(c: Checker, path: str) -> tuple[str, str, str, float] | None:
+    """A station with a channel to calibrate, the channel, a method for it and a standard's value: the demo's
+    nursery-1 with salinity_ppt by conductivity in a 35 ppt standard, else the first channel that has a method other
+    than do (whose saturation point takes no value) with a value of 1. None, recorded as a failure, without one."""
+    def channel(s: dict) -> tuple[str, str] | None:
+        channels = (s.get("calibration") or {}).get("channels", [])
+        for ch in channels:
+            if ch.get("name") == "salinity_ppt" and "conductivity" in ch.get("methods", []):
+                return ch["name"], "conductivity"
+        for ch in channels:
+            for method in ch.get("methods", []):
+                if method != "do":
+                    return ch["name"], method
+        return None
+
+    station = pick_station(c, "nursery-1", lambda s: channel(s) is not None)
+    if station is None:
+        c.record(False, f"POST {path} exercised", ["no station has a channel to calibrate"])
+        return None
+    name = station["name"]
+    chosen, method = channel(station)
+    return name, chosen, method, 35.0 if chosen == "salinity_ppt" else 1.0
+
+
+def calibration_session(c: Checker, name: str) -> dict | None:
+    return (c.status_of(name).get("calibration") or {}).get("session")
+
+
+def cancel_calibration(c: Checker, name: str) -> None:
+    """Ends whatever calibration the station has, outside the checks (422 when it has none)."""
+    http("post", c.url("/api/stations/{name}/calibration/cancel", {"name": name}), authorization=c.bearer())
+
+
+def start_calibration(c: Checker, name: str, channel: str, method: str) -> None:
+    """A fresh calibration in state waiting, outside the checks."""
+    cancel_calibration(c, name)
+    http("post", c.url("/api/stations/{name}/calibration/start", {"name": name}),
+         body={"channel": channel, "method": method}, authorization=c.bearer())
+
+
+def session_is(name: str, state: str | None, c: Checker) -> Callable[[Reply, Any], list[str]]:
+    """A calibration write's answer: the station, who asked, and its session's state after it (None: no session),
+    both in the answer and in the station's status."""
+    def check(reply: Reply, parsed: Any) -> list[str]:
+        problems = accepted_by(name)(reply, parsed)
+        if reply.status != 200:
+            return problems
+        answered = (parsed.get("calibration") or {}).get("session") if isinstance(parsed, dict) else None
+        for where, session in (("the answer", answered), ("the status", calibration_session(c, name))):
+            got = session.get("state") if isinstance(session, dict) else None
+            if got != state:
+                problems.append(f"after 200, {where}'s calibration session is {short(session, 200)}, "
+                                f"expected state {state}")
+        return problems
+    return check
+
+
+def plan_calibration_start(c: Checker, path: str) -> None:
+    found = calibration_target(c, path)
+    if found is None:
+        return
+    name, channel, method, _ = found
+    values = {"name": name}
+    points = 1 if method == "conductivity" else 2
+    valid = {"channel": channel, "method": method, "points": points, "why": "openapi-check"}
+    cancel_calibration(c, name)
+    write_basics(c, path, values, valid)
+    c.record(calibration_session(c, name) is None, f"refused calibration/start requests left {name} without a session",
+             [short(calibration_session(c, name))] if calibration_session(c, name) else [])
+    # No session now, so a body the server wrongly takes starts one (200) instead of hiding behind "a calibration is
+    # in progress" (422).
+    body_checks(c, path, values, valid, after_acceptance=lambda: cancel_calibration(c, name))
+    for body, why in [({"channel": "no_such_channel", "method": "linear"}, "unknown channel"),
+                      ({"channel": channel, "method": "ph" if method != "ph" else "do"}, "a method that does not fit"),
+                      ({"channel": channel, "method": "linear", "points": 1}, "linear with 1 point")]:
+        c.call("post", path, values, body=body, authorization=c.bearer(), label=why, expect={422})
+        if calibration_session(c, name) is not None:
+            cancel_calibration(c, name)
+    c.call("post", path, values, body=valid, authorization=c.bearer(), label=f"valid: {short(valid)}",
+           expect={200}, extra=session_is(name, "waiting", c))
+    c.call("post", path, values, body=valid, authorization=c.bearer(), label="while a calibration is in progress",
+           expect={422})
+    cancel_calibration(c, name)
+    c.record(calibration_session(c, name) is None, f"{name}'s calibration cancelled after the start checks")
+
+
+def plan_calibration_point(c: Checker, path: str) -> None:
+    found = calibration_target(c, path)
+    if found is None:
+        return
+    name, channel, method, value = found
+    values = {"name": name}
+    valid = {"value": value, "temp_c": 25, "lot": "openapi-check"}
+    start_calibration(c, name, channel, method)
+    c.record(calibration_session(c, name) is not None, f"{name} has a calibration of {channel} to add points to")
+    write_basics(c, path, values, valid)
+    session = calibration_session(c, name) or {}
+    c.record(session.get("state") == "waiting", f"refused calibration/point requests left {name}'s session waiting",
+             [] if session.get("state") == "waiting" else [short(session)])
+    # Waiting for a point, so a body the server wrongly takes starts one (200): start the session again after it.
+    body_checks(c, path, values, valid, after_acceptance=lambda: start_calibration(c, name, channel, method))
+    for body, why in [({}, f"no value for a {method} point"), ({"value": 1e9}, "a value outside the channel's range")]:
+        c.call("post", path, values, body=body, authorization=c.bearer(), label=why, expect={422})
+    c.call("post", path, values, authorization=c.bearer(), label=f"no body: no value for a {method} point",
+           expect={422})
+    c.call("post", path, values, body=valid, authorization=c.bearer(), label=f"valid: {short(valid)}",
+           expect={200}, extra=session_is(name, "settling", c))
+    c.call("post", path, values, body=valid, authorization=c.bearer(), label="while a point is settling",
+           expect={422})
+    cancel_calibration(c, name)
+    c.record(calibration_session(c, name) is None, f"{name}'s calibration cancelled with its point settling")
+    c.call("post", path, values, body=valid, authorization=c.bearer(), label="no calibration in progress",
+           expect={422})
+
+
+def plan_calibration_finish(c: Checker, path: str) -> None:
+    """A calibration cannot be finished within the checker's time (a point takes [calibration] stable_window_s, 60 s
+    by default, to be recorded): the refusals only; 200 is CalibrationTests'."""
+    found = calibration_target(c, path)
+    if found is None:
+        return
+    name, channel, method, _ = found
+    values = {"name": name}
+    valid = {"apply": True}
+    cancel_calibration(c, name)
+    write_basics(c, path, values, valid)
+    body_checks(c, path, values, valid)
+    c.call("post", path, values, body=valid, authorization=c.bearer(), label="no calibration in progress",
+           expect={422})
+    c.call("post", path, values, authorization=c.bearer(), label="no body, no calibration in progress", expect={422})
+    start_calibration(c, name, channel, method)
+    c.call("post", path, values, body=valid, authorization=c.bearer(), label="no point recorded yet", expect={422})
+    session = calibration_session(c, name) or {}
+    c.record(session.get("state") == "waiting", f"a refused finish left {name}'s session waiting",
+             [] if session.get("state") == "waiting" else [short(session)])
+    cancel_calibration(c, name)
+    c.record(calibration_session(c, name) is None, f"{name}'s calibration cancelled after the finish checks")
+
+
+def plan_calibration_cancel(c: Checker, path: str) -> None:
+    found = calibration_target(c, path)
+    if found is None:
+        return
+    name, channel, method, _ = found
+    values = {"name": name}
+    start_calibration(c, name, channel, method)
+    write_basics(c, path, values, {})
+    c.record(calibration_session(c, name) is not None, f"refused calibration/cancel requests left {name}'s session")
+    body_checks(c, path, values, {}, after_acceptance=lambda: start_calibration(c, name, channel, method))
+    c.call("post", path, values, body={}, authorization=c.bearer(), label="valid: {}", expect={200},
+           extra=session_is(name, None, c))
+    c.call("post", path, values, authorization=c.bearer(), label="no calibration to cancel", expect={422})
+    start_calibration(c, name, channel, method)
+    c.call("post", path, values, authorization=c.bearer(), label="valid: no body", expect={200},
+           extra=session_is(name, None, c))
+
+
 WRITE_PLANS: dict[str, Callable[[Checker, str], None]] = {
     "/api/stations/{name}/hand": plan_hand,
     "/api/stations/{name}/auto": plan_auto,
+    "/api/stations/{name}/calibration/start": plan_calibration_start,
+    "/api/stations/{name}/calibration/point": plan_calibration_point,
+    "/api/stations/{name}/calibration/finish": plan_calibration_finish,
+    "/api/stations/{name}/calibration/cancel": plan_calibration_cancel,
     "/api/notify/{target}/test": plan_notify_test,
     "/api/stations/{name}/setpoints": plan_setpoints,
     "/api/stations/{name}/run/start": plan_run_start,

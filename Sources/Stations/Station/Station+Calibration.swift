@@ -43,10 +43,10 @@ struct CalibrationRun: Sendable {
 /// A simulated station's probe is put in the standard by the simulator (`FaultInjectable.setStandard`): its reading
 /// moves there with the probe's time constant, through the probe's seeded errors (`[station.sim] probe_errors`).
 extension Station {
-    /// The channels that may be calibrated (the device's, less those the sonde derives from others), with the
-    /// methods that fit each.
+    /// The channels that may be calibrated, with the methods that fit each: the device's, less those the sonde derives
+    /// from others and the one the stream loop reads from the sample ring (the ring's samples are not corrected).
     var calibratableChannels: [CalibrationStatus.Channel] {
-        Profile.channels.prefix(channelCount).filter { !Self.derivedChannels.contains($0.name) }.map { spec in
+        Profile.channels.prefix(channelCount).filter(Self.isCalibratable).map { spec in
             CalibrationStatus.Channel(name: spec.name, unit: spec.unit, methods: Self.methods(for: spec).map(\.rawValue))
         }
     }
@@ -54,12 +54,17 @@ extension Station {
     /// Channels a sonde computes from others (they follow their source's correction, `applyCorrections`).
     static var derivedChannels: Set<String> { ["do_sat_pct", "nh3_mgl"] }
 
+    static func isCalibratable(_ spec: ChannelSpec) -> Bool {
+        !derivedChannels.contains(spec.name) && Profile.sampleRing?.channel != spec.index
+    }
+
+    /// A probe's own method where it has one (its acceptance limits then always apply: a two-point line would pass
+    /// a pH electrode past them), else a two-point linear calibration.
     static func methods(for spec: ChannelSpec) -> [CalibrationMethod] {
-        var methods: [CalibrationMethod] = []
-        if spec.unit == "pH" { methods.append(.ph) }
-        if spec.unit == "mg/L", spec.name.hasPrefix("do") { methods.append(.dissolvedOxygen) }
-        if spec.name.contains("salinity") || spec.name.contains("conductivity") { methods.append(.conductivity) }
-        return methods + [.linear]
+        if spec.unit == "pH" { return [.ph] }
+        if spec.unit == "mg/L", spec.name.hasPrefix("do") { return [.dissolvedOxygen] }
+        if spec.name.contains("salinity") || spec.name.contains("conductivity") { return [.conductivity] }
+        return [.linear]
     }
 
     /// Takes a calibration request; throws and changes nothing when it cannot be taken.
@@ -71,7 +76,7 @@ extension Station {
                                        + (run.by.map { " (started by \($0))" } ?? "") + ": finish or cancel it first")
             }
             guard let spec = Profile.channels.prefix(channelCount).first(where: { $0.name == channel }),
-                  !Self.derivedChannels.contains(channel) else {
+                  Self.isCalibratable(spec) else {
                 throw CommandRejection("no channel \"\(channel)\" to calibrate (channels: "
                                        + calibratableChannels.map(\.name).joined(separator: ", ") + ")")
             }
@@ -201,10 +206,12 @@ extension Station {
         }
     }
 
-    /// Per read: the settling point takes the raw reading (on the loop that reads the channel), then the applied
+    /// Per read: the settling point takes the raw reading (on the loop that reads the channel); while a calibration
+    /// is open its channel (and what the sonde derives from it) is not available to the rest; then the applied
     /// corrections go over the snapshot.
     func calibrate(_ snapshot: inout Profile.Snapshot, loop: Int, now: Double) {
         if calibrationRun?.pending != nil { settle(snapshot, loop: loop, now: now) }
+        if let run = calibrationRun, run.result == nil { takeOutOfService(run.index, &snapshot) }
         if !corrections.isEmpty {
             applyCorrections(&snapshot)
             checkCalibrationDue(now: now, force: false)
@@ -217,9 +224,14 @@ extension Station {
         let reads = loopNeeds.firstIndex { $0.channels?.contains(run.index) ?? true } ?? 0
         guard loop == reads else { return }
         if !pending.immersed, let simulated = simulatedProbes {
+            // The probe goes in now; this snapshot was read in the water and is not the standard's.
             let standard = pending.standard ?? saturationStandard(snapshot) ?? 0
             simulated.setStandard(standard, channel: run.index)
             pending.immersed = true
+            run.pending = pending
+            calibrationRun = run
+            publishCalibration(now: now)
+            return
         }
         let reading = snapshot.channels[run.index]
         if let value = reading.value {
@@ -285,6 +297,17 @@ extension Station {
 
     private func takeProbeOutOfStandard(_ run: CalibrationRun) {
         simulatedProbes?.setStandard(nil, channel: run.index)
+    }
+
+    /// A channel under calibration is in a standard, not in the water: the controller, the data log and the API get
+    /// it as not available (quality 0x01), so that control applies its safe rule for it (a pond's aerators run while
+    /// its DO probe is out) instead of acting on a buffer's reading, and no buffer reading is logged as the water's.
+    /// The calibration's status shows the raw reading.
+    private func takeOutOfService(_ index: Int, _ snapshot: inout Profile.Snapshot) {
+        let derived = ["do_mgl": ["do_sat_pct"], "ph": ["nh3_mgl"]][Profile.channels[index].name] ?? []
+        for i in [index] + derived.compactMap({ name in channelIndex(name, in: snapshot) }) where i < snapshot.channels.count {
+            snapshot.channels[i] = .notAvailable
+        }
     }
 
     /// corrected = slope · raw + offset on every calibrated channel; what a sonde derives from a corrected channel
