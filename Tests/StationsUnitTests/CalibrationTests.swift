@@ -238,9 +238,12 @@ import Testing
         #expect(due?.severity == "warning" && due?.message.contains("salinity_ppt") == true, "\(String(describing: due))")
         #expect(rig.calibration.applied.first?.overdue == true)
 
-        // A restart: the same water, the record from the data log.
-        let restarted = try Self.rig(records: [record])
-        restarted.run(120)
+        // A restart: the same water, the record from the data log. Already due: the alarm comes with the first reading.
+        let restarted = try Self.rig(records: [record], epoch: record.at + 86_400 + 3600)
+        restarted.run(15)
+        #expect(restarted.station.status().alarms.contains { $0.code == "calibration_due" })
+        #expect(restarted.calibration.applied.first?.overdue == true)
+        restarted.run(105)
         #expect(restarted.calibration.applied.map(\.channel) == ["salinity_ppt"])
         let error = restarted.meanError("salinity_ppt", minutes: 3) { $0.plant.salinityPpt }
         #expect(abs(error) < 0.15, "restored calibration: salinity reads \(error) ppt off")

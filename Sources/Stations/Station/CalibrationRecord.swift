@@ -52,6 +52,8 @@ package struct CalibrationRecord: Sendable, Codable, Equatable {
     package var failures: [String]
     /// Unix seconds: when the next calibration is due (applied calibrations only).
     package var dueAt: Double?
+    /// `slope 97.2 % of Nernstian, offset +8.1 mV at pH 7`, `gain 93.5 %`, `corrected = 1.02 · raw − 0.31`.
+    package var summary: String
 
     package var correction: ChannelCorrection { ChannelCorrection(slope: correctionSlope, offset: correctionOffset) }
 
@@ -73,22 +75,22 @@ package struct CalibrationRecord: Sendable, Codable, Equatable {
         self.applied = applied
         failures = fit.failures
         self.dueAt = dueAt
+        summary = Self.summary(method: method, fit: fit)
     }
 
-    /// `slope 97.2 % of Nernstian, offset +8.1 mV at pH 7`, `gain 93.5 %`, `corrected = 1.02 · raw − 0.31`.
-    package var summary: String {
+    static func summary(method: String, fit: CalibrationFit) -> String {
         let f = { (v: Double) in RunRecord.format((v * 100).rounded() / 100) }
         var parts: [String] = []
-        if let slopePct {
+        if let slopePct = fit.slopePct {
             parts.append(method == "ph" ? "slope \(f(slopePct)) % of Nernstian" : "gain \(f(slopePct)) %")
         }
-        if let offset, let offsetUnit {
+        if let offset = fit.offset, let offsetUnit = fit.offsetUnit {
             let signed = (offset >= 0 ? "+" : "") + f(offset)
             parts.append(method == "ph" ? "offset \(signed) mV at pH 7" : "zero \(signed) \(offsetUnit)")
         }
         if parts.isEmpty {
-            let sign = correctionOffset >= 0 ? "+" : "−"
-            parts.append("corrected = \(f(correctionSlope)) · raw \(sign) \(f(abs(correctionOffset)))")
+            let c = fit.correction
+            parts.append("corrected = \(f(c.slope)) · raw \(c.offset >= 0 ? "+" : "−") \(f(abs(c.offset)))")
         }
         return parts.joined(separator: ", ")
     }
