@@ -14,6 +14,11 @@ Checks, each printed as PASS or FAIL:
     setpoint_c takes effect (the page shows the API's new value); the data log records the operator's name as
     the event's actor;
   - an out-of-range setpoint_c (999) shows the server's reason, and the value stays;
+  - a calibration on nursery-1's page (its Calibration card): a viewer's token cannot start one (the controls are
+    disabled); with the operator's, salinity_ppt by a conductivity standard is started (the API shows the session
+    waiting, the card its message), a point at 35 ppt is asked for (the API shows it settling, the card's live panel
+    a reading within 25 s, and what was typed survives the card's re-renders), and Cancel ends it (no session, the
+    start form back). No calibration is finished: the demo's 10 s sample loop and 60 s window take minutes;
   - the token is kept for the session (another page load keeps the controls enabled);
   - the plots drew history and live points (Chart.js from Debian's libjs-chart.js);
   - the CSV export answers with CSV;
@@ -22,7 +27,9 @@ Checks, each printed as PASS or FAIL:
     answer this script provokes on purpose (the rejected 999): Chromium reports every 4xx response as a console
     error, and a rejected value must be a 4xx. Any other SEVERE entry, of any source, fails.
 Screenshots: ARTIFACT_DIR/overview.png, ARTIFACT_DIR/station-heat-rig-1.png (the 1280x800 window), with
-overview-full.png and station-heat-rig-1-full.png (the whole page at 1280 wide) and *-tablet.png (820x1180).
+overview-full.png and station-heat-rig-1-full.png (the whole page at 1280 wide) and *-tablet.png (820x1180);
+station-pond-1-hand.png (hand mode) and station-nursery-1-calibration.png (the Calibration card while a point settles,
+at 1400 wide).
 Exit status 0 only when every check passed; 2 for a usage or set-up problem.
 """
 
@@ -39,6 +46,7 @@ try:
     from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
     from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.select import Select
 except ImportError as error:
     print(f"dashboard_check: {error}; install Selenium with: python3 -m pip install selenium", file=sys.stderr)
     sys.exit(2)
@@ -49,6 +57,9 @@ SETTING = "setpoint_c"
 REJECTED_VALUE = 999
 HAND_STATION = "pond-1"
 HAND_OUTPUT = "aerator-1"
+CAL_STATION = "nursery-1"
+CAL_CHANNEL = "salinity_ppt"
+CAL_METHOD = "conductivity"
 
 
 class Checks:
@@ -382,6 +393,82 @@ def main():
         shown_auto = wait_for(lambda: texts(driver, f"{row} .mode-tag") == ["auto"], 10)
         checks.record(f"Auto returns {HAND_OUTPUT} to the controller", bool(auto) and bool(back) and bool(shown_auto),
                       " ".join(texts(driver, "#hand-message")))
+        collect_console()
+
+        # ---- calibration: a salinity probe's point on nursery-1, asked for from its page, then cancelled ----
+        def calibration_session():
+            return api_json(base, f"/api/stations/{CAL_STATION}")["calibration"].get("session")
+
+        def shown(element_id):
+            return driver.execute_script(f"const e = document.getElementById('{element_id}');"
+                                         " return !!e && e.getClientRects().length > 0;")
+
+        if calibration_session():   # left by an earlier run against the same rigd: it would refuse the start
+            http("POST", f"{base}/api/stations/{CAL_STATION}/calibration/cancel", token)
+        driver.get(f"{base}/dashboard/station/{CAL_STATION}")
+        wait_for(lambda: driver.execute_script("return document.body.dataset.ready === '1'"), 20)
+        driver.find_element(By.ID, "token-button").click()   # Forget the operator's token
+        enter_token(viewer_token)
+        start = driver.find_element(By.ID, "cal-start")
+        note = driver.find_element(By.CSS_SELECTOR, "#calibration-card .readonly-note")
+        code, _, _ = http("POST", f"{base}/api/stations/{CAL_STATION}/calibration/start", viewer_token,
+                          {"channel": CAL_CHANNEL, "method": CAL_METHOD})
+        checks.record("a viewer cannot start a calibration (the card's controls are disabled)",
+                      shown("calibration-card") and not start.is_enabled()
+                      and not driver.find_element(By.ID, "cal-channel").is_enabled()
+                      and note.is_displayed() and "only reads" in note.text and code == 403,
+                      f"Start enabled: {start.is_enabled()}; note {note.text!r}; API start with the viewer's token: {code}")
+        driver.find_element(By.ID, "token-button").click()
+        enter_token(token)
+        wait_for(lambda: driver.find_element(By.ID, "cal-start").is_enabled(), 10)
+
+        Select(driver.find_element(By.ID, "cal-channel")).select_by_value(CAL_CHANNEL)
+        Select(driver.find_element(By.ID, "cal-method")).select_by_value(CAL_METHOD)
+        driver.find_element(By.ID, "cal-why").send_keys("browser check")
+        driver.find_element(By.ID, "cal-start").click()
+        session = wait_for(lambda: (lambda s: s if s and s["state"] == "waiting" else None)(calibration_session()), 10)
+        step = wait_for(lambda: (lambda t: t if session and t == [session["message"]] else None)(
+            texts(driver, "#cal-message-step")), 10)
+        checks.record(f"{CAL_CHANNEL} of {CAL_STATION}: a calibration is started from its page, by the operator",
+                      bool(session) and session["channel"] == CAL_CHANNEL and session["method"] == CAL_METHOD
+                      and session["by"] == operator["name"] and session.get("why") == "browser check"
+                      and bool(step) and shown("cal-value") and not shown("cal-start"),
+                      f"API session {json.dumps(session)}; card {texts(driver, '#cal-message-step')}")
+
+        for field_id, text in (("cal-value", "35"), ("cal-temp", "25"), ("cal-lot", "L1")):
+            driver.find_element(By.ID, field_id).send_keys(text)
+        time.sleep(5.5)   # the page reads the status again every 5 s: what was typed must stay
+        typed = [driver.find_element(By.ID, i).get_attribute("value") for i in ("cal-value", "cal-temp", "cal-lot")]
+        checks.record("what is typed in the calibration card survives its re-renders", typed == ["35", "25", "L1"],
+                      f"fields hold {typed}")
+        driver.find_element(By.ID, "cal-point").click()
+        settling = wait_for(lambda: (lambda s: s if s and s["state"] == "settling" else None)(calibration_session()), 10)
+
+        def live_reading():
+            element = driver.find_elements(By.CSS_SELECTOR, "#cal-live .cal-reading b")
+            return float(element[0].text) if element and element[0].is_displayed() else None
+
+        reading = wait_for(live_reading, 25)
+        elapsed = texts(driver, "#cal-live .cal-elapsed")
+        counting = wait_for(lambda: (lambda t: t if t and t != elapsed else None)(texts(driver, "#cal-live .cal-elapsed")), 5)
+        current = (calibration_session() or {}).get("current") or {}
+        checks.record("a point is asked for: the API shows it settling and the card's live panel a reading",
+                      bool(settling) and (settling.get("current") or {}).get("standard") == 35
+                      and (settling.get("current") or {}).get("lot") == "L1"
+                      and reading is not None and bool(counting),
+                      f"page reading {reading}, elapsed {elapsed} → {counting}; API current {json.dumps(current)}")
+        driver.set_window_size(1400, 1000)
+        driver.execute_script("document.getElementById('calibration-card').scrollIntoView({block: 'center'})")
+        time.sleep(0.8)
+        driver.save_screenshot(os.path.join(artifacts, f"station-{CAL_STATION}-calibration.png"))
+        driver.set_window_size(1280, 800)
+
+        driver.find_element(By.ID, "cal-cancel").click()
+        gone = wait_for(lambda: calibration_session() is None, 10)
+        form_back = wait_for(lambda: shown("cal-start") and not shown("cal-session"), 10)
+        checks.record("Cancel ends the calibration and the card shows the start form again",
+                      bool(gone) and bool(form_back),
+                      f"API session {json.dumps(calibration_session())}; message {texts(driver, '#cal-message')}")
         collect_console()
         driver.get(f"{base}/dashboard/station/{STATION}")
         wait_for(lambda: driver.execute_script("return document.body.dataset.ready === '1'"), 20)

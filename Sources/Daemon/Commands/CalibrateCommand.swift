@@ -130,9 +130,12 @@ struct CalibrateCommand: AsyncParsableCommand {
             if let tempC { body["temp_c"] = tempC }
             if let lot { body["lot"] = lot }
             _ = try await post("calibration/point", body)
-            guard try await settle(point: i + 1, of: standards.count, unit: spec.unit, terminal: terminal) else {
+            switch try await settle(point: i + 1, of: standards.count, unit: spec.unit, terminal: terminal) {
+            case .recorded: continue
+            case .failed:
                 _ = try? await post("calibration/cancel", [:])
                 throw ExitCode.failure
+            case .gone: throw ExitCode.failure
             }
         }
         let finished = try await post("calibration/finish", ["apply": !noApply])
@@ -149,12 +152,13 @@ struct CalibrateCommand: AsyncParsableCommand {
         }
     }
 
+    /// The channel's method when it has one only.
     static func defaultMethod(_ spec: CalibrationStatus.Channel) throws -> CalibrationMethod {
-        for preferred in ["ph", "do", "conductivity"] where spec.methods.contains(preferred) {
-            return CalibrationMethod(rawValue: preferred)!
+        guard spec.methods.count == 1, let method = CalibrationMethod(rawValue: spec.methods[0]) else {
+            warn("calibrate: give --method for \(spec.name) (one of " + spec.methods.joined(separator: ", ") + ")")
+            throw ExitCode(ExitStatus.usage)
         }
-        throw ValidationError("--method: \(spec.name) has no usual method; give one of "
-                              + spec.methods.joined(separator: ", "))
+        return method
     }
 
     /// The standards in order; nil for a DO saturation point (rigd computes it).
@@ -163,17 +167,21 @@ struct CalibrateCommand: AsyncParsableCommand {
         if method == .dissolvedOxygen {
             if planned.isEmpty { planned = [nil] }
         } else if planned.contains(where: { $0 == nil }) {
-            throw ValidationError("--point sat is for a DO saturation point only")
+            warn("calibrate: --point sat is for a DO saturation point only")
+            throw ExitCode(ExitStatus.usage)
         }
         guard method.pointRange.contains(planned.count) else {
-            throw ValidationError("\(method.title) takes \(method.pointRange.lowerBound)…\(method.pointRange.upperBound) "
-                                  + "--point(s), got \(planned.count)")
+            warn("calibrate: \(method.title) takes \(method.pointRange.lowerBound)…\(method.pointRange.upperBound) "
+                 + "--point(s), got \(planned.count)")
+            throw ExitCode(ExitStatus.usage)
         }
         return planned
     }
 
-    /// Shows the reading while the point settles; true once it is recorded, false when it did not settle.
-    private func settle(point: Int, of count: Int, unit: String, terminal: Bool) async throws -> Bool {
+    private enum Settled { case recorded, failed, gone }
+
+    /// Shows the reading while the point settles, until it is recorded, fails, or the calibration is gone.
+    private func settle(point: Int, of count: Int, unit: String, terminal: Bool) async throws -> Settled {
         var lastLine = Date.distantPast
         while true {
             try await Task.sleep(for: .seconds(1))
@@ -181,17 +189,17 @@ struct CalibrateCommand: AsyncParsableCommand {
             guard let session = status.calibration.session else {
                 if terminal { print() }
                 warn("calibrate: the calibration was cancelled (by someone else?)")
-                return false
+                return .gone
             }
             if session.state != "settling" {
                 if terminal { print() }
                 guard session.points.count >= point, let recorded = session.points.last else {
                     warn("calibrate: \(session.message)")
-                    return false
+                    return .failed
                 }
                 say("  point \(point) of \(count) recorded: standard \(Self.number(recorded.standard)) \(unit), "
                     + "reads \(Self.number(recorded.raw)) \(unit)")
-                return true
+                return .recorded
             }
             guard let c = session.current else { continue }
             let line = "  settling: " + (c.reading.map { "\(Self.number($0)) \(unit)" } ?? "no reading")

@@ -98,8 +98,9 @@
     return String(d.getDate()).padStart(2, "0") + " " + d.toLocaleString("en-GB", { month: "short" });
   }
 
-  /** "4 min", "17 min", "1 h 12 min" for a number of seconds. */
-  function formatDuration(seconds) {
+  /** "4 min", "17 min", "1 h 12 min" for a number of seconds (a long plot's buckets). A name of its own: as a second
+   *  `formatDuration` it replaced the one above everywhere ("updated 1 min ago" for a value 3 s old). */
+  function formatBucket(seconds) {
     const minutes = Math.round(seconds / 60);
     if (minutes < 60) return `${Math.max(1, minutes)} min`;
     return `${Math.floor(minutes / 60)} h` + (minutes % 60 ? ` ${minutes % 60} min` : "");
@@ -651,6 +652,13 @@
     }
 
     function qualityText(c) {
+      // A channel under calibration is out of service (its probe is in a standard); what the sonde derives from it too.
+      const session = status.calibration && status.calibration.session;
+      const derived = { do_mgl: ["do_sat_pct"], ph: ["nh3_mgl"] };
+      if (session && session.state !== "finished" && (c.value === null || c.value === undefined)
+          && (session.channel === c.name || (derived[session.channel] || []).includes(c.name))) {
+        return "out of service: calibrating " + session.channel;
+      }
       if (c.value === null || c.value === undefined) return c.quality ? `no value (0x${c.quality.toString(16)})` : "no value";
       return c.quality ? `0x${c.quality.toString(16).padStart(2, "0")}` : "good";
     }
@@ -759,6 +767,254 @@
         message.textContent = answer.ok ? `${output.name} is back in auto.` : `Rejected: ${answer.reason}`;
         await refreshStatus();
       });
+    }
+
+    // --- calibration: guided probe calibration (the station records a point once its reading is stable) ---
+    const CAL_METHODS = { ph: "pH buffers", do: "dissolved O₂", conductivity: "conductivity std.", linear: "linear, 2 std." };
+    /** [fewest, most, usual] points of the methods that take a choice; the others take a fixed number. */
+    const CAL_POINTS = { ph: [1, 3, 2], do: [1, 2, 1] };
+    let calPointsMethod = null;     // the method the points field was last set for
+    let calElapsed = null;          // {elapsed, at}: the settling point's elapsed_s and when it arrived (ms)
+
+    function buildCalibration() {
+      $("#cal-channel").addEventListener("change", renderCalibrationForm);
+      $("#cal-method").addEventListener("change", renderCalibrationForm);
+      $("#cal-form").addEventListener("submit", event => { event.preventDefault(); startCalibration(); });
+      $("#cal-waiting").addEventListener("submit", event => { event.preventDefault(); recordPoint(); });
+      $("#cal-finish").addEventListener("click", finishCalibration);
+      $("#cal-cancel").addEventListener("click", () => cancelCalibration(false));
+      $("#cal-close").addEventListener("click", () => cancelCalibration(true));
+      renderCalibration();
+    }
+
+    /** Replaces a select's options only when they change, keeping the choice (a re-render must not undo it). */
+    function setOptions(select, options) {
+      const key = JSON.stringify(options);
+      if (select.dataset.options === key) return;
+      const previous = select.value;
+      fill(select, options.map(([value, label]) => h("option", { value }, label)));
+      select.dataset.options = key;
+      if (options.some(([value]) => value === previous)) select.value = previous;
+    }
+
+    function calibrationSettling() {
+      const s = status && status.calibration && status.calibration.session;
+      return !!s && s.state === "settling";
+    }
+
+    function renderCalibration() {
+      const card = $("#calibration-card");
+      const cal = status.calibration || {};
+      const channels = cal.channels || [];
+      card.hidden = !channels.length;
+      if (!channels.length) return;
+      const applied = cal.applied || [];
+      const overdue = applied.filter(a => a.overdue).length;
+      const s = cal.session || null;
+      $("#cal-summary").textContent = s && s.state !== "finished" ? `calibrating ${s.channel}`
+        : (applied.length ? `${applied.length} applied` : "none applied") + (overdue ? ` · ${overdue} DUE` : "");
+      fill($("#cal-applied"), applied.length ? applied.map(a => h("div", { class: "cal-applied" + (a.overdue ? " overdue" : ""),
+                                                                        dataset: { channel: a.channel } },
+        h("div", { class: "cal-applied-head" }, h("code", {}, a.channel), h("span", { class: "muted" }, a.method),
+          a.overdue ? h("span", { class: "pill overdue", title: "past its due date: calibrate this probe again" }, "DUE") : null),
+        h("div", {}, a.summary),
+        h("div", { class: "muted" }, `${formatTime(a.at)}${a.by ? " by " + a.by : ""} · ` +
+          (a.due_at ? `${a.overdue ? "was due" : "due"} ${formatTime(a.due_at)}` : "no due date"))))
+        : h("span", { class: "muted" }, "No correction applied: every channel reads as the probe says."));
+      $("#cal-form").hidden = !!s && s.state !== "finished";
+      renderCalibrationForm();
+      $("#cal-session").hidden = !s;
+      if (!s) { calElapsed = null; return; }
+      $("#cal-session-title").textContent = s.state === "finished" ? "Finished" : "In progress";
+
+      const method = CAL_METHODS[s.method] || s.method;
+      $("#cal-session-head").textContent = `${s.channel} by ${method}, ${s.points_wanted} point${s.points_wanted === 1 ? "" : "s"} · ` +
+        `started ${formatTime(s.started_at)}${s.by ? " by " + s.by : ""}${s.why ? ": " + s.why : ""}`;
+      $("#cal-message-step").textContent = s.message || "";
+      const unit = unitSuffix(s.unit);
+      const points = s.points || [];
+      fill($("#cal-recorded tbody"), points.length ? points.map((p, i) => h("tr", {},
+        h("td", {}, String(i + 1)),
+        h("td", { class: "num" }, formatNumber(p.standard) + unit),
+        h("td", { class: "num" }, formatNumber(p.raw) + unit),
+        h("td", { class: "num" }, p.temp_c === undefined || p.temp_c === null ? "—" : formatPlain(p.temp_c) + " °C"),
+        h("td", {}, p.lot || "—")))
+        : h("tr", {}, h("td", { colspan: 5, class: "muted" }, "No point recorded yet.")));
+
+      $("#cal-waiting").hidden = s.state !== "waiting";
+      if (s.state === "waiting") {
+        const value = $("#cal-value");
+        const zero = s.method === "do" && s.points_wanted === 2 && !points.length;
+        value.placeholder = s.method === "do" ? (zero ? "0 (oxygen-free water)" : "leave empty for 100 % saturation")
+                                              : `its value in ${s.unit}`;
+        value.title = s.method === "do" && !zero ? "rigd computes the saturation from the temperature, salinity and air pressure" : "";
+      }
+      $("#cal-live").hidden = s.state !== "settling";
+      if (s.state === "settling" && s.current) renderCalibrationLive(s.current, unit);
+      else calElapsed = null;
+      $("#cal-ready").hidden = s.state !== "ready";
+      const finished = s.state === "finished";
+      $("#cal-result").hidden = !finished;
+      if (finished && s.result) renderCalibrationResult(s.result);
+      $("#cal-close").hidden = !finished;
+      $("#cal-cancel").hidden = finished;
+    }
+
+    /** The start form: the channels, the methods that fit the chosen one, the points where the method takes a choice. */
+    function renderCalibrationForm() {
+      const channels = (status.calibration && status.calibration.channels) || [];
+      setOptions($("#cal-channel"), channels.map(c => [c.name, c.name + (c.unit ? ` (${c.unit})` : "")]));
+      const channel = channels.find(c => c.name === $("#cal-channel").value) || channels[0];
+      const methods = channel ? channel.methods : [];
+      setOptions($("#cal-method"), methods.map(m => [m, CAL_METHODS[m] || m]));
+      const method = $("#cal-method").value;
+      const range = CAL_POINTS[method];
+      $("#cal-points-label").hidden = !range;
+      if (range && calPointsMethod !== method) {
+        const points = $("#cal-points");
+        points.min = String(range[0]);
+        points.max = String(range[1]);
+        points.value = String(range[2]);
+        points.title = `${range[0]} to ${range[1]} points`;
+      }
+      calPointsMethod = method;
+    }
+
+    function renderCalibrationLive(c, unit) {
+      if (!calElapsed || calElapsed.elapsed !== c.elapsed_s) calElapsed = { elapsed: c.elapsed_s, at: Date.now() };
+      const known = v => v !== undefined && v !== null;
+      const covered = Math.min(1, c.window_s > 0 ? (c.covered_s || 0) / c.window_s : 0);
+      const within = known(c.spread) && c.spread <= c.band;
+      const bar = h("span", {});
+      bar.style.width = `${Math.round(covered * 100)}%`;
+      fill($("#cal-live"),
+        h("dl", { class: "results" },
+          h("dt", {}, "standard"),
+          h("dd", {}, known(c.standard) ? formatPlain(c.standard) + unit : "100 % air saturation"),
+          h("dt", {}, "reading"),
+          h("dd", { class: "cal-reading" }, h("b", {}, formatNumber(c.reading)), known(c.reading) ? unit : " (no reading yet)"),
+          h("dt", {}, "spread"),
+          h("dd", { class: within ? "" : "cal-outside" },
+            known(c.spread) ? `±${formatNumber(c.spread)}` : "—", ` of band ±${formatPlain(c.band)}${unit}`),
+          h("dt", {}, "window"),
+          h("dd", {}, `${calSeconds(Math.min(c.covered_s || 0, c.window_s))} of ${calSeconds(c.window_s)}`),
+          h("dt", {}, "elapsed"),
+          h("dd", { class: "cal-elapsed" }, calElapsedText(c))),
+        h("div", { class: "cal-bar" + (within ? " within" : ""), role: "progressbar", "aria-valuemin": 0,
+                   "aria-valuemax": 100, "aria-valuenow": Math.round(covered * 100),
+                   title: "readings in the stability window" }, bar),
+        h("div", {}, c.stable ? h("span", { class: "pill ok" }, "stable: recording the point")
+          : h("span", { class: "pill" }, within ? "settling: keep the probe still" : "settling: not within the band yet")));
+    }
+
+    function calElapsedText(c) {
+      const elapsed = calElapsed ? calElapsed.elapsed + (Date.now() - calElapsed.at) / 1000 : c.elapsed_s;
+      return `${calSeconds(Math.min(elapsed, c.timeout_s))} of ${calSeconds(c.timeout_s)} (then the point fails)`;
+    }
+
+    /** "45 s", "2 min 05 s": a settling point's times to the second. */
+    function calSeconds(seconds) {
+      seconds = Math.max(0, Math.round(seconds || 0));
+      return seconds < 120 ? `${seconds} s` : `${Math.floor(seconds / 60)} min ${String(seconds % 60).padStart(2, "0")} s`;
+    }
+
+    function renderCalibrationResult(r) {
+      const failures = r.failures || [];
+      fill($("#cal-result"),
+        h("div", {}, h("span", { class: r.accepted ? "pill ok" : "pill bad" }, r.accepted ? "ACCEPTED" : "REJECTED"), " ",
+          h("span", {}, r.applied ? "applied: every reading is corrected from now on" : "not applied")),
+        failures.length ? h("ul", { class: "cal-failures" }, failures.map(f => h("li", {}, f))) : null,
+        h("div", {}, r.summary || calibrationSummary(r)),
+        r.applied && r.due_at ? h("div", { class: "muted small" }, `due again ${formatTime(r.due_at)}`) : null);
+    }
+
+    /** The fit in words, as the applied list says it (the result itself carries the numbers only). */
+    function calibrationSummary(r) {
+      const parts = [];
+      const signed = v => (v >= 0 ? "+" : "−") + formatNumber(Math.abs(v));
+      if (typeof r.slope_pct === "number") {
+        parts.push(r.method === "ph" ? `slope ${formatNumber(r.slope_pct)} % of Nernstian` : `gain ${formatNumber(r.slope_pct)} %`);
+      }
+      if (typeof r.offset === "number" && r.offset_unit) {
+        parts.push(r.method === "ph" ? `offset ${signed(r.offset)} mV at pH 7` : `zero ${signed(r.offset)} ${r.offset_unit}`);
+      }
+      if (!parts.length) parts.push(`corrected = ${formatNumber(r.correction_slope)} · raw ${signed(r.correction_offset)}`);
+      return parts.join(", ");
+    }
+
+    async function calibrationRequest(action, body, done) {
+      const message = $("#cal-message");
+      let ok = false;
+      await busy($("#calibration-card"), async () => {
+        const answer = await api("POST", `/api/stations/${encodeURIComponent(name)}/calibration/${action}`, body);
+        ok = answer.ok;
+        message.className = answer.ok ? "message ok" : "message error";
+        message.textContent = answer.ok ? done(answer.data) : `Rejected: ${answer.reason}`;
+        if (answer.ok && answer.data && answer.data.calibration) { status.calibration = answer.data.calibration; renderCalibration(); }
+        await refreshStatus();
+      });
+      return ok;
+    }
+
+    function calibrationError(text) {
+      const message = $("#cal-message");
+      message.className = "message error";
+      message.textContent = text;
+    }
+
+    async function startCalibration() {
+      const body = { channel: $("#cal-channel").value, method: $("#cal-method").value };
+      if (!body.channel || !body.method) { calibrationError("Choose a channel and a method."); return; }
+      const range = CAL_POINTS[body.method];
+      if (range) {
+        const points = Number($("#cal-points").value);
+        if (!Number.isInteger(points) || points < range[0] || points > range[1]) {
+          calibrationError(`Enter ${range[0]} to ${range[1]} points for ${CAL_METHODS[body.method]}.`);
+          return;
+        }
+        body.points = points;
+      }
+      const why = $("#cal-why").value.trim();
+      if (why) body.why = why;
+      if (await calibrationRequest("start", body, data => `Started: ${data.accepted}.`)) $("#cal-why").value = "";
+    }
+
+    async function recordPoint() {
+      const s = status.calibration && status.calibration.session;
+      if (!s) return;
+      const body = {};
+      const valueText = $("#cal-value").value.trim();
+      if (valueText) {
+        const value = Number(valueText);
+        if (!isFinite(value)) { calibrationError("The standard's value must be a number."); return; }
+        body.value = value;
+      } else if (s.method !== "do") {
+        calibrationError(`Enter the standard's value${unitSuffix(s.unit)}.`);
+        return;
+      }
+      const tempText = $("#cal-temp").value.trim();
+      if (tempText) {
+        const temp = Number(tempText);
+        if (!isFinite(temp)) { calibrationError("The temperature must be a number (°C)."); return; }
+        body.temp_c = temp;
+      }
+      const lot = $("#cal-lot").value.trim();
+      if (lot) body.lot = lot;
+      const ok = await calibrationRequest("point", body, data => `Asked for the ${data.accepted}: waiting until the reading is stable.`);
+      if (ok) { $("#cal-value").value = ""; $("#cal-lot").value = ""; }
+    }
+
+    async function finishCalibration() {
+      await calibrationRequest("finish", { apply: $("#cal-apply").checked }, data => {
+        const r = data.calibration && data.calibration.session && data.calibration.session.result;
+        return !r ? "Finished." : !r.accepted ? "Finished: rejected, nothing applied."
+          : r.applied ? "Finished: accepted and applied." : "Finished: accepted, not applied.";
+      });
+    }
+
+    async function cancelCalibration(close) {
+      const ok = await calibrationRequest("cancel", undefined, () => close ? "" : "Cancelled: nothing was applied.");
+      if (ok) $("#cal-apply").checked = true;
     }
 
     // --- settings ---
@@ -1109,7 +1365,7 @@
           series.set(channel, points);
         }
         note.textContent = problems.length ? "History unavailable: " + problems.join("; ")
-          : "Each point pair is a bucket's minimum and maximum (" + formatDuration(range / 600) + " buckets).";
+          : "Each point pair is a bucket's minimum and maximum (" + formatBucket(range / 600) + " buckets).";
         note.hidden = false;
         redrawCharts();
         return;
@@ -1178,6 +1434,7 @@
       updateValues(false);
       renderCurrentSettings();
       renderOutputs();
+      renderCalibration();
       renderRunState();
       renderAlarms();
       renderResults();
@@ -1190,6 +1447,8 @@
       let structural = false;
       status.mode = entry.mode;
       status.link.up = entry.link_up;
+      // A settling calibration point changes at each reading: the live panel follows the station's ticks.
+      const ticked = status.updated_at !== entry.updated_at;
       status.updated_at = entry.updated_at;
       if (status.phase !== entry.phase) structural = true;
       status.phase = entry.phase;
@@ -1200,6 +1459,7 @@
       updateValues(true);
       appendLive(entry);
       if (structural) { refreshStatus(); loadRuns(); loadRecentAlarms(); }
+      else if (ticked && calibrationSettling()) refreshStatus();
     }
 
     await refreshStatus();
@@ -1211,6 +1471,7 @@
     updateValues(false);
     buildSettings();
     buildOutputs();
+    buildCalibration();
     buildRunControls(await kindOf(status.kind));
     renderRunState();
     renderAlarms();
@@ -1241,6 +1502,12 @@
     loadRecentAlarms();
     setInterval(refreshStatus, 5000);
     setInterval(() => { loadRuns(); loadRecentAlarms(); }, 30000);
+    // The settling point's elapsed time counts on between readings (the station reports it at each one).
+    setInterval(() => {
+      const c = calibrationSettling() && status.calibration.session.current;
+      const element = $("#cal-live .cal-elapsed");
+      if (c && element) element.textContent = calElapsedText(c);
+    }, 1000);
   }
 
   // ---------- start ----------

@@ -127,8 +127,8 @@ package struct CalibrationSettings: Sendable, Equatable {
     package var stableWindow = 60.0
     /// The band by method: pH units, mg/L of DO, % of the reading for conductivity/salinity, % of the channel's range
     /// for a linear calibration.
-    package var phBand = 0.02
-    package var doBandMgL = 0.1
+    package var phBand = 0.03
+    package var doBandMgL = 0.15
     package var conductivityBandPct = 1.0
     package var linearBandPct = 0.5
     /// A point that has not settled after this long fails (the operator may ask for it again).

@@ -296,6 +296,12 @@ package enum Wiring {
             mappedClient(transport, config, map: $0.map, paceRequests: false, clock: { clock.seconds() }, logger: logger)
         } ?? transport
         if let map = config.map { noteMapLimits(config, map: map, logger: logger) }
+        if config.simulator.probeErrors {
+            logger.info("""
+                station \(config.name): its simulated probes read with errors of their own, drawn from the seed \
+                ([station.sim] probe_errors): calibrate them (docs/operations.md, "Calibration")
+                """)
+        }
         let lines = try requestLines(config) { chips[$0]! }
         return makeStation(config, mode: .simulated, client: client, statusInterval: statusInterval, lines: lines,
                            simulation: SimulationHandles(device: device, gpio: chips, standsInFor: standsInFor,
