@@ -222,7 +222,7 @@ public struct CalibrationFit: Sendable, Equatable {
 
 /// Whether a reading has settled: the latest readings, spanning at least `window` seconds and at least
 /// `minimumReadings` of them, all within ±`band` of their mean.
-public struct StabilityWindow: Sendable, Equatable {
+public struct StabilityWindow: Sendable {
     public let window: Double
     public let band: Double
     public let minimumReadings: Int
@@ -232,10 +232,6 @@ public struct StabilityWindow: Sendable, Equatable {
         self.window = window
         self.band = band
         self.minimumReadings = minimumReadings
-    }
-
-    public static func == (a: StabilityWindow, b: StabilityWindow) -> Bool {
-        a.window == b.window && a.band == b.band && a.readings.map(\.value) == b.readings.map(\.value)
     }
 
     /// Adds a reading; the window keeps the latest readings that span `window` seconds (and at least

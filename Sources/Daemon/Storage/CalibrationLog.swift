@@ -43,12 +43,10 @@ package enum CalibrationLog {
         let decoder = StationStatus.decoder()
         let points = try decoder.decode([CalibrationPoint].self, from: Data((row["points"] as String).utf8))
         let failures = try decoder.decode([String].self, from: Data((row["failures"] as String).utf8))
-        var fit = CalibrationFit(correction: ChannelCorrection(slope: row["correction_slope"],
+        let fit = CalibrationFit(correction: ChannelCorrection(slope: row["correction_slope"],
                                                                offset: row["correction_offset"]),
                                  slopePct: row["slope_pct"], offset: row["offset"], offsetUnit: row["offset_unit"],
                                  failures: failures)
-        let accepted: Bool = row["accepted"]
-        if accepted { fit.failures = [] }
         return CalibrationRecord(station: row["station"], channel: row["channel"], method: row["method"],
                                  at: row["t"], by: row["actor"], why: row["why"], points: points, fit: fit,
                                  applied: row["applied"], dueAt: row["due_at"])

@@ -29,8 +29,9 @@ package struct StationOutputs: Sendable {
     }
 }
 
-/// For a simulated station: its device and GPIO chips, so tests and the fault injector can reach them. Nothing in
-/// a station's own logic looks at this.
+/// For a simulated station: its device and GPIO chips, so tests and the fault injector can reach them. The station's
+/// own logic looks at this in one place only: a calibration point puts the simulated probe in its standard
+/// (`Station+Calibration.swift`, `simulatedProbes`), the operator's part that a simulation has to play itself.
 package struct SimulationHandles: @unchecked Sendable {
     package let device: any ModbusDevice
     /// Simulated chips by name.
