@@ -24,6 +24,48 @@ import Locking
         #expect(r2.run(until: 3_600_000_000_000) == 360_001)
     }
 
+    @Test func loopsTakenOutAndPutInBetweenTicksLeaveTheOthersOnTheirGrid() {
+        // A configuration reload on a worker of the pool: one station's loop leaves, another's joins, and the loop
+        // that stays keeps every deadline of its grid.
+        let clock = VirtualClock()
+        let trace = Locked<[(String, Double)]>([])
+        let loop: @Sendable (String, Duration) -> FixedRateLoop = { name, period in
+            FixedRateLoop(spec: LoopSpec(name: name, period: period)) { tick in trace.withLock { $0.append((name, tick.now)) } }
+        }
+        let stays = loop("a", .milliseconds(250))
+        let leaves = loop("b", .seconds(1))
+        let runner = LoopRunner(clock: clock, loops: [stays, leaves])
+        runner.run(until: 1_000_000_000)
+        let ran = Locked(false)
+        runner.perform { runner in
+            runner.remove(loopsAt: [1])
+            runner.add(loop("c", .milliseconds(500)))
+            ran.withLock { $0 = true }
+        }
+        #expect(!ran.withLock { $0 }, "a change waits for the runner's thread")
+        runner.run(until: 3_000_000_000)
+        #expect(ran.withLock { $0 })
+        #expect(runner.activeLoopCount == 2)
+        let ticks = trace.withLock { $0 }
+        #expect(ticks.filter { $0.0 == "a" }.map(\.1) == stride(from: 0.0, through: 3.0, by: 0.25).map { $0 })
+        #expect(ticks.filter { $0.0 == "b" }.map(\.1) == [0, 1])
+        // The joining loop starts on its grid at the first point at or after the change, not at time 0.
+        #expect(ticks.filter { $0.0 == "c" }.map(\.1) == stride(from: 1.0, through: 3.0, by: 0.5).map { $0 })
+        #expect(stays.statistics.snapshot().lateness.max == 0)
+    }
+
+    @Test func aChangeHandedOverBeforeAStopStillRuns() {
+        // A station taken off a worker just as rigd stops still drives its safe state (in the change).
+        let clock = VirtualClock()
+        let runner = LoopRunner(clock: clock, loops: [FixedRateLoop(spec: LoopSpec(name: "l", period: .seconds(1))) { _ in }])
+        runner.run(until: 0)
+        let ran = Locked(false)
+        runner.perform { _ in ran.withLock { $0 = true } }
+        runner.requestStop()
+        runner.run(until: 5_000_000_000)
+        #expect(ran.withLock { $0 })
+    }
+
     @Test func timeBeforeTheRunnerStartsIsNotLateness() {
         // The clock has run 5.03 s before the runner starts (probing, thread start-up).
         let clock = VirtualClock(start: 5_030_000_000)

@@ -3,6 +3,7 @@ import Glibc
 #endif
 import CShims
 import HeapModule
+import Locking
 import Synchronization
 
 /// Optional real-time measures for a loop thread. Each is off unless asked for, and each reports whether it took.
@@ -53,6 +54,11 @@ public final class LoopRunner: @unchecked Sendable {
     private let pendingDeadline: Atomic<Int64>
     /// The index in `loops` of the loop whose tick runs now, -1 between ticks.
     private let firing = Atomic<Int>(-1)
+    /// Loops taken out by `remove` (their index stays, so indices given out before stay valid).
+    private var removed: Set<Int> = []
+    /// Work handed to the runner's thread by `perform`, and whether any waits (read without the lock each turn).
+    private let changes = Locked<[@Sendable (LoopRunner) -> Void]>([])
+    private let changesWaiting = Atomic<Bool>(false)
 
     public init(clock: any LoopClock, loops: [FixedRateLoop] = []) {
         self.clock = clock
@@ -73,15 +79,47 @@ public final class LoopRunner: @unchecked Sendable {
     }
 
     /// - Parameter offset: moves the loop's grid later by this many ns (a station's phase among others on one
-    ///   runner); before the runner starts only.
+    ///   runner). Once the runner has started, call on its thread only (inside `perform`).
     public func add(_ loop: FixedRateLoop, offset: Int64 = 0) {
-        precondition(offset == 0 || !started, "a loop's offset is set before its runner starts")
         loop.nextDeadline += offset
         loops.append(loop)
         if started {
             align(loop, now: clock.now())
             queue.insert(Due(deadline: loop.nextDeadline, index: loops.count - 1))
         }
+    }
+
+    /// Takes loops out for good (a station stopped by a configuration reload): they tick no more. Before the runner
+    /// starts, or on its thread (inside `perform`).
+    public func remove(loopsAt indices: Set<Int>) {
+        removed.formUnion(indices.filter { loops.indices.contains($0) })
+        if started { rebuildQueue() }
+    }
+
+    /// The loops still running (not removed).
+    public var activeLoopCount: Int { loops.count - removed.count }
+
+    /// Runs `change` on the runner's thread between two ticks (within `maxSleepChunk` on the real clock), e.g. to add
+    /// or remove a station's loops while the others keep their deadlines. A runner that is not running (not started
+    /// yet, or stopped) runs it at its next start, or never: the caller must not wait on it after a stop.
+    public func perform(_ change: @escaping @Sendable (LoopRunner) -> Void) {
+        changes.withLock { $0.append(change) }
+        changesWaiting.store(true, ordering: .releasing)
+    }
+
+    /// Runs the changes handed over by `perform`; on the runner's thread.
+    private func applyChanges() {
+        guard changesWaiting.exchange(false, ordering: .acquiring) else { return }
+        let waiting = changes.withLock { taken in
+            defer { taken.removeAll() }
+            return taken
+        }
+        for change in waiting { change(self) }
+    }
+
+    private func rebuildQueue() {
+        queue = Heap(loops.indices.filter { !removed.contains($0) }
+            .map { Due(deadline: loops[$0].nextDeadline, index: $0) })
     }
 
     /// Called on the runner's thread between the chunks of a long sleep (every `maxSleepChunk`, 100 ms on the real
@@ -100,16 +138,16 @@ public final class LoopRunner: @unchecked Sendable {
     @discardableResult
     public func run(until end: Int64 = .max) -> UInt64 {
         var ticks: UInt64 = 0
-        guard !loops.isEmpty else { return 0 }
         if !started {
             // The first deadline is the first point of each loop's grid at or after now: time spent before the
             // runner starts (probing devices, starting threads) is not wake-up lateness.
             started = true
             let now = clock.now()
             for loop in loops { align(loop, now: now) }
-            queue = Heap(loops.indices.map { Due(deadline: loops[$0].nextDeadline, index: $0) })
+            rebuildQueue()
         }
-        while !isStopRequested, let due = queue.min {
+        applyChanges()
+        turn: while !isStopRequested, let due = queue.min {
             let chosen = loops[due.index]
             let deadline = due.deadline
             if deadline > end { break }
@@ -123,6 +161,11 @@ public final class LoopRunner: @unchecked Sendable {
                     if let betweenSleeps {
                         lastBetween = clock.now()
                         betweenSleeps(lastBetween)
+                    }
+                    if changesWaiting.load(ordering: .relaxed) {
+                        // The loops may have changed: choose the next deadline again.
+                        applyChanges()
+                        continue turn
                     }
                 } else {
                     clock.sleep(until: deadline)
@@ -141,7 +184,10 @@ public final class LoopRunner: @unchecked Sendable {
             }
             queue.replaceMin(with: Due(deadline: chosen.nextDeadline, index: due.index))
             ticks += 1
+            applyChanges()
         }
+        // Changes handed over just before a stop still run: a station taken off drives its safe state.
+        applyChanges()
         return ticks
     }
 
