@@ -75,6 +75,13 @@ package struct ConfigLoader {
         }
         let calibration = top.table("calibration").map(readCalibration) ?? CalibrationSettings()
         top.finish()
+        var fingerprints: [String: String] = [:]
+        for key in ["daemon", "mqtt", "notify", "calibration"] {
+            guard let value = root[key] else { continue }
+            let one = TOMLTable()
+            one[key] = value
+            fingerprints[key] = one.convert(to: .json)
+        }
         if tables.isEmpty && daemonTable == nil && reader.issues.isEmpty {
             reader.issue(path: nil, context: nil, key: nil,
                          "no [[station]] tables: nothing to run (a file with only a [daemon] table runs the demo plant)")
@@ -112,10 +119,13 @@ package struct ConfigLoader {
             demo.mqtt = mqtt
             demo.notify = notify
             demo.calibration = calibration
+            demo.tableFingerprints = fingerprints
             return (demo, reader.absent)
         }
-        return (Configuration(source: source, stations: stations, daemon: daemon, mqtt: mqtt, notify: notify,
-                              calibration: calibration), reader.absent)
+        var configuration = Configuration(source: source, stations: stations, daemon: daemon, mqtt: mqtt,
+                                          notify: notify, calibration: calibration)
+        configuration.tableFingerprints = fingerprints
+        return (configuration, reader.absent)
     }
 
     /// `[calibration]`: stable_window_s, the bands (ph_band, do_band_mgl, conductivity_band_pct, linear_band_pct),
@@ -419,6 +429,10 @@ package struct ConfigLoader {
                                     responseTimeoutMs: response, control: control, simulator: simulator, estop: estop,
                                     beacon: beacon, relays: relays)
         station.map = map
+        station.fingerprint = table.table.convert(to: .json)
+        if let map, !map.source.hasPrefix("inline "), let text = try? String(contentsOfFile: map.source, encoding: .utf8) {
+            station.fingerprint += "\nmap \(map.source):\n" + text
+        }
         // The map's unit is the default; an address that names its unit overrides it.
         if let unit = map?.map.unit, !addressNamesUnit {
             switch address {

@@ -46,6 +46,9 @@ package struct StationConfig: Sendable {
     package var relays: [String: GPIOLineAddress] = [:]
     /// The device's map (`map = "FILE"` or an inline `[station.map]`), nil for the kind's built-in contract.
     package var map: StationMap?
+    /// The station's table as read (canonical JSON) and its map file's text: equal fingerprints, the same station
+    /// (a configuration reload leaves it running). Empty for a station not read from a file.
+    package var fingerprint = ""
 
     package var descriptor: any StationKind.Type { control.descriptor }
     package var kind: DeviceKind { control.descriptor.kind }
@@ -107,6 +110,8 @@ package struct Configuration: Sendable {
     package var notify: [NotifyTarget] = []
     /// The `[calibration]` table: when a probe's reading is stable, what a calibration must meet, when it is due.
     package var calibration = CalibrationSettings()
+    /// Every top-level table other than `[[station]]` as read (canonical JSON), by key: what a reload compares.
+    package var tableFingerprints: [String: String] = [:]
 
     package init(source: String, stations: [StationConfig], daemon: DaemonConfig = DaemonConfig(),
                  mqtt: MQTTConfig? = nil, notify: [NotifyTarget] = [],
