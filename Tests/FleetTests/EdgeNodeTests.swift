@@ -1,3 +1,4 @@
+import Control
 import Daemon
 import Foundation
 #if canImport(FoundationNetworking)
@@ -8,6 +9,7 @@ import Logging
 import MQTT
 import RigdTestKit
 import Sparkplug
+import Stations
 import Testing
 
 /// rigd as a Sparkplug B edge node against a Mosquitto broker of the test's own, watched by a subscriber of the
@@ -343,6 +345,97 @@ import Testing
         #expect(received.all.count == before, "a node that does not trust the broker published")
     }
 
+    /// A configuration reload (`replaceStations`) on a node that is born: a replaced station (same name, a new
+    /// station, of another kind) gets a DDEATH then a new DBIRTH, an added one a DBIRTH, an unchanged one nothing;
+    /// removing stations gives their DDEATHs. In process: simulated stations run on a virtual clock until they have
+    /// read their channels (alive), then stand still.
+    @Test(.timeLimit(.minutes(2)))
+    func aReloadKillsAndBirthsOnlyTheDevicesItChanges() throws {
+        let broker = try MosquittoBroker()
+        let (host, received) = try SparkplugHarness.subscriber(broker)
+        defer { host.stop() }
+        let first = try ConfigLoader.parse("""
+            [[station]]
+            name = "pond-a"
+            kind = "aqua-sonde"
+            address = "sim://"
+            [[station]]
+            name = "rig-b"
+            kind = "heat-rig"
+            address = "sim://"
+            [[station]]
+            name = "pond-c"
+            kind = "aqua-sonde"
+            address = "sim://"
+            [mqtt]
+            broker = "mqtt://127.0.0.1:\(broker.port)"
+            group = "site-t"
+            node = "host-t"
+            """, source: "first.toml")
+        // The reload's rig-b: another station of the name, of another kind.
+        let second = try ConfigLoader.parse("""
+            [[station]]
+            name = "rig-b"
+            kind = "aqua-sonde"
+            address = "sim://"
+            """, source: "second.toml")
+        let lines = Locked<[String]>([])
+        let logger = Logger(label: "edge-node-test") { _ in LineCollector(lines: lines) }
+        func alive(_ config: StationConfig) throws -> any AnyStation {
+            let clock = VirtualClock()
+            let station = try Wiring.simulatedStation(config, seed: 1, clock: clock, logger: logger)
+            station.start(now: 0)
+            LoopRunner(clock: clock, loops: station.makeLoops()).run(until: 30_000_000_000)
+            return station
+        }
+        let (a, b, c) = (try alive(first.stations[0]), try alive(first.stations[1]), try alive(first.stations[2]))
+        let newB = try alive(second.stations[0])
+        for station in [a, b, c, newB] {
+            try #require(station.status().channels.contains { $0.value != nil }, "\(station.name) read no channel")
+        }
+
+        let directory = NSTemporaryDirectory() + "rigd-reload-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let log = try DataLog.openForWriting(path: DataLog.path(in: directory))
+        let node = try EdgeNode(config: try #require(first.mqtt), password: nil, stations: [a, b], log: log,
+                                software: "rigd test", logger: logger)
+        node.start()
+        defer { node.stop() }
+        func device(_ message: MQTTMessage) -> String { String(message.topic.split(separator: "/").last ?? "") }
+        /// The device messages (DBIRTH, DDEATH) from index `from` on, as "TYPE device".
+        func deviceEvents(from: Int) -> [String] {
+            received.all.dropFirst(from).compactMap { m in
+                ["DBIRTH", "DDEATH"].first { m.topic.contains("/\($0)/") }.map { "\($0) \(device(m))" }
+            }
+        }
+        try #require(eventually(30) { Set(deviceEvents(from: 0)) == ["DBIRTH pond-a", "DBIRTH rig-b"] },
+                     "\(received.all.map(\.topic))\n\(lines.withLock { $0 }.suffix(20))")
+
+        let beforeReplace = received.all.count
+        node.replaceStations([a, newB, c])
+        #expect(eventually(10) { deviceEvents(from: beforeReplace).count >= 3 }, "\(deviceEvents(from: beforeReplace))")
+        Thread.sleep(forTimeInterval: 1)  // four looks more: nothing else follows (pond-a above all)
+        #expect(deviceEvents(from: beforeReplace) == ["DDEATH rig-b", "DBIRTH rig-b", "DBIRTH pond-c"])
+        let rebirth = try #require(received.all.dropFirst(beforeReplace)
+            .last { $0.topic.hasSuffix("/DBIRTH/host-t/rig-b") })
+        #expect(try SparkplugHarness.decode(rebirth).metrics.first { $0.name == "Kind" }?.sparkplugValue
+                == .string("aqua-sonde"))
+
+        let beforeRemove = received.all.count
+        node.replaceStations([a])
+        #expect(eventually(10) { deviceEvents(from: beforeRemove).count >= 2 }, "\(deviceEvents(from: beforeRemove))")
+        Thread.sleep(forTimeInterval: 1)
+        #expect(deviceEvents(from: beforeRemove) == ["DDEATH rig-b", "DDEATH pond-c"])
+        #expect(received.messages("NBIRTH").count == 1, "a reload is no node rebirth")
+        #expect(try SparkplugHarness.sequenceProblems(received.all) == [])
+        let notices = lines.withLock { $0 }.filter { $0.hasPrefix("MQTT: reload:") }
+        #expect(notices == [
+            "MQTT: reload: DDEATH for rig-b (replaced); DBIRTH follows for rig-b (replaced), pond-c (added)",
+            "MQTT: reload: DDEATH for rig-b (removed), pond-c (removed)",
+        ], "\(notices)")
+    }
+
     /// A 12-s broker outage, with and without rigd killed with -9 halfway (the deep tier's is 2 minutes). The
     /// historian (PostgreSQL) loses the broker too, and ends with every sample recorded meanwhile as a historical row.
     @Test(.timeLimit(.minutes(3)), arguments: [false, true])
@@ -350,5 +443,21 @@ import Testing
         let f = try SparkplugHarness.outage(seconds: 12, killDuringOutage: killDuringOutage, historian: true)
         #expect(f.historianChecked)
         #expect(f.problems(outage: 12) == [])
+    }
+}
+
+/// Keeps what a logger writes, for assertions on log lines.
+private struct LineCollector: LogHandler {
+    let lines: Locked<[String]>
+    var logLevel: Logger.Level = .info
+    var metadata: Logger.Metadata = [:]
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    func log(event: LogEvent) {
+        lines.withLock { $0.append("\(event.message)") }
     }
 }

@@ -89,11 +89,11 @@ import Testing
 }
 
 /// A station that says it is in another mode (and on another line) than it is.
-private final class Posing: ForwardingStation, @unchecked Sendable {
+final class Posing: ForwardingStation, @unchecked Sendable {
     private let posedMode: StationMode
     private let posedBus: String?
 
-    init(_ inner: any AnyStation, mode: StationMode, bus: String?) {
+    init(_ inner: any AnyStation, mode: StationMode, bus: String? = nil) {
         posedMode = mode
         posedBus = bus
         super.init(inner)

@@ -84,7 +84,7 @@ extension API {
             return liveStream(interval: interval)
         }
 
-        let station = routes.group("/api/stations/{name}").add(middleware: StationMiddleware(stations: stations))
+        let station = routes.group("/api/stations/{name}").add(middleware: StationMiddleware(registry: registry))
         station.get { _, context in
             Self.json(try context.requireStation().status())
         }
@@ -126,13 +126,13 @@ extension API {
 
     /// `event: values` with every station's values every `interval` seconds, until the client goes or rigd stops.
     package func liveStream(interval: Double) -> Response {
-        let stations = self.stations
+        let registry = self.registry
         let body = ResponseBody { writer in
             var id = 0
             // A comment line first, so clients see the stream open at once.
             try await writer.write(ByteBuffer(string: ": rigd live values every \(interval) s\nretry: 2000\n\n"))
             while !Task.isCancelled && !Task.isShuttingDownGracefully {
-                let frame = LiveFrame(stations: stations.map { LiveFrame.Entry($0.status()) })
+                let frame = LiveFrame(stations: registry.stations.map { LiveFrame.Entry($0.status()) })
                 let data = (try? StationStatus.encoder().encode(frame)) ?? Data("{}".utf8)
                 id += 1
                 try await writer.write(ByteBuffer(string: "id: \(id)\nevent: values\ndata: "

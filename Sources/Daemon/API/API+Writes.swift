@@ -30,7 +30,22 @@ extension API {
             }
             return Self.json(NotifyTestResult(target: name, delivered: true, by: identity.name))
         }
-        let station = routes.group("/api/stations/{name}").add(middleware: StationMiddleware(stations: stations))
+        // A configuration reload (admin): 200 with what changed, 422 with the file's problems (nothing changed), 409
+        // while another reload runs. The body, if any, is not read.
+        routes.group("/api/reload").add(middleware: BearerTokenMiddleware(access: access, required: .admin))
+            .post { _, context in
+                let identity = try context.requireIdentity()
+                guard let reload else {
+                    throw APIError(.notFound, "no_reload", "this rigd cannot reload its configuration")
+                }
+                let outcome = await reload(identity.name)
+                if outcome.applied { return Self.json(outcome) }
+                if outcome.errors == ["a reload is already in progress"] {
+                    throw APIError(.conflict, "reload_in_progress", "a reload is already in progress; try again when it is done")
+                }
+                return Self.json(outcome, status: .unprocessableContent)
+            }
+        let station = routes.group("/api/stations/{name}").add(middleware: StationMiddleware(registry: registry))
         station.post("setpoints") { request, context in
             let body = try await request.decode(as: SettingRequest.self, context: context)
             return try await apply(.set(name: body.name, value: body.value), context)

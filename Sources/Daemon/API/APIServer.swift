@@ -17,7 +17,11 @@ import Locking
 /// Writes need `Authorization: Bearer TOKEN`; reads too when the listener is not loopback. The routes are in
 /// `API+Reads.swift`, `API+Writes.swift` and `Dashboard.swift`.
 package struct API: Sendable {
-    package let stations: [any AnyStation]
+    /// The stations now: a configuration reload may replace them, so every handler looks them up as it runs.
+    package let registry: StationRegistry
+    package var stations: [any AnyStation] { registry.stations }
+    /// `POST /api/reload` (admin): reloads the configuration; nil: rigd was not started with one that can reload.
+    package var reload: (@Sendable (_ by: String) async -> ReloadOutcome)?
     package let recorder: Recorder?
     package let metrics: MetricsExporter
     /// Who may read and write: the API token file's token and the tokens file's named tokens.
@@ -35,7 +39,7 @@ package struct API: Sendable {
     package static let maximumBody = 64 * 1024
     package static let maximumRows = 100_000
 
-    package func station(named name: String) -> (any AnyStation)? { stations.first { $0.name == name } }
+    package func station(named name: String) -> (any AnyStation)? { registry.station(named: name) }
 
     // MARK: Router
 
@@ -167,7 +171,14 @@ package struct API: Sendable {
 
     package init(stations: [any AnyStation], recorder: Recorder?, metrics: MetricsExporter, access: AccessControl, readsNeedToken: Bool, replyTimeout: Double = 5,
                  kinds: [KindDescription] = KindRegistry.builtIn.descriptions) {
-        self.stations = stations
+        self.init(registry: StationRegistry(stations), recorder: recorder, metrics: metrics, access: access,
+                  readsNeedToken: readsNeedToken, replyTimeout: replyTimeout, kinds: kinds)
+    }
+
+    package init(registry: StationRegistry, recorder: Recorder?, metrics: MetricsExporter, access: AccessControl,
+                 readsNeedToken: Bool, replyTimeout: Double = 5,
+                 kinds: [KindDescription] = KindRegistry.builtIn.descriptions) {
+        self.registry = registry
         self.recorder = recorder
         self.metrics = metrics
         self.access = access

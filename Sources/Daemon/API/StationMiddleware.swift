@@ -9,18 +9,18 @@ import Locking
 package struct StationMiddleware: RouterMiddleware {
     package typealias Context = APIRequestContext
 
-    package let stations: [any AnyStation]
+    package let registry: StationRegistry
 
     package func handle(_ request: Request, context: Context,
                 next: (Request, Context) async throws -> Response) async throws -> Response {
         let name = try context.parameters.require("name")
-        guard let station = stations.first(where: { $0.name == name }) else { return API.unknownStation(name) }
+        guard let station = registry.station(named: name) else { return API.unknownStation(name) }
         var context = context
         context.station = station
         return try await next(request, context)
     }
 
-    package init(stations: [any AnyStation]) {
-        self.stations = stations
+    package init(registry: StationRegistry) {
+        self.registry = registry
     }
 }

@@ -42,11 +42,11 @@ struct APIConnection: ParsableArguments {
     }
 
     /// Sends a request to the API; returns the status code and body, or exits 69 when no rigd answers.
-    func send(_ method: String, _ path: String, body: [String: Any]? = nil,
+    func send(_ method: String, _ path: String, body: [String: Any]? = nil, timeout: Double = 10,
               command: String) async throws -> (code: Int, data: Data, base: String) {
         let (base, token) = try resolve()
         guard let endpoint = URL(string: base + path) else { throw ValidationError("--url \(base) is not a URL") }
-        var request = URLRequest(url: endpoint, timeoutInterval: 10)
+        var request = URLRequest(url: endpoint, timeoutInterval: timeout)
         request.httpMethod = method
         if let token { request.setValue("Bearer " + token, forHTTPHeaderField: "Authorization") }
         if let body {

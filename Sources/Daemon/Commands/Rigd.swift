@@ -22,7 +22,8 @@ package struct Rigd: AsyncParsableCommand {
         version: "0.1.0",
         subcommands: [RunCommand.self, SimulateCommand.self, CheckCommand.self, StatusCommand.self, ExportCommand.self, FaultCommand.self,
                       PortsCommand.self, KindsCommand.self, ProbeCommand.self, ScanCommand.self, TokenCommand.self,
-                      BackupCommand.self, RestoreCommand.self, NotifyCommand.self, HandCommand.self, AutoCommand.self, CalibrateCommand.self],
+                      BackupCommand.self, RestoreCommand.self, NotifyCommand.self, HandCommand.self, AutoCommand.self, CalibrateCommand.self,
+                      ReloadCommand.self],
         defaultSubcommand: nil
     )
 }

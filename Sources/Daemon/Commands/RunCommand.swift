@@ -24,6 +24,11 @@ struct RunCommand: AsyncParsableCommand {
         directory ([daemon] data_dir, --data-dir; default $STATE_DIRECTORY, else ~/.local/state/rigd), and under \
         systemd (Type=notify) rigd reports READY, STATUS, STOPPING and pets the watchdog while every loop is alive.
 
+        Real clock, reload: SIGHUP (systemctl reload rigd), `rigd reload` or POST /api/reload reads the \
+        configuration again. An invalid file is refused whole and nothing changes; stations whose tables did not \
+        change keep running; changed ones drive their safe state and start again; removed ones stop safe; added \
+        ones start. [daemon], [mqtt], [[notify]] and [calibration] apply at the next start.
+
         Virtual clock (--virtual --for DURATION): every station simulated, on a discrete-event clock that jumps to \
         the next deadline; writes the run report (JSON) to --report or standard output. The same seed gives the \
         same report, apart from wall_s.
@@ -101,6 +106,9 @@ struct RunCommand: AsyncParsableCommand {
     func run() async throws {
         let signals = ShutdownSignal()
         let logger = try log.bootstrap()
+        // Caught at once: SIGHUP's default action would end rigd while it probes its devices.
+        let reloadSignal = virtual ? nil : ReloadSignal(logger: logger)
+        defer { withExtendedLifetime(reloadSignal) {} }
         let configuration: Configuration
         let runRecipe: RecipeLoader.Loaded?
         let timeline: FaultTimeline?
@@ -139,7 +147,8 @@ struct RunCommand: AsyncParsableCommand {
             try runVirtual(configuration, timeline: timeline, signals: signals, startRequests: startRequests,
                            logger: logger)
         } else {
-            try await runReal(configuration, signals: signals, startRequests: startRequests, logger: logger)
+            try await runReal(configuration, signals: signals, reloadSignal: reloadSignal!,
+                              startRequests: startRequests, logger: logger)
         }
     }
 
@@ -229,7 +238,7 @@ struct RunCommand: AsyncParsableCommand {
         return daemon
     }
 
-    private func runReal(_ configuration: Configuration, signals: ShutdownSignal,
+    private func runReal(_ configuration: Configuration, signals: ShutdownSignal, reloadSignal: ReloadSignal,
                          startRequests: ([any AnyStation]) -> Void, logger: Logger) async throws {
         let daemon = daemonSettings(configuration)
         let dataDirectory = daemon.resolvedDataDirectory
@@ -370,22 +379,27 @@ struct RunCommand: AsyncParsableCommand {
         if let notifier {
             services.append(.init(service: notifier))
         }
+        let systemd = SystemdNotifier()
+        let reloader = Reloader(path: config, running: configuration, service: stationService, outputs: outputs,
+                                recorder: recorder, edgeNode: edgeNode, systemd: systemd, clock: clock, seed: seed,
+                                statusInterval: statusEvery, logger: logger)
+        reloadSignal.connect(reloader)
         if let address = daemon.http, let access {
-            var api = API(stations: stations, recorder: recorder, metrics: metrics, access: access,
+            var api = API(registry: stationService.registry, recorder: recorder, metrics: metrics, access: access,
                           readsNeedToken: !address.isLoopback)
             api.notifier = notifier
+            api.reload = { by in await reloader.reload(by: by) }
             let app = APIServer(api: api, address: address, logger: logger) { bound in
                 logger.notice("HTTP API listening on http://\(bound) (reads \(address.isLoopback ? "open on loopback" : "need the token"); writes need the token or an operator's)")
             }
             // A server that cannot listen (port taken) stops rigd in order: stations go safe, then exit 70.
             services.append(.init(service: app, failureTerminationBehavior: .gracefullyShutdownGroup))
         }
-        if let notifier = SystemdNotifier() {
+        if let notifier = systemd {
             logger.info("systemd notify socket \(notifier.socketPath)")
             services.append(.init(service: SystemdService(
-                notifier: notifier,
-                threads: stationService.threads,
-                stations: stations, clock: clock, stallLimit: daemon.watchdogStall, logger: logger)))
+                notifier: notifier, service: stationService, clock: clock, stallLimit: daemon.watchdogStall,
+                logger: logger)))
         }
         let groupConfiguration = ServiceGroupConfiguration(services: services, logger: logger)
         let group = ServiceGroup(configuration: groupConfiguration)
@@ -416,7 +430,7 @@ struct RunCommand: AsyncParsableCommand {
         logger.notice("rigd stopped after \(String(format: "%.1f", elapsed)) s; every station was told to drive its safe state (any that could not says so above)")
         if let report {
             let document = RunReport.document(seed: seed, durationSeconds: elapsed, wallSeconds: elapsed,
-                                              clock: "real", interrupted: false, stations: stations)
+                                              clock: "real", interrupted: false, stations: stationService.registry.stations)
             try writeReport(document, to: report, logger: logger)
         }
         if failure != nil { throw ExitCode(ExitStatus.software) }

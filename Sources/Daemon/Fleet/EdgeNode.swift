@@ -53,7 +53,6 @@ package final class EdgeNode: @unchecked Sendable {
     static let noticeableBacklog = 5.0
 
     let config: MQTTConfig
-    private let stations: [any AnyStation]
     private let log: any DatabaseWriter
     private let logger: Logger
     private let software: String
@@ -66,6 +65,8 @@ package final class EdgeNode: @unchecked Sendable {
     private var client: MQTTClient?
     /// The stations' verdicts on commands, handed over from their threads.
     private let verdicts = Locked<[Verdict]>([])
+    /// The stations of a configuration reload, until the node's thread takes them up.
+    private let reload = Locked<[any AnyStation]?>(nil)
 
     // The `sparkplug` thread's own state.
     private var devices: [Device]
@@ -82,8 +83,11 @@ package final class EdgeNode: @unchecked Sendable {
     /// Whether the primary host application says it is online (always true without `primary_host`).
     private var primaryOnline: Bool
 
+    /// A verdict names its device and station, not an index: the devices may change (a reload) while the station
+    /// judges.
     private struct Verdict {
-        let device: Int
+        let device: String
+        let station: ObjectIdentifier
         let command: String
         let rejection: CommandRejection?
     }
@@ -97,6 +101,14 @@ package final class EdgeNode: @unchecked Sendable {
         /// Sent (maybe not acknowledged yet) through this time.
         var sent: Double
         let through: Double
+
+        /// A row of `forward_gap`.
+        struct Stored {
+            let id: Int64
+            let station: String
+            let after: Double
+            let through: Double
+        }
     }
 
     private struct Device {
@@ -134,27 +146,12 @@ package final class EdgeNode: @unchecked Sendable {
                  software: String, logger: Logger) throws {
         // Station names are valid Sparkplug device ids as the loader takes them (letters, digits, - and _).
         self.config = config
-        self.stations = stations
         self.log = log
         self.logger = logger
         self.software = software
         let now = Date().timeIntervalSince1970
-        let (places, gaps) = try log.read { db -> ([String: Double], [(Int64, String, Double, Double)]) in
-            let places = try Row.fetchAll(db, sql: "SELECT station, through FROM forward")
-            let gaps = try Row.fetchAll(db, sql: "SELECT id, station, after, through FROM forward_gap ORDER BY id")
-            return (Dictionary(places.map { ($0["station"], $0["through"]) }, uniquingKeysWith: max),
-                    gaps.map { ($0["id"], $0["station"], $0["after"], $0["through"]) })
-        }
-        devices = stations.map { station in
-            // A station the node never forwarded starts now: what it recorded before is not the fleet's.
-            let through = places[station.name] ?? now
-            var device = Device(station: station, name: station.name,
-                                deadbands: Self.deadbands(of: station, config: config),
-                                liveSent: through, liveAcked: through)
-            device.gaps = gaps.filter { $0.1 == station.name }.map { Gap(id: $0.0, sentFrom: $0.2, acked: $0.2,
-                                                                         sent: $0.2, through: $0.3) }
-            return device
-        }
+        let stored = try Self.storedPlaces(log)
+        devices = stations.map { Self.device($0, stored: stored, config: config, now: now) }
         placeChanged = true
         primaryOnline = config.primaryHost == nil
         let clientID = "rigd-\(config.group)-\(config.node)"
@@ -169,6 +166,32 @@ package final class EdgeNode: @unchecked Sendable {
         }
         client = try MQTTClient(settings, logger: logger, will: { [weak self] in self?.nextWill() },
                                 onEvent: { [weak self] event in self?.inbox.withLock { $0.append(event) } })
+    }
+
+    /// The forwarding places kept in the data log (`forward`) and the gaps not forwarded yet (`forward_gap`).
+    private static func storedPlaces(_ log: any DatabaseWriter) throws
+        -> (places: [String: Double], gaps: [Gap.Stored]) {
+        try log.read { db in
+            let places = try Row.fetchAll(db, sql: "SELECT station, through FROM forward")
+            let gaps = try Row.fetchAll(db, sql: "SELECT id, station, after, through FROM forward_gap ORDER BY id")
+            return (Dictionary(places.map { ($0["station"], $0["through"]) }, uniquingKeysWith: max),
+                    gaps.map { Gap.Stored(id: $0["id"], station: $0["station"], after: $0["after"],
+                                          through: $0["through"]) })
+        }
+    }
+
+    /// A station's new device, forwarding from its kept place with its kept gaps.
+    private static func device(_ station: any AnyStation, stored: (places: [String: Double], gaps: [Gap.Stored]),
+                               config: MQTTConfig, now: Double) -> Device {
+        // A station the node never forwarded starts now: what it recorded before is not the fleet's.
+        let through = stored.places[station.name] ?? now
+        var device = Device(station: station, name: station.name,
+                            deadbands: Self.deadbands(of: station, config: config),
+                            liveSent: through, liveAcked: through)
+        device.gaps = stored.gaps.filter { $0.station == station.name }.map {
+            Gap(id: $0.id, sentFrom: $0.after, acked: $0.after, sent: $0.after, through: $0.through)
+        }
+        return device
     }
 
     /// A password file that cannot be used: which, and why.
@@ -237,7 +260,9 @@ package final class EdgeNode: @unchecked Sendable {
     /// Starts the client and the node's thread.
     package func start() {
         let broker = "\(config.tls ? "mqtts" : "mqtt")://\(config.host):\(config.port)"
-        logger.notice("MQTT: Sparkplug B edge node \(config.group)/\(config.node) for \(stations.count) station(s), broker \(broker)")
+        // The node's thread has not started: its devices (or a reload waiting for it) are safe to count here.
+        let count = reload.withLock { $0?.count } ?? devices.count
+        logger.notice("MQTT: Sparkplug B edge node \(config.group)/\(config.node) for \(count) station(s), broker \(broker)")
         client?.start()
         startThread(name: "sparkplug") { [self] in
             while !stopping.load(ordering: .relaxed) {
@@ -261,8 +286,91 @@ package final class EdgeNode: @unchecked Sendable {
         savePlace(force: true)
     }
 
+    /// The stations from now on (a configuration reload): applied on the node's thread at its next look.
+    /// A removed station's device gets its DDEATH; a replaced one (same name, another object) its DDEATH and a new
+    /// DBIRTH; an added one its DBIRTH, forwarding from now (or from its stored place in the data log's `forward`
+    /// table). An unchanged station (the same object) keeps its device as it is: no rebirth, no gap. Any thread.
+    package func replaceStations(_ stations: [any AnyStation]) {
+        reload.withLock { $0 = stations }
+    }
+
+    /// Takes up a reload's stations (the latest asked for): the devices follow them by name, and so does every index
+    /// into the devices (the unacknowledged messages, the last live ones). A removed device's unacknowledged messages
+    /// are forgotten: its place in the data log stays as kept (saved here first). A replaced device forwards on from
+    /// its place; an added one's gap (what it recorded since its kept place) opens now when online, else on connecting.
+    private func applyReload() {
+        guard var stations = reload.withLock({ r in defer { r = nil }; return r }) else { return }
+        // The loader refuses two stations of one name; should a list have them anyway, the first counts.
+        var names = Set<String>()
+        stations = stations.filter { names.insert($0.name).inserted }
+        let now = Date().timeIntervalSince1970
+        savePlace(force: true)
+        let byName = Dictionary(stations.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        var deaths: [String] = [], unborn: [String] = [], births: [String] = []
+        for i in devices.indices {
+            let why: String
+            switch byName[devices[i].name] {
+            case nil: why = "removed"
+            case let station? where station !== devices[i].station: why = "replaced"
+            default: continue
+            }
+            if online && devices[i].born {
+                deviceDeath(i, now: now)
+                deaths.append("\(devices[i].name) (\(why))")
+            } else {
+                unborn.append("\(devices[i].name) (\(why))")
+            }
+        }
+        let index = Dictionary(devices.indices.map { (devices[$0].name, $0) }, uniquingKeysWith: { a, _ in a })
+        var stored: (places: [String: Double], gaps: [Gap.Stored]) = ([:], [])
+        if stations.contains(where: { index[$0.name] == nil }) {
+            do {
+                stored = try Self.storedPlaces(log)
+            } catch {
+                logger.error("MQTT: cannot read the forwarding places from the data log (\(error)); the added stations forward from now")
+            }
+        }
+        // Old index → new index, for the devices that stay (unchanged or replaced).
+        var moved: [Int: Int] = [:]
+        var added: [Int] = []
+        var next: [Device] = []
+        for station in stations {
+            guard let i = index[station.name] else {
+                added.append(next.count)
+                births.append("\(station.name) (added)")
+                next.append(Self.device(station, stored: stored, config: config, now: now))
+                continue
+            }
+            moved[i] = next.count
+            if devices[i].station === station {
+                next.append(devices[i])
+                continue
+            }
+            // Another station of the name (maybe of another kind): a new device, forwarding on from the same place.
+            births.append("\(station.name) (replaced)")
+            var device = Device(station: station, name: station.name,
+                                deadbands: Self.deadbands(of: station, config: config),
+                                liveSent: devices[i].liveSent, liveAcked: devices[i].liveAcked)
+            device.gaps = devices[i].gaps
+            next.append(device)
+        }
+        pending = pending.compactMapValues { p in
+            moved[p.device].map { Pending(device: $0, gap: p.gap, through: p.through) }
+        }
+        lastLive = Dictionary(uniqueKeysWithValues: lastLive.compactMap { i, id in moved[i].map { ($0, id) } })
+        devices = next
+        placeChanged = true
+        if online && !added.isEmpty { openGaps(only: added) }
+        var parts: [String] = []
+        if !deaths.isEmpty { parts.append("DDEATH for " + deaths.joined(separator: ", ")) }
+        if !unborn.isEmpty { parts.append("no DDEATH (not born) for " + unborn.joined(separator: ", ")) }
+        if !births.isEmpty { parts.append("DBIRTH follows for " + births.joined(separator: ", ")) }
+        if !parts.isEmpty { logger.notice("MQTT: reload: \(parts.joined(separator: "; "))") }
+    }
+
     /// One look: the client's events, the stations' state, new samples, the backlog, the place.
     private func step() {
+        applyReload()
         let events = inbox.withLock { q in
             defer { q.removeAll() }
             return q
@@ -345,21 +453,23 @@ package final class EdgeNode: @unchecked Sendable {
         logger.notice("MQTT: connected to \(config.host):\(config.port) as \(config.group)/\(config.node) (bdSeq \(bdSeq.withLock { $0 }))\(away)")
     }
 
-    /// What the stations recorded since the last acknowledged sample becomes a gap to forward. (The data log's
-    /// closures run on its own queue: they get copies, and the node's state changes after.)
-    private func openGaps() {
-        let places = devices.map { (name: $0.name, after: $0.liveAcked) }
+    /// What the stations (all, or the devices `only`) recorded since the last acknowledged sample becomes a gap to
+    /// forward. (The data log's closures run on its own queue: they get copies, and the node's state changes after.)
+    private func openGaps(only: [Int]? = nil) {
+        let places = (only ?? Array(devices.indices)).map {
+            (i: $0, name: devices[$0].name, after: devices[$0].liveAcked)
+        }
         do {
             let opened = try log.write { db -> [(Int, Int64, Double)] in
                 var opened: [(Int, Int64, Double)] = []
-                for (i, place) in places.enumerated() {
+                for place in places {
                     let latest = try Double.fetchOne(db, sql: """
                         SELECT max(s.t) FROM sample s JOIN channel c ON c.id = s.channel_id WHERE c.station = ?
                         """, arguments: [place.name]) ?? 0
                     guard latest > place.after else { continue }
                     try db.execute(sql: "INSERT INTO forward_gap (station, after, through) VALUES (?, ?, ?)",
                                    arguments: [place.name, place.after, latest])
-                    opened.append((i, db.lastInsertedRowID, latest))
+                    opened.append((place.i, db.lastInsertedRowID, latest))
                     try db.execute(sql: "INSERT OR REPLACE INTO forward (station, through) VALUES (?, ?)",
                                    arguments: [place.name, latest])
                 }
@@ -433,11 +543,7 @@ package final class EdgeNode: @unchecked Sendable {
         let alive = Self.alive(status)
         let name = devices[i].name
         if devices[i].born && !alive {
-            var payload = SpBPayload()
-            payload.timestamp = Self.ms(now)
-            payload.seq = seq.take()
-            send(topic(.death, name), payload)
-            devices[i].born = false
+            deviceDeath(i, now: now)
             logger.notice("MQTT: \(name) is dead to the fleet (DDEATH): its device link is down")
             return
         }
@@ -455,6 +561,15 @@ package final class EdgeNode: @unchecked Sendable {
         payload.metrics = changed.map { SpBPayload.Metric(name: $0.0, timestamp: Self.ms(now), $0.1) }
         for (key, value) in changed { devices[i].lastState[key] = value }
         send(topic(.data, name), payload)
+    }
+
+    /// The device's DDEATH: dead to the fleet until its next DBIRTH.
+    private func deviceDeath(_ i: Int, now: Double) {
+        var payload = SpBPayload()
+        payload.timestamp = Self.ms(now)
+        payload.seq = seq.take()
+        send(topic(.death, devices[i].name), payload)
+        devices[i].born = false
     }
 
     private func deviceBirth(_ i: Int, status: StationStatus, state: [(String, SparkplugValue)], now: Double) {
@@ -845,9 +960,12 @@ package final class EdgeNode: @unchecked Sendable {
             return refuse(i, name, CommandRejection("the station was refused at start and runs nothing"))
         }
         let described = "\(name) = \(value.map(Self.show) ?? "null")"
+        let (device, identity) = (devices[i].name, ObjectIdentifier(station))
         station.mailbox.post(request, by: "sparkplug:\(config.primaryHost ?? "mqtt")") { [weak self] result in
             let rejection: CommandRejection? = if case .failure(let r) = result { r } else { nil }
-            self?.verdicts.withLock { $0.append(Verdict(device: i, command: described, rejection: rejection)) }
+            self?.verdicts.withLock {
+                $0.append(Verdict(device: device, station: identity, command: described, rejection: rejection))
+            }
         }
     }
 
@@ -874,12 +992,14 @@ package final class EdgeNode: @unchecked Sendable {
     }
 
     private func refuse(_ i: Int, _ command: String, _ rejection: CommandRejection) {
-        announce(Verdict(device: i, command: command, rejection: rejection), now: Date().timeIntervalSince1970)
+        announce(Verdict(device: devices[i].name, station: ObjectIdentifier(devices[i].station), command: command,
+                         rejection: rejection), now: Date().timeIntervalSince1970)
     }
 
-    /// Logs a station's verdict; a refusal is counted and published as `Commands/Last Rejection`.
+    /// Logs a station's verdict; a refusal is counted and published as `Commands/Last Rejection` (not when a reload
+    /// removed or replaced the station meanwhile: its device is gone).
     private func announce(_ verdict: Verdict, now: Double) {
-        let name = devices[verdict.device].name
+        let name = verdict.device
         guard let rejection = verdict.rejection else {
             logger.notice("MQTT: \(name): DCMD \(verdict.command) applied")
             return
@@ -887,8 +1007,10 @@ package final class EdgeNode: @unchecked Sendable {
         counters.withLock { $0.rejectedCommands += 1 }
         logger.warning("MQTT: \(name): DCMD \(verdict.command) refused: \(rejection.reason)")
         let text = "\(verdict.command): \(rejection.reason)"
-        devices[verdict.device].lastRejection = text
-        guard online, devices[verdict.device].born else { return }
+        guard let i = devices.firstIndex(where: { $0.name == name && ObjectIdentifier($0.station) == verdict.station })
+        else { return }
+        devices[i].lastRejection = text
+        guard online, devices[i].born else { return }
         var payload = SpBPayload()
         payload.timestamp = Self.ms(now)
         payload.seq = seq.take()

@@ -63,7 +63,7 @@ package final class Notifier: StationJournal, Service, Sendable {
     /// Called on the stations' threads: only queues.
     package func record(_ record: JournalRecord) {
         switch record {
-        case .alarmRaised, .alarmCleared, .alarmAcknowledged: break
+        case .alarmRaised, .alarmCleared, .alarmAcknowledged, .stationStopped: break
         case .event(_, _, let kind, _, _) where kind == "link_lost" || kind == "station_refused": break
         default: return
         }
@@ -102,6 +102,9 @@ package final class Notifier: StationJournal, Service, Sendable {
                                           severity: s.severities["\(station)/\(code)"], message: "cleared", t: t))
                 case .alarmAcknowledged(let station, let code, _, _):
                     s.unacknowledged["\(station)/\(code)"] = nil
+                case .stationStopped(let station, _, _):
+                    // Stopped by a reload: its alarms are cleared in the data log, so no reminder is due for them.
+                    s.unacknowledged = s.unacknowledged.filter { !$0.key.hasPrefix(station + "/") }
                 case .event(let station, let t, let kind, let message, _):
                     notices.append(Notice(event: kind == "link_lost" ? .linkLost : .stationRefused,
                                           station: station ?? "rigd", message: message, t: t))

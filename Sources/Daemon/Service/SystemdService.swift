@@ -14,8 +14,10 @@ import Locking
 /// blocked call, a deadlock) stops the pets, and systemd restarts rigd after WatchdogSec=.
 package struct SystemdService: Service {
     package let notifier: SystemdNotifier
-    package let threads: [StationService.LoopThread]
-    package let stations: [any AnyStation]
+    /// The stations and their threads, as they are now (a reload changes them).
+    package let service: StationService
+    private var threads: [StationService.LoopThread] { service.threads }
+    private var stations: [any AnyStation] { service.stations }
     package let clock: MonotonicClock
     /// Seconds a runner may be behind before it counts as hung.
     package let stallLimit: Double
@@ -83,11 +85,10 @@ package struct SystemdService: Service {
         }
     }
 
-    package init(notifier: SystemdNotifier, threads: [StationService.LoopThread], stations: [any AnyStation],
-                 clock: MonotonicClock, stallLimit: Double, logger: Logger) {
+    package init(notifier: SystemdNotifier, service: StationService, clock: MonotonicClock, stallLimit: Double,
+                 logger: Logger) {
         self.notifier = notifier
-        self.threads = threads
-        self.stations = stations
+        self.service = service
         self.clock = clock
         self.stallLimit = stallLimit
         self.logger = logger

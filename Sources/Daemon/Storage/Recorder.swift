@@ -292,6 +292,15 @@ package final class Recorder: StationJournal {
                     """, arguments: [outcome, reason, t, results, sessionId, station, number])
             case .calibration(let record):
                 try CalibrationLog.insert(record, db: db)
+            case .stationStopped(let station, let t, let reason):
+                try db.execute(sql: """
+                    UPDATE run SET outcome = 'aborted', ended_at = ?, reason = ?
+                    WHERE session_id = ? AND station = ? AND outcome = 'running'
+                    """, arguments: [t, "the station stopped during the run (\(reason))", sessionId, station])
+                try db.execute(sql: """
+                    UPDATE alarm SET cleared_at = ?, cleared_by = ?
+                    WHERE session_id = ? AND station = ? AND cleared_at IS NULL
+                    """, arguments: [t, "station stopped (\(reason))", sessionId, station])
             }
         }
     }

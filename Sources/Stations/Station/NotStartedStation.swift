@@ -6,7 +6,7 @@ import Foundation
 /// type, or exception replies to the register contract's reads), and whose fallback is "simulate": a present device is
 /// never replaced by the simulator, so the station stays in mode `refused` with the reason, visible in the API, on the
 /// dashboard and in the data log. It has no loops and never touches the device; every operator request is rejected
-/// at once with the reason. Restart rigd once the device or the configuration is fixed.
+/// at once with the reason. Reload the configuration (or restart rigd) once the device or the configuration is fixed.
 package final class NotStartedStation: AnyStation {
     package let name: String
     package let kind: DeviceKind
@@ -29,7 +29,7 @@ package final class NotStartedStation: AnyStation {
     /// What an operator's request to this station is told.
     package var rejection: CommandRejection {
         CommandRejection("station \(name) is refused: its device at \(endpoint) \(reason); it was not started and is "
-                         + "not simulated (fix the device or the configuration, then restart rigd)")
+                         + "not simulated (fix the device or the configuration, then reload the configuration or restart rigd)")
     }
 
     package func start(now: Double) {}

@@ -156,6 +156,8 @@ package final class Station<Controller: StationController>: AnyStation, @uncheck
         self.outputs = outputs
         journal.recorder = outputs.recorder
         journal.epoch = outputs.epoch
+        journal.runsBefore = outputs.runsBefore[name] ?? 0
+        publisher.runsBefore = outputs.runsBefore[name] ?? 0
         publisher.recorder = outputs.recorder
         publisher.epoch = outputs.epoch
         publisher.recordInterval = outputs.recordInterval

@@ -21,4 +21,7 @@ package enum JournalRecord: Sendable {
     case runEnded(station: String, number: Int, outcome: String, reason: String?, t: Double, results: String)
     /// A finished probe calibration (its own time inside).
     case calibration(CalibrationRecord)
+    /// A station stopped while rigd runs on (a configuration reload): its running run is recorded as aborted and its
+    /// open alarms as cleared, with `reason`.
+    case stationStopped(station: String, t: Double, reason: String)
 }

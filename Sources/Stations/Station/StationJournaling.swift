@@ -12,6 +12,8 @@ struct StationJournaling {
     var recorder: (any StationJournal)?
     /// Unix time of the station clock's zero.
     var epoch = 0.0
+    /// Runs this station had before a reload restarted it: the first run of this station object is the next number.
+    var runsBefore = 0
     /// The outcome of each run as last logged and recorded.
     private var loggedRuns: [RunOutcome] = []
 
@@ -58,7 +60,7 @@ struct StationJournaling {
     mutating func runChanges(_ runs: [RunRecord], now: Double, summary: (RunRecord) -> String) -> Bool {
         guard runs.count != loggedRuns.count || runs.last?.outcome != loggedRuns.last else { return false }
         for (i, run) in runs.enumerated() {
-            let number = i + 1
+            let number = runsBefore + i + 1
             if i >= loggedRuns.count {
                 loggedRuns.append(.running)
                 logger.notice("station \(station): run \(number) started with recipe \"\(run.recipe)\"")

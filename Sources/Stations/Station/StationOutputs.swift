@@ -19,6 +19,9 @@ package struct StationOutputs: Sendable {
     /// `[calibration]`, and the applied calibrations the data log kept (each station takes its own).
     package var calibration = CalibrationSettings()
     package var calibrations: [CalibrationRecord] = []
+    /// Per station, the runs it had before a configuration reload restarted it: its runs go on numbering from there
+    /// (the data log keeps one run per station and number in a session).
+    package var runsBefore: [String: Int] = [:]
 
     package init(recorder: (any StationJournal)? = nil, epoch: Double, recordInterval: Double = 1,
                  latenessObserver: (@Sendable (_ station: String, _ loop: String) -> @Sendable (Int64) -> Void)? = nil) {

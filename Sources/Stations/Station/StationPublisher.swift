@@ -22,6 +22,8 @@ final class StationPublisher: @unchecked Sendable {
     var recorder: (any StationJournal)?
     /// Unix time of the station clock's zero.
     var epoch = 0.0
+    /// Runs the station had before a reload restarted it (the status numbers runs on from there).
+    var runsBefore = 0
     /// Seconds of station clock between recorded samples.
     var recordInterval = 1.0
     /// Seconds between status lines in the log; 0 for none.
@@ -155,7 +157,7 @@ final class StationPublisher: @unchecked Sendable {
                                 acknowledgedBy: a.acknowledgedBy)
         }
         let run = runs.last.map { r in
-            StationStatus.Run(number: runs.count, recipe: r.recipe, outcome: r.outcome.rawValue, reason: r.reason,
+            StationStatus.Run(number: runsBefore + runs.count, recipe: r.recipe, outcome: r.outcome.rawValue, reason: r.reason,
                               startedAt: unix(r.startedAt), endedAt: r.endedAt.map(unix), results: r.results)
         }
         let updated = unix(now)

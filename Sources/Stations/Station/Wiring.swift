@@ -135,9 +135,12 @@ package enum Wiring {
     /// exceptions) under `fallback = "simulate"` gives a `NotStartedStation` (mode `refused`). Throws `RefusedStation`
     /// for a device with `fallback = "fail"` that did not answer or answers as another kind (or with exceptions), or
     /// a real station whose host GPIO lines cannot be had (an E-stop that is configured but missing must stop the start).
+    /// With `refuseInsteadOfThrowing` (a configuration reload, where the other stations keep running), such a station
+    /// is a `NotStartedStation` with the reason instead, logged as critical.
     package static func realStations(_ configuration: Configuration, clock: any LoopClock, seed: UInt64,
                              statusInterval: Double = 0, gpio: (any GPIOProvider)? = nil,
-                             startHourOfDay: Double = 0, logger: Logger) throws -> [any AnyStation] {
+                             startHourOfDay: Double = 0, refuseInsteadOfThrowing: Bool = false,
+                             logger: Logger) throws -> [any AnyStation] {
         var refused = lineConflicts(configuration.stations)
         if let first = refused.first {
             for r in refused.dropFirst() { logger.critical("\(r)") }
@@ -207,6 +210,15 @@ package enum Wiring {
                 stations.append(try simulatedStation(config.at(hour: startHourOfDay), seed: seed, clock: clock,
                                                      statusInterval: statusInterval, standsInFor: missing,
                                                      logger: logger))
+            }
+        }
+        if refuseInsteadOfThrowing {
+            let byName = Dictionary(refused.map { ($0.station, $0) }, uniquingKeysWith: { a, _ in a })
+            return configuration.stations.compactMap { config in
+                if let station = stations.first(where: { $0.name == config.name }) { return station }
+                guard let refusal = byName[config.name] else { return nil }
+                logger.critical("\(refusal); the station is not started")
+                return NotStartedStation(config: config, reason: refusal.reason)
             }
         }
         if let first = refused.first {
