@@ -14,6 +14,7 @@ struct APIContractTests {
     /// Every route `API.router()` serves, as "METHOD PATH" (the router keeps no list to ask).
     static let routes: Set<String> = [
         "GET /api/openapi.json", "GET /metrics", "GET /api/health", "GET /api/kinds", "GET /api/stations", "GET /api/whoami", "GET /api/notify", "POST /api/notify/{target}/test",
+        "POST /api/reload",
         "GET /api/stations/{name}",
         "GET /api/stations/{name}/samples", "GET /api/stations/{name}/samples/summary", "GET /api/stations/{name}/export.csv", "GET /api/alarms", "GET /api/runs", "GET /api/events", "GET /api/stream",
         "POST /api/stations/{name}/setpoints", "POST /api/stations/{name}/run/start",
@@ -141,6 +142,36 @@ struct APIContractTests {
             }
             #expect(ref.hasPrefix("#/") && node != nil, "$ref \(ref) points at nothing")
         }
+    }
+
+    /// The reload's answer (`ReloadOutcome`, also `rigd reload --json`) has exactly the keys the document's schema
+    /// lists, all of them required: a key added to one and not the other fails here, before a client meets it.
+    @Test func theReloadOutcomeSchemaHasEveryKeyOfTheAnswer() throws {
+        let doc = try Self.document()
+        let schema = try #require(
+            ((doc["components"] as? [String: Any])?["schemas"] as? [String: Any])?["ReloadOutcome"] as? [String: Any],
+            "the document has no ReloadOutcome schema")
+        let properties = Set((schema["properties"] as? [String: Any] ?? [:]).keys)
+        let required = Set(schema["required"] as? [String] ?? [])
+        // An answer with the schema's keys (a value of each one's type) decodes, and encodes to the same keys.
+        var sample: [String: Any] = [:]
+        for (key, property) in schema["properties"] as? [String: Any] ?? [:] {
+            switch (property as? [String: Any])?["type"] as? String {
+            case "boolean": sample[key] = true
+            case "array": sample[key] = ["pond-1"]
+            default: sample[key] = "x"
+            }
+        }
+        sample["needs_restart"] = ["daemon"]
+        let outcome = try JSONDecoder().decode(ReloadOutcome.self,
+                                               from: try JSONSerialization.data(withJSONObject: sample))
+        let encoded = try JSONSerialization.jsonObject(with: try JSONEncoder().encode(outcome))
+        let keys = Set((try #require(encoded as? [String: Any])).keys)
+        #expect(keys == properties, "answer keys \(keys.sorted()) vs schema properties \(properties.sorted())")
+        #expect(required == properties, "not required: \(properties.subtracting(required).sorted())")
+        let responses = ((doc["paths"] as? [String: Any])?["/api/reload"] as? [String: Any])
+            .flatMap { ($0["post"] as? [String: Any])?["responses"] as? [String: Any] } ?? [:]
+        #expect(Set(responses.keys) == ["200", "401", "403", "404", "409", "422"], "\(responses.keys.sorted())")
     }
 
     // MARK: The document as a file

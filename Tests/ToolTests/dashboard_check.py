@@ -22,14 +22,18 @@ Checks, each printed as PASS or FAIL:
   - the token is kept for the session (another page load keeps the controls enabled);
   - the plots drew history and live points (Chart.js from Debian's libjs-chart.js);
   - the CSV export answers with CSV;
+  - on the overview, Reload configuration is shown to an admin's token only (not to an operator's, nor without a
+    token); it asks first (Cancel sends nothing), and reloading the unchanged configuration says "N unchanged;
+    restarted: none; added: none; removed: none" in a notice (the data log has the config_reloaded event with the
+    admin's name), the overview still shows every station once, and the notice can be dismissed;
   - at a tablet's 820x1180 the pages fit the width (no sideways scrolling);
   - the browser console has no SEVERE entry. The one exception is the network entry Chromium logs for the 422
     answer this script provokes on purpose (the rejected 999): Chromium reports every 4xx response as a console
     error, and a rejected value must be a 4xx. Any other SEVERE entry, of any source, fails.
 Screenshots: ARTIFACT_DIR/overview.png, ARTIFACT_DIR/station-heat-rig-1.png (the 1280x800 window), with
 overview-full.png and station-heat-rig-1-full.png (the whole page at 1280 wide) and *-tablet.png (820x1180);
-station-pond-1-hand.png (hand mode) and station-nursery-1-calibration.png (the Calibration card while a point settles,
-at 1400 wide).
+station-pond-1-hand.png (hand mode), station-nursery-1-calibration.png (the Calibration card while a point settles,
+at 1400 wide) and overview-reload.png (the overview with the reload's notice, admin's token).
 Exit status 0 only when every check passed; 2 for a usage or set-up problem.
 """
 
@@ -516,6 +520,62 @@ def main():
                       code == 200 and headers.get("Content-Type", "").startswith("text/csv")
                       and first.startswith("time_utc,unix_s,block_temp_c") and text.count("\r\n") > 2,
                       f"HTTP {code}, {first!r}, {text.count(chr(13) + chr(10))} lines")
+
+        # ---- the overview's configuration reload: admins only, confirmed, its outcome in a notice ----
+        admin = api_json(base, "/api/whoami", admin_token)
+
+        def reload_events():
+            return [e for e in api_json(base, "/api/events?from=-30m&limit=100000", admin_token)["events"]
+                    if e["kind"] == "config_reloaded"]
+
+        def displayed(element_id):
+            return driver.execute_script(f"const e = document.getElementById('{element_id}');"
+                                         " return !!e && !e.hidden && e.getClientRects().length > 0;")
+
+        driver.get(base + "/dashboard")
+        wait_for(lambda: driver.execute_script("return document.body.dataset.ready === '1'"), 20)
+        state = driver.find_element(By.ID, "token-state").text
+        checks.record("an operator's token does not show Reload configuration",
+                      state == f"{operator['name']} · operator" and not displayed("reload-button"), f"token {state!r}")
+        driver.find_element(By.ID, "token-button").click()   # Forget the operator's token
+        hidden_without = not displayed("reload-button")
+        entered = enter_token(admin_token)
+        state = driver.find_element(By.ID, "token-state").text
+        shown_for_admin = wait_for(lambda: displayed("reload-button"), 5)
+        checks.record("only an admin's token shows Reload configuration",
+                      hidden_without and bool(entered) and bool(shown_for_admin)
+                      and state == f"{admin['name']} · admin", f"hidden without a token: {hidden_without}; token {state!r}")
+        before = len(reload_events())
+        driver.find_element(By.ID, "reload-button").click()
+        asked = wait_for(lambda: driver.find_element(By.ID, "reload-dialog").is_displayed(), 5)
+        driver.find_element(By.ID, "reload-cancel").click()
+        closed = wait_for(lambda: not driver.find_element(By.ID, "reload-dialog").is_displayed(), 5)
+        time.sleep(1)
+        checks.record("Reload configuration asks first, and Cancel sends nothing",
+                      bool(asked) and bool(closed) and len(reload_events()) == before and not displayed("reload-notice"),
+                      f"dialog shown {bool(asked)}, closed {bool(closed)}; config_reloaded events {before} → {len(reload_events())}")
+        driver.find_element(By.ID, "reload-button").click()
+        wait_for(lambda: driver.find_element(By.ID, "reload-dialog").is_displayed(), 5)
+        driver.find_element(By.ID, "reload-confirm").click()
+        said = wait_for(lambda: (lambda t: t if "unchanged" in t else None)(
+            driver.find_element(By.ID, "reload-text").text), 30)
+        events = wait_for(lambda: (lambda e: e if len(e) > before else None)(reload_events()), 10) or []
+        summary = f"{len(EXPECTED_STATIONS)} unchanged; restarted: none; added: none; removed: none"
+        notice_class = driver.find_element(By.ID, "reload-notice").get_attribute("class")
+        checks.record("reloading the unchanged configuration says so in a notice",
+                      bool(said) and summary in said and "ok" in notice_class.split()
+                      and bool(events) and events[-1].get("actor") == admin["name"] and summary in events[-1]["message"],
+                      f"notice {said!r} ({notice_class}); event {json.dumps(events[-1:])}")
+        cards = wait_for(lambda: (lambda c: c if sorted(c) == sorted(EXPECTED_STATIONS) else None)(
+            [e.get_attribute("data-station") for e in driver.find_elements(By.CSS_SELECTOR, "#stations [data-station]")]), 10)
+        checks.record("after the reload the overview shows the same stations, once each", bool(cards),
+                      ", ".join(e.get_attribute("data-station") or "?"
+                                for e in driver.find_elements(By.CSS_SELECTOR, "#stations [data-station]")))
+        driver.save_screenshot(os.path.join(artifacts, "overview-reload.png"))
+        driver.find_element(By.ID, "reload-dismiss").click()
+        gone = wait_for(lambda: not displayed("reload-notice"), 5)
+        checks.record("the reload notice is dismissed", bool(gone), driver.find_element(By.ID, "reload-text").text)
+        collect_console()
     except Exception as error:  # noqa: BLE001 — every failure is a failed check with its reason
         checks.record("the checks ran to the end", False, f"{type(error).__name__}: {error}")
         try:

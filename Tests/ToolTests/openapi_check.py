@@ -17,7 +17,8 @@ usage: openapi_check.py BASE_URL TOKEN_FILE [--document FILE]
 Prints one line per check and a summary; exits 0 only if every check passed, else 1 with the failures listed.
 The server must run the demo plant (`rigd run` without --config): writes go to heat-rig-1 (setpoint_c),
 extractor-1 (run/stop, run/start), pond-1 (hand, auto) and nursery-1 (a calibration of salinity_ppt, always cancelled
-before the checks end) when they exist, else to the first station that fits.
+before the checks end) when they exist, else to the first station that fits; /api/reload reloads the configuration
+rigd runs, unchanged, so every station keeps running.
 Needs Python 3.11+, jsonschema 4.18+ (with referencing) and openapi-spec-validator (PyPI).
 """
 
@@ -1026,6 +1027,55 @@ def plan_notify_test(c: Checker, path: str) -> None:
            expect={404})
 
 
+def plan_reload(c: Checker, path: str) -> None:
+    """A reload of the configuration rigd runs (the demo plant, unchanged): 200 with every station in `unchanged` and
+    nothing restarted, added or removed, the same stations listed afterwards, and a config_reloaded event by the
+    token's name. Concurrent reloads get 200 or 409 (reload_in_progress). 422 (a refused file) is ReloadTests'."""
+    write_basics(c, path, {}, NO_BODY)
+    names = sorted(s["name"] for s in c.stations)
+
+    def unchanged(reply: Reply, parsed: Any) -> list[str]:
+        if reply.status != 200 or not isinstance(parsed, dict):
+            return []
+        problems = []
+        if sorted(parsed.get("unchanged", [])) != names:
+            problems.append(f"unchanged is {parsed.get('unchanged')}, expected every station: {names}")
+        for key in ("errors", "restarted", "added", "removed", "restarted_with_their_line", "retried_refused",
+                    "needs_restart", "not_confirmed_safe"):
+            if parsed.get(key):
+                problems.append(f"{key} is {parsed.get(key)} for an unchanged configuration")
+        if parsed.get("by") != "admin":
+            problems.append(f"by is {parsed.get('by')!r}, expected the token's name 'admin'")
+        if f"{len(names)} unchanged" not in parsed.get("summary", ""):
+            problems.append(f"summary {parsed.get('summary')!r} does not say '{len(names)} unchanged'")
+        listed = http("get", c.base + "/api/stations")
+        after = sorted(s.get("name") for s in listed.json().get("stations", [])) if listed.status == 200 else None
+        if after != names:
+            problems.append(f"after the reload GET /api/stations lists {after}, expected {names}")
+        return problems
+
+    c.call("post", path, {}, authorization=c.bearer(), label="valid: the unchanged configuration", expect={200},
+           extra=unchanged)
+    c.call("post", path, {}, raw=b"not json", authorization=c.bearer(), label="a body that is not JSON (never read)",
+           expect={200}, extra=unchanged)
+    deadline = time.monotonic() + 5
+    events: list = []
+    while time.monotonic() < deadline and not events:
+        reply = http("get", c.base + "/api/events?from=-10m&limit=100000", authorization=c.bearer())
+        events = [e for e in (reply.json().get("events", []) if reply.status == 200 else [])
+                  if e.get("kind") == "config_reloaded" and e.get("actor") == "admin"]
+        if not events:
+            time.sleep(0.25)
+    c.record(bool(events), "the data log records config_reloaded with the token's name (within 5 s)",
+             [] if events else ["no config_reloaded event with actor 'admin' in GET /api/events?from=-10m"])
+    # Several at once: each answers 200 (it ran) or 409 (another was running); none fails or changes anything.
+    from concurrent.futures import ThreadPoolExecutor
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        for future in [pool.submit(c.call, "post", path, {}, authorization=c.bearer(), label="one of 4 at once",
+                                   expect={200, 409}, extra=unchanged) for _ in range(4)]:
+            future.result()
+
+
 def hand_target(c: Checker, path: str) -> tuple[str, str, int] | None:
     """A station with a relay that may be held (the demo's pond-1 and its aerator-1), that relay, and the value it has
     now (holding it there leaves the plant as the controller has it). None, recorded as a failure, without one."""
@@ -1265,6 +1315,7 @@ WRITE_PLANS: dict[str, Callable[[Checker, str], None]] = {
     "/api/stations/{name}/calibration/finish": plan_calibration_finish,
     "/api/stations/{name}/calibration/cancel": plan_calibration_cancel,
     "/api/notify/{target}/test": plan_notify_test,
+    "/api/reload": plan_reload,
     "/api/stations/{name}/setpoints": plan_setpoints,
     "/api/stations/{name}/run/start": plan_run_start,
     "/api/stations/{name}/run/stop": plan_run_stop,

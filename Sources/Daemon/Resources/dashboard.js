@@ -118,6 +118,8 @@
   };
   /** Whether the token in use may write (operator or admin). */
   function mayWrite() { return !!session.token && !!session.who && session.who.may_write; }
+  /** Whether the token in use is an admin's (the configuration reload). */
+  function isAdmin() { return !!session.token && !!session.who && session.who.role === "admin"; }
   const tokenListeners = [];
   let readsNeedToken = false;
 
@@ -136,6 +138,7 @@
     state.classList.toggle("viewer-token", has && !mayWrite());
     $("#token-button").textContent = has ? "Forget token" : "Enter token";
     for (const element of $$("[data-write]")) setWritable(element);
+    for (const element of $$("[data-admin]")) element.hidden = !isAdmin();
     for (const note of $$(".readonly-note")) {
       note.hidden = mayWrite();
       const viewer = note.querySelector(".viewer-reason");
@@ -233,7 +236,7 @@
       updateTokenUI();
       openTokenDialog(had ? "rigd no longer accepts the token: " + reason : reason);
     }
-    return { ok: false, status: response.status, reason, error: data && data.error };
+    return { ok: false, status: response.status, reason, error: data && data.error, data };
   }
 
   function showProblem(text) {
@@ -435,7 +438,8 @@
   // ---------- overview ----------
   async function overview() {
     const grid = $("#stations");
-    const cards = new Map();
+    const cards = new Map();       // station name → its card
+    const built = new Map();       // station name → what its card was built for (cardShape)
     let statuses = [];
 
     function card(status) {
@@ -458,13 +462,26 @@
       return element;
     }
 
+    /** What a card is built from: a station restarted by a reload with another kind, address or channels gets a
+     *  new one. */
+    function cardShape(status) {
+      return [status.kind, status.address, ...status.channels.slice(0, 4).map(c => c.name + " " + c.unit)].join("\n");
+    }
+
     function update(status) {
       let element = cards.get(status.name);
+      if (element && built.get(status.name) !== cardShape(status)) {
+        const fresh = card(status);
+        element.replaceWith(fresh);
+        element = fresh;
+        cards.set(status.name, element);
+      }
       if (!element) {
         element = card(status);
         cards.set(status.name, element);
         grid.append(element);
       }
+      built.set(status.name, cardShape(status));
       element.classList.toggle("mode-simulated", status.mode === "simulated");
       element.classList.toggle("mode-real", status.mode === "real");
       element.classList.toggle("mode-refused", status.mode === "refused");
@@ -493,7 +510,19 @@
     }
 
     function renderAll() {
+      // Stations a reload removed lose their card; the others are shown in the configuration's order.
+      const names = new Set(statuses.map(s => s.name));
+      for (const [name, element] of cards) {
+        if (names.has(name)) continue;
+        element.remove();
+        cards.delete(name);
+        built.delete(name);
+      }
       for (const status of statuses) update(status);
+      statuses.forEach((status, index) => {
+        const element = cards.get(status.name);
+        if (grid.children[index] !== element) grid.insertBefore(element, grid.children[index] || null);
+      });
       simulatedBanner(simulatedSummary(statuses));
       const alarms = statuses.reduce((n, s) => n + s.alarms.length, 0);
       const down = statuses.filter(s => !s.link.up && s.mode !== "refused").length;
@@ -504,16 +533,24 @@
         (held ? ` · ${held} output${held === 1 ? "" : "s"} IN HAND MODE` : "");
     }
 
-    async function refresh() {
-      const answer = await api("GET", "/api/stations");
-      if (!answer.ok) { showProblem("Cannot read the stations: " + answer.reason); return; }
-      showProblem("");
-      statuses = answer.data.stations;
-      renderAll();
+    let reading = null;
+    /** Reads every station again (one request at a time: frames that call for it while one is under way share it). */
+    function refresh() {
+      if (!reading) {
+        reading = (async () => {
+          const answer = await api("GET", "/api/stations");
+          if (!answer.ok) { showProblem("Cannot read the stations: " + answer.reason); return; }
+          showProblem("");
+          statuses = answer.data.stations;
+          renderAll();
+        })().finally(() => { reading = null; });
+      }
+      return reading;
     }
 
     function onFrame(frame) {
-      let structural = false;
+      // Another set of stations (a configuration reload added or removed some): read them all again.
+      let structural = frame.stations.map(e => e.name).sort().join("\n") !== statuses.map(s => s.name).sort().join("\n");
       for (const entry of frame.stations) {
         const status = statuses.find(s => s.name === entry.name);
         if (!status) { structural = true; continue; }
@@ -529,9 +566,47 @@
       if (structural) refresh(); else renderAll();
     }
 
+    setUpReload(refresh);
     await refresh();
     openStream(onFrame, setLive);
     setInterval(refresh, 5000);
+  }
+
+  /** The overview's "Reload configuration" (admin only): asks to confirm, POSTs /api/reload, and says what it did
+   *  in a notice that stays until dismissed; the station cards then follow the new configuration. */
+  function setUpReload(refresh) {
+    const button = $("#reload-button");
+    const dialog = $("#reload-dialog");
+    if (!button || !dialog) return;
+    function notice(kind, text, errors) {
+      const box = $("#reload-notice");
+      box.className = "notice" + (kind ? " " + kind : "");
+      $("#reload-text").textContent = text;
+      const list = $("#reload-errors");
+      fill(list, (errors || []).map(line => h("li", {}, line)));
+      list.hidden = !(errors && errors.length);
+      box.hidden = false;
+    }
+    button.addEventListener("click", () => { if (!dialog.open) dialog.showModal(); $("#reload-cancel").focus(); });
+    $("#reload-cancel").addEventListener("click", () => dialog.close());
+    $("#reload-dismiss").addEventListener("click", () => { $("#reload-notice").hidden = true; });
+    $("#reload-form").addEventListener("submit", async event => {
+      event.preventDefault();
+      dialog.close();
+      button.disabled = true;
+      notice("", "Reloading the configuration… (a changed station's device is probed again; this may take a few seconds)");
+      const answer = await api("POST", "/api/reload");
+      const outcome = answer.data;
+      if (answer.ok && outcome) {
+        notice("ok", `Configuration reloaded from ${outcome.source}: ${outcome.summary}.`);
+      } else if (answer.status === 422 && outcome && Array.isArray(outcome.errors)) {
+        notice("error", `Reload ${outcome.summary}:`, outcome.errors);
+      } else {
+        notice("error", "Not reloaded: " + answer.reason);
+      }
+      button.disabled = false;
+      await refresh();
+    });
   }
 
   // ---------- station page ----------
@@ -631,7 +706,7 @@
                 alarmPill(status.alarms.length, worstSeverity(status.alarms)), runPill(status.run, status.phase),
                 handPill(status));
       simulatedBanner(status.mode === "refused"
-        ? `REFUSED STATION — the device at ${status.address} ${status.refused_reason}. ${status.name} was not started and is not simulated: fix the device or the configuration, then restart rigd.`
+        ? `REFUSED STATION — the device at ${status.address} ${status.refused_reason}. ${status.name} was not started and is not simulated: fix the device or the configuration, then reload the configuration or restart rigd.`
         : status.mode === "simulated"
         ? (status.missing_address
             ? `SIMULATED STATION — no device answered at ${status.missing_address}: ${status.name} runs on rigd's built-in simulator instead, and its values do not come from a real device.`
