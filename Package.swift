@@ -207,7 +207,7 @@ let package = Package(
         // rigd processes on the real clock: Modbus TCP and RTU (socat ptys), the HTTP API, data log, systemd notify,
         // crash durability, secure defaults, many stations. Not named EndToEndTests: it holds a suite of that name.
         .testTarget(name: "EndToEndTier", dependencies: [
-            "RigdTestKit", "Daemon", "Stations", "Sim", "SimServe", "Devices", "DeviceTransports", "Control",
+            "RigdTestKit", "Daemon", "Stations", "Sim", "SimServe", "Devices", "DeviceTransports", "Control", "Locking",
             .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "SwiftCSV", package: "SwiftCSV"),
         ]),

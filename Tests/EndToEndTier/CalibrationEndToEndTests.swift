@@ -10,12 +10,6 @@ import Testing
 /// a restarted rigd applies it again. Who may, and what bad input gets.
 @Suite("Calibration: a probe calibrated through rigd calibrate, kept across a restart")
 struct CalibrationEndToEndTests {
-    private func token(_ name: String, role: String, dataDir: String) throws -> String {
-        let add = try runToCompletion(try rigdBinary(), ["token", "add", name, "--role", role, "--data-dir", dataDir])
-        try #require(add.status == 0, "rigd token add \(name): \(add.stderr)")
-        return add.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
-    }
-
     /// The tank's pH as the API shows it, once it reads.
     private func ph(_ base: String) async throws -> Double? {
         for _ in 0..<100 {
@@ -55,9 +49,9 @@ struct CalibrationEndToEndTests {
         var rigd = try ChildProcess(try rigdBinary(), ["run", "--config", config, "--status-every", "0",
                                                        "--data-dir", dataDir])
         var base = try rigd.apiBase()
-        let viewer = try token("vera", role: "viewer", dataDir: dataDir)
+        let viewer = try addToken("vera", role: "viewer", dataDir: dataDir)
         let viewerFile = try temporaryFile(viewer)
-        let operatorFile = try temporaryFile(try token("otto", role: "operator", dataDir: dataDir))
+        let operatorFile = try temporaryFile(try addToken("otto", role: "operator", dataDir: dataDir))
         defer {
             unlink(viewerFile)
             unlink(operatorFile)

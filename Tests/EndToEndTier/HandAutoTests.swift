@@ -9,12 +9,6 @@ import Testing
 /// shows, what it records.
 @Suite("Hand and auto: an operator holds an output")
 struct HandAutoTests {
-    private func token(_ name: String, role: String, dataDir: String) throws -> String {
-        let add = try runToCompletion(try rigdBinary(), ["token", "add", name, "--role", role, "--data-dir", dataDir])
-        try #require(add.status == 0, "rigd token add \(name): \(add.stderr)")
-        return add.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
-    }
-
     @Test func anOperatorHoldsARelayAndEveryChangeIsRecorded() async throws {
         let config = try temporaryFile("""
             [daemon]
@@ -30,8 +24,8 @@ struct HandAutoTests {
         defer { try? FileManager.default.removeItem(atPath: rigd.dataDirectory ?? "/nonexistent") }
         let base = try rigd.apiBase()
         let dataDir = try #require(rigd.dataDirectory)
-        let viewer = try token("vera", role: "viewer", dataDir: dataDir)
-        let operatorToken = try token("otto", role: "operator", dataDir: dataDir)
+        let viewer = try addToken("vera", role: "viewer", dataDir: dataDir)
+        let operatorToken = try addToken("otto", role: "operator", dataDir: dataDir)
         let operatorFile = try temporaryFile(operatorToken)
         defer { unlink(operatorFile) }
 

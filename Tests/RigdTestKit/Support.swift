@@ -177,6 +177,13 @@ public func startSimulator(_ extra: [String] = [], kind: String = "heat-rig") th
     return (sim, port)
 }
 
+/// A named token of `role` added to the data directory with `rigd token add`: the token as printed (once).
+public func addToken(_ name: String, role: String, dataDir: String) throws -> String {
+    let add = try runToCompletion(try rigdBinary(), ["token", "add", name, "--role", role, "--data-dir", dataDir])
+    guard add.status == 0 else { throw TestFailure("rigd token add \(name): \(add.stderr)") }
+    return add.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+}
+
 /// A temporary file with `contents`.
 public func temporaryFile(_ contents: String, suffix: String = ".toml") throws -> String {
     let path = NSTemporaryDirectory() + "rigd-test-\(UUID().uuidString)\(suffix)"
