@@ -183,8 +183,11 @@ package final class Reloader: Sendable {
         var built: [any AnyStation] = []
         if !subset.stations.isEmpty {
             do {
+                // A pond's controller counts its hours from the clock's zero, which was when rigd started.
+                let hourAtClockZero = (RunCommand.localHourOfDay() - clock.seconds() / 3600 + 24 * 365)
+                    .truncatingRemainder(dividingBy: 24)
                 built = try Wiring.realStations(subset, clock: clock, seed: seed, statusInterval: statusInterval,
-                                                startHourOfDay: RunCommand.localHourOfDay(),
+                                                startHourOfDay: hourAtClockZero,
                                                 refuseInsteadOfThrowing: true, logger: logger)
             } catch {
                 logger.critical("reload: \(error); the changed and added stations are not started")

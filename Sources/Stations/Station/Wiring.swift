@@ -286,7 +286,13 @@ package enum Wiring {
         let wired = config.relays.mapValues { (chip: chips[$0.chip]!, address: $0) }
         // The mapped instrument exists only once the plant does; the plant asks for its relays from its first advance.
         let instrument = Locked<MappedDevice?>(nil)
-        let host = SimulatedHost(context: config.context, probeErrors: config.simulator.probeErrors) { name in
+        // The plant's time starts at its first advance, now on the station's clock; the controller's hours count from
+        // the clock's zero. They agree for a station wired at start; one a reload starts hours later needs the local
+        // hour of now for its plant.
+        var plantContext = config.context
+        plantContext.startHourOfDay = (config.context.startHourOfDay + clock.seconds() / 3600)
+            .truncatingRemainder(dividingBy: 24)
+        let host = SimulatedHost(context: plantContext, probeErrors: config.simulator.probeErrors) { name in
             if let relay = wired[name] { return relay.chip.physicalLevel(relay.address.line) != relay.address.activeLow }
             return instrument.withLock { $0 }?.relay(name) ?? false
         }
