@@ -91,7 +91,10 @@ struct ReloadTests {
         }
         #expect(try await http("POST", base + "/api/reload").status == 401)
 
-        // Load: a reader asks for every station's status while the reloads run. It is stopped by a flag, not by
+        // Load: besides the plant's seven stations (four mills tick every 10 ms), a reader asks for every station's
+        // status ten times a second while the reloads run, as a dashboard's tabs would. Paced, not a tight loop: the
+        // suite runs this test beside others whose serial-line timing a hammered API would starve (a tight loop here
+        // ran for minutes in a fresh-clone run while RTU tests elsewhere timed out). It is stopped by a flag, not by
         // cancelling its task: a URLSession request cancelled mid-flight may never return on Linux.
         let reading = Locked(true)
         let reader = Task {
@@ -99,6 +102,7 @@ struct ReloadTests {
             while reading.withLock({ $0 }) {
                 _ = try? await http("GET", base + "/api/stations")
                 reads += 1
+                try? await Task.sleep(for: .milliseconds(100))
             }
             return reads
         }
