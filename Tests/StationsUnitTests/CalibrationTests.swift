@@ -65,7 +65,9 @@ import Testing
         }
     }
 
-    static func rig(calibration: String = "", records: [CalibrationRecord] = [], epoch: Double = 0) throws -> Rig {
+    /// `map`: the path of a map file the station talks to its simulated sonde through.
+    static func rig(calibration: String = "", records: [CalibrationRecord] = [], epoch: Double = 0,
+                    map: String? = nil) throws -> Rig {
         var logger = Logger(label: "test")
         logger.logLevel = .critical
         let config = try ConfigLoader.parse("""
@@ -73,6 +75,7 @@ import Testing
             name = "tank"
             kind = "aqua-sonde"
             address = "sim://"
+            \(map.map { "map = \"\($0)\"" } ?? "")
             [station.sim]
             preset = "nursery"
             seed = 7
@@ -247,5 +250,129 @@ import Testing
         #expect(restarted.calibration.applied.map(\.channel) == ["salinity_ppt"])
         let error = restarted.meanError("salinity_ppt", minutes: 3) { $0.plant.salinityPpt }
         #expect(abs(error) < 0.15, "restored calibration: salinity reads \(error) ppt off")
+    }
+
+    // MARK: Calibration registers in the device (docs/maps.md, "Calibration registers")
+
+    static var exampleSonde: String {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("examples/maps/sonde-cdab.toml").path
+    }
+
+    /// The slope and offset the simulated sonde holds in its calibration registers for `channel`, read over Modbus as
+    /// any client would (holding `register`, float32 CDAB, FC 03).
+    static func held(_ rig: Rig, at register: Int, count: Int) throws -> [Double] {
+        let instrument = try #require(rig.station.simulation?.instrument)
+        let answer = instrument.handle(.readHoldingRegisters(address: register, count: 2 * count),
+                                       now: Double(rig.clock.now()) / 1e9)
+        guard case .registers(let words)? = answer else {
+            Issue.record("holding \(register): \(String(describing: answer))")
+            return []
+        }
+        return (0..<count).map { Double(RegisterCodec.float32(words, at: 2 * $0, order: .cdab)) }
+    }
+
+    /// A sonde whose map names its own pH calibration registers (the example sonde): the calibration goes into them,
+    /// composed with what they held, and is read back; the host applies nothing, the sonde's readings come true from
+    /// the device. A second calibration starts from what the first wrote and corrects (almost) nothing more.
+    @Test func aPHCalibrationIsWrittenIntoTheSondesOwnRegisters() throws {
+        let rig = try Self.rig(map: Self.exampleSonde)
+        rig.run(600)
+        let before = rig.meanError("ph", minutes: 10) { $0.plant.pH }
+        #expect(abs(before) > 0.04, "the uncalibrated probe reads \(before) pH off: nothing to correct")
+        #expect(try Self.held(rig, at: 400, count: 2) == [1, 0])
+
+        #expect(rig.post(.start(channel: "ph", method: .ph, points: 2, why: "monthly")) == nil)
+        _ = try #require(try rig.point(7.00, tempC: 25))
+        _ = try #require(try rig.point(4.01, tempC: 25))
+        #expect(rig.post(.finish(apply: true)) == nil)
+        let first = try #require(rig.calibration.session?.result)
+        let device = try #require(first.device, "the calibration was not written to the device")
+        #expect(first.accepted && first.applied)
+        #expect(device.registers == "holding 400 (slope, float32), holding 402 (offset, float32)")
+        #expect(device.slopeBefore == 1 && device.offsetBefore == 0)
+        #expect(abs(device.slope - first.correctionSlope) < 1e-6 && abs(device.offset - first.correctionOffset) < 1e-5)
+        // The sonde holds it (to float32's precision), and says so in the status and the session's message.
+        let held = try Self.held(rig, at: 400, count: 2)
+        #expect(held.count == 2 && abs(held[0] - device.slope) < 1e-6 && abs(held[1] - device.offset) < 1e-5, "\(held)")
+        #expect(rig.calibration.applied.first?.device == device)
+        #expect(rig.calibration.session?.message.hasPrefix("Accepted and written to the device") == true)
+
+        rig.run(20)
+        // True within the probe's noise and the register's 0.01 pH: were the host to correct again, it would be off by
+        // about the error it had before.
+        let after = rig.meanError("ph", minutes: 10) { $0.plant.pH }
+        #expect(abs(after) < 0.02, "after calibration the sonde reads \(after) pH off (before: \(before))")
+
+        // Again: the points are read through the sonde's calibration, so the fit is close to no change, and what is
+        // written is composed with what the sonde held.
+        #expect(rig.post(.start(channel: "ph", method: .ph, points: 2, why: nil)) == nil)
+        _ = try #require(try rig.point(7.00, tempC: 25))
+        _ = try #require(try rig.point(10.01, tempC: 25))
+        #expect(rig.post(.finish(apply: true)) == nil)
+        let second = try #require(rig.calibration.session?.result?.device)
+        #expect(abs(second.slopeBefore - held[0]) < 1e-12 && abs(second.offsetBefore - held[1]) < 1e-12)
+        #expect(abs(second.slope - device.slope) < 0.01 * abs(device.slope), "\(second) after \(device)")
+        rig.run(20)
+        let again = rig.meanError("ph", minutes: 10) { $0.plant.pH }
+        #expect(abs(again) < 0.02, "after the second calibration the sonde reads \(again) pH off")
+
+        // A restart takes the record from the data log as the device's: shown applied, in the device, and never
+        // applied again on the host. (The simulated sonde is a new one, holding 1 and 0: it reads with its errors.)
+        let record = try #require(rig.calibration.session?.result)
+        let restarted = try Self.rig(records: [record], epoch: record.at + 60, map: Self.exampleSonde)
+        restarted.run(600)
+        #expect(restarted.calibration.applied.first?.device == record.device)
+        let fresh = restarted.meanError("ph", minutes: 10) { $0.plant.pH }
+        #expect(abs(fresh - before) < 0.02, "a fresh sonde read \(before) pH off, the restarted one \(fresh)")
+    }
+
+    /// The example sonde keeps a DO gain but no DO offset: a one-point (saturation) calibration goes into its gain; a
+    /// calibration with a zero point changes the offset, which it cannot hold, so that one is applied on the host.
+    @Test func aCorrectionTheSondeCannotHoldIsAppliedOnTheHost() throws {
+        let rig = try Self.rig(map: Self.exampleSonde)
+        rig.run(600)
+        #expect(rig.post(.start(channel: "do_mgl", method: .dissolvedOxygen, points: nil, why: nil)) == nil)
+        _ = try #require(try rig.point(nil))
+        #expect(rig.post(.finish(apply: true)) == nil)
+        let gain = try #require(rig.calibration.session?.result?.device)
+        #expect(gain.registers == "holding 404 (slope, float32)" && gain.offset == 0)
+        #expect(abs((try Self.held(rig, at: 404, count: 1).first ?? 0) - gain.slope) < 1e-6)
+        let afterGain = rig.meanError("do_mgl", minutes: 5) { $0.plant.doMgL }
+        #expect(abs(afterGain) < 0.15, "DO reads \(afterGain) mg/L off after its gain went into the sonde")
+
+        #expect(rig.post(.start(channel: "do_mgl", method: .dissolvedOxygen, points: 2, why: nil)) == nil)
+        _ = try #require(try rig.point(0))
+        _ = try #require(try rig.point(nil))
+        #expect(rig.post(.finish(apply: true)) == nil)
+        let result = try #require(rig.calibration.session?.result)
+        #expect(result.applied && result.device == nil, "\(result)")
+        // The sonde's gain stays what the first calibration wrote; the host corrects on top of it.
+        #expect(abs((try Self.held(rig, at: 404, count: 1).first ?? 0) - gain.slope) < 1e-6)
+        #expect(rig.calibration.applied.first?.device == nil)
+        let afterHost = rig.meanError("do_mgl", minutes: 5) { $0.plant.doMgL }
+        #expect(abs(afterHost) < 0.15, "DO reads \(afterHost) mg/L off after the host's correction")
+    }
+
+    /// A sonde that does not answer when the calibration is to be written: the finish is refused with the reason,
+    /// nothing is applied or recorded, and the calibration stays open; once the sonde answers again, it goes in.
+    @Test func aSondeThatDoesNotAnswerLeavesTheCalibrationOpen() throws {
+        let rig = try Self.rig(map: Self.exampleSonde)
+        rig.run(600)
+        #expect(rig.post(.start(channel: "ph", method: .ph, points: 2, why: nil)) == nil)
+        _ = try #require(try rig.point(7.00, tempC: 25))
+        _ = try #require(try rig.point(4.01, tempC: 25))
+        let instrument = try #require(rig.station.simulation?.instrument)
+        instrument.setOffline(true)
+        let reason = try #require(rig.post(.finish(apply: true)), "\(String(describing: rig.calibration.session?.result))")
+        #expect(reason.contains("the device's calibration of ph (holding 400 (slope, float32), holding 402 (offset, "
+                                + "float32)) could not be read") && reason.contains("nothing was applied"), "\(reason)")
+        #expect(rig.calibration.session?.state == "ready" && rig.calibration.applied.isEmpty)
+        #expect(!rig.journal.records.withLock { $0 }.contains { if case .calibration = $0 { true } else { false } })
+        instrument.setOffline(false)
+        rig.run(60)
+        #expect(rig.post(.finish(apply: true)) == nil)
+        #expect(rig.calibration.session?.result?.device != nil)
+        #expect(try Self.held(rig, at: 400, count: 1).first != 1)
     }
 }

@@ -174,6 +174,58 @@ import Testing
         }
     }
 
+    /// `[[map.calibration]]` (docs/maps.md, "Calibration registers"): a channel of the map, holding registers of a
+    /// number type, at least one of slope and offset, and registers no other value holds.
+    @Test func calibrationRegistersAreCheckedWithTheirLines() throws {
+        let found = Self.issues("""
+            [map]
+            kind = "aqua-sonde"
+            name = "cal"
+            [[map.channel]]
+            name = "ph"
+            table = "input"
+            register = 10
+            type = "float32"
+            [[map.channel]]
+            name = "do_mgl"
+            table = "input"
+            register = 12
+            type = "float32"
+            [[map.calibration]]
+            channel = "salinity_ppt"
+            slope = { table = "holding", register = 100 }
+            [[map.calibration]]
+            channel = "ph"
+            slope = { table = "input", register = 10 }
+            [[map.calibration]]
+            channel = "do_mgl"
+            [[map.calibration]]
+            channel = "do_mgl"
+            offset = { table = "holding", register = 200, type = "string", length = 2 }
+            gain = 3
+            [[map.calibration]]
+            channel = "ph"
+            offset = { table = "holding", register = 300, type = "float32" }
+            slope = { table = "holding", register = 301, type = "float32" }
+            """)
+        let expected = [
+            "map.toml:15: calibration 1: channel \"salinity_ppt\" is not a channel of this map (its channels: ph, do_mgl)",
+            "map.toml:19: calibration 2: slope must be a holding register (rigd writes it), not input",
+            "map.toml:20: calibration 3: slope or offset is required",
+            "map.toml:24: calibration 4: offset must be a number type, not string",
+            "map.toml:25: calibration 4: gain is not a known key here",
+            "map.toml:26: calibration 5: register overlaps calibration slope of ph at holding 301–302",
+        ]
+        for text in expected {
+            #expect(found.contains { $0.contains(text) }, "missing \"\(text)\" in:\n\(found.joined(separator: "\n"))")
+        }
+        #expect(found.count == expected.count, "\(found.joined(separator: "\n"))")
+        // The example sonde's: pH's slope and offset, DO's gain alone.
+        let sonde = try MapLoader.load(path: Self.repository.appendingPathComponent("examples/maps/sonde-cdab.toml").path)
+        #expect(sonde.calibrations.map(\.channel) == ["ph", "do_mgl"])
+        #expect(sonde.calibration(of: "ph")?.offset?.register == 402 && sonde.calibration(of: "do_mgl")?.offset == nil)
+    }
+
     @Test func oversizedFilesAreRefusedNotParsed() {
         let large = String(repeating: "# padding\n", count: 110_000)
         #expect(Self.issues(large).first?.contains("too large") == true)

@@ -199,6 +199,11 @@ package enum MapSummary {
             out.append("  command \(c.name): \(at(c.field)), \(TableReader.format(c.limits.lowerBound))…"
                        + TableReader.format(c.limits.upperBound))
         }
+        for c in map.calibrations {
+            let parts = [c.slope.map { "slope \(at($0))" }, c.offset.map { "offset \(at($0))" }].compactMap { $0 }
+            out.append("  calibration of \(c.channel) kept by the device: " + parts.joined(separator: ", ")
+                       + " (a calibration of \(c.channel) is written there, not applied on the host)")
+        }
         if let w = map.watchdog {
             var text = "  watchdog: timeout \(at(w.timeout)) = \(TableReader.format(w.timeoutMs)) ms, heartbeat "
                 + at(w.heartbeat)

@@ -27,7 +27,8 @@ struct ExportCommand: ParsableCommand {
         events: time_utc, unix_s, station, kind, message, actor (who asked: a token's name; empty for rigd itself).
         calibrations: time_utc, unix_s, station, channel, method, actor, why, result (accepted or rejected), applied, \
         slope_pct, offset, offset_unit, correction_slope, correction_offset (corrected = slope · raw + offset), \
-        due_utc, points (JSON: standard, raw, temp_c, lot), failures.
+        due_utc, points (JSON: standard, raw, temp_c, lot), failures, device (what a device's own \
+        calibration registers took, or empty).
 
         Times: \(TimeArgument.help). Default window: everything.
         """

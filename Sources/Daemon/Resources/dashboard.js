@@ -893,6 +893,8 @@
         h("div", { class: "cal-applied-head" }, h("code", {}, a.channel), h("span", { class: "muted" }, a.method),
           a.overdue ? h("span", { class: "pill overdue", title: "past its due date: calibrate this probe again" }, "DUE") : null),
         h("div", {}, a.summary),
+        a.device ? h("div", { class: "muted small", title: "the device applies it itself: rigd corrects nothing on the host" },
+          `in the device: ${a.device.registers}`) : null,
         h("div", { class: "muted" }, `${formatTime(a.at)}${a.by ? " by " + a.by : ""} · ` +
           (a.due_at ? `${a.overdue ? "was due" : "due"} ${formatTime(a.due_at)}` : "no due date"))))
         : h("span", { class: "muted" }, "No correction applied: every channel reads as the probe says."));
@@ -997,7 +999,8 @@
       const failures = r.failures || [];
       fill($("#cal-result"),
         h("div", {}, h("span", { class: r.accepted ? "pill ok" : "pill bad" }, r.accepted ? "ACCEPTED" : "REJECTED"), " ",
-          h("span", {}, r.applied ? "applied: every reading is corrected from now on" : "not applied")),
+          h("span", {}, r.device ? `written to the device (${r.device.registers}): it serves corrected readings from now on`
+            : r.applied ? "applied: every reading is corrected from now on" : "not applied")),
         failures.length ? h("ul", { class: "cal-failures" }, failures.map(f => h("li", {}, f))) : null,
         h("div", {}, r.summary || calibrationSummary(r)),
         r.applied && r.due_at ? h("div", { class: "muted small" }, `due again ${formatTime(r.due_at)}`) : null);
@@ -1083,6 +1086,7 @@
       await calibrationRequest("finish", { apply: $("#cal-apply").checked }, data => {
         const r = data.calibration && data.calibration.session && data.calibration.session.result;
         return !r ? "Finished." : !r.accepted ? "Finished: rejected, nothing applied."
+          : r.device ? "Finished: accepted and written to the device."
           : r.applied ? "Finished: accepted and applied." : "Finished: accepted, not applied.";
       });
     }

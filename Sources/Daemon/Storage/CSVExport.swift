@@ -17,7 +17,8 @@ import Locking
 /// - events: time_utc, unix_s, station, kind, message, actor (who asked: a token's name; empty for rigd itself).
 /// - calibrations: time_utc, unix_s, station, channel, method, actor, why, result (accepted/rejected), applied,
 ///   slope_pct, offset, offset_unit, correction_slope, correction_offset, due_utc, points (JSON: standard, raw,
-///   temp_c, lot), failures.
+///   temp_c, lot), failures, device (a calibration the device's own registers took: the registers and the slope and
+///   offset before → after; empty when applied on the host).
 package enum CSVExport {
     package enum Table: String, CaseIterable, Sendable { case samples, alarms, runs, events, calibrations }
     package enum Layout: String, CaseIterable, Sendable { case wide, long }
@@ -109,7 +110,7 @@ package enum CSVExport {
         case .calibrations:
             try csv.write(row: ["time_utc", "unix_s", "station", "channel", "method", "actor", "why", "result",
                                 "applied", "slope_pct", "offset", "offset_unit", "correction_slope",
-                                "correction_offset", "due_utc", "points", "failures"])
+                                "correction_offset", "due_utc", "points", "failures", "device"])
             let encoder = StationStatus.encoder()
             for r in try CalibrationLog.records(db, station: station, from: from, to: to) {
                 try counted()
@@ -118,10 +119,15 @@ package enum CSVExport {
                                     r.accepted ? "accepted" : "rejected", r.applied ? "true" : "false",
                                     number(r.slopePct), number(r.offset), r.offsetUnit ?? "",
                                     String(r.correctionSlope), String(r.correctionOffset), r.dueAt.map(time) ?? "",
-                                    points, r.failures.joined(separator: "; ")])
+                                    points, r.failures.joined(separator: "; "), Self.device(r.device)])
             }
         }
         return count
     }
 
+    /// `holding 400 (slope, float32), holding 402 (offset, float32): slope 1 → 1.031, offset 0 → -0.112`.
+    static func device(_ d: CalibrationRecord.DeviceCalibration?) -> String {
+        guard let d else { return "" }
+        return "\(d.registers): slope \(d.slopeBefore) → \(d.slope), offset \(d.offsetBefore) → \(d.offset)"
+    }
 }

@@ -3,20 +3,21 @@ import Foundation
 import GRDB
 import Stations
 
-/// The data log's `calibration` table (migration v5): every finished probe calibration, accepted or not.
+/// The data log's `calibration` table (migrations v5 and v6): every finished probe calibration, accepted or not.
 package enum CalibrationLog {
     package static func insert(_ r: CalibrationRecord, db: Database) throws {
         let encoder = StationStatus.encoder()
         let points = String(decoding: try encoder.encode(r.points), as: UTF8.self)
         let failures = String(decoding: try encoder.encode(r.failures), as: UTF8.self)
+        let device = try r.device.map { String(decoding: try encoder.encode($0), as: UTF8.self) }
         try db.execute(sql: """
             INSERT INTO calibration (t, station, channel, method, actor, why, points, correction_slope,
                                      correction_offset, slope_pct, "offset", offset_unit, accepted, applied, failures,
-                                     due_at)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                     due_at, device)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """, arguments: [r.at, r.station, r.channel, r.method, r.by, r.why, points, r.correctionSlope,
                              r.correctionOffset, r.slopePct, r.offset, r.offsetUnit, r.accepted, r.applied, failures,
-                             r.dueAt])
+                             r.dueAt, device])
     }
 
     /// The records of `station` (nil: every station) in [from, to], oldest first.
@@ -47,8 +48,11 @@ package enum CalibrationLog {
                                                                offset: row["correction_offset"]),
                                  slopePct: row["slope_pct"], offset: row["offset"], offsetUnit: row["offset_unit"],
                                  failures: failures)
+        let device = try (row["device"] as String?).map {
+            try decoder.decode(CalibrationRecord.DeviceCalibration.self, from: Data($0.utf8))
+        }
         return CalibrationRecord(station: row["station"], channel: row["channel"], method: row["method"],
                                  at: row["t"], by: row["actor"], why: row["why"], points: points, fit: fit,
-                                 applied: row["applied"], dueAt: row["due_at"])
+                                 applied: row["applied"], dueAt: row["due_at"], device: device)
     }
 }

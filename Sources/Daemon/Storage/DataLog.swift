@@ -152,6 +152,11 @@ package enum DataLog {
                 CREATE INDEX calibration_station ON calibration(station, channel, t);
                 """)
         }
+        m.registerMigration("v6: calibrations written to the device") { db in
+            // A calibration the device's own registers took (`[[map.calibration]]`): JSON {registers, slope_before,
+            // offset_before, slope, offset}; NULL when it was applied on the host or not at all.
+            try db.execute(sql: "ALTER TABLE calibration ADD COLUMN device TEXT")
+        }
         return m
     }
 

@@ -346,6 +346,27 @@ public struct DeviceMap: Sendable, Equatable {
         }
     }
 
+    /// Where the device keeps its own calibration of a channel (`[[map.calibration]]`, docs/maps.md "Calibration
+    /// registers"): it serves value = slope × measured + offset, in the channel's unit. A device may keep only one of
+    /// the two (a low-cost probe's "pH offset"): the other is then 1 (slope) or 0 (offset) and cannot change.
+    public struct CalibrationRegisters: Sendable, Equatable {
+        public var channel: String
+        public var slope: Field?
+        public var offset: Field?
+
+        public init(channel: String, slope: Field?, offset: Field?) {
+            self.channel = channel
+            self.slope = slope
+            self.offset = offset
+        }
+
+        /// `holding 400 (slope), holding 402 (offset)`: for messages and records.
+        public var description: String {
+            [slope.map { "\($0.name) (slope, \($0.type))" }, offset.map { "\($0.name) (offset, \($0.type))" }]
+                .compactMap { $0 }.joined(separator: ", ")
+        }
+    }
+
     public struct Identity: Sendable, Equatable {
         public var field: Field
         public var equals: Double
@@ -564,6 +585,8 @@ public struct DeviceMap: Sendable, Equatable {
     public var wake: Wake?
     /// Blocks found at start-up (`[[map.locate]]`).
     public var blocks: [Block] = []
+    /// The device's own calibration registers, per channel (`[[map.calibration]]`).
+    public var calibrations: [CalibrationRegisters] = []
 
     public init(kind: DeviceKind, name: String, wordOrder: ByteOrder = .abcd, unit: Int = 1,
                 maxReadRegisters: Int = 125, maxWriteRegisters: Int = 123, maxGap: Int = 8, interRequestMs: Int = 0,
@@ -617,11 +640,15 @@ public struct DeviceMap: Sendable, Equatable {
     /// The channel called `name`, if the device has it.
     public func channel(named name: String) -> Channel? { channels.first { $0.name == name } }
 
+    /// Where the device keeps its own calibration of channel `name`, if the map says.
+    public func calibration(of name: String) -> CalibrationRegisters? { calibrations.first { $0.channel == name } }
+
     /// The unit ids besides the station's own that the map's values name (docs/maps.md, "Several unit ids").
     public var otherUnits: [Int] {
         var fields = channels.flatMap { c in [c.field, c.qualityWord, c.fallback, c.freshness?.field].compactMap { $0 } }
         fields += commands.map(\.field) + setup.map(\.field) + expectations.map(\.field)
         fields += [identity?.field, watchdog?.timeout, watchdog?.heartbeat, watchdog?.reset].compactMap { $0 }
+        fields += calibrations.flatMap { [$0.slope, $0.offset].compactMap { $0 } }
         for a in acquisitions {
             for step in a.steps {
                 switch step {

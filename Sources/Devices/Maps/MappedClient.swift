@@ -956,6 +956,54 @@ public final class MappedClient: ModbusClient, ContractPlanning {
         map.command(named: name) != nil
     }
 
+    // MARK: The device's own calibration
+
+    /// Channel `channel`'s calibration as the device holds it now, read from its `[[map.calibration]]` registers:
+    /// the slope is 1 where the map names no slope register, the offset 0 where it names no offset register. Nil when
+    /// the map names no calibration registers for the channel.
+    public func deviceCalibration(of channel: String) throws -> (slope: Double, offset: Double)? {
+        guard let registers = map.calibration(of: channel) else { return nil }
+        func value(_ field: DeviceMap.Field?, _ part: String, default fallback: Double) throws -> Double {
+            guard let field else { return fallback }
+            guard let v = field.value(try read(ReadPlan.Request(field))), v.isFinite else {
+                throw ModbusTransactionError(endpoint: endpoint, operation: "read \(channel)'s calibration \(part) "
+                                             + "(\(field.name))", kind: .badData, message: "not a finite number")
+            }
+            return v
+        }
+        return (try value(registers.slope, "slope", default: 1), try value(registers.offset, "offset", default: 0))
+    }
+
+    /// Writes `slope` and `offset` into channel `channel`'s `[[map.calibration]]` registers (only those the map
+    /// names) and reads them back: a device that does not hold what was written throws. Returns what the device holds
+    /// now, as read back (the values through the registers' types: an integer register rounds). The caller makes sure
+    /// the map names the registers a value needs (`deviceCalibration` gives the ones it lacks as 1 and 0).
+    @discardableResult
+    public func writeDeviceCalibration(of channel: String, slope: Double,
+                                       offset: Double) throws -> (slope: Double, offset: Double) {
+        guard let registers = map.calibration(of: channel) else {
+            throw refuse("write \(channel)'s calibration", .illegalDataAddress, "the map names no calibration registers")
+        }
+        var held = (slope: slope, offset: offset)
+        for (part, field, value) in [("slope", registers.slope, slope), ("offset", registers.offset, offset)] {
+            guard let field else { continue }
+            let name = "\(channel)'s calibration \(part)"
+            guard let words = field.encode(value) else {
+                throw refuse("write \(name) = \(value)", .illegalDataValue,
+                             "\(value) does not fit the map's \(field.type) (\(field.name))")
+            }
+            try writeWords(unit: field.unit, at: field.register, words, name: name)
+            let back = try read(ReadPlan.Request(field))
+            guard back == words else {
+                throw ModbusTransactionError(endpoint: endpoint, operation: "write \(name) (\(field.name))",
+                                             kind: .badData, message: "wrote \(words), the device reads back \(back)")
+            }
+            let now = field.value(back) ?? value
+            if part == "slope" { held.slope = now } else { held.offset = now }
+        }
+        return held
+    }
+
     /// Writes command `name` through the map, unless this connection already wrote that value.
     private func command(_ name: String, _ value: Double) throws {
         guard let command = map.command(named: name) else {

@@ -32,6 +32,9 @@ extension MappedDevice {
             case constant(Double)
             /// A `[[map.locate]]` layout-version register: 1, or 2 once the layout moved.
             case layoutVersion
+            /// A channel's calibration register (`[[map.calibration]]`): its slope (`slope`) or offset, held as
+            /// written (1 and 0 from power-up) and applied to the value the channel serves.
+            case calibration(channel: String, slope: Bool)
         }
 
         /// Where a command's value lives.
@@ -50,7 +53,8 @@ extension MappedDevice {
         /// Commands and the watchdog's registers are written; channels, their quality and the identity are not.
         var isWritable: Bool {
             switch role {
-            case .command, .watchdogTimeout, .heartbeat, .reset, .acquireWrite, .setupWrite: field.table.isWritable
+            case .command, .watchdogTimeout, .heartbeat, .reset, .acquireWrite, .setupWrite, .calibration:
+                field.table.isWritable
             case .channel, .qualityBit, .qualityWord, .fallback, .identity, .tripped, .acquireWait, .acquirePoll,
                  .expectation, .freshCounter, .constant, .layoutVersion: false
             }
@@ -80,6 +84,7 @@ extension MappedDevice {
         fields += map.commands.map(\.field) + map.setup.map(\.field) + map.expectations.map(\.field)
         fields += map.blocks.flatMap { [$0.pointer, $0.version].compactMap { $0 } }
         fields += [map.identity?.field, map.watchdog?.timeout, map.watchdog?.heartbeat].compactMap { $0 }
+        fields += map.calibrations.flatMap { [$0.slope, $0.offset].compactMap { $0 } }
         for f in fields where f.place == nil {
             let space = Space(unit: f.unit, table: f.table)
             highest[space] = max(highest[space] ?? -1, f.span.upperBound - 1)
@@ -180,6 +185,12 @@ extension MappedDevice {
                 let field = DeviceMap.Field(table: t.table, register: t.register, type: .bool,
                                             bit: t.table.holdsBits ? nil : t.bit, unit: t.unit)
                 out.append(Slot(role: .tripped(t), field: field))
+            }
+        }
+        for registers in map.calibrations {
+            if let f = registers.slope { out.append(Slot(role: .calibration(channel: registers.channel, slope: true), field: f)) }
+            if let f = registers.offset {
+                out.append(Slot(role: .calibration(channel: registers.channel, slope: false), field: f))
             }
         }
         for (i, setup) in map.setup.enumerated() {

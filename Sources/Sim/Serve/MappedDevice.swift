@@ -30,6 +30,8 @@ import Locking
 /// - Values found at start-up (`[[map.locate]]`) sit in blocks of this instrument's choosing (`servedLayout`), its
 ///   pointers, parameter IDs and layout versions saying where; the `layout_changed` fault moves the blocks and
 ///   changes the versions (`setLayoutChanged`).
+/// - Calibration registers (`[[map.calibration]]`) hold what was written (slope 1 and offset 0 from power-up), and
+///   the channel serves slope × the inner device's reading + offset: the probe's own errors stay the inner device's.
 /// - Without a `watchdog` in the map, the inner device's watchdog is turned off (HR 3 = 0): the instrument has none
 ///   and never trips. With one, its timeout is HR 3 in ms, any change of its heartbeat feeds HR 4, and its reset
 ///   value sends HR 5 = 0xA5.
@@ -90,6 +92,15 @@ public final class MappedDevice: ModbusDevice {
         var lastAsked: [Int?: Double] = [:]
         /// Injected: the located blocks moved (`device = "layout_changed"`), and the layout version says so.
         var moved = false
+        /// The instrument's own calibration of each channel (`[[map.calibration]]`), as last written: what it serves
+        /// is slope × measured + offset. A channel not here has slope 1 and offset 0 (as after power-up).
+        var calibration: [String: Calibration] = [:]
+    }
+
+    /// A channel's calibration as the instrument keeps it.
+    struct Calibration: Sendable {
+        var slope = 1.0
+        var offset = 0.0
     }
 
     /// What a hung sensor board keeps serving.
@@ -257,6 +268,9 @@ public final class MappedDevice: ModbusDevice {
     /// Answers a request to `unit`, another unit id the map names (nil: the device's own).
     public func handle(_ request: ModbusRequest, unit: Int?, now: Double) -> ModbusResponse? {
         func at(_ table: DeviceMap.Table) -> Space { Space(unit: unit, table: table) }
+        // An offline instrument answers nothing, also from the registers it keeps itself (set-up, calibration, host
+        // relays), not only from those the inner device serves.
+        if (device as? any FaultInjectable)?.injected.offline == true { return nil }
         return state.withLock { (s: inout State) -> ModbusResponse? in
             setUp(&s, now: now)
             if let sleepsAfter = map.wake?.sleepsAfterMs {
@@ -422,6 +436,9 @@ public final class MappedDevice: ModbusDevice {
             words = Self.encode(value, field)
         case .layoutVersion:
             words = Self.encode(s.moved ? 2 : 1, field)
+        case .calibration(let channel, let slope):
+            let held = s.calibration[channel] ?? Calibration()
+            words = Self.encode(slope ? held.slope : held.offset, field)
         case .acquirePoll(let sequence, let equals):
             // Not ready: any other value (0, or 1 when ready is 0).
             words = Self.encode(measured(sequence, s, now: now) ? equals : (equals == 0 ? 1 : 0), field)
@@ -442,7 +459,7 @@ public final class MappedDevice: ModbusDevice {
         if let frozen = s.stale[name] {
             // A hung sensor board: what it served when it hung.
             let reading: ChannelReading
-            if let held = frozen.reading { reading = held } else { reading = try liveReading(name, now: now) }
+            if let held = frozen.reading { reading = held } else { reading = try liveReading(name, s, now: now) }
             s.stale[name]?.reading = reading
             cache.readings[name] = reading
             return reading
@@ -462,18 +479,18 @@ public final class MappedDevice: ModbusDevice {
                 cache.readings[name] = held
                 return held
             }
-            let taken = try liveReading(name, now: now)
+            let taken = try liveReading(name, s, now: now)
             s.measured[i][name] = taken
             cache.readings[name] = taken
             return taken
         }
-        let reading = try liveReading(name, now: now)
+        let reading = try liveReading(name, s, now: now)
         cache.readings[name] = reading
         return reading
     }
 
-    /// Channel `name` as the inner device reads it now.
-    private func liveReading(_ name: String, now: Double) throws(Failure) -> ChannelReading {
+    /// Channel `name` as the inner device reads it now, through the instrument's own calibration of it.
+    private func liveReading(_ name: String, _ s: State, now: Double) throws(Failure) -> ChannelReading {
         var reading = ChannelReading.notAvailable
         if let address = layout.channelAddress(name) {
             let request = ModbusRequest.readInputRegisters(address: address, count: CommonRegisters.channelStride)
@@ -481,6 +498,9 @@ public final class MappedDevice: ModbusDevice {
                 throw .exception(.serverDeviceFailure)
             }
             reading = ChannelBlock.decode(r, count: 1, order: .abcd)[0]
+        }
+        if let c = s.calibration[name], let value = reading.value {
+            reading = ChannelReading(raw: Float(c.slope * value + c.offset), quality: reading.quality)
         }
         return reading
     }
@@ -599,6 +619,10 @@ public final class MappedDevice: ModbusDevice {
             s.local[i] = value
         case .setupWrite(let index):
             s.setupWords[index] = raw
+        case .calibration(let channel, let slope):
+            if slope { s.calibration[channel, default: Calibration()].slope = value } else {
+                s.calibration[channel, default: Calibration()].offset = value
+            }
         case .channel, .qualityBit, .qualityWord, .fallback, .identity, .tripped, .acquireWait, .acquirePoll,
              .expectation, .freshCounter, .constant, .layoutVersion:
             break  // not writable: `write` refused it

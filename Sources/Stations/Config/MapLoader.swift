@@ -128,6 +128,22 @@ package enum MapLoader {
             }
             c.finish()
         }
+        for (i, c) in (t.arrayOfTables("calibration") ?? []).enumerated() {
+            c.context = "calibration \(i + 1)"
+            if let registers = readCalibration(c, context: context, map: map) {
+                if map.calibration(of: registers.channel) != nil {
+                    c.fail("channel", "\(registers.channel) has calibration registers twice")
+                }
+                map.calibrations.append(registers)
+                for (part, field) in [("slope", registers.slope), ("offset", registers.offset)] {
+                    if let field {
+                        located.append(Located(what: "calibration \(part) of \(registers.channel)", reader: c,
+                                               field: field))
+                    }
+                }
+            }
+            c.finish()
+        }
         if let identity = map.identity { located.append(Located(what: "identity", reader: t, field: identity.field)) }
         if let w = t.table("watchdog") {
             map.watchdog = readWatchdog(w, context: context)
@@ -984,6 +1000,39 @@ package enum MapLoader {
                    + "\(TableReader.format((limit - field.offset) / field.scale)))")
         }
         return DeviceMap.Command(name: name, field: field, limits: min...max)
+    }
+
+    /// `[[map.calibration]]`: `channel` (a channel of this map), and `slope` and/or `offset`, each a holding register
+    /// of a number type (default float32) where the device keeps that part of its own calibration of the channel.
+    static func readCalibration(_ c: TableReader, context: FieldContext,
+                                map: DeviceMap) -> DeviceMap.CalibrationRegisters? {
+        let channel = c.string("channel", required: true)
+        if let channel, map.channel(named: channel) == nil {
+            let names = map.channels.map(\.name).joined(separator: ", ")
+            c.fail("channel", "\"\(channel)\" is not a channel of this map (its channels: \(names))")
+        }
+        var parts: [String: DeviceMap.Field] = [:]
+        for key in ["slope", "offset"] {
+            guard let p = c.table(key) else { continue }
+            if let field = readField(p, context: context, allowBit: false, defaultType: .float32) {
+                if field.table != .holding {
+                    c.fail(key, "must be a holding register (rigd writes it), not \(field.table)")
+                } else if field.type == .string {
+                    c.fail(key, "must be a number type, not string")
+                } else if field.place != nil {
+                    c.fail(key, "cannot be in a block found at start-up (locate): give its register")
+                } else {
+                    parts[key] = field
+                }
+            }
+            p.finish()
+        }
+        if !c.isSet("slope") && !c.isSet("offset") {
+            c.fail("slope", "or offset is required: where the device keeps its calibration of the channel "
+                   + "({ table = \"holding\", register, type })")
+        }
+        guard let channel, map.channel(named: channel) != nil, !parts.isEmpty else { return nil }
+        return DeviceMap.CalibrationRegisters(channel: channel, slope: parts["slope"], offset: parts["offset"])
     }
 
     static func readWatchdog(_ w: TableReader, context: FieldContext) -> DeviceMap.Watchdog? {

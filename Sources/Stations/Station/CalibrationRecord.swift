@@ -54,11 +54,33 @@ package struct CalibrationRecord: Sendable, Codable, Equatable {
     package var dueAt: Double?
     /// `slope 97.2 % of Nernstian, offset +8.1 mV at pH 7`, `gain 93.5 %`, `corrected = 1.02 · raw − 0.31`.
     package var summary: String
+    /// Set when the correction went into the device's own calibration registers (`[[map.calibration]]`, docs/maps.md
+    /// "Calibration registers") instead of being applied on the host: what they held before and were given.
+    package var device: DeviceCalibration?
+
+    /// A calibration written to the device: the registers, and the slope and offset they held before and hold now
+    /// (the device serves slope × measured + offset; the new ones are the correction composed with the old).
+    package struct DeviceCalibration: Sendable, Codable, Equatable {
+        package var registers: String
+        package var slopeBefore: Double
+        package var offsetBefore: Double
+        package var slope: Double
+        package var offset: Double
+
+        package init(registers: String, slopeBefore: Double, offsetBefore: Double, slope: Double, offset: Double) {
+            self.registers = registers
+            self.slopeBefore = slopeBefore
+            self.offsetBefore = offsetBefore
+            self.slope = slope
+            self.offset = offset
+        }
+    }
 
     package var correction: ChannelCorrection { ChannelCorrection(slope: correctionSlope, offset: correctionOffset) }
 
     package init(station: String, channel: String, method: String, at: Double, by: String?, why: String?,
-                 points: [CalibrationPoint], fit: CalibrationFit, applied: Bool, dueAt: Double?) {
+                 points: [CalibrationPoint], fit: CalibrationFit, applied: Bool, dueAt: Double?,
+                 device: DeviceCalibration? = nil) {
         self.station = station
         self.channel = channel
         self.method = method
@@ -75,6 +97,7 @@ package struct CalibrationRecord: Sendable, Codable, Equatable {
         self.applied = applied
         failures = fit.failures
         self.dueAt = dueAt
+        self.device = device
         summary = Self.summary(method: method, fit: fit)
     }
 
@@ -118,6 +141,8 @@ package struct CalibrationStatus: Sendable, Codable, Equatable {
         /// Past its due date.
         package var overdue: Bool
         package var summary: String
+        /// Set when the device holds the correction in its own calibration registers (the host applies none).
+        package var device: CalibrationRecord.DeviceCalibration?
     }
 
     /// The point being recorded now.

@@ -167,16 +167,20 @@ extension Station {
                 throw CommandRejection(error.description)
             }
             let applied = apply && fit.accepted
+            // Into the device's own calibration registers where its map names them; a device that cannot take it
+            // leaves the calibration open (throws), with nothing applied.
+            let device = applied ? try writeCalibrationToDevice(run, fit.correction) : nil
             let at = journal.unix(now)
             let record = CalibrationRecord(
                 station: name, channel: run.channel, method: run.method.rawValue, at: at, by: by ?? run.by,
                 why: run.why, points: run.points, fit: fit, applied: applied,
-                dueAt: applied ? at + calibrationSettings.dueDays * 86_400 : nil)
+                dueAt: applied ? at + calibrationSettings.dueDays * 86_400 : nil, device: device)
             run.result = record
             calibrationRun = run
             if applied { corrections[run.index] = record }
             let verdict = !fit.accepted ? "REJECTED (\(fit.failures.joined(separator: "; ")))"
-                : applied ? "accepted and applied" : "accepted, not applied"
+                : device.map { "accepted and written to the device (\($0.registers))" }
+                ?? (applied ? "accepted and applied" : "accepted, not applied")
             logger.notice("station \(name): calibration of \(run.channel) \(verdict): \(record.summary)")
             journal.event("calibration", "\(run.channel) by \(run.method.rawValue): \(verdict); \(record.summary)",
                           actor: by, now: now)
@@ -193,6 +197,55 @@ extension Station {
             }
         }
         publishCalibration(now: now)
+    }
+
+    /// Writes an accepted correction into the device's own calibration registers, when its map names them for the
+    /// channel (`[[map.calibration]]`, docs/maps.md "Calibration registers"): the points were read through what the
+    /// device held (value = slope × measured + offset), so the new slope and offset are the correction composed with
+    /// those. Nil when the map names none, or when the device cannot hold this correction (it keeps only an offset and
+    /// the correction changes the slope, or the other way round): then it is applied on the host, and the log says
+    /// why. Throws, with nothing applied, when the device does not answer or does not take it.
+    private func writeCalibrationToDevice(_ run: CalibrationRun,
+                                          _ correction: ChannelCorrection) throws(CommandRejection)
+        -> CalibrationRecord.DeviceCalibration? {
+        guard let mapped = client.base as? MappedClient, let registers = mapped.map.calibration(of: run.channel) else {
+            return nil
+        }
+        let held: (slope: Double, offset: Double)
+        do {
+            guard let h = try mapped.deviceCalibration(of: run.channel) else { return nil }
+            held = h
+        } catch {
+            throw CommandRejection("the device's calibration of \(run.channel) (\(registers.description)) could not be "
+                                   + "read: \(error); nothing was applied: finish again once the device answers, or "
+                                   + "cancel")
+        }
+        let slope = correction.slope * held.slope
+        let offset = correction.slope * held.offset + correction.offset
+        var lacks: [String] = []
+        if registers.slope == nil, abs(slope - 1) > 1e-9 { lacks.append("slope") }
+        if registers.offset == nil, abs(offset) > 1e-9 { lacks.append("offset") }
+        if !lacks.isEmpty {
+            let line = "station \(name): calibration of \(run.channel) is applied on the host: it changes the "
+                + lacks.joined(separator: " and ") + ", which the device does not keep (its map names "
+                + registers.description + ")"
+            logger.notice("\(line)")
+            return nil
+        }
+        let written: (slope: Double, offset: Double)
+        do {
+            written = try mapped.writeDeviceCalibration(of: run.channel, slope: slope, offset: offset)
+        } catch {
+            // Put back what it held, as far as the device takes it: half a calibration is worse than the old one.
+            _ = try? mapped.writeDeviceCalibration(of: run.channel, slope: held.slope, offset: held.offset)
+            throw CommandRejection("the device did not take the calibration of \(run.channel) "
+                                   + "(\(registers.description)): \(error); nothing was applied: finish again once "
+                                   + "the device answers, or cancel")
+        }
+        // What the device holds now, as read back (an integer register rounds what was written).
+        return CalibrationRecord.DeviceCalibration(registers: registers.description, slopeBefore: held.slope,
+                                                   offsetBefore: held.offset, slope: written.slope,
+                                                   offset: written.offset)
     }
 
     /// The band a point's readings must stay within: the method's, in the channel's unit.
@@ -282,7 +335,7 @@ extension Station {
         func value(_ channel: String) -> Double? {
             guard let i = Profile.channels.firstIndex(where: { $0.name == channel }), i < snapshot.channels.count,
                   let raw = snapshot.channels[i].value else { return nil }
-            return corrections[i]?.correction.apply(raw) ?? raw
+            return hostCorrection(i)?.apply(raw) ?? raw
         }
         guard let temp = value("water_temp_c") else { return nil }
         let salinity = value("salinity_ppt") ?? 0
@@ -312,11 +365,13 @@ extension Station {
 
     /// corrected = slope · raw + offset on every calibrated channel; what a sonde derives from a corrected channel
     /// (% saturation from DO, un-ionised ammonia from pH) is derived again from the corrected value.
+    /// A calibration the device took (`CalibrationRecord.device`) is the device's to apply: its readings arrive
+    /// corrected.
     func applyCorrections(_ snapshot: inout Profile.Snapshot) {
-        for (index, record) in corrections where index < snapshot.channels.count {
+        for index in corrections.keys where index < snapshot.channels.count {
             let reading = snapshot.channels[index]
-            guard let raw = reading.value else { continue }
-            let corrected = record.correction.apply(raw)
+            guard let raw = reading.value, let correction = hostCorrection(index) else { continue }
+            let corrected = correction.apply(raw)
             snapshot.channels[index] = ChannelReading(raw: Float(corrected), quality: reading.quality)
             switch Profile.channels[index].name {
             case "do_mgl":
@@ -335,6 +390,12 @@ extension Station {
             default: break
             }
         }
+    }
+
+    /// The correction the host applies to channel `index`: none when uncalibrated or when the device holds it.
+    private func hostCorrection(_ index: Int) -> ChannelCorrection? {
+        guard let record = corrections[index], record.device == nil else { return nil }
+        return record.correction
     }
 
     private func channelIndex(_ name: String, in snapshot: Profile.Snapshot) -> Int? {
@@ -374,7 +435,8 @@ extension Station {
         let applied = corrections.values.sorted { $0.channel < $1.channel }.map { r in
             CalibrationStatus.Applied(channel: r.channel, method: r.method, slope: r.correctionSlope,
                                       offset: r.correctionOffset, at: r.at, by: r.by, dueAt: r.dueAt,
-                                      overdue: (r.dueAt ?? .infinity) < unixNow, summary: r.summary)
+                                      overdue: (r.dueAt ?? .infinity) < unixNow, summary: r.summary,
+                                      device: r.device)
         }
         var status = CalibrationStatus(session: nil, applied: applied, channels: calibratableChannels)
         if let run = calibrationRun {
@@ -401,6 +463,7 @@ extension Station {
         case "finished":
             guard let r = run.result else { return "" }
             return !r.accepted ? "Rejected: " + r.failures.joined(separator: "; ") + ". Nothing was applied."
+                : r.device != nil ? "Accepted and written to the device's calibration registers: \(r.summary)."
                 : r.applied ? "Accepted and applied: \(r.summary)." : "Accepted, not applied: \(r.summary)."
         case "settling":
             return "Point \(next) of \(run.pointsWanted): waiting until the reading is stable."
