@@ -117,6 +117,7 @@ let package = Package(
             name: "Daemon",
             dependencies: [
                 "Devices", "DeviceTransports", "Sim", "SimServe", "Control", "Stations", "Locking", "MQTT", "Sparkplug",
+                "CShims",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "TOMLKit", package: "TOMLKit"),

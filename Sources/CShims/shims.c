@@ -30,3 +30,16 @@ void rigd_set_thread_name(const char *name) {
     buf[sizeof(buf) - 1] = 0;
     pthread_setname_np(pthread_self(), buf);
 }
+
+// scripts/build-release writes build_commit.h (not in git) with the commit it builds; a debug build (SwiftPM defines
+// DEBUG) does not take it, as it may be of another commit by then.
+#if !defined(DEBUG) && __has_include("build_commit.h")
+#include "build_commit.h"
+#endif
+#ifndef RIGD_GIT_COMMIT
+#define RIGD_GIT_COMMIT "unknown"
+#endif
+
+const char *rigd_git_commit(void) {
+    return RIGD_GIT_COMMIT;
+}

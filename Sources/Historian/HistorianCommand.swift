@@ -1,4 +1,5 @@
 import ArgumentParser
+import Daemon
 import Foundation
 import Hummingbird
 import Logging
@@ -213,7 +214,13 @@ package struct HistorianCommand: AsyncParsableCommand {
 
     package func run() async throws {
         let level = Logger.Level(rawValue: logLevel) ?? .info
+        let journal = JournalLogHandler.standardErrorIsJournal()
         LoggingSystem.bootstrap { label in
+            if journal {
+                var handler = JournalLogHandler(label: label)
+                handler.logLevel = level
+                return handler
+            }
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = level
             return handler

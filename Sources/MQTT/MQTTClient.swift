@@ -111,6 +111,15 @@ public struct MQTTError: Error, Sendable, CustomStringConvertible, Equatable {
 }
 
 /// What the client reports to its owner, on the client's own thread, in order.
+/// The libmosquitto rigd runs with, as the loaded library reports it (`mosquitto_lib_version`), e.g. "2.0.11".
+public var libmosquittoVersion: String {
+    var major: Int32 = 0
+    var minor: Int32 = 0
+    var revision: Int32 = 0
+    _ = mosquitto_lib_version(&major, &minor, &revision)
+    return "\(major).\(minor).\(revision)"
+}
+
 public enum MQTTEvent: Sendable, Equatable {
     /// The broker accepted the connection (CONNACK 0). The owner subscribes and publishes its births here.
     case connected

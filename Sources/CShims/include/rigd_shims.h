@@ -16,4 +16,8 @@ int rigd_set_fifo(int priority);
 /// Names the calling thread (at most 15 characters are kept by the kernel).
 void rigd_set_thread_name(const char *name);
 
+/// The git commit rigd was built from, as scripts/build-release wrote it into build_commit.h, or "unknown" for a build
+/// made without it.
+const char *rigd_git_commit(void);
+
 #endif

@@ -19,7 +19,7 @@ package struct Rigd: AsyncParsableCommand {
         directory is in use; 70 internal error; 73 cannot create the data log, token or report; \
         78 configuration error.
         """,
-        version: "0.1.0",
+        version: BuildInfo.text,
         subcommands: [RunCommand.self, SimulateCommand.self, CheckCommand.self, StatusCommand.self, ExportCommand.self, FaultCommand.self,
                       PortsCommand.self, KindsCommand.self, ProbeCommand.self, ScanCommand.self, TokenCommand.self,
                       BackupCommand.self, RestoreCommand.self, NotifyCommand.self, HandCommand.self, AutoCommand.self, CalibrateCommand.self,
