@@ -332,6 +332,11 @@ import Testing
     @Test func aCorrectionTheSondeCannotHoldIsAppliedOnTheHost() throws {
         let rig = try Self.rig(map: Self.exampleSonde)
         rig.run(600)
+        // The channels the sonde's map does not read (current, wave, weather) are not offered: they never read.
+        let channels = rig.calibration.channels.map(\.name)
+        #expect(channels.contains("ph") && channels.contains("do_mgl") && !channels.contains("wave_m"), "\(channels)")
+        #expect(rig.post(.start(channel: "wave_m", method: .linear, points: nil, why: nil))?
+            .contains("no channel \"wave_m\" to calibrate") == true)
         #expect(rig.post(.start(channel: "do_mgl", method: .dissolvedOxygen, points: nil, why: nil)) == nil)
         _ = try #require(try rig.point(nil))
         #expect(rig.post(.finish(apply: true)) == nil)

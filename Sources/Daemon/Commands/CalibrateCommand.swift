@@ -144,7 +144,9 @@ struct CalibrateCommand: AsyncParsableCommand {
             throw ExitCode(ExitStatus.unavailable)
         }
         if result.accepted {
-            say("ACCEPTED\(result.applied ? " and applied" : ", not applied (--no-apply)"): \(result.summary)"
+            let applied = result.device.map { " and written to the device (\($0.registers))" }
+                ?? (result.applied ? " and applied" : ", not applied (--no-apply)")
+            say("ACCEPTED\(applied): \(result.summary)"
                 + (result.dueAt.map { "; due again \(Self.date($0))" } ?? ""))
         } else {
             say("REJECTED: " + result.failures.joined(separator: "; ") + " (\(result.summary)); nothing was applied")
@@ -222,7 +224,8 @@ struct CalibrateCommand: AsyncParsableCommand {
         }
         if c.applied.isEmpty { say("no calibration applied") }
         for a in c.applied {
-            say("  \(a.channel): \(a.method), \(a.summary); \(Self.date(a.at))" + (a.by.map { " by \($0)" } ?? "")
+            say("  \(a.channel): \(a.method), \(a.summary)" + (a.device.map { " (in the device: \($0.registers))" } ?? "")
+                + "; \(Self.date(a.at))" + (a.by.map { " by \($0)" } ?? "")
                 + (a.dueAt.map { "; due \(Self.date($0))" } ?? "") + (a.overdue ? " — OVERDUE" : ""))
         }
         if let s = c.session {

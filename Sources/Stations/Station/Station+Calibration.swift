@@ -45,8 +45,12 @@ struct CalibrationRun: Sendable {
 extension Station {
     /// The channels that may be calibrated, with the methods that fit each: the device's, less those the sonde derives
     /// from others and the one the stream loop reads from the sample ring (the ring's samples are not corrected).
+    /// A mapped device's channels its map does not read are left out: they never read.
     var calibratableChannels: [CalibrationStatus.Channel] {
-        Profile.channels.prefix(channelCount).filter(Self.isCalibratable).map { spec in
+        let map = (client.base as? MappedClient)?.map
+        return Profile.channels.prefix(channelCount).filter { spec in
+            Self.isCalibratable(spec) && (map.map { $0.channel(named: spec.name) != nil } ?? true)
+        }.map { spec in
             CalibrationStatus.Channel(name: spec.name, unit: spec.unit, methods: Self.methods(for: spec).map(\.rawValue))
         }
     }
@@ -76,7 +80,7 @@ extension Station {
                                        + (run.by.map { " (started by \($0))" } ?? "") + ": finish or cancel it first")
             }
             guard let spec = Profile.channels.prefix(channelCount).first(where: { $0.name == channel }),
-                  Self.isCalibratable(spec) else {
+                  calibratableChannels.contains(where: { $0.name == channel }) else {
                 throw CommandRejection("no channel \"\(channel)\" to calibrate (channels: "
                                        + calibratableChannels.map(\.name).joined(separator: ", ") + ")")
             }
