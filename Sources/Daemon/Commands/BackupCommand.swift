@@ -74,7 +74,7 @@ struct BackupCommand: ParsableCommand {
         let manifest: BackupArchive.Manifest
         do throws(BackupArchive.Problem) {
             manifest = try BackupArchive.create(sources, output: output,
-                                                rigdVersion: Rigd.configuration.version) { line in
+                                                rigdVersion: BuildInfo.version) { line in
                 warn("backup: \(line)")
             }
         } catch {

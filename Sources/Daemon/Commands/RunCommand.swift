@@ -349,7 +349,7 @@ struct RunCommand: AsyncParsableCommand {
                 }
                 edgeNode = try EdgeNode(config: mqtt, password: password,
                                         stations: stations, log: recorder.writer,
-                                        software: "rigd \(Rigd.configuration.version)", logger: logger)
+                                        software: "rigd \(BuildInfo.version)", logger: logger)
             } catch {
                 logger.critical("\(error); nothing started")
                 recorder.close(reason: "refused to start")
