@@ -137,6 +137,7 @@ let package = Package(
                 .embedInCode("Resources/dashboard-station.html"), .embedInCode("Resources/dashboard-missing.html"),
                 .embedInCode("Resources/dashboard.css"), .embedInCode("Resources/dashboard.js"),
                 .embedInCode("Resources/favicon.svg"), .embedInCode("Resources/openapi.json"),
+                .embedInCode("Resources/recording.html"), .embedInCode("Resources/recording.js"),
             ],
             swiftSettings: strict
         ),

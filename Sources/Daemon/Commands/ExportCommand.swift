@@ -15,7 +15,8 @@ struct ExportCommand: ParsableCommand {
         abstract: "Write a station's recorded samples (or alarms, runs, events, calibrations) from the data log as CSV.",
         discussion: """
         Reads the SQLite data log in the data directory (--data-dir, else [daemon] data_dir of --config, else \
-        $STATE_DIRECTORY or ~/.local/state/rigd). Safe while rigd runs: the log is in WAL mode.
+        $STATE_DIRECTORY or ~/.local/state/rigd), or the file --log names: a virtual run's recording (rigd run \
+        --virtual --record FILE), a data log hil/run kept, or a copy. Safe while rigd runs: the log is in WAL mode.
 
         samples, wide layout (default): time_utc, unix_s, then one column per channel; an empty cell is a fault \
         reading. Long layout: time_utc, unix_s, channel, unit, value, quality (one row per channel reading). \
@@ -68,10 +69,21 @@ struct ExportCommand: ParsableCommand {
     @Option(name: .long, help: "Configuration file whose [daemon] data_dir to use.")
     var config: String?
 
+    @Option(name: .long, help: ArgumentHelp("A recording or data log file to read instead of a data directory's.", valueName: "file"))
+    var log: String?
+
+    func validate() throws {
+        if log != nil && (dataDir != nil || config != nil) {
+            throw ValidationError("--log names the file itself: give it without --data-dir or --config")
+        }
+    }
+
     func run() throws {
         let window = try resolveWindow()
         let directory: String
-        if let dataDir {
+        if log != nil {
+            directory = ""  // unused: logPath takes --log
+        } else if let dataDir {
             directory = dataDir
         } else if let config {
             do {
@@ -84,7 +96,7 @@ struct ExportCommand: ParsableCommand {
         }
         let pool: DatabasePool
         do {
-            pool = try DataLog.openForReading(path: DataLog.path(in: directory))
+            pool = try DataLog.openForReading(path: logPath(directory))
         } catch {
             FileHandle.standardError.write(Data("rigd export: \(error)\n".utf8))
             throw ExitCode(ExitStatus.unavailable)
@@ -92,7 +104,7 @@ struct ExportCommand: ParsableCommand {
         let known = try pool.read { try LogQueries.knownStations($0) }
         guard known.contains(station) else {
             let list = known.isEmpty ? "none recorded yet" : known.joined(separator: ", ")
-            FileHandle.standardError.write(Data("rigd export: no station \"\(station)\" in \(DataLog.path(in: directory)) (stations: \(list))\n".utf8))
+            FileHandle.standardError.write(Data("rigd export: no station \"\(station)\" in \(logPath(directory)) (stations: \(list))\n".utf8))
             throw ExitCode(ExitStatus.usage)
         }
         // A new or regular file is written beside it and renamed over it at the end (nothing half-written is left);
@@ -120,6 +132,9 @@ struct ExportCommand: ParsableCommand {
         let kind = what == .samples && series == .logged ? "logged sample" : what.rawValue
         FileHandle.standardError.write(Data("rigd export: \(rows) \(kind) row(s) of \(station) to \(destination)\n".utf8))
     }
+
+    /// The file read: --log's, else the data directory's log.
+    private func logPath(_ directory: String) -> String { log ?? DataLog.path(in: directory) }
 
     private func resolveWindow() throws -> (Double, Double) {
         let from = try self.from.map { text in

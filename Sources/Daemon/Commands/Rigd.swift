@@ -23,7 +23,7 @@ package struct Rigd: AsyncParsableCommand {
         subcommands: [RunCommand.self, SimulateCommand.self, CheckCommand.self, StatusCommand.self, ExportCommand.self, FaultCommand.self,
                       PortsCommand.self, KindsCommand.self, ProbeCommand.self, ScanCommand.self, TokenCommand.self,
                       BackupCommand.self, RestoreCommand.self, NotifyCommand.self, HandCommand.self, AutoCommand.self, CalibrateCommand.self,
-                      ReloadCommand.self],
+                      ReloadCommand.self, ViewCommand.self, ReportCommand.self],
         defaultSubcommand: nil
     )
 }

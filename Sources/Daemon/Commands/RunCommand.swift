@@ -32,6 +32,13 @@ struct RunCommand: AsyncParsableCommand {
         Virtual clock (--virtual --for DURATION): every station simulated, on a discrete-event clock that jumps to \
         the next deadline; writes the run report (JSON) to --report or standard output. The same seed gives the \
         same report, apart from wall_s.
+
+        Virtual clock, recording (--record FILE): every station's samples (every [daemon] record_interval_s, or \
+        --record-interval), logged series, events, alarms and runs go into FILE, a data log like the daemon's \
+        stamped with plant time from --record-start (local midnight: the virtual plant's day starts at 00:00), and \
+        the run report at the end. The run is the same with or without it. Look at it with `rigd view FILE`, make a \
+        page to mail with `rigd report FILE -o run.html`, export it with `rigd export --log FILE`. A run cut short \
+        (kill -9, power) leaves what was committed, at most a quarter of a second behind.
         """
     )
 
@@ -59,6 +66,16 @@ struct RunCommand: AsyncParsableCommand {
 
     @Option(name: .long, help: "Write the run report (JSON) here; '-' for standard output.")
     var report: String?
+
+    @Option(name: .long, help: ArgumentHelp("Virtual clock: record the run into this file (a new file; see below).",
+                                            valueName: "file"))
+    var record: String?
+
+    @Option(name: .long, help: ArgumentHelp("Virtual clock, --record: plant seconds between recorded samples (default [daemon] record_interval_s, 1 s; 60 keeps a 7-day pond near 100 MB).", valueName: "seconds"))
+    var recordInterval: Double?
+
+    @Option(name: .long, help: ArgumentHelp("Virtual clock, --record: the date plant time 0 is stamped with, at local midnight (default today).", valueName: "YYYY-MM-DD"))
+    var recordStart: String?
 
     @Option(name: .long, help: "Real clock: per-thread timer slack in ns (1 helps wake-up lateness).")
     var timerSlackNs: UInt?
@@ -90,6 +107,19 @@ struct RunCommand: AsyncParsableCommand {
         if virtual && duration == nil { throw ValidationError("--virtual needs --for DURATION (e.g. --for 2h)") }
         if faults != nil && !virtual {
             throw ValidationError("--faults needs --virtual (on the real clock, use rigd simulate --control and rigd fault)")
+        }
+        if record != nil && !virtual {
+            throw ValidationError("--record needs --virtual (rigd on the real clock records into its data log, [daemon] data_dir)")
+        }
+        if (recordInterval != nil || recordStart != nil) && record == nil {
+            throw ValidationError("--record-interval and --record-start need --record FILE")
+        }
+        if let recordInterval, !DaemonConfig.recordIntervalLimits.contains(recordInterval) {
+            let limits = DaemonConfig.recordIntervalLimits
+            throw ValidationError("--record-interval must be \(limits.lowerBound)–\(limits.upperBound) seconds, got \(recordInterval)")
+        }
+        if let recordStart, Recording.localMidnight(recordStart) == nil {
+            throw ValidationError("--record-start takes a date, YYYY-MM-DD (plant time 0 is local midnight that day), got \"\(recordStart)\"")
         }
         if let p = fifoPriority, !(1...99).contains(p) { throw ValidationError("--fifo-priority must be 1–99") }
         if !(statusEvery >= 0) { throw ValidationError("--status-every must be 0 or more seconds") }
@@ -167,6 +197,11 @@ struct RunCommand: AsyncParsableCommand {
         }
         var pending = timeline?.entries ?? []
         var applied: [ReportValue] = []
+        let recordStartAt = record == nil ? 0 : Recording.localMidnight(recordStart)!
+        let recorder = try record.map { path in
+            try startRecording(path, start: recordStartAt, configuration: configuration, stations: stations,
+                               clock: clock, duration: duration, logger: logger)
+        }
         let runner = LoopRunner(clock: clock)
         for station in stations {
             station.start(now: 0)
@@ -220,7 +255,58 @@ struct RunCommand: AsyncParsableCommand {
             fields["faults"] = .array(applied)
             document = .object(fields)
         }
+        if let recorder {
+            finishRecording(recorder, start: recordStartAt, document: document, plantEnd: clock.seconds(),
+                            interrupted: interrupted, logger: logger)
+        }
         try writeReport(document, to: report ?? "-", logger: logger)
+    }
+
+    /// Opens a new recording, writes what run it is, and attaches it to every station before the run starts.
+    private func startRecording(_ path: String, start: Double, configuration: Configuration, stations: [any AnyStation],
+                                clock: VirtualClock, duration: PlantDuration, logger: Logger) throws -> Recorder {
+        // A recording is never overwritten: it may be the only copy of a week's run.
+        if FileManager.default.fileExists(atPath: path) {
+            logger.critical("--record \(path): the file exists; remove it or choose another name (a recording is never overwritten)")
+            throw ExitCode(ExitStatus.cannotCreate)
+        }
+        let interval = recordInterval ?? configuration.daemon.recordInterval
+        let recorder: Recorder
+        do {
+            recorder = try Recorder(path: path, retentionDays: 0, now: { start + clock.seconds() }, logger: logger)
+            try Recording.begin(Recording.Info(
+                seed: seed, startAt: start, durationS: duration.seconds, recordIntervalS: interval,
+                configuration: configuration.source, stations: stations.map { .init(name: $0.name, kind: $0.kind.rawValue) },
+                rigdVersion: BuildInfo.version), writer: recorder.writer)
+        } catch {
+            logger.critical("--record \(path): cannot create the recording: \(error)")
+            throw ExitCode(ExitStatus.cannotCreate)
+        }
+        // Only the journal, the epoch and the record interval differ from a run without a recording: the stations'
+        // other outputs keep their defaults, so the run itself is the same.
+        let outputs = StationOutputs(recorder: recorder, epoch: start, recordInterval: interval)
+        for station in stations { station.attach(outputs) }
+        recorder.start()
+        recorder.record(.event(station: nil, t: start, kind: "daemon_started",
+                               message: "virtual run recorded: \(stations.count) station(s) from \(configuration.source), seed \(seed)"))
+        let stamp = ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: start))
+        logger.info("recording the run into \(path) (a sample every \(interval) s of plant time; plant time 0 is \(stamp))")
+        return recorder
+    }
+
+    /// Closes the recording with the run's end and its report; a failure loses the report's copy only.
+    private func finishRecording(_ recorder: Recorder, start: Double, document: ReportValue, plantEnd: Double,
+                                 interrupted: Bool, logger: Logger) {
+        recorder.record(.event(station: nil, t: start + plantEnd, kind: "daemon_stopped",
+                               message: "virtual run \(interrupted ? "interrupted" : "done") at plant time \(plantEnd) s"))
+        recorder.close(reason: interrupted ? "interrupted" : "end of --for")
+        do {
+            try Recording.finish(endedAt: start + plantEnd, interrupted: interrupted,
+                                 report: String(decoding: try RunReport.encode(document), as: UTF8.self), writer: recorder.writer)
+            logger.info("recording written: \(recorder.path) (rigd view \(recorder.path))")
+        } catch {
+            logger.error("recording \(recorder.path): cannot store the run's end and report: \(error)")
+        }
     }
 
     /// `STATION@SECONDS`.

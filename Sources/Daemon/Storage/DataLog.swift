@@ -157,6 +157,31 @@ package enum DataLog {
             // offset_before, slope, offset}; NULL when it was applied on the host or not at all.
             try db.execute(sql: "ALTER TABLE calibration ADD COLUMN device TEXT")
         }
+        m.registerMigration("v7: what run a recording is") { db in
+            // One row in a virtual run's recording (`rigd run --virtual --record FILE`, `Recording`); none in a
+            // daemon's data log.
+            try db.execute(sql: """
+                CREATE TABLE recording (
+                    id INTEGER PRIMARY KEY CHECK (id = 1),
+                    clock TEXT NOT NULL,
+                    seed INTEGER NOT NULL,
+                    -- Unix time of plant time 0
+                    start_at REAL NOT NULL,
+                    -- the plant time asked for (--for)
+                    duration_s REAL NOT NULL,
+                    record_interval_s REAL NOT NULL,
+                    configuration TEXT NOT NULL,
+                    -- JSON array of {name, kind}
+                    stations TEXT NOT NULL,
+                    rigd_version TEXT NOT NULL,
+                    -- Unix time of the plant's end; NULL while running, or for good when the run was cut short
+                    ended_at REAL,
+                    interrupted INTEGER,
+                    -- the run report (JSON), as rigd run wrote it
+                    report TEXT
+                );
+                """)
+        }
         return m
     }
 

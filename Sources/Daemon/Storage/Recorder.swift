@@ -49,15 +49,25 @@ package final class Recorder: StationJournal {
     private let stopped = DispatchSemaphore(value: 0)
     private let lastRetention = Locked<Double>(0)
     private let failing = Atomic<Bool>(false)
+    /// The time sessions, commits and stops are stamped with: Unix time now, or a virtual run's plant time.
+    private let now: @Sendable () -> Double
 
     /// Opens the log in `dataDirectory` (created if missing), repairs an unclean stop, and starts a session.
-    package init(dataDirectory: String, retentionDays: Double, logger: Logger) throws {
+    package convenience init(dataDirectory: String, retentionDays: Double, logger: Logger) throws {
         try DataDirectoryLock.createDirectory(dataDirectory)
-        path = DataLog.path(in: dataDirectory)
+        try self.init(path: DataLog.path(in: dataDirectory), retentionDays: retentionDays, logger: logger)
+    }
+
+    /// Opens (creating) the log at `path`: a daemon's, or a virtual run's recording (`rigd run --record`), whose
+    /// session and stops are stamped with plant time (`now`).
+    package init(path: String, retentionDays: Double,
+                 now: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }, logger: Logger) throws {
+        self.path = path
         retentionSeconds = retentionDays * 86_400
         self.logger = logger
+        self.now = now
         pool = try DataLog.openForWriting(path: path)
-        let now = Date().timeIntervalSince1970
+        let now = now()
         (recovery, sessionId) = try pool.write { db in
             let recovery = try Self.repairUncleanStops(db)
             try db.execute(sql: "INSERT INTO session (pid, started_at, alive_at) VALUES (?, ?, ?)",
@@ -153,7 +163,7 @@ package final class Recorder: StationJournal {
             defer { q.removeAll(keepingCapacity: true) }
             return q
         }
-        let now = Date().timeIntervalSince1970
+        let now = now()
         do {
             try pool.write { db in
                 try write(batch, db: db)
@@ -201,7 +211,7 @@ package final class Recorder: StationJournal {
         stopping.store(true, ordering: .relaxed)
         if started.load(ordering: .relaxed) { _ = stopped.wait(timeout: .now() + 10) }
         commit()
-        let now = Date().timeIntervalSince1970
+        let now = now()
         do {
             try pool.write { db in
                 try db.execute(sql: """

@@ -11,6 +11,13 @@ package enum AquaSondeKind: StationKind {
 
     package static let summary = "aquaculture sonde (DO, pH, temperature, salinity, ammonia, chlorophyll) with aerator, "
         + "exchange and feeder relays (and heater, light where heater_setpoint_c, light_on/light_off are set)"
+    package static let reportPlots = [
+        ReportPlot("Dissolved oxygen (mg/L), aerators on shaded", channels: ["do_mgl"],
+                   lines: [.init("3 mg/L", 3)], shadeRelay: "aerator-"),
+        ReportPlot("Water temperature (°C)", channels: ["water_temp_c"]),
+        ReportPlot("pH", channels: ["ph"]),
+        ReportPlot("Un-ionised ammonia (mg/L)", channels: ["nh3_mgl"]),
+    ]
     package static let lossAlarm = "sonde_lost"
     /// The channels the controller checks and controls on (`AquacultureController.checkedChannels`): one that never
     /// reads would hold its fault alarm for ever.

@@ -8,6 +8,13 @@ package enum ExtractionKind: StationKind {
     package typealias Controller = ExtractionController
 
     package static let summary = "amino-acid circulating extraction device: dynamic nozzle, pump, filter, box cooling"
+    package static let reportPlots = [
+        ReportPlot("Nozzle lift and liquid level (mm)", channels: ["lift_mm", "level_mm"]),
+        ReportPlot("Box temperature (°C)", channels: ["box_temp_c", "ambient_temp_c"],
+                   lines: [.init("35 °C cooling limit", 35)]),
+        ReportPlot("Flow through the filter (L/min)", channels: ["flow_lpm"]),
+        ReportPlot("Filter ΔP (bar)", channels: ["filter_dp_bar"]),
+    ]
     package static let lossAlarm = "device_unavailable"
     /// The channels whose failure trips the device (`sensor_fault`, ExtractionController.evaluateInterlocks).
     package static let safetyChannels: KeyValuePairs<String, String> = [

@@ -8,6 +8,10 @@ package enum HeatRigKind: StationKind {
     package typealias Controller = HeatRigController
 
     package static let summary = "heat-transfer rig: heater PID to a setpoint or a ramp/soak profile, over-temperature trip"
+    package static let reportPlots = [
+        ReportPlot("Rig temperatures (°C)", channels: ["block_temp_c", "mid_temp_c", "end_temp_c", "ambient_temp_c"]),
+        ReportPlot("Heater power (W)", channels: ["heater_power_w"]),
+    ]
     package static let lossAlarm = "device_unavailable"
     package static let safetyChannels: KeyValuePairs<String, String> = [
         "block_temp_c": "the heater's control and its over-temperature trip",

@@ -8,6 +8,10 @@ package enum MassSpringDamperKind: StationKind {
     package typealias Controller = MassSpringDamperController
 
     package static let summary = "mass-spring-damper rig: free decay and a stepped-sine sweep estimating f_n and ζ"
+    package static let reportPlots = [
+        ReportPlot("Displacement (mm)", channels: ["position_mm"]),
+        ReportPlot("Force (N)", channels: ["force_n"]),
+    ]
     package static let lossAlarm = "device_unavailable"
     package static var presets: [String] { MassSpringDamperPlant.Parameters.presetNames }
 

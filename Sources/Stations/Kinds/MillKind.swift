@@ -8,6 +8,11 @@ package enum MillKind: StationKind {
     package typealias Controller = MillController
 
     package static let summary = "CNC mill: cuts as runs, spindle torque supervised from a 1 kHz sample ring"
+    package static let reportPlots = [
+        ReportPlot("Spindle torque (N·m), overloads marked", channels: ["torque_nm"], markAlarm: "torque_overload"),
+        ReportPlot("Spindle speed (rpm)", channels: ["spindle_rpm"]),
+        ReportPlot("Motor temperature (°C)", channels: ["motor_temp_c"]),
+    ]
     package static let lossAlarm = "device_unavailable"
     package static var presets: [String] { MillPlant.Parameters.presetNames }
 

@@ -45,6 +45,10 @@ package protocol StationKind: Sendable {
     static func simulatedDevice(_ control: Control, seed: UInt64, preset: String, unit: UInt8,
                                 host: SimulatedHost) throws -> any ModbusDevice
 
+    /// The plots a recorded run of this kind shows first (`rigd report`, `rigd view`). Default: each of the first
+    /// three channels on its own.
+    static var reportPlots: [ReportPlot] { get }
+
     /// How `rigd run --recipe FILE` and the API's run requests are read for this kind; nil: the kind has no runs.
     static var recipes: RecipeFormat? { get }
 
@@ -79,6 +83,9 @@ extension StationKind {
     package static var optionalCommands: [String] { [] }
     /// Whether the kind's simulator models its probes' slope and offset errors (`[station.sim] probe_errors`).
     package static var simulatesProbeErrors: Bool { false }
+    package static var reportPlots: [ReportPlot] {
+        deviceChannelSpecs.prefix(3).map { ReportPlot("\($0.name) (\($0.unit))", channels: [$0.name]) }
+    }
     /// The relays of the kind's controller with its default settings.
     package static var possibleRelays: [String] { describe().relays }
     /// The device's commands by name (its setpoints and coils), from the profile.

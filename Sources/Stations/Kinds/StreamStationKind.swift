@@ -9,6 +9,11 @@ package enum StreamStationKind: StationKind {
     package typealias Controller = StreamStationController
 
     package static let summary = "stream water-quality station: storm events, loads and flow-weighted mean concentrations"
+    package static let reportPlots = [
+        ReportPlot("Discharge (m³/s), storm events shaded", channels: ["discharge_m3s"], shadeAlarm: "storm_event"),
+        ReportPlot("Total phosphorus (mg/L), storm events shaded", channels: ["tp_mgl"], shadeAlarm: "storm_event"),
+        ReportPlot("Rain (mm/h)", channels: ["rain_mmh"]),
+    ]
     package static let lossAlarm = "device_unavailable"
     /// A logger without an autosampler is still a stream station.
     package static let optionalCommands = ["autosampler_trigger"]

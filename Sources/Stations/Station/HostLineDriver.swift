@@ -75,8 +75,12 @@ struct HostLineDriver {
     }
 
     /// Drives the relay lines that changed; logs every change, wired or not, since it is a decision about the plant.
-    mutating func driveRelays(_ wanted: [Bool]) {
+    /// Returns the changes (name, on) for the data log. A relay starts in its safe state, so the first change of one
+    /// says what it was before.
+    @discardableResult
+    mutating func driveRelays(_ wanted: [Bool]) -> [(name: String, on: Bool)] {
         let names = relayNames
+        var changes: [(name: String, on: Bool)] = []
         for (i, on) in wanted.enumerated() where i < names.count {
             let line = i < lines.relays.count ? lines.relays[i] : nil
             guard relayStates.indices.contains(i), relayStates[i] != on else { continue }
@@ -91,11 +95,13 @@ struct HostLineDriver {
                 }
             }
             relayStates[i] = on
+            changes.append((names[i], on))
             if previous != nil || line == nil {
                 let how = throughDevice.contains(i) ? " (through the device)" : line == nil ? " (no line wired)" : ""
                 logger.info("station \(station): \(names[i]) \(on ? "ON" : "OFF")\(how)")
             }
         }
+        return changes
     }
 
     /// Drives one relay now (a hand request between ticks), if the host switches it; false for one the device

@@ -80,7 +80,10 @@ extension Station {
             journal.event("hand", "\(hold.valueText) in hand mode for \(minutes) min\(reason)", actor: by, now: now)
             if case .relay(let index) = target {
                 // A host relay switches at once, not at the next tick (a pond's is up to 10 s away); the status shows it.
-                if hostLines.driveRelay(at: index, on: value != 0) { publishState(now: now, withResults: false) }
+                if hostLines.driveRelay(at: index, on: value != 0) {
+                    journal.event("relay", "\(output) \(value != 0 ? "ON" : "OFF")", now: now)
+                    publishState(now: now, withResults: false)
+                }
             } else {
                 handWritten.remove(output)
             }

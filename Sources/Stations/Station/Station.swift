@@ -219,7 +219,9 @@ package final class Station<Controller: StationController>: AnyStation, @uncheck
         // Host lines first, then the status: a published alarm comes with the relays it switched (found by the soak:
         // an aquaculture alarm showed the aerators still off for one tick).
         hostLines.driveBeacon(output.beacon)
-        hostLines.driveRelays(output.relays)
+        for change in hostLines.driveRelays(output.relays) {
+            journal.event("relay", "\(change.name) \(change.on ? "ON" : "OFF")", now: now)
+        }
         if publisher.stateDue(now: now, changed: alarmsChanged || runsChanged || !envelopes.isEmpty) {
             publishState(now: now, withResults: !envelopes.isEmpty || runsChanged || publisher.resultsDue(now: now))
         }

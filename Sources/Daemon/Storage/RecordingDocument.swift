@@ -1,0 +1,233 @@
+import Control
+import Foundation
+import GRDB
+import Stations
+
+/// What `rigd report` and `rigd view` draw from a recording (or any data log): per station, the plots its kind's
+/// descriptor chooses (`StationKind.reportPlots`), each series downsampled to at most `points` buckets that keep the
+/// bucket's min and max (a peak is never averaged away), the shading and marks the plot asks for, the runs and alarms;
+/// and the whole log's alarm timeline. `recording.js` renders it.
+package struct RecordingDocument: Encodable, Sendable {
+    package struct Series: Encodable, Sendable {
+        var channel: String
+        var unit: String
+        /// Bucket middles, Unix seconds; min, max and mean of the samples in the bucket (nil: only faults there).
+        var t: [Double] = []
+        var min: [Double?] = []
+        var max: [Double?] = []
+        var mean: [Double?] = []
+        /// Samples in the recording (before downsampling).
+        var samples = 0
+    }
+
+    package struct Interval: Encodable, Sendable {
+        var from: Double
+        var to: Double
+    }
+
+    package struct Mark: Encodable, Sendable {
+        var t: Double
+        var label: String
+    }
+
+    package struct Plot: Encodable, Sendable {
+        var title: String
+        var series: [Series]
+        var lines: [Line]
+        var shadeLabel: String?
+        var shades: [Interval]
+        var marks: [Mark]
+    }
+
+    package struct Line: Encodable, Sendable {
+        var label: String
+        var value: Double
+    }
+
+    package struct Station: Encodable, Sendable {
+        var name: String
+        var kind: String?
+        /// How the kind is known: "recorded" (a virtual run's recording names it), "channels" (matched from the
+        /// recorded channels), nil: unknown (every channel is drawn on its own).
+        var kindFrom: String?
+        var plots: [Plot]
+        var runs: [LogQueries.RunEntry]
+        var alarms: [LogQueries.AlarmEntry]
+    }
+
+    package struct RunInfo: Encodable, Sendable {
+        var clock: String
+        var seed: UInt64
+        var durationS: Double
+        var recordIntervalS: Double
+        var configuration: String
+        var rigdVersion: String
+        /// The run did not end: the recording was cut short (kill -9, power), and holds what was committed.
+        var cutShort: Bool
+        var interrupted: Bool
+        var report: ReportValue?
+    }
+
+    var title: String
+    var source: String
+    var from: Double
+    var to: Double
+    var run: RunInfo?
+    /// The buckets' width, s, and how many at most per series.
+    var bucketS: Double
+    var points: Int
+    var note: String
+    var stations: [Station]
+    /// Every alarm of the log, in the order raised.
+    var alarms: [LogQueries.AlarmEntry]
+    /// Whether the page may offer CSV downloads (`rigd view` serves them; a report file has no server).
+    var exports: Bool
+
+    package enum BuildError: Error, CustomStringConvertible {
+        case empty(String)
+        package var description: String {
+            switch self {
+            case .empty(let source): "\(source) holds no samples, events, runs or alarms: nothing to show"
+            }
+        }
+    }
+
+    /// Builds the document. `allChannels`: after the kind's plots, every other recorded channel on its own (the
+    /// viewer); otherwise only the kind's choice (the report to mail).
+    package static func build(_ db: Database, source: String, points: Int, allChannels: Bool, exports: Bool,
+                              registry: KindRegistry = .builtIn) throws -> RecordingDocument {
+        let info = try Recording.info(db)
+        guard let span = try Recording.span(db, info: info) else { throw BuildError.empty(source) }
+        let known = try LogQueries.knownStations(db)
+        let names = (info?.stations.map(\.name) ?? []) + known.filter { name in info?.kind(of: name) == nil }
+        var stations: [Station] = []
+        var bucket = 0.0
+        for name in names {
+            let channels = try LogQueries.channels(db, station: name)
+            var kind: (any StationKind.Type)?
+            var kindFrom: String?
+            if let recorded = info?.kind(of: name), let k = registry.kind(named: recorded) {
+                (kind, kindFrom) = (k, "recorded")
+            } else if !channels.isEmpty, let k = registry.kinds.first(where: { k in
+                Set(channels.map(\.name)).isSubset(of: Set(k.channelSpecs.map(\.name)))
+            }) {
+                (kind, kindFrom) = (k, "channels")
+            }
+            let recorded = Set(channels.map(\.name))
+            var chosen: [ReportPlot] = (kind?.reportPlots ?? [])
+                .map { plot in
+                    var plot = plot
+                    plot.channels = plot.channels.filter(recorded.contains)
+                    return plot
+                }
+                .filter { !$0.channels.isEmpty }
+            if allChannels || chosen.isEmpty {
+                let drawn = Set(chosen.flatMap(\.channels))
+                chosen += channels.filter { !drawn.contains($0.name) }
+                    .map { ReportPlot("\($0.name) (\($0.unit))", channels: [$0.name]) }
+            }
+            var plots: [Plot] = []
+            let alarms = try LogQueries.alarms(db, station: name, from: -.greatestFiniteMagnitude,
+                                               to: .greatestFiniteMagnitude, activeOnly: false, limit: 100_000)
+                .sorted { $0.raisedAt < $1.raisedAt }
+            for plot in chosen {
+                var series: [Series] = []
+                for channel in plot.channels {
+                    let (width, buckets) = try LogQueries.summary(db, station: name, from: span.from, to: span.to,
+                                                                  channel: channel, points: points)
+                    bucket = width
+                    var s = Series(channel: channel, unit: channels.first { $0.name == channel }?.unit ?? "")
+                    for b in buckets {
+                        s.t.append((b.t + b.tEnd) / 2)
+                        s.min.append(b.min)
+                        s.max.append(b.max)
+                        s.mean.append(b.mean)
+                        s.samples += b.count + b.faults
+                    }
+                    series.append(s)
+                }
+                var shades: [Interval] = []
+                var shadeLabel: String?
+                if let prefix = plot.shadeRelay {
+                    shades = try relayOnIntervals(db, station: name, prefix: prefix, until: span.to)
+                    shadeLabel = "\(prefix.trimmingCharacters(in: CharacterSet(charactersIn: "-_")))s on"
+                }
+                if let code = plot.shadeAlarm {
+                    shades += alarms.filter { $0.code == code }
+                        .map { Interval(from: $0.raisedAt, to: $0.clearedAt ?? span.to) }
+                    shadeLabel = code.replacingOccurrences(of: "_", with: " ")
+                }
+                let marks = plot.markAlarm.map { code in
+                    alarms.filter { $0.code == code }.map { Mark(t: $0.raisedAt, label: $0.message) }
+                } ?? []
+                plots.append(Plot(title: plot.title, series: series,
+                                  lines: plot.lines.map { Line(label: $0.label, value: $0.value) },
+                                  shadeLabel: shadeLabel, shades: shades, marks: marks))
+            }
+            let runs = try LogQueries.runs(db, station: name, from: -.greatestFiniteMagnitude,
+                                           to: .greatestFiniteMagnitude, limit: 100_000)
+                .sorted { $0.startedAt < $1.startedAt }
+            stations.append(Station(name: name, kind: kind?.kind.rawValue, kindFrom: kindFrom, plots: plots, runs: runs,
+                                    alarms: alarms))
+        }
+        let run = info.map { info in
+            RunInfo(clock: info.clock, seed: info.seed, durationS: info.durationS, recordIntervalS: info.recordIntervalS,
+                    configuration: info.configuration, rigdVersion: info.rigdVersion, cutShort: info.endedAt == nil,
+                    interrupted: info.interrupted ?? false,
+                    report: info.report.flatMap { try? JSONDecoder().decode(ReportValue.self, from: Data($0.utf8)) })
+        }
+        let allAlarms = stations.flatMap(\.alarms).sorted { $0.raisedAt < $1.raisedAt }
+        let note = "Each plotted point is one of at most \(points) buckets per series (\(Self.duration(bucket)) each): "
+            + "the line is the bucket's mean and the band its min to max, so no peak is lost to downsampling."
+        let title = (source as NSString).lastPathComponent
+        return RecordingDocument(title: title, source: source, from: span.from, to: span.to, run: run, bucketS: bucket,
+                                 points: points, note: note, stations: stations, alarms: allAlarms, exports: exports)
+    }
+
+    /// The intervals in which at least one relay named `prefix…` is on, from the recording's relay events. A relay
+    /// starts in its safe state and only changes are recorded, so a relay whose first event is OFF was on before it.
+    static func relayOnIntervals(_ db: Database, station: String, prefix: String, until end: Double) throws -> [Interval] {
+        let rows = try Row.fetchAll(db, sql: """
+            SELECT t, message FROM event WHERE station = ? AND kind = 'relay' AND message LIKE ? ESCAPE '\\' ORDER BY t, id
+            """, arguments: [station, prefix.replacingOccurrences(of: "_", with: "\\_") + "%"])
+        var state: [String: Bool] = [:]
+        var changes: [(t: Double, relay: String, on: Bool)] = []
+        for row in rows {
+            let message: String = row["message"]
+            let parts = message.split(separator: " ")
+            guard parts.count == 2 else { continue }
+            changes.append((row["t"], String(parts[0]), parts[1] == "ON"))
+        }
+        let first = try Double.fetchOne(db, sql: "SELECT min(t) FROM sample JOIN channel ON channel.id = channel_id WHERE station = ?",
+                                        arguments: [station]) ?? changes.first?.t ?? end
+        for change in changes where state[change.relay] == nil { state[change.relay] = !change.on }
+        var intervals: [Interval] = []
+        var since: Double? = state.values.contains(true) ? first : nil
+        for change in changes {
+            state[change.relay] = change.on
+            let anyOn = state.values.contains(true)
+            if anyOn, since == nil { since = change.t }
+            if !anyOn, let start = since {
+                intervals.append(Interval(from: start, to: change.t))
+                since = nil
+            }
+        }
+        if let since { intervals.append(Interval(from: since, to: end)) }
+        return intervals
+    }
+
+    static func duration(_ seconds: Double) -> String {
+        switch seconds {
+        case ..<120: String(format: "%.3g s", seconds)
+        case ..<7200: String(format: "%.3g min", seconds / 60)
+        default: String(format: "%.3g h", seconds / 3600)
+        }
+    }
+
+    /// The document as JSON for a page's script (`<` escaped so it cannot end the script element).
+    package func json() throws -> String {
+        let encoder = StationStatus.encoder()
+        let data = try encoder.encode(self)
+        return String(decoding: data, as: UTF8.self).replacingOccurrences(of: "<", with: "\\u003c")
+    }
+}

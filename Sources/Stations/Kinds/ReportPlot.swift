@@ -1,0 +1,34 @@
+/// One plot a person wants first when looking at a recorded run of a kind (`rigd report`, `rigd view`): the kind's
+/// descriptor chooses them (`StationKind.reportPlots`); the report draws each from the recording.
+package struct ReportPlot: Sendable, Equatable {
+    /// A horizontal line: a limit or threshold the controller works to.
+    package struct Line: Sendable, Equatable {
+        package var label: String
+        package var value: Double
+        package init(_ label: String, _ value: Double) {
+            self.label = label
+            self.value = value
+        }
+    }
+
+    package var title: String
+    /// The channels drawn (those the recording lacks are left out; a plot with none is not drawn).
+    package var channels: [String]
+    package var lines: [Line]
+    /// Shaded while a relay whose name starts with this is on (a pond's `aerator-`), from the recording's relay events.
+    package var shadeRelay: String?
+    /// Shaded while this alarm is active (a stream's `storm_event`).
+    package var shadeAlarm: String?
+    /// Marked where this alarm was raised (a mill's `torque_overload`).
+    package var markAlarm: String?
+
+    package init(_ title: String, channels: [String], lines: [Line] = [], shadeRelay: String? = nil,
+                 shadeAlarm: String? = nil, markAlarm: String? = nil) {
+        self.title = title
+        self.channels = channels
+        self.lines = lines
+        self.shadeRelay = shadeRelay
+        self.shadeAlarm = shadeAlarm
+        self.markAlarm = markAlarm
+    }
+}
