@@ -79,6 +79,19 @@ import Testing
             #expect(texts.contains { $0.contains("kind = \"\(kind)\"") }, "no scenario for \(kind)")
         }
         #expect(texts.contains { $0.contains("transport = \"rtu\"") })
+        // Each scenario's recording next to the JUnit file (issue 25), and one opens as a recording does.
+        for file in files {
+            let name = String(file.dropLast(".toml".count))
+            #expect(FileManager.default.fileExists(atPath: "\(out)/\(name).rigdlog"), "no recording of \(name) in \(out)")
+        }
+        #expect(stdout.contains("rigd view \(out)/"), "the summary does not name the recordings:\n\(stdout.suffix(3000))")
+        if let name = files.sorted().first.map({ String($0.dropLast(".toml".count)) }) {
+            let page = "\(out)/\(name).html"
+            let report = try runToCompletion(try rigdBinary(), ["report", "\(out)/\(name).rigdlog", "-o", page])
+            #expect(report.status == 0, "rigd report of \(name)'s recording: \(report.stderr)")
+            let html = (try? String(contentsOfFile: page, encoding: .utf8)) ?? ""
+            #expect(html.contains("\"name\":\"") && html.contains("\"plots\":[{"), "the page has no station with plots")
+        }
         #expect(processesMentioning(out).isEmpty, "processes left behind: \(processesMentioning(out))")
     }
 

@@ -203,6 +203,16 @@ struct RunCommand: AsyncParsableCommand {
                                clock: clock, duration: duration, logger: logger)
         }
         let runner = LoopRunner(clock: clock)
+        // With a recording, the plant advances a minute at a time and waits while the writer is behind.
+        let advance: (Int64) -> Void = { end in
+            guard let recorder else { runner.run(until: end); return }
+            var t = clock.now()
+            while t < end, !runner.isStopRequested {
+                t = min(end, t + 60_000_000_000)
+                runner.run(until: t)
+                recorder.waitForWriter(below: 20_000)
+            }
+        }
         for station in stations {
             station.start(now: 0)
             for loop in station.makeLoops() { runner.add(loop) }
@@ -217,7 +227,7 @@ struct RunCommand: AsyncParsableCommand {
             let sliceEnd = duration.nanoseconds * slice / slices
             // Faults land between ticks at their plant time: every tick due by then has run, none after it.
             while let next = pending.first, Int64((next.at * 1e9).rounded()) <= sliceEnd, !runner.isStopRequested {
-                runner.run(until: Int64((next.at * 1e9).rounded()))
+                advance(Int64((next.at * 1e9).rounded()))
                 pending.removeFirst()
                 let name = next.request.station ?? ""
                 let simulation = stations.first(where: { $0.name == name })?.simulation
@@ -234,7 +244,7 @@ struct RunCommand: AsyncParsableCommand {
                     }
                 }
             }
-            runner.run(until: sliceEnd)
+            advance(sliceEnd)
             if runner.isStopRequested { break }
             if progress {
                 let wall = Double(MonotonicClock.monotonicNanoseconds() - wallStart) / 1e9

@@ -74,10 +74,10 @@
     plot.series.forEach((s, i) => {
       const color = COLORS[i % COLORS.length];
       const mean = s.t.map((t, k) => ({ x: t, y: s.mean[k] }));
-      const band = s.t.length > 1 && s.t.length < s.samples;
+      const band = !s.step && s.t.length > 1 && s.t.length < s.samples;
       datasets.push({ label: `${s.channel}${s.unit ? ` (${s.unit})` : ""}`, data: mean, borderColor: color,
                       backgroundColor: color, borderWidth: 1.4, pointRadius: 0, tension: 0, spanGaps: false,
-                      order: 1 });
+                      stepped: s.step ? "after" : false, borderDash: s.step ? [3, 2] : [], order: 1 });
       if (band) {
         datasets.push({ label: `${s.channel} max`, data: s.t.map((t, k) => ({ x: t, y: s.max[k] })), borderWidth: 0,
                         pointRadius: 0, fill: false, rigdBand: true, order: 2 });

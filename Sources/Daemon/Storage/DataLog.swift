@@ -182,6 +182,20 @@ package enum DataLog {
                 );
                 """)
         }
+        m.registerMigration("v8: the controllers' settings as they change") { db in
+            // A setting (a heat rig's setpoint, moved by its ramp or an operator) whenever it changed, at the record
+            // cadence: what a recorded run's temperature is plotted against. Retention as for samples.
+            try db.execute(sql: """
+                CREATE TABLE setting_sample (
+                    station TEXT NOT NULL,
+                    name TEXT NOT NULL,
+                    unit TEXT NOT NULL,
+                    t REAL NOT NULL,
+                    value REAL,
+                    PRIMARY KEY (station, name, t)
+                ) WITHOUT ROWID;
+                """)
+        }
         return m
     }
 

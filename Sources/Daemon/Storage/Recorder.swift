@@ -139,6 +139,12 @@ package final class Recorder: StationJournal {
         logger.error("data log: \(n) sample records dropped: the disk does not keep up (\(path))")
     }
 
+    /// Waits while more than `limit` records are queued: a virtual run produces records faster than any disk takes
+    /// them, so it waits for the writer (backpressure) instead of growing the queue until samples are dropped.
+    package func waitForWriter(below limit: Int) {
+        while queue.withLock({ $0.count }) > limit { usleep(2_000) }
+    }
+
     /// Sample records dropped because the writer could not keep up.
     package var droppedRecords: UInt64 { dropped.load(ordering: .relaxed) }
 
@@ -194,7 +200,9 @@ package final class Recorder: StationJournal {
                 try db.execute(sql: "DELETE FROM sample WHERE t < ?", arguments: [cutoff])
                 let s = db.changesCount
                 try db.execute(sql: "DELETE FROM event WHERE t < ?", arguments: [cutoff])
-                return (s, db.changesCount)
+                let e = db.changesCount
+                try db.execute(sql: "DELETE FROM setting_sample WHERE t < ?", arguments: [cutoff])
+                return (s, e)
             }
             if samples + events > 0 {
                 let days = Int(retentionSeconds / 86_400)
@@ -270,6 +278,12 @@ package final class Recorder: StationJournal {
                 for channel in channels {
                     let id = try channelId(station: station, channel: channel, db: db)
                     try logged.execute(arguments: [id, t, channel.value, Int(channel.quality)])
+                }
+            case .settings(let station, let t, let values):
+                let setting = try db.cachedStatement(
+                    sql: "INSERT OR REPLACE INTO setting_sample (station, name, unit, t, value) VALUES (?, ?, ?, ?, ?)")
+                for value in values {
+                    try setting.execute(arguments: [station, value.name, value.unit, t, value.value])
                 }
             case .event(let station, let t, let kind, let message, let actor):
                 try db.execute(sql: "INSERT INTO event (t, station, kind, message, actor) VALUES (?, ?, ?, ?, ?)",

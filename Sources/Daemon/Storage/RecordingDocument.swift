@@ -18,6 +18,8 @@ package struct RecordingDocument: Encodable, Sendable {
         var mean: [Double?] = []
         /// Samples in the recording (before downsampling).
         var samples = 0
+        /// A setting: a step line, each value held until the next.
+        var step = false
     }
 
     package struct Interval: Encodable, Sendable {
@@ -146,6 +148,11 @@ package struct RecordingDocument: Encodable, Sendable {
                     }
                     series.append(s)
                 }
+                for setting in plot.settings {
+                    if let s = try settingSeries(db, station: name, setting: setting, until: span.to, points: points) {
+                        series.append(s)
+                    }
+                }
                 var shades: [Interval] = []
                 var shadeLabel: String?
                 if let prefix = plot.shadeRelay {
@@ -214,6 +221,31 @@ package struct RecordingDocument: Encodable, Sendable {
         }
         if let since { intervals.append(Interval(from: since, to: end)) }
         return intervals
+    }
+
+    /// A setting's recorded values (each held until the next) as a step series, thinned to about `points` changes.
+    static func settingSeries(_ db: Database, station: String, setting: String, until end: Double,
+                              points: Int) throws -> Series? {
+        let rows = try Row.fetchAll(db, sql: """
+            SELECT t, value, unit FROM setting_sample WHERE station = ? AND name = ? ORDER BY t
+            """, arguments: [station, setting])
+        guard let last = rows.last else { return nil }
+        let every = max(1, rows.count / points)
+        var s = Series(channel: setting, unit: last["unit"], step: true)
+        for (i, row) in rows.enumerated() where i % every == 0 || i == rows.count - 1 {
+            let value: Double? = row["value"]
+            s.t.append(row["t"])
+            s.min.append(value)
+            s.max.append(value)
+            s.mean.append(value)
+        }
+        // Held to the end of the run.
+        s.t.append(end)
+        s.min.append(s.min.last!)
+        s.max.append(s.max.last!)
+        s.mean.append(s.mean.last!)
+        s.samples = rows.count
+        return s
     }
 
     static func duration(_ seconds: Double) -> String {

@@ -9,7 +9,8 @@ package enum HeatRigKind: StationKind {
 
     package static let summary = "heat-transfer rig: heater PID to a setpoint or a ramp/soak profile, over-temperature trip"
     package static let reportPlots = [
-        ReportPlot("Rig temperatures (°C)", channels: ["block_temp_c", "mid_temp_c", "end_temp_c", "ambient_temp_c"]),
+        ReportPlot("Block temperature against its setpoint (°C)", channels: ["block_temp_c"], settings: ["setpoint_c"]),
+        ReportPlot("Rig temperatures along the bar (°C)", channels: ["block_temp_c", "mid_temp_c", "end_temp_c", "ambient_temp_c"]),
         ReportPlot("Heater power (W)", channels: ["heater_power_w"]),
     ]
     package static let lossAlarm = "device_unavailable"

@@ -14,6 +14,8 @@ package struct ReportPlot: Sendable, Equatable {
     package var title: String
     /// The channels drawn (those the recording lacks are left out; a plot with none is not drawn).
     package var channels: [String]
+    /// The controller's settings drawn as steps where they changed (a heat rig's setpoint), from the recording.
+    package var settings: [String]
     package var lines: [Line]
     /// Shaded while a relay whose name starts with this is on (a pond's `aerator-`), from the recording's relay events.
     package var shadeRelay: String?
@@ -22,10 +24,11 @@ package struct ReportPlot: Sendable, Equatable {
     /// Marked where this alarm was raised (a mill's `torque_overload`).
     package var markAlarm: String?
 
-    package init(_ title: String, channels: [String], lines: [Line] = [], shadeRelay: String? = nil,
-                 shadeAlarm: String? = nil, markAlarm: String? = nil) {
+    package init(_ title: String, channels: [String], settings: [String] = [], lines: [Line] = [],
+                 shadeRelay: String? = nil, shadeAlarm: String? = nil, markAlarm: String? = nil) {
         self.title = title
         self.channels = channels
+        self.settings = settings
         self.lines = lines
         self.shadeRelay = shadeRelay
         self.shadeAlarm = shadeAlarm

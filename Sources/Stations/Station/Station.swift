@@ -272,7 +272,7 @@ package final class Station<Controller: StationController>: AnyStation, @uncheck
             if calibrationRun != nil || !corrections.isEmpty { calibrate(&snapshot, loop: loop, now: now) }
             supervisor.readSucceeded()
             publisher.count(snapshot, fresh: needs.channels)
-            publisher.recordAndPublish(snapshot, now: now)
+            if publisher.recordAndPublish(snapshot, now: now) { publisher.recordSettings(controller.settings, now: now) }
             if publisher.statusLineDue(now: now) { logStatus(snapshot) }
             return .snapshot(snapshot)
         } catch {

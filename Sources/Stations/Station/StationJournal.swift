@@ -12,6 +12,9 @@ package enum JournalRecord: Sendable {
     case samples(station: String, t: Double, channels: [StationStatus.Channel])
     /// A sample of the controller's logged series (`StepOutput.logged`), stored apart from the regular samples.
     case loggedSamples(station: String, t: Double, channels: [StationStatus.Channel])
+    /// The controller's settings (a heat rig's setpoint as its ramp moves it) that changed since the last record, at the
+    /// record cadence (`quality` unused).
+    case settings(station: String, t: Double, values: [StationStatus.Channel])
     /// `actor`: who asked for what the event records (a token's name), nil for what rigd did by itself.
     case event(station: String?, t: Double, kind: String, message: String, actor: String? = nil)
     case alarmRaised(station: String, alarm: Alarm, t: Double)

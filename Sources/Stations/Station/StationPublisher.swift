@@ -29,6 +29,8 @@ final class StationPublisher: @unchecked Sendable {
     /// Seconds between status lines in the log; 0 for none.
     private let statusInterval: Double
     private var lastRecordAt = -Double.infinity
+    /// The settings as last recorded.
+    private var lastSettings: [String: Double] = [:]
     private var lastPublishAt = -Double.infinity
     private var lastResultsAt = -Double.infinity
     private var lastStatusAt = -Double.infinity
@@ -54,10 +56,12 @@ final class StationPublisher: @unchecked Sendable {
     }
 
     /// Records the channels every `recordInterval` and refreshes the published values every `publishInterval`.
-    func recordAndPublish(_ snapshot: some DeviceSnapshot, now: Double) {
+    /// Returns whether it recorded.
+    @discardableResult
+    func recordAndPublish(_ snapshot: some DeviceSnapshot, now: Double) -> Bool {
         let dueRecord = recorder != nil && now - lastRecordAt >= recordInterval - 1e-9
         let duePublish = now - lastPublishAt >= Self.publishInterval
-        guard dueRecord || duePublish else { return }
+        guard dueRecord || duePublish else { return false }
         let channels = zip(channelSpecs, snapshot.channels).map { spec, reading in
             StationStatus.Channel(name: spec.name, unit: spec.unit, value: reading.value,
                                   quality: reading.quality.rawValue)
@@ -73,6 +77,19 @@ final class StationPublisher: @unchecked Sendable {
                 s.deviceStatus = status
             }
         }
+        return dueRecord
+    }
+
+    /// Records the settings that changed since the last call (all of them the first time).
+    func recordSettings(_ settings: [SettingSpec], now: Double) {
+        guard let recorder else { return }
+        var changed: [StationStatus.Channel] = []
+        for setting in settings {
+            guard let value = setting.value, lastSettings[setting.name] != value else { continue }
+            lastSettings[setting.name] = value
+            changed.append(StationStatus.Channel(name: setting.name, unit: setting.unit, value: value, quality: 0))
+        }
+        if !changed.isEmpty { recorder.record(.settings(station: station, t: unix(now), values: changed)) }
     }
 
     /// Records a sample of the controller's logged series (whatever the record interval).
