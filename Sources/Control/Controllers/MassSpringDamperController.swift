@@ -137,7 +137,9 @@ public struct MassSpringDamperController: StationController {
             start()
         }
         advance()
-        return StepOutput(commands: commands, resetDeviceFaults: reset)
+        // The free decay is the controller's logged series: every 50 Hz snapshot while the mass rings down, so a
+        // recording shows the decay itself (rigd report draws it with the fitted envelope), not a 1 s sample of it.
+        return StepOutput(commands: commands, resetDeviceFaults: reset, logged: phase == .decaying)
     }
 
     private mutating func start() {

@@ -21,6 +21,7 @@
   }
   function formatTick(s, span) {
     const d = new Date(s * 1000);
+    if (span < 120) return `${pad(d.getMinutes())}:${pad(d.getSeconds())}.${String(d.getMilliseconds()).padStart(3, "0").slice(0, 1)}`;
     const hm = `${pad(d.getHours())}:${pad(d.getMinutes())}`;
     return span > 2 * 86400 ? `${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${hm}` : hm;
   }
@@ -54,13 +55,15 @@
     },
   };
 
-  // Ticks on whole hours or days from the run's start (a recording starts at a midnight), at most about eight.
+  // Ticks on whole seconds, hours or days from the plot's start (a recording starts at a midnight), at most about
+  // eight.
   function roundTicks(axis) {
-    const span = doc.to - doc.from;
-    const steps = [60, 300, 900, 1800, 3600, 3 * 3600, 6 * 3600, 12 * 3600, 86400, 2 * 86400, 7 * 86400, 30 * 86400];
+    const from = axis.min, to = axis.max, span = to - from;
+    const steps = [0.5, 1, 2, 5, 10, 30, 60, 300, 900, 1800, 3600, 3 * 3600, 6 * 3600, 12 * 3600, 86400, 2 * 86400,
+                   7 * 86400, 30 * 86400];
     const step = steps.find(s => span / s <= 8) || span / 8;
     const ticks = [];
-    for (let t = doc.from; t <= doc.to + 1e-6; t += step) ticks.push({ value: t });
+    for (let t = from; t <= to + 1e-6; t += step) ticks.push({ value: t });
     axis.ticks = ticks;
   }
 
@@ -72,12 +75,13 @@
     container.append(h("div", { class: "plot", "data-points": String(points) }, h("h3", {}, plot.title), box));
     const datasets = [];
     plot.series.forEach((s, i) => {
-      const color = COLORS[i % COLORS.length];
+      const fit = s.channel.startsWith("fitted envelope");
+      const color = fit ? "#a01818" : COLORS[i % COLORS.length];
       const mean = s.t.map((t, k) => ({ x: t, y: s.mean[k] }));
       const band = !s.step && s.t.length > 1 && s.t.length < s.samples;
       datasets.push({ label: `${s.channel}${s.unit ? ` (${s.unit})` : ""}`, data: mean, borderColor: color,
                       backgroundColor: color, borderWidth: 1.4, pointRadius: 0, tension: 0, spanGaps: false,
-                      stepped: s.step ? "after" : false, borderDash: s.step ? [3, 2] : [], order: 1 });
+                      stepped: s.step ? "after" : false, borderDash: s.step || fit ? [3, 2] : [], order: 1 });
       if (band) {
         datasets.push({ label: `${s.channel} max`, data: s.t.map((t, k) => ({ x: t, y: s.max[k] })), borderWidth: 0,
                         pointRadius: 0, fill: false, rigdBand: true, order: 2 });
@@ -96,7 +100,7 @@
                       pointStyle: "triangle", pointRadius: 6, borderColor: "#a01818", backgroundColor: "#a01818",
                       order: 0 });
     }
-    const span = doc.to - doc.from;
+    const from = plot.from ?? doc.from, to = plot.to ?? doc.to, span = to - from;
     new window.Chart(canvas, {
       type: "line",
       data: { datasets },
@@ -112,7 +116,7 @@
           rigdShading: { intervals: plot.shades },
         },
         scales: {
-          x: { type: "linear", min: doc.from, max: doc.to, afterBuildTicks: roundTicks,
+          x: { type: "linear", min: from, max: to, afterBuildTicks: roundTicks,
                ticks: { maxRotation: 0, autoSkip: false, callback: v => formatTick(v, span) } },
           y: { ticks: { maxTicksLimit: 6 } },
         },

@@ -34,6 +34,9 @@ package struct RecordingDocument: Encodable, Sendable {
 
     package struct Plot: Encodable, Sendable {
         var title: String
+        /// The plot's own time span (a logged decay of a few seconds); nil: the whole log's.
+        var from: Double?
+        var to: Double?
         var series: [Series]
         var lines: [Line]
         var shadeLabel: String?
@@ -129,10 +132,18 @@ package struct RecordingDocument: Encodable, Sendable {
                     .map { ReportPlot("\($0.name) (\($0.unit))", channels: [$0.name]) }
             }
             var plots: [Plot] = []
+            let runs = try LogQueries.runs(db, station: name, from: -.greatestFiniteMagnitude,
+                                           to: .greatestFiniteMagnitude, limit: 100_000)
+                .sorted { $0.startedAt < $1.startedAt }
             let alarms = try LogQueries.alarms(db, station: name, from: -.greatestFiniteMagnitude,
                                                to: .greatestFiniteMagnitude, activeOnly: false, limit: 100_000)
                 .sorted { $0.raisedAt < $1.raisedAt }
-            for plot in chosen {
+            for plot in chosen where plot.logged {
+                if let drawn = try loggedPlot(db, station: name, plot: plot, runs: runs, points: points) {
+                    plots.append(drawn)
+                }
+            }
+            for plot in chosen where !plot.logged {
                 var series: [Series] = []
                 for channel in plot.channels {
                     let (width, buckets) = try LogQueries.summary(db, station: name, from: span.from, to: span.to,
@@ -167,13 +178,10 @@ package struct RecordingDocument: Encodable, Sendable {
                 let marks = plot.markAlarm.map { code in
                     alarms.filter { $0.code == code }.map { Mark(t: $0.raisedAt, label: $0.message) }
                 } ?? []
-                plots.append(Plot(title: plot.title, series: series,
+                plots.append(Plot(title: plot.title, from: nil, to: nil, series: series,
                                   lines: plot.lines.map { Line(label: $0.label, value: $0.value) },
                                   shadeLabel: shadeLabel, shades: shades, marks: marks))
             }
-            let runs = try LogQueries.runs(db, station: name, from: -.greatestFiniteMagnitude,
-                                           to: .greatestFiniteMagnitude, limit: 100_000)
-                .sorted { $0.startedAt < $1.startedAt }
             stations.append(Station(name: name, kind: kind?.kind.rawValue, kindFrom: kindFrom, plots: plots, runs: runs,
                                     alarms: alarms))
         }
@@ -221,6 +229,65 @@ package struct RecordingDocument: Encodable, Sendable {
         }
         if let since { intervals.append(Interval(from: since, to: end)) }
         return intervals
+    }
+
+    /// A plot of the controller's logged series over the last completed run's span of it (an MSD's free decay), with
+    /// the run's fitted decay envelope when asked; nil when no completed run logged any.
+    static func loggedPlot(_ db: Database, station: String, plot: ReportPlot, runs: [LogQueries.RunEntry],
+                           points: Int) throws -> Plot? {
+        let statement = try db.cachedStatement(sql: """
+            SELECT s.t, s.value, c.unit FROM logged_sample s JOIN channel c ON c.id = s.channel_id
+            WHERE c.station = ? AND c.name = ? AND s.t >= ? AND s.t <= ? ORDER BY s.t
+            """)
+        for run in runs.reversed() where run.outcome == "completed" {
+            guard let ended = run.endedAt else { continue }
+            var series: [Series] = []
+            for channel in plot.channels {
+                let rows = try Row.fetchAll(statement, arguments: [station, channel, run.startedAt, ended])
+                guard let first = rows.first else { continue }
+                let every = max(1, rows.count / points)
+                var s = Series(channel: channel, unit: first["unit"])
+                for (i, row) in rows.enumerated() where i % every == 0 {
+                    let value: Double? = row["value"]
+                    s.t.append(row["t"])
+                    s.min.append(value)
+                    s.max.append(value)
+                    s.mean.append(value)
+                }
+                s.samples = s.t.count
+                series.append(s)
+            }
+            guard let decay = series.first, let from = decay.t.first, let to = decay.t.last, to > from else { continue }
+            if plot.decayEnvelope, case .number(let fn)? = run.results["fn_hz"], case .number(let zeta)? = run.results["zeta"],
+               fn > 0 {
+                // Around the decay's mean (the rest position); A: the largest swing in the first cycle.
+                let values = decay.mean.compactMap { $0 }
+                let center = values.reduce(0, +) / Double(max(1, values.count))
+                let amplitude = zip(decay.t, decay.mean).filter { $0.0 <= from + 1 / fn }
+                    .compactMap { $0.1.map { abs($0 - center) } }.max() ?? 0
+                var upper = Series(channel: "fitted envelope (f_n \(String(format: "%.3f", fn)) Hz, ζ \(String(format: "%.4f", zeta)))",
+                                   unit: decay.unit)
+                var lower = Series(channel: "fitted envelope, lower", unit: decay.unit)
+                for i in 0...200 {
+                    let t = from + (to - from) * Double(i) / 200
+                    let e = amplitude * exp(-zeta * 2 * Double.pi * fn * (t - from))
+                    upper.t.append(t)
+                    upper.mean.append(center + e)
+                    lower.t.append(t)
+                    lower.mean.append(center - e)
+                }
+                upper.min = upper.mean
+                upper.max = upper.mean
+                upper.samples = upper.t.count
+                lower.min = lower.mean
+                lower.max = lower.mean
+                lower.samples = lower.t.count
+                series += [upper, lower]
+            }
+            return Plot(title: plot.title + " — run #\(run.number)", from: from, to: to, series: series, lines: [],
+                        shadeLabel: nil, shades: [], marks: [])
+        }
+        return nil
     }
 
     /// A setting's recorded values (each held until the next) as a step series, thinned to about `points` changes.

@@ -9,6 +9,8 @@ package enum MassSpringDamperKind: StationKind {
 
     package static let summary = "mass-spring-damper rig: free decay and a stepped-sine sweep estimating f_n and ζ"
     package static let reportPlots = [
+        ReportPlot("Free decay (mm), logged at 50 Hz, with the fitted envelope", channels: ["position_mm"],
+                   logged: true, decayEnvelope: true),
         ReportPlot("Displacement (mm)", channels: ["position_mm"]),
         ReportPlot("Force (N)", channels: ["force_n"]),
     ]

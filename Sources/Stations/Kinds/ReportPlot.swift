@@ -23,9 +23,18 @@ package struct ReportPlot: Sendable, Equatable {
     package var shadeAlarm: String?
     /// Marked where this alarm was raised (a mill's `torque_overload`).
     package var markAlarm: String?
+    /// Draw the controller's logged series of the channels (not the regular samples), over the last completed run's
+    /// span of it: an MSD's free decay at 50 Hz.
+    package var logged = false
+    /// With `logged`: the envelope ±A·exp(−ζ·2π·f_n·(t − t₀)) of the run's fit (results `fn_hz`, `zeta`), A the
+    /// largest displacement in the first cycle.
+    package var decayEnvelope = false
 
     package init(_ title: String, channels: [String], settings: [String] = [], lines: [Line] = [],
-                 shadeRelay: String? = nil, shadeAlarm: String? = nil, markAlarm: String? = nil) {
+                 shadeRelay: String? = nil, shadeAlarm: String? = nil, markAlarm: String? = nil, logged: Bool = false,
+                 decayEnvelope: Bool = false) {
+        self.logged = logged
+        self.decayEnvelope = decayEnvelope
         self.title = title
         self.channels = channels
         self.settings = settings
