@@ -17,8 +17,9 @@ struct DashboardDocumentTests {
             .first { FileManager.default.isExecutableFile(atPath: $0) }
     }
 
-    @Test func theScriptPassesNodeCheck() throws {
-        let script = Self.resources.appendingPathComponent("dashboard.js").path
+    @Test(arguments: ["dashboard.js", "recording.js"])
+    func theScriptPassesNodeCheck(_ name: String) throws {
+        let script = Self.resources.appendingPathComponent(name).path
         guard let node = Self.node() else {
             Issue.record("node is not on PATH: install Debian's nodejs (apt-get install nodejs) to lint \(script)")
             return
@@ -33,7 +34,7 @@ struct DashboardDocumentTests {
 
     @Test func theBinaryServesTheFilesInTheRepository() throws {
         let embedded = EmbeddedDocuments.files
-        #expect(embedded.count == 8)
+        #expect(embedded.count == 10)
         for (name, bytes) in embedded {
             let file = try Data(contentsOf: Self.resources.appendingPathComponent(name))
             #expect(Data(bytes) == file, "the binary's \(name) is not the repository's (rebuild)")

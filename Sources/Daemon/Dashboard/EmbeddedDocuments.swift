@@ -10,5 +10,7 @@ package enum EmbeddedDocuments {
         ("dashboard.js", PackageResources.dashboard_js),
         ("favicon.svg", PackageResources.favicon_svg),
         ("openapi.json", PackageResources.openapi_json),
+        ("recording.html", PackageResources.recording_html),
+        ("recording.js", PackageResources.recording_js),
     ]
 }

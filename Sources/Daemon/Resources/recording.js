@@ -166,6 +166,26 @@
         cell(formatTime(e.first)), cell(formatTime(e.last)), cell(formatDuration(e.active)), cell(e.message)]));
   }
 
+  // The station's part of the run report (rigd run --report, kept in the recording): the controller's results over
+  // the whole run, and each channel's statistics.
+  function reportTables(reported) {
+    const out = [];
+    const scalars = Object.entries(reported.results || {})
+      .filter(([, v]) => v !== null && typeof v !== "object").sort(([a], [b]) => a.localeCompare(b));
+    if (scalars.length) {
+      out.push(h("h3", {}, "Results (from the run report)"),
+               table(["result", "value"], scalars.map(([k, v]) => [cell(k), cell(typeof v === "number" ? formatNumber(v) : String(v))])));
+    }
+    const channels = Object.entries(reported.channels || {});
+    if (channels.length) {
+      out.push(collapsed("channel statistics over the run (from the run report)",
+        table(["channel", "unit", "min", "p05", "mean", "p95", "max", "samples", "faults"], channels.map(([name, c]) =>
+          [cell(name), cell(c.unit || ""), cell(formatNumber(c.min)), cell(formatNumber(c.p05)), cell(formatNumber(c.mean)),
+           cell(formatNumber(c.p95)), cell(formatNumber(c.max)), cell(String(c.samples)), cell(String(c.faults))]))));
+    }
+    return out;
+  }
+
   function collapsed(label, content) {
     return h("details", {}, h("summary", {}, label), content);
   }
@@ -202,6 +222,8 @@
       const plots = h("div", { class: "plots" });
       section.append(plots);
       if (window.Chart) for (const plot of st.plots) drawPlot(plot, plots);
+      const reported = ((run && run.report && run.report.stations) || []).find(r => r.name === st.name);
+      if (reported) section.append(...reportTables(reported));
       if (st.runs.length) section.append(h("h3", {}, "Runs"), runsTable(st.runs));
       section.append(h("h3", {}, `Alarms (${st.alarms.length})`));
       if (st.alarms.length) section.append(alarmSummary(st.alarms), collapsed(`every alarm of ${st.name}`, alarmsTable(st.alarms, false)));
