@@ -132,6 +132,33 @@ struct RecordingTests {
         #expect(html.contains("\"cut_short\":true"), "the page does not say the recording was cut short")
     }
 
+    /// A recording an older rigd made (before the settings table) still opens; one a newer rigd made is refused.
+    @Test func anOlderRecordingOpensAndANewerOneIsRefused() throws {
+        let dir = try directory("schemas")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let rigd = try rigdBinary()
+        let recording = dir + "/old.rigdlog"
+        let run = try runToCompletion(rigd, ["run", "--config", Self.pondWeek, "--virtual", "--for", "2h",
+                                             "--record", recording], timeout: 120)
+        try #require(run.status == 0, "\(run.stderr.suffix(2000))")
+        func sql(_ statements: String) throws {
+            let edit = try runToCompletion("/usr/bin/env", ["python3", "-c", """
+                import sqlite3, sys
+                db = sqlite3.connect(sys.argv[1]); db.executescript(sys.argv[2]); db.commit()
+                """, recording, statements])
+            try #require(edit.status == 0, "\(edit.stderr)")
+        }
+        // As rigd 0.1.0 before migration v8 wrote it.
+        try sql("DROP TABLE setting_sample; DELETE FROM grdb_migrations WHERE identifier LIKE 'v8:%';")
+        let older = try runToCompletion(rigd, ["report", recording, "-o", dir + "/old.html"])
+        #expect(older.status == 0, "an older recording: \(older.stderr)")
+        let export = try runToCompletion(rigd, ["export", "--log", recording, "--station", "controlled"])
+        #expect(export.status == 0, "an older recording's export: \(export.stderr)")
+        try sql("INSERT INTO grdb_migrations (identifier) VALUES ('v99: from the future');")
+        let newer = try runToCompletion(rigd, ["report", recording, "-o", dir + "/new.html"])
+        #expect(newer.status == 69 && newer.stderr.contains("written by a newer rigd"), "\(newer.stderr)")
+    }
+
     /// Files that are not recordings are refused with the file's name.
     @Test func whatIsNotARecordingIsRefusedByName() throws {
         let rigd = try rigdBinary()

@@ -6,7 +6,8 @@ usage: recording_check.py VIEW_URL REPORT_FILE STATION DAYS ARTIFACT_DIR
 
 Checks, each printed as PASS or FAIL:
   - `rigd view`'s page (VIEW_URL) draws STATION's dissolved-oxygen plot with points in every one of the DAYS days
-    of the run (read from the Chart.js chart itself), offers CSV downloads, and the browser console has no SEVERE entry;
+    of the run (read from the Chart.js chart itself), offers CSV downloads, lists the station's events (its aerators'
+    switches among them), and the browser console has no SEVERE entry;
   - the report (REPORT_FILE, opened from a file:// URL) draws every plot on the page (each canvas has a Chart.js
     chart with points), logs no SEVERE console entry, and makes no network request at all (Chromium's performance
     log: every request's URL is the file itself or a data: URL);
@@ -101,6 +102,12 @@ def main():
             "return [...document.querySelectorAll('a[href^=\"/export/\"]')].map(a => a.getAttribute('href'))")
         check(any(f"/export/{station}.csv?what=samples" == link for link in links), "rigd view offers CSV downloads",
               f"links: {links[:6]}")
+        events = driver.execute_script("""
+            const section = document.getElementById(arguments[0]);
+            return section ? [...section.querySelectorAll('details td')].map(td => td.textContent) : [];""",
+            f"station-{station}")
+        check(any(text.startswith("aerator-") for text in events), "rigd view lists the events (the aerators' switches)",
+              f"{len(events)} cells")
         errors = severe(driver)
         check(not errors, "rigd view: no console errors", json.dumps(errors)[:2000])
 

@@ -96,7 +96,7 @@ struct ExportCommand: ParsableCommand {
         }
         let pool: DatabasePool
         do {
-            pool = try DataLog.openForReading(path: logPath(directory))
+            pool = try DataLog.openForReading(path: logPath(directory), olderSchema: log != nil)
         } catch {
             FileHandle.standardError.write(Data("rigd export: \(error)\n".utf8))
             throw ExitCode(ExitStatus.unavailable)

@@ -9,7 +9,7 @@ import Stations
 /// Opens a recording (or any data log) read-only, saying which file on failure.
 private func openRecording(_ path: String, command: String) throws -> DatabasePool {
     do {
-        return try DataLog.openForReading(path: path)
+        return try DataLog.openForReading(path: path, olderSchema: true)
     } catch let error as DataLogError {
         FileHandle.standardError.write(Data("rigd \(command): \(error)\n".utf8))
         throw ExitCode(ExitStatus.unavailable)

@@ -96,7 +96,7 @@
     }
     if (plot.marks.length) {
       const top = Math.max(...plot.series.flatMap(s => s.max.filter(v => v !== null)), 0);
-      datasets.push({ label: "overloads", type: "scatter", data: plot.marks.map(m => ({ x: m.t, y: top, label: m.label })),
+      datasets.push({ label: "alarms raised", type: "scatter", data: plot.marks.map(m => ({ x: m.t, y: top, label: m.label })),
                       pointStyle: "triangle", pointRadius: 6, borderColor: "#a01818", backgroundColor: "#a01818",
                       order: 0 });
     }
@@ -227,6 +227,12 @@
       if (st.runs.length) section.append(h("h3", {}, "Runs"), runsTable(st.runs));
       section.append(h("h3", {}, `Alarms (${st.alarms.length})`));
       if (st.alarms.length) section.append(alarmSummary(st.alarms), collapsed(`every alarm of ${st.name}`, alarmsTable(st.alarms, false)));
+      if (st.events) {
+        const shown = st.events.length < st.events_total ? `the first ${st.events.length} of ${st.events_total} (CSV: all)` : `${st.events.length}`;
+        section.append(h("h3", {}, `Events (${st.events_total})`),
+          collapsed(`events of ${st.name}: ${shown}`, table(["time", "kind", "message", "asked by"], st.events.map(e =>
+            [cell(formatTime(e.t)), cell(e.kind), cell(e.message), cell(e.actor || "")]))));
+      }
       root.append(section);
     }
     const timeline = h("section", { class: "station", id: "alarm-timeline" }, h("h2", {}, `Alarm timeline (${doc.alarms.length})`));

@@ -223,8 +223,10 @@ package enum DataLog {
         return pool
     }
 
-    /// Opens an existing log read-only (export, tests). Works while rigd writes to it.
-    package static func openForReading(path: String) throws -> DatabasePool {
+    /// Opens an existing log read-only (export, tests). Works while rigd writes to it. `olderSchema`: a log an older
+    /// rigd wrote (some migrations not applied: a recording made before `setting_sample` existed) is read as it is,
+    /// its readers checking for the tables they need; one a newer rigd wrote is refused either way.
+    package static func openForReading(path: String, olderSchema: Bool = false) throws -> DatabasePool {
         guard FileManager.default.fileExists(atPath: path) else {
             throw DataLogError("no data log at \(path) (rigd writes it under its data directory)")
         }
@@ -233,8 +235,13 @@ package enum DataLog {
         configuration.busyMode = .timeout(5)
         configuration.prepareDatabase { db in try db.execute(sql: "PRAGMA cache_size = \(pageCacheKiB)") }
         let pool = try DatabasePool(path: path, configuration: configuration)
-        let applied = try pool.read { db in try migrator.hasCompletedMigrations(db) }
-        if !applied {
+        let (complete, superseded) = try pool.read { db in
+            (try migrator.hasCompletedMigrations(db), try migrator.hasBeenSuperseded(db))
+        }
+        if superseded {
+            throw DataLogError("\(path) was written by a newer rigd (its schema has migrations this rigd does not know)")
+        }
+        if !complete && !olderSchema {
             throw DataLogError("\(path) has a schema this rigd does not know (written by an older or newer rigd?)")
         }
         return pool

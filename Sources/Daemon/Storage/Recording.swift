@@ -73,6 +73,7 @@ package enum Recording {
 
     /// The row, or nil for a daemon's data log.
     package static func info(_ db: Database) throws -> Info? {
+        guard try db.tableExists("recording") else { return nil }
         guard let row = try Row.fetchOne(db, sql: "SELECT * FROM recording WHERE id = 1") else { return nil }
         let stationsText: String = row["stations"]
         let stations = (try? JSONDecoder().decode([Info.Station].self, from: Data(stationsText.utf8))) ?? []

@@ -58,7 +58,13 @@ package struct RecordingDocument: Encodable, Sendable {
         var plots: [Plot]
         var runs: [LogQueries.RunEntry]
         var alarms: [LogQueries.AlarmEntry]
+        /// The station's events in order, the first `eventLimit` (the viewer only; nil in a report).
+        var events: [LogQueries.EventEntry]?
+        var eventsTotal: Int?
     }
+
+    /// The most events a station shows in the viewer (CSV has them all).
+    static let eventLimit = 5000
 
     package struct RunInfo: Encodable, Sendable {
         var clock: String
@@ -175,15 +181,21 @@ package struct RecordingDocument: Encodable, Sendable {
                         .map { Interval(from: $0.raisedAt, to: $0.clearedAt ?? span.to) }
                     shadeLabel = code.replacingOccurrences(of: "_", with: " ")
                 }
-                let marks = plot.markAlarm.map { code in
-                    alarms.filter { $0.code == code }.map { Mark(t: $0.raisedAt, label: $0.message) }
-                } ?? []
+                let marks = alarms.filter { plot.markAlarms.contains($0.code) }
+                    .map { Mark(t: $0.raisedAt, label: "\($0.code): \($0.message)") }
                 plots.append(Plot(title: plot.title, from: nil, to: nil, series: series,
                                   lines: plot.lines.map { Line(label: $0.label, value: $0.value) },
                                   shadeLabel: shadeLabel, shades: shades, marks: marks))
             }
-            stations.append(Station(name: name, kind: kind?.kind.rawValue, kindFrom: kindFrom, plots: plots, runs: runs,
-                                    alarms: alarms))
+            var station = Station(name: name, kind: kind?.kind.rawValue, kindFrom: kindFrom, plots: plots, runs: runs,
+                                  alarms: alarms)
+            if exports {
+                station.events = try LogQueries.events(db, station: name, from: -.greatestFiniteMagnitude,
+                                                       to: .greatestFiniteMagnitude, limit: eventLimit)
+                station.eventsTotal = try Int.fetchOne(db, sql: "SELECT count(*) FROM event WHERE station = ?",
+                                                       arguments: [name])
+            }
+            stations.append(station)
         }
         let run = info.map { info in
             RunInfo(clock: info.clock, seed: info.seed, durationS: info.durationS, recordIntervalS: info.recordIntervalS,
@@ -293,6 +305,7 @@ package struct RecordingDocument: Encodable, Sendable {
     /// A setting's recorded values (each held until the next) as a step series, thinned to about `points` changes.
     static func settingSeries(_ db: Database, station: String, setting: String, until end: Double,
                               points: Int) throws -> Series? {
+        guard try db.tableExists("setting_sample") else { return nil }
         let rows = try Row.fetchAll(db, sql: """
             SELECT t, value, unit FROM setting_sample WHERE station = ? AND name = ? ORDER BY t
             """, arguments: [station, setting])

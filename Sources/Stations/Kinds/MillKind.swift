@@ -9,7 +9,8 @@ package enum MillKind: StationKind {
 
     package static let summary = "CNC mill: cuts as runs, spindle torque supervised from a 1 kHz sample ring"
     package static let reportPlots = [
-        ReportPlot("Spindle torque (N·m), overloads marked", channels: ["torque_nm"], markAlarm: "torque_overload"),
+        ReportPlot("Spindle torque (N·m), overloads and tool breakages marked", channels: ["torque_nm"],
+                   markAlarms: ["torque_overload", "tool_broken"]),
         ReportPlot("Spindle speed (rpm)", channels: ["spindle_rpm"]),
         ReportPlot("Motor temperature (°C)", channels: ["motor_temp_c"]),
     ]

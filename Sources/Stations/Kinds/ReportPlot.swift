@@ -21,8 +21,8 @@ package struct ReportPlot: Sendable, Equatable {
     package var shadeRelay: String?
     /// Shaded while this alarm is active (a stream's `storm_event`).
     package var shadeAlarm: String?
-    /// Marked where this alarm was raised (a mill's `torque_overload`).
-    package var markAlarm: String?
+    /// Marked where these alarms were raised (a mill's `torque_overload` and `tool_broken`).
+    package var markAlarms: [String]
     /// Draw the controller's logged series of the channels (not the regular samples), over the last completed run's
     /// span of it: an MSD's free decay at 50 Hz.
     package var logged = false
@@ -31,7 +31,7 @@ package struct ReportPlot: Sendable, Equatable {
     package var decayEnvelope = false
 
     package init(_ title: String, channels: [String], settings: [String] = [], lines: [Line] = [],
-                 shadeRelay: String? = nil, shadeAlarm: String? = nil, markAlarm: String? = nil, logged: Bool = false,
+                 shadeRelay: String? = nil, shadeAlarm: String? = nil, markAlarms: [String] = [], logged: Bool = false,
                  decayEnvelope: Bool = false) {
         self.logged = logged
         self.decayEnvelope = decayEnvelope
@@ -41,6 +41,6 @@ package struct ReportPlot: Sendable, Equatable {
         self.lines = lines
         self.shadeRelay = shadeRelay
         self.shadeAlarm = shadeAlarm
-        self.markAlarm = markAlarm
+        self.markAlarms = markAlarms
     }
 }
