@@ -283,7 +283,8 @@ struct RunCommand: AsyncParsableCommand {
         let interval = recordInterval ?? configuration.daemon.recordInterval
         let recorder: Recorder
         do {
-            recorder = try Recorder(path: path, retentionDays: 0, now: { start + clock.seconds() }, logger: logger)
+            recorder = try Recorder(path: path, retentionDays: 0, recording: true, now: { start + clock.seconds() },
+                                    logger: logger)
             try Recording.begin(Recording.Info(
                 seed: seed, startAt: start, durationS: duration.seconds, recordIntervalS: interval,
                 configuration: configuration.source, stations: stations.map { .init(name: $0.name, kind: $0.kind.rawValue) },

@@ -207,16 +207,22 @@ package enum DataLog {
     /// (0.6 % of a core) for 6000, against 2000 KiB.
     package static let pageCacheKiB = -256
 
-    /// Opens (creating if needed) the log for writing, and migrates it.
-    package static func openForWriting(path: String) throws -> DatabasePool {
+    /// A virtual run's recording: 64 MiB of page cache (a recorded run writes as fast as SQLite takes it, and most
+    /// of its time went to spilling and re-reading B-tree pages with the daemon's 256 KiB) and no fsync.
+    package static let recordingPageCacheKiB = -65_536
+
+    /// Opens (creating if needed) the log for writing, and migrates it. `recording`: a virtual run's recording, written
+    /// without fsync (`synchronous = OFF`): a crash or kill -9 of rigd still loses nothing committed (the pages are
+    /// the kernel's), a power loss may lose or damage the file, and the run can be made again from its seed.
+    package static func openForWriting(path: String, recording: Bool = false) throws -> DatabasePool {
         var configuration = GRDB.Configuration()
         configuration.busyMode = .timeout(5)
         configuration.prepareDatabase { db in
             // WAL with synchronous=NORMAL: a committed transaction survives a crash or kill -9 of rigd; a power
             // loss may lose the last commits but never corrupts the file.
-            try db.execute(sql: "PRAGMA synchronous = NORMAL")
+            try db.execute(sql: "PRAGMA synchronous = \(recording ? "OFF" : "NORMAL")")
             try db.execute(sql: "PRAGMA foreign_keys = ON")
-            try db.execute(sql: "PRAGMA cache_size = \(pageCacheKiB)")
+            try db.execute(sql: "PRAGMA cache_size = \(recording ? recordingPageCacheKiB : pageCacheKiB)")
         }
         let pool = try DatabasePool(path: path, configuration: configuration)
         try migrator.migrate(pool)

@@ -60,13 +60,13 @@ package final class Recorder: StationJournal {
 
     /// Opens (creating) the log at `path`: a daemon's, or a virtual run's recording (`rigd run --record`), whose
     /// session and stops are stamped with plant time (`now`).
-    package init(path: String, retentionDays: Double,
+    package init(path: String, retentionDays: Double, recording: Bool = false,
                  now: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }, logger: Logger) throws {
         self.path = path
         retentionSeconds = retentionDays * 86_400
         self.logger = logger
         self.now = now
-        pool = try DataLog.openForWriting(path: path)
+        pool = try DataLog.openForWriting(path: path, recording: recording)
         let now = now()
         (recovery, sessionId) = try pool.write { db in
             let recovery = try Self.repairUncleanStops(db)
