@@ -99,7 +99,7 @@ struct ViewCommand: AsyncParsableCommand {
         discussion: """
         Serves one page at the address it logs: per station its kind's plots first, then every other recorded \
         channel, over the whole run (each series downsampled to --points buckets that keep the min and max), the \
-        runs with their results, the alarms, the alarm timeline, and CSV downloads of the samples, alarms, runs and \
+        runs with their results, the alarms, the events, the alarm timeline, and CSV downloads of the samples, alarms, runs and \
         events (as `rigd export --log FILE`). Nothing can be written, so no token is asked for. Ctrl-C stops it.
         """
     )
