@@ -231,7 +231,8 @@ package enum DataLog {
 
     /// Opens an existing log read-only (export, tests). Works while rigd writes to it. `olderSchema`: a log an older
     /// rigd wrote (some migrations not applied: a recording made before `setting_sample` existed) is read as it is,
-    /// its readers checking for the tables they need; one a newer rigd wrote is refused either way.
+    /// its readers checking for the tables they need, and one a newer rigd wrote is refused (its tables may mean
+    /// something else); without it, a log with every migration this rigd knows is read whatever newer ones it has.
     package static func openForReading(path: String, olderSchema: Bool = false) throws -> DatabasePool {
         guard FileManager.default.fileExists(atPath: path) else {
             throw DataLogError("no data log at \(path) (rigd writes it under its data directory)")
@@ -244,7 +245,9 @@ package enum DataLog {
         let (complete, superseded) = try pool.read { db in
             (try migrator.hasCompletedMigrations(db), try migrator.hasBeenSuperseded(db))
         }
-        if superseded {
+        // Only where older schemas are taken (a recording's readers): a daemon's readers (export, backup) read a log
+        // with newer migrations as before, and restore says what it refuses.
+        if superseded && olderSchema {
             throw DataLogError("\(path) was written by a newer rigd (its schema has migrations this rigd does not know)")
         }
         if !complete && !olderSchema {
